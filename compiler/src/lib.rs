@@ -1,0 +1,1 @@
+//! sofa-compiler
