@@ -20,9 +20,15 @@ pub enum Attribute {
     Unit,
     Bool(bool),
     /// `4 : i64`. The type is an integer element type (or `index`, as `ty: None`).
-    Int { value: i64, ty: Option<ElemType> },
+    Int {
+        value: i64,
+        ty: Option<ElemType>,
+    },
     /// `1.5 : f32`. The value is exactly representable in `ty`.
-    Float { value: f64, ty: ElemType },
+    Float {
+        value: f64,
+        ty: ElemType,
+    },
     /// `"text"`.
     String(String),
     /// `[a, b, c]`.
@@ -32,7 +38,10 @@ pub enum Attribute {
     /// `dense<...> : tensor<...>` with an inline payload.
     Dense(DenseAttr),
     /// `dense_resource<name> : tensor<...>`; the payload is in `Module::resources`.
-    DenseResource { name: String, ty: TensorType },
+    DenseResource {
+        name: String,
+        ty: TensorType,
+    },
     /// `@symbol`.
     SymbolRef(String),
     /// A type used as an attribute (`function_type = (...) -> ...`).

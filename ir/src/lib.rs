@@ -7,6 +7,7 @@
 //! Library code here never prints and never exits; it returns typed errors.
 
 pub mod attr;
+pub mod dialect;
 pub mod entity;
 pub mod location;
 pub mod module;

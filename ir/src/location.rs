@@ -55,7 +55,11 @@ mod tests {
     fn fusing_flattens_and_dedups() {
         let a = Location::name("a");
         let b = Location::name("b");
-        let f = Location::fused([a.clone(), Location::Unknown, Location::fused([b.clone(), a.clone()])]);
+        let f = Location::fused([
+            a.clone(),
+            Location::Unknown,
+            Location::fused([b.clone(), a.clone()]),
+        ]);
         assert_eq!(f, Location::Fused(vec![a.clone(), b]));
         assert_eq!(Location::fused([a.clone()]), a);
         assert_eq!(Location::fused([]), Location::Unknown);
