@@ -1,1 +1,6 @@
-//! sofa-compiler
+//! `sofa-compiler`: frontends (ONNX), passes, and (with the `mlir` feature) the bridge to real MLIR.
+
+#[cfg(feature = "mlir")]
+pub mod mlir_bridge;
+pub mod onnx;
+pub mod passes;

@@ -168,6 +168,8 @@ pub enum Type {
     Index,
     Tensor(TensorType),
     Function(FunctionType),
+    /// MLIR's `none`: the type of an absent optional operand (`onnx.NoValue`).
+    None,
 }
 
 impl Type {

@@ -1,1 +1,3 @@
-//! sofa-runtime
+//! `sofa-runtime`: the host reference interpreter (and, later, the SOFA simulator).
+
+pub mod interp;

@@ -22,6 +22,7 @@ pub static BUILTIN: Dialect = Dialect {
         traits: &[Trait::IsolatedFromAbove],
         verify: None,
         fold: None,
+        infer: None,
     }],
 };
 
@@ -46,6 +47,7 @@ pub static FUNC: Dialect = Dialect {
             traits: &[Trait::IsolatedFromAbove],
             verify: Some(verify_func),
             fold: None,
+            infer: None,
         },
         OpDef {
             name: "func.return",
@@ -58,6 +60,7 @@ pub static FUNC: Dialect = Dialect {
             traits: &[Trait::Terminator],
             verify: Some(verify_return),
             fold: None,
+            infer: None,
         },
     ],
 };

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::attr::Attribute;
 use crate::module::{Module, Op};
+use crate::types::Type;
 
 /// How many operands or results an op takes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -152,6 +153,11 @@ pub type VerifyFn = fn(module: &Module, op: Op, errors: &mut Vec<String>);
 pub type FoldFn =
     fn(module: &Module, op: Op, operands: &[Option<Attribute>]) -> Option<Vec<Attribute>>;
 
+/// A result-type inference hook (same inputs as [`FoldFn`]): the result types implied by the
+/// operand types, constant operands and attributes, or a message saying why they cannot be.
+pub type InferFn =
+    fn(module: &Module, op: Op, operands: &[Option<Attribute>]) -> Result<Vec<Type>, String>;
+
 /// The single declaration of an op.
 #[derive(Copy, Clone, Debug)]
 pub struct OpDef {
@@ -170,6 +176,7 @@ pub struct OpDef {
     pub traits: &'static [Trait],
     pub verify: Option<VerifyFn>,
     pub fold: Option<FoldFn>,
+    pub infer: Option<InferFn>,
 }
 
 impl OpDef {

@@ -1,0 +1,1 @@
+//! MLIR bridge. (being written)

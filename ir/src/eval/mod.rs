@@ -1,0 +1,1 @@
+//! Reference semantics of ops on host tensors. (being written)

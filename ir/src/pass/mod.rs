@@ -1,0 +1,1 @@
+//! Pass trait, registry, pipelines, manager and instrumentation. (being written)

@@ -1,0 +1,1 @@
+//! Textual IR (MLIR generic syntax): printer and parser. (being written)

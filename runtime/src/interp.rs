@@ -1,0 +1,1 @@
+//! Host reference interpreter. (being written)
