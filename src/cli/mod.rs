@@ -1,6 +1,69 @@
-//! Command-line interface. (being written)
+//! The `sofa` command line: argument parsing (clap derive), subcommand dispatch, exit codes.
+//!
+//! Each subcommand is one module with an `Args` struct and a `run` function; adding one means a
+//! new file plus one variant in [`Command`]. Exit codes are the same for every subcommand:
+//! 0 success, 1 bad input (unreadable file, parse or verifier error, failing pass), 2 usage error
+//! (unknown flag, malformed pipeline, unknown pass). Diagnostics go to stderr; results go to
+//! stdout or to the `-o` file.
+
+pub mod diag;
+mod instrument;
+mod io;
+mod opt;
+
+use clap::{Parser, Subcommand};
+
+pub use diag::CliError;
+
+/// Compiler and simulator toolchain for the SOFA sparse-attention accelerator.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sofa",
+    version,
+    about,
+    long_about = "Compiler and simulator toolchain for the SOFA dynamic-sparse-attention \
+                  accelerator (MICRO 2024).\n\n\
+                  Exit codes: 0 on success, 1 on an input error (message on stderr), \
+                  2 on a usage error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse IR, run a pass pipeline over it and print the result (like mlir-opt).
+    Opt(opt::OptArgs),
+}
 
 /// Entry point; returns the process exit code.
 pub fn main() -> i32 {
-    0
+    run_with(std::env::args_os())
+}
+
+/// Parse `args` (program name first) and run the chosen subcommand; returns the exit code.
+pub fn run_with<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap's own codes: 0 for --help/--version, 2 for usage errors.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    let result = match cli.command {
+        Command::Opt(args) => opt::run(&args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
+    }
 }

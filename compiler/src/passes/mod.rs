@@ -1,1 +1,40 @@
-//! Passes. (being written)
+//! Passes over the IR, and the registry listing them for pipelines and `sofa opt --list-passes`.
+//!
+//! - [`dce`]: erase unused side-effect-free ops.
+//! - [`cse`]: merge identical side-effect-free ops.
+//! - [`canonicalize`]: constant folding through each op's `fold` hook, then DCE and CSE.
+//! - [`equiv`]: attribute/op equivalence and constant lookup shared by the above.
+//! - [`fuse_attention`]: recognise attention blocks (egg) and replace each by `attn.mha`.
+//!
+//! Adding a pass: write its module with a `pub static INFO: PassInfo` and a type implementing
+//! [`sofa_ir::pass::Pass`], then add `&module::INFO` to [`registry`].
+
+pub mod canonicalize;
+pub mod cse;
+pub mod dce;
+pub mod equiv;
+pub mod fuse_attention;
+
+#[cfg(test)]
+mod test_dialect;
+#[cfg(test)]
+mod tests;
+
+use sofa_ir::pass::{PassInfo, PassRegistry};
+
+/// Every pass of the compiler, in registration order (listing is sorted by name anyway).
+pub static PASSES: &[&PassInfo] = &[
+    &canonicalize::INFO,
+    &cse::INFO,
+    &dce::INFO,
+    &fuse_attention::INFO,
+];
+
+/// A registry holding every compiler pass.
+pub fn registry() -> PassRegistry {
+    let mut r = PassRegistry::new();
+    for info in PASSES {
+        r.register(info);
+    }
+    r
+}

@@ -17,7 +17,12 @@ pub static BUILTIN: Dialect = Dialect {
         operands: Arity::Exact(0),
         results: Arity::Exact(0),
         regions: 1,
-        attrs: &[],
+        // Recorded by the ONNX importer (see the ONNX IR contract).
+        attrs: &[
+            AttrDef::optional("onnx.ir_version", AttrKind::Int),
+            AttrDef::optional("onnx.opset", AttrKind::Int),
+            AttrDef::optional("onnx.producer", AttrKind::String),
+        ],
         props: &[AttrDef::optional("sym_name", AttrKind::String)],
         traits: &[Trait::IsolatedFromAbove],
         verify: None,

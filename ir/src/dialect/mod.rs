@@ -7,7 +7,9 @@
 //! passes and `sofa opt --list-ops` consult. Adding an op = adding one `OpDef` to its dialect's
 //! table; nothing else needs to change.
 
+pub mod attn;
 pub mod builtin;
+pub mod onnx;
 
 use std::collections::BTreeMap;
 
@@ -215,6 +217,8 @@ impl DialectRegistry {
         for d in builtin::DIALECTS {
             r.register(d);
         }
+        r.register(&onnx::ONNX);
+        r.register(&attn::ATTN);
         r
     }
 

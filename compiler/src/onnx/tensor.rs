@@ -1,0 +1,249 @@
+//! `TensorProto` → element type, shape and little-endian payload.
+//!
+//! Every declared size is checked against the bytes actually present before anything is
+//! allocated, so a corrupt dim or length gives an error, never a huge allocation. Payloads stay
+//! `Bytes` slices of the mapped model (or of a mapped external-data file) until the importer
+//! copies them once into the IR.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use bytes::Bytes;
+use sofa_ir::dialect::onnx::shape::MAX_TENSOR_BYTES;
+use sofa_ir::{ElemType, TensorType};
+
+use super::proto::TensorProto;
+
+/// ONNX `TensorProto.DataType` codes.
+pub mod dtype {
+    pub const FLOAT: i32 = 1;
+    pub const INT8: i32 = 3;
+    pub const INT32: i32 = 6;
+    pub const INT64: i32 = 7;
+    pub const STRING: i32 = 8;
+    pub const BOOL: i32 = 9;
+    pub const FLOAT16: i32 = 10;
+    pub const BFLOAT16: i32 = 16;
+}
+
+/// The IR element type of an ONNX data type code.
+pub fn elem_type(code: i32) -> Option<ElemType> {
+    sofa_ir::dialect::onnx::infer::elem_from_onnx(i64::from(code))
+}
+
+/// Human name of an ONNX data type code, for messages.
+pub fn dtype_name(code: i32) -> String {
+    super::proto::tensor_proto::DataType::try_from(code)
+        .map(|d| d.as_str_name().to_string())
+        .unwrap_or_else(|_| format!("data type {code}"))
+}
+
+/// Bytes per element of an ONNX data type (0 for strings and unknown codes).
+pub fn dtype_size(code: i32) -> u64 {
+    match code {
+        11 | 13 | 7 | 14 => 8,
+        1 | 6 | 12 => 4,
+        4 | 5 | 10 | 16 => 2,
+        2 | 3 | 9 | 17..=20 => 1,
+        15 => 16,
+        _ => 0,
+    }
+}
+
+/// Memory-mapped external-data files, by path, so each file is opened once per import.
+#[derive(Default)]
+pub struct ExternalFiles {
+    files: BTreeMap<PathBuf, Bytes>,
+}
+
+impl ExternalFiles {
+    fn get(&mut self, path: &Path) -> Result<Bytes, String> {
+        if let Some(b) = self.files.get(path) {
+            return Ok(b.clone());
+        }
+        let file = std::fs::File::open(path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let len = file.metadata().map_err(|e| e.to_string())?.len();
+        let bytes = if len == 0 {
+            Bytes::new()
+        } else {
+            // SAFETY: read-only private mapping; the file is assumed not to shrink meanwhile.
+            let map = unsafe { memmap2::Mmap::map(&file) }
+                .map_err(|e| format!("cannot map {}: {e}", path.display()))?;
+            Bytes::from_owner(map)
+        };
+        self.files.insert(path.to_path_buf(), bytes.clone());
+        Ok(bytes)
+    }
+}
+
+/// A decoded tensor: its IR type and little-endian payload (`i1` as 0/1 bytes).
+pub struct Tensor {
+    pub ty: TensorType,
+    pub bytes: Bytes,
+}
+
+/// The static type of a tensor proto, with sizes checked.
+fn tensor_type(t: &TensorProto) -> Result<(TensorType, usize), String> {
+    let code = t.data_type();
+    let elem = elem_type(code)
+        .ok_or_else(|| format!("element type {} is not supported", dtype_name(code)))?;
+    let mut count: u64 = 1;
+    let mut dims = Vec::with_capacity(t.dims.len());
+    for &d in &t.dims {
+        let d = u64::try_from(d).map_err(|_| format!("dim {d} is negative"))?;
+        count = count.saturating_mul(d);
+        dims.push(d);
+    }
+    let bytes = count.saturating_mul(elem.byte_size() as u64);
+    if bytes > MAX_TENSOR_BYTES {
+        return Err(format!("shape {dims:?} is too large ({count} elements)"));
+    }
+    let count = usize::try_from(count).map_err(|_| "too many elements".to_string())?;
+    Ok((TensorType::static_shape(&dims, elem), count))
+}
+
+/// Decode a tensor proto. `base_dir` resolves external data; `None` refuses it.
+pub fn decode_tensor(
+    t: &TensorProto,
+    base_dir: Option<&Path>,
+    external: &mut ExternalFiles,
+) -> Result<Tensor, String> {
+    if t.segment.is_some() {
+        return Err("segmented tensors are not supported".into());
+    }
+    let (ty, count) = tensor_type(t)?;
+    let expected = count * ty.elem.byte_size();
+    let is_external = t.data_location() == super::proto::tensor_proto::DataLocation::External
+        || !t.external_data.is_empty();
+    let bytes = if is_external {
+        external_bytes(t, base_dir, external, expected)?
+    } else if let Some(raw) = &t.raw_data {
+        if raw.len() != expected {
+            return Err(format!(
+                "raw_data has {} bytes, the shape needs {expected}",
+                raw.len()
+            ));
+        }
+        raw.clone()
+    } else {
+        Bytes::from(typed_payload(t, ty.elem, count)?)
+    };
+    let bytes = if ty.elem == ElemType::I1 && bytes.iter().any(|&b| b > 1) {
+        bytes
+            .iter()
+            .map(|&b| u8::from(b != 0))
+            .collect::<Vec<u8>>()
+            .into()
+    } else {
+        bytes
+    };
+    Ok(Tensor { ty, bytes })
+}
+
+/// Little-endian bytes from the type-specific repeated fields.
+fn typed_payload(t: &TensorProto, elem: ElemType, count: usize) -> Result<Vec<u8>, String> {
+    let check = |field: &str, n: usize| {
+        if n == count {
+            Ok(())
+        } else {
+            Err(format!("{field} has {n} values, the shape needs {count}"))
+        }
+    };
+    Ok(match elem {
+        ElemType::F32 => {
+            check("float_data", t.float_data.len())?;
+            t.float_data.iter().flat_map(|v| v.to_le_bytes()).collect()
+        }
+        ElemType::I64 => {
+            check("int64_data", t.int64_data.len())?;
+            t.int64_data.iter().flat_map(|v| v.to_le_bytes()).collect()
+        }
+        ElemType::I32 => {
+            check("int32_data", t.int32_data.len())?;
+            t.int32_data.iter().flat_map(|v| v.to_le_bytes()).collect()
+        }
+        ElemType::I8 => {
+            check("int32_data", t.int32_data.len())?;
+            t.int32_data.iter().map(|&v| v as i8 as u8).collect()
+        }
+        ElemType::I1 => {
+            check("int32_data", t.int32_data.len())?;
+            t.int32_data.iter().map(|&v| u8::from(v != 0)).collect()
+        }
+        // 16-bit floats travel as their bit patterns in int32_data.
+        ElemType::F16 | ElemType::BF16 => {
+            check("int32_data", t.int32_data.len())?;
+            t.int32_data
+                .iter()
+                .flat_map(|&v| (v as u16).to_le_bytes())
+                .collect()
+        }
+    })
+}
+
+/// Value of an `external_data` key.
+fn ext_key<'a>(t: &'a TensorProto, key: &str) -> Option<&'a str> {
+    t.external_data
+        .iter()
+        .find(|e| e.key() == key)
+        .map(|e| e.value())
+}
+
+fn parse_u64(t: &TensorProto, key: &str) -> Result<Option<u64>, String> {
+    ext_key(t, key)
+        .map(|v| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("external data {key} \"{v}\" is not a non-negative integer"))
+        })
+        .transpose()
+}
+
+/// A relative location that stays inside the model's directory.
+fn checked_location(location: &str) -> Result<&Path, String> {
+    let path = Path::new(location);
+    let escapes = path
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+    if location.is_empty() || escapes {
+        return Err(format!(
+            "external data location \"{location}\" must be a relative path inside the model's directory"
+        ));
+    }
+    Ok(path)
+}
+
+fn external_bytes(
+    t: &TensorProto,
+    base_dir: Option<&Path>,
+    external: &mut ExternalFiles,
+    expected: usize,
+) -> Result<Bytes, String> {
+    let location = ext_key(t, "location").ok_or("external data has no location")?;
+    let rel = checked_location(location)?;
+    let base = base_dir.ok_or_else(|| {
+        format!("external data \"{location}\" needs the model's directory (import from a file)")
+    })?;
+    let file = external.get(&base.join(rel))?;
+    let offset = parse_u64(t, "offset")?.unwrap_or(0);
+    let file_len = file.len() as u64;
+    if offset > file_len {
+        return Err(format!(
+            "external data offset {offset} is past the end of \"{location}\" ({file_len} bytes)"
+        ));
+    }
+    let length = parse_u64(t, "length")?.unwrap_or(file_len - offset);
+    let end = offset
+        .checked_add(length)
+        .filter(|&e| e <= file_len)
+        .ok_or_else(|| {
+            format!("external data [{offset}, +{length}) runs past the end of \"{location}\" ({file_len} bytes)")
+        })?;
+    if length != expected as u64 {
+        return Err(format!(
+            "external data length {length} differs from the {expected} bytes the shape needs"
+        ));
+    }
+    Ok(file.slice(offset as usize..end as usize))
+}

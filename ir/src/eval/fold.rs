@@ -1,0 +1,95 @@
+//! Constant folding of `onnx.*` ops through the reference kernels (the dialect's `FoldFn`).
+//!
+//! An op folds when every operand is constant (absent optional operands, typed `none`, count as
+//! absent), it is not itself a constant, and each result is small (at most
+//! [`FOLD_MAX_ELEMENTS`]) or the op is shape arithmetic (integer vectors). Results must agree
+//! with the op's declared result types, so folding never changes a type.
+
+use crate::attr::Attribute;
+use crate::eval::tensor::Tensor;
+use crate::eval::{eval_op_n, is_supported};
+use crate::module::{Module, Op};
+use crate::types::{ElemType, Type};
+
+/// Opset assumed when the module does not record `onnx.opset`.
+pub const DEFAULT_OPSET: i64 = 23;
+
+/// Results larger than this are not folded (they would bloat the IR).
+pub const FOLD_MAX_ELEMENTS: usize = 1024;
+
+/// Inputs larger than this are not folded (folding must stay cheap).
+const FOLD_MAX_INPUT_ELEMENTS: usize = 1 << 20;
+
+/// The `onnx.opset` recorded on the module op, or [`DEFAULT_OPSET`].
+pub fn module_opset(module: &Module) -> i64 {
+    module.ops[module.top]
+        .attrs
+        .get("onnx.opset")
+        .and_then(Attribute::as_int)
+        .unwrap_or(DEFAULT_OPSET)
+}
+
+/// Fold `op` when all its operands are constants; `None` when it does not fold.
+pub fn fold_onnx(
+    module: &Module,
+    op: Op,
+    operands: &[Option<Attribute>],
+) -> Option<Vec<Attribute>> {
+    let data = module.ops.get(op)?;
+    let op_type = data.name.strip_prefix("onnx.")?;
+    if matches!(op_type, "Constant" | "NoValue") || !is_supported(op_type) {
+        return None;
+    }
+    if operands.len() != data.operands.len() {
+        return None;
+    }
+    let mut tensors: Vec<Option<Tensor>> = Vec::with_capacity(operands.len());
+    for (&v, attr) in data.operands.iter().zip(operands) {
+        match attr {
+            Some(a) => tensors.push(Some(Tensor::from_attr(a, module).ok()?)),
+            None if module.values.get(v)?.ty == Type::None => tensors.push(None),
+            None => return None,
+        }
+    }
+    let input_elems: usize = tensors.iter().flatten().map(Tensor::len).sum();
+    if input_elems > FOLD_MAX_INPUT_ELEMENTS {
+        return None;
+    }
+    let inputs: Vec<Option<&Tensor>> = tensors.iter().map(Option::as_ref).collect();
+    let results = eval_op_n(
+        &data.name,
+        &data.attrs,
+        &inputs,
+        module_opset(module),
+        Some(data.results.len()),
+    )
+    .ok()?;
+    let shape_arith = results
+        .iter()
+        .all(|t| t.elem() == ElemType::I64 && t.rank() <= 1);
+    if !shape_arith && results.iter().any(|t| t.len() > FOLD_MAX_ELEMENTS) {
+        return None;
+    }
+    results
+        .iter()
+        .zip(&data.results)
+        .map(|(t, &v)| {
+            let declared = &module.values.get(v)?.ty;
+            matches_declared(t, declared).then(|| t.to_attr().ok())?
+        })
+        .collect()
+}
+
+/// The tensor fits the declared type: same element type and rank, equal static dims.
+fn matches_declared(t: &Tensor, declared: &Type) -> bool {
+    let Type::Tensor(tt) = declared else {
+        return false;
+    };
+    tt.elem == t.elem()
+        && tt.rank() == t.rank()
+        && tt
+            .dims
+            .iter()
+            .zip(t.shape())
+            .all(|(d, &n)| d.as_static().is_none_or(|s| s == n as u64))
+}

@@ -1,0 +1,60 @@
+//! Pass statistics: named counters a pass reports (`ops-folded`, `ops-erased`, `iterations`).
+//! Sorted by name so reports never churn.
+
+use std::collections::BTreeMap;
+
+/// Named counters of one pass run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Statistics {
+    counters: BTreeMap<&'static str, u64>,
+}
+
+impl Statistics {
+    /// Add `n` to `name` (a counter is created at zero on first use, so `add(name, 0)` records it).
+    pub fn add(&mut self, name: &'static str, n: u64) {
+        let c = self.counters.entry(name).or_insert(0);
+        *c = c.saturating_add(n);
+    }
+
+    /// The counter's value; 0 when it was never reported.
+    pub fn get(&self, name: &str) -> u64 {
+        self.counters.get(name).copied().unwrap_or(0)
+    }
+
+    /// Every counter, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.counters.iter().map(|(&k, &v)| (k, v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counters.is_empty()
+    }
+
+    /// Add every counter of `other` into `self`.
+    pub fn merge(&mut self, other: &Statistics) {
+        for (k, v) in other.iter() {
+            self.add(k, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_accumulate_and_sort() {
+        let mut s = Statistics::default();
+        s.add("ops-folded", 2);
+        s.add("iterations", 1);
+        s.add("ops-folded", 3);
+        assert_eq!(s.get("ops-folded"), 5);
+        assert_eq!(s.get("missing"), 0);
+        let names: Vec<_> = s.iter().map(|(k, _)| k).collect();
+        assert_eq!(names, vec!["iterations", "ops-folded"]);
+        let mut t = Statistics::default();
+        t.add("iterations", 4);
+        t.merge(&s);
+        assert_eq!(t.get("iterations"), 5);
+    }
+}

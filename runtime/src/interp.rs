@@ -1,1 +1,0 @@
-//! Host reference interpreter. (being written)

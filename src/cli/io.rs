@@ -1,0 +1,82 @@
+//! File IO shared by subcommands: reading an input (`-` is stdin) and writing outputs atomically
+//! (a temporary file in the same directory, then a rename), so a reader never sees a half-written
+//! file and an interrupted run never leaves a truncated one.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::diag::CliError;
+
+/// An input's text and the name to use in diagnostics (`<stdin>` for `-`).
+pub struct Input {
+    pub name: String,
+    pub text: String,
+}
+
+/// Read `path`, or stdin when it is `-`.
+pub fn read_input(path: &Path) -> Result<Input, CliError> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::input(format!("cannot read standard input: {e}")))?;
+        return Ok(Input {
+            name: "<stdin>".into(),
+            text,
+        });
+    }
+    let text = fs::read_to_string(path).map_err(|e| CliError::io("read", path, &e))?;
+    Ok(Input {
+        name: path.display().to_string(),
+        text,
+    })
+}
+
+/// Write `contents` to `path` through a temporary sibling file and a rename.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let tmp = temp_sibling(path)?;
+    let result = write_synced(&tmp, contents).and_then(|()| fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_synced(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut f = fs::File::create(path)?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
+
+/// `dir/.name.tmp<pid>`: same directory (so the rename cannot cross file systems), unique per
+/// process.
+fn temp_sibling(path: &Path) -> io::Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file")
+    })?;
+    let tmp_name = format!(".{}.tmp{}", name.to_string_lossy(), std::process::id());
+    Ok(path.with_file_name(tmp_name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_the_file_and_leaves_no_temp() {
+        let dir = std::env::temp_dir().join(format!("sofa-io-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("out.mlir");
+        write_atomic(&out, b"first").unwrap();
+        write_atomic(&out, b"second").unwrap();
+        assert_eq!(fs::read_to_string(&out).unwrap(), "second");
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("out.mlir")]);
+        assert!(write_atomic(&dir.join("missing-dir").join("x"), b"x").is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

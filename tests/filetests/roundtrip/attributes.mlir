@@ -1,0 +1,4 @@
+// test roundtrip
+"builtin.module"() <{sym_name = "attrs"}> ({
+  "test.attrs"() <{inherent = 7 : i32}> {arr = [1 : i64, [2 : i32, "x"], [], {k = 1.5 : f32}], big = 3.4028235e38 : f32, dict = {a = 1 : i64, "b c" = "quoted key", nested = {z}}, f = false, f32v = 0.1 : f32, flag, fty = (tensor<2xf32>, i1) -> (tensor<2xf32>, index), h = 0.1 : f16, hb = 0.1 : bf16, hnan = 0x7E00 : f16, i1v = 1 : i1, i32v = 2147483647 : i32, i64v = -9223372036854775808 : i64, i8v = -128 : i8, idx = 42 : index, inf = 0x7F800000 : f32, minpos = 1.1754944e-38 : f32, nan = 0x7FC00000 : f32, ninf = 0xFF800000 : f32, nzero = 0x80000000 : f32, perm = [0 : i64, 2 : i64, 1 : i64, 3 : i64], qsym = @"with space", "quoted-key" = 0 : i64, s = "tab\there \"q\" \\ nl\n ctl\01", sub = 1.0e-45 : f32, sym = @main, t = true, tiny = 1.0e-12 : f32, ty = tensor<2x?xbf16>, u, unitfn = () -> ()} : () -> () loc("attrs")
+}) : () -> () loc(unknown)
