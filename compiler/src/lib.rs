@@ -1,6 +1,8 @@
-//! `sofa-compiler`: frontends (ONNX), passes, and (with the `mlir` feature) the bridge to real MLIR.
+//! `sofa-compiler`: frontends (ONNX, workload specs), passes, and (with the `mlir` feature) the
+//! bridge to real MLIR.
 
 #[cfg(feature = "mlir")]
 pub mod mlir_bridge;
 pub mod onnx;
 pub mod passes;
+pub mod workload;

@@ -507,6 +507,11 @@ fn assert_refused(
     assert!(
         matches!(&report.unfused[0].anchor, Location::Name(n) if n.starts_with("onnx.Softmax"))
     );
+    let line = &report.unfused_lines()[0];
+    assert!(
+        line.starts_with("onnx.Softmax_") && line.ends_with(&format!("({kind})")),
+        "{line}"
+    );
     assert_eq!(
         sofa_ir::text::print_module(&f),
         before,

@@ -14,7 +14,8 @@
 //!    names, every required one present, each of the declared kind; `dense_resource` keys exist
 //!    in the module's resource table with a payload of the right length; dense attributes have
 //!    static types.
-//! 5. **Terminators** — an op with the `Terminator` trait is the last op of its block.
+//! 5. **Terminators** — an op with the `Terminator` trait is the last op of its block; in a
+//!    region of several blocks no block is empty (MLIR's rule: only a lone block may be empty).
 //! 6. **Dominance** — every operand is defined before its use: earlier in the same block, an
 //!    argument of the same block, or (recursively) visible in an enclosing block before the
 //!    ancestor op, without crossing an `IsolatedFromAbove` op. Values from sibling blocks are
@@ -450,7 +451,12 @@ impl Verifier<'_> {
             HashSet::new()
         };
         for &region in &m.ops[op].regions {
-            for &block in &m.regions[region].blocks {
+            let blocks = &m.regions[region].blocks;
+            if blocks.len() > 1 && blocks.iter().any(|&b| m.blocks[b].ops.is_empty()) {
+                let idx = index_of[&op];
+                self.report(op, idx, "a region with several blocks has an empty block");
+            }
+            for &block in blocks {
                 let mut scope = visible.clone();
                 scope.extend(m.blocks[block].args.iter().copied());
                 let ops = &m.blocks[block].ops;

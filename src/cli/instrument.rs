@@ -192,6 +192,9 @@ pub fn statistics_report(records: &[PassRecord]) -> String {
         for (name, value) in r.stats.iter() {
             s.push_str(&format!("  (S) {value:>6} {name}\n"));
         }
+        for note in r.stats.notes() {
+            s.push_str(&format!("  note: {note}\n"));
+        }
     }
     s
 }

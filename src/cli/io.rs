@@ -59,6 +59,21 @@ fn temp_sibling(path: &Path) -> io::Result<PathBuf> {
     Ok(path.with_file_name(tmp_name))
 }
 
+/// Write `contents` to `path` atomically, or to stdout when `path` is `None` or `-`.
+pub fn write_output(path: Option<&Path>, contents: &[u8]) -> Result<(), CliError> {
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            write_atomic(p, contents).map_err(|e| CliError::io("write", p, &e))
+        }
+        _ => {
+            let mut out = io::stdout().lock();
+            out.write_all(contents)
+                .and_then(|()| out.flush())
+                .map_err(|e| CliError::input(format!("cannot write standard output: {e}")))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

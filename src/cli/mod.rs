@@ -7,9 +7,13 @@
 //! stdout or to the `-o` file.
 
 pub mod diag;
+mod import;
+mod inspect;
 mod instrument;
 mod io;
 mod opt;
+mod pipeline;
+mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +39,12 @@ pub struct Cli {
 pub enum Command {
     /// Parse IR, run a pass pipeline over it and print the result (like mlir-opt).
     Opt(opt::OptArgs),
+    /// Describe an ONNX model and the attention blocks sofa recognises in it.
+    Inspect(inspect::InspectArgs),
+    /// Import an ONNX model into sofa's IR (onnx.* ops).
+    Import(import::ImportArgs),
+    /// Execute a model on .npz inputs and compare with expected outputs.
+    Run(Box<run::RunArgs>),
 }
 
 /// Entry point; returns the process exit code.
@@ -58,6 +68,9 @@ where
     };
     let result = match cli.command {
         Command::Opt(args) => opt::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Run(args) => run::run(&args),
     };
     match result {
         Ok(()) => 0,

@@ -206,7 +206,7 @@ fn print_stdout(text: &str) -> Result<(), CliError> {
 }
 
 /// Build the instrumentation config, rejecting pass names the registry does not know.
-fn instrument_config(
+pub(super) fn instrument_config(
     a: &InstrumentArgs,
     passes: &PassRegistry,
     num_passes: usize,

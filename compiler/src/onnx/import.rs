@@ -41,6 +41,12 @@ pub fn import_model(loaded: &LoadedModel, opts: &ImportOptions) -> Result<Import
         .graph
         .as_ref()
         .ok_or_else(|| OnnxError::Model("the model has no graph".into()))?;
+    if !graph.sparse_initializer.is_empty() {
+        return Err(OnnxError::Model(format!(
+            "the graph has {} sparse initializer(s); sparse tensors are not supported",
+            graph.sparse_initializer.len()
+        )));
+    }
     let registry = DialectRegistry::with_core_dialects();
     check_supported(graph, &registry)?;
     let mut imp = Importer::new(loaded, graph, opts, registry);

@@ -5,6 +5,8 @@
 //! - [`canonicalize`]: constant folding through each op's `fold` hook, then DCE and CSE.
 //! - [`equiv`]: attribute/op equivalence and constant lookup shared by the above.
 //! - [`fuse_attention`]: recognise attention blocks (egg) and replace each by `attn.mha`.
+//! - [`shape_infer`]: bind named dims (`bind=batch:1,seq:128`) and refine value types.
+//! - [`sparsify`]: turn `attn.mha` into `attn.sparse_mha` (keep ratio, tiles, radius; per layer).
 //!
 //! Adding a pass: write its module with a `pub static INFO: PassInfo` and a type implementing
 //! [`sofa_ir::pass::Pass`], then add `&module::INFO` to [`registry`].
@@ -14,6 +16,8 @@ pub mod cse;
 pub mod dce;
 pub mod equiv;
 pub mod fuse_attention;
+pub mod shape_infer;
+pub mod sparsify;
 
 #[cfg(test)]
 mod test_dialect;
@@ -28,6 +32,8 @@ pub static PASSES: &[&PassInfo] = &[
     &cse::INFO,
     &dce::INFO,
     &fuse_attention::INFO,
+    &shape_infer::INFO,
+    &sparsify::INFO,
 ];
 
 /// A registry holding every compiler pass.

@@ -21,40 +21,117 @@
 //! - GQA: query head h reads kv head ⌊h / (H / Hkv)⌋; H must be a multiple of Hkv.
 //!
 //! The projections stay outside the op. Reference semantics: `crate::eval::mha`.
+//!
+//! ## `attn.sparse_mha`
+//!
+//! `%o = "attn.sparse_mha"(%q, %k, %v[, %mask]) {<attn.mha's attributes>, keep_ratio = r : f32,
+//! tiles = Tc : i64, radius = R : f32 (optional), rounding = "floor"|"nearest",
+//! pred_bits = P : i64}`
+//!
+//! SOFA's dynamic sparse attention (DLZS prediction → SADS per-tile top-k → exact attention on
+//! the selected keys). Operands, shapes, result and GQA as `attn.mha`. Per (batch, query head,
+//! query row `i`):
+//!
+//! 1. **Valid keys**: key `t` is excluded when the mask gives it `-inf` (a bool mask's `false`)
+//!    or, with `causal`, when `t > i`. Excluded keys are removed *before* selection and are never
+//!    selected. `n` = number of valid keys; the budget is `k = ⌈r·n⌉` (≥ 1 when `n ≥ 1`).
+//! 2. **Dense case**: `keep_ratio = 1` selects every valid key; no prediction is made, so
+//!    `sparse_mha(keep 1) ≡ mha` bit for bit.
+//! 3. **DLZS prediction** (paper §2, `crate::eval::dlzs`). The paper predicts `K̂ = X·LZ(W_k)`
+//!    (8-bit tokens, 4-bit LZ weights), then `Â = LZ(Q)·K̂ᵀ` (16-bit Q reduced to a 5-bit LZ).
+//!    This op has no X or W_k, so the prediction acts on q and k directly — the simplification:
+//!    - `K̂ = LZ(k)`: k (per batch and kv head) is quantised symmetrically to sign + a
+//!      `2^(P−1)`-bit integer magnitude, then each magnitude is snapped to a power of two and
+//!      stored as sign + a `(P−1)`-bit exponent. `pred_bits = P` is that code width; P = 4 gives
+//!      the paper's 4-bit LZ weights over 8-bit magnitudes. This stands in for phase 1.1's
+//!      error (there each product `x·w` is snapped; here each `k` element is).
+//!    - `LZ(q)`: q (per batch and head) is quantised to 16-bit signed integers and snapped to
+//!      its leading one (a 5-bit LZ code, exponent 0..15).
+//!    - `Â[i,t] = Σ_c sgn(q_ic)·sgn(k_tc)·(|K̂_tc| << e(q_ic))`, an exact integer sum, mapped
+//!      back to logit units by `scale · s_q · s_k` (the two quantisation steps) and the additive
+//!      mask added.
+//!    - `rounding` picks how magnitudes snap: `floor` (the paper's Fig. 7 example, default) or
+//!      `nearest` (round up when the bit below the leading one is set); snapped exponents
+//!      saturate at the code's largest exponent.
+//! 4. **SADS** (paper §3.2, `crate::eval::sads`): keys are split into `Tc` tiles of width
+//!    `Bc = ⌈Sk/Tc⌉` (tile `j` = keys `[j·Bc, min((j+1)·Bc, Sk))`; trailing tiles may be
+//!    empty). Tiles holding no valid key are skipped; with `T` the remaining tiles, each picks
+//!    its top-`⌈k/T⌉` valid keys by `Â` (ties: lower key index first). With a `radius R`, a key
+//!    whose `Â` is below its tile's largest `Â` minus `R` is clipped first (the sphere search;
+//!    the tile max is the benchmark, order-free; absent = no clipping). A tile with fewer
+//!    candidates than its quota gives all of them, so a row selects at most `T·⌈k/T⌉` keys.
+//! 5. **Exact attention** over the selected keys only: softmax(scale·q·kᵀ + mask) restricted to
+//!    them, times v; a row with no valid key gives zeros (as `attn.mha`).
+//!
+//! Reference semantics: `crate::eval::sparse_mha` (with `selection_stats` for top-k recall).
 
 use super::{Arity, AttrDef, AttrKind, Dialect, OpDef, Trait};
-use crate::attr::Attribute;
+use crate::attr::{AttrDict, Attribute};
 use crate::module::{Module, Op};
 use crate::types::{Dim, TensorType, Type};
 
 /// The `attn.mha` op name.
 pub const MHA: &str = "attn.mha";
+/// The `attn.sparse_mha` op name.
+pub const SPARSE_MHA: &str = "attn.sparse_mha";
+
+/// Smallest and largest `pred_bits` (LZ code width of the predicted k: sign + exponent bits).
+pub const PRED_BITS_RANGE: (i64, i64) = (2, 5);
 
 pub static ATTN: Dialect = Dialect {
     name: "attn",
     summary: "Recognised attention blocks (fused from the exporters' op chains).",
-    ops: &[OpDef {
-        name: MHA,
-        summary: "Multi-head attention softmax(scale·q·kᵀ + mask [causal]) · v; q [B,H,Sq,D], \
-                  k [B,Hkv,Sk,D], v [B,Hkv,Sk,Dv] → [B,H,Sq,Dv]; query head h reads kv head \
-                  h / (H/Hkv); an optional additive (float) or keep (bool) mask broadcasts to \
-                  [B,H,Sq,Sk]; causal masks key j > query i (top-left); fully masked rows give 0.",
-        operands: Arity::Between(3, 4),
-        results: Arity::Exact(1),
-        regions: 0,
-        attrs: &[
-            AttrDef::required("heads", AttrKind::Int),
-            AttrDef::required("kv_heads", AttrKind::Int),
-            AttrDef::required("head_dim", AttrKind::Int),
-            AttrDef::required("scale", AttrKind::Float),
-            AttrDef::required("causal", AttrKind::Bool),
-        ],
-        props: &[],
-        traits: &[Trait::Pure],
-        verify: Some(verify_mha),
-        fold: None,
-        infer: Some(infer_mha),
-    }],
+    ops: &[
+        OpDef {
+            name: MHA,
+            summary: "Multi-head attention softmax(scale·q·kᵀ + mask [causal]) · v; q [B,H,Sq,D], \
+                      k [B,Hkv,Sk,D], v [B,Hkv,Sk,Dv] → [B,H,Sq,Dv]; query head h reads kv head \
+                      h / (H/Hkv); an optional additive (float) or keep (bool) mask broadcasts to \
+                      [B,H,Sq,Sk]; causal masks key j > query i (top-left); fully masked rows give 0.",
+            operands: Arity::Between(3, 4),
+            results: Arity::Exact(1),
+            regions: 0,
+            attrs: &[
+                AttrDef::required("heads", AttrKind::Int),
+                AttrDef::required("kv_heads", AttrKind::Int),
+                AttrDef::required("head_dim", AttrKind::Int),
+                AttrDef::required("scale", AttrKind::Float),
+                AttrDef::required("causal", AttrKind::Bool),
+            ],
+            props: &[],
+            traits: &[Trait::Pure],
+            verify: Some(verify_mha),
+            fold: None,
+            infer: Some(infer_mha),
+        },
+        OpDef {
+            name: SPARSE_MHA,
+            summary: "attn.mha restricted, per query row, to the keys SOFA selects: DLZS-predicted \
+                      scores (LZ(q)·LZ(k)ᵀ), SADS top-⌈k/Tc⌉ per key tile of width ⌈Sk/Tc⌉ \
+                      (k = ⌈keep_ratio·valid keys⌉, optional radius clip), then exact softmax \
+                      attention over the selected keys; keep_ratio = 1 is exactly attn.mha.",
+            operands: Arity::Between(3, 4),
+            results: Arity::Exact(1),
+            regions: 0,
+            attrs: &[
+                AttrDef::required("heads", AttrKind::Int),
+                AttrDef::required("kv_heads", AttrKind::Int),
+                AttrDef::required("head_dim", AttrKind::Int),
+                AttrDef::required("scale", AttrKind::Float),
+                AttrDef::required("causal", AttrKind::Bool),
+                AttrDef::required("keep_ratio", AttrKind::Float),
+                AttrDef::required("tiles", AttrKind::Int),
+                AttrDef::optional("radius", AttrKind::Float),
+                AttrDef::required("rounding", AttrKind::String),
+                AttrDef::required("pred_bits", AttrKind::Int),
+            ],
+            props: &[],
+            traits: &[Trait::Pure],
+            verify: Some(verify_sparse_mha),
+            fold: None,
+            infer: Some(infer_mha),
+        },
+    ],
 };
 
 /// The attributes of an `attn.mha`, read back from an op.
@@ -70,7 +147,11 @@ pub struct MhaAttrs {
 impl MhaAttrs {
     /// Read the attributes of `op`; `None` when one is missing or has the wrong kind.
     pub fn of(module: &Module, op: Op) -> Option<MhaAttrs> {
-        let a = &module.op(op).attrs;
+        MhaAttrs::from_dict(&module.op(op).attrs)
+    }
+
+    /// Read the attributes from a dictionary; `None` when one is missing or has the wrong kind.
+    pub fn from_dict(a: &AttrDict) -> Option<MhaAttrs> {
         Some(MhaAttrs {
             heads: a.get("heads")?.as_int()?,
             kv_heads: a.get("kv_heads")?.as_int()?,
@@ -89,6 +170,124 @@ impl MhaAttrs {
             ("scale", Attribute::f32(self.scale as f32)),
             ("causal", Attribute::Bool(self.causal)),
         ]
+    }
+}
+
+/// How DLZS snaps a magnitude to a power of two.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Rounding {
+    /// Down to the leading one (`6 → 4`): the paper's Fig. 7 example.
+    #[default]
+    Floor,
+    /// To the nearer power by the linear midpoint (`6 → 8`, `5 → 4`): one extra bit tap.
+    Nearest,
+}
+
+impl Rounding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rounding::Floor => "floor",
+            Rounding::Nearest => "nearest",
+        }
+    }
+
+    /// `"floor"` or `"nearest"`.
+    pub fn parse(s: &str) -> Option<Rounding> {
+        match s {
+            "floor" => Some(Rounding::Floor),
+            "nearest" => Some(Rounding::Nearest),
+            _ => None,
+        }
+    }
+}
+
+/// The attributes of an `attn.sparse_mha`, read back from an op and range-checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SparseMhaAttrs {
+    pub mha: MhaAttrs,
+    /// Fraction of the valid keys each query row keeps, in (0, 1]; 1 = dense.
+    pub keep_ratio: f64,
+    /// Key-tile count `Tc` (≥ 1); the tile width is `⌈Sk / Tc⌉`.
+    pub tiles: i64,
+    /// SADS sphere radius in logit units (> 0); `None` = no clipping.
+    pub radius: Option<f64>,
+    pub rounding: Rounding,
+    /// LZ code width of the predicted k (sign + `pred_bits − 1` exponent bits), in
+    /// [`PRED_BITS_RANGE`].
+    pub pred_bits: i64,
+}
+
+impl SparseMhaAttrs {
+    /// Read the attributes of `op`; `None` when one is missing, mistyped or out of range.
+    pub fn of(module: &Module, op: Op) -> Option<SparseMhaAttrs> {
+        SparseMhaAttrs::from_dict(&module.op(op).attrs).ok()
+    }
+
+    /// Read and range-check the attributes; the error names the offending attribute.
+    pub fn from_dict(a: &AttrDict) -> Result<SparseMhaAttrs, String> {
+        let mha = MhaAttrs::from_dict(a).ok_or(
+            "heads, kv_heads, head_dim (integers), scale (float) and causal (bool) are required",
+        )?;
+        let keep_ratio = a
+            .get("keep_ratio")
+            .and_then(Attribute::as_float)
+            .ok_or("keep_ratio must be a float")?;
+        if !(keep_ratio > 0.0 && keep_ratio <= 1.0) {
+            return Err(format!("keep_ratio must be in (0, 1], got {keep_ratio}"));
+        }
+        let tiles = a
+            .get("tiles")
+            .and_then(Attribute::as_int)
+            .ok_or("tiles must be an integer")?;
+        if tiles < 1 {
+            return Err(format!("tiles must be at least 1, got {tiles}"));
+        }
+        let radius = match a.get("radius") {
+            None => None,
+            Some(r) => match r.as_float() {
+                Some(r) if r.is_finite() && r > 0.0 => Some(r),
+                _ => return Err(format!("radius must be a positive finite float, got {r:?}")),
+            },
+        };
+        let rounding = a
+            .get("rounding")
+            .and_then(Attribute::as_str)
+            .and_then(Rounding::parse)
+            .ok_or("rounding must be \"floor\" or \"nearest\"")?;
+        let pred_bits = a
+            .get("pred_bits")
+            .and_then(Attribute::as_int)
+            .ok_or("pred_bits must be an integer")?;
+        let (lo, hi) = PRED_BITS_RANGE;
+        if !(lo..=hi).contains(&pred_bits) {
+            return Err(format!("pred_bits must be in {lo}..={hi}, got {pred_bits}"));
+        }
+        Ok(SparseMhaAttrs {
+            mha,
+            keep_ratio,
+            tiles,
+            radius,
+            rounding,
+            pred_bits,
+        })
+    }
+
+    /// Every attribute, in op-spec form (`radius` only when set).
+    pub fn to_attrs(&self) -> Vec<(&'static str, Attribute)> {
+        let mut v = self.mha.to_attrs();
+        v.push(("keep_ratio", Attribute::f32(self.keep_ratio as f32)));
+        v.push(("tiles", Attribute::i64(self.tiles)));
+        if let Some(r) = self.radius {
+            v.push(("radius", Attribute::f32(r as f32)));
+        }
+        v.push(("rounding", Attribute::string(self.rounding.as_str())));
+        v.push(("pred_bits", Attribute::i64(self.pred_bits)));
+        v
+    }
+
+    /// True when every valid key is kept (`keep_ratio = 1`): the op is exactly `attn.mha`.
+    pub fn is_dense(&self) -> bool {
+        self.keep_ratio >= 1.0
     }
 }
 
@@ -119,6 +318,21 @@ fn verify_mha(module: &Module, op: Op, errors: &mut Vec<String>) {
     let Some(attrs) = MhaAttrs::of(module, op) else {
         return; // the schema check reports missing or mistyped attributes
     };
+    verify_attention(module, op, &attrs, errors);
+}
+
+fn verify_sparse_mha(module: &Module, op: Op, errors: &mut Vec<String>) {
+    let Some(attrs) = MhaAttrs::of(module, op) else {
+        return; // the schema check reports missing or mistyped attributes
+    };
+    if let Err(e) = SparseMhaAttrs::from_dict(&module.op(op).attrs) {
+        errors.push(e);
+    }
+    verify_attention(module, op, &attrs, errors);
+}
+
+/// The checks shared by `attn.mha` and `attn.sparse_mha`: attributes vs operand shapes.
+fn verify_attention(module: &Module, op: Op, attrs: &MhaAttrs, errors: &mut Vec<String>) {
     if attrs.heads <= 0 || attrs.kv_heads <= 0 || attrs.head_dim <= 0 {
         errors.push("heads, kv_heads and head_dim must be positive".into());
         return;
@@ -257,29 +471,60 @@ mod tests {
         Type::Tensor(TensorType::static_shape(dims, ElemType::F32))
     }
 
-    fn build(heads: i64, kv: i64, k_shape: &[u64]) -> (Module, Op) {
-        let mut m = Module::new();
-        let inputs = vec![t(&[1, 8, 5, 16]), t(k_shape), t(k_shape)];
-        let (_, entry) = m.add_func("main", inputs, vec![]);
-        let args = m.blocks[entry].args.clone();
-        let attrs = MhaAttrs {
+    fn mha_attrs(heads: i64, kv: i64) -> MhaAttrs {
+        MhaAttrs {
             heads,
             kv_heads: kv,
             head_dim: 16,
             scale: 0.25,
             causal: false,
-        };
-        let mut spec = OpSpec::new(MHA).operands(args).results([t(&[1, 8, 5, 16])]);
-        for (k, a) in attrs.to_attrs() {
+        }
+    }
+
+    fn build_op(
+        name: &str,
+        attrs: Vec<(&'static str, Attribute)>,
+        k_shape: &[u64],
+    ) -> (Module, Op) {
+        let mut m = Module::new();
+        let inputs = vec![t(&[1, 8, 5, 16]), t(k_shape), t(k_shape)];
+        let (_, entry) = m.add_func("main", inputs, vec![]);
+        let args = m.blocks[entry].args.clone();
+        let mut spec = OpSpec::new(name)
+            .operands(args)
+            .results([t(&[1, 8, 5, 16])]);
+        for (k, a) in attrs {
             spec = spec.attr(k, a);
         }
         let op = m.build_at_end(entry, spec);
         (m, op)
     }
 
+    fn build(heads: i64, kv: i64, k_shape: &[u64]) -> (Module, Op) {
+        build_op(MHA, mha_attrs(heads, kv).to_attrs(), k_shape)
+    }
+
     fn errors(m: &Module, op: Op) -> Vec<String> {
         let mut e = Vec::new();
         verify_mha(m, op, &mut e);
+        e
+    }
+
+    fn sparse(keep_ratio: f64, tiles: i64, radius: Option<f64>, pred_bits: i64) -> SparseMhaAttrs {
+        SparseMhaAttrs {
+            mha: mha_attrs(8, 2),
+            keep_ratio,
+            tiles,
+            radius,
+            rounding: Rounding::Nearest,
+            pred_bits,
+        }
+    }
+
+    fn sparse_errors(attrs: Vec<(&'static str, Attribute)>) -> Vec<String> {
+        let (m, op) = build_op(SPARSE_MHA, attrs, &[1, 2, 7, 16]);
+        let mut e = Vec::new();
+        verify_sparse_mha(&m, op, &mut e);
         e
     }
 
@@ -299,6 +544,53 @@ mod tests {
             e.iter().any(|s| s.contains("multiple of kv_heads")),
             "{e:?}"
         );
+        assert!(e.iter().any(|s| s.contains("k's head count is 2")), "{e:?}");
+    }
+
+    #[test]
+    fn sparse_attributes_round_trip_and_verify() {
+        let a = sparse(0.25, 4, Some(8.0), 4);
+        let (m, op) = build_op(SPARSE_MHA, a.to_attrs(), &[1, 2, 7, 16]);
+        assert_eq!(SparseMhaAttrs::of(&m, op), Some(a.clone()));
+        assert!(!a.is_dense() && sparse(1.0, 1, None, 4).is_dense());
+        assert_eq!(sparse_errors(a.to_attrs()), Vec::<String>::new());
+        let no_radius = sparse(0.5, 2, None, 4).to_attrs();
+        assert!(no_radius.iter().all(|(k, _)| *k != "radius"));
+        assert_eq!(sparse_errors(no_radius), Vec::<String>::new());
+        assert_eq!(infer_mha(&m, op, &[]).unwrap(), vec![t(&[1, 8, 5, 16])]);
+    }
+
+    #[test]
+    fn sparse_attribute_ranges_are_reported_by_name() {
+        let cases = [
+            (
+                sparse(0.0, 4, None, 4),
+                "keep_ratio must be in (0, 1], got 0",
+            ),
+            (
+                sparse(1.5, 4, None, 4),
+                "keep_ratio must be in (0, 1], got 1.5",
+            ),
+            (sparse(0.5, 0, None, 4), "tiles must be at least 1, got 0"),
+            (
+                sparse(0.5, 2, Some(-1.0), 4),
+                "radius must be a positive finite float",
+            ),
+            (sparse(0.5, 2, None, 6), "pred_bits must be in 2..=5, got 6"),
+        ];
+        for (a, want) in cases {
+            let e = sparse_errors(a.to_attrs());
+            assert!(e.iter().any(|s| s.contains(want)), "{want}: {e:?}");
+        }
+        let mut bad = sparse(0.5, 2, None, 4).to_attrs();
+        bad.retain(|(k, _)| *k != "rounding");
+        bad.push(("rounding", Attribute::string("ceil")));
+        let e = sparse_errors(bad);
+        assert!(e.iter().any(|s| s.contains("rounding must be")), "{e:?}");
+        // Shape checks are shared with attn.mha.
+        let mut wrong_heads = sparse(0.5, 2, None, 4);
+        wrong_heads.mha.kv_heads = 4;
+        let e = sparse_errors(wrong_heads.to_attrs());
         assert!(e.iter().any(|s| s.contains("k's head count is 2")), "{e:?}");
     }
 }

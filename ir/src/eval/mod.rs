@@ -7,7 +7,8 @@
 //! - [`tensor`]: the host [`Tensor`] and its conversion from/to IR constants.
 //! - [`broadcast`]: numpy broadcasting and strided iteration, the basis of every layout kernel.
 //! - [`elementwise`], [`reduce`], [`shape_ops`], [`index`], [`matmul`], [`conv`], [`nn`],
-//!   [`attention`]: kernels by family.
+//!   [`attention`]: kernels by family; [`mha`] and [`sparse_mha`] (with [`dlzs`], [`sads`]):
+//!   the fused `attn.*` ops.
 //! - [`eval_op`] / [`eval_op_n`]: the dispatcher; [`fold_onnx`]: the `FoldFn` for onnx ops.
 //!
 //! Float kernels compute in `f32` (sums and normalisation statistics in `f64`); `f16`/`bf16`
@@ -36,6 +37,7 @@ pub mod args;
 pub mod attention;
 pub mod broadcast;
 pub mod conv;
+pub mod dlzs;
 pub mod elementwise;
 pub mod error;
 mod fold;
@@ -45,14 +47,16 @@ pub mod mha;
 pub mod nn;
 pub mod precision;
 pub mod reduce;
+pub mod sads;
 pub mod shape_ops;
+pub mod sparse_mha;
 pub mod tensor;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::{EvalError, EvalErrorKind};
-pub use fold::{fold_onnx, module_opset, DEFAULT_OPSET};
+pub use fold::{fold_onnx, module_opset, DEFAULT_OPSET, FOLD_MAX_ELEMENTS};
 pub use tensor::{Storage, Tensor, TensorData};
 
 use crate::attr::{AttrDict, Attribute};
@@ -146,8 +150,9 @@ static KERNELS: &[(&str, Kernel)] = &[
     ("Unsqueeze", shape_ops::unsqueeze),
     ("Where", elementwise::where_),
     ("Xor", |a| elementwise::logical(a, |x, y| x != y)),
-    // Lowercase sorts after every ONNX name: `attn.mha` (fused attention) comes last.
+    // Lowercase sorts after every ONNX name: the `attn.*` ops (fused attention) come last.
     ("attn.mha", mha::mha),
+    ("attn.sparse_mha", sparse_mha::sparse_mha),
 ];
 
 /// The ONNX op types the evaluator implements, sorted.

@@ -88,6 +88,11 @@ impl<'a> PassContext<'a> {
     pub fn stat(&mut self, name: &'static str, n: u64) {
         self.stats.add(name, n);
     }
+
+    /// Record a free-text finding for the statistics report (e.g. an unfused candidate and why).
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.stats.note(text);
+    }
 }
 
 /// A transformation of a module. Each pass type has a static [`PassInfo`] in a [`PassRegistry`];

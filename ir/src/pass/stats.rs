@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Statistics {
     counters: BTreeMap<&'static str, u64>,
+    /// Free-text findings in report order (e.g. why a candidate was left alone).
+    notes: Vec<String>,
 }
 
 impl Statistics {
@@ -26,8 +28,18 @@ impl Statistics {
         self.counters.iter().map(|(&k, &v)| (k, v))
     }
 
+    /// Record a free-text finding (kept in the order reported).
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notes.push(text.into());
+    }
+
+    /// The notes, in the order reported.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.counters.is_empty()
+        self.counters.is_empty() && self.notes.is_empty()
     }
 
     /// Add every counter of `other` into `self`.
@@ -35,6 +47,7 @@ impl Statistics {
         for (k, v) in other.iter() {
             self.add(k, v);
         }
+        self.notes.extend(other.notes.iter().cloned());
     }
 }
 
@@ -56,5 +69,8 @@ mod tests {
         t.add("iterations", 4);
         t.merge(&s);
         assert_eq!(t.get("iterations"), 5);
+        t.note("candidate at loc(\"x\") left alone: softmax axis is 1");
+        assert_eq!(t.notes().len(), 1);
+        assert!(!t.is_empty());
     }
 }

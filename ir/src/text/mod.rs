@@ -34,9 +34,14 @@
 //!               | '#' id | string '(' loc ')' | 'callsite' '(' loc 'at' loc ')'
 //! resources   ::= '{-#' 'dialect_resources' ':' '{' 'builtin' ':' '{' (key ':' string),* '}' '}' '#-}'
 //! ```
-//! `//` starts a comment to the end of the line. Tolerated forms are simplified on reading:
-//! `"a"("b")` keeps `"a"`, `callsite(a at b)` keeps `a`, fused metadata and line ranges are
-//! dropped, and resource entries of dialects other than `builtin` are ignored.
+//! `//` starts a comment to the end of the line. Reading follows MLIR's semantics where our IR is
+//! narrower: an untyped integer is `i64`, an untyped float `f32` (there is no f64); an `i1`
+//! integer is the bool (`1 : i1` reads as `true`); fused locations are normalized like MLIR's
+//! (`Location::fused`: flattened, no unknowns or duplicates, one element unwrapped). Tolerated
+//! forms are simplified: `"a"("b")` keeps `"a"`, `callsite(a at b)` keeps `a`, fused metadata and
+//! line ranges are dropped, and resource entries of dialects other than `builtin` are ignored.
+//! Not supported (errors): block successors, unranked tensors, element types other than ours,
+//! dialect attributes and types (`#d.x<..>`, `!d.t`) except top-level aliases.
 //!
 //! # Canonical printing
 //!
@@ -46,8 +51,10 @@
 //!   label is printed only when it has arguments, is empty, or the region has several blocks.
 //! - Props `<{..}>` and attrs `{..}` only when non-empty, sorted by key; keys that are not bare
 //!   identifiers are quoted. Every op and block argument carries `loc(...)`.
-//! - Integers always carry their type (`4 : i64`, `4 : index`); floats are the shortest decimal
-//!   that reads back to the same bits, hex for NaN, infinities and -0.0 (see `float.rs`).
+//! - Integers always carry their type (`4 : i64`, `4 : index`; `i1` prints `true`/`false`);
+//!   floats are the shortest decimal that reads back to the same bits, hex for NaN, infinities
+//!   and -0.0 (see `float.rs`). Strings use `\"`, `\\`, `\n`, `\t`, `\XX` for other control
+//!   characters, and raw UTF-8 otherwise.
 //! - Dense: `dense<>` when empty, a splat when all of several elements are equal, MLIR's hex
 //!   string when there are more than [`DENSE_HEX_THRESHOLD`] elements (not for `i1`), nested
 //!   lists otherwise. Resources print as MLIR's `dialect_resources` section, sorted by key.

@@ -45,7 +45,7 @@ impl<'s> Parser<'s> {
                     Alias::Loc(_) | Alias::Type(_) => {
                         return Err(PError::new(
                             t.start,
-                            format!("'{}' is a location alias, not an attribute", self.text(t)),
+                            format!("'{}' is not an attribute alias", self.text(t)),
                         ))
                     }
                 };
@@ -167,6 +167,8 @@ impl<'s> Parser<'s> {
                     ty: e,
                 })
             }
+            // MLIR has a single i1 integer attribute and spells it `true`/`false`.
+            Some(ElemType::I1) => Ok(Attribute::Bool(int_lit_value(lit, ty)? != 0)),
             _ => Ok(Attribute::Int {
                 value: int_lit_value(lit, ty)?,
                 ty,

@@ -13,7 +13,7 @@ use super::parser::Parser;
 use super::scope::{Def, ValueUse};
 use crate::attr::AttrDict;
 use crate::location::Location;
-use crate::module::{Op, OpData, Region, RegionData, ValueData, ValueDef};
+use crate::module::{Block, Op, OpData, Region, RegionData, ValueData, ValueDef};
 use crate::types::{FunctionType, Type};
 
 /// What `parse_op_head` read: the op is created, its operands and results are not bound yet.
@@ -218,11 +218,12 @@ impl<'s> Parser<'s> {
                 ),
             ));
         }
-        self.m.ops[op].operands = vec![crate::entity::EntityRef::new(0); uses.len()];
+        // Forward references are patched into these slots when their definition is parsed.
+        let mut operands = Vec::with_capacity(uses.len());
         for (slot, (&u, ty)) in uses.iter().zip(&sig.inputs).enumerate() {
-            let v = self.resolve_use(op, slot, u, ty)?;
-            self.m.ops[op].operands[slot] = v;
+            operands.push(self.resolve_use(op, slot, u, ty)?);
         }
+        self.m.ops[op].operands = operands;
         Ok(())
     }
 
@@ -323,7 +324,7 @@ impl<'s> Parser<'s> {
     }
 
     /// `%a: T loc(..), ...)` (the `(` is consumed by the caller).
-    fn parse_block_args(&mut self, block: crate::module::Block) -> PResult<()> {
+    fn parse_block_args(&mut self, block: Block) -> PResult<()> {
         if self.eat(Tok::RParen)? {
             return Ok(());
         }
@@ -343,7 +344,7 @@ impl<'s> Parser<'s> {
         Ok(())
     }
 
-    fn parse_block_ops(&mut self, block: crate::module::Block) -> PResult<()> {
+    fn parse_block_ops(&mut self, block: Block) -> PResult<()> {
         while !matches!(self.tok.kind, Tok::RBrace | Tok::CaretId | Tok::Eof) {
             let op = self.parse_op()?;
             self.m.append_op(block, op);

@@ -163,7 +163,7 @@ impl<'s> Parser<'s> {
 
     /// The inside of `loc(...)`: `unknown`, `"name"`, `"file":L:C`, `fused[...]`, `#alias`;
     /// tolerated and simplified: `"name"(child)`, `fused<meta>[...]`, `callsite(a at b)`,
-    /// `"file":L:C to L:C`.
+    /// `"file":L:C to L:C`. Fused locations are normalized with [`Location::fused`], as MLIR does.
     fn parse_loc_inner(&mut self) -> PResult<Location> {
         self.nested(|p| {
             let t = p.tok;
@@ -254,7 +254,9 @@ impl<'s> Parser<'s> {
             }
             self.expect(Tok::RSquare, "',' or ']' in a fused location")?;
         }
-        Ok(Location::Fused(locs))
+        // MLIR's canonical form: flattened, without unknowns or duplicates, a single element
+        // unwrapped (metadata, which would keep a fused loc distinct, is not kept).
+        Ok(Location::fused(locs))
     }
 
     pub fn parse_u32(&mut self, what: &str) -> PResult<u32> {

@@ -127,6 +127,11 @@ pub(super) fn write_attr(out: &mut String, a: &Attribute) {
     match a {
         Attribute::Unit => out.push_str("unit"),
         Attribute::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        // MLIR's i1 integer attribute is its bool: print it the way MLIR (and our parser) reads it.
+        Attribute::Int {
+            value,
+            ty: Some(ElemType::I1),
+        } => out.push_str(if *value != 0 { "true" } else { "false" }),
         Attribute::Int { value, ty } => {
             let _ = write!(out, "{value} : {}", ty.map_or("index", ElemType::name));
         }

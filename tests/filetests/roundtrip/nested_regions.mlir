@@ -23,6 +23,7 @@
     ^bb1(%arg6: tensor<8x16xf32> loc("v")):
       "test.yield"(%arg6) : (tensor<8x16xf32>) -> () loc(unknown)
     ^bb2:
+      "test.yield"(%arg0) : (tensor<8x16xf32>) -> () loc("exit")
     }) : () -> tensor<8x16xf32> loc("cfg")
     "func.return"(%3) : (tensor<8x16xf32>) -> () loc(unknown)
   }) : () -> () loc(unknown)

@@ -38,6 +38,9 @@ fn int_attr(m: &Module, op: Op, name: &str) -> Option<i64> {
 
 fn layout(m: &Module, op: Op) -> Result<Layout, Refusal> {
     let xs = &m.op(op).operands;
+    if xs.len() < 3 {
+        return Err(refuse("Q, K and V are required"));
+    }
     let (Some(q), Some(k), Some(v)) = (tensor(m, xs[0]), tensor(m, xs[1]), tensor(m, xs[2])) else {
         return Err(refuse("Q, K and V must be ranked tensors"));
     };
@@ -120,7 +123,11 @@ fn check_mappable(
     }
     let mask = present(3).then(|| data.operands[3]);
     if let Some(mv) = mask {
-        let q_elem = tensor(m, data.operands[0]).map(|t| t.elem);
+        let q_elem = data
+            .operands
+            .first()
+            .and_then(|&q| tensor(m, q))
+            .map(|t| t.elem);
         match tensor(m, mv) {
             Some(t) if t.rank() <= 4 && (t.elem == ElemType::I1 || Some(t.elem) == q_elem) => {}
             _ => {

@@ -58,7 +58,10 @@ pub fn find_root(
     uses: &SecondaryMap<Value, Vec<Op>>,
     anchor: Op,
 ) -> Result<Op, String> {
-    let mut frontier = vec![m.result(anchor, 0)];
+    let Some(&probs) = m.op(anchor).results.first() else {
+        return Err("the softmax has no result".into());
+    };
+    let mut frontier = vec![probs];
     let mut roots = BTreeSet::new();
     for _ in 0..4 {
         let mut next = Vec::new();
@@ -68,7 +71,7 @@ pub fn find_root(
                 if data.name == "onnx.MatMul" && data.operands.first() == Some(&v) {
                     roots.insert(user);
                 } else if PASS_THROUGH.contains(&data.name.as_str()) {
-                    next.push(m.result(user, 0));
+                    next.extend(data.results.first().copied());
                 }
             }
         }
@@ -207,6 +210,14 @@ impl Builder<'_> {
         let op = self.m.defining_op(v)?;
         let data = self.m.op(op);
         let operands = data.operands.clone();
+        // Malformed arities (unverified IR) are leaves, never index panics.
+        let binary = matches!(
+            data.name.as_str(),
+            "onnx.MatMul" | "onnx.Mul" | "onnx.Div" | "onnx.Add"
+        );
+        if operands.is_empty() || (binary && operands.len() != 2) {
+            return None;
+        }
         let node = match data.name.as_str() {
             "onnx.Identity" => return Some(self.chain(op, operands[0], depth)),
             "onnx.Dropout" if operands.len() < 3 && self.m.result(op, 0) == v => {
@@ -298,14 +309,14 @@ impl Builder<'_> {
     /// `-1` when the softmax normalises the last axis, the axis otherwise. Before opset 13
     /// Softmax flattens from `axis` on (default 1): the same only when `axis` is the last.
     fn softmax_axis(&self, op: Op) -> Option<i64> {
-        let rank = tensor_ty(self.m, self.m.op(op).operands[0])?.rank();
+        let rank = tensor_ty(self.m, *self.m.op(op).operands.first()?)?.rank();
         let default = if self.opset >= 13 { -1 } else { 1 };
         let axis = normalize_axis(self.int_attr(op, "axis").unwrap_or(default), rank).ok()?;
         Some(if axis + 1 == rank { -1 } else { axis as i64 })
     }
 
     fn perm(&self, op: Op) -> Option<Perm> {
-        let rank = tensor_ty(self.m, self.m.op(op).operands[0])?.rank();
+        let rank = tensor_ty(self.m, *self.m.op(op).operands.first()?)?.rank();
         let perm = match self.m.op(op).attrs.get("perm") {
             Some(a) => a
                 .as_int_array()?

@@ -87,6 +87,9 @@ fn decompose(
     };
     let data = cx.m.op(op);
     let xs = &data.operands;
+    let Some(&first) = xs.first() else {
+        return;
+    };
     let mut go = |x: Value, k: Kind| {
         out.push((x, k));
         decompose(cx, x, k, out, depth + 1);
@@ -97,26 +100,26 @@ fn decompose(
                 go(x, kind);
             }
         }
-        ("onnx.Not", Kind::Keep) => go(xs[0], Kind::Masked),
-        ("onnx.Not", Kind::Masked) => go(xs[0], Kind::Keep),
+        ("onnx.Not", Kind::Keep) => go(first, Kind::Masked),
+        ("onnx.Not", Kind::Masked) => go(first, Kind::Keep),
         ("onnx.Where", Kind::Additive) if xs.len() == 3 => {
             let (a, b) = ((cx.scalar)(xs[1]), (cx.scalar)(xs[2]));
             let hidden = |s: Option<f64>| s.is_some_and(|s| s <= MASKED_AT_MOST);
             if a == Some(0.0) && hidden(b) {
-                go(xs[0], Kind::Keep);
+                go(first, Kind::Keep);
             } else if hidden(a) && b == Some(0.0) {
-                go(xs[0], Kind::Masked);
+                go(first, Kind::Masked);
             }
         }
-        ("onnx.Expand" | "onnx.Unsqueeze" | "onnx.Identity", _) => go(xs[0], kind),
+        ("onnx.Expand" | "onnx.Unsqueeze" | "onnx.Identity", _) => go(first, kind),
         ("onnx.Cast", _) => {
             let same_family = |x: Value| {
                 let (a, b) = (cx.m.value_type(x).elem(), cx.m.value_type(v).elem());
                 a.zip(b)
                     .is_some_and(|(a, b)| a.is_float() == b.is_float() && a.is_int() == b.is_int())
             };
-            if same_family(xs[0]) {
-                go(xs[0], kind);
+            if same_family(first) {
+                go(first, kind);
             }
         }
         _ => {}

@@ -118,7 +118,7 @@ impl FuseReport {
     pub fn unfused_lines(&self) -> Vec<String> {
         self.unfused
             .iter()
-            .map(|u| format!("{:?}: {} ({})", u.anchor, u.reason, u.kind))
+            .map(|u| format!("{}: {} ({})", loc_text(&u.anchor), u.reason, u.kind))
             .collect()
     }
 
@@ -145,6 +145,18 @@ impl FuseReport {
         for u in &self.unfused {
             cx.stat(u.kind, 1);
         }
+        for line in self.unfused_lines() {
+            cx.note(line);
+        }
+    }
+}
+
+/// A location as a short name: the ONNX node name where there is one.
+fn loc_text(loc: &Location) -> String {
+    match loc {
+        Location::Name(n) => n.clone(),
+        Location::Fused(parts) => parts.iter().map(loc_text).collect::<Vec<_>>().join(" + "),
+        other => format!("{other:?}"),
     }
 }
 

@@ -100,7 +100,7 @@ impl<'a> Evaluator<'a> {
         let index = data.results.iter().position(|&r| r == v)?;
         let results = match data.name.as_str() {
             "onnx.Shape" | "onnx.Size" => {
-                let x = self.bound_zeros(data.operands[0])?;
+                let x = self.bound_zeros(*data.operands.first()?)?;
                 eval_op_n(&data.name, &data.attrs, &[Some(&x)], self.opset, Some(1)).ok()?
             }
             "onnx.Constant" => {

@@ -186,21 +186,36 @@ pub fn flatten(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<T
     one(TensorType::new(vec![rows, cols], input.elem))
 }
 
-pub fn shape(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
-    let rank = operand_tensor(module, op, 0)?.rank() as i64;
+/// The dims `[start, end)` a Shape op reports for rank `rank` (ONNX: negative values count
+/// from the end, both are clamped to `[0, rank]`; an empty range when `end <= start`).
+pub fn shape_range(rank: usize, start: Option<i64>, end: Option<i64>) -> (usize, usize) {
+    let r = i64::try_from(rank).unwrap_or(i64::MAX);
     let clamp = |v: i64| {
-        if v < 0 {
-            (v + rank).max(0)
-        } else {
-            v.min(rank)
-        }
+        let v = if v < 0 { v.saturating_add(r) } else { v };
+        v.clamp(0, r) as usize
     };
-    let start = clamp(int_attr(module, op, "start").unwrap_or(0));
-    let end = clamp(int_attr(module, op, "end").unwrap_or(rank));
+    let start = clamp(start.unwrap_or(0));
+    let end = clamp(end.unwrap_or(r));
+    (start, end.max(start))
+}
+
+pub fn shape(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+    let rank = operand_tensor(module, op, 0)?.rank();
+    let (start, end) = shape_range(
+        rank,
+        int_attr(module, op, "start"),
+        int_attr(module, op, "end"),
+    );
     one(TensorType::static_shape(
-        &[(end - start).max(0) as u64],
+        &[(end - start) as u64],
         ElemType::I64,
     ))
+}
+
+/// Size: an `i64` scalar.
+pub fn size(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+    operand_tensor(module, op, 0)?;
+    one(TensorType::static_shape(&[], ElemType::I64))
 }
 
 pub fn gather(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {

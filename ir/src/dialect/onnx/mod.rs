@@ -4,8 +4,10 @@
 //! semantics: numpy broadcasting over named and dynamic dims, constant shape operands, checked
 //! dim arithmetic) and [`verify`] the cheap structural checks. [`shape`] has the dim arithmetic
 //! both share, public so that the importer can refine types with symbolic shape values.
-//! Folding is left to the evaluator (`fold: None`).
+//! Folding goes through the evaluator's kernels ([`crate::eval::fold_onnx`]); [`fold`] adds the
+//! folds that read operand types (`Shape`, `Size`, `Gather` of a `Shape`).
 
+pub mod fold;
 pub mod infer;
 pub mod nn;
 pub mod ops;

@@ -4,9 +4,15 @@
 //! requires it, because absent attributes take the opset's default (see the IR contract).
 //! Attributes that older opsets used in place of inputs (`axes`, `split`) are accepted too, so
 //! models slightly below opset 13 still import with a warning.
+//!
+//! Every op folds: through the reference kernels when all operands are constant
+//! ([`fold_onnx`]), and `Shape`, `Size` and `Gather`-of-`Shape` also from static operand types
+//! ([`super::fold`]). No op of the table has side effects or randomness (Dropout is the
+//! inference identity), so folding any of them is sound.
 
-use super::{infer, nn, verify};
-use crate::dialect::{Arity, AttrDef, AttrKind, InferFn, OpDef, Trait, VerifyFn};
+use super::{fold, infer, nn, verify};
+use crate::dialect::{Arity, AttrDef, AttrKind, FoldFn, InferFn, OpDef, Trait, VerifyFn};
+use crate::eval::fold_onnx;
 
 use AttrKind::{Float, Int, IntArray, String as Str, Tensor};
 
@@ -44,9 +50,15 @@ const fn op(
         props: &[],
         traits,
         verify,
-        fold: None,
+        fold: Some(fold_onnx),
         infer: Some(infer),
     }
+}
+
+/// `def` with a fold hook other than [`fold_onnx`].
+const fn folding(mut def: OpDef, fold: FoldFn) -> OpDef {
+    def.fold = Some(fold);
+    def
 }
 
 /// An elementwise op with one operand whose result has the operand's type.
@@ -274,15 +286,18 @@ pub static OPS: &[OpDef] = &[
         infer::flatten,
     ),
     unary("onnx.Floor", "Elementwise floor."),
-    op(
-        "onnx.Gather",
-        "Take slices of data along `axis` (default 0) at the given indices.",
-        Arity::Exact(2),
-        Arity::Exact(1),
-        &[opt("axis", Int)],
-        PURE,
-        Some(verify::axis_in_rank),
-        infer::gather,
+    folding(
+        op(
+            "onnx.Gather",
+            "Take slices of data along `axis` (default 0) at the given indices.",
+            Arity::Exact(2),
+            Arity::Exact(1),
+            &[opt("axis", Int)],
+            PURE,
+            Some(verify::axis_in_rank),
+            infer::gather,
+        ),
+        fold::fold_gather,
     ),
     op(
         "onnx.GatherElements",
@@ -482,19 +497,35 @@ pub static OPS: &[OpDef] = &[
         None,
         infer::same_as_first,
     ),
-    op(
-        "onnx.Shape",
-        "The input's shape as a 1-D i64 tensor, optionally the dims [start, end).",
-        Arity::Exact(1),
-        Arity::Exact(1),
-        &[opt("end", Int), opt("start", Int)],
-        PURE,
-        None,
-        infer::shape,
+    folding(
+        op(
+            "onnx.Shape",
+            "The input's shape as a 1-D i64 tensor, optionally the dims [start, end).",
+            Arity::Exact(1),
+            Arity::Exact(1),
+            &[opt("end", Int), opt("start", Int)],
+            PURE,
+            None,
+            infer::shape,
+        ),
+        fold::fold_shape,
     ),
     unary("onnx.Sigmoid", "Elementwise logistic function."),
     unary("onnx.Sign", "Elementwise sign (-1, 0, 1)."),
     unary("onnx.Sin", "Elementwise sine."),
+    folding(
+        op(
+            "onnx.Size",
+            "The input's element count as an i64 scalar.",
+            Arity::Exact(1),
+            Arity::Exact(1),
+            &[],
+            PURE,
+            None,
+            infer::size,
+        ),
+        fold::fold_size,
+    ),
     op(
         "onnx.Slice",
         "Strided slice given by starts, ends and optional axes and steps operands (1-D i64).",

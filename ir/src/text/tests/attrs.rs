@@ -18,7 +18,14 @@ fn integers_keep_their_type() {
     );
     assert_eq!(attr_text("-3 : i8"), "-3 : i8");
     assert_eq!(attr_text("255 : i8"), "-1 : i8");
-    assert_eq!(attr_text("1 : i1"), "1 : i1");
+    // MLIR's only i1 integer attribute is the bool.
+    assert_eq!(attr_of("1 : i1"), Attribute::Bool(true));
+    let i1 = |value| Attribute::Int {
+        value,
+        ty: Some(ElemType::I1),
+    };
+    assert_eq!(print_attr(&i1(0)), "false");
+    assert_eq!(print_attr(&i1(1)), "true");
     assert_eq!(attr_text("0x10 : i32"), "16 : i32");
     assert_eq!(
         attr_text("-9223372036854775808 : i64"),

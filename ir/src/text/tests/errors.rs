@@ -184,35 +184,3 @@ fn every_prefix_of_a_valid_file_fails_cleanly() {
         }
     }
 }
-
-#[test]
-fn tmp_stack() {
-    let nest = |n: usize| {
-        let mut s = String::new();
-        for _ in 0..n {
-            s.push_str("\"t.r\"() ({\n");
-        }
-        for _ in 0..n {
-            s.push_str("}) : () -> ()\n");
-        }
-        s
-    };
-    let n: usize = std::env::var("TMP_N").unwrap().parse().unwrap();
-    let kb: usize = std::env::var("TMP_KB").unwrap().parse().unwrap();
-    let what = std::env::var("TMP_WHAT").unwrap();
-    let src = nest(n);
-    let m = parse_module(&src).unwrap();
-    std::thread::Builder::new()
-        .stack_size(kb * 1024)
-        .spawn(move || {
-            if what == "parse" {
-                parse_module(&src).is_ok();
-            } else {
-                print_module(&m).len();
-            }
-        })
-        .unwrap()
-        .join()
-        .unwrap();
-    eprintln!("OK");
-}

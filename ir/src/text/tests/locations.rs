@@ -30,11 +30,23 @@ fn location_forms() {
     };
     assert_eq!(loc_of("loc(\"model.onnx\":3:7)"), flc);
     assert_eq!(print_location(&flc), "loc(\"model.onnx\":3:7)");
-    let fused = Location::Fused(vec![name("a"), Location::Fused(vec![name("b")]), flc]);
-    let text = "loc(fused[\"a\", fused[\"b\"], \"model.onnx\":3:7])";
+    let fused = Location::Fused(vec![name("a"), name("b"), flc.clone()]);
+    let text = "loc(fused[\"a\", \"b\", \"model.onnx\":3:7])";
     assert_eq!(print_location(&fused), text);
     assert_eq!(loc_of(text), fused);
     assert_eq!(print_location(&Location::Unknown), "loc(unknown)");
+}
+
+#[test]
+fn fused_locations_are_normalized_like_mlir() {
+    let nested = Location::Fused(vec![name("a"), Location::Fused(vec![name("b")])]);
+    assert_eq!(print_location(&nested), "loc(fused[\"a\", fused[\"b\"]])");
+    assert_eq!(
+        loc_of("loc(fused[\"a\", fused[\"b\", \"a\"], unknown])"),
+        Location::Fused(vec![name("a"), name("b")])
+    );
+    assert_eq!(loc_of("loc(fused[\"a\", \"a\"])"), name("a"));
+    assert_eq!(loc_of("loc(fused[])"), Location::Unknown);
 }
 
 #[test]

@@ -1,0 +1,111 @@
+//! The rules a [`HwConfig`] must satisfy beyond its schema, collected all at once.
+//!
+//! Sizes, counts, clock and bandwidth must be non-zero (they divide, or size a buffer); energies,
+//! powers and latency may be zero (to switch a term off). Cross-field rules keep the formulas
+//! of [`super::cost`] well defined and the ISA's fixed-width fields sufficient:
+//! - `sads.sorter_outputs < sads.sorter_inputs` (each round must take new inputs);
+//! - `sufa.cols` is even (split between SA-1 and SA-2);
+//! - SRAM capacities fit the ISA's 30-bit SRAM offsets;
+//! - `block.query_rows` fits the ISA's 16-bit row counts, `control.semaphores` its 16-bit ids.
+
+use super::HwConfig;
+
+/// Largest SRAM capacity an ISA SRAM reference can address (30-bit offsets).
+pub const MAX_SRAM_BYTES: u64 = 1 << 30;
+
+/// All problems, in field order, each `key message`.
+pub fn problems(hw: &HwConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    let positive: [(&str, u64); 21] = [
+        ("clock.freq_mhz", hw.clock.freq_mhz),
+        ("block.query_rows", hw.block.query_rows.into()),
+        ("dlzs.rows", hw.dlzs.rows.into()),
+        ("dlzs.cols", hw.dlzs.cols.into()),
+        ("sads.sorters", hw.sads.sorters.into()),
+        ("sads.sorter_inputs", hw.sads.sorter_inputs.into()),
+        ("sads.sorter_outputs", hw.sads.sorter_outputs.into()),
+        ("kvpe.rows", hw.kvpe.rows.into()),
+        ("kvpe.cols", hw.kvpe.cols.into()),
+        ("sufa.rows", hw.sufa.rows.into()),
+        ("sufa.cols", hw.sufa.cols.into()),
+        ("sufa.exp_units", hw.sufa.exp_units.into()),
+        ("sufa.div_units", hw.sufa.div_units.into()),
+        ("vector.lanes", hw.vector.lanes.into()),
+        ("control.semaphores", hw.control.semaphores.into()),
+        ("sram.token_bytes", hw.sram.token_bytes),
+        ("sram.weight_bytes", hw.sram.weight_bytes),
+        ("sram.temp_bytes", hw.sram.temp_bytes),
+        ("sram.copy_bytes_per_cycle", hw.sram.copy_bytes_per_cycle),
+        ("dram.capacity_bytes", hw.dram.capacity_bytes),
+        ("dram.bandwidth_mb_s", hw.dram.bandwidth_mb_s),
+    ];
+    for (key, value) in positive {
+        if value == 0 {
+            out.push(format!("{key} must be > 0"));
+        }
+    }
+    if hw.name.is_empty() {
+        out.push("name must not be empty".into());
+    }
+    if hw.sads.sorter_outputs >= hw.sads.sorter_inputs && hw.sads.sorter_outputs > 0 {
+        out.push(format!(
+            "sads.sorter_outputs ({}) must be < sads.sorter_inputs ({})",
+            hw.sads.sorter_outputs, hw.sads.sorter_inputs
+        ));
+    }
+    if hw.sufa.cols % 2 != 0 {
+        out.push(format!(
+            "sufa.cols ({}) must be even (split between SA-1 and SA-2)",
+            hw.sufa.cols
+        ));
+    }
+    for (key, value) in [
+        ("sram.token_bytes", hw.sram.token_bytes),
+        ("sram.weight_bytes", hw.sram.weight_bytes),
+        ("sram.temp_bytes", hw.sram.temp_bytes),
+    ] {
+        if value > MAX_SRAM_BYTES {
+            out.push(format!(
+                "{key} ({value}) must be <= {MAX_SRAM_BYTES} (30-bit SRAM offsets)"
+            ));
+        }
+    }
+    if hw.block.query_rows > u32::from(u16::MAX) {
+        out.push(format!(
+            "block.query_rows ({}) must be <= 65535 (16-bit row counts)",
+            hw.block.query_rows
+        ));
+    }
+    if hw.control.semaphores > 1 << 16 {
+        out.push(format!(
+            "control.semaphores ({}) must be <= 65536 (16-bit semaphore ids)",
+            hw.control.semaphores
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let mut hw = HwConfig::default();
+        hw.sram.temp_bytes = 0;
+        hw.clock.freq_mhz = 0;
+        hw.sufa.cols = 3;
+        hw.sads.sorter_outputs = 16;
+        hw.sram.token_bytes = (1 << 30) + 1;
+        assert_eq!(
+            problems(&hw),
+            vec![
+                "clock.freq_mhz must be > 0",
+                "sram.temp_bytes must be > 0",
+                "sads.sorter_outputs (16) must be < sads.sorter_inputs (16)",
+                "sufa.cols (3) must be even (split between SA-1 and SA-2)",
+                "sram.token_bytes (1073741825) must be <= 1073741824 (30-bit SRAM offsets)",
+            ]
+        );
+    }
+}

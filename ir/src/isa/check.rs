@@ -1,0 +1,327 @@
+//! [`Program::check`]: everything the simulator may assume about a program, checked against a
+//! [`HwConfig`], all problems collected.
+//!
+//! Invariants established (the simulator indexes and sizes buffers without further checks):
+//! - the program was compiled for this configuration (`config_hash == hw.hash()`);
+//! - tensors: non-empty unique names (≤ 65,535 bytes), rank ≤ 255, sizes without overflow,
+//!   `const` data exactly the tensor's bytes and no data otherwise, inside DRAM, no overlaps;
+//! - instructions: no zero dimension; `sel ≤ n`; query-row counts of SADS, RASS and SU-FA
+//!   within `block.query_rows` (the RASS bitmask width); element types legal for each role
+//!   (`lz4` only as the DLZS weight, float types for formal compute); even RoPE widths;
+//!   every SRAM operand inside its SRAM and every static DRAM range inside DRAM;
+//!   semaphore ids below `control.semaphores`, every waited semaphore signalled somewhere;
+//! - the stream ends with its only `HALT`.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use super::{DType, Instr, Mem, Opcode, Program, TensorDecl, TensorKind};
+use crate::hw::HwConfig;
+
+/// Where a problem is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramLoc {
+    /// The program as a whole (header, instruction stream structure).
+    Program,
+    /// Tensor table entry `index`, with its name.
+    Tensor(usize, String),
+    /// Instruction `index`.
+    Instr(usize, Opcode),
+}
+
+/// One problem found by [`Program::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramError {
+    pub loc: ProgramLoc,
+    pub message: String,
+}
+
+impl fmt::Display for ProgramError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.loc {
+            ProgramLoc::Program => write!(f, "program: {}", self.message),
+            ProgramLoc::Tensor(i, name) => write!(f, "tensor #{i} '{name}': {}", self.message),
+            ProgramLoc::Instr(i, op) => write!(f, "instr #{i} ({}): {}", op.mnemonic(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for ProgramError {}
+
+pub(crate) fn check_program(p: &Program, hw: &HwConfig) -> Result<(), Vec<ProgramError>> {
+    let mut errs = Vec::new();
+    let mut at_program = |m: String| {
+        errs.push(ProgramError {
+            loc: ProgramLoc::Program,
+            message: m,
+        })
+    };
+    if p.config_hash != hw.hash() {
+        at_program(format!(
+            "compiled for hardware config hash {:#018x}, but '{}' hashes to {:#018x}",
+            p.config_hash,
+            hw.name,
+            hw.hash()
+        ));
+    }
+    if p.tensors.len() > u32::MAX as usize || p.instrs.len() > u32::MAX as usize {
+        at_program("more than 2^32-1 tensors or instructions".into());
+    }
+    check_stream(p, hw, &mut at_program);
+    check_tensors(&p.tensors, hw, &mut errs);
+    for (i, instr) in p.instrs.iter().enumerate() {
+        let mut problems = instr_rules(instr, hw);
+        problems.extend(operand_ranges(instr, hw));
+        errs.extend(problems.into_iter().map(|message| ProgramError {
+            loc: ProgramLoc::Instr(i, instr.opcode()),
+            message,
+        }));
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+/// HALT placement and semaphore pairing.
+fn check_stream(p: &Program, hw: &HwConfig, report: &mut impl FnMut(String)) {
+    let halts: Vec<usize> = (0..p.instrs.len())
+        .filter(|&i| matches!(p.instrs[i], Instr::Halt {}))
+        .collect();
+    match halts.as_slice() {
+        [] => report("the instruction stream does not end with HALT".into()),
+        [h] if *h + 1 == p.instrs.len() => {}
+        _ => report(format!(
+            "HALT must be the last instruction and appear once (found at {halts:?} of {})",
+            p.instrs.len()
+        )),
+    }
+    let signalled: BTreeSet<u16> = p
+        .instrs
+        .iter()
+        .filter_map(|i| match i {
+            Instr::Signal { sem, .. } => Some(*sem),
+            _ => None,
+        })
+        .collect();
+    let mut reported = BTreeSet::new();
+    for (idx, i) in p.instrs.iter().enumerate() {
+        if let Instr::Wait { sem, .. } = i {
+            if !signalled.contains(sem) && u32::from(*sem) < hw.control.semaphores && reported.insert(*sem) {
+                report(format!("instr #{idx} waits on semaphore {sem}, which nothing signals (certain deadlock)"));
+            }
+        }
+    }
+}
+
+fn check_tensors(tensors: &[TensorDecl], hw: &HwConfig, errs: &mut Vec<ProgramError>) {
+    let mut names = BTreeSet::new();
+    let mut ranges = Vec::new();
+    for (i, t) in tensors.iter().enumerate() {
+        let mut push = |m: String| {
+            errs.push(ProgramError {
+                loc: ProgramLoc::Tensor(i, t.name.clone()),
+                message: m,
+            })
+        };
+        if t.name.is_empty() {
+            push("empty name".into());
+        }
+        if t.name.len() > usize::from(u16::MAX) {
+            push(format!("name of {} bytes exceeds 65535", t.name.len()));
+        }
+        if !names.insert(t.name.as_str()) {
+            push("duplicate name".into());
+        }
+        if t.shape.len() > usize::from(u8::MAX) {
+            push(format!("rank {} exceeds 255", t.shape.len()));
+        }
+        let Some(len) = t.byte_len() else {
+            push("size overflows 64 bits".into());
+            continue;
+        };
+        match (t.kind, t.data.len() as u64) {
+            (TensorKind::Const, n) if n != len => {
+                push(format!("const data has {n} bytes, the shape needs {len}"))
+            }
+            (kind, n) if kind != TensorKind::Const && n != 0 => {
+                push(format!("{kind} tensor carries {n} bytes of data"))
+            }
+            _ => {}
+        }
+        match t.dram.checked_add(len) {
+            Some(end) if end <= hw.dram.capacity_bytes => {
+                if len > 0 {
+                    ranges.push((t.dram, end, i));
+                }
+            }
+            _ => push(format!(
+                "DRAM range {:#x}+{len} exceeds dram.capacity_bytes ({})",
+                t.dram, hw.dram.capacity_bytes
+            )),
+        }
+    }
+    ranges.sort_unstable();
+    for pair in ranges.windows(2) {
+        let ((_, end_a, a), (start_b, _, b)) = (pair[0], pair[1]);
+        if start_b < end_a {
+            errs.push(ProgramError {
+                loc: ProgramLoc::Tensor(b, tensors[b].name.clone()),
+                message: format!("DRAM range overlaps tensor '{}'", tensors[a].name),
+            });
+        }
+    }
+}
+
+/// Types the DLZS engine and SADS accept for data operands (the LZE's 8/16-bit modes and the
+/// floating-point forms the functional model supports).
+fn predictable(dt: DType) -> bool {
+    matches!(dt, DType::F32 | DType::F16 | DType::BF16 | DType::I8 | DType::I16 | DType::I32)
+}
+
+/// Dimension, type and engine-limit rules of one instruction.
+fn instr_rules(instr: &Instr, hw: &HwConfig) -> Vec<String> {
+    let mut e = Vec::new();
+    let mut nonzero = |dims: &[(&str, u64)]| {
+        for (name, v) in dims {
+            if *v == 0 {
+                e.push(format!("`{name}` must be > 0"));
+            }
+        }
+    };
+    let q = u64::from(hw.block.query_rows);
+    let mut rules: Vec<(bool, String)> = Vec::new();
+    let float = |role: &str, dt: DType| (!dt.is_float(), format!("`{role}` must be a float type, found {dt}"));
+    let pred = |role: &str, dt: DType| (!predictable(dt), format!("`{role}` {dt} is not a DLZS/SADS data type"));
+    let block = |rows: u64| (rows > q, format!("`rows` {rows} exceeds block.query_rows ({q})"));
+    match instr {
+        Instr::Ld { rows, row_bytes, .. } => nonzero(&[("rows", (*rows).into()), ("row_bytes", (*row_bytes).into())]),
+        Instr::St { rows, row_bytes, stride, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("row_bytes", (*row_bytes).into())]);
+            rules.push((*rows > 1 && stride < row_bytes, format!("`stride` {stride} < `row_bytes` {row_bytes}: stored rows overlap")));
+        }
+        Instr::Gather { max_rows, row_bytes, .. } => nonzero(&[("max_rows", (*max_rows).into()), ("row_bytes", (*row_bytes).into())]),
+        Instr::Copy { bytes, .. } => nonzero(&[("bytes", (*bytes).into())]),
+        Instr::DlzsK { rows, k, n, xt, wt, ot, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("k", (*k).into()), ("n", (*n).into())]);
+            rules.extend([pred("xt", *xt), pred("ot", *ot)]);
+            rules.push((!(predictable(*wt) || *wt == DType::Lz4), format!("`wt` {wt} is not lz4 or a DLZS data type")));
+        }
+        Instr::DlzsS { rows, k, n, qt, kt, ot, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("k", (*k).into()), ("n", (*n).into())]);
+            rules.extend([pred("qt", *qt), pred("kt", *kt), pred("ot", *ot)]);
+        }
+        Instr::Sads { rows, n, sel, radius, dt, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("n", (*n).into()), ("sel", (*sel).into())]);
+            rules.push(block((*rows).into()));
+            rules.push((u32::from(*sel) > *n, format!("`sel` {sel} exceeds the tile width `n` {n}")));
+            rules.push((*radius < 0.0, format!("`radius` {radius} is negative")));
+            rules.push(pred("dt", *dt));
+        }
+        Instr::Rass { rows, sel, n, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("sel", (*sel).into()), ("n", (*n).into())]);
+            rules.push(block((*rows).into()));
+            rules.push((u32::from(*sel) > *n, format!("`sel` {sel} exceeds the tile width `n` {n}")));
+        }
+        Instr::Kvgen { max_rows, k, n, dt, .. } => {
+            nonzero(&[("max_rows", (*max_rows).into()), ("k", (*k).into()), ("n", (*n).into())]);
+            rules.push(float("dt", *dt));
+        }
+        Instr::SufaT { rows, sel, d, slots, dt, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("sel", (*sel).into()), ("d", (*d).into()), ("slots", (*slots).into())]);
+            rules.push(block((*rows).into()));
+            rules.push(float("dt", *dt));
+        }
+        Instr::SufaSync { rows, tiles, d, dt, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("tiles", (*tiles).into()), ("d", (*d).into())]);
+            rules.push(block((*rows).into()));
+            rules.push(float("dt", *dt));
+        }
+        Instr::Gemm { m, n, k, dt, .. } => {
+            nonzero(&[("m", (*m).into()), ("n", (*n).into()), ("k", (*k).into())]);
+            rules.push(float("dt", *dt));
+        }
+        Instr::VecRope { rows, cols, table_rows, pos, dt, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into()), ("table_rows", (*table_rows).into())]);
+            rules.push((cols % 2 != 0, format!("`cols` {cols} must be even (cos|sin halves)")));
+            rules.push((pos.is_none() && rows > table_rows, format!("`rows` {rows} exceeds `table_rows` {table_rows}")));
+            rules.push(float("dt", *dt));
+        }
+        Instr::VecCvt { rows, cols, from, to, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into())]);
+            rules.push((*from == DType::Lz4 || *to == DType::Lz4, "lz4 is only a DLZS weight format".into()));
+        }
+        Instr::VecTranspose { rows, cols, dt, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into())]);
+            rules.push((*dt == DType::Lz4, "lz4 is only a DLZS weight format".into()));
+        }
+        Instr::Signal { sem, .. } | Instr::Wait { sem, .. } => {
+            let n = hw.control.semaphores;
+            rules.push((u32::from(*sem) >= n, format!("semaphore {sem} out of range (control.semaphores = {n})")));
+        }
+        Instr::Halt {} => {}
+        other => {
+            if let Some((rows, cols, dt)) = vec_shape(other) {
+                nonzero(&[("rows", rows.into()), ("cols", cols.into())]);
+                rules.push(float("dt", dt));
+            }
+        }
+    }
+    e.extend(rules.into_iter().filter(|(bad, _)| *bad).map(|(_, m)| m));
+    e
+}
+
+/// `(rows, cols, dt)` of the float-only vector instructions not matched individually above.
+fn vec_shape(i: &Instr) -> Option<(u32, u32, DType)> {
+    match i {
+        Instr::VecAdd { rows, cols, dt, .. }
+        | Instr::VecSub { rows, cols, dt, .. }
+        | Instr::VecMul { rows, cols, dt, .. }
+        | Instr::VecDiv { rows, cols, dt, .. }
+        | Instr::VecMax { rows, cols, dt, .. }
+        | Instr::VecExp { rows, cols, dt, .. }
+        | Instr::VecErf { rows, cols, dt, .. }
+        | Instr::VecGelu { rows, cols, dt, .. }
+        | Instr::VecGeluTanh { rows, cols, dt, .. }
+        | Instr::VecSilu { rows, cols, dt, .. }
+        | Instr::VecRelu { rows, cols, dt, .. }
+        | Instr::VecTanh { rows, cols, dt, .. }
+        | Instr::VecSigmoid { rows, cols, dt, .. }
+        | Instr::VecSqrt { rows, cols, dt, .. }
+        | Instr::VecRecip { rows, cols, dt, .. }
+        | Instr::VecAffine { rows, cols, dt, .. }
+        | Instr::VecSoftmax { rows, cols, dt, .. }
+        | Instr::VecLayerNorm { rows, cols, dt, .. }
+        | Instr::VecRmsNorm { rows, cols, dt, .. } => Some((*rows, *cols, *dt)),
+        _ => None,
+    }
+}
+
+/// Every operand inside its memory.
+fn operand_ranges(instr: &Instr, hw: &HwConfig) -> Vec<String> {
+    let ops = match instr.operands() {
+        Ok(ops) => ops,
+        Err(m) => return vec![m],
+    };
+    let mut e = Vec::new();
+    for op in ops {
+        let Some(extent) = op.extent else { continue };
+        let (start, cap, key) = match op.mem {
+            Mem::Sram(r) => (u64::from(r.offset), hw.sram_capacity(r.space), HwConfig::sram_capacity_key(r.space)),
+            Mem::Dram(a) => (a, hw.dram.capacity_bytes, "dram.capacity_bytes"),
+        };
+        let fits = start.checked_add(extent).is_some_and(|end| end <= cap);
+        if !fits {
+            let place = match op.mem {
+                Mem::Sram(r) => format!("{}[{:#x}]", r.space, r.offset),
+                Mem::Dram(a) => format!("dram[{a:#x}]"),
+            };
+            e.push(format!(
+                "operand `{}` {place}+{extent} exceeds {key} ({cap})",
+                op.role
+            ));
+        }
+    }
+    e
+}

@@ -1,0 +1,208 @@
+//! The `.sofabin` decoder (layout in [`super::encode`]).
+//!
+//! Every length, count, offset and enum value is checked before use; the first problem is
+//! returned as a [`DecodeError`] with the absolute byte offset where it was found. The decoder
+//! never panics and never allocates more than the input's own length justifies: counts are
+//! validated against the bytes that remain before any buffer is reserved.
+
+use super::instr::FieldReader;
+use super::{
+    DType, Instr, Opcode, Program, TensorDecl, TensorKind, FORMAT_VERSION, INSTR_BYTES, MAGIC,
+};
+
+/// A malformed binary: where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("byte offset {offset}: {message}")]
+pub struct DecodeError {
+    /// Absolute byte offset of the offending field.
+    pub offset: usize,
+    pub message: String,
+}
+
+fn err<T>(offset: usize, message: impl Into<String>) -> Result<T, DecodeError> {
+    Err(DecodeError {
+        offset,
+        message: message.into(),
+    })
+}
+
+/// A bounds-checked reader that knows its absolute position.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn remaining(&self) -> usize {
+        self.bytes.len().saturating_sub(self.pos)
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], DecodeError> {
+        let Some(slice) = self.pos.checked_add(n).and_then(|e| self.bytes.get(self.pos..e))
+        else {
+            return err(
+                self.pos,
+                format!(
+                    "truncated: {what} needs {n} bytes, {} remain",
+                    self.remaining()
+                ),
+            );
+        };
+        self.pos += n;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], DecodeError> {
+        let at = self.pos;
+        let slice = self.take(N, what)?;
+        slice.try_into().or_else(|_| err(at, "internal length mismatch"))
+    }
+
+    fn u8(&mut self, what: &str) -> Result<u8, DecodeError> {
+        Ok(self.array::<1>(what)?[0])
+    }
+    fn u16(&mut self, what: &str) -> Result<u16, DecodeError> {
+        Ok(u16::from_le_bytes(self.array(what)?))
+    }
+    fn u32(&mut self, what: &str) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+    fn u64(&mut self, what: &str) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.array(what)?))
+    }
+}
+
+/// Decode a whole program.
+pub(crate) fn decode_program(bytes: &[u8]) -> Result<Program, DecodeError> {
+    let mut c = Cursor { bytes, pos: 0 };
+    let magic = c.array::<4>("the magic")?;
+    if magic != MAGIC {
+        return err(0, format!("bad magic {magic:02x?}: not a .sofabin file"));
+    }
+    let version = c.u16("the format version")?;
+    if version != FORMAT_VERSION {
+        return err(
+            4,
+            format!("unsupported format version {version} (this build reads {FORMAT_VERSION})"),
+        );
+    }
+    if c.u16("the reserved header field")? != 0 {
+        return err(6, "reserved header field must be 0");
+    }
+    let config_hash = c.u64("the config hash")?;
+    let tensor_count = c.u32("the tensor count")?;
+    let instr_count = c.u32("the instruction count")?;
+    let mut tensors = Vec::new();
+    for i in 0..tensor_count {
+        tensors.push(decode_tensor(&mut c, i)?);
+    }
+    let instrs = decode_instrs(&mut c, instr_count)?;
+    Ok(Program {
+        config_hash,
+        tensors,
+        instrs,
+    })
+}
+
+fn decode_tensor(c: &mut Cursor<'_>, index: u32) -> Result<TensorDecl, DecodeError> {
+    let what = |field: &str| format!("tensor #{index} {field}");
+    let name_len = c.u16(&what("name length"))?;
+    let name_at = c.pos;
+    let name_bytes = c.take(usize::from(name_len), &what("name"))?;
+    let Ok(name) = std::str::from_utf8(name_bytes) else {
+        return err(name_at, format!("tensor #{index} name is not UTF-8"));
+    };
+    let kind_at = c.pos;
+    let kind = c.u8(&what("kind"))?;
+    let kind = TensorKind::from_code(kind).map_or_else(
+        || err(kind_at, format!("tensor '{name}': invalid kind code {kind}")),
+        Ok,
+    )?;
+    let dtype = c.u8(&what("dtype"))?;
+    let dtype = DType::from_code(dtype).map_or_else(
+        || err(kind_at + 1, format!("tensor '{name}': invalid dtype code {dtype}")),
+        Ok,
+    )?;
+    let rank = c.u8(&what("rank"))?;
+    if c.u8(&what("reserved byte"))? != 0 {
+        return err(kind_at + 3, format!("tensor '{name}': reserved byte must be 0"));
+    }
+    let dram = c.u64(&what("DRAM address"))?;
+    let mut shape = Vec::with_capacity(usize::from(rank));
+    for _ in 0..rank {
+        shape.push(c.u64(&what("dimension"))?);
+    }
+    let len_at = c.pos;
+    let data_len = c.u64(&what("data length"))?;
+    let Ok(data_len) = usize::try_from(data_len) else {
+        return err(len_at, format!("tensor '{name}': data length {data_len} is too large"));
+    };
+    if data_len > c.remaining() {
+        return err(
+            len_at,
+            format!(
+                "tensor '{name}': data length {data_len} exceeds the {} bytes that remain",
+                c.remaining()
+            ),
+        );
+    }
+    let data = c.take(data_len, &what("data"))?.to_vec();
+    Ok(TensorDecl {
+        name: name.to_string(),
+        kind,
+        dtype,
+        shape,
+        dram,
+        data,
+    })
+}
+
+fn decode_instrs(c: &mut Cursor<'_>, count: u32) -> Result<Vec<Instr>, DecodeError> {
+    let count = count as usize;
+    let expected = count.checked_mul(INSTR_BYTES);
+    if expected != Some(c.remaining()) {
+        return err(
+            c.pos,
+            format!(
+                "the header announces {count} instructions ({} bytes) but {} bytes remain",
+                expected.map_or_else(|| "too many".to_string(), |n| n.to_string()),
+                c.remaining()
+            ),
+        );
+    }
+    let mut out = Vec::with_capacity(count);
+    for index in 0..count {
+        let at = c.pos;
+        let raw = c.take(INSTR_BYTES, "an instruction")?;
+        out.push(decode_instr(raw, at, index)?);
+    }
+    Ok(out)
+}
+
+/// Decode the 32 bytes of instruction `index`, which start at absolute offset `at`.
+pub(crate) fn decode_instr(raw: &[u8], at: usize, index: usize) -> Result<Instr, DecodeError> {
+    let Some((&code, fields)) = raw.split_first() else {
+        return err(at, format!("instruction #{index} is empty"));
+    };
+    let Some(op) = Opcode::from_code(code) else {
+        return err(at, format!("instruction #{index}: unknown opcode {code:#04x}"));
+    };
+    let mut reader = FieldReader::new(fields);
+    let instr = Instr::get_fields(op, &mut reader).or_else(|(rel, message)| {
+        err(
+            at + 1 + rel,
+            format!("instruction #{index} ({}): {message}", op.mnemonic()),
+        )
+    })?;
+    let padding = fields.get(reader.pos..).unwrap_or(&[]);
+    if let Some(pad) = padding.iter().position(|&b| b != 0) {
+        return err(
+            at + 1 + reader.pos + pad,
+            format!(
+                "instruction #{index} ({}): padding byte must be 0",
+                op.mnemonic()
+            ),
+        );
+    }
+    Ok(instr)
+}

@@ -1,0 +1,143 @@
+//! The SOFA instruction set: what the compiler's backend emits and the simulator executes.
+//!
+//! In-memory form: a [`Program`] (the hardware-config hash it was compiled for, a tensor table
+//! describing DRAM, and a `Vec<`[`Instr`]`>`). Two external forms, both exact:
+//! - binary (`.sofabin`): [`Program::encode`] / [`Program::decode`], see [`encode`] for the
+//!   layout; the decoder rejects malformed input with [`DecodeError`] naming the byte offset;
+//! - assembly text (`.s`): [`print_asm`] / [`parse_asm`]; the printed text is canonical, so
+//!   `encode(parse(print(decode(b)))) == b` for every valid binary `b`.
+//!
+//! [`Program::check`] validates a program against a [`HwConfig`] (buffer ranges, engine limits,
+//! semaphores, dtypes); the simulator relies on it. [`Instr::operands`] lists every buffer an
+//! instruction touches, [`Instr::cycles`](crate::hw::cost) gives its cycle formula.
+//!
+//! The reference for every instruction (semantics, operands, engine, cycle formula, an
+//! assembly example) follows; a test parses each example.
+//!
+#![doc = include_str!("isa.md")]
+
+mod asm;
+mod check;
+mod decode;
+pub mod encode;
+mod enums;
+mod fields;
+mod instr;
+mod operands;
+mod parse;
+
+pub use asm::print_asm;
+pub use check::{ProgramError, ProgramLoc};
+pub use decode::DecodeError;
+pub use enums::{Bcast, DType, Engine, SramSpace, SufaMode, TensorKind};
+pub use instr::{Instr, Opcode};
+pub use operands::{Access, Mem, Operand};
+pub use parse::{parse_asm, AsmError};
+
+use crate::hw::HwConfig;
+
+/// The file magic of a `.sofabin`.
+pub const MAGIC: [u8; 4] = *b"SOFA";
+/// The binary format version this crate reads and writes.
+pub const FORMAT_VERSION: u16 = 1;
+/// Every instruction is encoded in exactly this many bytes.
+pub const INSTR_BYTES: usize = 32;
+/// An index-list or slot entry that selects nothing (fewer candidates than requested).
+pub const NO_INDEX: u32 = u32::MAX;
+
+/// A byte address in one of the on-chip SRAMs.
+///
+/// Encoded in 32 bits: the space in bits 30–31, the offset in bits 0–29. [`Program::check`]
+/// ensures the offset (and the whole buffer) lies inside the space's capacity.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SramRef {
+    pub space: SramSpace,
+    pub offset: u32,
+}
+
+impl SramRef {
+    pub fn new(space: SramSpace, offset: u32) -> SramRef {
+        SramRef { space, offset }
+    }
+    pub fn token(offset: u32) -> SramRef {
+        SramRef::new(SramSpace::Token, offset)
+    }
+    pub fn weight(offset: u32) -> SramRef {
+        SramRef::new(SramSpace::Weight, offset)
+    }
+    pub fn temp(offset: u32) -> SramRef {
+        SramRef::new(SramSpace::Temp, offset)
+    }
+}
+
+/// A byte address in DRAM.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DramAddr(pub u64);
+
+/// One DRAM tensor of the program: an input, output, constant (with its bytes) or scratch area.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorDecl {
+    /// Any UTF-8 (ONNX names such as `/encoder/layer.0/Add_output_0` are kept).
+    pub name: String,
+    pub kind: TensorKind,
+    pub dtype: DType,
+    pub shape: Vec<u64>,
+    /// First byte in DRAM.
+    pub dram: u64,
+    /// Initializer bytes, little-endian, row-major; exactly the shape's bytes for `Const`,
+    /// empty otherwise.
+    pub data: Vec<u8>,
+}
+
+impl TensorDecl {
+    /// Bytes the tensor occupies in DRAM, `None` on overflow.
+    pub fn byte_len(&self) -> Option<u64> {
+        let elems = self
+            .shape
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))?;
+        self.dtype.bytes_for(elems)
+    }
+
+    /// Whether `addr` falls inside this tensor's DRAM range.
+    pub fn contains(&self, addr: u64) -> bool {
+        match self.byte_len() {
+            Some(len) => addr >= self.dram && addr - self.dram < len,
+            None => false,
+        }
+    }
+}
+
+/// A whole program: what a `.sofabin` holds.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Program {
+    /// [`HwConfig::hash`] of the configuration the program was compiled for.
+    pub config_hash: u64,
+    pub tensors: Vec<TensorDecl>,
+    pub instrs: Vec<Instr>,
+}
+
+impl Program {
+    /// The binary form; see [`encode`] for the layout.
+    pub fn encode(&self) -> Vec<u8> {
+        encode::encode_program(self)
+    }
+
+    /// Parse a binary, checking every length, offset and enum value.
+    pub fn decode(bytes: &[u8]) -> Result<Program, DecodeError> {
+        decode::decode_program(bytes)
+    }
+
+    /// Validate against a hardware description; every problem, each naming where it is.
+    pub fn check(&self, hw: &HwConfig) -> Result<(), Vec<ProgramError>> {
+        check::check_program(self, hw)
+    }
+
+    /// The tensor with this name, if any.
+    pub fn tensor(&self, name: &str) -> Option<&TensorDecl> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

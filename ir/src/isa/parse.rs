@@ -1,0 +1,368 @@
+//! The assembly parser (format in [`super::asm`]).
+//!
+//! Line oriented: one directive or instruction per line, `;` starts a comment outside quotes.
+//! Instruction fields are `name=value` pairs, each required exactly once, in any order.
+//! DRAM operands may be written `@name` or `@name+offset` against tensors declared earlier.
+//! Errors carry the 1-based `line:col` of the offending token; the parser never panics.
+
+use super::fields::{parse_u64, Field};
+use super::instr::FieldSource;
+use super::{DType, Instr, Opcode, Program, TensorDecl, TensorKind, FORMAT_VERSION};
+
+/// A syntax or value error in assembly text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{col}: {message}")]
+pub struct AsmError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub col: usize,
+    pub message: String,
+}
+
+/// A whitespace-separated token and its 1-based column.
+#[derive(Debug, Clone, Copy)]
+struct Token<'a> {
+    text: &'a str,
+    col: usize,
+}
+
+struct Parser {
+    config_hash: Option<u64>,
+    program: Program,
+    line: usize,
+}
+
+impl Parser {
+    fn error<T>(&self, col: usize, message: impl Into<String>) -> Result<T, AsmError> {
+        Err(AsmError {
+            line: self.line,
+            col,
+            message: message.into(),
+        })
+    }
+}
+
+/// Parse a whole program.
+pub fn parse_asm(text: &str) -> Result<Program, AsmError> {
+    let mut p = Parser {
+        config_hash: None,
+        program: Program::default(),
+        line: 0,
+    };
+    for (i, raw) in text.split('\n').enumerate() {
+        p.line = i + 1;
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        let tokens = tokenize(raw).or_else(|(col, m)| p.error(col, m))?;
+        let Some((first, rest)) = tokens.split_first() else {
+            continue;
+        };
+        if first.text.starts_with('.') {
+            directive(&mut p, *first, rest)?;
+        } else {
+            let instr = instruction(&p, *first, rest)?;
+            p.program.instrs.push(instr);
+        }
+    }
+    match p.config_hash {
+        Some(h) => p.program.config_hash = h,
+        None => {
+            return Err(AsmError {
+                line: 1,
+                col: 1,
+                message: "missing `.config_hash` directive".into(),
+            })
+        }
+    }
+    Ok(p.program)
+}
+
+/// Split a line into tokens; quotes keep whitespace and `;` inside a token.
+fn tokenize(line: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
+    let mut tokens = Vec::new();
+    let mut chars = line.char_indices().enumerate().peekable();
+    while let Some(&(col0, (start, c))) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        if c == ';' {
+            break;
+        }
+        let mut end = line.len();
+        let mut in_quotes = false;
+        let mut escaped = false;
+        while let Some(&(_, (at, c))) = chars.peek() {
+            if !in_quotes && (c.is_whitespace() || c == ';') {
+                end = at;
+                break;
+            }
+            if in_quotes && escaped {
+                escaped = false;
+            } else if in_quotes && c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_quotes = !in_quotes;
+            }
+            chars.next();
+        }
+        if in_quotes {
+            return Err((col0 + 1, "unterminated string".into()));
+        }
+        tokens.push(Token {
+            text: line.get(start..end).unwrap_or(""),
+            col: col0 + 1,
+        });
+    }
+    Ok(tokens)
+}
+
+/// The contents of a `"..."` string with escapes resolved.
+pub(crate) fn unquote(text: &str) -> Result<String, String> {
+    let inner = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|_| text.len() >= 2)
+        .ok_or_else(|| format!("expected a quoted string, found '{text}'"))?;
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('\\') => out.push('\\'),
+                Some('"') => out.push('"'),
+                Some('x') => {
+                    let hex: String = chars.by_ref().take(2).collect();
+                    let code = u8::from_str_radix(&hex, 16)
+                        .ok()
+                        .filter(|&b| b < 0x80 && hex.len() == 2)
+                        .ok_or_else(|| format!("invalid escape '\\x{hex}'"))?;
+                    out.push(char::from(code));
+                }
+                other => {
+                    return Err(format!(
+                        "invalid escape '\\{}'",
+                        other.map(String::from).unwrap_or_default()
+                    ))
+                }
+            },
+            '"' => return Err("unescaped '\"' inside a string".into()),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+fn directive(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(), AsmError> {
+    match first.text {
+        ".version" => {
+            let v = single_arg(p, first, rest)?;
+            match parse_u64(v.text) {
+                Ok(n) if n == u64::from(FORMAT_VERSION) => Ok(()),
+                _ => p.error(
+                    v.col,
+                    format!("unsupported version '{}' (expected {FORMAT_VERSION})", v.text),
+                ),
+            }
+        }
+        ".config_hash" => {
+            let v = single_arg(p, first, rest)?;
+            if p.config_hash.is_some() {
+                return p.error(first.col, "duplicate `.config_hash`");
+            }
+            let h = parse_u64(v.text).or_else(|m| p.error(v.col, m))?;
+            p.config_hash = Some(h);
+            Ok(())
+        }
+        ".tensor" => {
+            let t = tensor_decl(p, first, rest)?;
+            p.program.tensors.push(t);
+            Ok(())
+        }
+        ".data" => data_line(p, first, rest),
+        other => p.error(
+            first.col,
+            format!("unknown directive '{other}' (expected .version, .config_hash, .tensor or .data)"),
+        ),
+    }
+}
+
+fn single_arg<'a>(p: &Parser, first: Token<'_>, rest: &[Token<'a>]) -> Result<Token<'a>, AsmError> {
+    match rest {
+        [v] => Ok(*v),
+        [] => p.error(first.col, format!("`{}` needs a value", first.text)),
+        [_, extra, ..] => p.error(extra.col, "unexpected extra token"),
+    }
+}
+
+fn tensor_decl(p: &Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<TensorDecl, AsmError> {
+    let Some((name_tok, args)) = rest.split_first() else {
+        return p.error(first.col, "`.tensor` needs a quoted name");
+    };
+    let name = unquote(name_tok.text).or_else(|m| p.error(name_tok.col, m))?;
+    let mut args = Args::collect(p, args)?;
+    let kind = args.value(p, first.col, "kind", |s| {
+        TensorKind::from_name(s)
+            .ok_or_else(|| format!("unknown kind '{s}' (expected one of {})", TensorKind::names()))
+    })?;
+    let dtype = args.value(p, first.col, "dtype", |s| {
+        DType::from_name(s)
+            .ok_or_else(|| format!("unknown dtype '{s}' (expected one of {})", DType::names()))
+    })?;
+    let shape = args.value(p, first.col, "shape", parse_shape)?;
+    let dram = args.value(p, first.col, "dram", parse_u64)?;
+    args.finish(p, ".tensor", &["kind", "dtype", "shape", "dram"])?;
+    Ok(TensorDecl {
+        name,
+        kind,
+        dtype,
+        shape,
+        dram,
+        data: Vec::new(),
+    })
+}
+
+fn parse_shape(text: &str) -> Result<Vec<u64>, String> {
+    let inner = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .ok_or_else(|| format!("expected [D0,D1,...], found '{text}'"))?;
+    if inner.is_empty() {
+        return Ok(Vec::new());
+    }
+    inner.split(',').map(parse_u64).collect()
+}
+
+fn data_line(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(), AsmError> {
+    if p.program.tensors.is_empty() {
+        return p.error(first.col, "`.data` before any `.tensor`");
+    }
+    let mut bytes = Vec::new();
+    for tok in rest {
+        let hex = tok.text.as_bytes();
+        if hex.len() % 2 != 0 {
+            return p.error(tok.col, "odd number of hex digits");
+        }
+        for (i, pair) in hex.chunks(2).enumerate() {
+            let byte = std::str::from_utf8(pair)
+                .ok()
+                .and_then(|s| u8::from_str_radix(s, 16).ok());
+            match byte {
+                Some(b) => bytes.push(b),
+                None => return p.error(tok.col + 2 * i, "invalid hex digit"),
+            }
+        }
+    }
+    if let Some(t) = p.program.tensors.last_mut() {
+        t.data.extend_from_slice(&bytes);
+    }
+    Ok(())
+}
+
+/// `name=value` arguments of one line, each used exactly once.
+struct Args<'a> {
+    items: Vec<(&'a str, Token<'a>)>,
+    used: Vec<bool>,
+}
+
+impl<'a> Args<'a> {
+    fn collect(p: &Parser, tokens: &[Token<'a>]) -> Result<Args<'a>, AsmError> {
+        let mut items: Vec<(&'a str, Token<'a>)> = Vec::with_capacity(tokens.len());
+        for tok in tokens {
+            let Some((name, value)) = tok.text.split_once('=') else {
+                return p.error(tok.col, format!("expected name=value, found '{}'", tok.text));
+            };
+            if items.iter().any(|(n, _)| *n == name) {
+                return p.error(tok.col, format!("duplicate field `{name}`"));
+            }
+            let value_col = tok.col + name.chars().count() + 1;
+            items.push((
+                name,
+                Token {
+                    text: value,
+                    col: value_col,
+                },
+            ));
+        }
+        let used = vec![false; items.len()];
+        Ok(Args { items, used })
+    }
+
+    /// Parse field `name` with `f`; `col` locates a "missing field" error.
+    fn value<T>(
+        &mut self,
+        p: &Parser,
+        col: usize,
+        name: &str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, AsmError> {
+        let Some(i) = self.items.iter().position(|(n, _)| *n == name) else {
+            return p.error(col, format!("missing field `{name}`"));
+        };
+        if let Some(u) = self.used.get_mut(i) {
+            *u = true;
+        }
+        let tok = self.items[i].1;
+        f(tok.text).or_else(|m| p.error(tok.col, format!("field `{name}`: {m}")))
+    }
+
+    fn finish(&self, p: &Parser, what: &str, expected: &[&str]) -> Result<(), AsmError> {
+        match self.used.iter().position(|u| !u) {
+            Some(i) => {
+                let (name, tok) = self.items[i];
+                p.error(
+                    tok.col.saturating_sub(name.chars().count() + 1),
+                    format!(
+                        "unknown field `{name}` for {what} (fields: {})",
+                        expected.join(" ")
+                    ),
+                )
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// Feeds the generated `Instr::parse_fields` from one line's arguments.
+struct LineFields<'p, 'a> {
+    parser: &'p Parser,
+    args: Args<'a>,
+    mnemonic_col: usize,
+    op: Opcode,
+}
+
+impl FieldSource for LineFields<'_, '_> {
+    type Error = AsmError;
+    fn take<T: Field>(&mut self, name: &'static str) -> Result<T, AsmError> {
+        if !self.args.items.iter().any(|(n, _)| *n == name) {
+            let op = self.op;
+            return self.parser.error(
+                self.mnemonic_col,
+                format!(
+                    "{} is missing field `{name}` (fields: {})",
+                    op.mnemonic(),
+                    op.field_names().join(" ")
+                ),
+            );
+        }
+        let tensors = &self.parser.program.tensors;
+        self.args
+            .value(self.parser, self.mnemonic_col, name, |s| T::parse(s, tensors))
+    }
+}
+
+fn instruction(p: &Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<Instr, AsmError> {
+    let Some(op) = Opcode::from_mnemonic(first.text) else {
+        return p.error(first.col, format!("unknown instruction '{}'", first.text));
+    };
+    let args = Args::collect(p, rest)?;
+    let mut src = LineFields {
+        parser: p,
+        args,
+        mnemonic_col: first.col,
+        op,
+    };
+    let instr = Instr::parse_fields(op, &mut src)?;
+    src.args.finish(p, op.mnemonic(), op.field_names())?;
+    Ok(instr)
+}
