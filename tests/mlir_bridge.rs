@@ -6,6 +6,9 @@
 //! upgrade that changes one fails here first; (2) end to end: every round-trip filetest and every
 //! ONNX fixture goes through `verify_module` (our print → MLIR → our parse → our print, unchanged).
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
 
 use sofa_compiler::mlir_bridge::{roundtrip, verify_module, MlirBridgeError};
@@ -309,12 +312,6 @@ fn every_roundtrip_filetest_survives_mlir() {
         files.len(),
         failures.join("\n")
     );
-}
-
-fn models_dir() -> PathBuf {
-    std::env::var_os("SOFA_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models"))
 }
 
 #[test]

@@ -2,19 +2,14 @@
 //! by the ONNX frontend, run on the `.npz` inputs and compared with onnxruntime's outputs.
 //! (Lives in the root package because the compiler and the runtime never depend on each other.)
 
-use std::path::PathBuf;
+mod common;
+use common::*;
 
 use sofa::npz::read_npz;
 use sofa_compiler::onnx::{import_file, ImportOptions};
 use sofa_runtime::interp::{compare, run_function};
 
 const TOLERANCE: f64 = 1e-4;
-
-fn models_dir() -> PathBuf {
-    std::env::var_os("SOFA_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/models")))
-}
 
 /// Import `name.onnx` once and check both cases against the expected outputs.
 fn check_fixture(name: &str) {

@@ -6,8 +6,10 @@
 //! `seq` bound to each case's input shapes (everything shape-related folds; the module then only
 //! accepts that case).
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use sofa::npz::read_npz;
 use sofa_compiler::onnx::{import_file, ImportOptions};
@@ -20,12 +22,6 @@ use sofa_runtime::interp::{compare, run_function};
 
 const TOLERANCE: f64 = 1e-4;
 const CASES: [(&str, &str); 2] = [("input", "expected"), ("input2", "expected2")];
-
-fn models_dir() -> PathBuf {
-    std::env::var_os("SOFA_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/models")))
-}
 
 fn import(name: &str) -> Module {
     let path = models_dir().join(format!("{name}.onnx"));

@@ -132,7 +132,7 @@ impl WorkloadSpec {
                 _ => {}
             }
         }
-        if self.head_dim.is_none() && self.hidden % self.heads != 0 {
+        if self.head_dim.is_none() && self.hidden.checked_rem(self.heads) != Some(0) {
             return Err(WorkloadError::invalid(
                 "heads",
                 format!(
@@ -141,7 +141,7 @@ impl WorkloadSpec {
                 ),
             ));
         }
-        if self.heads % self.kv_heads() != 0 {
+        if self.heads.checked_rem(self.kv_heads()) != Some(0) {
             return Err(WorkloadError::invalid(
                 "kv_heads",
                 format!(

@@ -8,6 +8,8 @@
 //! - [`verify`]: structural and per-op checks, collecting every error.
 //! - [`pass`]: the pass trait, pipelines, the pass manager and its instrumentation.
 //! - [`eval`]: reference semantics of ops on host tensors (constant folding, interpretation).
+//! - [`hw`]: the hardware description (`HwConfig`) and the cycle and energy formulas.
+//! - [`isa`]: the SOFA instruction set, its binary format and its assembly text.
 //!
 //! Library code here never prints and never exits; it returns typed errors.
 
@@ -15,6 +17,8 @@ pub mod attr;
 pub mod dialect;
 pub mod entity;
 pub mod eval;
+pub mod hw;
+pub mod isa;
 pub mod location;
 pub mod module;
 pub mod pass;

@@ -5,7 +5,7 @@
 //! `attn.sparse_mha` ops already present: that number is the *layer index* a per-layer file
 //! refers to. Already-sparse ops keep their attributes.
 //!
-//! Options (pipeline form `sparsify{keep=0.25,tiles=4}`):
+//! Options (pipeline form `sparsify{keep=0.25 tiles=4}`):
 //! - `keep` (default 1): fraction of each query row's valid keys kept. 1 means dense — the op
 //!   is still rewritten, but evaluates exactly as `attn.mha` — so sparsity is opt-in.
 //! - `tiles` (default 0 = automatic): key-tile count `Tc`. The automatic rule, from the key

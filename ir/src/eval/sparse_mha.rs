@@ -216,8 +216,7 @@ impl<'a> Problem<'a> {
             || as_i64(dims.q_heads) != m.heads
             || as_i64(dims.kv_heads) != m.kv_heads
             || as_i64(dims.head_dim) != m.head_dim
-            || dims.kv_heads == 0
-            || dims.q_heads % dims.kv_heads != 0
+            || dims.q_heads.checked_rem(dims.kv_heads) != Some(0)
         {
             return Err(EvalErrorKind::shape(format!(
                 "q {qs:?}, k {ks:?}, v {vs:?} do not match heads = {}, kv_heads = {}, head_dim = {}",

@@ -23,7 +23,7 @@ mod validate;
 use serde::{Deserialize, Serialize};
 
 pub use cost::{CostError, Cycles, DynamicCounts};
-pub use energy::{Femtojoules, EnergyError};
+pub use energy::{DramEnergy, Femtojoules};
 
 /// A complete hardware description. See the module docs for units and sources.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

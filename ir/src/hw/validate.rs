@@ -53,7 +53,7 @@ pub fn problems(hw: &HwConfig) -> Vec<String> {
             hw.sads.sorter_outputs, hw.sads.sorter_inputs
         ));
     }
-    if hw.sufa.cols % 2 != 0 {
+    if !hw.sufa.cols.is_multiple_of(2) {
         out.push(format!(
             "sufa.cols ({}) must be even (split between SA-1 and SA-2)",
             hw.sufa.cols

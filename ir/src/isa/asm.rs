@@ -128,7 +128,10 @@ mod tests {
     #[test]
     fn quoting_escapes_only_what_it_must() {
         assert_eq!(quote("a\"b\\c\nd"), r#""a\"b\\c\x0ad""#);
-        assert_eq!(quote("/enc/layer.0/Add_output_0"), "\"/enc/layer.0/Add_output_0\"");
+        assert_eq!(
+            quote("/enc/layer.0/Add_output_0"),
+            "\"/enc/layer.0/Add_output_0\""
+        );
     }
 
     #[test]

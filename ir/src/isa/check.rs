@@ -41,7 +41,9 @@ impl fmt::Display for ProgramError {
         match &self.loc {
             ProgramLoc::Program => write!(f, "program: {}", self.message),
             ProgramLoc::Tensor(i, name) => write!(f, "tensor #{i} '{name}': {}", self.message),
-            ProgramLoc::Instr(i, op) => write!(f, "instr #{i} ({}): {}", op.mnemonic(), self.message),
+            ProgramLoc::Instr(i, op) => {
+                write!(f, "instr #{i} ({}): {}", op.mnemonic(), self.message)
+            }
         }
     }
 }
@@ -108,7 +110,10 @@ fn check_stream(p: &Program, hw: &HwConfig, report: &mut impl FnMut(String)) {
     let mut reported = BTreeSet::new();
     for (idx, i) in p.instrs.iter().enumerate() {
         if let Instr::Wait { sem, .. } = i {
-            if !signalled.contains(sem) && u32::from(*sem) < hw.control.semaphores && reported.insert(*sem) {
+            if !signalled.contains(sem)
+                && u32::from(*sem) < hw.control.semaphores
+                && reported.insert(*sem)
+            {
                 report(format!("instr #{idx} waits on semaphore {sem}, which nothing signals (certain deadlock)"));
             }
         }
@@ -177,7 +182,10 @@ fn check_tensors(tensors: &[TensorDecl], hw: &HwConfig, errs: &mut Vec<ProgramEr
 /// Types the DLZS engine and SADS accept for data operands (the LZE's 8/16-bit modes and the
 /// floating-point forms the functional model supports).
 fn predictable(dt: DType) -> bool {
-    matches!(dt, DType::F32 | DType::F16 | DType::BF16 | DType::I8 | DType::I16 | DType::I32)
+    matches!(
+        dt,
+        DType::F32 | DType::F16 | DType::BF16 | DType::I8 | DType::I16 | DType::I32
+    )
 }
 
 /// Dimension, type and engine-limit rules of one instruction.
@@ -192,49 +200,153 @@ fn instr_rules(instr: &Instr, hw: &HwConfig) -> Vec<String> {
     };
     let q = u64::from(hw.block.query_rows);
     let mut rules: Vec<(bool, String)> = Vec::new();
-    let float = |role: &str, dt: DType| (!dt.is_float(), format!("`{role}` must be a float type, found {dt}"));
-    let pred = |role: &str, dt: DType| (!predictable(dt), format!("`{role}` {dt} is not a DLZS/SADS data type"));
-    let block = |rows: u64| (rows > q, format!("`rows` {rows} exceeds block.query_rows ({q})"));
+    let float = |role: &str, dt: DType| {
+        (
+            !dt.is_float(),
+            format!("`{role}` must be a float type, found {dt}"),
+        )
+    };
+    let pred = |role: &str, dt: DType| {
+        (
+            !predictable(dt),
+            format!("`{role}` {dt} is not a DLZS/SADS data type"),
+        )
+    };
+    let block = |rows: u64| {
+        (
+            rows > q,
+            format!("`rows` {rows} exceeds block.query_rows ({q})"),
+        )
+    };
     match instr {
-        Instr::Ld { rows, row_bytes, .. } => nonzero(&[("rows", (*rows).into()), ("row_bytes", (*row_bytes).into())]),
-        Instr::St { rows, row_bytes, stride, .. } => {
+        Instr::Ld {
+            rows, row_bytes, ..
+        } => nonzero(&[("rows", (*rows).into()), ("row_bytes", (*row_bytes).into())]),
+        Instr::St {
+            rows,
+            row_bytes,
+            stride,
+            ..
+        } => {
             nonzero(&[("rows", (*rows).into()), ("row_bytes", (*row_bytes).into())]);
-            rules.push((*rows > 1 && stride < row_bytes, format!("`stride` {stride} < `row_bytes` {row_bytes}: stored rows overlap")));
+            rules.push((
+                *rows > 1 && stride < row_bytes,
+                format!("`stride` {stride} < `row_bytes` {row_bytes}: stored rows overlap"),
+            ));
         }
-        Instr::Gather { max_rows, row_bytes, .. } => nonzero(&[("max_rows", (*max_rows).into()), ("row_bytes", (*row_bytes).into())]),
+        Instr::Gather {
+            max_rows,
+            row_bytes,
+            ..
+        } => nonzero(&[
+            ("max_rows", (*max_rows).into()),
+            ("row_bytes", (*row_bytes).into()),
+        ]),
         Instr::Copy { bytes, .. } => nonzero(&[("bytes", (*bytes).into())]),
-        Instr::DlzsK { rows, k, n, xt, wt, ot, .. } => {
-            nonzero(&[("rows", (*rows).into()), ("k", (*k).into()), ("n", (*n).into())]);
+        Instr::DlzsK {
+            rows,
+            k,
+            n,
+            xt,
+            wt,
+            ot,
+            ..
+        } => {
+            nonzero(&[
+                ("rows", (*rows).into()),
+                ("k", (*k).into()),
+                ("n", (*n).into()),
+            ]);
             rules.extend([pred("xt", *xt), pred("ot", *ot)]);
-            rules.push((!(predictable(*wt) || *wt == DType::Lz4), format!("`wt` {wt} is not lz4 or a DLZS data type")));
+            rules.push((
+                !(predictable(*wt) || *wt == DType::Lz4),
+                format!("`wt` {wt} is not lz4 or a DLZS data type"),
+            ));
         }
-        Instr::DlzsS { rows, k, n, qt, kt, ot, .. } => {
-            nonzero(&[("rows", (*rows).into()), ("k", (*k).into()), ("n", (*n).into())]);
+        Instr::DlzsS {
+            rows,
+            k,
+            n,
+            qt,
+            kt,
+            ot,
+            ..
+        } => {
+            nonzero(&[
+                ("rows", (*rows).into()),
+                ("k", (*k).into()),
+                ("n", (*n).into()),
+            ]);
             rules.extend([pred("qt", *qt), pred("kt", *kt), pred("ot", *ot)]);
         }
-        Instr::Sads { rows, n, sel, radius, dt, .. } => {
-            nonzero(&[("rows", (*rows).into()), ("n", (*n).into()), ("sel", (*sel).into())]);
+        Instr::Sads {
+            rows,
+            n,
+            sel,
+            radius,
+            dt,
+            ..
+        } => {
+            nonzero(&[
+                ("rows", (*rows).into()),
+                ("n", (*n).into()),
+                ("sel", (*sel).into()),
+            ]);
             rules.push(block((*rows).into()));
-            rules.push((u32::from(*sel) > *n, format!("`sel` {sel} exceeds the tile width `n` {n}")));
+            rules.push((
+                u32::from(*sel) > *n,
+                format!("`sel` {sel} exceeds the tile width `n` {n}"),
+            ));
             rules.push((*radius < 0.0, format!("`radius` {radius} is negative")));
             rules.push(pred("dt", *dt));
         }
         Instr::Rass { rows, sel, n, .. } => {
-            nonzero(&[("rows", (*rows).into()), ("sel", (*sel).into()), ("n", (*n).into())]);
+            nonzero(&[
+                ("rows", (*rows).into()),
+                ("sel", (*sel).into()),
+                ("n", (*n).into()),
+            ]);
             rules.push(block((*rows).into()));
-            rules.push((u32::from(*sel) > *n, format!("`sel` {sel} exceeds the tile width `n` {n}")));
+            rules.push((
+                u32::from(*sel) > *n,
+                format!("`sel` {sel} exceeds the tile width `n` {n}"),
+            ));
         }
-        Instr::Kvgen { max_rows, k, n, dt, .. } => {
-            nonzero(&[("max_rows", (*max_rows).into()), ("k", (*k).into()), ("n", (*n).into())]);
+        Instr::Kvgen {
+            max_rows, k, n, dt, ..
+        } => {
+            nonzero(&[
+                ("max_rows", (*max_rows).into()),
+                ("k", (*k).into()),
+                ("n", (*n).into()),
+            ]);
             rules.push(float("dt", *dt));
         }
-        Instr::SufaT { rows, sel, d, slots, dt, .. } => {
-            nonzero(&[("rows", (*rows).into()), ("sel", (*sel).into()), ("d", (*d).into()), ("slots", (*slots).into())]);
+        Instr::SufaT {
+            rows,
+            sel,
+            d,
+            slots,
+            dt,
+            ..
+        } => {
+            nonzero(&[
+                ("rows", (*rows).into()),
+                ("sel", (*sel).into()),
+                ("d", (*d).into()),
+                ("slots", (*slots).into()),
+            ]);
             rules.push(block((*rows).into()));
             rules.push(float("dt", *dt));
         }
-        Instr::SufaSync { rows, tiles, d, dt, .. } => {
-            nonzero(&[("rows", (*rows).into()), ("tiles", (*tiles).into()), ("d", (*d).into())]);
+        Instr::SufaSync {
+            rows, tiles, d, dt, ..
+        } => {
+            nonzero(&[
+                ("rows", (*rows).into()),
+                ("tiles", (*tiles).into()),
+                ("d", (*d).into()),
+            ]);
             rules.push(block((*rows).into()));
             rules.push(float("dt", *dt));
         }
@@ -242,15 +354,41 @@ fn instr_rules(instr: &Instr, hw: &HwConfig) -> Vec<String> {
             nonzero(&[("m", (*m).into()), ("n", (*n).into()), ("k", (*k).into())]);
             rules.push(float("dt", *dt));
         }
-        Instr::VecRope { rows, cols, table_rows, pos, dt, .. } => {
-            nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into()), ("table_rows", (*table_rows).into())]);
-            rules.push((cols % 2 != 0, format!("`cols` {cols} must be even (cos|sin halves)")));
-            rules.push((pos.is_none() && rows > table_rows, format!("`rows` {rows} exceeds `table_rows` {table_rows}")));
+        Instr::VecRope {
+            rows,
+            cols,
+            table_rows,
+            pos,
+            dt,
+            ..
+        } => {
+            nonzero(&[
+                ("rows", (*rows).into()),
+                ("cols", (*cols).into()),
+                ("table_rows", (*table_rows).into()),
+            ]);
+            rules.push((
+                cols % 2 != 0,
+                format!("`cols` {cols} must be even (cos|sin halves)"),
+            ));
+            rules.push((
+                pos.is_none() && rows > table_rows,
+                format!("`rows` {rows} exceeds `table_rows` {table_rows}"),
+            ));
             rules.push(float("dt", *dt));
         }
-        Instr::VecCvt { rows, cols, from, to, .. } => {
+        Instr::VecCvt {
+            rows,
+            cols,
+            from,
+            to,
+            ..
+        } => {
             nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into())]);
-            rules.push((*from == DType::Lz4 || *to == DType::Lz4, "lz4 is only a DLZS weight format".into()));
+            rules.push((
+                *from == DType::Lz4 || *to == DType::Lz4,
+                "lz4 is only a DLZS weight format".into(),
+            ));
         }
         Instr::VecTranspose { rows, cols, dt, .. } => {
             nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into())]);
@@ -258,23 +396,12 @@ fn instr_rules(instr: &Instr, hw: &HwConfig) -> Vec<String> {
         }
         Instr::Signal { sem, .. } | Instr::Wait { sem, .. } => {
             let n = hw.control.semaphores;
-            rules.push((u32::from(*sem) >= n, format!("semaphore {sem} out of range (control.semaphores = {n})")));
+            rules.push((
+                u32::from(*sem) >= n,
+                format!("semaphore {sem} out of range (control.semaphores = {n})"),
+            ));
         }
         Instr::Halt {} => {}
-        other => {
-            if let Some((rows, cols, dt)) = vec_shape(other) {
-                nonzero(&[("rows", rows.into()), ("cols", cols.into())]);
-                rules.push(float("dt", dt));
-            }
-        }
-    }
-    e.extend(rules.into_iter().filter(|(bad, _)| *bad).map(|(_, m)| m));
-    e
-}
-
-/// `(rows, cols, dt)` of the float-only vector instructions not matched individually above.
-fn vec_shape(i: &Instr) -> Option<(u32, u32, DType)> {
-    match i {
         Instr::VecAdd { rows, cols, dt, .. }
         | Instr::VecSub { rows, cols, dt, .. }
         | Instr::VecMul { rows, cols, dt, .. }
@@ -293,9 +420,13 @@ fn vec_shape(i: &Instr) -> Option<(u32, u32, DType)> {
         | Instr::VecAffine { rows, cols, dt, .. }
         | Instr::VecSoftmax { rows, cols, dt, .. }
         | Instr::VecLayerNorm { rows, cols, dt, .. }
-        | Instr::VecRmsNorm { rows, cols, dt, .. } => Some((*rows, *cols, *dt)),
-        _ => None,
+        | Instr::VecRmsNorm { rows, cols, dt, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into())]);
+            rules.push(float("dt", *dt));
+        }
     }
+    e.extend(rules.into_iter().filter(|(bad, _)| *bad).map(|(_, m)| m));
+    e
 }
 
 /// Every operand inside its memory.
@@ -308,7 +439,11 @@ fn operand_ranges(instr: &Instr, hw: &HwConfig) -> Vec<String> {
     for op in ops {
         let Some(extent) = op.extent else { continue };
         let (start, cap, key) = match op.mem {
-            Mem::Sram(r) => (u64::from(r.offset), hw.sram_capacity(r.space), HwConfig::sram_capacity_key(r.space)),
+            Mem::Sram(r) => (
+                u64::from(r.offset),
+                hw.sram_capacity(r.space),
+                HwConfig::sram_capacity_key(r.space),
+            ),
             Mem::Dram(a) => (a, hw.dram.capacity_bytes, "dram.capacity_bytes"),
         };
         let fits = start.checked_add(extent).is_some_and(|end| end <= cap);

@@ -38,7 +38,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], DecodeError> {
-        let Some(slice) = self.pos.checked_add(n).and_then(|e| self.bytes.get(self.pos..e))
+        let Some(slice) = self
+            .pos
+            .checked_add(n)
+            .and_then(|e| self.bytes.get(self.pos..e))
         else {
             return err(
                 self.pos,
@@ -55,7 +58,9 @@ impl<'a> Cursor<'a> {
     fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], DecodeError> {
         let at = self.pos;
         let slice = self.take(N, what)?;
-        slice.try_into().or_else(|_| err(at, "internal length mismatch"))
+        slice
+            .try_into()
+            .or_else(|_| err(at, "internal length mismatch"))
     }
 
     fn u8(&mut self, what: &str) -> Result<u8, DecodeError> {
@@ -115,17 +120,30 @@ fn decode_tensor(c: &mut Cursor<'_>, index: u32) -> Result<TensorDecl, DecodeErr
     let kind_at = c.pos;
     let kind = c.u8(&what("kind"))?;
     let kind = TensorKind::from_code(kind).map_or_else(
-        || err(kind_at, format!("tensor '{name}': invalid kind code {kind}")),
+        || {
+            err(
+                kind_at,
+                format!("tensor '{name}': invalid kind code {kind}"),
+            )
+        },
         Ok,
     )?;
     let dtype = c.u8(&what("dtype"))?;
     let dtype = DType::from_code(dtype).map_or_else(
-        || err(kind_at + 1, format!("tensor '{name}': invalid dtype code {dtype}")),
+        || {
+            err(
+                kind_at + 1,
+                format!("tensor '{name}': invalid dtype code {dtype}"),
+            )
+        },
         Ok,
     )?;
     let rank = c.u8(&what("rank"))?;
     if c.u8(&what("reserved byte"))? != 0 {
-        return err(kind_at + 3, format!("tensor '{name}': reserved byte must be 0"));
+        return err(
+            kind_at + 3,
+            format!("tensor '{name}': reserved byte must be 0"),
+        );
     }
     let dram = c.u64(&what("DRAM address"))?;
     let mut shape = Vec::with_capacity(usize::from(rank));
@@ -135,7 +153,10 @@ fn decode_tensor(c: &mut Cursor<'_>, index: u32) -> Result<TensorDecl, DecodeErr
     let len_at = c.pos;
     let data_len = c.u64(&what("data length"))?;
     let Ok(data_len) = usize::try_from(data_len) else {
-        return err(len_at, format!("tensor '{name}': data length {data_len} is too large"));
+        return err(
+            len_at,
+            format!("tensor '{name}': data length {data_len} is too large"),
+        );
     };
     if data_len > c.remaining() {
         return err(
@@ -185,7 +206,10 @@ pub(crate) fn decode_instr(raw: &[u8], at: usize, index: usize) -> Result<Instr,
         return err(at, format!("instruction #{index} is empty"));
     };
     let Some(op) = Opcode::from_code(code) else {
-        return err(at, format!("instruction #{index}: unknown opcode {code:#04x}"));
+        return err(
+            at,
+            format!("instruction #{index}: unknown opcode {code:#04x}"),
+        );
     };
     let mut reader = FieldReader::new(fields);
     let instr = Instr::get_fields(op, &mut reader).or_else(|(rel, message)| {

@@ -153,7 +153,9 @@ impl Field for SramRef {
         out.push_str(&format!("{}[{:#x}]", self.space, self.offset));
     }
     fn parse(text: &str, _: &[TensorDecl]) -> Result<Self, String> {
-        let bad = || format!("expected SPACE[OFFSET] with SPACE one of token, weight, temp; found '{text}'");
+        let bad = || {
+            format!("expected SPACE[OFFSET] with SPACE one of token, weight, temp; found '{text}'")
+        };
         let (space, rest) = text.split_once('[').ok_or_else(bad)?;
         let offset = rest.strip_suffix(']').ok_or_else(bad)?;
         let space = SramSpace::from_name(space).ok_or_else(bad)?;
@@ -223,12 +225,18 @@ impl Field for DramAddr {
 /// `name`, `name+off`, `"quoted name"` or `"quoted name"+off` → (name, off).
 fn split_symbol(sym: &str) -> Result<(String, u64), String> {
     if sym.starts_with('"') {
-        let end = sym.rfind('"').filter(|&e| e > 0).ok_or("unterminated quoted name")?;
+        let end = sym
+            .rfind('"')
+            .filter(|&e| e > 0)
+            .ok_or("unterminated quoted name")?;
         let (quoted, rest) = sym.split_at(end + 1);
         let name = super::parse::unquote(quoted)?;
         let offset = match rest {
             "" => 0,
-            _ => parse_u64(rest.strip_prefix('+').ok_or("expected +OFFSET after the name")?)?,
+            _ => parse_u64(
+                rest.strip_prefix('+')
+                    .ok_or("expected +OFFSET after the name")?,
+            )?,
         };
         return Ok((name, offset));
     }
@@ -312,8 +320,12 @@ mod tests {
 
     #[test]
     fn text_errors_are_specific() {
-        assert!(u16::parse("70000", &[]).unwrap_err().contains("out of range"));
-        assert!(SramRef::parse("temp[0x40000000]", &[]).unwrap_err().contains("30 bits"));
+        assert!(u16::parse("70000", &[])
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(SramRef::parse("temp[0x40000000]", &[])
+            .unwrap_err()
+            .contains("30 bits"));
         assert!(SramRef::parse("dram[0]", &[]).is_err());
         assert!(f32::parse("nan", &[]).is_err());
         assert!(u32::parse("0x", &[]).is_err());

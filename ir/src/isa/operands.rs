@@ -53,7 +53,14 @@ fn add(a: u64, b: u64, role: &str) -> Result<u64, String> {
 }
 
 impl Ops {
-    fn sram_bytes(&mut self, role: &'static str, access: Access, r: SramRef, bytes: u64, bounded: bool) {
+    fn sram_bytes(
+        &mut self,
+        role: &'static str,
+        access: Access,
+        r: SramRef,
+        bytes: u64,
+        bounded: bool,
+    ) {
         self.0.push(Operand {
             role,
             access,
@@ -65,12 +72,29 @@ impl Ops {
     }
 
     /// A row-major `rows × cols` matrix of `dt`.
-    fn mat(&mut self, role: &'static str, access: Access, r: SramRef, rows: u64, cols: u64, dt: DType) -> Result<(), String> {
+    fn mat(
+        &mut self,
+        role: &'static str,
+        access: Access,
+        r: SramRef,
+        rows: u64,
+        cols: u64,
+        dt: DType,
+    ) -> Result<(), String> {
         self.mat_b(role, access, r, rows, cols, dt, false)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn mat_b(&mut self, role: &'static str, access: Access, r: SramRef, rows: u64, cols: u64, dt: DType, bounded: bool) -> Result<(), String> {
+    fn mat_b(
+        &mut self,
+        role: &'static str,
+        access: Access,
+        r: SramRef,
+        rows: u64,
+        cols: u64,
+        dt: DType,
+        bounded: bool,
+    ) -> Result<(), String> {
         let elems = mul(rows, cols, role)?;
         let bytes = dt
             .bytes_for(elems)
@@ -80,14 +104,28 @@ impl Ops {
     }
 
     /// An index list: a u32 count then up to `max` u32 entries.
-    fn list(&mut self, role: &'static str, access: Access, r: SramRef, max: u64) -> Result<(), String> {
+    fn list(
+        &mut self,
+        role: &'static str,
+        access: Access,
+        r: SramRef,
+        max: u64,
+    ) -> Result<(), String> {
         let words = add(max, 1, role)?;
         self.sram_bytes(role, access, r, mul(words, 4, role)?, true);
         Ok(())
     }
 
     /// `rows` DRAM rows of `row_bytes`, `stride` apart.
-    fn dram_rows(&mut self, role: &'static str, access: Access, addr: DramAddr, rows: u64, row_bytes: u64, stride: u64) -> Result<(), String> {
+    fn dram_rows(
+        &mut self,
+        role: &'static str,
+        access: Access,
+        addr: DramAddr,
+        rows: u64,
+        row_bytes: u64,
+        stride: u64,
+    ) -> Result<(), String> {
         let traffic = mul(rows, row_bytes, role)?;
         let extent = match rows {
             0 => 0,
@@ -130,15 +168,62 @@ impl Instr {
         use Access::{Read as R, Write as W};
         let mut o = Ops(Vec::new());
         match self {
-            Instr::Ld { dst, src, rows, row_bytes, stride } => {
-                o.mat("dst", W, *dst, (*rows).into(), (*row_bytes).into(), DType::U8)?;
-                o.dram_rows("src", R, *src, (*rows).into(), (*row_bytes).into(), (*stride).into())?;
+            Instr::Ld {
+                dst,
+                src,
+                rows,
+                row_bytes,
+                stride,
+            } => {
+                o.mat(
+                    "dst",
+                    W,
+                    *dst,
+                    (*rows).into(),
+                    (*row_bytes).into(),
+                    DType::U8,
+                )?;
+                o.dram_rows(
+                    "src",
+                    R,
+                    *src,
+                    (*rows).into(),
+                    (*row_bytes).into(),
+                    (*stride).into(),
+                )?;
             }
-            Instr::St { dst, src, rows, row_bytes, stride } => {
-                o.dram_rows("dst", W, *dst, (*rows).into(), (*row_bytes).into(), (*stride).into())?;
-                o.mat("src", R, *src, (*rows).into(), (*row_bytes).into(), DType::U8)?;
+            Instr::St {
+                dst,
+                src,
+                rows,
+                row_bytes,
+                stride,
+            } => {
+                o.dram_rows(
+                    "dst",
+                    W,
+                    *dst,
+                    (*rows).into(),
+                    (*row_bytes).into(),
+                    (*stride).into(),
+                )?;
+                o.mat(
+                    "src",
+                    R,
+                    *src,
+                    (*rows).into(),
+                    (*row_bytes).into(),
+                    DType::U8,
+                )?;
             }
-            Instr::Gather { dst, src, idx, max_rows, row_bytes, stride: _ } => {
+            Instr::Gather {
+                dst,
+                src,
+                idx,
+                max_rows,
+                row_bytes,
+                stride: _,
+            } => {
                 let rows = u64::from(*max_rows);
                 o.mat_b("dst", W, *dst, rows, (*row_bytes).into(), DType::U8, true)?;
                 o.0.push(Operand {
@@ -155,36 +240,99 @@ impl Instr {
                 o.sram_bytes("dst", W, *dst, (*bytes).into(), false);
                 o.sram_bytes("src", R, *src, (*bytes).into(), false);
             }
-            Instr::DlzsK { dst, x, w, rows, k, n, xt, wt, ot } => {
+            Instr::DlzsK {
+                dst,
+                x,
+                w,
+                rows,
+                k,
+                n,
+                xt,
+                wt,
+                ot,
+            } => {
                 o.mat("dst", W, *dst, (*rows).into(), (*n).into(), *ot)?;
                 o.mat("x", R, *x, (*rows).into(), (*k).into(), *xt)?;
                 o.mat("w", R, *w, (*k).into(), (*n).into(), *wt)?;
             }
-            Instr::DlzsS { dst, q, khat, rows, k, n, qt, kt, ot } => {
+            Instr::DlzsS {
+                dst,
+                q,
+                khat,
+                rows,
+                k,
+                n,
+                qt,
+                kt,
+                ot,
+            } => {
                 o.mat("dst", W, *dst, (*rows).into(), (*n).into(), *ot)?;
                 o.mat("q", R, *q, (*rows).into(), (*k).into(), *qt)?;
                 o.mat("khat", R, *khat, (*n).into(), (*k).into(), *kt)?;
             }
-            Instr::Sads { idx, top, src, rows, n, sel, dt, .. } => {
+            Instr::Sads {
+                idx,
+                top,
+                src,
+                rows,
+                n,
+                sel,
+                dt,
+                ..
+            } => {
                 o.mat("idx", W, *idx, (*rows).into(), (*sel).into(), DType::U32)?;
                 o.mat("top", W, *top, (*rows).into(), 2, *dt)?;
                 o.mat("src", R, *src, (*rows).into(), (*n).into(), *dt)?;
             }
-            Instr::Rass { order, slot, idx, rows, sel, n, reuse } => {
+            Instr::Rass {
+                order,
+                slot,
+                idx,
+                rows,
+                sel,
+                n,
+                reuse,
+            } => {
                 let entries = u64::from(*rows) * u64::from(*sel);
-                let bound = if *reuse { entries.min((*n).into()) } else { entries };
+                let bound = if *reuse {
+                    entries.min((*n).into())
+                } else {
+                    entries
+                };
                 o.list("order", W, *order, bound)?;
                 o.mat("slot", W, *slot, (*rows).into(), (*sel).into(), DType::U32)?;
                 o.mat("idx", R, *idx, (*rows).into(), (*sel).into(), DType::U32)?;
             }
-            Instr::Kvgen { dst, x, w, list, max_rows, k, n, acc, dt } => {
+            Instr::Kvgen {
+                dst,
+                x,
+                w,
+                list,
+                max_rows,
+                k,
+                n,
+                acc,
+                dt,
+            } => {
                 let rows = u64::from(*max_rows);
                 o.mat_b("dst", out_access(*acc), *dst, rows, (*n).into(), *dt, true)?;
                 o.mat_b("x", R, *x, rows, (*k).into(), *dt, true)?;
                 o.mat("w", R, *w, (*k).into(), (*n).into(), *dt)?;
                 o.list("list", R, *list, rows)?;
             }
-            Instr::SufaT { dst, q, k, v, slot, rows, sel, d, slots, mode: _, dt } => {
+            Instr::SufaT {
+                dst,
+                q,
+                k,
+                v,
+                slot,
+                rows,
+                sel,
+                d,
+                slots,
+                mode: _,
+                dt,
+            } => {
                 let d = u64::from(*d);
                 o.mat("dst", W, *dst, (*rows).into(), d + 2, DType::F32)?;
                 o.mat("q", R, *q, (*rows).into(), d, *dt)?;
@@ -192,13 +340,31 @@ impl Instr {
                 o.mat("v", R, *v, (*slots).into(), d, *dt)?;
                 o.mat("slot", R, *slot, (*rows).into(), (*sel).into(), DType::U32)?;
             }
-            Instr::SufaSync { dst, part, rows, tiles, d, dt } => {
+            Instr::SufaSync {
+                dst,
+                part,
+                rows,
+                tiles,
+                d,
+                dt,
+            } => {
                 let d = u64::from(*d);
                 o.mat("dst", W, *dst, (*rows).into(), d, *dt)?;
                 let part_rows = u64::from(*tiles) * u64::from(*rows);
                 o.mat("part", R, *part, part_rows, d + 2, DType::F32)?;
             }
-            Instr::Gemm { dst, a, b, bias, m, n, k, trans_b: _, acc, dt } => {
+            Instr::Gemm {
+                dst,
+                a,
+                b,
+                bias,
+                m,
+                n,
+                k,
+                trans_b: _,
+                acc,
+                dt,
+            } => {
                 o.mat("dst", out_access(*acc), *dst, (*m).into(), (*n).into(), *dt)?;
                 o.mat("a", R, *a, (*m).into(), (*k).into(), *dt)?;
                 o.mat("b", R, *b, (*k).into(), (*n).into(), *dt)?;
@@ -206,38 +372,173 @@ impl Instr {
                     o.mat("bias", R, *bias, 1, (*n).into(), *dt)?;
                 }
             }
-            Instr::VecAdd { dst, a, b, rows, cols, bcast, dt }
-            | Instr::VecSub { dst, a, b, rows, cols, bcast, dt }
-            | Instr::VecMul { dst, a, b, rows, cols, bcast, dt }
-            | Instr::VecDiv { dst, a, b, rows, cols, bcast, dt }
-            | Instr::VecMax { dst, a, b, rows, cols, bcast, dt } => {
+            Instr::VecAdd {
+                dst,
+                a,
+                b,
+                rows,
+                cols,
+                bcast,
+                dt,
+            }
+            | Instr::VecSub {
+                dst,
+                a,
+                b,
+                rows,
+                cols,
+                bcast,
+                dt,
+            }
+            | Instr::VecMul {
+                dst,
+                a,
+                b,
+                rows,
+                cols,
+                bcast,
+                dt,
+            }
+            | Instr::VecDiv {
+                dst,
+                a,
+                b,
+                rows,
+                cols,
+                bcast,
+                dt,
+            }
+            | Instr::VecMax {
+                dst,
+                a,
+                b,
+                rows,
+                cols,
+                bcast,
+                dt,
+            } => {
                 let (r, c) = ((*rows).into(), (*cols).into());
                 o.mat("dst", W, *dst, r, c, *dt)?;
                 o.mat("a", R, *a, r, c, *dt)?;
                 let (br, bc) = bcast_shape(*bcast, r, c);
                 o.mat("b", R, *b, br, bc, *dt)?;
             }
-            Instr::VecExp { dst, a, rows, cols, dt }
-            | Instr::VecErf { dst, a, rows, cols, dt }
-            | Instr::VecGelu { dst, a, rows, cols, dt }
-            | Instr::VecGeluTanh { dst, a, rows, cols, dt }
-            | Instr::VecSilu { dst, a, rows, cols, dt }
-            | Instr::VecRelu { dst, a, rows, cols, dt }
-            | Instr::VecTanh { dst, a, rows, cols, dt }
-            | Instr::VecSigmoid { dst, a, rows, cols, dt }
-            | Instr::VecSqrt { dst, a, rows, cols, dt }
-            | Instr::VecRecip { dst, a, rows, cols, dt }
-            | Instr::VecAffine { dst, a, rows, cols, dt, .. }
-            | Instr::VecSoftmax { dst, a, rows, cols, dt }
-            | Instr::VecTranspose { dst, a, rows, cols, dt } => {
+            Instr::VecExp {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecErf {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecGelu {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecGeluTanh {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecSilu {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecRelu {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecTanh {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecSigmoid {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecSqrt {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecRecip {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecAffine {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+                ..
+            }
+            | Instr::VecSoftmax {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecTranspose {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            } => {
                 o.mat("dst", W, *dst, (*rows).into(), (*cols).into(), *dt)?;
                 o.mat("a", R, *a, (*rows).into(), (*cols).into(), *dt)?;
             }
-            Instr::VecCvt { dst, a, rows, cols, from, to } => {
+            Instr::VecCvt {
+                dst,
+                a,
+                rows,
+                cols,
+                from,
+                to,
+            } => {
                 o.mat("dst", W, *dst, (*rows).into(), (*cols).into(), *to)?;
                 o.mat("a", R, *a, (*rows).into(), (*cols).into(), *from)?;
             }
-            Instr::VecLayerNorm { dst, x, gamma, beta, rows, cols, eps: _, dt } => {
+            Instr::VecLayerNorm {
+                dst,
+                x,
+                gamma,
+                beta,
+                rows,
+                cols,
+                eps: _,
+                dt,
+            } => {
                 o.mat("dst", W, *dst, (*rows).into(), (*cols).into(), *dt)?;
                 o.mat("x", R, *x, (*rows).into(), (*cols).into(), *dt)?;
                 o.mat("gamma", R, *gamma, 1, (*cols).into(), *dt)?;
@@ -245,12 +546,30 @@ impl Instr {
                     o.mat("beta", R, *beta, 1, (*cols).into(), *dt)?;
                 }
             }
-            Instr::VecRmsNorm { dst, x, gamma, rows, cols, eps: _, dt } => {
+            Instr::VecRmsNorm {
+                dst,
+                x,
+                gamma,
+                rows,
+                cols,
+                eps: _,
+                dt,
+            } => {
                 o.mat("dst", W, *dst, (*rows).into(), (*cols).into(), *dt)?;
                 o.mat("x", R, *x, (*rows).into(), (*cols).into(), *dt)?;
                 o.mat("gamma", R, *gamma, 1, (*cols).into(), *dt)?;
             }
-            Instr::VecRope { dst, x, table, pos, rows, cols, table_rows, interleaved: _, dt } => {
+            Instr::VecRope {
+                dst,
+                x,
+                table,
+                pos,
+                rows,
+                cols,
+                table_rows,
+                interleaved: _,
+                dt,
+            } => {
                 let (r, c, b) = ((*rows).into(), (*cols).into(), pos.is_some());
                 o.mat_b("dst", W, *dst, r, c, *dt, b)?;
                 o.mat_b("x", R, *x, r, c, *dt, b)?;

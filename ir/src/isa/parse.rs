@@ -161,7 +161,10 @@ fn directive(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
                 Ok(n) if n == u64::from(FORMAT_VERSION) => Ok(()),
                 _ => p.error(
                     v.col,
-                    format!("unsupported version '{}' (expected {FORMAT_VERSION})", v.text),
+                    format!(
+                        "unsupported version '{}' (expected {FORMAT_VERSION})",
+                        v.text
+                    ),
                 ),
             }
         }
@@ -182,7 +185,9 @@ fn directive(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
         ".data" => data_line(p, first, rest),
         other => p.error(
             first.col,
-            format!("unknown directive '{other}' (expected .version, .config_hash, .tensor or .data)"),
+            format!(
+                "unknown directive '{other}' (expected .version, .config_hash, .tensor or .data)"
+            ),
         ),
     }
 }
@@ -202,8 +207,12 @@ fn tensor_decl(p: &Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<Tenso
     let name = unquote(name_tok.text).or_else(|m| p.error(name_tok.col, m))?;
     let mut args = Args::collect(p, args)?;
     let kind = args.value(p, first.col, "kind", |s| {
-        TensorKind::from_name(s)
-            .ok_or_else(|| format!("unknown kind '{s}' (expected one of {})", TensorKind::names()))
+        TensorKind::from_name(s).ok_or_else(|| {
+            format!(
+                "unknown kind '{s}' (expected one of {})",
+                TensorKind::names()
+            )
+        })
     })?;
     let dtype = args.value(p, first.col, "dtype", |s| {
         DType::from_name(s)
@@ -270,7 +279,10 @@ impl<'a> Args<'a> {
         let mut items: Vec<(&'a str, Token<'a>)> = Vec::with_capacity(tokens.len());
         for tok in tokens {
             let Some((name, value)) = tok.text.split_once('=') else {
-                return p.error(tok.col, format!("expected name=value, found '{}'", tok.text));
+                return p.error(
+                    tok.col,
+                    format!("expected name=value, found '{}'", tok.text),
+                );
             };
             if items.iter().any(|(n, _)| *n == name) {
                 return p.error(tok.col, format!("duplicate field `{name}`"));
@@ -346,8 +358,9 @@ impl FieldSource for LineFields<'_, '_> {
             );
         }
         let tensors = &self.parser.program.tensors;
-        self.args
-            .value(self.parser, self.mnemonic_col, name, |s| T::parse(s, tensors))
+        self.args.value(self.parser, self.mnemonic_col, name, |s| {
+            T::parse(s, tensors)
+        })
     }
 }
 
