@@ -5,8 +5,6 @@
 mod common;
 use common::*;
 
-use sofa::npz::read_npz;
-
 #[test]
 fn fused_fixtures_match_onnxruntime() {
     for name in FIXTURES {
@@ -17,15 +15,8 @@ fn fused_fixtures_match_onnxruntime() {
             .filter(|&o| m.op(o).name == "attn.mha")
             .count();
         assert_eq!(mhas, 2, "{name}: attention blocks fused");
-        for (input, expected) in [("input", "expected"), ("input2", "expected2")] {
-            let dir = models_dir();
-            let inputs = read_npz(&dir.join(format!("{name}.{input}.npz"))).expect("inputs");
-            let want = read_npz(&dir.join(format!("{name}.{expected}.npz"))).expect("expected");
-            let got = sofa_runtime::run_function(&m, &inputs)
-                .unwrap_or_else(|e| panic!("{name} ({input}): {e}"));
-            for diff in sofa_runtime::compare(&got, &want) {
-                assert!(diff.passes(1e-4), "{name} ({input}): {diff}");
-            }
+        for (input, expected) in CASES {
+            check_case(name, &m, input, expected);
         }
     }
 }

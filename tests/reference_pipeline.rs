@@ -12,44 +12,8 @@ use common::*;
 use std::collections::BTreeMap;
 
 use sofa::npz::read_npz;
-use sofa_compiler::onnx::{import_file, ImportOptions};
-use sofa_compiler::passes::registry;
-use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::eval::Tensor;
-use sofa_ir::pass::{NoInstrumentation, PassManager};
 use sofa_ir::{Dim, Location, Module, Type};
-use sofa_runtime::interp::{compare, run_function};
-
-const TOLERANCE: f64 = 1e-4;
-const CASES: [(&str, &str); 2] = [("input", "expected"), ("input2", "expected2")];
-
-fn import(name: &str) -> Module {
-    let path = models_dir().join(format!("{name}.onnx"));
-    import_file(&path, &ImportOptions::default())
-        .unwrap_or_else(|e| panic!("{name}: import failed: {e}"))
-}
-
-fn run_pipeline(name: &str, m: &mut Module, pipeline: &str) {
-    let mut pm =
-        PassManager::from_pipeline(DialectRegistry::with_core_dialects(), &registry(), pipeline)
-            .unwrap_or_else(|e| panic!("{name}: pipeline '{pipeline}': {e}"));
-    pm.run(m, &mut NoInstrumentation)
-        .unwrap_or_else(|e| panic!("{name}: '{pipeline}': {e}"));
-}
-
-/// Run `m` on one case and compare every output with the expected one.
-fn check_case(name: &str, m: &Module, input: &str, expected: &str) {
-    let dir = models_dir();
-    let inputs = read_npz(&dir.join(format!("{name}.{input}.npz"))).unwrap();
-    let want = read_npz(&dir.join(format!("{name}.{expected}.npz"))).unwrap();
-    let got = run_function(m, &inputs)
-        .unwrap_or_else(|e| panic!("{name}.{input}: interpreter failed: {e}"));
-    let diffs = compare(&got, &want);
-    assert_eq!(diffs.len(), want.len(), "{name}.{input}: {:?}", got.keys());
-    for d in &diffs {
-        assert!(d.passes(TOLERANCE), "{name}.{input}: {d}");
-    }
-}
 
 /// `name:size` for every named dim of `@main`'s arguments, sized from the case's inputs (the
 /// entry block's argument locations are the ONNX input names).
@@ -83,7 +47,7 @@ fn check_fixture(name: &str) {
     }
     for (input, expected) in CASES {
         let mut m = import(name);
-        let inputs = read_npz(&models_dir().join(format!("{name}.{input}.npz"))).unwrap();
+        let inputs = read_npz(&fixture(name, &format!("{input}.npz"))).unwrap();
         let bind = bindings_for(&m, &inputs);
         assert!(bind.contains("batch:"), "{name}.{input}: bindings '{bind}'");
         run_pipeline(

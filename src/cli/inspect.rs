@@ -62,7 +62,7 @@ fn attention_report(m: &Module) -> String {
         let scale = a
             .get("scale")
             .and_then(Attribute::as_float)
-            .map_or("?".into(), |v| format!("{v}"));
+            .map_or("?".into(), |v| format!("{}", v as f32));
         let causal = a
             .get("causal")
             .and_then(Attribute::as_bool)

@@ -28,19 +28,49 @@ pub fn fixture(name: &str, suffix: &str) -> PathBuf {
 /// The acceptance pipeline: shapes, folding, then attention recognition.
 pub const FUSE_PIPELINE: &str = "shape-infer,canonicalize,fuse-attention";
 
-/// Import fixture `name` and run `pipeline` through the pass manager (verifying after each pass).
-pub fn fused(name: &str, pipeline: &str) -> sofa_ir::Module {
+/// Largest absolute error accepted against onnxruntime's outputs.
+pub const TOLERANCE: f64 = 1e-4;
+
+/// Each fixture's two recorded cases: (inputs, expected outputs) file stems.
+pub const CASES: [(&str, &str); 2] = [("input", "expected"), ("input2", "expected2")];
+
+/// Import fixture `name` with default options.
+pub fn import(name: &str) -> sofa_ir::Module {
     use sofa_compiler::onnx::{import_file, ImportOptions};
-    let mut m = import_file(&fixture(name, "onnx"), &ImportOptions::default())
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    import_file(&fixture(name, "onnx"), &ImportOptions::default())
+        .unwrap_or_else(|e| panic!("{name}: import failed: {e}"))
+}
+
+/// Run `pipeline` through the pass manager (verifying after each pass).
+pub fn run_pipeline(name: &str, m: &mut sofa_ir::Module, pipeline: &str) {
     let dialects = sofa_ir::dialect::DialectRegistry::with_core_dialects();
     let mut pm = sofa_ir::pass::PassManager::from_pipeline(
         dialects,
         &sofa_compiler::passes::registry(),
         pipeline,
     )
-    .expect("pipeline builds");
-    pm.run(&mut m, &mut sofa_ir::pass::NoInstrumentation)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    .unwrap_or_else(|e| panic!("{name}: pipeline '{pipeline}': {e}"));
+    pm.run(m, &mut sofa_ir::pass::NoInstrumentation)
+        .unwrap_or_else(|e| panic!("{name}: '{pipeline}': {e}"));
+}
+
+/// Import fixture `name` and run `pipeline` over it.
+pub fn fused(name: &str, pipeline: &str) -> sofa_ir::Module {
+    let mut m = import(name);
+    run_pipeline(name, &mut m, pipeline);
     m
+}
+
+/// Interpret `m` on one recorded case and compare every output with onnxruntime's at
+/// [`TOLERANCE`].
+pub fn check_case(name: &str, m: &sofa_ir::Module, input: &str, expected: &str) {
+    let inputs = sofa::npz::read_npz(&fixture(name, &format!("{input}.npz"))).unwrap();
+    let want = sofa::npz::read_npz(&fixture(name, &format!("{expected}.npz"))).unwrap();
+    let got = sofa_runtime::interp::run_function(m, &inputs)
+        .unwrap_or_else(|e| panic!("{name}.{input}: interpreter failed: {e}"));
+    let diffs = sofa_runtime::interp::compare(&got, &want);
+    assert_eq!(diffs.len(), want.len(), "{name}.{input}: {:?}", got.keys());
+    for d in &diffs {
+        assert!(d.passes(TOLERANCE), "{name}.{input}: {d}");
+    }
 }

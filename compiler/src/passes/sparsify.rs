@@ -336,7 +336,7 @@ fn sparsify_op(
 
 fn layer_note(index: usize, a: &SparseMhaAttrs, kv_len: Option<u64>) -> String {
     let width = kv_len.map_or_else(
-        || "?".to_string(),
+        || "unknown: symbolic key length".to_string(),
         |s| s.div_ceil(a.tiles.max(1) as u64).to_string(),
     );
     let radius = a

@@ -97,5 +97,11 @@ fn the_complete_program_passes_check_on_the_default_hardware() {
             stride: 256
         }
     );
-    assert!(matches!(p.instrs[29], Instr::St { dst: DramAddr(0x20000), .. }));
+    assert!(matches!(
+        p.instrs[29],
+        Instr::St {
+            dst: DramAddr(0x20000),
+            ..
+        }
+    ));
 }

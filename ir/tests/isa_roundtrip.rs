@@ -1,0 +1,274 @@
+//! The ISA's two external forms are exact: binary and assembly round-trip a program that uses
+//! every instruction, `disasm | asm` reproduces the bytes, and the layout is pinned.
+
+mod isa_common;
+
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::{
+    parse_asm, print_asm, DType, DramAddr, Engine, Instr, Program, ProgramLoc, SramRef, TensorKind,
+    INSTR_BYTES,
+};
+
+#[test]
+fn the_program_covers_the_isa_and_is_valid() {
+    let p = isa_common::program();
+    isa_common::assert_covers_every_opcode(&p);
+    assert_eq!(p.check(&HwConfig::default()), Ok(()));
+}
+
+#[test]
+fn binary_round_trip() {
+    let p = isa_common::program();
+    let bytes = p.encode();
+    assert_eq!(Program::decode(&bytes), Ok(p.clone()));
+    assert_eq!(p.encode(), bytes, "encoding is deterministic");
+    let tensor_bytes: usize = p
+        .tensors
+        .iter()
+        .map(|t| 2 + t.name.len() + 4 + 8 + 8 * t.shape.len() + 8 + t.data.len())
+        .sum();
+    assert_eq!(
+        bytes.len(),
+        24 + tensor_bytes + INSTR_BYTES * p.instrs.len()
+    );
+}
+
+#[test]
+fn text_round_trip() {
+    let p = isa_common::program();
+    let text = print_asm(&p);
+    let parsed = parse_asm(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(parsed, p);
+    assert_eq!(print_asm(&parsed), text, "printing is canonical");
+}
+
+#[test]
+fn disasm_then_asm_reproduces_the_bytes() {
+    let bytes = isa_common::program().encode();
+    let text = print_asm(&Program::decode(&bytes).unwrap());
+    assert_eq!(parse_asm(&text).unwrap().encode(), bytes);
+}
+
+#[test]
+fn the_binary_layout_is_pinned() {
+    let p = Program {
+        config_hash: 0x0102_0304_0506_0708,
+        tensors: vec![sofa_ir::isa::TensorDecl {
+            name: "w".into(),
+            kind: TensorKind::Const,
+            dtype: DType::F16,
+            shape: vec![2],
+            dram: 0x40,
+            data: vec![0x00, 0x3c, 0x00, 0x40],
+        }],
+        instrs: vec![
+            Instr::Ld {
+                dst: SramRef::temp(0x10),
+                src: DramAddr(0x40),
+                rows: 1,
+                row_bytes: 4,
+                stride: 4,
+            },
+            Instr::Halt {},
+        ],
+    };
+    let mut expected = Vec::new();
+    expected.extend_from_slice(b"SOFA");
+    expected.extend_from_slice(&[1, 0, 0, 0]); // version 1, reserved
+    expected.extend_from_slice(&[8, 7, 6, 5, 4, 3, 2, 1]); // config hash, little-endian
+    expected.extend_from_slice(&[1, 0, 0, 0, 2, 0, 0, 0]); // 1 tensor, 2 instructions
+    expected.extend_from_slice(&[1, 0, b'w']); // name
+    expected.extend_from_slice(&[2, 2, 1, 0]); // const, f16, rank 1, reserved
+    expected.extend_from_slice(&[0x40, 0, 0, 0, 0, 0, 0, 0]); // dram
+    expected.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0]); // dims
+    expected.extend_from_slice(&[4, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x3c, 0x00, 0x40]); // data
+    let mut ld = vec![0x01];
+    ld.extend_from_slice(&(0x8000_0010u32).to_le_bytes()); // temp (2 << 30) | 0x10
+    ld.extend_from_slice(&0x40u64.to_le_bytes());
+    ld.extend_from_slice(&[1, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0]);
+    ld.resize(32, 0);
+    expected.extend_from_slice(&ld);
+    let mut halt = vec![0x7f];
+    halt.resize(32, 0);
+    expected.extend_from_slice(&halt);
+    assert_eq!(p.encode(), expected);
+    assert_eq!(
+        print_asm(&p),
+        "; SOFA assembly (.sofabin format version 1)\n\
+         .version 1\n\
+         .config_hash 0x0102030405060708\n\
+         .tensor \"w\" kind=const dtype=f16 shape=[2] dram=0x40\n\
+         .data 003c0040\n\
+         \n\
+         LD dst=temp[0x10] src=0x40 rows=1 row_bytes=4 stride=4 ; @w\n\
+         HALT\n"
+    );
+}
+
+#[test]
+fn hand_written_assembly_is_lenient_where_it_is_unambiguous() {
+    let text = "; comment only\n\
+                .config_hash 0x10 ; trailing comment\n\
+                .tensor \"x y\" kind=input dtype=f32 shape=[] dram=4096\n\
+                \tLD   stride=0x10 rows=2 src=@\"x y\"+8 row_bytes=16 dst=token[16]   \r\n\
+                SIGNAL sem=1 engine=vec\n\
+                WAIT engine=kvpe sem=1\n\
+                HALT";
+    let p = parse_asm(text).unwrap();
+    assert_eq!(p.config_hash, 0x10);
+    assert_eq!(
+        p.instrs[0],
+        Instr::Ld {
+            dst: SramRef::token(16),
+            src: DramAddr(4096 + 8),
+            rows: 2,
+            row_bytes: 16,
+            stride: 16
+        }
+    );
+    assert_eq!(p.instrs[1].engine(), Engine::Vec);
+    assert_eq!(p.instrs[2].engine(), Engine::Kvpe);
+}
+
+fn asm_error(text: &str) -> String {
+    parse_asm(text).unwrap_err().to_string()
+}
+
+#[test]
+fn assembly_errors_carry_line_and_column() {
+    let h = ".config_hash 0\n";
+    assert_eq!(
+        asm_error(&format!("{h}FOO x=1")),
+        "2:1: unknown instruction 'FOO'"
+    );
+    assert_eq!(
+        asm_error(&format!("{h}COPY dst=temp[0x0] src=temp[0x10]")),
+        "2:1: COPY is missing field `bytes` (fields: dst src bytes)"
+    );
+    assert_eq!(
+        asm_error(&format!(
+            "{h}COPY dst=temp[0x0] src=temp[0x10] bytes=4 extra=1"
+        )),
+        "2:43: unknown field `extra` for COPY (fields: dst src bytes)"
+    );
+    assert_eq!(
+        asm_error(&format!("{h}COPY dst=temp[0x0] src=dram[0x10] bytes=4")),
+        "2:24: field `src`: expected SPACE[OFFSET] with SPACE one of token, weight, temp; found 'dram[0x10]'"
+    );
+    assert_eq!(
+        asm_error(&format!("{h}SIGNAL engine=dma sem=70000")),
+        "2:23: field `sem`: 70000 is out of range (at most 16 bits)"
+    );
+    assert_eq!(
+        asm_error(&format!("{h}SIGNAL engine=dma engine=vec sem=1")),
+        "2:19: duplicate field `engine`"
+    );
+    assert_eq!(
+        asm_error(&format!(
+            "{h}LD dst=token[0] src=@nope rows=1 row_bytes=1 stride=1"
+        )),
+        "2:21: field `src`: no tensor named 'nope' is declared before this line"
+    );
+    assert_eq!(
+        asm_error(".tensor \"x kind=input"),
+        "1:9: unterminated string"
+    );
+    assert_eq!(asm_error("HALT"), "1:1: missing `.config_hash` directive");
+    assert_eq!(asm_error(".data 00"), "1:1: `.data` before any `.tensor`");
+    assert_eq!(
+        asm_error(&format!(
+            "{h}.tensor \"t\" kind=const dtype=f32 shape=[1] dram=0\n.data 0g"
+        )),
+        "3:7: invalid hex digit"
+    );
+}
+
+#[test]
+fn check_names_the_instruction_and_the_config_entry() {
+    let hw = HwConfig::default();
+    let mut p = isa_common::program();
+    p.instrs.insert(
+        3,
+        Instr::Copy {
+            dst: SramRef::temp(0x6f00),
+            src: SramRef::token(0),
+            bytes: 0x200,
+        },
+    );
+    p.instrs.insert(
+        4,
+        Instr::Wait {
+            engine: Engine::Sads,
+            sem: 40,
+        },
+    );
+    p.tensors[1].data.pop();
+    let errs = p.check(&hw).unwrap_err();
+    let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        text,
+        vec![
+            "tensor #1 '/enc/layer.0/attn/\"q\" \\ w': const data has 11 bytes, the shape needs 12",
+            "instr #3 (COPY): operand `dst` temp[0x6f00]+512 exceeds sram.temp_bytes (28672)",
+            "instr #4 (WAIT): semaphore 40 out of range (control.semaphores = 32)",
+        ]
+    );
+    assert_eq!(
+        errs[1].loc,
+        ProgramLoc::Instr(3, sofa_ir::isa::Opcode::Copy)
+    );
+}
+
+#[test]
+fn check_enforces_stream_and_engine_rules() {
+    let hw = HwConfig::default();
+    let p = Program {
+        config_hash: hw.hash(),
+        tensors: vec![],
+        instrs: vec![
+            Instr::Halt {},
+            Instr::Sads {
+                idx: SramRef::temp(0),
+                top: SramRef::temp(0x1000),
+                src: SramRef::temp(0x2000),
+                rows: 129,
+                n: 4,
+                sel: 5,
+                base: 0,
+                radius: -1.0,
+                dt: DType::Lz4,
+            },
+            Instr::Wait {
+                engine: Engine::Dma,
+                sem: 2,
+            },
+        ],
+    };
+    let text: Vec<String> = p
+        .check(&hw)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        text,
+        vec![
+            "program: HALT must be the last instruction and appear once (found at [0] of 3)",
+            "program: instr #2 waits on semaphore 2, which nothing signals (certain deadlock)",
+            "instr #1 (SADS): `rows` 129 exceeds block.query_rows (128)",
+            "instr #1 (SADS): `sel` 5 exceeds the tile width `n` 4",
+            "instr #1 (SADS): `radius` -1 is negative",
+            "instr #1 (SADS): `dt` lz4 is not a DLZS/SADS data type",
+        ]
+    );
+}
+
+#[test]
+fn every_instruction_has_a_cycle_count_on_the_default_hardware() {
+    let hw = HwConfig::default();
+    for i in isa_common::instrs() {
+        let c = i.cycles(&hw).unwrap_or_else(|e| panic!("{i:?}: {e}"));
+        assert!(c >= 1, "{i:?}");
+        assert!(!i.formula().is_empty());
+    }
+}

@@ -1,0 +1,134 @@
+//! End-to-end tests of the model-level commands (`inspect`, `import`, `run --reference`), running
+//! the real binary on the fixtures: figures on stdout, exit codes, errors naming what is wrong.
+
+mod common;
+use common::*;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sofa");
+
+fn sofa(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the sofa binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn inspect_reports_the_attention_blocks() {
+    let o = sofa(&["inspect", &path(&fixture("gpt2_sdpa_ts_op17", "onnx"))]);
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(out.contains("producer: pytorch 2.15.0"), "{out}");
+    assert!(out.contains("opsets: ai.onnx 17"), "{out}");
+    assert!(out.contains("  Softmax 2\n"), "{out}");
+    assert!(out.contains("attention blocks: 2\n"), "{out}");
+    let blocks: Vec<&str> = out.lines().filter(|l| l.contains("heads=4")).collect();
+    assert_eq!(blocks.len(), 2, "{out}");
+    for b in blocks {
+        assert!(b.contains("kv_heads=4 head_dim=32 scale=0.1767767 "), "{b}");
+        assert!(b.contains("causal=true"), "{b}");
+    }
+}
+
+#[test]
+fn run_reference_matches_onnxruntime_and_fails_above_tolerance() {
+    let (model, inputs, expected) = (
+        path(&fixture("vit_eager_ts_op17", "onnx")),
+        path(&fixture("vit_eager_ts_op17", "input2.npz")),
+        path(&fixture("vit_eager_ts_op17", "expected2.npz")),
+    );
+    let args = [
+        "run",
+        &model,
+        "--reference",
+        "--inputs",
+        &inputs,
+        "--expected",
+        &expected,
+    ];
+    let o = sofa(&[&args[..], &["--pass-pipeline", FUSE_PIPELINE]].concat());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("all 2 output(s) within tolerance 1e-4"));
+
+    let o = sofa(&[&args[..], &["--tolerance", "0"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("differ from the expected values"));
+}
+
+#[test]
+fn run_writes_outputs_that_compare_equal() {
+    let dir = std::env::temp_dir().join(format!("sofa-cli-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("out.npz");
+    let model = path(&fixture("bert_eager_ts_op17", "onnx"));
+    let inputs = path(&fixture("bert_eager_ts_op17", "input.npz"));
+    let o = sofa(&[
+        "run",
+        &model,
+        "--reference",
+        "--inputs",
+        &inputs,
+        "-o",
+        &path(&out),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let again = sofa(&[
+        "run",
+        &model,
+        "--reference",
+        "--inputs",
+        &inputs,
+        "--expected",
+        &path(&out),
+        "--tolerance",
+        "0",
+    ]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn import_binds_shapes_and_refuses_corrupt_models() {
+    let model = fixture("bert_sdpa_ts_op17", "onnx");
+    let o = sofa(&["import", &path(&model), "--shape", "batch=1,seq=16"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let ir = text(&o.stdout);
+    assert!(
+        ir.contains("(tensor<1x16xi64>, tensor<1x16xi64>) -> (tensor<1x16x128xf32>"),
+        "signature"
+    );
+
+    let dir = std::env::temp_dir().join(format!("sofa-cli-corrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bytes = std::fs::read(&model).unwrap();
+    let truncated = dir.join("truncated.onnx");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let o = sofa(&["import", &path(&truncated)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("truncated.onnx"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let o = sofa(&["import", &path(&model), "--shape", "seq"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "usage error for a malformed --shape"
+    );
+    let o = sofa(&["run", &path(&model), "--inputs", "x.npz"]);
+    assert_eq!(o.status.code(), Some(2), "--reference is required");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
