@@ -142,8 +142,10 @@ fn negative_and_mistyped_values_are_syntax_errors() {
 }
 
 fn modified() -> HwConfig {
-    let mut hw = HwConfig::default();
-    hw.name = "sofa-wide".into();
+    let mut hw = HwConfig {
+        name: "sofa-wide".into(),
+        ..HwConfig::default()
+    };
     hw.sram.temp_bytes = 64 * 1024;
     hw.dlzs.rounding = Rounding::Nearest;
     hw.dram.bandwidth_mb_s = 256_000;

@@ -6,7 +6,9 @@
 //! (unknown flag, malformed pipeline, unknown pass). Diagnostics go to stderr; results go to
 //! stdout or to the `-o` file.
 
+mod asm;
 pub mod diag;
+mod disasm;
 mod import;
 mod inspect;
 mod instrument;
@@ -45,6 +47,10 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Execute a model on .npz inputs and compare with expected outputs.
     Run(Box<run::RunArgs>),
+    /// Assemble SOFA assembly text into a .sofabin program.
+    Asm(asm::AsmArgs),
+    /// Print a .sofabin program as SOFA assembly text.
+    Disasm(disasm::DisasmArgs),
 }
 
 /// Entry point; returns the process exit code.
@@ -71,6 +77,8 @@ where
         Command::Inspect(args) => inspect::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Asm(args) => asm::run(&args),
+        Command::Disasm(args) => disasm::run(&args),
     };
     match result {
         Ok(()) => 0,

@@ -7,7 +7,7 @@
 //! a def we cannot know they are side-effect free.
 
 use sofa_ir::dialect::{DialectRegistry, Trait};
-use sofa_ir::pass::{Pass, PassContext, PassError, PassInfo, PassOption, PassOutcome};
+use sofa_ir::pass::{Pass, PassContext, PassError, PassInfo, PassOutcome};
 use sofa_ir::{Module, Op, SecondaryMap, Value};
 
 pub static INFO: PassInfo = PassInfo {
@@ -22,16 +22,8 @@ pub static INFO: PassInfo = PassInfo {
 pub struct Dce;
 
 impl Pass for Dce {
-    fn name(&self) -> &'static str {
-        INFO.name
-    }
-
-    fn description(&self) -> &'static str {
-        INFO.description
-    }
-
-    fn options(&self) -> &'static [PassOption] {
-        INFO.options
+    fn info(&self) -> &'static PassInfo {
+        &INFO
     }
 
     fn run(&mut self, m: &mut Module, cx: &mut PassContext<'_>) -> Result<PassOutcome, PassError> {

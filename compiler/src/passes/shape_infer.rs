@@ -65,16 +65,8 @@ pub struct ShapeInfer {
 }
 
 impl Pass for ShapeInfer {
-    fn name(&self) -> &'static str {
-        INFO.name
-    }
-
-    fn description(&self) -> &'static str {
-        INFO.description
-    }
-
-    fn options(&self) -> &'static [PassOption] {
-        INFO.options
+    fn info(&self) -> &'static PassInfo {
+        &INFO
     }
 
     fn run(&mut self, m: &mut Module, cx: &mut PassContext<'_>) -> Result<PassOutcome, PassError> {

@@ -253,16 +253,8 @@ impl Sparsify {
 }
 
 impl Pass for Sparsify {
-    fn name(&self) -> &'static str {
-        INFO.name
-    }
-
-    fn description(&self) -> &'static str {
-        INFO.description
-    }
-
-    fn options(&self) -> &'static [PassOption] {
-        INFO.options
+    fn info(&self) -> &'static PassInfo {
+        &INFO
     }
 
     fn run(&mut self, m: &mut Module, cx: &mut PassContext<'_>) -> Result<PassOutcome, PassError> {

@@ -6,11 +6,11 @@
 //! never a panic or a wrapped number. [`Instr::formula`] gives the formula as text with the
 //! configuration keys it reads, so every reported cycle traces to named entries.
 //!
-//! Engine models ([I] unless noted; the paper gives no per-stage cycle counts):
+//! Engine models (\[I\] unless noted; the paper gives no per-stage cycle counts):
 //! - DMA: `ceil(bytes·clock.freq_mhz / dram.bandwidth_mb_s) + ceil(dram.latency_ns·clock.freq_mhz / 1000)`.
 //! - Systolic arrays (DLZS, KV PE): an output tile of `R×C` (the array's rows × cols) per pass,
 //!   `k` cycles per pass, passes back to back, one fill/drain of `R + C`.
-//! - SADS [S-derived, §3.4 of paper-notes]: per row, `ceil(sel/outputs)` passes, each streaming
+//! - SADS \[S-derived, §3.4 of paper-notes\]: per row, `ceil(sel/outputs)` passes, each streaming
 //!   the tile `inputs − outputs` new values per cycle; rows spread over the sorters; plus
 //!   `ceil(log2 inputs)` pipeline stages.
 //! - SU-FA: SA-1 and SA-2 each have `sufa.cols/2` PEs per line, so a key costs `ceil(d/(cols/2))`

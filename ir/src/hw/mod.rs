@@ -9,8 +9,8 @@
 //! Every value is an integer in a unit named by its key (`_mhz`, `_bytes`, `_uw` microwatts,
 //! `_fj_per_byte` femtojoules), so arithmetic is exact and checked, the canonical serialisation
 //! is unambiguous and [`HwConfig::hash`] (FNV-1a over the compact JSON) is stable across
-//! platforms and releases. The sources of the defaults are cited per field: **[S]** stated in the
-//! paper, **[I]** our inference (see `paper-notes.md`).
+//! platforms and releases. The sources of the defaults are cited per field: **\[S\]** stated in the
+//! paper, **\[I\]** our inference (see `paper-notes.md`).
 //!
 //! The cycle formulas of the instructions live in [`cost`], the energy formulas in [`energy`];
 //! both read only this struct, so the compiler's cost model and the simulator's timing cannot
@@ -47,7 +47,7 @@ pub struct HwConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Clock {
-    /// Core clock in MHz. [S] 1 GHz (Table III; critical path < 1 ns).
+    /// Core clock in MHz. \[S\] 1 GHz (Table III; critical path < 1 ns).
     pub freq_mhz: u64,
 }
 
@@ -55,7 +55,7 @@ pub struct Clock {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Block {
-    /// Query rows per block. [S] 128 queries in parallel (§IV, Fig. 11). Also the width of the
+    /// Query rows per block. \[S\] 128 queries in parallel (§IV, Fig. 11). Also the width of the
     /// RASS query bitmask, so SADS/RASS/SU-FA instructions may not exceed it.
     pub query_rows: u32,
 }
@@ -64,7 +64,7 @@ pub struct Block {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Rounding {
-    /// `2^floor(log2|y|)`: the leading one. [S-fig] Fig. 7(c): 24 × 6 → 24 << 2 = 96.
+    /// `2^floor(log2|y|)`: the leading one. \[S-fig\] Fig. 7(c): 24 × 6 → 24 << 2 = 96.
     Floor,
     /// The nearer power of two (linear midpoint).
     Nearest,
@@ -76,13 +76,13 @@ pub enum Rounding {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dlzs {
-    /// Rows of the shift-add array. [S] 128×32 shift PEs (Table III, §IV-B).
+    /// Rows of the shift-add array. \[S\] 128×32 shift PEs (Table III, §IV-B).
     pub rows: u32,
-    /// Columns of the shift-add array. [S] 32.
+    /// Columns of the shift-add array. \[S\] 32.
     pub cols: u32,
-    /// How the log-domain operand snaps to a power of two. [S-fig] floor (Fig. 7c).
+    /// How the log-domain operand snaps to a power of two. \[S-fig\] floor (Fig. 7c).
     pub rounding: Rounding,
-    /// Power while busy, µW. [S] 29.05 mW (Table III).
+    /// Power while busy, µW. \[S\] 29.05 mW (Table III).
     pub power_uw: u64,
 }
 
@@ -90,13 +90,13 @@ pub struct Dlzs {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sads {
-    /// Number of sort cores (rows sorted in parallel). [S] 128 (Table III).
+    /// Number of sort cores (rows sorted in parallel). \[S\] 128 (Table III).
     pub sorters: u32,
-    /// Inputs of one sort core. [S] 16-to-4 bitonic sorter (Fig. 13).
+    /// Inputs of one sort core. \[S\] 16-to-4 bitonic sorter (Fig. 13).
     pub sorter_inputs: u32,
-    /// Outputs of one sort core, carried into the next round. [S] 4, so 12 new inputs a round.
+    /// Outputs of one sort core, carried into the next round. \[S\] 4, so 12 new inputs a round.
     pub sorter_outputs: u32,
-    /// Power while busy, µW. [S] 112.79 mW (Table III).
+    /// Power while busy, µW. \[S\] 112.79 mW (Table III).
     pub power_uw: u64,
 }
 
@@ -104,11 +104,11 @@ pub struct Sads {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Kvpe {
-    /// PE rows. [S] 128×4 16-bit PEs (Table III).
+    /// PE rows. \[S\] 128×4 16-bit PEs (Table III).
     pub rows: u32,
-    /// PE columns. [S] 4.
+    /// PE columns. \[S\] 4.
     pub cols: u32,
-    /// Power while busy, µW. [S] 146.21 mW (Table III).
+    /// Power while busy, µW. \[S\] 146.21 mW (Table III).
     pub power_uw: u64,
 }
 
@@ -116,15 +116,15 @@ pub struct Kvpe {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sufa {
-    /// Lines (query rows in flight). [S] 128 (Table III "128×4", Fig. 11 "128×2×2").
+    /// Lines (query rows in flight). \[S\] 128 (Table III "128×4", Fig. 11 "128×2×2").
     pub rows: u32,
-    /// PEs per line, split evenly between SA-1 and SA-2. [S] 4 = 2 + 2 (Fig. 14).
+    /// PEs per line, split evenly between SA-1 and SA-2. \[S\] 4 = 2 + 2 (Fig. 14).
     pub cols: u32,
-    /// Exponential units. [S] 128 (Table III).
+    /// Exponential units. \[S\] 128 (Table III).
     pub exp_units: u32,
-    /// Divide units. [S] 128 (Table III).
+    /// Divide units. \[S\] 128 (Table III).
     pub div_units: u32,
-    /// Power while busy, µW. [S] 485.12 mW (Table III).
+    /// Power while busy, µW. \[S\] 485.12 mW (Table III).
     pub power_uw: u64,
 }
 
@@ -132,9 +132,9 @@ pub struct Sufa {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Vector {
-    /// Elements per cycle. [I] 128, one per query row; the paper's chip has no vector unit.
+    /// Elements per cycle. \[I\] 128, one per query row; the paper's chip has no vector unit.
     pub lanes: u32,
-    /// Power while busy, µW. [I] 128 lanes at the KV array's power per PE:
+    /// Power while busy, µW. \[I\] 128 lanes at the KV array's power per PE:
     /// 146.21 mW × 128 / 512 = 36.55 mW.
     pub power_uw: u64,
 }
@@ -143,9 +143,9 @@ pub struct Vector {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Control {
-    /// Number of counting semaphores engines synchronise through. [I] 32.
+    /// Number of counting semaphores engines synchronise through. \[I\] 32.
     pub semaphores: u32,
-    /// Power while busy, µW. [S] "Scheduler and others" 6.45 mW (Table III).
+    /// Power while busy, µW. \[S\] "Scheduler and others" 6.45 mW (Table III).
     pub power_uw: u64,
 }
 
@@ -153,18 +153,18 @@ pub struct Control {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sram {
-    /// Token SRAM, bytes. [S] 192 KB (Table III).
+    /// Token SRAM, bytes. \[S\] 192 KB (Table III).
     pub token_bytes: u64,
-    /// Weight SRAM, bytes. [S] 96 KB (Table III).
+    /// Weight SRAM, bytes. \[S\] 96 KB (Table III).
     pub weight_bytes: u64,
-    /// Temp SRAM, bytes. [S] 28 KB (Table III).
+    /// Temp SRAM, bytes. \[S\] 28 KB (Table III).
     pub temp_bytes: u64,
-    /// Bytes per cycle of an SRAM-to-SRAM `COPY`. [I] 64 (one 512-bit port).
+    /// Bytes per cycle of an SRAM-to-SRAM `COPY`. \[I\] 64 (one 512-bit port).
     pub copy_bytes_per_cycle: u64,
-    /// Read energy, fJ/byte. [I] 0.1 pJ/bit, the SRAM figure the paper cites (§II-B); at this
+    /// Read energy, fJ/byte. \[I\] 0.1 pJ/bit, the SRAM figure the paper cites (§II-B); at this
     /// rate Table III's 170.23 mW memory power is ≈ 213 bytes/cycle at 1 GHz.
     pub read_fj_per_byte: u64,
-    /// Write energy, fJ/byte. [I] as reads.
+    /// Write energy, fJ/byte. \[I\] as reads.
     pub write_fj_per_byte: u64,
 }
 
@@ -172,16 +172,16 @@ pub struct Sram {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dram {
-    /// Addressable DRAM, bytes. [I] 8 GiB (two 4 GiB HBM2 stacks).
+    /// Addressable DRAM, bytes. \[I\] 8 GiB (two 4 GiB HBM2 stacks).
     pub capacity_bytes: u64,
-    /// Peak bandwidth, MB/s (10⁶ bytes per second). [I] from [S] "16 HBM channels at 2 GHz":
+    /// Peak bandwidth, MB/s (10⁶ bytes per second). \[I\] from \[S\] "16 HBM channels at 2 GHz":
     /// 16 × 128 bit × 2 Gb/s = 512 GB/s.
     pub bandwidth_mb_s: u64,
-    /// Latency of one DMA before its first byte, ns. [I] 100 ns (HBM2 row miss plus controller).
+    /// Latency of one DMA before its first byte, ns. \[I\] 100 ns (HBM2 row miss plus controller).
     pub latency_ns: u64,
-    /// DRAM device energy, fJ/byte. [S]-derived: 1.92 W at 59.8 GB/s (Table IV) = 32.107 pJ/B.
+    /// DRAM device energy, fJ/byte. \[S\]-derived: 1.92 W at 59.8 GB/s (Table IV) = 32.107 pJ/B.
     pub energy_fj_per_byte: u64,
-    /// Memory interface energy, fJ/byte. [S]-derived: 0.53 W at 59.8 GB/s (Table IV) = 8.863 pJ/B.
+    /// Memory interface energy, fJ/byte. \[S\]-derived: 0.53 W at 59.8 GB/s (Table IV) = 8.863 pJ/B.
     pub interface_fj_per_byte: u64,
 }
 

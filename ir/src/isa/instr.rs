@@ -169,7 +169,7 @@ isa! {
     Rass = 0x21, "RASS", [Engine::Ctrl],
         { order: SramRef, slot: SramRef, idx: SramRef, rows: u16, sel: u16, n: u32, reuse: bool };
 
-    /// On-demand K or V rows: dst[i] (+)= x[i] · W for the rows of an index list.
+    /// On-demand K or V rows: `dst[i] (+)= x[i] · W` for the rows of an index list.
     Kvgen = 0x30, "KVGEN", [Engine::Kvpe],
         { dst: SramRef, x: SramRef, w: SramRef, list: SramRef, max_rows: u32, k: u32, n: u16, acc: bool, dt: DType };
     /// SU-FA over one key tile: per-row partial (m, l, o).

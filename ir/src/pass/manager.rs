@@ -190,7 +190,7 @@ fn fail(
 mod tests {
     use super::*;
     use crate::module::OpSpec;
-    use crate::pass::{PassInfo, PassOption};
+    use crate::pass::PassInfo;
     use crate::types::{ElemType, TensorType, Type};
 
     /// Appends a `func.return` of the entry argument to `main`, which has no results: invalid.
@@ -212,14 +212,8 @@ mod tests {
     };
 
     impl Pass for Breaker {
-        fn name(&self) -> &'static str {
-            BREAKER.name
-        }
-        fn description(&self) -> &'static str {
-            BREAKER.description
-        }
-        fn options(&self) -> &'static [PassOption] {
-            BREAKER.options
+        fn info(&self) -> &'static PassInfo {
+            &BREAKER
         }
         fn run(
             &mut self,
@@ -236,14 +230,8 @@ mod tests {
     }
 
     impl Pass for Counter {
-        fn name(&self) -> &'static str {
-            COUNTER.name
-        }
-        fn description(&self) -> &'static str {
-            COUNTER.description
-        }
-        fn options(&self) -> &'static [PassOption] {
-            COUNTER.options
+        fn info(&self) -> &'static PassInfo {
+            &COUNTER
         }
         fn run(
             &mut self,

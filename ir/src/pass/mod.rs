@@ -95,15 +95,23 @@ impl<'a> PassContext<'a> {
     }
 }
 
-/// A transformation of a module. Each pass type has a static [`PassInfo`] in a [`PassRegistry`];
-/// `name`, `description` and `options` return the same data.
+/// A transformation of a module. Each pass type has one static [`PassInfo`] (its name,
+/// description, option schema and constructor), registered in a [`PassRegistry`].
 pub trait Pass {
+    /// The pass's static description, the same one the registry holds.
+    fn info(&self) -> &'static PassInfo;
     /// The pipeline name, kebab-case (`canonicalize`, `fuse-attention`).
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
     /// One line: what the pass does.
-    fn description(&self) -> &'static str;
+    fn description(&self) -> &'static str {
+        self.info().description
+    }
     /// The options this pass accepts in a pipeline string.
-    fn options(&self) -> &'static [PassOption];
+    fn options(&self) -> &'static [PassOption] {
+        self.info().options
+    }
     /// Transform `module`. Returns whether anything changed.
     fn run(
         &mut self,

@@ -105,14 +105,8 @@ mod tests {
     };
 
     impl Pass for Nop {
-        fn name(&self) -> &'static str {
-            NOP.name
-        }
-        fn description(&self) -> &'static str {
-            NOP.description
-        }
-        fn options(&self) -> &'static [PassOption] {
-            NOP.options
+        fn info(&self) -> &'static PassInfo {
+            &NOP
         }
         fn run(
             &mut self,

@@ -88,9 +88,12 @@ pub fn tensors() -> Vec<TensorDecl> {
     ]
 }
 
+type UnaryCtor = fn(SramRef, SramRef, u32, u32, DType) -> Instr;
+type BinaryCtor = fn(SramRef, SramRef, SramRef, u32, u32, Bcast, DType) -> Instr;
+
 /// One of each instruction, in opcode order.
 pub fn instrs() -> Vec<Instr> {
-    let vec_unary: [fn(SramRef, SramRef, u32, u32, DType) -> Instr; 10] = [
+    let vec_unary: [UnaryCtor; 10] = [
         |dst, a, rows, cols, dt| Instr::VecExp {
             dst,
             a,
@@ -162,7 +165,7 @@ pub fn instrs() -> Vec<Instr> {
             dt,
         },
     ];
-    let vec_binary: [fn(SramRef, SramRef, SramRef, u32, u32, Bcast, DType) -> Instr; 5] = [
+    let vec_binary: [BinaryCtor; 5] = [
         |dst, a, b, rows, cols, bcast, dt| Instr::VecAdd {
             dst,
             a,
@@ -350,7 +353,11 @@ pub fn instrs() -> Vec<Instr> {
             tok(0x80 * i),
             1 + i,
             10 - i,
-            if i % 2 == 0 { DType::F32 } else { DType::F16 },
+            if i.is_multiple_of(2) {
+                DType::F32
+            } else {
+                DType::F16
+            },
         ));
     }
     out.extend([
