@@ -1,8 +1,10 @@
 //! `sofa-compiler`: frontends (ONNX, workload specs), passes, and (with the `mlir` feature) the
 //! bridge to real MLIR.
 
+pub mod lower;
 #[cfg(feature = "mlir")]
 pub mod mlir_bridge;
 pub mod onnx;
 pub mod passes;
+pub mod schedule;
 pub mod workload;

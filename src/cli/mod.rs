@@ -7,6 +7,7 @@
 //! stdout or to the `-o` file.
 
 mod asm;
+mod compile;
 pub mod diag;
 mod disasm;
 mod import;
@@ -51,6 +52,8 @@ pub enum Command {
     Asm(asm::AsmArgs),
     /// Print a .sofabin program as SOFA assembly text.
     Disasm(disasm::DisasmArgs),
+    /// Compile a workload spec and report its per-layer schedule (schedule-json).
+    Compile(compile::CompileArgs),
 }
 
 /// Entry point; returns the process exit code.
@@ -79,6 +82,7 @@ where
         Command::Run(args) => run::run(&args),
         Command::Asm(args) => asm::run(&args),
         Command::Disasm(args) => disasm::run(&args),
+        Command::Compile(args) => compile::run(&args),
     };
     match result {
         Ok(()) => 0,

@@ -6,12 +6,14 @@
 //! - [`equiv`]: attribute/op equivalence and constant lookup shared by the above.
 //! - [`fuse_attention`]: recognise attention blocks (egg) and replace each by `attn.mha`.
 //! - [`shape_infer`]: bind named dims (`bind=batch:1,seq:128`) and refine value types.
+//! - [`cct_tile`]: choose each attention layer's tiling plan (Tc, query block, K̂ placement).
 //! - [`sparsify`]: turn `attn.mha` into `attn.sparse_mha` (keep ratio, tiles, radius; per layer).
 //!
 //! Adding a pass: write its module with a `pub static INFO: PassInfo` and a type implementing
 //! [`sofa_ir::pass::Pass`], then add `&module::INFO` to [`registry`].
 
 pub mod canonicalize;
+pub mod cct_tile;
 pub mod cse;
 pub mod dce;
 pub mod equiv;
@@ -29,6 +31,7 @@ use sofa_ir::pass::{PassInfo, PassRegistry};
 /// Every pass of the compiler, in registration order (listing is sorted by name anyway).
 pub static PASSES: &[&PassInfo] = &[
     &canonicalize::INFO,
+    &cct_tile::INFO,
     &cse::INFO,
     &dce::INFO,
     &fuse_attention::INFO,

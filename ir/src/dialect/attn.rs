@@ -64,6 +64,9 @@
 //!    them, times v; a row with no valid key gives zeros (as `attn.mha`).
 //!
 //! Reference semantics: `crate::eval::sparse_mha` (with `selection_stats` for top-k recall).
+//!
+//! Both ops accept the optional plan attributes `cct-tile` writes (`sofa.tc`, `sofa.bc`,
+//! `sofa.q_block` : i64, `sofa.khat`, `sofa.schedule` : string); they do not change semantics.
 
 use super::{Arity, AttrDef, AttrKind, Dialect, OpDef, Trait};
 use crate::attr::{AttrDict, Attribute};
@@ -97,6 +100,11 @@ pub static ATTN: Dialect = Dialect {
                 AttrDef::required("head_dim", AttrKind::Int),
                 AttrDef::required("scale", AttrKind::Float),
                 AttrDef::required("causal", AttrKind::Bool),
+                AttrDef::optional("sofa.tc", AttrKind::Int),
+                AttrDef::optional("sofa.bc", AttrKind::Int),
+                AttrDef::optional("sofa.q_block", AttrKind::Int),
+                AttrDef::optional("sofa.khat", AttrKind::String),
+                AttrDef::optional("sofa.schedule", AttrKind::String),
             ],
             props: &[],
             traits: &[Trait::Pure],
@@ -124,6 +132,11 @@ pub static ATTN: Dialect = Dialect {
                 AttrDef::optional("radius", AttrKind::Float),
                 AttrDef::required("rounding", AttrKind::String),
                 AttrDef::required("pred_bits", AttrKind::Int),
+                AttrDef::optional("sofa.tc", AttrKind::Int),
+                AttrDef::optional("sofa.bc", AttrKind::Int),
+                AttrDef::optional("sofa.q_block", AttrKind::Int),
+                AttrDef::optional("sofa.khat", AttrKind::String),
+                AttrDef::optional("sofa.schedule", AttrKind::String),
             ],
             props: &[],
             traits: &[Trait::Pure],

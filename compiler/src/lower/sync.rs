@@ -1,0 +1,300 @@
+//! Semaphores between engines: named producer → consumer channels over counting semaphores.
+//!
+//! A channel carries "buffer full" events from its producer engine to its consumer engine and,
+//! when it guards a ring of buffers, "buffer free" credits back (primed with the ring depth at
+//! program start). Every semaphore has exactly one signalling and one waiting engine, so the
+//! k-th WAIT is satisfied by the k-th SIGNAL. The emitter writes instructions in an order that
+//! is itself a valid sequential execution, which makes the in-order per-engine replay
+//! ([`replay`]) deadlock-free; a test checks it.
+
+use std::collections::BTreeMap;
+
+use sofa_ir::isa::{Engine, Instr, Program};
+
+/// The channels of the attention dataflow, in semaphore-numbering order.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Chan {
+    /// Raw Q block: dma → vec (scaling).
+    QRaw,
+    /// Scaled Q for prediction: vec → dlzs.
+    QDlzs,
+    /// Scaled Q for formal compute: vec → sufa.
+    QSufa,
+    /// K̂ tile (or whole visible K̂ row when staged): dma → dlzs.
+    KHat,
+    /// Dense K/V tile and its slot table: dma → sufa.
+    DenseKv,
+    /// Predicted scores Â of a tile: dlzs → sads (credits back from sads).
+    AHat,
+    /// Â that needs the causal mask: dlzs → vec (event only).
+    AMask,
+    /// Masked Â: vec → sads (event only).
+    AMasked,
+    /// Causal mask tile: dma → vec.
+    Mask,
+    /// SADS indices: sads → ctrl.
+    Idx,
+    /// RASS issue order: ctrl → dma.
+    Order,
+    /// RASS slots: ctrl → sufa.
+    Slot,
+    /// Gathered K/V rows: dma → sufa.
+    Kv,
+    /// Output block: sufa → dma.
+    Out,
+    /// Staged: Â ready for the DRAM spill: dlzs → dma.
+    SpillA,
+    /// Staged: masked Â ready for the spill: vec → dma.
+    SpillAMasked,
+    /// Staged: Â reloaded from DRAM: dma → sads.
+    Reload,
+    /// Staged: scores/partials ready for the DRAM round trip: sufa → dma.
+    SpillP,
+    /// Staged: partials reloaded: dma → sufa.
+    ReloadP,
+}
+
+impl Chan {
+    /// (producer, consumer, carries free credits).
+    pub fn route(self) -> (Engine, Engine, bool) {
+        use Engine::*;
+        match self {
+            Chan::QRaw => (Dma, Vec, true),
+            Chan::QDlzs => (Vec, Dlzs, true),
+            Chan::QSufa => (Vec, Sufa, true),
+            Chan::KHat => (Dma, Dlzs, true),
+            Chan::DenseKv => (Dma, Sufa, true),
+            Chan::AHat => (Dlzs, Sads, true),
+            Chan::AMask => (Dlzs, Vec, false),
+            Chan::AMasked => (Vec, Sads, false),
+            Chan::Mask => (Dma, Vec, true),
+            Chan::Idx => (Sads, Ctrl, true),
+            Chan::Order => (Ctrl, Dma, true),
+            Chan::Slot => (Ctrl, Sufa, true),
+            Chan::Kv => (Dma, Sufa, true),
+            Chan::Out => (Sufa, Dma, true),
+            Chan::SpillA => (Dlzs, Dma, false),
+            Chan::SpillAMasked => (Vec, Dma, false),
+            Chan::Reload => (Dma, Sads, false),
+            Chan::SpillP => (Sufa, Dma, false),
+            Chan::ReloadP => (Dma, Sufa, false),
+        }
+    }
+}
+
+/// Semaphore ids of the channels in use, and the ring depth each free-credit channel is primed with.
+#[derive(Clone, Debug, Default)]
+pub struct Sems {
+    ids: BTreeMap<Chan, (u16, Option<u16>)>,
+    depth: BTreeMap<Chan, u32>,
+}
+
+impl Sems {
+    /// Number `chans` (deduplicated, in [`Chan`] order); `None` when more than `limit` are needed.
+    pub fn assign(chans: &BTreeMap<Chan, u32>, limit: u32) -> Option<Sems> {
+        let mut s = Sems::default();
+        let mut next: u32 = 0;
+        for (&c, &depth) in chans {
+            let full = next;
+            next += 1;
+            let free = if c.route().2 {
+                next += 1;
+                Some(next - 1)
+            } else {
+                None
+            };
+            s.ids
+                .insert(c, (u16::try_from(full).ok()?, free.map(|f| f as u16)));
+            s.depth.insert(c, depth);
+        }
+        (next <= limit).then_some(s)
+    }
+
+    /// How many semaphores are used.
+    pub fn count(&self) -> usize {
+        self.ids
+            .values()
+            .map(|(_, f)| 1 + usize::from(f.is_some()))
+            .sum()
+    }
+
+    fn id(&self, c: Chan) -> (u16, Option<u16>) {
+        // Channels are registered before emission; an unregistered one is a lowering bug that
+        // would surface as an unsatisfied WAIT in `Program::check`, so fall back to 0.
+        self.ids.get(&c).copied().unwrap_or((0, None))
+    }
+
+    /// The priming credits: each consumer frees its whole ring once.
+    pub fn prime(&self, out: &mut Vec<Instr>) {
+        for (&c, &(_, free)) in &self.ids {
+            if let Some(sem) = free {
+                for _ in 0..self.depth[&c] {
+                    out.push(Instr::Signal {
+                        engine: c.route().1,
+                        sem,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Producer: wait for a free buffer of the ring.
+    pub fn acquire(&self, c: Chan, out: &mut Vec<Instr>) {
+        if let (_, Some(sem)) = self.id(c) {
+            out.push(Instr::Wait {
+                engine: c.route().0,
+                sem,
+            });
+        }
+    }
+
+    /// Producer: the buffer is full.
+    pub fn publish(&self, c: Chan, out: &mut Vec<Instr>) {
+        out.push(Instr::Signal {
+            engine: c.route().0,
+            sem: self.id(c).0,
+        });
+    }
+
+    /// Consumer: wait until the buffer is full.
+    pub fn take(&self, c: Chan, out: &mut Vec<Instr>) {
+        out.push(Instr::Wait {
+            engine: c.route().1,
+            sem: self.id(c).0,
+        });
+    }
+
+    /// Consumer: done reading; the producer may overwrite.
+    pub fn release(&self, c: Chan, out: &mut Vec<Instr>) {
+        if let (_, Some(sem)) = self.id(c) {
+            out.push(Instr::Signal {
+                engine: c.route().1,
+                sem,
+            });
+        }
+    }
+}
+
+/// Replays `p` with one in-order queue per engine and counting semaphores, running any engine
+/// whose head can proceed; `HALT` runs once every other queue is empty. Returns the index of a
+/// stuck instruction per blocked engine when no engine can move (a deadlock).
+pub fn replay(p: &Program) -> Result<(), Vec<usize>> {
+    let mut queues: BTreeMap<Engine, Vec<usize>> = BTreeMap::new();
+    let mut halt = None;
+    for (i, instr) in p.instrs.iter().enumerate() {
+        match instr {
+            Instr::Halt {} => halt = Some(i),
+            _ => queues.entry(instr.engine()).or_default().push(i),
+        }
+    }
+    let mut heads: BTreeMap<Engine, usize> = queues.keys().map(|&e| (e, 0)).collect();
+    let mut sems: BTreeMap<u16, u64> = BTreeMap::new();
+    loop {
+        let mut moved = false;
+        for (e, q) in &queues {
+            let mut at = heads[e];
+            while let Some(&i) = q.get(at) {
+                match p.instrs[i] {
+                    Instr::Wait { sem, .. } => {
+                        let c = sems.entry(sem).or_default();
+                        if *c == 0 {
+                            break;
+                        }
+                        *c -= 1;
+                    }
+                    Instr::Signal { sem, .. } => *sems.entry(sem).or_default() += 1,
+                    _ => {}
+                }
+                at += 1;
+                moved = true;
+            }
+            heads.insert(*e, at);
+        }
+        let stuck: Vec<usize> = queues
+            .iter()
+            .filter_map(|(e, q)| q.get(heads[e]).copied())
+            .collect();
+        if stuck.is_empty() {
+            return if halt.is_some() { Ok(()) } else { Err(vec![]) };
+        }
+        if !moved {
+            return Err(stuck);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prog(instrs: Vec<Instr>) -> Program {
+        Program {
+            config_hash: 0,
+            tensors: vec![],
+            instrs,
+        }
+    }
+
+    #[test]
+    fn replay_finds_a_wait_nothing_satisfies() {
+        let stuck = prog(vec![
+            Instr::Wait {
+                engine: Engine::Dma,
+                sem: 0,
+            },
+            Instr::Halt {},
+        ]);
+        assert_eq!(replay(&stuck), Err(vec![0]));
+        let cross = prog(vec![
+            Instr::Wait {
+                engine: Engine::Dma,
+                sem: 0,
+            },
+            Instr::Signal {
+                engine: Engine::Dma,
+                sem: 1,
+            },
+            Instr::Wait {
+                engine: Engine::Sufa,
+                sem: 1,
+            },
+            Instr::Signal {
+                engine: Engine::Sufa,
+                sem: 0,
+            },
+            Instr::Halt {},
+        ]);
+        assert_eq!(replay(&cross), Err(vec![0, 2]));
+        let ok = prog(vec![
+            Instr::Signal {
+                engine: Engine::Sufa,
+                sem: 0,
+            },
+            Instr::Wait {
+                engine: Engine::Dma,
+                sem: 0,
+            },
+            Instr::Halt {},
+        ]);
+        assert_eq!(replay(&ok), Ok(()));
+    }
+
+    #[test]
+    fn assign_numbers_full_then_free() {
+        let chans: BTreeMap<Chan, u32> = [(Chan::QRaw, 2), (Chan::AMask, 2), (Chan::Out, 1)].into();
+        let s = Sems::assign(&chans, 32).unwrap();
+        assert_eq!(s.count(), 5);
+        let mut out = Vec::new();
+        s.prime(&mut out);
+        // QRaw's free (sem 1) twice on its consumer, Out's free (sem 4) once.
+        assert_eq!(out.len(), 3);
+        assert_eq!(
+            out[2],
+            Instr::Signal {
+                engine: Engine::Dma,
+                sem: 4
+            }
+        );
+        assert!(Sems::assign(&chans, 4).is_none());
+    }
+}

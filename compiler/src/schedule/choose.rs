@@ -1,0 +1,217 @@
+//! `cct-tile`'s search: the cheapest feasible plan per layer.
+//!
+//! Candidates: `Tc` in 2..=32 step 2 while `Tc ≤ Sk` (a single tile when `Sk < 2`), the query
+//! block `min(block.query_rows, Sq)`, and K̂ recomputed or spilled. A candidate is feasible when
+//! its tile buffers fit the SRAMs of the [`HwConfig`]:
+//! - temp SRAM: the predicted tile Â (`rows × Bc` bytes) plus the selected indices (`rows × sel`
+//!   16-bit tile-relative entries); not needed by `dense` or `staged` (no on-chip Â tile);
+//! - token SRAM: the Q block (`rows × D`, 16 bit), one tile of generated K and V (`2 × Bc × D`,
+//!   16 bit; `staged` streams them in chunks of the query block) and the partial outputs
+//!   (`rows × D`, 32 bit).
+//!
+//! The objective is the layer latency, then DRAM bytes, then energy, then the smaller `Tc`,
+//! then recompute before spill: a total order, so the choice is deterministic. Layers of equal
+//! shape share one search.
+
+use std::collections::BTreeMap;
+
+use sofa_ir::dialect::attn::{MhaAttrs, SparseMhaAttrs, SPARSE_MHA};
+use sofa_ir::hw::HwConfig;
+use sofa_ir::{Module, Op};
+
+use super::cost::{layer_cost, Candidate, LayerCost};
+use super::{Ablation, KhatPlacement, LayerPlan, Schedule, ScheduleError};
+use crate::passes::sparsify::attention_layers;
+
+/// The sizes of one attention layer that the cost depends on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerShape {
+    pub batch: u64,
+    pub heads: u64,
+    pub seq_q: u64,
+    pub seq_k: u64,
+    pub head_dim: u64,
+    /// Width of the token rows X that K/V are generated from (`heads · head_dim`).
+    pub hidden: u64,
+    pub causal: bool,
+    /// Fraction of each row's visible keys kept (1 = dense).
+    pub keep: f64,
+}
+
+/// One layer's plan with its position in the module.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedLayer {
+    pub index: usize,
+    pub op: Op,
+    /// The op's location (e.g. `llama-7b/layer0/attention`).
+    pub name: String,
+    pub shape: LayerShape,
+    pub plan: LayerPlan,
+    /// The same layer under `staged` (the comparison of `schedule-json`).
+    pub staged: LayerCost,
+}
+
+fn tc_candidates(seq_k: u64) -> Vec<u64> {
+    let even: Vec<u64> = (2..=32).step_by(2).filter(|&t| t <= seq_k).collect();
+    if even.is_empty() {
+        vec![1]
+    } else {
+        even
+    }
+}
+
+fn fits(hw: &HwConfig, s: &LayerShape, sched: Schedule, c: &Candidate) -> bool {
+    let bc = s.seq_k.div_ceil(c.tc);
+    let rows = c.q_block;
+    // Staged has no key tiles: its generated K/V stream through in query-block-sized chunks.
+    let kv_rows = if sched == Schedule::Staged {
+        bc.min(rows)
+    } else {
+        bc
+    };
+    let token = rows * s.head_dim * 2 + 2 * kv_rows * s.head_dim * 2 + rows * s.head_dim * 4;
+    let sel = ((s.keep * s.seq_k as f64).ceil() as u64)
+        .div_ceil(c.tc)
+        .min(bc);
+    let temp = rows * bc + rows * sel * 2;
+    token <= hw.sram.token_bytes && (sched != Schedule::Cct || temp <= hw.sram.temp_bytes)
+}
+
+/// The schedule a layer actually runs: keep 1 has nothing to predict, so it is dense.
+fn effective(sched: Schedule, s: &LayerShape) -> Schedule {
+    if s.keep >= 1.0 {
+        Schedule::Dense
+    } else {
+        sched
+    }
+}
+
+/// The cheapest feasible plan of one layer.
+pub fn choose_plan(
+    hw: &HwConfig,
+    s: &LayerShape,
+    sched: Schedule,
+    abl: Ablation,
+    layer: usize,
+) -> Result<LayerPlan, ScheduleError> {
+    let sched = effective(sched, s);
+    let q_block = u64::from(hw.block.query_rows).min(s.seq_q).max(1);
+    let placements: &[KhatPlacement] = match sched {
+        Schedule::Dense => &[KhatPlacement::None],
+        Schedule::Staged => &[KhatPlacement::Spill],
+        Schedule::Cct => &[KhatPlacement::Recompute, KhatPlacement::Spill],
+    };
+    let tcs = if sched == Schedule::Staged {
+        vec![1]
+    } else {
+        tc_candidates(s.seq_k)
+    };
+    let mut best: Option<(Candidate, LayerCost)> = None;
+    for &tc in &tcs {
+        for &khat in placements {
+            let c = Candidate { tc, q_block, khat };
+            if !fits(hw, s, sched, &c) {
+                continue;
+            }
+            let cost = layer_cost(hw, s, sched, abl, c)?;
+            let key = |x: &LayerCost| (x.latency, x.dram_bytes(), x.energy_total());
+            if best.as_ref().is_none_or(|(_, b)| key(&cost) < key(b)) {
+                best = Some((c, cost));
+            }
+        }
+    }
+    let (c, cost) = best.ok_or_else(|| ScheduleError::NoFit {
+        layer,
+        detail: format!(
+            "Sk {}, D {}, token {} B, temp {} B",
+            s.seq_k, s.head_dim, hw.sram.token_bytes, hw.sram.temp_bytes
+        ),
+    })?;
+    let tc = if sched == Schedule::Staged { 1 } else { c.tc };
+    Ok(LayerPlan {
+        schedule: sched,
+        tc,
+        bc: s.seq_k.div_ceil(tc),
+        q_block,
+        query_blocks: s.seq_q.div_ceil(q_block),
+        khat: c.khat,
+        cost,
+    })
+}
+
+fn static_dims(m: &Module, op: Op, operand: usize) -> Option<Vec<u64>> {
+    let v = *m.op(op).operands.get(operand)?;
+    let t = m.value_type(v).as_tensor()?;
+    t.dims.iter().map(|d| d.as_static()).collect()
+}
+
+/// The shape of an attention op; errors name the layer.
+pub fn layer_shape(m: &Module, op: Op, layer: usize) -> Result<LayerShape, ScheduleError> {
+    let bad = |message: &str| ScheduleError::Shape {
+        layer,
+        message: message.to_string(),
+    };
+    let (mha, keep) = if m.op(op).name == SPARSE_MHA {
+        let a =
+            SparseMhaAttrs::of(m, op).ok_or_else(|| bad("attn.sparse_mha lacks its attributes"))?;
+        (a.mha, a.keep_ratio)
+    } else {
+        (
+            MhaAttrs::of(m, op).ok_or_else(|| bad("attn.mha lacks its attributes"))?,
+            1.0,
+        )
+    };
+    let q = static_dims(m, op, 0).ok_or_else(|| bad("q needs a static 4-d shape"))?;
+    let k = static_dims(m, op, 1).ok_or_else(|| bad("k needs a static 4-d shape"))?;
+    if q.len() != 4 || k.len() != 4 || q.contains(&0) || k[2] == 0 {
+        return Err(bad("q and k must be non-empty [B, H, S, D] tensors"));
+    }
+    let heads = u64::try_from(mha.heads).map_err(|_| bad("negative heads"))?;
+    Ok(LayerShape {
+        batch: q[0],
+        heads,
+        seq_q: q[2],
+        seq_k: k[2],
+        head_dim: q[3],
+        hidden: heads.saturating_mul(q[3]),
+        causal: mha.causal,
+        keep,
+    })
+}
+
+/// Plan every attention layer of `m`, in order of appearance.
+pub fn plan_module(
+    m: &Module,
+    hw: &HwConfig,
+    sched: Schedule,
+    abl: Ablation,
+) -> Result<Vec<PlannedLayer>, ScheduleError> {
+    let mut cache: BTreeMap<String, (LayerPlan, LayerCost)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (index, op) in attention_layers(m).into_iter().enumerate() {
+        let shape = layer_shape(m, op, index)?;
+        let key = format!("{shape:?}");
+        let (plan, staged) = match cache.get(&key) {
+            Some(hit) => hit.clone(),
+            None => {
+                let plan = choose_plan(hw, &shape, sched, abl, index)?;
+                let staged = choose_plan(hw, &shape, Schedule::Staged, abl, index)?.cost;
+                cache.insert(key, (plan.clone(), staged.clone()));
+                (plan, staged)
+            }
+        };
+        let name = match &m.op(op).loc {
+            sofa_ir::Location::Name(n) => n.clone(),
+            _ => format!("layer{index}"),
+        };
+        out.push(PlannedLayer {
+            index,
+            op,
+            name,
+            shape,
+            plan,
+            staged,
+        });
+    }
+    Ok(out)
+}

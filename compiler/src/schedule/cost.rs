@@ -1,0 +1,486 @@
+//! The analytical cost of one layer under one candidate plan.
+//!
+//! Per (batch, query head) and per query block the instructions of the schedule are listed with
+//! their operand sizes and priced by [`Instr::cycles`] (the simulator's formulas); counts are
+//! then multiplied by `batch · heads`. Causal layers skip every key tile that starts after the
+//! block's last query, and only the block's visible keys count (`n`); the selection budget is
+//! `⌈keep·n⌉`, split as `⌈budget/T⌉` per active tile (capped at the tile width).
+//!
+//! Dataflow per key tile (`cct`): K̂ (recompute: LD X tile + DLZS.K; spill: LD K̂ tile) →
+//! DLZS.S → SADS → RASS → GATHER of the selected X rows → KVGEN K and V → SUFA.T; per block LD Q,
+//! SUFA.SYNC and ST O. `dense` is LD X tile → KVGEN K, V → SUFA.T (FA-2) per tile. `staged`
+//! computes K̂ for all keys (stored and reloaded), writes Â rows to DRAM and reads them back
+//! for one whole-row SADS, generates the selected K/V, and round-trips A (16-bit) through DRAM.
+//! Weights (W_k in LZ form, W_k and W_v in 8 bits) are loaded once per head when they fit the
+//! weight SRAM, else once per query block (streamed beside X).
+//!
+//! Latency: `cct` and `dense` overlap their engines (the fine-grained tile pipeline), so the
+//! layer takes the busiest engine's cycles; `staged` runs its stages back to back (the sum).
+//! Energy: busy cycles × engine power plus DRAM device and interface energy per byte.
+
+use std::collections::BTreeMap;
+
+use sofa_ir::hw::{energy, HwConfig};
+use sofa_ir::isa::{DType, DramAddr, Engine, Instr, SramRef, SufaMode};
+
+use super::{Ablation, KhatPlacement, PerEngine, Schedule, ScheduleError, TensorClass, Traffic};
+use crate::schedule::choose::LayerShape;
+
+/// One point of the plan space.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    pub tc: u64,
+    pub q_block: u64,
+    pub khat: KhatPlacement,
+}
+
+/// Predicted figures of one layer.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct LayerCost {
+    /// Busy cycles per engine.
+    pub cycles: PerEngine,
+    /// Layer latency (see the module docs).
+    pub latency: u64,
+    /// Instructions issued, by mnemonic.
+    pub instrs: BTreeMap<&'static str, u64>,
+    /// DRAM traffic by tensor class name.
+    pub dram: BTreeMap<&'static str, Traffic>,
+    /// Energy in fJ per engine, plus `dram_device` and `dram_interface`.
+    pub energy: PerEngine,
+    /// Key tiles skipped entirely because they are in a causal block's future.
+    pub causal_tiles_skipped: u64,
+}
+
+impl LayerCost {
+    pub fn dram_bytes(&self) -> u64 {
+        self.dram.values().map(|t| t.total()).sum()
+    }
+
+    pub fn energy_total(&self) -> u64 {
+        self.energy.values().sum()
+    }
+}
+
+/// Accumulates instruction cycles and traffic.
+struct Tally<'a> {
+    hw: &'a HwConfig,
+    cost: LayerCost,
+}
+
+const S0: SramRef = SramRef {
+    space: sofa_ir::isa::SramSpace::Temp,
+    offset: 0,
+};
+
+fn narrow<T: TryFrom<u64>>(v: u64, what: &str) -> Result<T, ScheduleError> {
+    T::try_from(v).map_err(|_| {
+        ScheduleError::BadOption(format!("{what} = {v} exceeds the instruction field"))
+    })
+}
+
+impl Tally<'_> {
+    fn issue(&mut self, i: &Instr, times: u64) -> Result<(), ScheduleError> {
+        if times == 0 {
+            return Ok(());
+        }
+        let c = i.cycles(self.hw)?.saturating_mul(times);
+        *self.cost.cycles.entry(i.engine().name()).or_default() += c;
+        *self.cost.instrs.entry(i.opcode().mnemonic()).or_default() += times;
+        Ok(())
+    }
+
+    fn traffic(&mut self, class: TensorClass, bytes: u64, write: bool) {
+        let t = self.cost.dram.entry(class.name()).or_default();
+        if write {
+            t.written += bytes;
+        } else {
+            t.read += bytes;
+        }
+    }
+
+    /// LD (or ST when `write`) of `rows × row_bytes`, `times` times.
+    fn dma(
+        &mut self,
+        class: TensorClass,
+        rows: u64,
+        row_bytes: u64,
+        times: u64,
+        write: bool,
+    ) -> Result<(), ScheduleError> {
+        if rows == 0 || times == 0 {
+            return Ok(());
+        }
+        let (rows32, rb) = (narrow(rows, "rows")?, narrow(row_bytes, "row bytes")?);
+        let i = if write {
+            Instr::St {
+                dst: DramAddr(0),
+                src: S0,
+                rows: rows32,
+                row_bytes: rb,
+                stride: rb,
+            }
+        } else {
+            Instr::Ld {
+                dst: S0,
+                src: DramAddr(0),
+                rows: rows32,
+                row_bytes: rb,
+                stride: rb,
+            }
+        };
+        self.issue(&i, times)?;
+        self.traffic(class, rows * row_bytes * times, write);
+        Ok(())
+    }
+
+    fn gather(
+        &mut self,
+        class: TensorClass,
+        rows: u64,
+        row_bytes: u64,
+        times: u64,
+    ) -> Result<(), ScheduleError> {
+        let i = Instr::Gather {
+            dst: S0,
+            src: DramAddr(0),
+            idx: S0,
+            max_rows: narrow(rows, "gathered rows")?,
+            row_bytes: narrow(row_bytes, "row bytes")?,
+            stride: narrow(row_bytes, "row bytes")?,
+        };
+        self.issue(&i, times)?;
+        self.traffic(class, rows * row_bytes * times, false);
+        Ok(())
+    }
+
+    /// A prediction product `m × n` with depth `k`: DLZS, or a GEMM when DLZS is ablated.
+    fn predict(
+        &mut self,
+        phase_k: bool,
+        m: u64,
+        k: u64,
+        n: u64,
+        abl: Ablation,
+        times: u64,
+    ) -> Result<(), ScheduleError> {
+        let (rows, kk, nn) = (narrow(m, "rows")?, narrow(k, "depth")?, narrow(n, "cols")?);
+        let i = match (abl.dlzs, phase_k) {
+            (true, _) => Instr::Gemm {
+                dst: S0,
+                a: S0,
+                b: S0,
+                bias: None,
+                m: rows,
+                n: nn,
+                k: kk,
+                trans_b: !phase_k,
+                acc: false,
+                dt: DType::I8,
+            },
+            (false, true) => Instr::DlzsK {
+                dst: S0,
+                x: S0,
+                w: S0,
+                rows,
+                k: kk,
+                n: nn,
+                xt: DType::I8,
+                wt: DType::Lz4,
+                ot: DType::I16,
+            },
+            (false, false) => Instr::DlzsS {
+                dst: S0,
+                q: S0,
+                khat: S0,
+                rows,
+                k: kk,
+                n: nn,
+                qt: DType::I16,
+                kt: DType::I16,
+                ot: DType::I8,
+            },
+        };
+        self.issue(&i, times)
+    }
+
+    /// KVGEN of K and of V for `rows` generated rows.
+    fn kvgen(&mut self, rows: u64, hidden: u64, d: u64, times: u64) -> Result<(), ScheduleError> {
+        let i = Instr::Kvgen {
+            dst: S0,
+            x: S0,
+            w: S0,
+            list: S0,
+            max_rows: narrow(rows, "rows")?,
+            k: narrow(hidden, "hidden")?,
+            n: narrow(d, "head_dim")?,
+            acc: false,
+            dt: DType::I8,
+        };
+        self.issue(&i, 2 * times)
+    }
+
+    fn sufa_tile(
+        &mut self,
+        rows: u64,
+        sel: u64,
+        d: u64,
+        fa2: bool,
+        times: u64,
+    ) -> Result<(), ScheduleError> {
+        let mode = if fa2 { SufaMode::Fa2 } else { SufaMode::Sorted };
+        let i = Instr::SufaT {
+            dst: S0,
+            q: S0,
+            k: S0,
+            v: S0,
+            slot: S0,
+            rows: narrow(rows, "rows")?,
+            sel: narrow(sel, "sel")?,
+            d: narrow(d, "d")?,
+            slots: narrow(sel, "sel")?,
+            mode,
+            dt: DType::F16,
+        };
+        self.issue(&i, times)
+    }
+
+    fn select(
+        &mut self,
+        rows: u64,
+        n: u64,
+        sel: u64,
+        abl: Ablation,
+        times: u64,
+    ) -> Result<u64, ScheduleError> {
+        let (r16, s16, n32) = (narrow(rows, "rows")?, narrow(sel, "sel")?, narrow(n, "n")?);
+        self.issue(
+            &Instr::Sads {
+                idx: S0,
+                top: S0,
+                src: S0,
+                rows: r16,
+                n: n32,
+                sel: s16,
+                base: 0,
+                radius: 0.0,
+                dt: DType::I8,
+            },
+            times,
+        )?;
+        self.issue(
+            &Instr::Rass {
+                order: S0,
+                slot: S0,
+                idx: S0,
+                rows: r16,
+                sel: s16,
+                n: n32,
+                reuse: !abl.rass,
+            },
+            times,
+        )?;
+        // Rows whose K/V must be generated: RASS shares a key among the block's queries.
+        Ok(if abl.rass {
+            rows * sel
+        } else {
+            n.min(rows * sel)
+        })
+    }
+}
+
+/// Bytes of the three weight matrices of one head: W_k in LZ form (4 bit), W_k and W_v (8 bit).
+pub fn weight_bytes(shape: &LayerShape) -> u64 {
+    let wd = shape.hidden * shape.head_dim;
+    wd / 2 + 2 * wd
+}
+
+/// One query block's geometry.
+struct Block {
+    rows: u64,
+    /// Keys visible to the block (all keys, or up to its last query when causal).
+    n: u64,
+    /// Key tiles holding visible keys.
+    tiles: u64,
+}
+
+fn blocks(shape: &LayerShape, q_block: u64, bc: u64) -> Vec<Block> {
+    let nq = shape.seq_q.div_ceil(q_block);
+    (0..nq)
+        .map(|b| {
+            let rows = q_block.min(shape.seq_q - b * q_block);
+            let n = if shape.causal {
+                shape.seq_k.min(b * q_block + rows)
+            } else {
+                shape.seq_k
+            };
+            Block {
+                rows,
+                n,
+                tiles: n.div_ceil(bc),
+            }
+        })
+        .collect()
+}
+
+fn budget(keep: f64, n: u64) -> u64 {
+    ((keep * n as f64).ceil() as u64).clamp(1.min(n), n)
+}
+
+/// The cost of `shape` under `sched` with candidate `c`.
+pub fn layer_cost(
+    hw: &HwConfig,
+    shape: &LayerShape,
+    sched: Schedule,
+    abl: Ablation,
+    c: Candidate,
+) -> Result<LayerCost, ScheduleError> {
+    let mut t = Tally {
+        hw,
+        cost: LayerCost::default(),
+    };
+    let heads = shape.batch * shape.heads;
+    let (d, hidden) = (shape.head_dim, shape.hidden);
+    let tc = if sched == Schedule::Staged { 1 } else { c.tc };
+    let bc = shape.seq_k.div_ceil(tc).max(1);
+    let blocks = blocks(shape, c.q_block, bc);
+    let w = weight_bytes(shape);
+    let weight_loads = if w <= hw.sram.weight_bytes {
+        1
+    } else {
+        blocks.len() as u64
+    };
+    t.dma(TensorClass::Weights, 1, w, heads * weight_loads, false)?;
+    let spill = sched == Schedule::Staged || c.khat == KhatPlacement::Spill;
+    if spill {
+        // K̂ once per head for every key, stored for the query blocks.
+        t.dma(TensorClass::KX, shape.seq_k, hidden, heads, false)?;
+        t.predict(true, shape.seq_k, hidden, d, abl, heads)?;
+        t.dma(TensorClass::Khat, shape.seq_k, d, heads, true)?;
+    }
+    for b in &blocks {
+        t.cost.causal_tiles_skipped += (tc - b.tiles.min(tc)) * heads;
+        t.dma(TensorClass::Q, b.rows, 2 * d, heads, false)?;
+        match sched {
+            Schedule::Dense => dense_block(&mut t, shape, b, bc, heads)?,
+            Schedule::Cct => cct_block(&mut t, shape, b, bc, heads, abl, spill)?,
+            Schedule::Staged => staged_block(&mut t, shape, b, heads, abl)?,
+        }
+        let sync = Instr::SufaSync {
+            dst: S0,
+            part: S0,
+            rows: narrow(b.rows, "rows")?,
+            tiles: narrow(b.tiles.max(1), "tiles")?,
+            d: narrow(d, "d")?,
+            dt: DType::F16,
+        };
+        t.issue(&sync, heads)?;
+        t.dma(TensorClass::O, b.rows, 2 * d, heads, true)?;
+    }
+    finish(t, sched)
+}
+
+/// Widths of the visible part of each active tile.
+fn tile_widths(b: &Block, bc: u64) -> impl Iterator<Item = u64> + '_ {
+    (0..b.tiles).map(move |j| bc.min(b.n - j * bc))
+}
+
+fn dense_block(
+    t: &mut Tally<'_>,
+    s: &LayerShape,
+    b: &Block,
+    bc: u64,
+    heads: u64,
+) -> Result<(), ScheduleError> {
+    for width in tile_widths(b, bc) {
+        t.dma(TensorClass::KX, width, s.hidden, heads, false)?;
+        t.kvgen(width, s.hidden, s.head_dim, heads)?;
+        t.sufa_tile(b.rows, width, s.head_dim, true, heads)?;
+    }
+    Ok(())
+}
+
+fn cct_block(
+    t: &mut Tally<'_>,
+    s: &LayerShape,
+    b: &Block,
+    bc: u64,
+    heads: u64,
+    abl: Ablation,
+    spill: bool,
+) -> Result<(), ScheduleError> {
+    let d = s.head_dim;
+    let per_tile = budget(s.keep, b.n).div_ceil(b.tiles.max(1));
+    for width in tile_widths(b, bc) {
+        if spill {
+            t.dma(TensorClass::Khat, width, d, heads, false)?;
+        } else {
+            t.dma(TensorClass::KX, width, s.hidden, heads, false)?;
+            t.predict(true, width, s.hidden, d, abl, heads)?;
+        }
+        t.predict(false, b.rows, d, width, abl, heads)?;
+        let sel = per_tile.min(width);
+        let gen = if abl.sads {
+            // Whole-row sort: selection waits for every tile; costed once per block below.
+            if abl.rass {
+                b.rows * sel
+            } else {
+                width.min(b.rows * sel)
+            }
+        } else {
+            t.select(b.rows, width, sel, abl, heads)?
+        };
+        t.gather(TensorClass::KX, gen, s.hidden, heads)?;
+        t.kvgen(gen, s.hidden, d, heads)?;
+        t.sufa_tile(b.rows, sel, d, abl.sufa, heads)?;
+    }
+    if abl.sads {
+        let k = budget(s.keep, b.n);
+        if b.rows * b.n > t.hw.sram.temp_bytes {
+            // The whole predicted row does not fit the temp SRAM: it goes through DRAM.
+            t.dma(TensorClass::Ahat, b.rows, b.n, heads, true)?;
+            t.dma(TensorClass::Ahat, b.rows, b.n, heads, false)?;
+        }
+        t.select(b.rows, b.n, k, abl, heads)?;
+    }
+    Ok(())
+}
+
+fn staged_block(
+    t: &mut Tally<'_>,
+    s: &LayerShape,
+    b: &Block,
+    heads: u64,
+    abl: Ablation,
+) -> Result<(), ScheduleError> {
+    let d = s.head_dim;
+    let k = budget(s.keep, b.n);
+    t.dma(TensorClass::Khat, b.n, d, heads, false)?;
+    t.predict(false, b.rows, d, b.n, abl, heads)?;
+    t.dma(TensorClass::Ahat, b.rows, b.n, heads, true)?;
+    t.dma(TensorClass::Ahat, b.rows, b.n, heads, false)?;
+    let gen = t.select(b.rows, b.n, k, abl, heads)?;
+    t.gather(TensorClass::KX, gen, s.hidden, heads)?;
+    t.kvgen(gen, s.hidden, d, heads)?;
+    t.sufa_tile(b.rows, k, d, true, heads)?;
+    // A (16-bit scores of the selected keys) is stored, then read back for softmax and A·V.
+    t.dma(TensorClass::A, b.rows, 2 * k, heads, true)?;
+    t.dma(TensorClass::A, b.rows, 2 * k, heads, false)
+}
+
+fn finish(mut t: Tally<'_>, sched: Schedule) -> Result<LayerCost, ScheduleError> {
+    let cycles = &t.cost.cycles;
+    t.cost.latency = match sched {
+        Schedule::Staged => cycles.values().sum(),
+        _ => cycles.values().copied().max().unwrap_or(0),
+    };
+    let mut e = PerEngine::new();
+    for (&name, &c) in cycles {
+        let engine = Engine::from_name(name).unwrap_or(Engine::Ctrl);
+        e.insert(name, energy::busy_energy(t.hw, engine, c)?);
+    }
+    let dram = energy::dram_energy(t.hw, t.cost.dram_bytes())?;
+    e.insert("dram_device", dram.device);
+    e.insert("dram_interface", dram.interface);
+    t.cost.energy = e;
+    Ok(t.cost)
+}

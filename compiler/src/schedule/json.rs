@@ -1,0 +1,214 @@
+//! `schedule-json`: the stable, versioned summary of a module's attention schedule.
+//!
+//! Top level (keys in this order):
+//! - `format`: always `"sofa-schedule"`; `version`: `1` (bumped on any incompatible change).
+//! - `hw`: `{ "name": HwConfig.name, "hash": HwConfig::hash as 16 lowercase hex digits }`.
+//! - `workload`: the workload name given by the caller; `schedule`: requested schedule
+//!   (`dense`|`staged`|`cct`); `ablate`: ablated mechanisms as a comma list (`""` = none).
+//! - `layers`: one entry per attention op, in module order:
+//!   - `index`, `name` (the op location), `shape`: `{batch, heads, seq_q, seq_k, head_dim,
+//!     hidden, causal, keep}`;
+//!   - `schedule`: the schedule costed (keep 1 is always `dense`); `tc`, `bc` (`⌈seq_k/tc⌉`),
+//!     `q_block` (query rows per block), `query_blocks`, `khat` (`recompute`|`spill`|`none`),
+//!     `causal_tiles_skipped` (key tiles never touched, summed over batch·heads·blocks);
+//!   - `cycles`: busy cycles per engine (`dma`, `dlzs`, `sads`, `kvpe`, `sufa`, `ctrl`, only
+//!     engines used); `latency_cycles`: the layer's predicted latency;
+//!   - `instrs`: instruction counts by mnemonic;
+//!   - `dram`: per tensor class (`q`, `k_x` token rows, `v`, `weights`, `khat`, `ahat`, `a`,
+//!     `o`, `spills`; only classes moved) `{read, written}` bytes; `dram_bytes`: their sum;
+//!   - `energy_fj`: femtojoules per engine plus `dram_device` and `dram_interface`;
+//!     `energy_total_fj`;
+//!   - `staged_dram_bytes`: the same layer under `staged`; `dram_saving_vs_staged_pct`:
+//!     `100·(staged − this)/staged`, rounded to 2 decimals (0 when staged moves nothing).
+//! - `totals`: `{latency_cycles, dram_bytes, energy_fj, staged_dram_bytes}` summed over layers.
+//!
+//! Maps are ordered by key, so equal inputs print byte-identical JSON.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sofa_ir::hw::HwConfig;
+
+use super::{Ablation, PlannedLayer, Schedule, Traffic};
+
+pub const FORMAT: &str = "sofa-schedule";
+pub const VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    format: &'static str,
+    version: u32,
+    hw: Hw,
+    workload: &'a str,
+    schedule: &'static str,
+    ablate: String,
+    layers: Vec<Layer<'a>>,
+    totals: Totals,
+}
+
+#[derive(Serialize)]
+struct Hw {
+    name: String,
+    hash: String,
+}
+
+#[derive(Serialize)]
+struct Shape {
+    batch: u64,
+    heads: u64,
+    seq_q: u64,
+    seq_k: u64,
+    head_dim: u64,
+    hidden: u64,
+    causal: bool,
+    keep: f64,
+}
+
+#[derive(Serialize)]
+struct Bytes {
+    read: u64,
+    written: u64,
+}
+
+#[derive(Serialize)]
+struct Layer<'a> {
+    index: usize,
+    name: &'a str,
+    shape: Shape,
+    schedule: &'static str,
+    tc: u64,
+    bc: u64,
+    q_block: u64,
+    query_blocks: u64,
+    khat: &'static str,
+    causal_tiles_skipped: u64,
+    cycles: &'a BTreeMap<&'static str, u64>,
+    latency_cycles: u64,
+    instrs: &'a BTreeMap<&'static str, u64>,
+    dram: BTreeMap<&'static str, Bytes>,
+    dram_bytes: u64,
+    energy_fj: &'a BTreeMap<&'static str, u64>,
+    energy_total_fj: u64,
+    staged_dram_bytes: u64,
+    dram_saving_vs_staged_pct: f64,
+}
+
+#[derive(Serialize)]
+struct Totals {
+    latency_cycles: u64,
+    dram_bytes: u64,
+    energy_fj: u64,
+    staged_dram_bytes: u64,
+}
+
+/// `100·(staged − ours)/staged`, rounded to 2 decimals.
+pub fn saving_pct(ours: u64, staged: u64) -> f64 {
+    if staged == 0 {
+        return 0.0;
+    }
+    let pct = 100.0 * (staged as f64 - ours as f64) / staged as f64;
+    (pct * 100.0).round() / 100.0
+}
+
+fn layer(p: &PlannedLayer) -> Layer<'_> {
+    let c = &p.plan.cost;
+    let s = &p.shape;
+    let dram = c
+        .dram
+        .iter()
+        .map(|(&k, &Traffic { read, written })| (k, Bytes { read, written }))
+        .collect();
+    Layer {
+        index: p.index,
+        name: &p.name,
+        shape: Shape {
+            batch: s.batch,
+            heads: s.heads,
+            seq_q: s.seq_q,
+            seq_k: s.seq_k,
+            head_dim: s.head_dim,
+            hidden: s.hidden,
+            causal: s.causal,
+            keep: s.keep,
+        },
+        schedule: p.plan.schedule.name(),
+        tc: p.plan.tc,
+        bc: p.plan.bc,
+        q_block: p.plan.q_block,
+        query_blocks: p.plan.query_blocks,
+        khat: p.plan.khat.name(),
+        causal_tiles_skipped: c.causal_tiles_skipped,
+        cycles: &c.cycles,
+        latency_cycles: c.latency,
+        instrs: &c.instrs,
+        dram,
+        dram_bytes: c.dram_bytes(),
+        energy_fj: &c.energy,
+        energy_total_fj: c.energy_total(),
+        staged_dram_bytes: p.staged.dram_bytes(),
+        dram_saving_vs_staged_pct: saving_pct(c.dram_bytes(), p.staged.dram_bytes()),
+    }
+}
+
+/// The schedule-json text (pretty-printed, trailing newline).
+pub fn render(
+    hw: &HwConfig,
+    workload: &str,
+    schedule: Schedule,
+    ablate: Ablation,
+    layers: &[PlannedLayer],
+) -> String {
+    let sum =
+        |f: &dyn Fn(&PlannedLayer) -> u64| layers.iter().map(f).fold(0u64, u64::saturating_add);
+    let doc = Doc {
+        format: FORMAT,
+        version: VERSION,
+        hw: Hw {
+            name: hw.name.clone(),
+            hash: format!("{:016x}", hw.hash()),
+        },
+        workload,
+        schedule: schedule.name(),
+        ablate: ablate.to_list(),
+        totals: Totals {
+            latency_cycles: sum(&|p| p.plan.cost.latency),
+            dram_bytes: sum(&|p| p.plan.cost.dram_bytes()),
+            energy_fj: sum(&|p| p.plan.cost.energy_total()),
+            staged_dram_bytes: sum(&|p| p.staged.dram_bytes()),
+        },
+        layers: layers.iter().map(layer).collect(),
+    };
+    // Plain structs of integers, strings and finite floats always serialise.
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// A workload spec's schedule-json: build its attention IR, sparsify at `keep` (the spec's
+/// own ratio when `None`), plan every layer and render.
+pub fn workload_schedule_json(
+    spec: &crate::workload::WorkloadSpec,
+    hw: &HwConfig,
+    keep: Option<f64>,
+    schedule: Schedule,
+    ablate: Ablation,
+) -> Result<String, super::ScheduleError> {
+    use crate::passes::sparsify::{Sparsify, SparsifyConfig};
+    use sofa_ir::pass::{Pass, PassContext};
+
+    let bad = |e: String| super::ScheduleError::BadOption(e);
+    let mut spec = spec.clone();
+    if let Some(k) = keep {
+        spec.keep_ratio = k;
+    }
+    let mut m = crate::workload::build_module(&spec).map_err(|e| bad(e.to_string()))?;
+    let mut config = SparsifyConfig::default();
+    config.global.keep = spec.keep_ratio;
+    let dialects = sofa_ir::dialect::DialectRegistry::with_core_dialects();
+    let mut cx = PassContext::new(&dialects);
+    Sparsify::new(config)
+        .run(&mut m, &mut cx)
+        .map_err(|e| bad(e.to_string()))?;
+    let layers = super::plan_module(&m, hw, schedule, ablate)?;
+    Ok(render(hw, &spec.name, schedule, ablate, &layers))
+}

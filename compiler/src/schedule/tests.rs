@@ -1,0 +1,181 @@
+//! Cost-model arithmetic against hand-computed figures, and the plan search on real workloads.
+
+use super::*;
+use crate::workload::{build_module, load_spec};
+use sofa_ir::hw::HwConfig;
+
+fn workload(name: &str, keep: f64) -> Vec<PlannedLayer> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
+    let mut spec = load_spec(&dir.join(format!("{name}.toml"))).unwrap();
+    spec.keep_ratio = keep;
+    let m = sparse_module(&spec);
+    plan_module(&m, &HwConfig::default(), Schedule::Cct, Ablation::default()).unwrap()
+}
+
+fn sparse_module(spec: &crate::workload::WorkloadSpec) -> sofa_ir::Module {
+    use crate::passes::sparsify::{Sparsify, SparsifyConfig};
+    use sofa_ir::pass::{Pass, PassContext};
+    let mut m = build_module(spec).unwrap();
+    let mut config = SparsifyConfig::default();
+    config.global.keep = spec.keep_ratio;
+    let dialects = sofa_ir::dialect::DialectRegistry::with_core_dialects();
+    let mut cx = PassContext::new(&dialects);
+    Sparsify::new(config).run(&mut m, &mut cx).unwrap();
+    m
+}
+
+fn tiny(causal: bool, seq: u64) -> LayerShape {
+    LayerShape {
+        batch: 1,
+        heads: 1,
+        seq_q: seq,
+        seq_k: seq,
+        head_dim: 4,
+        hidden: 4,
+        causal,
+        keep: 0.5,
+    }
+}
+
+fn recompute(tc: u64, q_block: u64) -> Candidate {
+    Candidate {
+        tc,
+        q_block,
+        khat: KhatPlacement::Recompute,
+    }
+}
+
+#[test]
+fn cct_cost_matches_hand_computed_figures() {
+    let hw = HwConfig::default();
+    let c = layer_cost(
+        &hw,
+        &tiny(false, 8),
+        Schedule::Cct,
+        Ablation::default(),
+        recompute(2, 8),
+    )
+    .unwrap();
+    // DMA: W (40 B), Q (64 B), O (64 B), and per tile LD X + GATHER (16 B each): 101 cycles each.
+    // DLZS: per tile K̂ (rows 4) and Â (rows 8), each 1·1·4 + 160 = 164.
+    // SADS: 1·1·1 + 4 = 5 per tile; RASS: 1·2 + 4 + min(16, 4) = 10 per tile.
+    // KVGEN: 1·1·4 + 132 = 136, twice per tile; SUFA.T: 1·(2·2 + 2) + 2 = 8 per tile;
+    // SUFA.SYNC: 2·(2 + 1) + 4 + 2 = 12.
+    let want: PerEngine = [
+        ("ctrl", 20),
+        ("dlzs", 656),
+        ("dma", 707),
+        ("kvpe", 544),
+        ("sads", 10),
+        ("sufa", 28),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(c.cycles, want);
+    assert_eq!(c.latency, 707);
+    let bytes: Vec<(&str, u64, u64)> = c
+        .dram
+        .iter()
+        .map(|(k, t)| (*k, t.read, t.written))
+        .collect();
+    assert_eq!(
+        bytes,
+        [
+            ("k_x", 64, 0),
+            ("o", 0, 64),
+            ("q", 64, 0),
+            ("weights", 40, 0)
+        ]
+    );
+    assert_eq!(c.dram_bytes(), 232);
+    assert_eq!(c.energy["dram_device"], 232 * 32_107);
+    assert_eq!(c.energy["dram_interface"], 232 * 8_863);
+    // 707 DMA cycles have no busy power; 28 SU-FA cycles at 485.12 mW and 1 GHz.
+    assert_eq!((c.energy["dma"], c.energy["sufa"]), (0, 28 * 485_120));
+    assert_eq!(c.instrs["KVGEN"], 4);
+    assert_eq!(c.causal_tiles_skipped, 0);
+}
+
+#[test]
+fn causal_blocks_skip_future_tiles_and_ragged_tiles_are_counted() {
+    let mut hw = HwConfig::default();
+    hw.block.query_rows = 4;
+    // S = 10 over Tc = 4 gives Bc = 3: tiles of 3, 3, 3, 1 keys. Blocks of 4, 4, 2 queries see
+    // 4, 8, 10 keys, i.e. 2, 3, 4 tiles: 2 + 1 tiles skipped, 9 tiles processed.
+    let c = layer_cost(
+        &hw,
+        &tiny(true, 10),
+        Schedule::Cct,
+        Ablation::default(),
+        recompute(4, 4),
+    )
+    .unwrap();
+    assert_eq!(c.causal_tiles_skipped, 3);
+    assert_eq!(c.instrs["DLZS.S"], 9);
+    assert_eq!(c.instrs["SUFA.SYNC"], 3);
+    // X rows loaded: 4 + 8 + 10 visible keys of 4 bytes each, plus the gathered rows.
+    assert_eq!(c.dram["k_x"].read, 2 * (4 + 8 + 10) * 4);
+}
+
+#[test]
+fn ablations_switch_engines_and_modes() {
+    let hw = HwConfig::default();
+    let shape = tiny(false, 8);
+    let dlzs = Ablation::parse("dlzs").unwrap();
+    let c = layer_cost(&hw, &shape, Schedule::Cct, dlzs, recompute(2, 8)).unwrap();
+    assert!(!c.cycles.contains_key("dlzs"));
+    assert_eq!(c.instrs["GEMM"], 4);
+    let rass = Ablation::parse("rass").unwrap();
+    let c = layer_cost(&hw, &shape, Schedule::Cct, rass, recompute(2, 8)).unwrap();
+    // Without reuse every query's 2 keys are fetched: 16 rows per tile instead of 4.
+    assert_eq!(c.dram["k_x"].read, 2 * (16 + 16 * 4));
+    assert_eq!(
+        Ablation::parse(" sads,sufa ").unwrap().to_list(),
+        "sads,sufa"
+    );
+    assert!(Ablation::parse("dlzs,nope").is_err());
+    assert!(Schedule::parse("fast").is_err());
+}
+
+#[test]
+fn one_query_block_recomputes_khat_and_many_spill_it() {
+    let hw = HwConfig::default();
+    let plan = choose_plan(&hw, &tiny(false, 8), Schedule::Cct, Ablation::default(), 0).unwrap();
+    assert_eq!(
+        (plan.tc, plan.bc, plan.khat),
+        (2, 4, KhatPlacement::Recompute)
+    );
+    let layers = workload("llama-7b", 0.25);
+    let p = &layers[0].plan;
+    assert_eq!((p.tc, p.bc, p.q_block, p.query_blocks), (32, 128, 128, 32));
+    assert_eq!(p.khat, KhatPlacement::Spill);
+}
+
+#[test]
+fn llama_7b_cct_moves_less_dram_than_staged_in_every_layer() {
+    let layers = workload("llama-7b", 0.25);
+    assert_eq!(layers.len(), 32);
+    for l in &layers {
+        let (ours, staged) = (l.plan.cost.dram_bytes(), l.staged.dram_bytes());
+        assert!(ours < staged, "layer {}: {ours} >= {staged}", l.index);
+        assert_eq!(json::saving_pct(ours, staged), PCT, "layer {}", l.index);
+    }
+    // All layers share one shape: the Â (2 × 276.8 MB) and A (2 × 138.4 MB) round trips are the gap.
+    let l0 = &layers[0];
+    assert_eq!(
+        (l0.plan.cost.dram_bytes(), l0.staged.dram_bytes()),
+        (CCT_BYTES, STAGED_BYTES)
+    );
+    assert_eq!(STAGED_BYTES - CCT_BYTES, 2 * 276_824_064 + 2 * 138_412_032);
+}
+
+const PCT: f64 = 6.96;
+const CCT_BYTES: u64 = 11_098_128_384;
+const STAGED_BYTES: u64 = 11_928_600_576;
+
+#[test]
+fn keep_one_runs_dense() {
+    let layers = workload("bert-base", 1.0);
+    assert!(layers.iter().all(|l| l.plan.schedule == Schedule::Dense));
+    assert!(layers.iter().all(|l| l.plan.khat == KhatPlacement::None));
+}
