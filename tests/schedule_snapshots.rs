@@ -59,7 +59,10 @@ fn unknown_emits_and_onnx_input_are_refused_with_a_reason() {
     let out = compile(&["--workload", w, "--emit", "sofabin"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("possible values: schedule-json, asm, bin"), "{err}");
+    assert!(
+        err.contains("possible values: schedule-json, asm, bin"),
+        "{err}"
+    );
     let out = compile(&["model.onnx"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));

@@ -4,12 +4,13 @@
 //! Unsqueeze/Expand/Reshape, causal constant mask), cross attention, opset-23 Attention, and
 //! candidates that must be left alone with a reason.
 
+mod onnx_common;
 #[path = "fuse_attention_util/mod.rs"]
 mod util;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
+use onnx_common::{models_dir, FIXTURES};
 use sofa_compiler::onnx::{import_file, ImportOptions};
 use sofa_compiler::passes::fuse_attention::{fuse_attention, FuseReport, Limits};
 use sofa_compiler::passes::registry;
@@ -19,23 +20,7 @@ use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::eval::Tensor;
 use sofa_ir::pass::PassContext;
 use sofa_ir::{Dim, ElemType, Location, Module, TensorType, Type};
-use util::{count, dims, interpret, max_diff, mhas, random, G};
-
-const FIXTURES: [&str; 6] = [
-    "bert_sdpa_ts_op17",
-    "bert_eager_ts_op17",
-    "gpt2_sdpa_ts_op17",
-    "gpt2_eager_ts_op17",
-    "vit_sdpa_ts_op17",
-    "vit_eager_ts_op17",
-];
-
-fn models_dir() -> PathBuf {
-    match std::env::var_os("SOFA_MODELS_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"),
-    }
-}
+use util::{count, dims, fixture_feeds, interpret, max_diff, mhas, random, G};
 
 fn import(name: &str) -> Module {
     let path = models_dir().join(format!("{name}.onnx"));
@@ -80,42 +65,12 @@ fn attrs(m: &Module) -> Vec<MhaAttrs> {
 /// Feeds for a fixture: batch 2, sequence 7, token ids in the 1000-word vocabulary, the last
 /// row's mask right-padded, random pixels.
 fn fixture_inputs(m: &Module) -> Vec<Tensor> {
-    let func = m.funcs()[0];
-    let entry = m.entry_block(func).unwrap();
-    let block = &m.blocks[entry];
-    block
-        .args
-        .iter()
-        .zip(&block.arg_locs)
-        .enumerate()
-        .map(|(i, (&a, loc))| {
-            let t = m.value_type(a).as_tensor().unwrap();
-            let shape: Vec<usize> = t
-                .dims
-                .iter()
-                .map(|d| match d {
-                    Dim::Static(n) => *n as usize,
-                    Dim::Named(n) if n == "batch" => 2,
-                    _ => 7,
-                })
-                .collect();
-            let n: usize = shape.iter().product();
-            match (t.elem, loc) {
-                (ElemType::I64, Location::Name(name)) if name == "attention_mask" => {
-                    let cols = shape[1];
-                    let v = (0..n)
-                        .map(|j| i64::from(j < n - cols || j % cols < cols - 2))
-                        .collect();
-                    Tensor::from_i64(shape, v).unwrap()
-                }
-                (ElemType::I64, _) => {
-                    let v = (0..n).map(|j| ((j * 37 + 11) % 1000) as i64).collect();
-                    Tensor::from_i64(shape, v).unwrap()
-                }
-                _ => random(&shape, 7 + i as u64),
-            }
-        })
-        .collect()
+    let dim = |d: &Dim| match d {
+        Dim::Static(n) => *n as usize,
+        Dim::Named(n) if n == "batch" => 2,
+        _ => 7,
+    };
+    fixture_feeds(m, dim, 2, random)
 }
 
 #[test]

@@ -3,10 +3,13 @@
 //! accuracy of keep = 0.25 on the exported fixtures (cosine similarity of every attention
 //! layer's output against dense attention on the same operands).
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
+mod onnx_common;
+#[path = "fuse_attention_util/mod.rs"]
+mod util;
 
+use std::io::Write;
+
+use onnx_common::models_dir;
 use sofa_compiler::onnx::{import_file, ImportOptions};
 use sofa_compiler::passes::registry;
 use sofa_compiler::workload::{build_module, parse_spec};
@@ -14,9 +17,9 @@ use sofa_ir::dialect::attn::{Rounding, SparseMhaAttrs, MHA, SPARSE_MHA};
 use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::eval::sparse_mha::selection_stats;
 use sofa_ir::eval::{eval_op_n, module_opset, Tensor};
-use sofa_ir::module::{FUNC_OP, RETURN_OP};
 use sofa_ir::pass::{NoInstrumentation, PassManager, PassRecord};
-use sofa_ir::{Dim, ElemType, Location, Module, Op, Type, Value};
+use sofa_ir::{Dim, Module, Op};
+use util::{fixture_feeds, interpret_visiting};
 
 fn run(m: &mut Module, pipeline: &str) -> Result<Vec<PassRecord>, String> {
     let mut pm =
@@ -203,53 +206,20 @@ fn recall(attrs: &sofa_ir::AttrDict, ins: &[Option<&Tensor>]) -> f64 {
 
 /// Run `@main` with the reference kernels; every `attn.sparse_mha` is also evaluated densely.
 fn interpret(m: &Module, inputs: &[Tensor]) -> Run {
-    let func = *m
-        .funcs()
-        .iter()
-        .find(|&&f| m.op(f).name == FUNC_OP)
-        .unwrap();
-    let entry = m.entry_block(func).unwrap();
-    let mut env: BTreeMap<Value, Tensor> = m.blocks[entry]
-        .args
-        .iter()
-        .copied()
-        .zip(inputs.iter().cloned())
-        .collect();
     let opset = module_opset(m);
     let mut layers = Vec::new();
-    for &op in &m.blocks[entry].ops {
-        let data = m.op(op);
-        if data.name == RETURN_OP {
-            let outputs = data.operands.iter().map(|v| env[v].clone()).collect();
-            return Run { outputs, layers };
+    let outputs = interpret_visiting(m, inputs, |data, ins, out| {
+        if data.name == SPARSE_MHA {
+            let dense = eval_op_n(MHA, &data.attrs, ins, opset, Some(data.results.len()))
+                .unwrap_or_else(|e| panic!("{MHA} at {:?}: {e}", data.loc));
+            layers.push(Layer {
+                sparse: out[0].clone(),
+                dense: dense.into_iter().next().unwrap(),
+                recall: recall(&data.attrs, ins),
+            });
         }
-        let results = if data.name == "onnx.Constant" {
-            vec![Tensor::from_attr(&data.attrs["value"], m).unwrap()]
-        } else {
-            let ins: Vec<Option<&Tensor>> = data
-                .operands
-                .iter()
-                .map(|v| (*m.value_type(*v) != Type::None).then(|| &env[v]))
-                .collect();
-            let eval = |name: &str| {
-                eval_op_n(name, &data.attrs, &ins, opset, Some(data.results.len()))
-                    .unwrap_or_else(|e| panic!("{name} at {:?}: {e}", data.loc))
-            };
-            let out = eval(&data.name);
-            if data.name == SPARSE_MHA {
-                layers.push(Layer {
-                    sparse: out[0].clone(),
-                    dense: eval(MHA).remove(0),
-                    recall: recall(&data.attrs, &ins),
-                });
-            }
-            out
-        };
-        for (&r, t) in data.results.iter().zip(results) {
-            env.insert(r, t);
-        }
-    }
-    panic!("no func.return");
+    });
+    Run { outputs, layers }
 }
 
 fn cosine(a: &Tensor, b: &Tensor) -> f64 {
@@ -282,50 +252,14 @@ fn keep_one_evaluates_exactly_as_mha() {
     }
 }
 
-fn models_dir() -> PathBuf {
-    match std::env::var_os("SOFA_MODELS_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"),
-    }
-}
-
 /// Feeds at batch 2 and the bound sequence length: token ids, the last batch row's mask
 /// right-padded by 3, random pixels.
 fn fixture_inputs(m: &Module) -> Vec<Tensor> {
-    let entry = m.entry_block(m.funcs()[0]).unwrap();
-    let block = &m.blocks[entry];
-    block
-        .args
-        .iter()
-        .zip(&block.arg_locs)
-        .enumerate()
-        .map(|(i, (&a, loc))| {
-            let t = m.value_type(a).as_tensor().unwrap();
-            let shape: Vec<usize> = t
-                .dims
-                .iter()
-                .map(|d| match d {
-                    Dim::Static(n) => *n as usize,
-                    other => panic!("unbound dim {other:?}"),
-                })
-                .collect();
-            let n: usize = shape.iter().product();
-            match (t.elem, loc) {
-                (ElemType::I64, Location::Name(name)) if name == "attention_mask" => {
-                    let cols = shape[1];
-                    let v = (0..n)
-                        .map(|j| i64::from(j < n - cols || j % cols < cols - 3))
-                        .collect();
-                    Tensor::from_i64(shape, v).unwrap()
-                }
-                (ElemType::I64, _) => {
-                    let v = (0..n).map(|j| ((j * 37 + 11) % 1000) as i64).collect();
-                    Tensor::from_i64(shape, v).unwrap()
-                }
-                _ => random(&shape, 7 + i as u64),
-            }
-        })
-        .collect()
+    let dim = |d: &Dim| match d {
+        Dim::Static(n) => *n as usize,
+        other => panic!("unbound dim {other:?}"),
+    };
+    fixture_feeds(m, dim, 3, random)
 }
 
 /// Import `name` with batch 2 and `seq` tokens bound, then run `pipeline`.

@@ -8,7 +8,10 @@ use sofa_ir::attr::{Attribute, DenseAttr};
 use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::eval::{eval_op_n, module_opset, Tensor};
 use sofa_ir::module::{FUNC_OP, RETURN_OP};
-use sofa_ir::{Block, Dim, ElemType, FunctionType, Module, Op, OpSpec, TensorType, Type, Value};
+use sofa_ir::{
+    Block, Dim, ElemType, FunctionType, Location, Module, Op, OpData, OpSpec, TensorType, Type,
+    Value,
+};
 
 /// Builds `func.func @main` op by op.
 pub struct G {
@@ -177,6 +180,16 @@ impl G {
 
 /// Run `@main` on `inputs` with the reference kernels.
 pub fn interpret(m: &Module, inputs: &[Tensor]) -> Vec<Tensor> {
+    interpret_visiting(m, inputs, |_, _, _| {})
+}
+
+/// [`interpret`], showing `visit` every evaluated op (constants aside) with its operands and
+/// results, so a test can record what it needs about single ops.
+pub fn interpret_visiting(
+    m: &Module,
+    inputs: &[Tensor],
+    mut visit: impl FnMut(&OpData, &[Option<&Tensor>], &[Tensor]),
+) -> Vec<Tensor> {
     let func = *m
         .funcs()
         .iter()
@@ -203,14 +216,16 @@ pub fn interpret(m: &Module, inputs: &[Tensor]) -> Vec<Tensor> {
                 .iter()
                 .map(|v| (*m.value_type(*v) != Type::None).then(|| &env[v]))
                 .collect();
-            eval_op_n(
+            let out = eval_op_n(
                 &data.name,
                 &data.attrs,
                 &ins,
                 opset,
                 Some(data.results.len()),
             )
-            .unwrap_or_else(|e| panic!("{} at {:?}: {e}", data.name, data.loc))
+            .unwrap_or_else(|e| panic!("{} at {:?}: {e}", data.name, data.loc));
+            visit(data, &ins, &out);
+            out
         };
         for (&r, t) in data.results.iter().zip(results) {
             env.insert(r, t);
@@ -264,5 +279,43 @@ pub fn mhas(m: &Module) -> Vec<Op> {
     m.all_ops()
         .into_iter()
         .filter(|&o| m.op(o).name == "attn.mha")
+        .collect()
+}
+
+/// Feeds for a fixture's `@main`: `dim` sizes each dim, `attention_mask` is all ones but for
+/// its last batch row, right-padded by `pad`, other i64 inputs are token ids in a 1000-word
+/// vocabulary, and float input `i` is `float(shape, 7 + i)`.
+pub fn fixture_feeds(
+    m: &Module,
+    dim: impl Fn(&Dim) -> usize,
+    pad: usize,
+    float: impl Fn(&[usize], u64) -> Tensor,
+) -> Vec<Tensor> {
+    let entry = m.entry_block(m.funcs()[0]).unwrap();
+    let block = &m.blocks[entry];
+    block
+        .args
+        .iter()
+        .zip(&block.arg_locs)
+        .enumerate()
+        .map(|(i, (&a, loc))| {
+            let t = m.value_type(a).as_tensor().unwrap();
+            let shape: Vec<usize> = t.dims.iter().map(&dim).collect();
+            let n: usize = shape.iter().product();
+            match (t.elem, loc) {
+                (ElemType::I64, Location::Name(name)) if name == "attention_mask" => {
+                    let cols = shape[1];
+                    let v = (0..n)
+                        .map(|j| i64::from(j < n - cols || j % cols < cols - pad))
+                        .collect();
+                    Tensor::from_i64(shape, v).unwrap()
+                }
+                (ElemType::I64, _) => {
+                    let v = (0..n).map(|j| ((j * 37 + 11) % 1000) as i64).collect();
+                    Tensor::from_i64(shape, v).unwrap()
+                }
+                _ => float(&shape, 7 + i as u64),
+            }
+        })
         .collect()
 }

@@ -177,17 +177,3 @@ pub fn same_elem(a: &Tensor, b: &Tensor, b_index: usize) -> KResult<ElemType> {
     }
     Ok(a.elem())
 }
-
-/// ONNX `TensorProto.DataType` code to our element type.
-pub fn onnx_dtype(code: i64) -> Option<ElemType> {
-    Some(match code {
-        1 => ElemType::F32,
-        3 => ElemType::I8,
-        6 => ElemType::I32,
-        7 => ElemType::I64,
-        9 => ElemType::I1,
-        10 => ElemType::F16,
-        16 => ElemType::BF16,
-        _ => return None,
-    })
-}

@@ -7,6 +7,7 @@
 //! mask is added, and `is_causal` masks key `j > i + past_len`; fully masked rows give NaN.
 //! [`attention_core`] is the 4-D kernel, reusable by fused attention ops.
 
+use crate::dialect::attn::MhaAttrs;
 use crate::eval::args::{int_values, OpArgs};
 use crate::eval::broadcast::{broadcast_shapes, broadcast_strides, for_each_offset};
 use crate::eval::elementwise::not_float;
@@ -47,6 +48,73 @@ pub struct AttnDims {
     pub kv_len: usize,
     pub head_dim: usize,
     pub v_dim: usize,
+}
+
+impl AttnDims {
+    /// Dims of 4-D Q `[B, Hq, Sq, D]`, K `[B, Hkv, Skv, D]`, V `[B, Hkv, Skv, Dv]` shapes, or
+    /// `None` when a shape is not 4-D or batch, KV heads, key length or head size disagree.
+    pub fn from_shapes(qs: &[usize], ks: &[usize], vs: &[usize]) -> Option<AttnDims> {
+        let (&[batch, q_heads, q_len, head_dim], &[kb, kv_heads, kv_len, kd], &[vb, vh, vl, v_dim]) =
+            (qs, ks, vs)
+        else {
+            return None;
+        };
+        let consistent =
+            kb == batch && vb == batch && kd == head_dim && vh == kv_heads && vl == kv_len;
+        consistent.then_some(AttnDims {
+            batch,
+            q_heads,
+            kv_heads,
+            q_len,
+            kv_len,
+            head_dim,
+            v_dim,
+        })
+    }
+}
+
+/// Validated operands of a fused attention op (`attn.mha`, `attn.sparse_mha`): 4-D `q`, `k`,
+/// `v` of one float element type whose shapes agree with each other and with `a`. With
+/// `whole_groups`, query heads that are not a multiple of KV heads are reported as the same
+/// attribute mismatch (otherwise [`attention_core`] reports them).
+pub(crate) fn fused_operands<'t>(
+    q: &'t Tensor,
+    k: &'t Tensor,
+    v: &'t Tensor,
+    a: &MhaAttrs,
+    whole_groups: bool,
+) -> KResult<(AttnDims, [&'t [f32]; 3])> {
+    let mut data: [&[f32]; 3] = [&[]; 3];
+    for (i, t) in [q, k, v].into_iter().enumerate() {
+        if t.rank() != 4 {
+            return Err(EvalErrorKind::input(
+                i,
+                format!("expected 4-D, got {:?}", t.shape()),
+            ));
+        }
+        if t.elem() != q.elem() {
+            return Err(EvalErrorKind::input(
+                i,
+                format!("element type {} differs from q's {}", t.elem(), q.elem()),
+            ));
+        }
+        data[i] = t.as_f32().ok_or_else(|| not_float(i, t))?;
+    }
+    let (qs, ks, vs) = (q.shape(), k.shape(), v.shape());
+    let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let matches = |d: &AttnDims| {
+        as_i64(d.q_heads) == a.heads
+            && as_i64(d.kv_heads) == a.kv_heads
+            && as_i64(d.head_dim) == a.head_dim
+            && (!whole_groups || d.q_heads.checked_rem(d.kv_heads) == Some(0))
+    };
+    match AttnDims::from_shapes(qs, ks, vs) {
+        Some(dims) if matches(&dims) => Ok((dims, data)),
+        _ => Err(EvalErrorKind::shape(format!(
+            "q {qs:?}, k {ks:?}, v {vs:?} do not match heads = {}, kv_heads = {}, head_dim = {}",
+            a.heads, a.kv_heads, a.head_dim
+        ))),
+    }
 }
 
 /// Softmax attention on 4-D contiguous tensors. Returns `Y [B, Hq, Sq, Dv]` and the scores after
@@ -195,20 +263,11 @@ pub fn attention(args: &OpArgs) -> KResult<Vec<Tensor>> {
         .opt_input(4)
         .map_or(0, |p| p.shape().get(2).copied().unwrap_or(0));
     let (qs, ks, vs) = (q.shape(), k.shape(), v.shape());
-    let dims = AttnDims {
-        batch: qs[0],
-        q_heads: qs[1],
-        kv_heads: ks[1],
-        q_len: qs[2],
-        kv_len: ks[2],
-        head_dim: qs[3],
-        v_dim: vs[3],
-    };
-    if ks[0] != qs[0] || vs[0] != qs[0] || ks[3] != qs[3] || vs[1] != ks[1] || vs[2] != ks[2] {
-        return Err(EvalErrorKind::shape(format!(
+    let dims = AttnDims::from_shapes(qs, ks, vs).ok_or_else(|| {
+        EvalErrorKind::shape(format!(
             "incompatible Q {qs:?}, K {ks:?}, V {vs:?} (as [batch, heads, seq, head_size])"
-        )));
-    }
+        ))
+    })?;
     let scale = args
         .opt_float("scale")?
         .unwrap_or(1.0 / (dims.head_dim as f32).sqrt());

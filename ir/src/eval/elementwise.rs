@@ -4,7 +4,8 @@
 //! sign unless `fmod = 1`, overflow wraps in the element type, and division by zero is an error
 //! (it is undefined in ONNX). Float `Max`/`Min` propagate NaN like numpy.
 
-use crate::eval::args::{onnx_dtype, same_elem, OpArgs};
+use crate::dialect::onnx::infer::elem_from_onnx;
+use crate::eval::args::{same_elem, OpArgs};
 use crate::eval::broadcast::{broadcast_all, broadcast_shapes, map2, map3};
 use crate::eval::error::{EvalErrorKind, KResult};
 use crate::eval::precision::erf;
@@ -364,7 +365,7 @@ fn pick<T>(c: bool, a: T, b: T) -> T {
 pub fn cast(args: &OpArgs) -> KResult<Vec<Tensor>> {
     args.arity(1, 1)?;
     let code = args.int("to", -1)?;
-    let to = onnx_dtype(code).ok_or_else(|| {
+    let to = elem_from_onnx(code).ok_or_else(|| {
         EvalErrorKind::attr(
             "to",
             format!("unsupported or missing target type code {code}"),

@@ -75,21 +75,7 @@ pub fn fold_onnx(
         .zip(&data.results)
         .map(|(t, &v)| {
             let declared = &module.values.get(v)?.ty;
-            matches_declared(t, declared).then(|| t.to_attr().ok())?
+            t.matches_type(declared).then(|| t.to_attr().ok())?
         })
         .collect()
-}
-
-/// The tensor fits the declared type: same element type and rank, equal static dims.
-fn matches_declared(t: &Tensor, declared: &Type) -> bool {
-    let Type::Tensor(tt) = declared else {
-        return false;
-    };
-    tt.elem == t.elem()
-        && tt.rank() == t.rank()
-        && tt
-            .dims
-            .iter()
-            .zip(t.shape())
-            .all(|(d, &n)| d.as_static().is_none_or(|s| s == n as u64))
 }

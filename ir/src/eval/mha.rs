@@ -8,8 +8,9 @@
 use crate::attr::AttrDict;
 use crate::dialect::attn::MhaAttrs;
 use crate::eval::args::OpArgs;
-use crate::eval::attention::{additive_mask, attention_core, AttentionOptions, AttnDims, MaskView};
-use crate::eval::elementwise::not_float;
+use crate::eval::attention::{
+    additive_mask, attention_core, fused_operands, AttentionOptions, MaskView,
+};
 use crate::eval::error::{EvalError, EvalErrorKind, KResult};
 use crate::eval::tensor::{Tensor, TensorData};
 
@@ -62,45 +63,7 @@ fn mha_kernel(
     mask: Option<&Tensor>,
     a: &MhaAttrs,
 ) -> KResult<Tensor> {
-    let mut data = Vec::with_capacity(3);
-    for (i, t) in [q, k, v].into_iter().enumerate() {
-        if t.rank() != 4 {
-            return Err(EvalErrorKind::input(
-                i,
-                format!("expected 4-D, got {:?}", t.shape()),
-            ));
-        }
-        if t.elem() != q.elem() {
-            return Err(EvalErrorKind::input(
-                i,
-                format!("element type {} differs from q's {}", t.elem(), q.elem()),
-            ));
-        }
-        data.push(t.as_f32().ok_or_else(|| not_float(i, t))?);
-    }
-    let (qs, ks, vs) = (q.shape(), k.shape(), v.shape());
-    let dims = AttnDims {
-        batch: qs[0],
-        q_heads: qs[1],
-        kv_heads: ks[1],
-        q_len: qs[2],
-        kv_len: ks[2],
-        head_dim: qs[3],
-        v_dim: vs[3],
-    };
-    let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-    let consistent =
-        ks[0] == qs[0] && vs[0] == qs[0] && ks[3] == qs[3] && vs[1] == ks[1] && vs[2] == ks[2];
-    if !consistent
-        || as_i64(dims.q_heads) != a.heads
-        || as_i64(dims.kv_heads) != a.kv_heads
-        || as_i64(dims.head_dim) != a.head_dim
-    {
-        return Err(EvalErrorKind::shape(format!(
-            "q {qs:?}, k {ks:?}, v {vs:?} do not match heads = {}, kv_heads = {}, head_dim = {}",
-            a.heads, a.kv_heads, a.head_dim
-        )));
-    }
+    let (dims, [qd, kd, vd]) = fused_operands(q, k, v, a, false)?;
     let values = mask
         .map(|m| additive_mask(m, q.elem(), &dims, 3))
         .transpose()?;
@@ -115,7 +78,7 @@ fn mha_kernel(
         softcap: 0.0,
         zero_masked_rows: true,
     };
-    let (y, _) = attention_core(dims, data[0], data[1], data[2], view, &opts)?;
+    let (y, _) = attention_core(dims, qd, kd, vd, view, &opts)?;
     Tensor::new(
         q.elem(),
         vec![dims.batch, dims.q_heads, dims.q_len, dims.v_dim],

@@ -12,10 +12,11 @@
 use crate::attr::AttrDict;
 use crate::dialect::attn::{SparseMhaAttrs, SPARSE_MHA};
 use crate::eval::args::OpArgs;
-use crate::eval::attention::{additive_mask, attention_core, AttentionOptions, AttnDims, MaskView};
+use crate::eval::attention::{
+    additive_mask, attention_core, fused_operands, AttentionOptions, AttnDims, MaskView,
+};
 use crate::eval::broadcast::{broadcast_strides, strided_gather};
 use crate::eval::dlzs::{encode_block, predict_scores, LzBlock, LzFormat};
-use crate::eval::elementwise::not_float;
 use crate::eval::error::{EvalError, EvalErrorKind, KResult};
 use crate::eval::mha::mha_tensors;
 use crate::eval::sads::{keep_count, sads_select, top_k};
@@ -182,47 +183,8 @@ impl<'a> Problem<'a> {
         mask: Option<&Tensor>,
         a: &SparseMhaAttrs,
     ) -> KResult<Problem<'a>> {
-        let mut data = Vec::with_capacity(3);
-        for (i, t) in [q, k, v].into_iter().enumerate() {
-            if t.rank() != 4 {
-                return Err(EvalErrorKind::input(
-                    i,
-                    format!("expected 4-D, got {:?}", t.shape()),
-                ));
-            }
-            if t.elem() != q.elem() {
-                return Err(EvalErrorKind::input(
-                    i,
-                    format!("element type {} differs from q's {}", t.elem(), q.elem()),
-                ));
-            }
-            data.push(t.as_f32().ok_or_else(|| not_float(i, t))?);
-        }
-        let (qs, ks, vs) = (q.shape(), k.shape(), v.shape());
-        let dims = AttnDims {
-            batch: qs[0],
-            q_heads: qs[1],
-            kv_heads: ks[1],
-            q_len: qs[2],
-            kv_len: ks[2],
-            head_dim: qs[3],
-            v_dim: vs[3],
-        };
         let m = &a.mha;
-        let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        let consistent =
-            ks[0] == qs[0] && vs[0] == qs[0] && ks[3] == qs[3] && vs[1] == ks[1] && vs[2] == ks[2];
-        if !consistent
-            || as_i64(dims.q_heads) != m.heads
-            || as_i64(dims.kv_heads) != m.kv_heads
-            || as_i64(dims.head_dim) != m.head_dim
-            || dims.q_heads.checked_rem(dims.kv_heads) != Some(0)
-        {
-            return Err(EvalErrorKind::shape(format!(
-                "q {qs:?}, k {ks:?}, v {vs:?} do not match heads = {}, kv_heads = {}, head_dim = {}",
-                m.heads, m.kv_heads, m.head_dim
-            )));
-        }
+        let (dims, [qd, kd, vd]) = fused_operands(q, k, v, m, true)?;
         let mask = mask
             .map(|t| -> KResult<Vec<f32>> {
                 let values = additive_mask(t, q.elem(), &dims, 3)?;
@@ -238,9 +200,9 @@ impl<'a> Problem<'a> {
         Ok(Problem {
             dims,
             elem: q.elem(),
-            q: data[0],
-            k: data[1],
-            v: data[2],
+            q: qd,
+            k: kd,
+            v: vd,
             mask,
             scale: m.scale as f32,
             causal: m.causal,

@@ -13,7 +13,7 @@ use crate::eval::precision::{
     round_to_f16,
 };
 use crate::module::Module;
-use crate::types::{ElemType, TensorType};
+use crate::types::{ElemType, TensorType, Type};
 
 /// Largest element count of any tensor the evaluator creates.
 pub const MAX_ELEMENTS: usize = 1 << 31;
@@ -327,6 +327,21 @@ impl Tensor {
     /// An `Attribute::Dense` holding this tensor.
     pub fn to_attr(&self) -> KResult<Attribute> {
         Ok(Attribute::Dense(self.to_dense()?))
+    }
+
+    /// Whether the tensor fits the declared type: same element type and rank, equal static dims
+    /// (dynamic and named dims accept any size).
+    pub fn matches_type(&self, declared: &Type) -> bool {
+        let Type::Tensor(tt) = declared else {
+            return false;
+        };
+        tt.elem == self.elem()
+            && tt.rank() == self.rank()
+            && tt
+                .dims
+                .iter()
+                .zip(self.shape())
+                .all(|(d, &n)| d.as_static().is_none_or(|s| s == n as u64))
     }
 }
 

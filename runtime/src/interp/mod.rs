@@ -221,19 +221,7 @@ fn check_result(m: &Module, op: Op, index: usize, t: Tensor) -> Result<Tensor, I
             &format!("kernel produced result #{index}, the op has fewer"),
         ));
     };
-    let ok = match m.value_type(v) {
-        Type::Tensor(tt) => {
-            tt.elem == t.elem()
-                && tt.rank() == t.rank()
-                && tt
-                    .dims
-                    .iter()
-                    .zip(t.shape())
-                    .all(|(d, &n)| d.as_static().is_none_or(|s| s == n as u64))
-        }
-        _ => false,
-    };
-    if !ok {
+    if !t.matches_type(m.value_type(v)) {
         return Err(malformed(
             m,
             op,

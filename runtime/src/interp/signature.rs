@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use sofa_ir::dialect::onnx::shape::format_dims;
 use sofa_ir::eval::Tensor;
 use sofa_ir::{Attribute, Dim, Module, Op, Type, Value};
 
@@ -74,7 +75,7 @@ fn check_input(
     }
     let shape_error = || InterpError::InputShape {
         name: name.into(),
-        expected: describe_dims(&tt.dims),
+        expected: format_dims(&tt.dims),
         got: t.shape().to_vec(),
     };
     if tt.rank() != t.rank() {
@@ -102,17 +103,4 @@ fn check_input(
         }
     }
     Ok(())
-}
-
-/// `[batch, 3, ?]`.
-fn describe_dims(dims: &[Dim]) -> String {
-    let parts: Vec<String> = dims
-        .iter()
-        .map(|d| match d {
-            Dim::Static(n) => n.to_string(),
-            Dim::Dynamic => "?".into(),
-            Dim::Named(s) => s.clone(),
-        })
-        .collect();
-    format!("[{}]", parts.join(", "))
 }
