@@ -6,146 +6,15 @@
 //! models slightly below opset 13 still import with a warning.
 //!
 //! Every op folds: through the reference kernels when all operands are constant
-//! ([`fold_onnx`]), and `Shape`, `Size` and `Gather`-of-`Shape` also from static operand types
+//! ([`crate::eval::fold_onnx`]), and `Shape`, `Size` and `Gather`-of-`Shape` also from static operand types
 //! ([`super::fold`]). No op of the table has side effects or randomness (Dropout is the
 //! inference identity), so folding any of them is sound.
 
+use super::builders::*;
 use super::{fold, infer, nn, verify};
-use crate::dialect::{Arity, AttrDef, AttrKind, FoldFn, InferFn, OpDef, Trait, VerifyFn};
-use crate::eval::fold_onnx;
+use crate::dialect::{Arity, AttrKind, OpDef};
 
 use AttrKind::{Float, Int, IntArray, String as Str, Tensor};
-
-const PURE: &[Trait] = &[Trait::Pure];
-const COMMUTATIVE: &[Trait] = &[Trait::Pure, Trait::Commutative];
-const CONSTANT: &[Trait] = &[Trait::Pure, Trait::ConstantLike];
-
-const fn opt(name: &'static str, kind: AttrKind) -> AttrDef {
-    AttrDef::optional(name, kind)
-}
-
-const fn req(name: &'static str, kind: AttrKind) -> AttrDef {
-    AttrDef::required(name, kind)
-}
-
-/// The general constructor: every field an ONNX op needs.
-#[allow(clippy::too_many_arguments)]
-const fn op(
-    name: &'static str,
-    summary: &'static str,
-    operands: Arity,
-    results: Arity,
-    attrs: &'static [AttrDef],
-    traits: &'static [Trait],
-    verify: Option<VerifyFn>,
-    infer: InferFn,
-) -> OpDef {
-    OpDef {
-        name,
-        summary,
-        operands,
-        results,
-        regions: 0,
-        attrs,
-        props: &[],
-        traits,
-        verify,
-        fold: Some(fold_onnx),
-        infer: Some(infer),
-    }
-}
-
-/// `def` with a fold hook other than [`fold_onnx`].
-const fn folding(mut def: OpDef, fold: FoldFn) -> OpDef {
-    def.fold = Some(fold);
-    def
-}
-
-/// An elementwise op with one operand whose result has the operand's type.
-const fn unary(name: &'static str, summary: &'static str) -> OpDef {
-    op(
-        name,
-        summary,
-        Arity::Exact(1),
-        Arity::Exact(1),
-        &[],
-        PURE,
-        None,
-        infer::same_as_first,
-    )
-}
-
-/// A broadcasting binary op whose result has the first operand's element type.
-const fn binary(name: &'static str, summary: &'static str, traits: &'static [Trait]) -> OpDef {
-    op(
-        name,
-        summary,
-        Arity::Exact(2),
-        Arity::Exact(1),
-        &[],
-        traits,
-        None,
-        infer::broadcast,
-    )
-}
-
-/// A broadcasting comparison: result element type `i1`.
-const fn compare(name: &'static str, summary: &'static str, traits: &'static [Trait]) -> OpDef {
-    op(
-        name,
-        summary,
-        Arity::Exact(2),
-        Arity::Exact(1),
-        &[],
-        traits,
-        None,
-        infer::compare,
-    )
-}
-
-/// A reduction: data plus optional `axes` input (or the pre-18 `axes` attribute).
-const fn reduce(name: &'static str, summary: &'static str) -> OpDef {
-    op(
-        name,
-        summary,
-        Arity::Between(1, 2),
-        Arity::Exact(1),
-        REDUCE_ATTRS,
-        PURE,
-        Some(verify::reduce),
-        infer::reduce,
-    )
-}
-
-/// ArgMax / ArgMin: one axis, `i64` indices.
-const fn arg_reduce(name: &'static str, summary: &'static str) -> OpDef {
-    op(
-        name,
-        summary,
-        Arity::Exact(1),
-        Arity::Exact(1),
-        ARG_ATTRS,
-        PURE,
-        Some(verify::axis_in_rank),
-        infer::arg_reduce,
-    )
-}
-
-const REDUCE_ATTRS: &[AttrDef] = &[
-    opt("axes", IntArray),
-    opt("keepdims", Int),
-    opt("noop_with_empty_axes", Int),
-];
-const ARG_ATTRS: &[AttrDef] = &[
-    opt("axis", Int),
-    opt("keepdims", Int),
-    opt("select_last_index", Int),
-];
-const NORM_ATTRS: &[AttrDef] = &[
-    opt("axis", Int),
-    opt("epsilon", Float),
-    opt("stash_type", Int),
-];
 
 /// Every op of the dialect, sorted by name.
 pub static OPS: &[OpDef] = &[
