@@ -7,6 +7,7 @@
 //! Folding goes through the evaluator's kernels ([`crate::eval::fold_onnx`]); [`fold`] adds the
 //! folds that read operand types (`Shape`, `Size`, `Gather` of a `Shape`).
 
+mod axes;
 mod builders;
 pub mod fold;
 pub mod infer;
