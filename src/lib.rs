@@ -2,3 +2,4 @@
 
 pub mod cli;
 pub mod npz;
+pub mod paper;

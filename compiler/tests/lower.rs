@@ -1,5 +1,6 @@
-//! `lower-to-isa` for attention-only workloads: validity, round trips, exact instruction
-//! counts per schedule, causal tile skipping, deadlock freedom and determinism.
+//! `lower-to-isa` for attention-only workloads (one segment per layer): validity, round trips,
+//! exact instruction counts per schedule, causal tile skipping, deadlock freedom and
+//! determinism.
 //!
 //! The shape: 2 layers, 2 heads of 32, S = 300 (not a multiple of the 128-row query block).
 //! Default plan: Tc = ⌈300/128⌉ = 3 key tiles of Bc = 100 (widths 100, 100, 100); query
@@ -204,9 +205,9 @@ fn selection_budgets_follow_keep_and_partial_tiles() {
     // Causal block 0: 128 visible keys in tiles of 100 and 28; budget 32 → 16 per tile.
     let sels = sads_sels(&lower(true, 0.25, Schedule::Cct));
     assert_eq!(&sels[..2], &[(100, 16), (28, 16)]);
-    // keep 1: everything selected (capped by the tile width).
+    // keep 1: every visible key of every tile (exact attention), whatever the budget split.
     let sels = sads_sels(&lower(true, 1.0, Schedule::Cct));
-    assert_eq!(&sels[..2], &[(100, 64), (28, 28)]);
+    assert_eq!(&sels[..2], &[(100, 100), (28, 28)]);
     // Staged: one whole-row selection, 0.25 · 300 = 75 of the 300 keys.
     let sels = sads_sels(&lower(false, 0.25, Schedule::Staged));
     assert_eq!(sels[0], (300, 75));

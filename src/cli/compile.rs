@@ -1,127 +1,166 @@
-//! `sofa compile`: a workload spec through sparsify and cct-tile to a schedule report
-//! (`--emit schedule-json`), or lowered to a SOFA-ISA program (`--emit asm|bin`).
-//!
-//! ONNX model input is not implemented yet (the rest of the model — GEMMs, norms, activations —
-//! does not lower to the ISA yet), and asking for it is an input error saying so.
+//! `sofa compile`: an ONNX model or a workload spec through sparsify and cct-tile to a SOFA-ISA
+//! program (`--emit bin|asm`), the compiled IR (`--emit mlir`) or the per-layer schedule
+//! report (`--emit schedule-json`).
 
 use std::path::PathBuf;
 
 use clap::Args;
 use sofa_compiler::lower::{lower_attention, LowerOptions};
-use sofa_compiler::passes::cct_tile::load_config;
-use sofa_compiler::schedule::json::workload_schedule_json;
-use sofa_compiler::schedule::{Ablation, Schedule};
+use sofa_compiler::schedule::json::{render, workload_schedule_json};
+use sofa_compiler::schedule::plan_module;
 use sofa_compiler::workload::{build_module, load_spec};
-use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::print_asm;
+use sofa_ir::isa::{print_asm, Program};
+use sofa_ir::text::print_module;
 
 use super::diag::CliError;
+use super::import::{parse_shape_bindings, ShapeBindings};
 use super::io::write_output;
+use super::model::{compile_model, lower, Target, TargetArgs};
+use super::opt::InstrumentArgs;
 
 #[derive(Debug, Args)]
 #[command(
-    long_about = "Compile a workload spec (attention shapes, see workloads/*.toml): sparsify at the \
-                  keep ratio, choose each layer's tiling (Tc, query block, K̂ placement) by the \
-                  analytical cost model, and print the schedule summary (schedule-json), or lower \
-                  it to a SOFA-ISA program (--emit asm | bin).\n\n\
-                  Paper-scale workloads lower to tens of millions of instructions (the ISA's \
-                  SUFA.SYNC keeps every tile partial of a query block on chip); use \
-                  schedule-json for them.",
+    long_about = "Compile an ONNX model (or a workload spec of attention shapes, see \
+                  workloads/*.toml) for the SOFA chip: recognise attention (fuse-attention), \
+                  sparsify it at the keep ratio, choose each layer's tiling (Tc, query block, K̂ \
+                  placement) with the analytical cost model (cct-tile), and lower the whole model \
+                  to one SOFA-ISA program.\n\n\
+                  --emit bin writes a .sofabin (run it with `sofa run PROG.sofabin`), asm its \
+                  assembly text, mlir the IR after the pipeline, schedule-json the per-layer plan \
+                  with predicted cycles, DRAM bytes and energy per engine.\n\n\
+                  ONNX models need static shapes: bind named dims with --shape.",
     after_help = "Examples:\n  \
+                  sofa compile examples/bert/bert_sdpa_ts_op17.onnx --shape batch=1,seq=16 -o bert.sofabin\n  \
+                  sofa compile model.onnx --shape batch=1,seq=16 --keep-ratio 0.25 --emit asm\n  \
                   sofa compile --workload workloads/llama-7b.toml --keep-ratio 0.25 --emit schedule-json\n  \
-                  sofa compile --workload workloads/bert-base.toml --keep-ratio 0.25 --schedule staged -o s.json"
+                  sofa compile --workload workloads/bert-base.toml --schedule staged -o s.json"
 )]
 pub struct CompileArgs {
-    /// An ONNX model: not supported yet (only attention lowers to the ISA so far).
-    #[arg(value_name = "MODEL.onnx")]
+    /// The ONNX model to compile (or use --workload).
+    #[arg(value_name = "MODEL.onnx", conflicts_with = "workload")]
     pub model: Option<PathBuf>,
 
-    /// The workload spec (TOML).
+    /// A workload spec (TOML): attention-only shapes without weights.
     #[arg(long, value_name = "W.toml")]
     pub workload: Option<PathBuf>,
 
-    /// Hardware configuration TOML (default: the paper's chip).
-    #[arg(long, value_name = "HW.toml")]
-    pub config: Option<PathBuf>,
+    /// Bind named input dims of the model, e.g. `batch=1,seq=128`.
+    #[arg(long, value_name = "NAME=SIZE,...", value_parser = parse_shape_bindings)]
+    pub shape: Option<ShapeBindings>,
 
-    /// Keep ratio for every layer, in (0, 1] (default: the spec's keep_ratio).
-    #[arg(long, value_name = "R")]
-    pub keep_ratio: Option<f64>,
+    #[command(flatten)]
+    pub target: TargetArgs,
 
-    /// dense, staged or cct.
-    #[arg(long, default_value = "cct")]
-    pub schedule: String,
-
-    /// Comma list of mechanisms to ablate: dlzs, sads, sufa, rass.
-    #[arg(long, default_value = "", value_name = "M,...")]
-    pub ablate: String,
-
-    /// What to emit: schedule-json (the per-layer plan and predicted costs), asm (SOFA-ISA
-    /// assembly text) or bin (a .sofabin program).
-    #[arg(long, default_value = "schedule-json", value_parser = ["schedule-json", "asm", "bin"])]
-    pub emit: String,
+    /// What to emit: bin (a .sofabin program), asm (its assembly text), mlir (the IR after
+    /// the pipeline) or schedule-json (per-layer plan and predicted costs). Default: models
+    /// bin with -o, asm on stdout; workload specs schedule-json.
+    #[arg(long, value_parser = ["bin", "asm", "mlir", "schedule-json"])]
+    pub emit: Option<String>,
 
     /// Write to OUT (atomically) instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub instrument: InstrumentArgs,
 }
 
 pub fn run(args: &CompileArgs) -> Result<(), CliError> {
-    if args.model.is_some() {
-        return Err(CliError::input(
-            "compiling ONNX models is not implemented yet (only attention lowers to the ISA so far); \
-             use --workload W.toml",
-        ));
-    }
-    let path = args
-        .workload
-        .as_ref()
-        .ok_or_else(|| CliError::usage("--workload W.toml is required"))?;
-    let schedule = Schedule::parse(&args.schedule).map_err(CliError::usage)?;
-    let ablate = Ablation::parse(&args.ablate).map_err(CliError::usage)?;
-    if let Some(k) = args.keep_ratio.filter(|k| !(*k > 0.0 && *k <= 1.0)) {
-        return Err(CliError::usage(format!(
-            "--keep-ratio must be in (0, 1], got {k}"
-        )));
-    }
-    let hw = match &args.config {
-        None => HwConfig::default(),
-        Some(p) => load_config(&p.to_string_lossy()).map_err(CliError::input)?,
-    };
-    let spec = load_spec(path).map_err(CliError::input)?;
-    let bytes = match args.emit.as_str() {
-        "schedule-json" => workload_schedule_json(&spec, &hw, args.keep_ratio, schedule, ablate)
-            .map_err(CliError::input)?
-            .into_bytes(),
-        emit => {
-            if !args.ablate.is_empty() {
-                return Err(CliError::usage(
-                    "--ablate applies to --emit schedule-json only (the lowering has no ablations yet)",
-                ));
-            }
-            let program = lower_workload(&spec, &hw, args.keep_ratio, schedule)?;
-            if emit == "asm" {
-                print_asm(&program).into_bytes()
-            } else {
-                program.encode()
-            }
+    let target = args.target.resolve()?;
+    let bytes = match (&args.model, &args.workload) {
+        (Some(model), None) => compile_onnx(args, model, &target)?,
+        (None, Some(path)) => compile_workload(args, path, &target)?,
+        _ => {
+            return Err(CliError::usage(
+                "give an ONNX model or --workload W.toml (see sofa compile --help)",
+            ))
         }
     };
     write_output(args.output.as_deref(), &bytes)
 }
 
+/// A model's default emission: a binary when writing to a file, assembly text on stdout.
+fn emit_kind(args: &CompileArgs) -> &str {
+    match (&args.emit, &args.output) {
+        (Some(e), _) => e,
+        (None, Some(_)) => "bin",
+        (None, None) => "asm",
+    }
+}
+
+fn compile_onnx(
+    args: &CompileArgs,
+    model: &std::path::Path,
+    target: &Target,
+) -> Result<Vec<u8>, CliError> {
+    let bindings = args.shape.as_ref().map(|s| s.0.clone()).unwrap_or_default();
+    let module = compile_model(model, &bindings, target, &args.instrument)?;
+    Ok(match emit_kind(args) {
+        "mlir" => print_module(&module).into_bytes(),
+        "schedule-json" => {
+            let layers = plan_module(&module, &target.hw, target.schedule, target.ablate)
+                .map_err(CliError::input)?;
+            let name = model
+                .file_stem()
+                .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+            render(&target.hw, &name, target.schedule, target.ablate, &layers).into_bytes()
+        }
+        kind => program_bytes(&lower(&module, target, model)?, kind),
+    })
+}
+
+fn compile_workload(
+    args: &CompileArgs,
+    path: &std::path::Path,
+    target: &Target,
+) -> Result<Vec<u8>, CliError> {
+    if args.shape.is_some() {
+        return Err(CliError::usage(
+            "--shape applies to ONNX models, not workload specs",
+        ));
+    }
+    let spec = load_spec(path).map_err(CliError::input)?;
+    Ok(match args.emit.as_deref().unwrap_or("schedule-json") {
+        "schedule-json" => workload_schedule_json(
+            &spec,
+            &target.hw,
+            target.keep,
+            target.schedule,
+            target.ablate,
+        )
+        .map_err(CliError::input)?
+        .into_bytes(),
+        "mlir" => {
+            let module = build_module(&spec).map_err(CliError::input)?;
+            print_module(&module).into_bytes()
+        }
+        kind => program_bytes(&lower_workload(&spec, target)?, kind),
+    })
+}
+
+fn program_bytes(program: &Program, kind: &str) -> Vec<u8> {
+    if kind == "asm" {
+        print_asm(program).into_bytes()
+    } else {
+        program.encode()
+    }
+}
+
 /// The workload's attention IR, sparsified at the keep ratio, lowered to a SOFA-ISA program.
-fn lower_workload(
+pub fn lower_workload(
     spec: &sofa_compiler::workload::WorkloadSpec,
-    hw: &HwConfig,
-    keep: Option<f64>,
-    schedule: Schedule,
-) -> Result<sofa_ir::isa::Program, CliError> {
+    target: &Target,
+) -> Result<Program, CliError> {
+    if target.ablate != sofa_compiler::schedule::Ablation::default() {
+        return Err(CliError::usage(
+            "--ablate applies to the cost model only (--emit schedule-json); the lowering has no ablations",
+        ));
+    }
     let module = build_module(spec).map_err(CliError::input)?;
     let opts = LowerOptions {
-        schedule,
-        keep_ratio: Some(keep.unwrap_or(spec.keep_ratio)),
+        schedule: target.schedule,
+        keep_ratio: Some(target.keep.unwrap_or(spec.keep_ratio)),
         q_block: None,
     };
-    lower_attention(&module, hw, &opts).map_err(CliError::input)
+    lower_attention(&module, &target.hw, &opts).map_err(CliError::input)
 }

@@ -7,6 +7,7 @@
 //! stdout or to the `-o` file.
 
 mod asm;
+mod bench;
 mod compile;
 pub mod diag;
 mod disasm;
@@ -14,6 +15,7 @@ mod import;
 mod inspect;
 mod instrument;
 mod io;
+mod model;
 mod opt;
 mod pipeline;
 mod run;
@@ -52,8 +54,10 @@ pub enum Command {
     Asm(asm::AsmArgs),
     /// Print a .sofabin program as SOFA assembly text.
     Disasm(disasm::DisasmArgs),
-    /// Compile a workload spec and report its per-layer schedule (schedule-json).
+    /// Compile an ONNX model or workload spec to a SOFA-ISA program or schedule report.
     Compile(compile::CompileArgs),
+    /// Benchmarks: `sofa bench paper` reproduces the paper's ablations.
+    Bench(bench::BenchArgs),
 }
 
 /// Entry point; returns the process exit code.
@@ -83,6 +87,7 @@ where
         Command::Asm(args) => asm::run(&args),
         Command::Disasm(args) => disasm::run(&args),
         Command::Compile(args) => compile::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => 0,

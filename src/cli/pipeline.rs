@@ -40,11 +40,24 @@ pub struct PipelineArgs {
 pub fn run_pipeline(module: &mut Module, args: &PipelineArgs) -> Result<Vec<PassRecord>, CliError> {
     let passes = sofa_compiler::passes::registry();
     let dialects = DialectRegistry::with_core_dialects();
-    let mut pm = PassManager::from_pipeline(dialects.clone(), &passes, &args.pass_pipeline)
+    let pm = PassManager::from_pipeline(dialects, &passes, &args.pass_pipeline)
         .map_err(|e| pipeline_error("--pass-pipeline", &args.pass_pipeline, &e))?;
-    pm.set_verify_each(!args.no_verify_each);
-    let config = instrument_config(&args.instrument, &passes, pm.len())?;
-    if !args.no_verify_each {
+    run_manager(module, pm, &args.instrument, !args.no_verify_each)
+}
+
+/// Run a prepared pass manager with the CLI's instrumentation (dumps and reports on stderr),
+/// verifying the input first and after each pass when `verify_each`.
+pub fn run_manager(
+    module: &mut Module,
+    mut pm: PassManager,
+    instrument: &InstrumentArgs,
+    verify_each: bool,
+) -> Result<Vec<PassRecord>, CliError> {
+    let passes = sofa_compiler::passes::registry();
+    let dialects = DialectRegistry::with_core_dialects();
+    pm.set_verify_each(verify_each);
+    let config = instrument_config(instrument, &passes, pm.len())?;
+    if verify_each {
         verify(module, &dialects)
             .map_err(|e| CliError::input(format!("the imported IR does not verify:\n{e}")))?;
     }
@@ -54,10 +67,10 @@ pub fn run_pipeline(module: &mut Module, args: &PipelineArgs) -> Result<Vec<Pass
     let records = std::mem::take(&mut sink.records);
     let dump_error = sink.dump_error.take();
     drop(sink);
-    if args.instrument.pass_statistics {
+    if instrument.pass_statistics {
         eprint!("{}", statistics_report(&records));
     }
-    if args.instrument.pass_timing {
+    if instrument.pass_timing {
         let mut timings = Timings::default();
         for r in &records {
             timings.add(r.pass.display_name(), r.run_time);

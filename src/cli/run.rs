@@ -1,44 +1,78 @@
-//! `sofa run`: execute a model on given inputs and compare with expected outputs.
+//! `sofa run`: execute a model, a compiled program or a workload and report what happened.
 //!
-//! Today the executor is the host reference interpreter (`--reference`): it runs the IR with ONNX
-//! semantics in f32/i64/bool, straight after import or after any pass pipeline, which is how we
-//! check that import and every rewrite are exact. The SOFA simulator will be a second executor.
+//! Executors:
+//! - the SOFA simulator (default): an ONNX model is compiled exactly as `sofa compile` does
+//!   (named dims bound from the input arrays), a `.sofabin` runs as is; outputs are compared
+//!   with `--expected`, sparse runs also with the dense result of the host interpreter, and the
+//!   simulator's report (cycles, traffic, energy, recall) is printed, `--report` / `--trace`
+//!   write it as JSON;
+//! - `--timing-only`: no data, data-dependent costs from the simulator's statistical model
+//!   (`--workload W.toml` specs have no weights, so they always run this way);
+//! - `--reference`: the host reference interpreter over the IR (ONNX semantics in f32/i64/bool),
+//!   straight after import or after `--pass-pipeline`, to check import and rewrites exactly.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use sofa_compiler::workload::load_spec;
+use sofa_ir::eval::Tensor;
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::Program;
+use sofa_runtime::host::{program_inputs, program_outputs};
 use sofa_runtime::interp::{compare, run_function, OutputDiff};
+use sofa_runtime::sim::{simulate, Mode, SimOptions, SimOutcome};
 
+use super::compile::lower_workload;
 use super::diag::CliError;
 use super::import::{import_options, parse_shape_bindings, ShapeBindings};
+use super::io::write_output;
+use super::model::{bindings_from_inputs, compile_model, lower, Target, TargetArgs};
 use super::pipeline::{import_model, run_pipeline, PipelineArgs};
 
 #[derive(Debug, Args)]
 #[command(
-    long_about = "Import an ONNX model, optionally run a pass pipeline over it, execute it on the \
-                  inputs of an .npz file and compare every output with an expected .npz.\n\n\
-                  The executor is the host reference interpreter (--reference, required): ONNX \
-                  semantics in f32/i64/bool.\n\n\
-                  Prints one line per output with its max absolute error. Exit code 1 when an \
+    long_about = "Run an ONNX model or a .sofabin program on the SOFA simulator (or a workload \
+                  spec in --timing-only mode), compare the outputs with expected values and \
+                  report cycles, DRAM/SRAM traffic, energy per engine and, for sparse runs, \
+                  top-k recall and max-assurance events.\n\n\
+                  An ONNX model is compiled as `sofa compile` does; its named dims are bound from \
+                  the --inputs arrays. With --reference the host reference interpreter runs the \
+                  IR instead (ONNX semantics, optionally after --pass-pipeline).\n\n\
+                  Prints one line per output (max absolute error; cosine similarity to the dense \
+                  result for sparse runs) and the simulator's report table. Exit code 1 when an \
                   output is missing, has the wrong shape or type, or exceeds the tolerance.",
-    after_help = "Example:\n  \
+    after_help = "Examples:\n  \
+                  sofa run model.onnx --inputs in.npz --expected out.npz --report r.json --trace t.json\n  \
+                  sofa run model.onnx --inputs in.npz --keep-ratio 0.25 --schedule cct\n  \
+                  sofa run prog.sofabin --inputs in.npz -o out.npz\n  \
+                  sofa run --workload workloads/llama-7b.toml --timing-only --keep-ratio 0.25\n  \
                   sofa run model.onnx --reference --inputs in.npz --expected out.npz \\\n    \
                   --pass-pipeline 'shape-infer,canonicalize,fuse-attention'"
 )]
 pub struct RunArgs {
-    /// The ONNX model to run.
-    #[arg(value_name = "MODEL.onnx")]
-    pub model: PathBuf,
+    /// The ONNX model or .sofabin program to run (or use --workload).
+    #[arg(value_name = "MODEL.onnx|PROG.sofabin", conflicts_with = "workload")]
+    pub program: Option<PathBuf>,
 
-    /// Execute on the host reference interpreter (the only executor so far).
-    #[arg(long, required = true)]
+    /// A workload spec (attention shapes, no weights): needs --timing-only.
+    #[arg(long, value_name = "W.toml")]
+    pub workload: Option<PathBuf>,
+
+    /// Execute on the host reference interpreter instead of the simulator.
+    #[arg(long, conflicts_with_all = ["timing_only", "report", "trace", "explain_energy"])]
     pub reference: bool,
 
-    /// Input tensors, keyed by ONNX graph-input name.
-    #[arg(long, value_name = "IN.npz")]
-    pub inputs: PathBuf,
+    /// Simulate time, traffic and energy only (no data; statistical model for data-dependent
+    /// costs, see the simulator docs).
+    #[arg(long)]
+    pub timing_only: bool,
 
-    /// Expected outputs, keyed by ONNX graph-output name (e.g. onnxruntime's).
+    /// Input tensors, keyed by graph-input (or program tensor) name.
+    #[arg(long, value_name = "IN.npz")]
+    pub inputs: Option<PathBuf>,
+
+    /// Expected outputs, keyed by graph-output name (e.g. onnxruntime's).
     #[arg(long, value_name = "EXP.npz")]
     pub expected: Option<PathBuf>,
 
@@ -50,9 +84,24 @@ pub struct RunArgs {
     #[arg(short = 'o', long = "output", value_name = "OUT.npz")]
     pub output: Option<PathBuf>,
 
-    /// Bind named input dims at import, e.g. `batch=2,seq=8`.
+    /// Bind named input dims, e.g. `batch=2,seq=8` (default: from the --inputs arrays).
     #[arg(long, value_name = "NAME=SIZE,...", value_parser = parse_shape_bindings)]
     pub shape: Option<ShapeBindings>,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Write the simulator's report (JSON, format "sofa-report") to R.json.
+    #[arg(long, value_name = "R.json")]
+    pub report: Option<PathBuf>,
+
+    /// Write a Chrome trace-event JSON (one track per engine; open in Perfetto) to T.json.
+    #[arg(long, value_name = "T.json")]
+    pub trace: Option<PathBuf>,
+
+    /// Print every energy term with the configuration entry it comes from.
+    #[arg(long)]
+    pub explain_energy: bool,
 
     #[command(flatten)]
     pub pipeline: PipelineArgs,
@@ -63,16 +112,234 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     if args.tolerance.is_nan() || args.tolerance < 0.0 {
         return Err(CliError::usage("--tolerance must be a non-negative number"));
     }
-    let imported = import_model(&args.model, &import_options(&args.shape))?;
+    if args.reference {
+        return run_reference(args);
+    }
+    if !args.pipeline.pass_pipeline.is_empty() {
+        return Err(CliError::usage(
+            "--pass-pipeline applies to --reference runs; the simulator runs the compile pipeline \
+             (see sofa compile --help)",
+        ));
+    }
+    let target = args.target.resolve()?;
+    match (&args.program, &args.workload) {
+        (None, Some(w)) => run_workload(args, w, &target),
+        (Some(p), None) if is_sofabin(p)? => run_sofabin(args, p, &target),
+        (Some(p), None) => run_onnx(args, p, &target),
+        _ => Err(CliError::usage(
+            "give an ONNX model, a .sofabin program or --workload W.toml (see sofa run --help)",
+        )),
+    }
+}
+
+/// A `.sofabin` by extension or by its magic bytes.
+fn is_sofabin(path: &Path) -> Result<bool, CliError> {
+    if path.extension().is_some_and(|e| e == "sofabin") {
+        return Ok(true);
+    }
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut magic))
+        .map_err(|e| CliError::io("cannot read", path, &e))?;
+    Ok(n == 4 && magic == sofa_ir::isa::MAGIC)
+}
+
+fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliError> {
+    if !args.timing_only {
+        return Err(CliError::usage(
+            "a workload spec has shapes but no weights or data: run it with --timing-only",
+        ));
+    }
+    if args.inputs.is_some() || args.expected.is_some() || args.output.is_some() {
+        return Err(CliError::usage(
+            "--inputs/--expected/-o do not apply to --timing-only runs",
+        ));
+    }
+    let spec = load_spec(path).map_err(CliError::input)?;
+    let program = lower_workload(&spec, target)?;
+    let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
+    report(args, &outcome)
+}
+
+fn run_sofabin(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliError> {
+    let bytes = std::fs::read(path).map_err(|e| CliError::io("cannot read", path, &e))?;
+    let program =
+        Program::decode(&bytes).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    check_program(&program, &target.hw, path)?;
+    execute(args, &program, target, path, None)
+}
+
+fn run_onnx(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliError> {
+    let arrays = match &args.inputs {
+        Some(p) => Some(read_npz(p)?),
+        None => None,
+    };
+    let shapes: BTreeMap<String, Vec<usize>> = arrays
+        .iter()
+        .flatten()
+        .map(|(k, t)| (k.clone(), t.shape().to_vec()))
+        .collect();
+    let bindings = bindings_from_inputs(path, &args.shape, &shapes)?;
+    let module = compile_model(path, &bindings, target, &args.pipeline.instrument)?;
+    let program = lower(&module, target, path)?;
+    check_program(&program, &target.hw, path)?;
+    let dense = match (&arrays, target.keep) {
+        (Some(a), Some(k)) if k < 1.0 => Some(dense_reference(path, &bindings, a)?),
+        _ => None,
+    };
+    execute(args, &program, target, path, dense)
+}
+
+/// The program must fit the hardware it runs on (the simulator relies on it).
+fn check_program(program: &Program, hw: &HwConfig, path: &Path) -> Result<(), CliError> {
+    program.check(hw).map_err(|errs| {
+        let lines: Vec<String> = errs.iter().take(20).map(|e| format!("  {e}")).collect();
+        CliError::input(format!(
+            "{}: the program does not fit hardware '{}' ({} problem(s)):\n{}",
+            path.display(),
+            hw.name,
+            errs.len(),
+            lines.join("\n")
+        ))
+    })
+}
+
+/// Simulate (functionally unless --timing-only), then compare and report.
+fn execute(
+    args: &RunArgs,
+    program: &Program,
+    target: &Target,
+    path: &Path,
+    dense: Option<BTreeMap<String, Tensor>>,
+) -> Result<(), CliError> {
+    if args.timing_only {
+        let outcome = simulate_program(args, program, &target.hw, &BTreeMap::new(), path)?;
+        return report(args, &outcome);
+    }
+    let inputs_path = args
+        .inputs
+        .as_ref()
+        .ok_or_else(|| CliError::usage("--inputs IN.npz is required (or use --timing-only)"))?;
+    let arrays = read_npz(inputs_path)?;
+    let bytes = program_inputs(program, &arrays)
+        .map_err(|e| CliError::input(format!("{}: {e}", inputs_path.display())))?;
+    let outcome = simulate_program(args, program, &target.hw, &bytes, path)?;
+    let outputs = program_outputs(program, &outcome.outputs).map_err(CliError::input)?;
+    if let Some(out) = &args.output {
+        crate::npz::write_npz(out, &outputs)
+            .map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
+    }
+    if let Some(dense) = &dense {
+        print_similarity(&outputs, dense);
+    }
+    report(args, &outcome)?;
+    match &args.expected {
+        Some(p) => check(&compare(&outputs, &read_npz(p)?), args.tolerance),
+        None => Ok(()),
+    }
+}
+
+fn simulate_program(
+    args: &RunArgs,
+    program: &Program,
+    hw: &HwConfig,
+    inputs: &BTreeMap<String, Vec<u8>>,
+    path: &Path,
+) -> Result<SimOutcome, CliError> {
+    let opts = SimOptions {
+        mode: if args.timing_only {
+            Mode::TimingOnly
+        } else {
+            Mode::Functional
+        },
+        trace: args.trace.is_some(),
+        regions: Vec::new(),
+    };
+    simulate(program, hw, inputs, &opts)
+        .map_err(|e| CliError::input(format!("{}: simulation failed: {e}", path.display())))
+}
+
+/// Print the report table; write the JSON report and trace when asked.
+fn report(args: &RunArgs, outcome: &SimOutcome) -> Result<(), CliError> {
+    print!("{}", outcome.report.to_table());
+    if args.explain_energy {
+        print!("{}", outcome.report.explain_energy());
+    }
+    if let Some(path) = &args.report {
+        let json = outcome.report.to_json().map_err(CliError::input)?;
+        write_output(Some(path), json.as_bytes())?;
+    }
+    if let (Some(path), Some(trace)) = (&args.trace, &outcome.trace) {
+        write_output(Some(path), trace.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The dense result a sparse run is measured against: the host interpreter on the model.
+fn dense_reference(
+    path: &Path,
+    bindings: &BTreeMap<String, u64>,
+    arrays: &BTreeMap<String, Tensor>,
+) -> Result<BTreeMap<String, Tensor>, CliError> {
+    let opts = sofa_compiler::onnx::ImportOptions {
+        shape_bindings: bindings.clone(),
+    };
+    let module = import_model(path, &opts)?.module;
+    run_function(&module, arrays)
+        .map_err(|e| CliError::input(format!("{}: dense reference: {e}", path.display())))
+}
+
+/// Cosine similarity and max absolute error of each float output against the dense result.
+fn print_similarity(outputs: &BTreeMap<String, Tensor>, dense: &BTreeMap<String, Tensor>) {
+    for (name, t) in outputs {
+        let (Some(a), Some(b)) = (t.as_f32(), dense.get(name).and_then(|d| d.as_f32())) else {
+            continue;
+        };
+        if a.len() != b.len() {
+            continue;
+        }
+        let (cos, max) = similarity(a, b);
+        println!("vs dense {name}: cosine similarity {cos:.6}, max abs error {max:.3e}");
+    }
+}
+
+/// (cosine similarity, max absolute difference); 1.0 when both are all-zero.
+pub fn similarity(a: &[f32], b: &[f32]) -> (f64, f64) {
+    let (mut dot, mut na, mut nb, mut max) = (0f64, 0f64, 0f64, 0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+        max = max.max((x - y).abs());
+    }
+    let cos = if na == 0.0 && nb == 0.0 {
+        1.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    };
+    (cos, max)
+}
+
+/// The original interpreter path (`--reference`).
+fn run_reference(args: &RunArgs) -> Result<(), CliError> {
+    let model = args
+        .program
+        .as_ref()
+        .ok_or_else(|| CliError::usage("--reference needs an ONNX model"))?;
+    let inputs_path = args
+        .inputs
+        .as_ref()
+        .ok_or_else(|| CliError::usage("--inputs IN.npz is required"))?;
+    let imported = import_model(model, &import_options(&args.shape))?;
     for w in &imported.warnings {
-        eprintln!("warning: {}: {w}", args.model.display());
+        eprintln!("warning: {}: {w}", model.display());
     }
     let mut module = imported.module;
     run_pipeline(&mut module, &args.pipeline)?;
-
-    let inputs = read_npz(&args.inputs)?;
+    let inputs = read_npz(inputs_path)?;
     let outputs = run_function(&module, &inputs)
-        .map_err(|e| CliError::input(format!("{}: {e}", args.model.display())))?;
+        .map_err(|e| CliError::input(format!("{}: {e}", model.display())))?;
     if let Some(out) = &args.output {
         crate::npz::write_npz(out, &outputs)
             .map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
@@ -88,9 +355,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     }
 }
 
-fn read_npz(
-    path: &std::path::Path,
-) -> Result<std::collections::BTreeMap<String, sofa_ir::eval::Tensor>, CliError> {
+fn read_npz(path: &Path) -> Result<BTreeMap<String, Tensor>, CliError> {
     crate::npz::read_npz(path).map_err(|e| CliError::input(format!("{}: {e}", path.display())))
 }
 

@@ -1,30 +1,50 @@
-//! Buffer sizing: the SRAM requests of a program, and the search for a row block that fits.
+//! Buffer sizing: the SRAM requests of one attention segment, and the search for the largest
+//! query-row block that fits.
 //!
-//! Sizes are the maximum over layers, so one layout serves the whole stream. SU-FA.SYNC
-//! merges every tile's partials at once, so the partials of a block (`Tc × rows × (d+2)` f32)
-//! must be on chip together; when a layer's buffers do not fit, the query rows per block are
-//! halved (then the rings made single) until they do.
+//! Element sizes follow the layer's activation type (`Layer::dt`) and its score type
+//! ([`score_dt`]). SUFA.SYNC merges every tile's partials of a row at once, so either all
+//! `Tc × rows × (d+2)` f32 partials of a block stay on chip ([`Merge::OnChip`]), or each tile's
+//! partials are spilled to DRAM as SUFA.T produces them and reloaded per chunk of rows, every
+//! tile of the chunk together ([`Merge::Spill`]) — which frees the query block from `Tc`. The
+//! search halves the rows until something fits, trying ring depth 2 then 1, on-chip first.
 
 use std::collections::BTreeMap;
 
 use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::SramSpace;
+use sofa_ir::isa::{DType, SramSpace};
 
 use super::sram::{Buf, Request, SramLayout};
 use super::sync::Chan;
-use super::{Layer, LowerError};
+use super::{Layer, LowerError, MaskRef};
 use crate::schedule::Schedule;
 
 const TOKEN_FIRST: &[SramSpace] = &[SramSpace::Token, SramSpace::Weight, SramSpace::Temp];
 const WEIGHT_FIRST: &[SramSpace] = &[SramSpace::Weight, SramSpace::Token, SramSpace::Temp];
 const TEMP_FIRST: &[SramSpace] = &[SramSpace::Temp, SramSpace::Token, SramSpace::Weight];
 
-/// Bytes of an activation element (Q, K, V, O travel as f16, see [`super::ACT`]).
-pub const ACT: u64 = 2;
-/// Bytes of an f32 / f16 / u32 element.
+/// Bytes of an f32 / u32 element (partials, masks, index lists).
 pub const F32: u64 = 4;
-pub const F16: u64 = 2;
 pub const U32: u64 = 4;
+
+/// Bytes per element of `dt` (whole bytes; activations are never `lz4`).
+pub fn elem(dt: DType) -> u64 {
+    dt.bits().div_ceil(8)
+}
+
+/// Type of the predicted scores Â (DLZS.S output, SADS input, the causal table): f32 when the
+/// activations are f32 or an f32 mask is added to them, f16 otherwise (the 16-bit chip).
+pub fn score_dt(l: &Layer) -> DType {
+    if l.dt == DType::F32 || l.mask.is_some() {
+        DType::F32
+    } else {
+        DType::F16
+    }
+}
+
+/// Whether the layer selects every visible key (keep ratio 1: exact attention).
+pub fn exact(l: &Layer) -> bool {
+    l.keep >= 1.0
+}
 
 /// Keys kept out of `n` visible ones (at least one).
 pub fn budget(keep: f64, n: u64) -> u64 {
@@ -35,176 +55,354 @@ pub fn budget(keep: f64, n: u64) -> u64 {
 pub fn max_sel(l: &Layer) -> u64 {
     match l.schedule {
         Schedule::Dense => l.bc,
+        Schedule::Cct if exact(l) => l.bc,
         Schedule::Cct => budget(l.keep, l.bc).saturating_add(1).min(l.bc),
         Schedule::Staged => budget(l.keep, l.seq_k),
     }
 }
 
-/// The chosen layout: row cap, ring depth, placement.
+/// How a block's tile partials reach SUFA.SYNC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// All tiles' partials of the block on chip; one SYNC per block.
+    OnChip,
+    /// Each tile's partials spilled to DRAM; reloaded and merged in row chunks. The reload
+    /// buffer holds `Tc × chunk` rows of partials, so a block with fewer tiles (causal) merges
+    /// more rows at a time, up to `out_rows` (the output buffer) ([`chunk_rows`]).
+    Spill { chunk: u64, out_rows: u64 },
+}
+
+/// Rows merged per SUFA.SYNC of a `rows`-row block with `tiles` key tiles under spilled
+/// partials (`chunk`, `out_rows` from [`Merge::Spill`]).
+pub fn chunk_rows(l: &Layer, chunk: u64, out_rows: u64, rows: u64, tiles: u64) -> u64 {
+    (l.tc * chunk / tiles.max(1)).min(out_rows).clamp(1, rows.max(1))
+}
+
+/// The chosen layout: row cap, ring depth, merge mode, placement, channels (→ ring depth,
+/// 0 = event only).
 pub struct Fit {
     pub rows_cap: u64,
     pub depth: u32,
+    pub merge: Merge,
     pub sram: SramLayout,
     pub chans: BTreeMap<Chan, u32>,
 }
 
-/// Channels the layers' schedules use.
-pub fn channels(layers: &[Layer], depth: u32) -> BTreeMap<Chan, u32> {
-    let mut c = BTreeMap::new();
-    let mut add = |list: &[Chan]| {
-        for &ch in list {
-            c.insert(ch, depth);
-        }
-    };
-    for l in layers {
-        add(&[Chan::QRaw, Chan::QSufa, Chan::Out]);
-        match l.schedule {
-            Schedule::Dense => add(&[Chan::DenseKv]),
-            Schedule::Cct | Schedule::Staged => {
-                add(&[
-                    Chan::QDlzs,
-                    Chan::KHat,
-                    Chan::AHat,
-                    Chan::Idx,
-                    Chan::Order,
-                    Chan::Slot,
-                    Chan::Kv,
-                ]);
-                if l.causal {
-                    add(&[Chan::AMask, Chan::Mask]);
-                }
-            }
-        }
-        match (l.schedule, l.causal) {
-            (Schedule::Cct, true) => add(&[Chan::AMasked]),
-            (Schedule::Staged, causal) => {
-                add(&[Chan::SpillA, Chan::Reload, Chan::SpillP, Chan::ReloadP]);
-                if causal {
-                    add(&[Chan::SpillAMasked]);
-                }
-            }
-            _ => {}
-        }
-    }
-    c
+/// Whether the layer needs a mask on some score tile.
+fn masked(l: &Layer) -> bool {
+    l.causal || l.mask.is_some()
 }
 
-fn requests(layers: &[Layer], rows_cap: u64, depth: u32) -> Vec<Request> {
-    let mut size: BTreeMap<Buf, u64> = BTreeMap::new();
-    let mut need = |b: Buf, bytes: u64| {
-        let e = size.entry(b).or_default();
-        *e = (*e).max(bytes);
-    };
-    for l in layers {
-        let r = l.q_block.min(rows_cap);
-        let (d, bc) = (l.d, l.bc);
-        need(Buf::Q, r * d * ACT);
-        need(Buf::QScaled, r * d * ACT);
-        need(Buf::Out, r * d * ACT);
-        let tiles = if l.schedule == Schedule::Staged {
-            1
-        } else {
-            l.tc
-        };
-        need(Buf::Part, tiles * r * (d + 2) * F32);
-        let sel = max_sel(l);
-        let width = if l.schedule == Schedule::Staged {
-            l.seq_k
-        } else {
-            bc
-        };
-        match l.schedule {
-            Schedule::Dense => {
-                need(Buf::DenseK, bc * d * ACT);
-                need(Buf::VTile, bc * d * ACT);
-                need(Buf::DenseSlot, r * bc * U32);
+/// Channels the layer's schedule uses, with their ring depth (0 = events without credits).
+///
+/// Credits are left out where DMA's program order already keeps a buffer from being refilled
+/// before its last reader is done:
+/// - the Q buffers: a block's Q is loaded after the previous block's output `ST`, which waits
+///   for everything that read the previous Q (so they are single buffers);
+/// - reloaded partial chunks: chunk i+1 (one ahead) is loaded after chunk i−1's output `ST`,
+///   which follows the SYNC that read its ring entry;
+/// - the whole `staged` flow, which passes every stage through DMA in program order.
+pub fn channels(l: &Layer, depth: u32, merge: Merge) -> BTreeMap<Chan, u32> {
+    let mut list = vec![Chan::Out];
+    match l.schedule {
+        Schedule::Dense => {
+            list.push(Chan::DenseKv);
+            if l.mask.is_some() {
+                list.extend([Chan::Mask, Chan::DenseSel, Chan::DenseIdx]);
             }
-            Schedule::Cct | Schedule::Staged => {
-                let gathered = width.min(r * sel);
-                need(Buf::KTile, width * d * ACT);
-                need(Buf::AHat, r * width * F16);
-                if l.causal {
-                    need(Buf::Mask, r * width * F16);
-                }
-                need(Buf::Idx, r * sel * U32);
-                need(Buf::Top, r * 2 * F16);
-                need(Buf::Order, (1 + gathered) * U32);
-                need(Buf::Slot, r * sel * U32);
-                need(Buf::GK, gathered * d * ACT);
-                need(Buf::GV, gathered * d * ACT);
+        }
+        Schedule::Cct | Schedule::Staged => {
+            list.extend([Chan::KHat, Chan::Idx, Chan::Order, Chan::Slot, Chan::Kv]);
+            if masked(l) {
+                list.extend([Chan::AMask, Chan::Mask]);
             }
         }
     }
+    match l.schedule {
+        Schedule::Cct => {
+            list.push(Chan::AHat);
+            if masked(l) {
+                list.push(Chan::AMasked);
+            }
+        }
+        Schedule::Staged => {
+            list.extend([Chan::SpillA, Chan::Reload, Chan::SpillP, Chan::ReloadP]);
+            if masked(l) {
+                list.push(Chan::SpillAMasked);
+            }
+        }
+        Schedule::Dense => {}
+    }
+    if matches!(merge, Merge::Spill { .. }) {
+        list.push(Chan::PartSt);
+    }
+    let ring = if l.schedule == Schedule::Staged {
+        0
+    } else {
+        depth
+    };
+    let mut chans: BTreeMap<Chan, u32> = list.into_iter().map(|c| (c, ring)).collect();
+    let mut events = vec![Chan::QRaw, Chan::QSufa];
+    if l.schedule != Schedule::Dense {
+        events.push(Chan::QDlzs);
+    }
+    if matches!(merge, Merge::Spill { .. }) {
+        events.push(Chan::PartLd);
+    }
+    chans.extend(events.into_iter().map(|c| (c, 0)));
+    chans
+}
+
+fn requests(l: &Layer, rows: u64, depth: u32, merge: Merge) -> Vec<Request> {
+    let mut size: BTreeMap<Buf, u64> = BTreeMap::new();
+    let mut need = |b: Buf, bytes: u64| {
+        size.insert(b, bytes);
+    };
+    let r = l.q_block.min(rows);
+    let (d, bc, act, sc) = (l.d, l.bc, elem(l.dt), elem(score_dt(l)));
+    need(Buf::Q, r * d * act);
+    need(Buf::QScaled, r * d * act);
+    let part_row = (d + 2) * F32;
+    match merge {
+        Merge::OnChip => {
+            let tiles = if l.schedule == Schedule::Staged {
+                1
+            } else {
+                l.tc
+            };
+            need(Buf::Part, tiles * r * part_row);
+            need(Buf::Out, r * d * act);
+        }
+        Merge::Spill { chunk, out_rows } => {
+            need(Buf::Part, r * part_row);
+            need(Buf::PartChunk, l.tc * chunk * part_row);
+            need(Buf::Out, out_rows * d * act);
+        }
+    }
+    match l.schedule {
+        Schedule::Dense => {
+            need(Buf::DenseK, bc * d * act);
+            need(Buf::VTile, bc * d * act);
+            if l.mask.is_some() {
+                need(Buf::UMask, r * bc * F32);
+                need(Buf::AHat, r * bc * F32);
+                if l.causal {
+                    need(Buf::Mask, r * bc * F32);
+                }
+                need(Buf::Idx, r * bc * U32);
+                need(Buf::Top, r * 2 * F32);
+            } else {
+                need(Buf::DenseSlot, r * bc * U32);
+            }
+        }
+        Schedule::Cct | Schedule::Staged => {
+            let width = if l.schedule == Schedule::Staged {
+                l.seq_k
+            } else {
+                bc
+            };
+            let sel = max_sel(l);
+            let gathered = width.min(r * sel);
+            need(Buf::KTile, width * d * act);
+            need(Buf::AHat, r * width * sc);
+            if l.causal {
+                need(Buf::Mask, r * width * sc);
+            }
+            if l.mask.is_some() {
+                need(Buf::UMask, r * width * F32);
+            }
+            need(Buf::Idx, r * sel * U32);
+            need(Buf::Top, r * 2 * sc);
+            need(Buf::Order, (1 + gathered) * U32);
+            need(Buf::Slot, r * sel * U32);
+            need(Buf::GK, gathered * d * act);
+            need(Buf::GV, gathered * d * act);
+        }
+    }
+    let ring = if l.schedule == Schedule::Staged {
+        1
+    } else {
+        depth
+    };
     size.into_iter()
         .map(|(buf, bytes)| {
-            let (ring, spaces) = match buf {
-                Buf::Part => (1, TOKEN_FIRST),
-                Buf::Q | Buf::QScaled | Buf::Out => (depth, TOKEN_FIRST),
+            let (depth, spaces) = match buf {
+                Buf::Q | Buf::QScaled => (1, TOKEN_FIRST),
+                Buf::Part if merge == Merge::OnChip => (1, TOKEN_FIRST),
+                Buf::Out | Buf::Part | Buf::PartChunk => (ring, TOKEN_FIRST),
                 Buf::Top => (1, TEMP_FIRST),
-                Buf::KTile | Buf::DenseK | Buf::VTile | Buf::GK | Buf::GV => (depth, WEIGHT_FIRST),
-                _ => (depth, TEMP_FIRST),
+                Buf::KTile | Buf::DenseK | Buf::VTile | Buf::GK | Buf::GV => (ring, WEIGHT_FIRST),
+                _ => (ring, TEMP_FIRST),
             };
             Request {
                 buf,
                 bytes,
-                depth: ring,
+                depth,
                 spaces,
             }
         })
         .collect()
 }
 
-/// Largest row block (halving from the layers' query block) and ring depth that fit.
-pub fn fit(hw: &HwConfig, layers: &[Layer]) -> Result<Fit, LowerError> {
-    let mut cap = layers.iter().map(|l| l.q_block).max().unwrap_or(1).max(1);
+/// Place the requests, largest first.
+fn place(hw: &HwConfig, l: &Layer, rows: u64, depth: u32, merge: Merge) -> Result<Fit, String> {
+    let mut reqs = requests(l, rows, depth, merge);
+    reqs.sort_by_key(|r| std::cmp::Reverse(r.bytes * u64::from(r.depth)));
+    let sram = SramLayout::allocate(hw, &reqs)?;
+    Ok(Fit {
+        rows_cap: rows,
+        depth,
+        merge,
+        sram,
+        chans: channels(l, depth, merge),
+    })
+}
+
+/// Every layout that fits `rows`-row blocks: on chip, then (when allowed) spilled partials
+/// with halving chunks; for each, ring depth 2 before 1.
+fn fits_for_rows(hw: &HwConfig, l: &Layer, rows: u64, spill: bool) -> (Vec<Fit>, String) {
+    let mut merges = vec![Merge::OnChip];
+    if spill {
+        let mut chunk = rows;
+        loop {
+            // Output rows for the chunks of blocks with fewer tiles, or just `chunk`.
+            let grown = rows.min(l.tc * chunk);
+            merges.push(Merge::Spill {
+                chunk,
+                out_rows: grown,
+            });
+            if grown > chunk {
+                merges.push(Merge::Spill {
+                    chunk,
+                    out_rows: chunk,
+                });
+            }
+            if chunk == 1 {
+                break;
+            }
+            chunk = chunk.div_ceil(2);
+        }
+    }
+    let mut fits = Vec::new();
     let mut last = String::new();
-    loop {
+    for merge in merges {
         for depth in [2, 1] {
-            // Largest first: Part, then the Token-first blocks, then the rest.
-            let mut reqs = requests(layers, cap, depth);
-            reqs.sort_by_key(|r| std::cmp::Reverse(r.bytes * u64::from(r.depth)));
-            match SramLayout::allocate(hw, &reqs) {
-                Ok(sram) => {
-                    return Ok(Fit {
-                        rows_cap: cap,
-                        depth,
-                        sram,
-                        chans: channels(layers, depth),
-                    })
+            match place(hw, l, rows, depth, merge) {
+                Ok(f) => {
+                    fits.push(f);
+                    break;
                 }
                 Err(e) => last = e,
             }
         }
-        if cap == 1 {
-            return Err(LowerError::Module(format!(
-                "the attention buffers do not fit on chip even with 1-row blocks: {last}"
-            )));
-        }
-        cap = cap.div_ceil(2);
     }
+    (fits, last)
 }
 
-/// For a layer without a given tile count: keep the default `Tc` when its buffers fit with
-/// full query blocks, otherwise take the power-of-two `Tc` allowing the largest row block
-/// (then the smaller `Tc`), which keeps paper-scale programs as short as the ISA allows.
-pub fn default_tiles(hw: &HwConfig, l: &mut Layer) {
+/// Instructions of one head under `f` (the emitter's per-block, per-tile and per-merge
+/// sequences with their semaphores; masks left out): what [`fit`] minimises.
+pub fn estimate(l: &Layer, f: &Fit) -> u64 {
+    const BLOCK: u64 = 12;
+    const MERGE: u64 = 9;
+    const SPILL_TILE: u64 = 5;
+    let tile = match l.schedule {
+        Schedule::Dense => 8,
+        Schedule::Cct | Schedule::Staged => 31,
+    };
+    let rows_cap = l.q_block.min(f.rows_cap).max(1);
+    let mut total = 0u64;
+    let mut q0 = 0;
+    while q0 < l.seq_q {
+        let rows = rows_cap.min(l.seq_q - q0);
+        let n = if l.causal {
+            l.seq_k.min(q0 + rows)
+        } else {
+            l.seq_k
+        };
+        let width = if l.schedule == Schedule::Staged {
+            n
+        } else {
+            l.bc
+        };
+        let tiles = n.div_ceil(width.max(1));
+        total += BLOCK
+            + match f.merge {
+                Merge::OnChip => tiles * tile + MERGE,
+                Merge::Spill { chunk, out_rows } => {
+                    let merges = rows.div_ceil(chunk_rows(l, chunk, out_rows, rows, tiles));
+                    tiles * (tile + SPILL_TILE) + merges * MERGE
+                }
+            };
+        q0 += rows;
+    }
+    total
+}
+
+/// The layout with the fewest instructions ([`estimate`]) among the row blocks (halving from
+/// the layer's query block), merge modes and ring depths that fit; ties keep the earlier
+/// (larger rows, on chip, deeper rings). Spilled partials are an option for the multi-tile
+/// schedules (`cct`, `dense`).
+pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
+    let spill = l.schedule != Schedule::Staged && l.tc > 1;
+    let mut best: Option<(u64, Fit)> = None;
+    let mut last = String::new();
+    let mut rows = l.q_block.max(1);
+    loop {
+        let (fits, e) = fits_for_rows(hw, l, rows, spill);
+        if fits.is_empty() {
+            last = e;
+        }
+        for f in fits {
+            let cost = estimate(l, &f);
+            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+                best = Some((cost, f));
+            }
+        }
+        // Once full blocks fit on chip, smaller blocks only add instructions.
+        let full_on_chip = best
+            .as_ref()
+            .is_some_and(|(_, f)| f.merge == Merge::OnChip && f.rows_cap == l.q_block);
+        if rows == 1 || full_on_chip {
+            break;
+        }
+        rows = rows.div_ceil(2);
+    }
+    best.map(|(_, f)| f).ok_or_else(|| LowerError::Op {
+        op: "attention".into(),
+        loc: l.name.clone(),
+        message: format!("the attention buffers do not fit on chip even with 1-row blocks: {last}"),
+    })
+}
+
+/// For a layer without a given tile count: keep the default `Tc` when its buffers fit full
+/// query blocks on chip, otherwise take the power-of-two `Tc` (up to 64) whose best layout
+/// has the fewest instructions ([`estimate`]; ties: the smaller `Tc`), which keeps
+/// paper-scale programs as short as the ISA allows. `has_mask`: size as if a mask operand
+/// were attached (the plan is made before the mask has its DRAM address).
+pub fn default_tiles(hw: &HwConfig, l: &mut Layer, has_mask: bool) {
     if l.tc_fixed {
         return;
     }
-    let rows_with = |tc: u64| {
+    let with = |tc: u64| {
         let mut c = l.clone();
         c.tc = tc;
         c.bc = c.seq_k.div_ceil(tc);
-        fit(hw, std::slice::from_ref(&c)).ok().map(|f| f.rows_cap)
+        if has_mask && c.mask.is_none() {
+            c.mask = Some(MaskRef::default());
+        }
+        fit(hw, &c).ok().map(|f| (estimate(&c, &f), f))
     };
-    if rows_with(l.tc) == Some(l.q_block) {
-        return;
+    let default = with(l.tc);
+    if let Some((_, f)) = &default {
+        if f.merge == Merge::OnChip && f.rows_cap == l.q_block {
+            return;
+        }
     }
-    let mut best = (rows_with(l.tc).unwrap_or(0), l.tc);
+    let mut best = (default.map_or(u64::MAX, |(c, _)| c), l.tc);
     for tc in (0..7).map(|p| 1u64 << p).filter(|&t| t <= l.seq_k) {
-        let rows = rows_with(tc).unwrap_or(0);
-        if rows > best.0 || (rows == best.0 && tc < best.1) {
-            best = (rows, tc);
+        let cost = with(tc).map_or(u64::MAX, |(c, _)| c);
+        if cost < best.0 || (cost == best.0 && tc < best.1) {
+            best = (cost, tc);
         }
     }
     l.tc = best.1;
@@ -215,7 +413,7 @@ pub fn default_tiles(hw: &HwConfig, l: &mut Layer) {
 mod tests {
     use super::*;
 
-    fn layer(schedule: Schedule, seq: u64, d: u64, tc: u64, fixed: bool) -> Layer {
+    pub(crate) fn layer(schedule: Schedule, seq: u64, d: u64, tc: u64, fixed: bool) -> Layer {
         Layer {
             name: "l".into(),
             schedule,
@@ -232,6 +430,9 @@ mod tests {
             bc: seq.div_ceil(tc),
             q_block: 128.min(seq),
             radius: f32::INFINITY,
+            dt: DType::F16,
+            scale: 1.0,
+            mask: None,
             q: 0,
             k: 0,
             v: 0,
@@ -242,28 +443,45 @@ mod tests {
     }
 
     #[test]
-    fn small_layers_keep_full_blocks_and_big_ones_shrink_rows() {
+    fn small_layers_keep_full_blocks_on_chip() {
         let hw = HwConfig::default();
-        let f = fit(&hw, &[layer(Schedule::Cct, 300, 32, 3, true)]).unwrap();
-        assert_eq!(f.rows_cap, 128);
-        // S = 4096, d = 128, 32 tiles: the 32 partial blocks of 130 f32 per row bound the rows.
-        let f = fit(&hw, &[layer(Schedule::Cct, 4096, 128, 32, true)]).unwrap();
-        assert!(f.rows_cap < 128 && f.rows_cap * 32 * 130 * 4 <= hw.sram.token_bytes);
+        let f = fit(&hw, &layer(Schedule::Cct, 300, 32, 3, true)).unwrap();
+        assert_eq!((f.rows_cap, f.merge), (128, Merge::OnChip));
+        // f32 activations and a mask double the element sizes, still full blocks.
+        let mut l = layer(Schedule::Cct, 300, 32, 3, true);
+        l.dt = DType::F32;
+        l.mask = Some(MaskRef::default());
+        assert_eq!(score_dt(&l), DType::F32);
+        assert_eq!(fit(&hw, &l).unwrap().rows_cap, 128);
     }
 
     #[test]
-    fn default_tiles_prefer_larger_row_blocks() {
+    fn long_rows_spill_partials_instead_of_shrinking_blocks() {
         let hw = HwConfig::default();
-        // Dense at S = 4096: Tc 16 reaches the same 8-row blocks as Tc 32 with half the tiles.
-        for (s, tc) in [(Schedule::Dense, 16), (Schedule::Cct, 32)] {
-            let mut l = layer(s, 4096, 128, 32, false);
-            let before = fit(&hw, std::slice::from_ref(&l)).unwrap().rows_cap;
-            default_tiles(&hw, &mut l);
-            let after = fit(&hw, std::slice::from_ref(&l)).unwrap().rows_cap;
-            assert_eq!((l.tc, before, after), (tc, 8, 8), "{s:?}");
-        }
+        // S = 4096, d = 128, 32 tiles: 32 partial blocks of 130 f32 per row cannot stay on
+        // chip beyond a few rows; spilling them keeps larger blocks.
+        let l = layer(Schedule::Cct, 4096, 128, 32, true);
+        let f = fit(&hw, &l).unwrap();
+        let Merge::Spill { chunk, .. } = f.merge else {
+            panic!("expected spilled partials, got {:?}", f.merge)
+        };
+        assert!(f.rows_cap >= 16, "rows {}", f.rows_cap);
+        assert!(32 * chunk * 130 * 4 <= hw.sram.token_bytes);
+    }
+
+    #[test]
+    fn exact_layers_select_whole_tiles() {
+        let mut l = layer(Schedule::Cct, 300, 32, 3, true);
+        assert_eq!(max_sel(&l), 26);
+        l.keep = 1.0;
+        assert_eq!(max_sel(&l), 100);
+    }
+
+    #[test]
+    fn default_tiles_keep_small_layers() {
+        let hw = HwConfig::default();
         let mut small = layer(Schedule::Cct, 300, 32, 3, false);
-        default_tiles(&hw, &mut small);
+        default_tiles(&hw, &mut small, true);
         assert_eq!((small.tc, small.bc), (3, 100));
     }
 }

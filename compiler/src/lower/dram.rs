@@ -1,20 +1,16 @@
 //! DRAM layout: the program's tensor table.
 //!
-//! One entry per function argument (each layer's `q`, `k`, `v`), per attention output, per
-//! constant table the dataflow loads (causal masks, dense slot tables) and per spill buffer
-//! (the staged schedule's Â and A). Addresses are assigned in insertion order, each aligned to
-//! [`ALIGN`], so the layout is deterministic.
+//! One entry per program input and output, per constant table the dataflow loads (causal
+//! masks, dense slot tables) and per spill buffer (the staged schedule's Â and A, SU-FA partials
+//! of long rows). Addresses are assigned in insertion order, each aligned to [`ALIGN`], so the
+//! layout is deterministic. Constant tables are shared by name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sofa_ir::isa::{DType, TensorDecl, TensorKind, NO_INDEX};
 
 /// Alignment of every tensor's first byte (a DRAM burst).
 pub const ALIGN: u64 = 64;
-
-/// f16 bit patterns used by the causal mask.
-const F16_ZERO: u16 = 0x0000;
-const F16_NEG_INF: u16 = 0xfc00;
 
 /// The tensor table under construction.
 #[derive(Debug, Default)]
@@ -22,6 +18,7 @@ pub struct DramLayout {
     pub tensors: Vec<TensorDecl>,
     next: u64,
     consts: BTreeMap<String, u64>,
+    names: BTreeSet<String>,
 }
 
 impl DramLayout {
@@ -38,6 +35,7 @@ impl DramLayout {
         let len = dtype.bytes_for(elems)?;
         let at = self.next;
         self.next = at.checked_add(len)?.checked_next_multiple_of(ALIGN)?;
+        self.names.insert(name.clone());
         self.tensors.push(TensorDecl {
             name,
             kind,
@@ -47,6 +45,32 @@ impl DramLayout {
             data,
         });
         Some(at)
+    }
+
+    /// `{stem}{suffix}`, or `{stem}#2{suffix}`, `{stem}#3{suffix}`, … when a tensor already has
+    /// that name (two ops sharing a location name must not give duplicate tensor names; the
+    /// suffix, which classifies the tensor in the simulator's report, stays last).
+    pub fn unique_name(&self, stem: &str, suffix: &str) -> String {
+        let plain = format!("{stem}{suffix}");
+        if !self.names.contains(&plain) {
+            return plain;
+        }
+        (2u64..)
+            .map(|i| format!("{stem}#{i}{suffix}"))
+            .find(|n| !self.names.contains(n))
+            .unwrap_or(plain)
+    }
+
+    /// A scratch tensor named [`DramLayout::unique_name`]`(stem, suffix)`.
+    pub fn scratch(
+        &mut self,
+        stem: &str,
+        suffix: &str,
+        dtype: DType,
+        shape: Vec<u64>,
+    ) -> Option<u64> {
+        let name = self.unique_name(stem, suffix);
+        self.add(name, TensorKind::Scratch, dtype, shape, vec![])
     }
 
     /// Bytes used so far.
@@ -70,31 +94,33 @@ impl DramLayout {
     }
 
     /// The causal mask of a `rows × width` score tile whose first key is `delta` positions
-    /// before the block's first query: 0 where key `c ≤ r + delta`, −inf (f16) elsewhere.
-    pub fn causal_mask(&mut self, rows: u64, width: u64, delta: i64) -> Option<u64> {
-        let mut data = Vec::with_capacity(usize::try_from(rows * width * 2).ok()?);
+    /// before the block's first query: 0 where key `c ≤ r + delta`, −inf elsewhere, as `dt`
+    /// (f16 or f32, the type of the scores it is added to). `None` for other types.
+    pub fn causal_mask(&mut self, rows: u64, width: u64, delta: i64, dt: DType) -> Option<u64> {
+        let (zero, neg_inf): (&[u8], &[u8]) = match dt {
+            DType::F16 => (&[0, 0], &[0x00, 0xfc]),
+            DType::F32 => (&[0, 0, 0, 0], &[0x00, 0x00, 0x80, 0xff]),
+            _ => return None,
+        };
+        let bytes = dt.bytes_for(rows.checked_mul(width)?)?;
+        let mut data = Vec::with_capacity(usize::try_from(bytes).ok()?);
         for r in 0..rows {
             for c in 0..width {
-                let bits = if visible(r, c, delta) {
-                    F16_ZERO
-                } else {
-                    F16_NEG_INF
-                };
-                data.extend_from_slice(&bits.to_le_bytes());
+                data.extend_from_slice(if visible(r, c, delta) { zero } else { neg_inf });
             }
         }
-        let name = format!("const.causal_mask.r{rows}.w{width}.d{delta}");
-        self.constant(name, DType::F16, vec![rows, width], data)
+        let name = format!("const.causal_mask.{dt}.r{rows}.w{width}.d{delta}");
+        self.constant(name, dt, vec![rows, width], data)
     }
 
     /// The dense schedule's slot table of a `rows × width` tile: `c` where key `c` is visible
     /// to row `r` (see [`DramLayout::causal_mask`]), `NO_INDEX` elsewhere.
     pub fn slot_table(&mut self, rows: u64, width: u64, delta: i64) -> Option<u64> {
-        let mut data = Vec::with_capacity(usize::try_from(rows * width * 4).ok()?);
+        let mut data = Vec::with_capacity(usize::try_from(rows.checked_mul(width)? * 4).ok()?);
         for r in 0..rows {
             for c in 0..width {
                 let v = if visible(r, c, delta) {
-                    c as u32
+                    u32::try_from(c).ok()?
                 } else {
                     NO_INDEX
                 };
@@ -118,8 +144,8 @@ mod tests {
     fn addresses_are_aligned_and_constants_shared() {
         let mut d = DramLayout::default();
         let a = d.add("a".into(), TensorKind::Input, DType::F32, vec![3], vec![]);
-        let m1 = d.causal_mask(2, 3, 0);
-        let m2 = d.causal_mask(2, 3, 0);
+        let m1 = d.causal_mask(2, 3, 0, DType::F16);
+        let m2 = d.causal_mask(2, 3, 0, DType::F16);
         assert_eq!(a, Some(0));
         assert_eq!(m1, Some(64));
         assert_eq!(m1, m2);
@@ -131,5 +157,21 @@ mod tests {
             .map(|b| u16::from_le_bytes([b[0], b[1]]))
             .collect();
         assert_eq!(bits, [0, 0xfc00, 0xfc00, 0, 0, 0xfc00]);
+    }
+
+    #[test]
+    fn f32_masks_and_unique_scratch_names() {
+        let mut d = DramLayout::default();
+        d.causal_mask(1, 2, 0, DType::F32).unwrap();
+        let v: Vec<f32> = d.tensors[0]
+            .data
+            .chunks(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(v, [0.0, f32::NEG_INFINITY]);
+        assert_eq!(d.causal_mask(1, 2, 0, DType::I32), None);
+        d.scratch("x", ".ahat", DType::F32, vec![2]).unwrap();
+        d.scratch("x", ".ahat", DType::F32, vec![2]).unwrap();
+        assert_eq!(d.tensors[2].name, "x#2.ahat");
     }
 }

@@ -1,14 +1,14 @@
-//! `lower-to-isa` for attention-only IR: one SOFA-ISA [`Program`] for a whole module.
+//! `lower-to-isa`: attention ops to SOFA-ISA segments, and attention-only modules to a
+//! [`Program`].
 //!
-//! Input: a module whose entry function takes the attention operands (`q`, `k`, `v` per layer,
-//! as [`crate::workload::build_module`] makes) and applies `attn.mha` / `attn.sparse_mha` to
-//! them. Each op's plan is read from the `sofa.*` attributes of `cct-tile` when present
+//! [`plan_layer`] reads one `attn.mha` / `attn.sparse_mha` op into a [`Layer`]: sizes, element
+//! type, scale, and the plan — from the `sofa.*` attributes of `cct-tile` when present
 //! (`sofa.schedule`, `sofa.tc`, `sofa.q_block`), otherwise derived (Tc from the sparse op's
 //! `tiles`, or tiles of `block.query_rows` keys; the query block = `block.query_rows`).
-//!
-//! The lowering allocates DRAM ([`dram`]) and SRAM ([`sram`]), wires the engines together with
-//! semaphores ([`sync`]) and emits, per (layer, batch, head, query block), the instruction
-//! sequence of the chosen schedule ([`attention`]), then `HALT`.
+//! [`attention::emit_segment`] turns a layer with DRAM addresses into one self-contained
+//! instruction segment (its own SRAM layout and semaphores, see [`sync`] for the segment
+//! protocol). The whole-model lowering (`model`) calls both per attention op;
+//! [`lower_attention`] does it for the attention-only modules of workload specs.
 //!
 //! Attention-only IR carries K and V themselves, not the token rows X and weights they are
 //! generated from; so K̂ is the K tile (DLZS.S applies the LZ rounding to Q), and the selected
@@ -17,21 +17,24 @@
 pub mod attention;
 pub mod buffers;
 pub mod dram;
+pub mod model;
 pub mod sram;
 pub mod sync;
 
 use sofa_ir::dialect::attn::{MhaAttrs, SparseMhaAttrs, MHA, SPARSE_MHA};
 use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::{DType, Program, TensorKind};
+use sofa_ir::isa::{DType, Instr, Program, TensorKind};
 use sofa_ir::{Location, Module, Op, Value};
 
 use crate::schedule::Schedule;
 use dram::DramLayout;
 
-/// DRAM and SRAM type of the activations (Q, K, V, O): the chip computes in 16 bit (paper
-/// §VI), so the program's input and output tensors are f16 whatever the IR's element type;
-/// the runtime converts at the boundary. Partials stay f32.
-pub const ACT_DT: DType = DType::F16;
+pub use attention::emit_segment;
+
+/// DRAM and SRAM type of the activations of workload-spec modules: the chip computes in 16 bit
+/// (paper §VI), so those programs' tensors are f16 whatever the IR's element type (models keep
+/// their own type, see [`Layer::dt`]).
+pub const WORKLOAD_DT: DType = DType::F16;
 
 /// Knobs of the lowering.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -57,6 +60,16 @@ pub enum LowerError {
     Module(String),
 }
 
+/// An exclusion mask in DRAM: f32, 0.0 = keep, -inf = exclude; element (b, h, i, j) at
+/// `dram + b*batch_stride + h*head_stride + i*row_stride + j*4` (stride 0 = broadcast).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct MaskRef {
+    pub dram: u64,
+    pub batch_stride: u64,
+    pub head_stride: u64,
+    pub row_stride: u64,
+}
+
 /// One attention op, resolved to sizes, plan and DRAM addresses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layer {
@@ -76,29 +89,33 @@ pub struct Layer {
     pub bc: u64,
     pub q_block: u64,
     pub radius: f32,
-    /// DRAM base addresses of q, k, v and the output.
+    /// Element type of q, k, v and the output in DRAM and SRAM (F32 for models, F16 for
+    /// workload specs).
+    pub dt: DType,
+    /// The op's score scale (`scale` attribute), applied to Q before prediction and SU-FA.
+    pub scale: f32,
+    /// The op's exclusion mask, when it has one.
+    pub mask: Option<MaskRef>,
+    /// DRAM base addresses of q, k, v and the output: contiguous row-major `[B, H, S, D]`
+    /// (k, v: `[B, KVH, S, D]`) of type `dt`.
     pub q: u64,
     pub k: u64,
     pub v: u64,
     pub o: u64,
-    /// Staged spill buffers (Â, A); 0 otherwise.
+    /// Unused by [`emit_segment`], which allocates its spill buffers itself; kept for callers
+    /// that read them.
     pub spill_ahat: u64,
     pub spill_a: u64,
 }
 
-/// Lower every attention op of `m` (see the module docs).
+/// Lower every attention op of an attention-only module `m` (see the module docs): one
+/// segment per op, then `HALT`.
 pub fn lower_attention(
     m: &Module,
     hw: &HwConfig,
     opts: &LowerOptions,
 ) -> Result<Program, LowerError> {
-    if let Some(k) = opts.keep_ratio {
-        if !(k > 0.0 && k <= 1.0) {
-            return Err(LowerError::Module(format!(
-                "keep ratio {k} is not in (0, 1]"
-            )));
-        }
-    }
+    check_options(opts)?;
     let func = m
         .funcs()
         .into_iter()
@@ -121,7 +138,7 @@ pub fn lower_attention(
             ))
         })?;
         let at = dram
-            .add(name, TensorKind::Input, ACT_DT, shape, vec![])
+            .add(name, TensorKind::Input, WORKLOAD_DT, shape, vec![])
             .ok_or_else(|| LowerError::Module("DRAM addresses overflow".into()))?;
         arg_addr.push(at);
     }
@@ -132,20 +149,89 @@ pub fn lower_attention(
         .collect();
     let mut layers = Vec::with_capacity(ops.len());
     for (index, &op) in ops.iter().enumerate() {
-        layers.push(resolve(
-            m, op, index, hw, opts, &args, &arg_addr, &mut dram,
-        )?);
+        let mut l = plan(m, op, index, hw, opts, Some(WORKLOAD_DT))?;
+        let err = op_error(m, op);
+        if m.op(op).operands.len() > 3 {
+            return Err(err(
+                "masks need the whole-model lowering (attention-only modules have none)".into(),
+            ));
+        }
+        let addr_of = |i: usize| -> Result<u64, LowerError> {
+            let v = m.op(op).operands[i];
+            let pos = args.iter().position(|&a| a == v).ok_or_else(|| {
+                err(format!(
+                    "operand {i} is not a function argument (attention-only IR expected)"
+                ))
+            })?;
+            Ok(arg_addr[pos])
+        };
+        (l.q, l.k, l.v) = (addr_of(0)?, addr_of(1)?, addr_of(2)?);
+        l.o = dram
+            .add(
+                format!("{}.out", l.name),
+                TensorKind::Output,
+                l.dt,
+                vec![l.batch, l.heads, l.seq_q, l.d],
+                vec![],
+            )
+            .ok_or_else(|| err("DRAM addresses overflow".into()))?;
+        layers.push(l);
     }
-    for l in &mut layers {
-        buffers::default_tiles(hw, l);
+    let mut out = Vec::new();
+    for l in &layers {
+        emit_segment(hw, l, &mut dram, &mut out)?;
     }
-    attention::emit_program(hw, &layers, dram)
+    out.push(Instr::Halt {});
+    if dram.used() > hw.dram.capacity_bytes {
+        return Err(LowerError::Module(format!(
+            "the tensor table needs {} B of DRAM, more than dram.capacity_bytes ({})",
+            dram.used(),
+            hw.dram.capacity_bytes
+        )));
+    }
+    Ok(Program {
+        config_hash: hw.hash(),
+        tensors: dram.tensors,
+        instrs: out,
+    })
+}
+
+/// Sizes and plan of one `attn.mha` / `attn.sparse_mha` op, without DRAM addresses (q, k, v,
+/// o = 0, no mask; [`emit_segment`] allocates the spills). `dt` is the type of q; `index`
+/// names ops without a location.
+pub fn plan_layer(
+    m: &Module,
+    op: Op,
+    index: usize,
+    hw: &HwConfig,
+    opts: &LowerOptions,
+) -> Result<Layer, LowerError> {
+    check_options(opts)?;
+    plan(m, op, index, hw, opts, None)
+}
+
+fn check_options(opts: &LowerOptions) -> Result<(), LowerError> {
+    match opts.keep_ratio {
+        Some(k) if !(k > 0.0 && k <= 1.0) => Err(LowerError::Module(format!(
+            "keep ratio {k} is not in (0, 1]"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn loc_text(loc: &Location) -> String {
     match loc {
         Location::Name(n) => n.clone(),
         other => format!("{other:?}"),
+    }
+}
+
+/// A `LowerError::Op` builder naming `op` and its location.
+fn op_error(m: &Module, op: Op) -> impl Fn(String) -> LowerError + '_ {
+    move |message| LowerError::Op {
+        op: m.op(op).name.clone(),
+        loc: loc_text(&m.op(op).loc),
+        message,
     }
 }
 
@@ -163,62 +249,54 @@ fn attr_u64(m: &Module, op: Op, key: &str) -> Option<u64> {
         .and_then(|v| u64::try_from(v).ok())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn resolve(
+/// The static `[B, H, S, D]` float shape and type of operand `i`.
+fn operand_shape(m: &Module, op: Op, i: usize) -> Result<(DType, Vec<u64>), LowerError> {
+    m.op(op)
+        .operands
+        .get(i)
+        .and_then(|&v| static_type(m, v))
+        .filter(|(dt, s)| s.len() == 4 && dt.is_float() && !s.contains(&0))
+        .ok_or_else(|| {
+            op_error(m, op)(format!(
+                "operand {i} must be a static non-empty float [B, H, S, D] tensor"
+            ))
+        })
+}
+
+/// [`plan_layer`] with the activation type forced to `dt` (workload specs: f16).
+fn plan(
     m: &Module,
     op: Op,
     index: usize,
     hw: &HwConfig,
     opts: &LowerOptions,
-    args: &[Value],
-    arg_addr: &[u64],
-    dram: &mut DramLayout,
+    dt: Option<DType>,
 ) -> Result<Layer, LowerError> {
     let data = m.op(op);
+    let err = op_error(m, op);
     let name = match &data.loc {
         Location::Name(n) => n.clone(),
         _ => format!("attention{index}"),
     };
-    let err = |message: String| LowerError::Op {
-        op: data.name.clone(),
-        loc: loc_text(&data.loc),
-        message,
-    };
     let (mha, sparse) = if data.name == SPARSE_MHA {
-        let s = SparseMhaAttrs::from_dict(&data.attrs).map_err(err)?;
+        let s = SparseMhaAttrs::from_dict(&data.attrs).map_err(&err)?;
         (s.mha.clone(), Some(s))
-    } else {
+    } else if data.name == MHA {
         let a = MhaAttrs::of(m, op).ok_or_else(|| err("attn.mha lacks its attributes".into()))?;
         (a, None)
+    } else {
+        return Err(err("not an attention op".into()));
     };
-    let addr_of = |i: usize| -> Result<u64, LowerError> {
-        let v = *data
-            .operands
-            .get(i)
-            .ok_or_else(|| err(format!("missing operand {i}")))?;
-        let pos = args.iter().position(|&a| a == v).ok_or_else(|| {
-            err(format!(
-                "operand {i} is not a function argument (attention-only IR expected)"
-            ))
-        })?;
-        Ok(arg_addr[pos])
-    };
-    let (q, k, v) = (addr_of(0)?, addr_of(1)?, addr_of(2)?);
-    let shape = |i: usize| {
-        data.operands
-            .get(i)
-            .and_then(|&v| static_type(m, v))
-            .filter(|(dt, s)| s.len() == 4 && *dt == DType::F32 && !s.contains(&0))
-            .map(|(_, s)| s)
-            .ok_or_else(|| {
-                err(format!(
-                    "operand {i} must be a static non-empty f32 [B, H, S, D] tensor"
-                ))
-            })
-    };
-    let (qs, ks) = (shape(0)?, shape(1)?);
-    if qs[3] != ks[3] || qs[0] != ks[0] || ks[1] == 0 || qs[1] % ks[1] != 0 {
+    let (qt, qs) = operand_shape(m, op, 0)?;
+    let (_, ks) = operand_shape(m, op, 1)?;
+    let (_, vs) = operand_shape(m, op, 2)?;
+    if qs[3] != ks[3] || qs[0] != ks[0] || qs[1] % ks[1] != 0 {
         return Err(err(format!("q {qs:?} and k {ks:?} do not match")));
+    }
+    if vs != ks {
+        return Err(err(format!(
+            "v {vs:?} must have k's shape {ks:?} (SU-FA needs the value width = head_dim)"
+        )));
     }
     let schedule = match data.attrs.get("sofa.schedule").and_then(|a| a.as_str()) {
         Some(s) => Schedule::parse(s).map_err(|e| err(e.to_string()))?,
@@ -241,44 +319,18 @@ fn resolve(
         .q_block
         .or_else(|| attr_u64(m, op, "sofa.q_block"))
         .unwrap_or(u64::from(hw.block.query_rows))
-        .clamp(1, qs[2]);
+        .clamp(1, qs[2].min(u64::from(hw.block.query_rows).max(1)));
+    // Keep 1 selects every valid key: no clipping either.
     let radius = sparse
         .as_ref()
         .and_then(|s| s.radius)
+        .filter(|_| keep < 1.0)
         .map_or(f32::INFINITY, |r| r as f32);
-    let o = dram
-        .add(
-            format!("{name}.out"),
-            TensorKind::Output,
-            ACT_DT,
-            qs.clone(),
-            vec![],
-        )
-        .ok_or_else(|| err("DRAM addresses overflow".into()))?;
-    let (spill_ahat, spill_a) = if schedule == Schedule::Staged {
-        let rows = q_block.min(qs[2]);
-        let a = dram.add(
-            format!("{name}.spill.ahat"),
-            TensorKind::Scratch,
-            DType::F16,
-            vec![rows, seq_k],
-            vec![],
-        );
-        let p = dram.add(
-            format!("{name}.spill.a"),
-            TensorKind::Scratch,
-            DType::F32,
-            vec![rows, qs[3] + 2],
-            vec![],
-        );
-        (
-            a.ok_or_else(|| err("DRAM overflow".into()))?,
-            p.ok_or_else(|| err("DRAM overflow".into()))?,
-        )
-    } else {
-        (0, 0)
-    };
-    Ok(Layer {
+    let scale = mha.scale as f32;
+    if !scale.is_finite() {
+        return Err(err(format!("scale {} is not a finite f32", mha.scale)));
+    }
+    let mut layer = Layer {
         name,
         schedule,
         batch: qs[0],
@@ -294,11 +346,16 @@ fn resolve(
         bc: seq_k.div_ceil(tc),
         q_block,
         radius,
-        q,
-        k,
-        v,
-        o,
-        spill_ahat,
-        spill_a,
-    })
+        dt: dt.unwrap_or(qt),
+        scale,
+        mask: None,
+        q: 0,
+        k: 0,
+        v: 0,
+        o: 0,
+        spill_ahat: 0,
+        spill_a: 0,
+    };
+    buffers::default_tiles(hw, &mut layer, data.operands.len() > 3);
+    Ok(layer)
 }

@@ -2,8 +2,8 @@
 //!
 //! The attention dataflow needs a fixed set of buffers ([`Buf`]); those that a producer fills
 //! while its consumer still reads the previous one are rings of two (double buffering, the
-//! paper's load/compute overlap). One layout serves the whole program (sized for the largest
-//! layer), so buffers never move while a lagging engine still uses them.
+//! paper's load/compute overlap). One layout serves a whole segment, so buffers never move
+//! while a lagging engine still uses them; all of it is free again when the segment ends.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,7 @@ pub const ALIGN: u64 = 64;
 pub enum Buf {
     /// The Q block as loaded (`rows × d`).
     Q,
-    /// The Q block scaled by 1/√d (read by DLZS.S and SUFA.T).
+    /// The Q block times the op's scale (read by DLZS.S and SUFA.T).
     QScaled,
     /// K̂ tile (cct), visible K̂ row (staged) or K tile (dense).
     KTile,
@@ -28,10 +28,12 @@ pub enum Buf {
     VTile,
     /// Dense slot table.
     DenseSlot,
-    /// Predicted scores Â.
+    /// Predicted scores Â (dense with a mask: the tile's combined mask, SADS's input).
     AHat,
     /// Causal mask of a score tile.
     Mask,
+    /// The op's mask operand over a score tile (f32, loaded from its `MaskRef`).
+    UMask,
     /// SADS indices.
     Idx,
     /// SADS top-1/top-2 values.
@@ -44,8 +46,10 @@ pub enum Buf {
     GK,
     /// Gathered V rows.
     GV,
-    /// SU-FA partials of every tile of a block.
+    /// SU-FA partials of every tile of a block (one tile's when partials are spilled).
     Part,
+    /// Spilled partials reloaded for a chunk of rows, every tile of the block.
+    PartChunk,
     /// The output block.
     Out,
 }

@@ -1,15 +1,84 @@
-//! Semaphores between engines: named producer → consumer channels over counting semaphores.
+//! Semaphores between engines: named producer → consumer channels over counting semaphores,
+//! and the segment protocol that lets segments reuse them.
 //!
 //! A channel carries "buffer full" events from its producer engine to its consumer engine and,
-//! when it guards a ring of buffers, "buffer free" credits back (primed with the ring depth at
-//! program start). Every semaphore has exactly one signalling and one waiting engine, so the
-//! k-th WAIT is satisfied by the k-th SIGNAL. The emitter writes instructions in an order that
-//! is itself a valid sequential execution, which makes the in-order per-engine replay
-//! ([`replay`]) deadlock-free; a test checks it.
+//! when it guards a ring of buffers, "buffer free" credits back. Every semaphore has exactly
+//! one signalling and one waiting engine, so the k-th WAIT is satisfied by the k-th SIGNAL. The
+//! emitter writes instructions in an order that is itself a valid sequential execution, which
+//! makes the in-order per-engine replay ([`replay`]) deadlock-free; a test checks it.
+//!
+//! **Segments.** A program is a sequence of segments (one per model op); the only ordering
+//! between segments is DMA's program order. Engines run ahead into the next segment as soon as
+//! their own queue allows, so a segment's early `SIGNAL` (a credit priming) or `WAIT` on a
+//! semaphore the previous segment still uses would corrupt or steal its count. Hence the
+//! protocol, on the [`RESERVED`] semaphores at the top of `control.semaphores`:
+//! - [`segment_begin`]: DMA `SIGNAL go[E]` for every other engine E the segment uses, and E's
+//!   first instruction is `WAIT go[E]` (only E waits on `go[E]`, so nothing can steal it, and
+//!   DMA gets there only after the previous segment's final `ST`);
+//! - credits are primed after that, and drained at the end (the producer waits its ring back),
+//!   so every channel semaphore is 0 when the segment ends;
+//! - [`segment_end`]: every engine E ≠ DMA `SIGNAL done` as its last instruction, DMA `WAIT`s
+//!   `done` once per such engine, then issues the segment's final `ST`: when that ST runs,
+//!   nothing of the segment is pending anywhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sofa_ir::isa::{Engine, Instr, Program};
+
+/// Semaphores reserved for the segment protocol: `go` for the six engines other than DMA,
+/// then `done`, the last seven ids below `control.semaphores`.
+pub const RESERVED: u32 = 7;
+
+/// The `go` semaphore of engine `e` (`None` for DMA, which starts segments) under
+/// `control.semaphores = limit` (at least [`RESERVED`]).
+pub fn go_sem(limit: u32, e: Engine) -> Option<u16> {
+    let code = u32::from(e.code());
+    (code != 0)
+        .then(|| u16::try_from(limit.checked_sub(RESERVED)? + code - 1).ok())
+        .flatten()
+}
+
+/// The `done` semaphore under `control.semaphores = limit`.
+pub fn done_sem(limit: u32) -> Option<u16> {
+    u16::try_from(limit.checked_sub(1)?).ok()
+}
+
+/// Opens a segment using `engines` (see the module docs); DMA needs no `go`.
+pub fn segment_begin(limit: u32, engines: &BTreeSet<Engine>, out: &mut Vec<Instr>) {
+    let others: Vec<(Engine, u16)> = engines
+        .iter()
+        .filter_map(|&e| go_sem(limit, e).map(|s| (e, s)))
+        .collect();
+    for &(_, sem) in &others {
+        out.push(Instr::Signal {
+            engine: Engine::Dma,
+            sem,
+        });
+    }
+    for &(engine, sem) in &others {
+        out.push(Instr::Wait { engine, sem });
+    }
+}
+
+/// Closes a segment: every engine of `engines` but DMA signals `done`, DMA waits for all of
+/// them. The caller emits the segment's final `ST` right after.
+pub fn segment_end(limit: u32, engines: &BTreeSet<Engine>, out: &mut Vec<Instr>) {
+    let Some(sem) = done_sem(limit) else { return };
+    let others: Vec<Engine> = engines
+        .iter()
+        .copied()
+        .filter(|&e| e != Engine::Dma)
+        .collect();
+    for &engine in &others {
+        out.push(Instr::Signal { engine, sem });
+    }
+    for _ in &others {
+        out.push(Instr::Wait {
+            engine: Engine::Dma,
+            sem,
+        });
+    }
+}
 
 /// The channels of the attention dataflow, in semaphore-numbering order.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,12 +95,16 @@ pub enum Chan {
     DenseKv,
     /// Predicted scores Â of a tile: dlzs → sads (credits back from sads).
     AHat,
-    /// Â that needs the causal mask: dlzs → vec (event only).
+    /// Â that needs a mask: dlzs → vec (event only).
     AMask,
     /// Masked Â: vec → sads (event only).
     AMasked,
-    /// Causal mask tile: dma → vec.
+    /// Mask tiles (causal table and/or the op's mask): dma → vec.
     Mask,
+    /// Dense with a mask: the tile's combined mask for SADS: vec → sads.
+    DenseSel,
+    /// Dense with a mask: SADS's slot list of the tile: sads → sufa.
+    DenseIdx,
     /// SADS indices: sads → ctrl.
     Idx,
     /// RASS issue order: ctrl → dma.
@@ -40,6 +113,10 @@ pub enum Chan {
     Slot,
     /// Gathered K/V rows: dma → sufa.
     Kv,
+    /// Spilled partials: a tile's partials ready for the DRAM spill: sufa → dma.
+    PartSt,
+    /// Spilled partials: a row chunk of every tile's partials reloaded: dma → sufa.
+    PartLd,
     /// Output block: sufa → dma.
     Out,
     /// Staged: Â ready for the DRAM spill: dlzs → dma.
@@ -55,7 +132,7 @@ pub enum Chan {
 }
 
 impl Chan {
-    /// (producer, consumer, carries free credits).
+    /// (producer, consumer, carries free credits when its ring depth is > 0).
     pub fn route(self) -> (Engine, Engine, bool) {
         use Engine::*;
         match self {
@@ -68,10 +145,14 @@ impl Chan {
             Chan::AMask => (Dlzs, Vec, false),
             Chan::AMasked => (Vec, Sads, false),
             Chan::Mask => (Dma, Vec, true),
+            Chan::DenseSel => (Vec, Sads, true),
+            Chan::DenseIdx => (Sads, Sufa, true),
             Chan::Idx => (Sads, Ctrl, true),
             Chan::Order => (Ctrl, Dma, true),
             Chan::Slot => (Ctrl, Sufa, true),
             Chan::Kv => (Dma, Sufa, true),
+            Chan::PartSt => (Sufa, Dma, true),
+            Chan::PartLd => (Dma, Sufa, true),
             Chan::Out => (Sufa, Dma, true),
             Chan::SpillA => (Dlzs, Dma, false),
             Chan::SpillAMasked => (Vec, Dma, false),
@@ -82,7 +163,8 @@ impl Chan {
     }
 }
 
-/// Semaphore ids of the channels in use, and the ring depth each free-credit channel is primed with.
+/// Semaphore ids of the channels in use, and the ring depth each free-credit channel is primed
+/// with.
 #[derive(Clone, Debug, Default)]
 pub struct Sems {
     ids: BTreeMap<Chan, (u16, Option<u16>)>,
@@ -90,21 +172,21 @@ pub struct Sems {
 }
 
 impl Sems {
-    /// Number `chans` (deduplicated, in [`Chan`] order); `None` when more than `limit` are needed.
+    /// Number `chans` (channel → ring depth; depth 0 = event only, no credits) in [`Chan`]
+    /// order; `None` when more than `limit` semaphores are needed.
     pub fn assign(chans: &BTreeMap<Chan, u32>, limit: u32) -> Option<Sems> {
         let mut s = Sems::default();
         let mut next: u32 = 0;
         for (&c, &depth) in chans {
             let full = next;
             next += 1;
-            let free = if c.route().2 {
+            let free = if c.route().2 && depth > 0 {
                 next += 1;
-                Some(next - 1)
+                Some(u16::try_from(next - 1).ok()?)
             } else {
                 None
             };
-            s.ids
-                .insert(c, (u16::try_from(full).ok()?, free.map(|f| f as u16)));
+            s.ids.insert(c, (u16::try_from(full).ok()?, free));
             s.depth.insert(c, depth);
         }
         (next <= limit).then_some(s)
@@ -118,9 +200,20 @@ impl Sems {
             .sum()
     }
 
+    /// Every engine that produces or consumes on one of the channels.
+    pub fn engines(&self) -> BTreeSet<Engine> {
+        self.ids
+            .keys()
+            .flat_map(|c| {
+                let (p, q, _) = c.route();
+                [p, q]
+            })
+            .collect()
+    }
+
     fn id(&self, c: Chan) -> (u16, Option<u16>) {
         // Channels are registered before emission; an unregistered one is a lowering bug that
-        // would surface as an unsatisfied WAIT in `Program::check`, so fall back to 0.
+        // would surface as an unbalanced semaphore in the tests' replay, so fall back to 0.
         self.ids.get(&c).copied().unwrap_or((0, None))
     }
 
@@ -131,6 +224,23 @@ impl Sems {
                 for _ in 0..self.depth[&c] {
                     out.push(Instr::Signal {
                         engine: c.route().1,
+                        sem,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The end of the segment: each producer takes its whole ring back, so the free
+    /// semaphores return to 0. `held` is a channel whose last item the consumer does not
+    /// release (the final `ST` must be DMA's last instruction), so one credit fewer returns.
+    pub fn drain(&self, held: Option<Chan>, out: &mut Vec<Instr>) {
+        for (&c, &(_, free)) in &self.ids {
+            if let Some(sem) = free {
+                let back = self.depth[&c] - u32::from(held == Some(c));
+                for _ in 0..back {
+                    out.push(Instr::Wait {
+                        engine: c.route().0,
                         sem,
                     });
                 }
@@ -179,6 +289,12 @@ impl Sems {
 /// whose head can proceed; `HALT` runs once every other queue is empty. Returns the index of a
 /// stuck instruction per blocked engine when no engine can move (a deadlock).
 pub fn replay(p: &Program) -> Result<(), Vec<usize>> {
+    replay_final(p).map(|_| ())
+}
+
+/// [`replay`], returning the semaphore counts once every engine has drained (a segment that
+/// balances its semaphores leaves them all 0).
+pub fn replay_final(p: &Program) -> Result<BTreeMap<u16, u64>, Vec<usize>> {
     let mut queues: BTreeMap<Engine, Vec<usize>> = BTreeMap::new();
     let mut halt = None;
     for (i, instr) in p.instrs.iter().enumerate() {
@@ -215,7 +331,11 @@ pub fn replay(p: &Program) -> Result<(), Vec<usize>> {
             .filter_map(|(e, q)| q.get(heads[e]).copied())
             .collect();
         if stuck.is_empty() {
-            return if halt.is_some() { Ok(()) } else { Err(vec![]) };
+            return if halt.is_some() {
+                Ok(sems)
+            } else {
+                Err(vec![])
+            };
         }
         if !moved {
             return Err(stuck);

@@ -1,18 +1,28 @@
 //! `cct-tile`: choose each attention layer's schedule plan and record it on the op.
 //!
 //! For every `attn.mha` / `attn.sparse_mha` (layer index = order of appearance, as in
-//! `sparsify`) the pass runs [`crate::schedule::plan_module`]'s search — key tiles `Tc`, query
-//! block, K̂ placement, minimising the analytical cost under the SRAM capacities — and writes
-//! `sofa.tc`, `sofa.bc`, `sofa.q_block` (i64), `sofa.khat` (`recompute`|`spill`|`none`) and
-//! `sofa.schedule` (the schedule costed). Under `cct`, a sparse op's `tiles` is set to the
-//! chosen `Tc` so the op's semantics (SADS per tile) match what the hardware will run.
+//! `sparsify`) the pass extracts the plan from the layer shape's e-graph
+//! ([`crate::schedule::egraph`]: dense FA-2, staged and CCT dataflows per feasible `Tc`, K̂
+//! recomputed or spilled, K/V on demand or preloaded, the ablation baselines), minimising the
+//! analytical cost under the SRAM capacities, and writes `sofa.tc`, `sofa.bc`, `sofa.q_block`
+//! (i64), `sofa.khat` (`recompute`|`spill`|`none`) and `sofa.schedule` (the schedule costed).
+//! Under `cct`, a sparse op's `tiles` is set to the chosen `Tc` so the op's semantics (SADS per
+//! tile) match what the hardware will run. The K/V placement has no op attribute (the attn
+//! schema has none); it is in the statistics note.
 //!
 //! Options (pipeline form `cct-tile{schedule=cct ablate=sads,rass config=hw.toml}`):
-//! - `schedule`: `dense`, `staged` or `cct` (default);
-//! - `ablate`: comma list of `dlzs`, `sads`, `sufa`, `rass` (default none);
+//! - `schedule`: `dense`, `staged` or `cct` (default) pin the extraction to that dataflow;
+//!   `auto` lets the cost model pick it per layer;
+//! - `kv`: `on-demand` (default, the paper's KVGEN), `preload`, or `auto` (cost model picks);
+//! - `ablate`: comma list of `dlzs`, `sads`, `sufa`, `rass` (default none): only alternatives
+//!   with exactly those baselines are eligible;
 //! - `config`: HwConfig TOML file (default: the paper's chip, `HwConfig::default()`).
 //!
-//! Statistics: `layers-planned`; one note per layer with its plan and predicted latency/bytes.
+//! Statistics: `layers-planned`; `egraphs-built` (one per distinct layer shape) with their
+//! summed `egraph-classes`, `egraph-nodes`, `egraph-iterations` and a `stop-*` counter per stop
+//! reason; `winner-dense|staged|cct` per layer; one note per layer naming the winning
+//! alternative, its latency and DRAM bytes, the runner-up and its margin in %, and the e-graph
+//! (alternatives eligible of all, classes, nodes, iterations, stop reason).
 
 use sofa_ir::attr::Attribute;
 use sofa_ir::dialect::attn::SPARSE_MHA;
@@ -22,18 +32,27 @@ use sofa_ir::pass::{
 };
 use sofa_ir::Module;
 
-use crate::schedule::{plan_module, Ablation, PlannedLayer, Schedule};
+use crate::schedule::egraph::margin_pct;
+use crate::schedule::{plan_module_pinned, Ablation, KvPlacement, Pin, PlannedLayer, Schedule};
 
 pub static INFO: PassInfo = PassInfo {
     name: "cct-tile",
-    description: "Choose per attention layer the key tiles Tc, query block and K̂ placement by \
-                  minimising the analytical cost model under the SRAM capacities",
+    description: "Choose per attention layer the dataflow, key tiles Tc, K̂ and K/V placement by \
+                  e-graph extraction with the analytical cost model under the SRAM capacities",
     options: &[
         PassOption {
             name: "schedule",
             kind: OptionKind::String,
             default: "cct",
-            help: "dense (FA-2, no prediction), staged (Â and A through DRAM) or cct",
+            help: "dense (FA-2, no prediction), staged (Â and A through DRAM), cct, or auto \
+                   (the cost model picks)",
+        },
+        PassOption {
+            name: "kv",
+            kind: OptionKind::String,
+            default: "on-demand",
+            help: "K/V placement: on-demand (KVGEN of the selected rows), preload (projected \
+                   once, read in order) or auto (the cost model picks)",
         },
         PassOption {
             name: "ablate",
@@ -55,27 +74,41 @@ pub static INFO: PassInfo = PassInfo {
 #[derive(Clone, Debug)]
 pub struct CctTile {
     pub hw: HwConfig,
-    pub schedule: Schedule,
-    pub ablate: Ablation,
+    /// Extraction pin: schedule, K/V placement (`None` = the cost model picks), ablations.
+    pub pin: Pin,
 }
 
 impl CctTile {
+    /// `--schedule schedule --ablate ablate`, K/V on demand.
     pub fn new(hw: HwConfig, schedule: Schedule, ablate: Ablation) -> CctTile {
-        CctTile {
-            hw,
-            schedule,
-            ablate,
-        }
+        CctTile::pinned(hw, Pin::new(schedule, ablate))
+    }
+
+    /// Plan under an explicit pin.
+    pub fn pinned(hw: HwConfig, pin: Pin) -> CctTile {
+        CctTile { hw, pin }
     }
 
     fn from_options(opts: &PassOptions) -> Result<CctTile, String> {
-        let schedule = Schedule::parse(opts.string("schedule")?).map_err(|e| e.to_string())?;
+        let schedule = match opts.string("schedule")? {
+            "auto" => None,
+            s => Some(Schedule::parse(s).map_err(|e| e.to_string())?),
+        };
+        let kv = match opts.string("kv")? {
+            "auto" => None,
+            k => Some(KvPlacement::parse(k).map_err(|e| e.to_string())?),
+        };
         let ablate = Ablation::parse(opts.string("ablate")?).map_err(|e| e.to_string())?;
         let hw = match opts.string("config")? {
             "" => HwConfig::default(),
             path => load_config(path)?,
         };
-        Ok(CctTile::new(hw, schedule, ablate))
+        let pin = Pin {
+            schedule,
+            kv,
+            ablate,
+        };
+        Ok(CctTile::pinned(hw, pin))
     }
 }
 
@@ -104,30 +137,88 @@ pub fn annotate(m: &mut Module, layers: &[PlannedLayer]) {
     }
 }
 
+fn winner_counter(s: Schedule) -> &'static str {
+    match s {
+        Schedule::Dense => "winner-dense",
+        Schedule::Staged => "winner-staged",
+        Schedule::Cct => "winner-cct",
+    }
+}
+
+fn stop_counter(stop: &str) -> &'static str {
+    match stop {
+        "saturated" => "stop-saturated",
+        "iteration-limit" => "stop-iteration-limit",
+        "node-limit" => "stop-node-limit",
+        "time-limit" => "stop-time-limit",
+        _ => "stop-other",
+    }
+}
+
+/// The note of one layer: winner, runner-up and margin, e-graph size.
+pub fn choice_note(l: &PlannedLayer) -> String {
+    let (p, c) = (&l.plan, &l.choice);
+    let runner = match &c.runner_up {
+        Some(r) => format!(
+            "runner-up {}: {:+.2}% latency, {:+.2}% DRAM bytes",
+            r.alt.describe(),
+            margin_pct(p.cost.latency, r.cost.latency),
+            margin_pct(p.cost.dram_bytes(), r.cost.dram_bytes())
+        ),
+        None => "no runner-up".to_string(),
+    };
+    let shared = match c.shared_with {
+        Some(first) => format!(" (shared with layer {first})"),
+        None => String::new(),
+    };
+    format!(
+        "layer {} ({}): winner {} (Bc {}, q_block {}): {} cycles, {} DRAM bytes; {}; {} of {} \
+         alternatives eligible; e-graph{}: {} classes, {} nodes, {} iterations, {}",
+        l.index,
+        l.name,
+        c.winner.describe(),
+        p.bc,
+        p.q_block,
+        p.cost.latency,
+        p.cost.dram_bytes(),
+        runner,
+        c.eligible,
+        c.alternatives,
+        shared,
+        c.size.classes,
+        c.size.nodes,
+        c.size.iterations,
+        c.size.stop
+    )
+}
+
+/// Counters and one note per layer.
+fn record(cx: &mut PassContext<'_>, layers: &[PlannedLayer]) {
+    cx.stat("layers-planned", layers.len() as u64);
+    for l in layers {
+        let size = l.choice.size;
+        if l.choice.shared_with.is_none() {
+            cx.stat("egraphs-built", 1);
+            cx.stat("egraph-classes", size.classes as u64);
+            cx.stat("egraph-nodes", size.nodes as u64);
+            cx.stat("egraph-iterations", size.iterations as u64);
+            cx.stat(stop_counter(size.stop), 1);
+        }
+        cx.stat(winner_counter(l.plan.schedule), 1);
+        cx.note(choice_note(l));
+    }
+}
+
 impl Pass for CctTile {
     fn info(&self) -> &'static PassInfo {
         &INFO
     }
 
     fn run(&mut self, m: &mut Module, cx: &mut PassContext<'_>) -> Result<PassOutcome, PassError> {
-        let layers = plan_module(m, &self.hw, self.schedule, self.ablate)
+        let layers = plan_module_pinned(m, &self.hw, &self.pin)
             .map_err(|e| PassError::new(e.to_string()))?;
         annotate(m, &layers);
-        cx.stat("layers-planned", layers.len() as u64);
-        for l in &layers {
-            let p = &l.plan;
-            cx.note(format!(
-                "layer {}: {} Tc {} Bc {} q_block {} khat {}: {} cycles, {} DRAM bytes",
-                l.index,
-                p.schedule.name(),
-                p.tc,
-                p.bc,
-                p.q_block,
-                p.khat.name(),
-                p.cost.latency,
-                p.cost.dram_bytes()
-            ));
-        }
+        record(cx, &layers);
         Ok(PassOutcome::from_changed(!layers.is_empty()))
     }
 }
@@ -162,9 +253,78 @@ mod tests {
         assert_eq!(text.matches("sofa.q_block = 128").count(), 2, "{text}");
         let m = parse_module(&text).unwrap();
         assert_eq!(print_module(&m), text);
+        let auto = run("sparsify{keep=0.25},cct-tile{schedule=auto kv=auto}").unwrap();
+        assert_eq!(auto.matches("sofa.schedule = ").count(), 2, "{auto}");
         let dense = run("cct-tile{schedule=staged}").unwrap();
         // Keep 1 (no sparsify) has nothing to predict: dense, K̂ nowhere.
         assert_eq!(dense.matches("sofa.khat = \"none\"").count(), 2, "{dense}");
+    }
+
+    /// Run `sparsify{keep=0.25}` then `cct_tile` on SPEC; the pass's statistics.
+    fn stats_of(pass: &mut super::CctTile) -> sofa_ir::pass::Statistics {
+        use crate::passes::sparsify::{Sparsify, SparsifyConfig};
+        use sofa_ir::pass::{Pass, PassContext};
+        let mut m = build_module(&parse_spec(SPEC).unwrap()).unwrap();
+        let dialects = DialectRegistry::with_core_dialects();
+        let mut config = SparsifyConfig::default();
+        config.global.keep = 0.25;
+        Sparsify::new(config)
+            .run(&mut m, &mut PassContext::new(&dialects))
+            .unwrap();
+        let mut cx = PassContext::new(&dialects);
+        pass.run(&mut m, &mut cx).unwrap();
+        cx.stats
+    }
+
+    #[test]
+    fn statistics_name_the_winner_the_runner_up_and_the_margin() {
+        use super::{CctTile, Schedule};
+        use crate::schedule::{Ablation, Pin};
+        use sofa_ir::hw::HwConfig;
+        let hw = HwConfig::default();
+        let stats = stats_of(&mut CctTile::new(
+            hw.clone(),
+            Schedule::Cct,
+            Ablation::default(),
+        ));
+        // Both layers have one shape: one e-graph, two winners.
+        let counters: Vec<(&str, u64)> = stats.iter().collect();
+        assert_eq!(stats.get("egraphs-built"), 1, "{counters:?}");
+        assert_eq!(stats.get("stop-saturated"), 1, "{counters:?}");
+        assert_eq!(stats.get("winner-cct"), 2, "{counters:?}");
+        let notes = stats.notes();
+        assert_eq!(notes.len(), 2);
+        let n0 = &notes[0];
+        assert!(
+            n0.starts_with("layer 0 (t/layer0/attention): winner cct Tc "),
+            "{n0}"
+        );
+        assert!(n0.contains("kv on-demand"), "{n0}");
+        assert!(n0.contains("; runner-up cct Tc "), "{n0}");
+        assert!(n0.contains("% latency, "), "{n0}");
+        assert!(n0.contains("alternatives eligible; e-graph: "), "{n0}");
+        assert!(n0.ends_with("saturated"), "{n0}");
+        assert!(
+            notes[1].contains("e-graph (shared with layer 0):"),
+            "{}",
+            notes[1]
+        );
+        // The margin printed is the runner-up's latency over the winner's, in %.
+        let margin: f64 = n0
+            .split("runner-up ")
+            .nth(1)
+            .and_then(|r| r.split(": ").nth(1))
+            .and_then(|r| r.split('%').next())
+            .and_then(|m| m.parse().ok())
+            .unwrap();
+        assert!(margin >= 0.0, "{n0}");
+        // Unpinned, the cost model also chooses the dataflow and the K/V placement.
+        let free = stats_of(&mut CctTile::pinned(hw, Pin::any(Ablation::default())));
+        let won: u64 = ["winner-dense", "winner-staged", "winner-cct"]
+            .iter()
+            .map(|c| free.get(c))
+            .sum();
+        assert_eq!(won, 2);
     }
 
     #[test]
@@ -173,6 +333,8 @@ mod tests {
         assert!(e.contains("unknown schedule 'fast'"), "{e}");
         let e = run("cct-tile{ablate=dlzs,nope}").unwrap_err();
         assert!(e.contains("unknown ablation 'nope'"), "{e}");
+        let e = run("cct-tile{kv=later}").unwrap_err();
+        assert!(e.contains("unknown K/V placement 'later'"), "{e}");
         let e = run("cct-tile{config=/nonexistent/hw.toml}").unwrap_err();
         assert!(e.contains("cannot read hardware config"), "{e}");
     }

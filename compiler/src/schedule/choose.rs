@@ -1,26 +1,30 @@
-//! `cct-tile`'s search: the cheapest feasible plan per layer.
+//! `cct-tile`'s plans: the cheapest feasible alternative per layer, extracted from the layer
+//! shape's e-graph ([`super::egraph`]).
 //!
 //! Candidates: `Tc` in 2..=32 step 2 while `Tc ≤ Sk` (a single tile when `Sk < 2`), the query
-//! block `min(block.query_rows, Sq)`, and K̂ recomputed or spilled. A candidate is feasible when
-//! its tile buffers fit the SRAMs of the [`HwConfig`]:
+//! block `min(block.query_rows, Sq)`, K̂ recomputed or spilled, K/V on demand or preloaded. A
+//! candidate is feasible when its tile buffers fit the SRAMs of the [`HwConfig`]:
 //! - temp SRAM: the predicted tile Â (`rows × Bc` bytes) plus the selected indices (`rows × sel`
 //!   16-bit tile-relative entries); not needed by `dense` or `staged` (no on-chip Â tile);
-//! - token SRAM: the Q block (`rows × D`, 16 bit), one tile of generated K and V (`2 × Bc × D`,
-//!   16 bit; `staged` streams them in chunks of the query block) and the partial outputs
-//!   (`rows × D`, 32 bit).
+//! - token SRAM: the Q block (`rows × D`, 16 bit), one tile of K and V (`2 × Bc × D`, 16 bit,
+//!   generated or preloaded; `staged` streams them in chunks of the query block) and the
+//!   partial outputs (`rows × D`, 32 bit).
 //!
 //! The objective is the layer latency, then DRAM bytes, then energy, then the smaller `Tc`,
-//! then recompute before spill: a total order, so the choice is deterministic. Layers of equal
-//! shape share one search.
+//! then recompute before spill (then on demand before preload): a total order, so the choice
+//! is deterministic. Layers of equal shape share one e-graph, and its two extractions (the
+//! plan and the `staged` comparison).
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use sofa_ir::dialect::attn::{MhaAttrs, SparseMhaAttrs, SPARSE_MHA};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::{Module, Op};
 
-use super::cost::{layer_cost, Candidate, LayerCost};
-use super::{Ablation, KhatPlacement, LayerPlan, Schedule, ScheduleError};
+use super::cost::{Candidate, LayerCost};
+use super::egraph::{self, Choice, Extraction, Pin, ScheduleGraph};
+use super::{Ablation, LayerPlan, Schedule, ScheduleError};
 use crate::passes::sparsify::attention_layers;
 
 /// The sizes of one attention layer that the cost depends on.
@@ -49,9 +53,12 @@ pub struct PlannedLayer {
     pub plan: LayerPlan,
     /// The same layer under `staged` (the comparison of `schedule-json`).
     pub staged: LayerCost,
+    /// How the plan won its e-graph extraction.
+    pub choice: Choice,
 }
 
-fn tc_candidates(seq_k: u64) -> Vec<u64> {
+/// The key tile counts searched: `2..=32` step 2 up to `Sk`, else one tile.
+pub fn tc_candidates(seq_k: u64) -> Vec<u64> {
     let even: Vec<u64> = (2..=32).step_by(2).filter(|&t| t <= seq_k).collect();
     if even.is_empty() {
         vec![1]
@@ -60,7 +67,13 @@ fn tc_candidates(seq_k: u64) -> Vec<u64> {
     }
 }
 
-fn fits(hw: &HwConfig, s: &LayerShape, sched: Schedule, c: &Candidate) -> bool {
+/// Query rows per block: `block.query_rows`, or `Sq` when smaller.
+pub fn q_block(hw: &HwConfig, s: &LayerShape) -> u64 {
+    u64::from(hw.block.query_rows).min(s.seq_q).max(1)
+}
+
+/// Whether candidate `c` of `sched` fits the SRAMs (see the module doc).
+pub fn fits(hw: &HwConfig, s: &LayerShape, sched: Schedule, c: &Candidate) -> bool {
     let bc = s.seq_k.div_ceil(c.tc);
     let rows = c.q_block;
     // Staged has no key tiles: its generated K/V stream through in query-block-sized chunks.
@@ -78,7 +91,7 @@ fn fits(hw: &HwConfig, s: &LayerShape, sched: Schedule, c: &Candidate) -> bool {
 }
 
 /// The schedule a layer actually runs: keep 1 has nothing to predict, so it is dense.
-fn effective(sched: Schedule, s: &LayerShape) -> Schedule {
+pub fn effective(sched: Schedule, s: &LayerShape) -> Schedule {
     if s.keep >= 1.0 {
         Schedule::Dense
     } else {
@@ -86,7 +99,24 @@ fn effective(sched: Schedule, s: &LayerShape) -> Schedule {
     }
 }
 
-/// The cheapest feasible plan of one layer.
+/// The plan of an extraction's winner.
+pub fn plan_of(hw: &HwConfig, s: &LayerShape, x: &Extraction) -> LayerPlan {
+    let a = &x.winner.alt;
+    let q_block = q_block(hw, s);
+    LayerPlan {
+        schedule: a.schedule,
+        tc: a.tc,
+        bc: s.seq_k.div_ceil(a.tc),
+        q_block,
+        query_blocks: s.seq_q.div_ceil(q_block),
+        khat: a.khat,
+        kv: a.kv,
+        cost: x.winner.cost.clone(),
+    }
+}
+
+/// The cheapest feasible plan of one layer under `--schedule sched --ablate abl`, K/V on
+/// demand (the layer's e-graph, built and extracted once).
 pub fn choose_plan(
     hw: &HwConfig,
     s: &LayerShape,
@@ -94,49 +124,9 @@ pub fn choose_plan(
     abl: Ablation,
     layer: usize,
 ) -> Result<LayerPlan, ScheduleError> {
-    let sched = effective(sched, s);
-    let q_block = u64::from(hw.block.query_rows).min(s.seq_q).max(1);
-    let placements: &[KhatPlacement] = match sched {
-        Schedule::Dense => &[KhatPlacement::None],
-        Schedule::Staged => &[KhatPlacement::Spill],
-        Schedule::Cct => &[KhatPlacement::Recompute, KhatPlacement::Spill],
-    };
-    let tcs = if sched == Schedule::Staged {
-        vec![1]
-    } else {
-        tc_candidates(s.seq_k)
-    };
-    let mut best: Option<(Candidate, LayerCost)> = None;
-    for &tc in &tcs {
-        for &khat in placements {
-            let c = Candidate { tc, q_block, khat };
-            if !fits(hw, s, sched, &c) {
-                continue;
-            }
-            let cost = layer_cost(hw, s, sched, abl, c)?;
-            let key = |x: &LayerCost| (x.latency, x.dram_bytes(), x.energy_total());
-            if best.as_ref().is_none_or(|(_, b)| key(&cost) < key(b)) {
-                best = Some((c, cost));
-            }
-        }
-    }
-    let (c, cost) = best.ok_or_else(|| ScheduleError::NoFit {
-        layer,
-        detail: format!(
-            "Sk {}, D {}, token {} B, temp {} B",
-            s.seq_k, s.head_dim, hw.sram.token_bytes, hw.sram.temp_bytes
-        ),
-    })?;
-    let tc = if sched == Schedule::Staged { 1 } else { c.tc };
-    Ok(LayerPlan {
-        schedule: sched,
-        tc,
-        bc: s.seq_k.div_ceil(tc),
-        q_block,
-        query_blocks: s.seq_q.div_ceil(q_block),
-        khat: c.khat,
-        cost,
-    })
+    let g = egraph::build(hw, s);
+    let x = g.extract(&Pin::new(sched, abl), layer)?;
+    Ok(plan_of(hw, s, &x))
 }
 
 fn static_dims(m: &Module, op: Op, operand: usize) -> Option<Vec<u64>> {
@@ -179,27 +169,70 @@ pub fn layer_shape(m: &Module, op: Op, layer: usize) -> Result<LayerShape, Sched
     })
 }
 
-/// Plan every attention layer of `m`, in order of appearance.
+/// Plan every attention layer of `m`, in order of appearance, under `--schedule sched
+/// --ablate abl` with K/V on demand.
 pub fn plan_module(
     m: &Module,
     hw: &HwConfig,
     sched: Schedule,
     abl: Ablation,
 ) -> Result<Vec<PlannedLayer>, ScheduleError> {
-    let mut cache: BTreeMap<String, (LayerPlan, LayerCost)> = BTreeMap::new();
+    plan_module_pinned(m, hw, &Pin::new(sched, abl))
+}
+
+/// One shape's e-graph results, shared by every layer of that shape.
+struct Shared {
+    first: usize,
+    plan: LayerPlan,
+    staged: LayerCost,
+    choice: Choice,
+}
+
+fn plan_shape(
+    hw: &HwConfig,
+    shape: &LayerShape,
+    pin: &Pin,
+    index: usize,
+) -> Result<Shared, ScheduleError> {
+    let g: ScheduleGraph = egraph::build(hw, shape);
+    let x = g.extract(pin, index)?;
+    let staged_pin = Pin {
+        schedule: Some(Schedule::Staged),
+        ..*pin
+    };
+    let staged = g.extract(&staged_pin, index)?.winner.cost;
+    let choice = Choice {
+        winner: x.winner.alt,
+        runner_up: x.runner_up.clone(),
+        eligible: x.eligible,
+        alternatives: x.alternatives,
+        size: g.size,
+        shared_with: None,
+    };
+    Ok(Shared {
+        first: index,
+        plan: plan_of(hw, shape, &x),
+        staged,
+        choice,
+    })
+}
+
+/// Plan every attention layer of `m` under `pin`, one e-graph per distinct layer shape.
+pub fn plan_module_pinned(
+    m: &Module,
+    hw: &HwConfig,
+    pin: &Pin,
+) -> Result<Vec<PlannedLayer>, ScheduleError> {
+    let mut cache: BTreeMap<String, Shared> = BTreeMap::new();
     let mut out = Vec::new();
     for (index, op) in attention_layers(m).into_iter().enumerate() {
         let shape = layer_shape(m, op, index)?;
-        let key = format!("{shape:?}");
-        let (plan, staged) = match cache.get(&key) {
-            Some(hit) => hit.clone(),
-            None => {
-                let plan = choose_plan(hw, &shape, sched, abl, index)?;
-                let staged = choose_plan(hw, &shape, Schedule::Staged, abl, index)?.cost;
-                cache.insert(key, (plan.clone(), staged.clone()));
-                (plan, staged)
-            }
+        let hit = match cache.entry(format!("{shape:?}")) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(plan_shape(hw, &shape, pin, index)?),
         };
+        let mut choice = hit.choice.clone();
+        choice.shared_with = (hit.first != index).then_some(hit.first);
         let name = match &m.op(op).loc {
             sofa_ir::Location::Name(n) => n.clone(),
             _ => format!("layer{index}"),
@@ -209,8 +242,9 @@ pub fn plan_module(
             op,
             name,
             shape,
-            plan,
-            staged,
+            plan: hit.plan.clone(),
+            staged: hit.staged.clone(),
+            choice,
         });
     }
     Ok(out)

@@ -14,6 +14,12 @@
 //! Weights (W_k in LZ form, W_k and W_v in 8 bits) are loaded once per head when they fit the
 //! weight SRAM, else once per query block (streamed beside X).
 //!
+//! K/V placement ([`KvPlacement`]): the flows above generate K and V *on demand* (GATHER X,
+//! KVGEN). *Preloaded*, K and V are projected once per head for every key (per key tile: LD X,
+//! KVGEN, ST K, ST V), and each query block then reads the K and V rows of its visible keys
+//! back in order, whole tiles (`staged`: all visible keys), instead of gathering X and running
+//! KVGEN; selection (SADS, RASS) is unchanged.
+//!
 //! Latency: `cct` and `dense` overlap their engines (the fine-grained tile pipeline), so the
 //! layer takes the busiest engine's cycles; `staged` runs its stages back to back (the sum).
 //! Energy: busy cycles × engine power plus DRAM device and interface energy per byte.
@@ -23,7 +29,9 @@ use std::collections::BTreeMap;
 use sofa_ir::hw::{energy, HwConfig};
 use sofa_ir::isa::{DType, DramAddr, Engine, Instr, SramRef, SufaMode};
 
-use super::{Ablation, KhatPlacement, PerEngine, Schedule, ScheduleError, TensorClass, Traffic};
+use super::{
+    Ablation, KhatPlacement, KvPlacement, PerEngine, Schedule, ScheduleError, TensorClass, Traffic,
+};
 use crate::schedule::choose::LayerShape;
 
 /// One point of the plan space.
@@ -326,13 +334,25 @@ fn budget(keep: f64, n: u64) -> u64 {
     ((keep * n as f64).ceil() as u64).clamp(1.min(n), n)
 }
 
-/// The cost of `shape` under `sched` with candidate `c`.
+/// The cost of `shape` under `sched` with candidate `c`, K/V generated on demand.
 pub fn layer_cost(
     hw: &HwConfig,
     shape: &LayerShape,
     sched: Schedule,
     abl: Ablation,
     c: Candidate,
+) -> Result<LayerCost, ScheduleError> {
+    layer_cost_kv(hw, shape, sched, abl, c, KvPlacement::OnDemand)
+}
+
+/// The cost of `shape` under `sched` with candidate `c` and K/V placement `kv`.
+pub fn layer_cost_kv(
+    hw: &HwConfig,
+    shape: &LayerShape,
+    sched: Schedule,
+    abl: Ablation,
+    c: Candidate,
+    kv: KvPlacement,
 ) -> Result<LayerCost, ScheduleError> {
     let mut t = Tally {
         hw,
@@ -357,13 +377,17 @@ pub fn layer_cost(
         t.predict(true, shape.seq_k, hidden, d, abl, heads)?;
         t.dma(TensorClass::Khat, shape.seq_k, d, heads, true)?;
     }
+    let preload = kv == KvPlacement::Preload;
+    if preload {
+        project_kv(&mut t, shape, bc, heads)?;
+    }
     for b in &blocks {
         t.cost.causal_tiles_skipped += (tc - b.tiles.min(tc)) * heads;
         t.dma(TensorClass::Q, b.rows, 2 * d, heads, false)?;
         match sched {
-            Schedule::Dense => dense_block(&mut t, shape, b, bc, heads)?,
-            Schedule::Cct => cct_block(&mut t, shape, b, bc, heads, abl, spill)?,
-            Schedule::Staged => staged_block(&mut t, shape, b, heads, abl)?,
+            Schedule::Dense => dense_block(&mut t, shape, b, bc, heads, preload)?,
+            Schedule::Cct => cct_block(&mut t, shape, b, bc, heads, abl, spill, preload)?,
+            Schedule::Staged => staged_block(&mut t, shape, b, heads, abl, preload)?,
         }
         let sync = Instr::SufaSync {
             dst: S0,
@@ -384,21 +408,49 @@ fn tile_widths(b: &Block, bc: u64) -> impl Iterator<Item = u64> + '_ {
     (0..b.tiles).map(move |j| bc.min(b.n - j * bc))
 }
 
+/// Preload: K and V of every key projected once per head, tile by tile, and stored.
+fn project_kv(t: &mut Tally<'_>, s: &LayerShape, bc: u64, heads: u64) -> Result<(), ScheduleError> {
+    let all = Block {
+        rows: 0,
+        n: s.seq_k,
+        tiles: s.seq_k.div_ceil(bc),
+    };
+    for width in tile_widths(&all, bc) {
+        t.dma(TensorClass::KX, width, s.hidden, heads, false)?;
+        t.kvgen(width, s.hidden, s.head_dim, heads)?;
+        t.dma(TensorClass::KX, width, 2 * s.head_dim, heads, true)?;
+        t.dma(TensorClass::V, width, 2 * s.head_dim, heads, true)?;
+    }
+    Ok(())
+}
+
+/// Preload: the K and V rows of `rows` keys read back in order (16 bit).
+fn load_kv(t: &mut Tally<'_>, s: &LayerShape, rows: u64, heads: u64) -> Result<(), ScheduleError> {
+    t.dma(TensorClass::KX, rows, 2 * s.head_dim, heads, false)?;
+    t.dma(TensorClass::V, rows, 2 * s.head_dim, heads, false)
+}
+
 fn dense_block(
     t: &mut Tally<'_>,
     s: &LayerShape,
     b: &Block,
     bc: u64,
     heads: u64,
+    preload: bool,
 ) -> Result<(), ScheduleError> {
     for width in tile_widths(b, bc) {
-        t.dma(TensorClass::KX, width, s.hidden, heads, false)?;
-        t.kvgen(width, s.hidden, s.head_dim, heads)?;
+        if preload {
+            load_kv(t, s, width, heads)?;
+        } else {
+            t.dma(TensorClass::KX, width, s.hidden, heads, false)?;
+            t.kvgen(width, s.hidden, s.head_dim, heads)?;
+        }
         t.sufa_tile(b.rows, width, s.head_dim, true, heads)?;
     }
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)] // one flag per plan dimension; a struct would only rename them
 fn cct_block(
     t: &mut Tally<'_>,
     s: &LayerShape,
@@ -407,6 +459,7 @@ fn cct_block(
     heads: u64,
     abl: Ablation,
     spill: bool,
+    preload: bool,
 ) -> Result<(), ScheduleError> {
     let d = s.head_dim;
     let per_tile = budget(s.keep, b.n).div_ceil(b.tiles.max(1));
@@ -429,8 +482,12 @@ fn cct_block(
         } else {
             t.select(b.rows, width, sel, abl, heads)?
         };
-        t.gather(TensorClass::KX, gen, s.hidden, heads)?;
-        t.kvgen(gen, s.hidden, d, heads)?;
+        if preload {
+            load_kv(t, s, width, heads)?;
+        } else {
+            t.gather(TensorClass::KX, gen, s.hidden, heads)?;
+            t.kvgen(gen, s.hidden, d, heads)?;
+        }
         t.sufa_tile(b.rows, sel, d, abl.sufa, heads)?;
     }
     if abl.sads {
@@ -451,6 +508,7 @@ fn staged_block(
     b: &Block,
     heads: u64,
     abl: Ablation,
+    preload: bool,
 ) -> Result<(), ScheduleError> {
     let d = s.head_dim;
     let k = budget(s.keep, b.n);
@@ -459,8 +517,12 @@ fn staged_block(
     t.dma(TensorClass::Ahat, b.rows, b.n, heads, true)?;
     t.dma(TensorClass::Ahat, b.rows, b.n, heads, false)?;
     let gen = t.select(b.rows, b.n, k, abl, heads)?;
-    t.gather(TensorClass::KX, gen, s.hidden, heads)?;
-    t.kvgen(gen, s.hidden, d, heads)?;
+    if preload {
+        load_kv(t, s, b.n, heads)?;
+    } else {
+        t.gather(TensorClass::KX, gen, s.hidden, heads)?;
+        t.kvgen(gen, s.hidden, d, heads)?;
+    }
     t.sufa_tile(b.rows, k, d, true, heads)?;
     // A (16-bit scores of the selected keys) is stored, then read back for softmax and A·V.
     t.dma(TensorClass::A, b.rows, 2 * k, heads, true)?;

@@ -10,6 +10,8 @@
 //!     hidden, causal, keep}`;
 //!   - `schedule`: the schedule costed (keep 1 is always `dense`); `tc`, `bc` (`⌈seq_k/tc⌉`),
 //!     `q_block` (query rows per block), `query_blocks`, `khat` (`recompute`|`spill`|`none`),
+//!     `kv`: `"preload"` when K/V are projected once and preloaded, absent when they are
+//!     generated on demand (the default, so earlier documents read the same),
 //!     `causal_tiles_skipped` (key tiles never touched, summed over batch·heads·blocks);
 //!   - `cycles`: busy cycles per engine (`dma`, `dlzs`, `sads`, `kvpe`, `sufa`, `ctrl`, only
 //!     engines used); `latency_cycles`: the layer's predicted latency;
@@ -29,7 +31,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sofa_ir::hw::HwConfig;
 
-use super::{Ablation, PlannedLayer, Schedule, Traffic};
+use super::{Ablation, KvPlacement, PlannedLayer, Schedule, Traffic};
 
 pub const FORMAT: &str = "sofa-schedule";
 pub const VERSION: u32 = 1;
@@ -81,6 +83,8 @@ struct Layer<'a> {
     q_block: u64,
     query_blocks: u64,
     khat: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kv: Option<&'static str>,
     causal_tiles_skipped: u64,
     cycles: &'a BTreeMap<&'static str, u64>,
     latency_cycles: u64,
@@ -137,6 +141,7 @@ fn layer(p: &PlannedLayer) -> Layer<'_> {
         q_block: p.plan.q_block,
         query_blocks: p.plan.query_blocks,
         khat: p.plan.khat.name(),
+        kv: (p.plan.kv == KvPlacement::Preload).then_some(p.plan.kv.name()),
         causal_tiles_skipped: c.causal_tiles_skipped,
         cycles: &c.cycles,
         latency_cycles: c.latency,

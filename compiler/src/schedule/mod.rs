@@ -6,22 +6,27 @@
 //! live ([`KhatPlacement`]). Its figures come from [`cost`], which enumerates the instructions
 //! the backend will emit (LD/GATHER/ST, DLZS.K/DLZS.S, SADS, RASS, KVGEN, SUFA.T, SUFA.SYNC)
 //! per query block and sums [`sofa_ir::isa::Instr::cycles`] over them, so the simulator's
-//! static timing of the lowered program agrees by construction. [`choose`] searches the plan
-//! space under the SRAM capacities; [`json`] renders the `schedule-json` report.
+//! static timing of the lowered program agrees by construction. [`egraph`] holds every
+//! equivalent dataflow of a layer (dense FA-2, staged, CCT per feasible `Tc`; K̂ recomputed or
+//! spilled; K/V generated on demand or preloaded; the ablation baselines) as alternatives of one
+//! e-class and extracts the cheapest under a [`Pin`]; [`choose`] plans a module with it (one
+//! e-graph per distinct layer shape); [`json`] renders the `schedule-json` report.
 //!
 //! Three schedules ([`Schedule`]) allow the paper's comparisons, and four [`Ablation`]
 //! switches replace one SOFA mechanism each by its baseline.
 
 pub mod choose;
 pub mod cost;
+pub mod egraph;
 pub mod json;
 
 use std::collections::BTreeMap;
 
 use sofa_ir::hw::CostError;
 
-pub use choose::{choose_plan, plan_module, LayerShape, PlannedLayer};
-pub use cost::{layer_cost, Candidate, LayerCost};
+pub use choose::{choose_plan, plan_module, plan_module_pinned, LayerShape, PlannedLayer};
+pub use cost::{layer_cost, layer_cost_kv, Candidate, LayerCost};
+pub use egraph::{Alternative, Choice, Pin};
 
 /// The attention dataflow to cost and emit.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -103,7 +108,7 @@ impl Ablation {
 }
 
 /// Where the predicted keys K̂ of a layer live between query blocks.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KhatPlacement {
     /// Recomputed from the token rows X for every query block (no K̂ traffic).
     Recompute,
@@ -123,13 +128,46 @@ impl KhatPlacement {
     }
 }
 
-/// DRAM tensor classes the traffic is reported by. Under the current dataflows K and V are
-/// generated on chip from X (`KX`), so `V` stays empty, and the K̂ spill is reported as `Khat`;
-/// `Spills` is reserved for register-pressure spills of the lowering.
+/// How K and V reach the SU-FA engine.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum KvPlacement {
+    /// KVGEN from the token rows X of the keys RASS issues, per key tile and query block
+    /// (the paper's on-demand K/V, §III-A).
+    #[default]
+    OnDemand,
+    /// K and V projected once per head for every key (KVGEN over X), stored to DRAM, and read
+    /// back in order, whole tiles, by every query block.
+    Preload,
+}
+
+impl KvPlacement {
+    pub fn name(self) -> &'static str {
+        match self {
+            KvPlacement::OnDemand => "on-demand",
+            KvPlacement::Preload => "preload",
+        }
+    }
+
+    /// `on-demand` or `preload`.
+    pub fn parse(text: &str) -> Result<KvPlacement, ScheduleError> {
+        match text {
+            "on-demand" => Ok(KvPlacement::OnDemand),
+            "preload" => Ok(KvPlacement::Preload),
+            other => Err(ScheduleError::BadOption(format!(
+                "unknown K/V placement '{other}' (expected on-demand or preload)"
+            ))),
+        }
+    }
+}
+
+/// DRAM tensor classes the traffic is reported by. On demand, K and V are generated on chip
+/// from X (`KX`) and `V` stays empty; preloaded, the projected K rows count as `KX` (beside
+/// the X rows they are projected from) and the V rows as `V`. The K̂ spill is reported as
+/// `Khat`; `Spills` is reserved for register-pressure spills of the lowering.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TensorClass {
     Q,
-    /// Token rows X (K and V are generated on chip from them).
+    /// Token rows X (K and V are generated on chip from them), and preloaded K rows.
     KX,
     V,
     Weights,
@@ -191,6 +229,7 @@ pub struct LayerPlan {
     pub q_block: u64,
     pub query_blocks: u64,
     pub khat: KhatPlacement,
+    pub kv: KvPlacement,
     pub cost: LayerCost,
 }
 

@@ -179,3 +179,125 @@ fn keep_one_runs_dense() {
     assert!(layers.iter().all(|l| l.plan.schedule == Schedule::Dense));
     assert!(layers.iter().all(|l| l.plan.khat == KhatPlacement::None));
 }
+
+fn llama_shape() -> LayerShape {
+    workload("llama-7b", 0.25)[0].shape.clone()
+}
+
+#[test]
+fn llama_7b_egraph_holds_every_feasible_alternative() {
+    use egraph::rules::feasible_tiles;
+    let hw = HwConfig::default();
+    let shape = llama_shape();
+    // Token SRAM: 32 KiB Q + 64 KiB partials + 512·Bc (K and V tiles) <= 192 KiB: Bc <= 192,
+    // so Tc >= 22. Temp SRAM (cct only): 128·Bc + 256·⌈1024/Tc⌉ <= 28 KiB from Tc = 28 on.
+    assert_eq!(
+        feasible_tiles(&hw, &shape, Schedule::Dense),
+        [22, 24, 26, 28, 30, 32]
+    );
+    assert_eq!(feasible_tiles(&hw, &shape, Schedule::Cct), [28, 30, 32]);
+    assert_eq!(feasible_tiles(&hw, &shape, Schedule::Staged), [1]);
+    let g = egraph::build(&hw, &shape);
+    let alts = g.alternatives();
+    let count = |s: Schedule| alts.iter().filter(|a| a.schedule == s).count();
+    // dense: 6 Tc × 2 K/V; staged: 2 K/V × 4 ablation sets of {dlzs, rass};
+    // cct: 3 Tc × 2 K̂ × 2 K/V × 16 ablation sets.
+    assert_eq!(
+        (
+            count(Schedule::Dense),
+            count(Schedule::Staged),
+            count(Schedule::Cct)
+        ),
+        (12, 8, 192)
+    );
+    assert_eq!(alts.len(), 212);
+    // The root class (212 + attn) and 29 leaf classes: q k v, 6 Tc, 2 K̂, 2 K/V, 16 ablations.
+    assert_eq!((g.size.classes, g.size.nodes), (30, 242));
+    assert_eq!(g.size.stop, "saturated");
+    let x = g
+        .extract(&Pin::new(Schedule::Cct, Ablation::default()), 0)
+        .unwrap();
+    assert_eq!((x.eligible, x.alternatives), (6, 212));
+}
+
+#[test]
+fn pins_filter_the_extraction() {
+    let hw = HwConfig::default();
+    let shape = llama_shape();
+    let staged = choose_plan(&hw, &shape, Schedule::Staged, Ablation::default(), 0).unwrap();
+    assert_eq!(
+        (staged.schedule, staged.tc, staged.khat, staged.kv),
+        (
+            Schedule::Staged,
+            1,
+            KhatPlacement::Spill,
+            KvPlacement::OnDemand
+        )
+    );
+    let g = egraph::build(&hw, &shape);
+    let abl = Ablation::parse("sads,dlzs").unwrap();
+    let x = g.extract(&Pin::new(Schedule::Cct, abl), 0).unwrap();
+    assert_eq!(
+        (x.winner.alt.schedule, x.winner.alt.ablate),
+        (Schedule::Cct, abl)
+    );
+    // Staged has no per-tile sort to ablate: its eligible baseline is dlzs only.
+    let x = g.extract(&Pin::new(Schedule::Staged, abl), 0).unwrap();
+    assert_eq!(x.winner.alt.ablate, Ablation::parse("dlzs").unwrap());
+    let preload = Pin {
+        kv: Some(KvPlacement::Preload),
+        ..Pin::new(Schedule::Dense, Ablation::default())
+    };
+    let x = g.extract(&preload, 0).unwrap();
+    assert_eq!(
+        (x.winner.alt.schedule, x.winner.alt.kv),
+        (Schedule::Dense, KvPlacement::Preload)
+    );
+    assert_eq!(x.eligible, 6);
+}
+
+#[test]
+fn the_runner_up_is_the_next_plan_in_rank_order() {
+    let hw = HwConfig::default();
+    let g = egraph::build(&hw, &llama_shape());
+    let x = g
+        .extract(&Pin::new(Schedule::Cct, Ablation::default()), 0)
+        .unwrap();
+    let (w, r) = (&x.winner, x.runner_up.as_ref().unwrap());
+    assert_eq!((w.alt.tc, w.alt.khat), (32, KhatPlacement::Spill));
+    let key = |c: &LayerCost| (c.latency, c.dram_bytes(), c.energy_total());
+    assert!(key(&w.cost) < key(&r.cost), "{w:?} vs {r:?}");
+    // Every other eligible plan ranks at or after the runner-up.
+    for alt in g.alternatives() {
+        let pin = Pin::new(Schedule::Cct, Ablation::default());
+        if alt == w.alt || !pin.admits(&alt, &g.shape) {
+            continue;
+        }
+        let c = egraph::extract::alternative_cost(&g, &alt).unwrap();
+        assert!(key(&c) >= key(&r.cost), "{alt:?}");
+    }
+    assert_eq!(egraph::margin_pct(200, 250), 25.0);
+    assert_eq!(egraph::margin_pct(0, 5), 0.0);
+}
+
+#[test]
+fn preload_reads_kv_in_order_instead_of_kvgen_per_block() {
+    let hw = HwConfig::default();
+    let shape = tiny(false, 8);
+    let c = layer_cost_kv(
+        &hw,
+        &shape,
+        Schedule::Cct,
+        Ablation::default(),
+        recompute(2, 8),
+        KvPlacement::Preload,
+    )
+    .unwrap();
+    // Projection: per tile of 4 keys, LD X (4 × 4 B), KVGEN ×2, ST K and ST V (4 × 8 B each).
+    // Per block tile: LD X + DLZS.K (K̂), LD K and LD V of the whole 4-key tile (4 × 8 B each).
+    assert_eq!(c.instrs["KVGEN"], 4);
+    assert!(!c.instrs.contains_key("GATHER"));
+    assert_eq!((c.dram["v"].read, c.dram["v"].written), (32 * 2, 32 * 2));
+    assert_eq!(c.dram["k_x"].read, 2 * 16 + 2 * 16 + 2 * 32);
+    assert_eq!(c.dram["k_x"].written, 2 * 32);
+}

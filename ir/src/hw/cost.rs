@@ -303,6 +303,7 @@ impl Instr {
             | Instr::VecMul { rows, cols, .. }
             | Instr::VecDiv { rows, cols, .. }
             | Instr::VecMax { rows, cols, .. }
+            | Instr::VecSelect { rows, cols, .. }
             | Instr::VecExp { rows, cols, .. }
             | Instr::VecErf { rows, cols, .. }
             | Instr::VecGelu { rows, cols, .. }
@@ -345,6 +346,7 @@ impl Instr {
             | Instr::VecMul { .. }
             | Instr::VecDiv { .. }
             | Instr::VecMax { .. }
+            | Instr::VecSelect { .. }
             | Instr::VecExp { .. }
             | Instr::VecErf { .. }
             | Instr::VecGelu { .. }

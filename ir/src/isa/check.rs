@@ -390,7 +390,7 @@ fn instr_rules(instr: &Instr, hw: &HwConfig) -> Vec<String> {
                 "lz4 is only a DLZS weight format".into(),
             ));
         }
-        Instr::VecTranspose { rows, cols, dt, .. } => {
+        Instr::VecTranspose { rows, cols, dt, .. } | Instr::VecSelect { rows, cols, dt, .. } => {
             nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into())]);
             rules.push((*dt == DType::Lz4, "lz4 is only a DLZS weight format".into()));
         }

@@ -198,6 +198,9 @@ isa! {
     /// dst = max(a, b) (b broadcast).
     VecMax = 0x54, "VEC.MAX", [Engine::Vec],
         { dst: SramRef, a: SramRef, b: SramRef, rows: u32, cols: u32, bcast: Bcast, dt: DType };
+    /// dst = cond ? a : b, elementwise (cond is `i1`, one byte per element, non-zero = true).
+    VecSelect = 0x55, "VEC.SELECT", [Engine::Vec],
+        { dst: SramRef, cond: SramRef, a: SramRef, b: SramRef, rows: u32, cols: u32, dt: DType };
     /// dst = exp(a).
     VecExp = 0x58, "VEC.EXP", [Engine::Vec], { dst: SramRef, a: SramRef, rows: u32, cols: u32, dt: DType };
     /// dst = erf(a).

@@ -26,7 +26,7 @@ mod instr;
 mod operands;
 mod parse;
 
-pub use asm::print_asm;
+pub use asm::{print_asm, print_instr};
 pub use check::{ProgramError, ProgramLoc};
 pub use decode::DecodeError;
 pub use enums::{Bcast, DType, Engine, SramSpace, SufaMode, TensorKind};

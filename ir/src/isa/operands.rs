@@ -166,7 +166,7 @@ impl Instr {
     /// overflows 64 bits.
     pub fn operands(&self) -> Result<Vec<Operand>, String> {
         use Access::{Read as R, Write as W};
-        let mut o = Ops(Vec::new());
+        let mut o = Ops(Vec::with_capacity(6));
         match self {
             Instr::Ld {
                 dst,
@@ -422,6 +422,21 @@ impl Instr {
                 o.mat("a", R, *a, r, c, *dt)?;
                 let (br, bc) = bcast_shape(*bcast, r, c);
                 o.mat("b", R, *b, br, bc, *dt)?;
+            }
+            Instr::VecSelect {
+                dst,
+                cond,
+                a,
+                b,
+                rows,
+                cols,
+                dt,
+            } => {
+                let (r, c) = ((*rows).into(), (*cols).into());
+                o.mat("dst", W, *dst, r, c, *dt)?;
+                o.mat("cond", R, *cond, r, c, DType::I1)?;
+                o.mat("a", R, *a, r, c, *dt)?;
+                o.mat("b", R, *b, r, c, *dt)?;
             }
             Instr::VecExp {
                 dst,

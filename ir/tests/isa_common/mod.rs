@@ -422,6 +422,15 @@ pub fn instrs() -> Vec<Instr> {
             cols: 4,
             dt: DType::I8,
         },
+        Instr::VecSelect {
+            dst: tmp(0x1100),
+            cond: tmp(0x1200),
+            a: tmp(0x1300),
+            b: tmp(0x1400),
+            rows: 4,
+            cols: 16,
+            dt: DType::F32,
+        },
         Instr::Signal {
             engine: Engine::Sufa,
             sem: 31,

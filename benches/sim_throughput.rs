@@ -1,0 +1,217 @@
+//! `cargo bench --bench sim_throughput`: how fast the SOFA simulator runs.
+//!
+//! Two runs, each reporting instructions per second of wall time and the ratio of simulated
+//! chip time to wall time:
+//! 1. **Fixture, functional**: `bert_sdpa_ts_op17.onnx` (a 2-layer BERT, from
+//!    `$SOFA_MODELS_DIR`, else `../shared/models`, else the bundled `examples/bert/`) with its
+//!    recorded inputs, compiled as `sofa run MODEL --keep-ratio 0.25` does (import with the
+//!    inputs' dims bound, shape-infer, canonicalize, fuse-attention, sparsify, cct-tile,
+//!    `lower_model`) and simulated on data. Median of `RUNS` simulations.
+//! 2. **Llama-7B, timing-only**: `workloads/llama-7b.toml` at keep 0.25 lowered as
+//!    `sofa compile --workload` does (`lower_attention`) and simulated without data, as
+//!    `sofa run --workload workloads/llama-7b.toml --timing-only --keep-ratio 0.25`. One run
+//!    (about 4.5·10⁷ instructions, several GB of memory); `SOFA_BENCH_LAYERS=N` simulates only
+//!    the first N layers.
+//!
+//! Exit code 1 when a step fails (the message names it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sofa::npz::read_npz;
+use sofa_compiler::lower::model::lower_model;
+use sofa_compiler::lower::{lower_attention, LowerOptions};
+use sofa_compiler::onnx::{import_file, ImportOptions};
+use sofa_compiler::passes::cct_tile::CctTile;
+use sofa_compiler::passes::sparsify::{Sparsify, SparsifyConfig};
+use sofa_compiler::schedule::{Ablation, Schedule};
+use sofa_compiler::workload::{build_module, load_spec};
+use sofa_ir::dialect::DialectRegistry;
+use sofa_ir::eval::Tensor;
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::Program;
+use sofa_ir::pass::{NoInstrumentation, PassManager};
+use sofa_ir::{Dim, Location, Module};
+use sofa_runtime::host::program_inputs;
+use sofa_runtime::sim::{simulate, Mode, Report, SimOptions};
+
+const RUNS: usize = 21;
+const KEEP: f64 = 0.25;
+const FIXTURE: &str = "bert_sdpa_ts_op17";
+
+type Fallible<T> = Result<T, String>;
+
+fn main() {
+    let hw = HwConfig::default();
+    let steps: [(&str, fn(&HwConfig) -> Fallible<()>); 2] = [
+        ("fixture (functional)", fixture_run),
+        ("llama-7b (timing-only)", llama_run),
+    ];
+    for (name, step) in steps {
+        if let Err(e) = step(&hw) {
+            eprintln!("sim_throughput: {name}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `$SOFA_MODELS_DIR`, `../shared/models` or the bundled example, whichever has the fixture.
+fn fixture_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        std::env::var_os("SOFA_MODELS_DIR").map(PathBuf::from),
+        Some(root.join("../shared/models")),
+        Some(root.join("examples/bert")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|d| d.join(format!("{FIXTURE}.onnx")).is_file())
+        .unwrap_or_else(|| root.join("examples/bert"))
+}
+
+/// Named dims of `@main`'s arguments bound to the sizes of the same axes of `arrays`.
+fn bindings(m: &Module, arrays: &BTreeMap<String, Tensor>) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let Some(func) = m.funcs().into_iter().next() else {
+        return out;
+    };
+    let Some(entry) = m.entry_block(func) else {
+        return out;
+    };
+    let block = &m.blocks[entry];
+    for (&arg, loc) in block.args.iter().zip(&block.arg_locs) {
+        let (Location::Name(name), Some(t)) = (loc, m.value_type(arg).as_tensor()) else {
+            continue;
+        };
+        let Some(x) = arrays.get(name) else { continue };
+        for (d, &size) in t.dims.iter().zip(x.shape()) {
+            if let Dim::Named(n) = d {
+                out.insert(n.clone(), size as u64);
+            }
+        }
+    }
+    out
+}
+
+/// Import, bind, run the compile pipeline of `src/cli/model.rs` and lower to one program.
+fn compile_fixture(
+    hw: &HwConfig,
+    onnx: &Path,
+    arrays: &BTreeMap<String, Tensor>,
+) -> Fallible<Program> {
+    let probe = import_file(onnx, &ImportOptions::default()).map_err(|e| e.to_string())?;
+    let opts = ImportOptions {
+        shape_bindings: bindings(&probe, arrays),
+    };
+    let mut m = import_file(onnx, &opts).map_err(|e| e.to_string())?;
+    let front = "shape-infer,canonicalize,fuse-attention";
+    let mut pm = PassManager::from_pipeline(
+        DialectRegistry::with_core_dialects(),
+        &sofa_compiler::passes::registry(),
+        front,
+    )
+    .map_err(|e| e.message)?;
+    let mut sparsify = SparsifyConfig::default();
+    sparsify.global.keep = KEEP;
+    pm.add(Box::new(Sparsify::new(sparsify)));
+    pm.add(Box::new(CctTile::new(
+        hw.clone(),
+        Schedule::Cct,
+        Ablation::default(),
+    )));
+    pm.run(&mut m, &mut NoInstrumentation)
+        .map_err(|e| e.to_string())?;
+    let lower = LowerOptions {
+        schedule: Schedule::Cct,
+        keep_ratio: Some(KEEP),
+        q_block: None,
+    };
+    let p = lower_model(&m, hw, &lower).map_err(|e| e.to_string())?;
+    p.check(hw)
+        .map_err(|e| format!("{} check errors, first: {}", e.len(), e[0]))?;
+    Ok(p)
+}
+
+/// One line: instructions per second and simulated time against wall time.
+fn print_rate(what: &str, r: &Report, wall: Duration) {
+    let secs = wall.as_secs_f64().max(1e-9);
+    let simulated = r.time_us * 1e-6;
+    println!(
+        "{what}: {} instructions, {} simulated cycles ({:.3} ms of chip time) in {:.3} ms wall: \
+         {:.2} M instructions/s, simulated/wall = {:.3e} ({:.0}× slower than the chip)",
+        r.instructions,
+        r.total_cycles,
+        simulated * 1e3,
+        secs * 1e3,
+        r.instructions as f64 / secs / 1e6,
+        simulated / secs,
+        secs / simulated.max(1e-12)
+    );
+}
+
+fn fixture_run(hw: &HwConfig) -> Fallible<()> {
+    let dir = fixture_dir();
+    let onnx = dir.join(format!("{FIXTURE}.onnx"));
+    let arrays = read_npz(&dir.join(format!("{FIXTURE}.input.npz"))).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let program = compile_fixture(hw, &onnx, &arrays)?;
+    let compile = t.elapsed();
+    let inputs = program_inputs(&program, &arrays)?;
+    let opts = SimOptions::default();
+    let mut times = Vec::with_capacity(RUNS);
+    let mut report = None;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let out = simulate(&program, hw, &inputs, &opts).map_err(|e| e.to_string())?;
+        times.push(t.elapsed());
+        report = Some(out.report);
+    }
+    times.sort();
+    let report = report.ok_or("no run")?;
+    println!(
+        "{} ({}), keep {KEEP}: compiled in {:.1} ms; median of {RUNS} functional runs:",
+        onnx.display(),
+        dir.display(),
+        compile.as_secs_f64() * 1e3
+    );
+    print_rate("  functional", &report, times[RUNS / 2]);
+    Ok(())
+}
+
+fn llama_run(hw: &HwConfig) -> Fallible<()> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/llama-7b.toml");
+    let mut spec = load_spec(&path).map_err(|e| e.to_string())?;
+    spec.keep_ratio = KEEP;
+    if let Some(n) = std::env::var("SOFA_BENCH_LAYERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        spec.layers = spec.layers.min(n);
+    }
+    let t = Instant::now();
+    let module = build_module(&spec).map_err(|e| e.to_string())?;
+    let lower = LowerOptions {
+        schedule: Schedule::Cct,
+        keep_ratio: Some(KEEP),
+        q_block: None,
+    };
+    let program = lower_attention(&module, hw, &lower).map_err(|e| e.to_string())?;
+    let lowered = t.elapsed();
+    let opts = SimOptions {
+        mode: Mode::TimingOnly,
+        ..SimOptions::default()
+    };
+    let t = Instant::now();
+    let out = simulate(&program, hw, &BTreeMap::new(), &opts).map_err(|e| e.to_string())?;
+    let wall = t.elapsed();
+    println!(
+        "{} ({} layers), keep {KEEP}: lowered in {:.2} s; one timing-only run:",
+        path.display(),
+        spec.layers,
+        lowered.as_secs_f64()
+    );
+    print_rate("  timing-only", &out.report, wall);
+    Ok(())
+}

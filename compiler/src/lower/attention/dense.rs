@@ -1,0 +1,156 @@
+//! The `dense` schedule: FlashAttention-2 on the SU-FA engine over every visible key.
+//!
+//! Without a mask operand, a constant slot table lists each row's visible keys of the tile
+//! (all of them, or the causal prefix). With one, the list must come from the data: VEC forms
+//! the tile's combined mask (the op's mask, plus the causal table on diagonal tiles) and SADS
+//! selects all `w` columns of it (base 0, no radius). SADS never selects −inf entries, so each
+//! row's slot list is exactly its unmasked keys (`NO_INDEX` for the rest), in the K/V tile's
+//! row numbering — the same exact FA-2 as the slot table, no prediction involved.
+
+use sofa_ir::isa::{Bcast, DType, DramAddr, Instr, SramRef, SufaMode};
+
+use super::{op_err, BlockGeo, Emitter};
+use crate::lower::buffers::U32;
+use crate::lower::sram::Buf;
+use crate::lower::sync::Chan;
+use crate::lower::LowerError;
+
+impl Emitter<'_> {
+    /// The dense key tiles of a block; returns the tile count.
+    pub(super) fn dense_tiles(&mut self, g: &BlockGeo, qs: u64) -> Result<u64, LowerError> {
+        let tiles = self.tiles(g);
+        let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
+        self.sems.take(Chan::QSufa, self.out);
+        for (j, &(k0, w)) in tiles.iter().enumerate() {
+            let diag = self.diagonal(g, k0, w);
+            let c = self.next(Chan::DenseKv);
+            let (kb, vb) = (self.sram.at(Buf::DenseK, c), self.sram.at(Buf::VTile, c));
+            let w32: u32 = self.n(w, "tile width")?;
+            self.sems.acquire(Chan::DenseKv, self.out);
+            for (dst, base) in [(kb, g.k), (vb, g.v)] {
+                self.out.push(Instr::Ld {
+                    dst,
+                    src: DramAddr(base + k0 * self.row_bytes()),
+                    rows: w32,
+                    row_bytes: rb,
+                    stride: rb,
+                });
+            }
+            let table_slots = if self.l.mask.is_none() {
+                Some(self.load_slot_table(g, c, w, diag.unwrap_or(w as i64 - 1))?)
+            } else {
+                None
+            };
+            self.sems.publish(Chan::DenseKv, self.out);
+            let slot = match table_slots {
+                Some(s) => s,
+                None => self.mask_slots(g, k0, w, diag)?,
+            };
+            self.sems.take(Chan::DenseKv, self.out);
+            let w16: u16 = self.n(w, "tile width")?;
+            let dst = self.part_dst(g, j as u64);
+            self.out.push(Instr::SufaT {
+                dst,
+                q: self.sram.at(Buf::QScaled, qs),
+                k: kb,
+                v: vb,
+                slot,
+                rows: self.n(g.rows, "rows")?,
+                sel: w16,
+                d: self.n(self.l.d, "d")?,
+                slots: w16,
+                mode: SufaMode::Fa2,
+                dt: self.l.dt,
+            });
+            self.sems.release(Chan::DenseKv, self.out);
+            if table_slots.is_none() {
+                self.sems.release(Chan::DenseIdx, self.out);
+            }
+            self.part_written(g)?;
+        }
+        Ok(tiles.len() as u64)
+    }
+
+    /// DMA (inside the DenseKv item): LD the constant slot table of the tile.
+    fn load_slot_table(
+        &mut self,
+        g: &BlockGeo,
+        c: u64,
+        w: u64,
+        delta: i64,
+    ) -> Result<SramRef, LowerError> {
+        let table = self
+            .dram
+            .slot_table(g.rows, w, delta)
+            .ok_or_else(|| op_err(self.l, "DRAM addresses overflow".into()))?;
+        let sb = self.sram.at(Buf::DenseSlot, c);
+        let srb: u32 = self.n(w * U32, "slot row bytes")?;
+        self.out.push(Instr::Ld {
+            dst: sb,
+            src: DramAddr(table),
+            rows: self.n(g.rows, "rows")?,
+            row_bytes: srb,
+            stride: srb,
+        });
+        Ok(sb)
+    }
+
+    /// The slot list of a tile under the op's mask (see the module docs); the SU-FA engine has
+    /// taken it (DenseIdx) when this returns, and releases it after its SUFA.T.
+    fn mask_slots(
+        &mut self,
+        g: &BlockGeo,
+        k0: u64,
+        w: u64,
+        diag: Option<i64>,
+    ) -> Result<SramRef, LowerError> {
+        let cm = self.load_masks(g, k0, w, diag)?;
+        let (rows, cols): (u32, u32) = (self.n(g.rows, "rows")?, self.n(w, "tile width")?);
+        let ca = self.next(Chan::DenseSel);
+        let combined = self.sram.at(Buf::AHat, ca);
+        let user = self.sram.at(Buf::UMask, cm);
+        self.sems.take(Chan::Mask, self.out);
+        self.sems.acquire(Chan::DenseSel, self.out);
+        self.out.push(match diag {
+            Some(_) => Instr::VecAdd {
+                dst: combined,
+                a: user,
+                b: self.sram.at(Buf::Mask, cm),
+                rows,
+                cols,
+                bcast: Bcast::None,
+                dt: DType::F32,
+            },
+            None => Instr::VecAffine {
+                dst: combined,
+                a: user,
+                rows,
+                cols,
+                mul: 1.0,
+                add: 0.0,
+                dt: DType::F32,
+            },
+        });
+        self.sems.release(Chan::Mask, self.out);
+        self.sems.publish(Chan::DenseSel, self.out);
+        let ci = self.next(Chan::DenseIdx);
+        let idx = self.sram.at(Buf::Idx, ci);
+        self.sems.take(Chan::DenseSel, self.out);
+        self.sems.acquire(Chan::DenseIdx, self.out);
+        self.out.push(Instr::Sads {
+            idx,
+            top: self.sram.at(Buf::Top, 0),
+            src: combined,
+            rows: self.n(g.rows, "rows")?,
+            n: cols,
+            sel: self.n(w, "tile width")?,
+            base: 0,
+            radius: f32::INFINITY,
+            dt: DType::F32,
+        });
+        self.sems.release(Chan::DenseSel, self.out);
+        self.sems.publish(Chan::DenseIdx, self.out);
+        self.sems.take(Chan::DenseIdx, self.out);
+        Ok(idx)
+    }
+}

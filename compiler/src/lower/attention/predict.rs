@@ -1,0 +1,198 @@
+//! The predicting schedules' shared steps — DLZS.S with its masks, and the selection chain
+//! SADS → RASS → GATHER K, V → SUFA.T — and the `cct` tile loop built from them.
+
+use sofa_ir::isa::{DramAddr, Instr, SramRef, SufaMode};
+
+use super::{BlockGeo, Emitter};
+use crate::lower::buffers::{budget, exact, score_dt};
+use crate::lower::sram::Buf;
+use crate::lower::sync::Chan;
+use crate::lower::LowerError;
+use crate::schedule::Schedule;
+
+/// One tile's selection: the keys `[k0, k0 + w)` and how many each row keeps.
+#[derive(Clone, Copy)]
+pub(super) struct Pick {
+    pub k0: u64,
+    pub w: u64,
+    pub sel: u64,
+    pub mode: SufaMode,
+    /// Partial slot of the block.
+    pub tile: u64,
+}
+
+impl Emitter<'_> {
+    /// The `cct` key tiles of a block; returns the tile count.
+    pub(super) fn cct_tiles(&mut self, g: &BlockGeo, qs: u64) -> Result<u64, LowerError> {
+        let tiles = self.tiles(g);
+        let per_tile = budget(self.l.keep, g.n).div_ceil(tiles.len().max(1) as u64);
+        let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
+        self.sems.take(Chan::QDlzs, self.out);
+        self.sems.take(Chan::QSufa, self.out);
+        let last = tiles.len().saturating_sub(1);
+        for (j, &(k0, w)) in tiles.iter().enumerate() {
+            let c = self.next(Chan::KHat);
+            let kt = self.sram.at(Buf::KTile, c);
+            self.sems.acquire(Chan::KHat, self.out);
+            self.out.push(Instr::Ld {
+                dst: kt,
+                src: DramAddr(g.k + k0 * self.row_bytes()),
+                rows: self.n(w, "tile width")?,
+                row_bytes: rb,
+                stride: rb,
+            });
+            self.sems.publish(Chan::KHat, self.out);
+            let (masked, ca) = self.predict(g, qs, kt, k0, w, j == last)?;
+            // Keep 1: every visible key of the tile (exact attention).
+            let sel = if exact(self.l) { w } else { per_tile.min(w) };
+            let pick = Pick {
+                k0,
+                w,
+                sel,
+                mode: SufaMode::Sorted,
+                tile: j as u64,
+            };
+            self.select_and_attend(g, qs, ca, masked, pick)?;
+        }
+        Ok(tiles.len() as u64)
+    }
+
+    /// DLZS.S of `w` keys (K̂ at `kt`) against the scaled Q, then the masks (the causal table
+    /// when the keys reach into some row's future, the op's mask always). Returns whether Â
+    /// was masked and its ring entry.
+    pub(super) fn predict(
+        &mut self,
+        g: &BlockGeo,
+        qs: u64,
+        kt: SramRef,
+        k0: u64,
+        w: u64,
+        last: bool,
+    ) -> Result<(bool, u64), LowerError> {
+        let diag = self.diagonal(g, k0, w);
+        let masked = diag.is_some() || self.l.mask.is_some();
+        let ca = self.next(Chan::AHat);
+        let ahat = self.sram.at(Buf::AHat, ca);
+        self.sems.take(Chan::KHat, self.out);
+        self.sems.acquire(Chan::AHat, self.out);
+        self.out.push(Instr::DlzsS {
+            dst: ahat,
+            q: self.sram.at(Buf::QScaled, qs),
+            khat: kt,
+            rows: self.n(g.rows, "rows")?,
+            k: self.n(self.l.d, "d")?,
+            n: self.n(w, "tile width")?,
+            qt: self.l.dt,
+            kt: self.l.dt,
+            ot: score_dt(self.l),
+        });
+        self.sems.release(Chan::KHat, self.out);
+        if last {
+            self.sems.release(Chan::QDlzs, self.out);
+        }
+        if masked {
+            self.sems.publish(Chan::AMask, self.out);
+            let cm = self.load_masks(g, k0, w, diag)?;
+            self.sems.take(Chan::AMask, self.out);
+            self.add_masks(g, ahat, cm, w, diag.is_some())?;
+        } else if self.l.schedule == Schedule::Cct {
+            self.sems.publish(Chan::AHat, self.out);
+        }
+        Ok((masked, ca))
+    }
+
+    /// SADS → RASS → GATHER K, V → SUFA.T into the tile's partials. Â (ring entry `ca`) must
+    /// be ready for the selection engine (staged: reloaded; masked: published by VEC here).
+    pub(super) fn select_and_attend(
+        &mut self,
+        g: &BlockGeo,
+        qs: u64,
+        ca: u64,
+        masked: bool,
+        p: Pick,
+    ) -> Result<(), LowerError> {
+        let ready = match (self.l.schedule, masked) {
+            (Schedule::Staged, _) => Chan::Reload,
+            (_, true) => Chan::AMasked,
+            (_, false) => Chan::AHat,
+        };
+        if ready == Chan::AMasked {
+            self.sems.publish(Chan::AMasked, self.out);
+        }
+        let (rows16, sel16): (u16, u16) = (self.n(g.rows, "rows")?, self.n(p.sel, "sel")?);
+        let w32: u32 = self.n(p.w, "tile width")?;
+        let ci = self.next(Chan::Idx);
+        let idx = self.sram.at(Buf::Idx, ci);
+        self.sems.take(ready, self.out);
+        self.sems.acquire(Chan::Idx, self.out);
+        self.out.push(Instr::Sads {
+            idx,
+            top: self.sram.at(Buf::Top, 0),
+            src: self.sram.at(Buf::AHat, ca),
+            rows: rows16,
+            n: w32,
+            sel: sel16,
+            base: self.n(p.k0, "tile base")?,
+            radius: self.l.radius,
+            dt: score_dt(self.l),
+        });
+        self.sems.release(Chan::AHat, self.out);
+        self.sems.publish(Chan::Idx, self.out);
+        let co = self.next(Chan::Order);
+        self.next(Chan::Slot);
+        let (order, slot) = (self.sram.at(Buf::Order, co), self.sram.at(Buf::Slot, co));
+        self.sems.take(Chan::Idx, self.out);
+        self.sems.acquire(Chan::Order, self.out);
+        self.sems.acquire(Chan::Slot, self.out);
+        self.out.push(Instr::Rass {
+            order,
+            slot,
+            idx,
+            rows: rows16,
+            sel: sel16,
+            n: w32,
+            reuse: true,
+        });
+        self.sems.release(Chan::Idx, self.out);
+        self.sems.publish(Chan::Order, self.out);
+        self.sems.publish(Chan::Slot, self.out);
+        let gathered = p.w.min(g.rows * p.sel);
+        let ck = self.next(Chan::Kv);
+        let (gk, gv) = (self.sram.at(Buf::GK, ck), self.sram.at(Buf::GV, ck));
+        let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
+        let max_rows: u32 = self.n(gathered, "gathered rows")?;
+        self.sems.take(Chan::Order, self.out);
+        self.sems.acquire(Chan::Kv, self.out);
+        for (dst, src) in [(gk, g.k), (gv, g.v)] {
+            self.out.push(Instr::Gather {
+                dst,
+                src: DramAddr(src),
+                idx: order,
+                max_rows,
+                row_bytes: rb,
+                stride: rb,
+            });
+        }
+        self.sems.release(Chan::Order, self.out);
+        self.sems.publish(Chan::Kv, self.out);
+        self.sems.take(Chan::Kv, self.out);
+        self.sems.take(Chan::Slot, self.out);
+        let dst = self.part_dst(g, p.tile);
+        self.out.push(Instr::SufaT {
+            dst,
+            q: self.sram.at(Buf::QScaled, qs),
+            k: gk,
+            v: gv,
+            slot,
+            rows: rows16,
+            sel: sel16,
+            d: self.n(self.l.d, "d")?,
+            slots: self.n(gathered, "gathered rows")?,
+            mode: p.mode,
+            dt: self.l.dt,
+        });
+        self.sems.release(Chan::Kv, self.out);
+        self.sems.release(Chan::Slot, self.out);
+        self.part_written(g)
+    }
+}

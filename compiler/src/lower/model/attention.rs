@@ -1,0 +1,261 @@
+//! `attn.mha` / `attn.sparse_mha` inside a model: operands in the layout the attention segment
+//! expects, the exclusion mask, then the segment itself (`plan_layer` + `emit_segment`).
+//!
+//! - q, k, v become dense `[B, H, S, D]` tensors named `<layer>.q`, `.k`, `.v` (the simulator
+//!   classifies traffic by these suffixes): a dense scratch tensor the operand owns is renamed,
+//!   anything else (a transposed or split view) is copied.
+//! - The output is a fresh `<layer>.out` tensor.
+//! - The mask: the exporters build it as `Where(cond, 0, c)` with a constant `c ≤ −1e30`
+//!   (−inf or float32's lowest); that is recognised at compile time and lowered to
+//!   `VEC.SELECT(cond, 0, −inf)` into `<layer>.mask` (over the mask's own broadcast shape, with
+//!   keys as its last dim; stride-0 dims become zero [`MaskRef`] strides). A bool mask (true =
+//!   keep) is selected the same way, and a constant 0 / ≤ −1e30 float mask is converted at
+//!   compile time. Masks shared by several layers are built once.
+
+use sofa_ir::eval::Tensor;
+use sofa_ir::isa::{DType, TensorKind};
+use sofa_ir::{Module, Value};
+
+use super::elementwise::emit_select;
+use super::movement::copy_view;
+use super::view::View;
+use super::{Ctx, OpRef};
+use crate::lower::{emit_segment, plan_layer, LowerError, MaskRef};
+
+/// Scores at or below this are exclusions (`finfo(float32).min` ≈ −3.4e38 qualifies).
+const EXCLUDE: f64 = -1e30;
+
+const MASK_ERROR: &str = "general additive masks are not supported by the SU-FA engine; only \
+                          0/−inf key-exclusion masks";
+
+/// The splat value of a constant, read straight from the module.
+fn module_splat(m: &Module, v: Value) -> Option<f64> {
+    let def = m.defining_op(v)?;
+    let d = m.op(def);
+    if d.name != "onnx.Constant" {
+        return None;
+    }
+    let vals = Tensor::from_attr(d.attrs.get("value")?, m)
+        .ok()?
+        .to_f64_vec();
+    let first = *vals.first()?;
+    vals.iter().all(|&x| x == first).then_some(first)
+}
+
+/// `cond` when `v` is `Where(cond, 0, c)` with a constant `c ≤ −1e30`.
+pub fn where_mask_cond(m: &Module, v: Value) -> Option<Value> {
+    let def = m.defining_op(v)?;
+    let d = m.op(def);
+    if d.name != "onnx.Where" || d.operands.len() != 3 {
+        return None;
+    }
+    let keep = module_splat(m, d.operands[1])?;
+    let drop = module_splat(m, d.operands[2])?;
+    (keep == 0.0 && drop <= EXCLUDE).then_some(d.operands[0])
+}
+
+pub fn attention(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
+    let index = ctx.attn_count;
+    ctx.attn_count += 1;
+    let mut layer = plan_layer(ctx.m, o.op, index, ctx.hw, ctx.opts)?;
+    layer.name = ctx.layer_base(&layer.name);
+    let operands = ctx.m.op(o.op).operands.clone();
+    let dt = layer.dt;
+    layer.q = ctx.dense_named(o, operands[0], &format!("{}.q", layer.name), dt)?;
+    layer.k = ctx.dense_named(o, operands[1], &format!("{}.k", layer.name), dt)?;
+    layer.v = ctx.dense_named(o, operands[2], &format!("{}.v", layer.name), dt)?;
+    if let Some(&mv) = operands.get(3) {
+        if ctx.m.value_type(mv).as_tensor().is_some() {
+            layer.mask = Some(mask_ref(ctx, o, &layer, mv)?);
+        }
+    }
+    let (_, shape) = ctx.shape_of(o, ctx.result(o, 0)?)?;
+    let out_name = format!("{}.out", layer.name);
+    let out = ctx
+        .add_tensor(out_name, TensorKind::Scratch, dt, shape)
+        .map_err(|e| o.err(e))?;
+    layer.o = out.base;
+    let r = ctx.result(o, 0)?;
+    ctx.bind(r, out);
+    let before = ctx.dram.tensors.len();
+    emit_segment(ctx.hw, &layer, &mut ctx.dram, &mut ctx.out)?;
+    // Keep the segment's own tensors (spills, tables) out of later names.
+    let added: Vec<String> = ctx.dram.tensors[before..]
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    ctx.names.extend(added);
+    Ok(())
+}
+
+impl Ctx<'_> {
+    /// A layer name whose `.q`, `.k`, `.v`, `.out`, `.mask` tensors are all free (reserved).
+    fn layer_base(&mut self, name: &str) -> String {
+        let suffixes = ["q", "k", "v", "out", "mask"];
+        let mut base = name.to_string();
+        let mut k = 1;
+        while suffixes
+            .iter()
+            .any(|s| self.names.contains(&format!("{base}.{s}")))
+        {
+            base = format!("{name}#{k}");
+            k += 1;
+        }
+        for s in suffixes {
+            self.names.insert(format!("{base}.{s}"));
+        }
+        base
+    }
+
+    /// DRAM address of `v` as a dense tensor of type `dt` named `name` (renamed in place when
+    /// `v` owns such a scratch tensor, else copied).
+    fn dense_named(
+        &mut self,
+        o: &OpRef,
+        v: Value,
+        name: &str,
+        dt: DType,
+    ) -> Result<u64, LowerError> {
+        let view = self.view(o, v)?;
+        if let Some(t) = self.owned_scratch(v) {
+            let decl = &self.dram.tensors[t];
+            if view.dt == dt
+                && view.is_contiguous()
+                && decl.dram == view.base
+                && decl.shape == view.shape
+            {
+                self.dram.tensors[t].name = name.to_string();
+                self.fresh.remove(&v);
+                return Ok(view.base);
+            }
+        }
+        let copy = self
+            .add_tensor(
+                name.to_string(),
+                TensorKind::Scratch,
+                dt,
+                view.shape.clone(),
+            )
+            .map_err(|e| o.err(e))?;
+        copy_view(self, o, &view, &copy)?;
+        Ok(copy.base)
+    }
+}
+
+/// The `[mb, mh, mq, Sk]` shape of a mask operand of shape `shape` for this layer.
+fn mask_shape(layer: &crate::lower::Layer, shape: &[u64]) -> Option<Vec<u64>> {
+    if shape.len() > 4 {
+        return None;
+    }
+    let mut s = vec![1; 4 - shape.len()];
+    s.extend_from_slice(shape);
+    let full = [layer.batch, layer.heads, layer.seq_q, layer.seq_k];
+    if s.iter().zip(full).any(|(&d, f)| d != 1 && d != f) {
+        return None;
+    }
+    s[3] = layer.seq_k;
+    Some(s)
+}
+
+fn mask_ref(
+    ctx: &mut Ctx<'_>,
+    o: &OpRef,
+    layer: &crate::lower::Layer,
+    mv: Value,
+) -> Result<MaskRef, LowerError> {
+    if let Some(&m) = ctx.masks.get(&mv) {
+        return Ok(m);
+    }
+    let (mdt, mshape) = ctx.shape_of(o, mv)?;
+    let shape = mask_shape(layer, &mshape)
+        .ok_or_else(|| o.err(format!("mask {mshape:?} does not broadcast to the scores")))?;
+    let name = format!("{}.mask", layer.name);
+    let view = if let Some(t) = ctx.const_value(mv).filter(|_| mdt.is_float()) {
+        const_mask(ctx, o, &t, &mshape, &shape, name)?
+    } else {
+        let cond = match (mdt, where_mask_cond(ctx.m, mv)) {
+            (DType::I1, _) => mv,
+            (_, Some(c)) => c,
+            _ => return Err(o.err(MASK_ERROR)),
+        };
+        let cv = ctx.view(o, cond)?;
+        let cond_view = View {
+            shape: [vec![1; 4 - cv.rank().min(4)], cv.shape.clone()].concat(),
+            strides: [vec![0; 4 - cv.rank().min(4)], cv.strides.clone()].concat(),
+            ..cv
+        }
+        .broadcast_to(&shape)
+        .ok_or_else(|| o.err("the mask condition does not broadcast to the mask"))?;
+        let out = ctx
+            .add_tensor(name, TensorKind::Scratch, DType::F32, shape.clone())
+            .map_err(|e| o.err(e))?;
+        let zeros = ctx
+            .splat_view(DType::F32, 0.0, &shape)
+            .map_err(|e| o.err(e))?;
+        let minus_inf = ctx
+            .splat_view(DType::F32, f64::NEG_INFINITY, &shape)
+            .map_err(|e| o.err(e))?;
+        emit_select(ctx, o, cond_view, zeros, minus_inf, &out)?;
+        out
+    };
+    let f = 4u64;
+    let m = MaskRef {
+        dram: view.base,
+        batch_stride: if shape[0] > 1 {
+            shape[1] * shape[2] * shape[3] * f
+        } else {
+            0
+        },
+        head_stride: if shape[1] > 1 {
+            shape[2] * shape[3] * f
+        } else {
+            0
+        },
+        row_stride: if shape[2] > 1 { shape[3] * f } else { 0 },
+    };
+    ctx.masks.insert(mv, m);
+    Ok(m)
+}
+
+/// A constant float mask of 0 and ≤ −1e30 values as a `const` tensor of 0 / −inf.
+fn const_mask(
+    ctx: &mut Ctx<'_>,
+    o: &OpRef,
+    t: &Tensor,
+    mshape: &[u64],
+    shape: &[u64],
+    name: String,
+) -> Result<View, LowerError> {
+    let vals = t.to_f64_vec();
+    let src = View::contiguous(
+        0,
+        DType::F32,
+        [vec![1; 4 - mshape.len()], mshape.to_vec()].concat(),
+    )
+    .broadcast_to(shape)
+    .ok_or_else(|| o.err("the mask does not broadcast"))?;
+    let n: u64 = shape.iter().product();
+    let mut data = Vec::with_capacity(n as usize * 4);
+    let mut idx = [0u64; 4];
+    for _ in 0..n {
+        let at = (src.addr_of(&idx) / 4) as usize;
+        let x = vals.get(at).copied().unwrap_or(0.0);
+        let y = if x == 0.0 {
+            0.0f32
+        } else if x <= EXCLUDE {
+            f32::NEG_INFINITY
+        } else {
+            return Err(o.err(MASK_ERROR));
+        };
+        data.extend_from_slice(&y.to_le_bytes());
+        for k in (0..4).rev() {
+            idx[k] += 1;
+            if idx[k] < shape[k] {
+                break;
+            }
+            idx[k] = 0;
+        }
+    }
+    ctx.add_const(name, DType::F32, shape.to_vec(), data)
+        .map_err(|e| o.err(e))
+}

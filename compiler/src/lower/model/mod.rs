@@ -1,0 +1,255 @@
+//! `lower_model`: a whole fused ONNX model (after `shape-infer{bind=…},canonicalize,
+//! fuse-attention`, optionally `sparsify` / `cct-tile`) to ONE SOFA-ISA `Program`.
+//!
+//! Every value lives in DRAM as a strided `View`: graph inputs and outputs are `input` /
+//! `output` tensors named as in ONNX, constants become `const` tensors when an op loads them,
+//! op results are `scratch` tensors named after the op's location, and layout ops only make
+//! new views. The function body is walked in order; each op that some output depends on emits
+//! one self-contained segment (loads on DMA, compute, stores on DMA; see `seg`), attention
+//! ops through the attention segment emitter (`plan_layer` + `emit_segment`). `Add`s of a
+//! bias or residual right after a matrix product ride in its segment (`fuse`). The program
+//! ends with copies for outputs that are not already their own tensor, then `HALT`.
+//!
+//! Modules: `view` (strided views), `values` (the value table, constants, tensors),
+//! `dma` (LD/ST of view windows), `seg` (segments, semaphores), `tiling` (SRAM fits),
+//! `vector` (the tile loop of vector-unit ops), and one module per op family.
+
+mod attention;
+mod conv;
+mod dma;
+mod elementwise;
+mod fuse;
+mod gather;
+mod matmul;
+mod movement;
+mod norm;
+mod seg;
+mod tiling;
+mod values;
+mod vector;
+mod view;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sofa_ir::dialect::attn::{MHA, SPARSE_MHA};
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::{Instr, Program};
+use sofa_ir::module::RETURN_OP;
+use sofa_ir::{Location, Module, Op, Value};
+
+use super::dram::DramLayout;
+use super::{LowerError, LowerOptions, MaskRef};
+use view::View;
+
+/// The op being lowered, for error messages.
+#[derive(Clone, Debug)]
+pub(crate) struct OpRef {
+    pub op: Op,
+    /// `onnx.Add`, `attn.mha`, …
+    pub kind: String,
+    /// The location as text (ONNX node name).
+    pub loc: String,
+}
+
+impl OpRef {
+    pub fn new(m: &Module, op: Op) -> OpRef {
+        let d = m.op(op);
+        OpRef {
+            op,
+            kind: d.name.clone(),
+            loc: loc_text(&d.loc),
+        }
+    }
+
+    /// An error naming this op.
+    pub fn err(&self, message: impl Into<String>) -> LowerError {
+        LowerError::Op {
+            op: self.kind.clone(),
+            loc: self.loc.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A location as a name: the ONNX node name, fused names joined by `+`.
+pub(crate) fn loc_text(loc: &Location) -> String {
+    match loc {
+        Location::Name(n) => n.clone(),
+        Location::Fused(parts) => parts.iter().map(loc_text).collect::<Vec<_>>().join("+"),
+        Location::FileLineCol { file, line, col } => format!("{file}:{line}:{col}"),
+        Location::Unknown => "unknown".into(),
+    }
+}
+
+/// Lowering state: the module, the DRAM table, the value table and the instruction stream.
+pub(crate) struct Ctx<'a> {
+    pub m: &'a Module,
+    pub hw: &'a HwConfig,
+    pub opts: &'a LowerOptions,
+    pub dram: DramLayout,
+    pub out: Vec<Instr>,
+    /// Where every lowered value lives.
+    values: BTreeMap<Value, View>,
+    /// Values that own a whole tensor they were allocated (tensor index).
+    fresh: BTreeMap<Value, usize>,
+    /// Tensor names in use.
+    names: BTreeSet<String>,
+    /// Generated `const.*` tables by name.
+    tables: BTreeMap<String, u64>,
+    /// ONNX output name of values returned by the function (first position only).
+    out_names: BTreeMap<Value, String>,
+    /// Attention ops lowered so far (numbering for `plan_layer`).
+    attn_count: usize,
+    /// Exclusion masks already built, by mask value.
+    masks: BTreeMap<Value, MaskRef>,
+    /// Every use of every value (ops in walk order).
+    uses: BTreeMap<Value, Vec<Op>>,
+    /// Position of each op of the body.
+    order: BTreeMap<Op, usize>,
+    /// Ops already folded into an earlier op's segment.
+    skip: BTreeSet<Op>,
+}
+
+/// Lower the first function of `m` (a fused model, every dim static) to one program.
+pub fn lower_model(m: &Module, hw: &HwConfig, opts: &LowerOptions) -> Result<Program, LowerError> {
+    if let Some(k) = opts.keep_ratio {
+        if !(k > 0.0 && k <= 1.0) {
+            return Err(LowerError::Module(format!(
+                "keep ratio {k} is not in (0, 1]"
+            )));
+        }
+    }
+    if hw.control.semaphores < seg::SEMS_NEEDED {
+        return Err(LowerError::Module(format!(
+            "the model lowering needs {} semaphores, control.semaphores is {}",
+            seg::SEMS_NEEDED,
+            hw.control.semaphores
+        )));
+    }
+    let func = m
+        .funcs()
+        .into_iter()
+        .next()
+        .ok_or_else(|| LowerError::Module("the module has no function".into()))?;
+    let entry = m
+        .entry_block(func)
+        .ok_or_else(|| LowerError::Module("the function has no body".into()))?;
+    let body = m.blocks[entry].ops.clone();
+    let ret = body
+        .iter()
+        .copied()
+        .rfind(|&o| m.op(o).name == RETURN_OP)
+        .ok_or_else(|| LowerError::Module("the function does not end with func.return".into()))?;
+    let mut ctx = Ctx {
+        m,
+        hw,
+        opts,
+        dram: DramLayout::default(),
+        out: Vec::new(),
+        values: BTreeMap::new(),
+        fresh: BTreeMap::new(),
+        names: BTreeSet::new(),
+        tables: BTreeMap::new(),
+        out_names: BTreeMap::new(),
+        attn_count: 0,
+        masks: BTreeMap::new(),
+        uses: use_lists(m, &body),
+        order: body.iter().enumerate().map(|(i, &o)| (o, i)).collect(),
+        skip: BTreeSet::new(),
+    };
+    ctx.bind_inputs(func, entry)?;
+    let results = ctx.result_names(func, ret)?;
+    let needed = needed_ops(m, &body, ret);
+    for &op in &body {
+        if op == ret {
+            break;
+        }
+        if needed.contains(&op) && !ctx.skip.contains(&op) {
+            ctx.lower_op(op)?;
+        }
+    }
+    ctx.finish_outputs(&results)?;
+    ctx.out.push(Instr::Halt {});
+    if ctx.dram.used() > hw.dram.capacity_bytes {
+        return Err(LowerError::Module(format!(
+            "the tensor table needs {} B of DRAM, more than dram.capacity_bytes ({})",
+            ctx.dram.used(),
+            hw.dram.capacity_bytes
+        )));
+    }
+    Ok(Program {
+        config_hash: hw.hash(),
+        tensors: ctx.dram.tensors,
+        instrs: ctx.out,
+    })
+}
+
+/// The ops of `body` using each value.
+fn use_lists(m: &Module, body: &[Op]) -> BTreeMap<Value, Vec<Op>> {
+    let mut uses: BTreeMap<Value, Vec<Op>> = BTreeMap::new();
+    for &op in body {
+        for &v in &m.op(op).operands {
+            uses.entry(v).or_default().push(op);
+        }
+    }
+    uses
+}
+
+/// Ops some returned value depends on (dead code, e.g. shape arithmetic, is skipped). An
+/// attention mask recognised as `Where(cond, 0, −big)` needs only `cond`.
+fn needed_ops(m: &Module, body: &[Op], ret: Op) -> BTreeSet<Op> {
+    let mut live: BTreeSet<Value> = m.op(ret).operands.iter().copied().collect();
+    let mut ops = BTreeSet::new();
+    for &op in body.iter().rev() {
+        let d = m.op(op);
+        if op == ret || !d.results.iter().any(|r| live.contains(r)) {
+            continue;
+        }
+        ops.insert(op);
+        let attn = matches!(d.name.as_str(), MHA | SPARSE_MHA);
+        for (i, &v) in d.operands.iter().enumerate() {
+            let cond = (attn && i == 3)
+                .then(|| attention::where_mask_cond(m, v))
+                .flatten();
+            live.insert(cond.unwrap_or(v));
+        }
+    }
+    ops
+}
+
+impl Ctx<'_> {
+    /// Dispatch one op to its family.
+    fn lower_op(&mut self, op: Op) -> Result<(), LowerError> {
+        let o = OpRef::new(self.m, op);
+        let kind = o.kind.strip_prefix("onnx.").unwrap_or(&o.kind).to_string();
+        match kind.as_str() {
+            "Constant" | "NoValue" => Ok(()),
+            "Add" | "Sub" | "Mul" | "Div" | "Max" => elementwise::binary(self, &o, &kind),
+            "Pow" => elementwise::pow(self, &o),
+            "Erf" | "Tanh" | "Relu" | "Sigmoid" | "Sqrt" | "Reciprocal" | "Exp" | "Neg"
+            | "Gelu" => elementwise::unary(self, &o, &kind),
+            "Cast" => elementwise::cast(self, &o),
+            "And" | "Or" | "Not" => elementwise::logical(self, &o, &kind),
+            "Where" => elementwise::select(self, &o),
+            "MatMul" => matmul::matmul(self, &o),
+            "Gemm" => matmul::gemm(self, &o),
+            "LayerNormalization" => norm::layer_norm(self, &o),
+            "Softmax" => norm::softmax(self, &o),
+            "Identity" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => {
+                movement::reshape(self, &o)
+            }
+            "Transpose" => movement::transpose(self, &o),
+            "Expand" => movement::expand(self, &o),
+            "Split" => movement::split(self, &o),
+            "Slice" => movement::slice(self, &o),
+            "Concat" => movement::concat(self, &o),
+            "Gather" => gather::gather(self, &o),
+            "Conv" => conv::conv(self, &o),
+            _ if matches!(o.kind.as_str(), MHA | SPARSE_MHA) => attention::attention(self, &o),
+            _ => Err(o.err(format!(
+                "{} is not supported by the SOFA model lowering",
+                o.kind
+            ))),
+        }
+    }
+}

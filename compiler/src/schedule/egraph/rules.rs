@@ -1,0 +1,280 @@
+//! The rewrites that grow one layer's root class into every equivalent dataflow.
+//!
+//! Rules are built per layer shape and hardware, so feasibility is a guard on the rule: a
+//! dataflow whose tile buffers do not fit the SRAMs ([`choose::fits`]) is never introduced.
+//! - `fa2-dense`: `(attn q k v)` → `(fa2-dense tc=T kv=on-demand q k v)` per feasible `T`;
+//! - `staged` (sparse layers, when its buffers fit): → `(staged kv=on-demand abl=none q k v)`;
+//! - `cct-tiles` (sparse layers): → `(cct tc=T khat=recompute kv=on-demand abl=none q k v)`
+//!   per feasible `T`;
+//! - `khat-spill`: K̂ recomputed per query block ⇔ computed once and spilled;
+//! - `kv-preload-*`: K/V generated on demand ⇔ projected once and preloaded;
+//! - `ablate-<m>-*`: a SOFA mechanism `m` ⇔ its baseline, for the mechanisms the dataflow has
+//!   (`staged` already sorts whole rows and runs FA-2, so only `dlzs` and `rass` apply).
+//!
+//! Keep 1 has nothing to predict: only the dense forms are introduced (as `effective` in
+//! [`choose`] says). The rules only add finitely many nodes, so every run saturates.
+
+use egg::{Applier, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
+use sofa_ir::hw::HwConfig;
+
+use super::lang::{Abl, Khat, Kv, SchedLang, Tiles};
+use crate::schedule::choose::{self, fits, tc_candidates, LayerShape};
+use crate::schedule::cost::Candidate;
+use crate::schedule::{KhatPlacement, KvPlacement, Schedule};
+
+pub type SchedGraph = egg::EGraph<SchedLang, ()>;
+pub type SchedRewrite = Rewrite<SchedLang, ()>;
+
+/// The mechanisms a dataflow has, i.e. the ablations that change it.
+pub fn applicable(sched: Schedule) -> Abl {
+    let bit = |m: &str| Abl::mechanism(m).unwrap_or(Abl::NONE);
+    match sched {
+        Schedule::Dense => Abl::NONE,
+        Schedule::Staged => bit("dlzs").union(bit("rass")),
+        Schedule::Cct => ["dlzs", "sads", "sufa", "rass"]
+            .iter()
+            .fold(Abl::NONE, |a, m| a.union(bit(m))),
+    }
+}
+
+/// The key tile counts of `sched` whose buffers fit the SRAMs.
+pub fn feasible_tiles(hw: &HwConfig, s: &LayerShape, sched: Schedule) -> Vec<u64> {
+    let q_block = choose::q_block(hw, s);
+    let tcs = if sched == Schedule::Staged {
+        vec![1]
+    } else {
+        tc_candidates(s.seq_k)
+    };
+    tcs.into_iter()
+        .filter(|&tc| {
+            let c = Candidate {
+                tc,
+                q_block,
+                khat: KhatPlacement::Recompute,
+            };
+            fits(hw, s, sched, &c)
+        })
+        .collect()
+}
+
+fn var(name: &str) -> Var {
+    name.parse().expect("constant variable name")
+}
+
+fn pattern(text: &str) -> Pattern<SchedLang> {
+    text.parse().expect("constant pattern")
+}
+
+/// The root's operands `?q ?k ?v`.
+#[derive(Copy, Clone)]
+struct Operands {
+    q: Var,
+    k: Var,
+    v: Var,
+}
+
+impl Operands {
+    fn new() -> Operands {
+        Operands {
+            q: var("?q"),
+            k: var("?k"),
+            v: var("?v"),
+        }
+    }
+
+    fn ids(&self, subst: &Subst) -> [Id; 3] {
+        [subst[self.q], subst[self.k], subst[self.v]]
+    }
+}
+
+/// Add `node` to `eclass`; the id when that changed the e-graph.
+fn add_to(egraph: &mut SchedGraph, eclass: Id, node: SchedLang) -> Option<Id> {
+    let id = egraph.add(node);
+    egraph.union(eclass, id).then_some(id)
+}
+
+/// `(attn ?q ?k ?v)` → one tiled node per feasible tile count.
+struct Tiled {
+    sched: Schedule,
+    tcs: Vec<u64>,
+    ops: Operands,
+}
+
+impl Applier<SchedLang, ()> for Tiled {
+    fn apply_one(
+        &self,
+        egraph: &mut SchedGraph,
+        eclass: Id,
+        subst: &Subst,
+        _ast: Option<&PatternAst<SchedLang>>,
+        _rule: Symbol,
+    ) -> Vec<Id> {
+        let [q, k, v] = self.ops.ids(subst);
+        let kv = egraph.add(SchedLang::Kv(Kv(KvPlacement::OnDemand)));
+        let mut changed = Vec::new();
+        for &tc in &self.tcs {
+            let t = egraph.add(SchedLang::Tiles(Tiles(tc)));
+            let node = if self.sched == Schedule::Dense {
+                SchedLang::Dense([t, kv, q, k, v])
+            } else {
+                let h = egraph.add(SchedLang::Khat(Khat(KhatPlacement::Recompute)));
+                let a = egraph.add(SchedLang::Abl(Abl::NONE));
+                SchedLang::Cct([t, h, kv, a, q, k, v])
+            };
+            changed.extend(add_to(egraph, eclass, node));
+        }
+        changed
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        vec![self.ops.q, self.ops.k, self.ops.v]
+    }
+}
+
+/// `(staged ?kv ?a …)` / `(cct ?t ?h ?kv ?a …)` → the same with mechanism `mech` ablated.
+struct Ablate {
+    mech: Abl,
+    /// The matched node's children, in order; `?a` among them.
+    children: Vec<Var>,
+    abl: Var,
+    cct: bool,
+}
+
+fn abl_of(egraph: &SchedGraph, id: Id) -> Option<Abl> {
+    egraph[id].nodes.iter().find_map(|n| match n {
+        SchedLang::Abl(a) => Some(*a),
+        _ => None,
+    })
+}
+
+impl Applier<SchedLang, ()> for Ablate {
+    fn apply_one(
+        &self,
+        egraph: &mut SchedGraph,
+        eclass: Id,
+        subst: &Subst,
+        _ast: Option<&PatternAst<SchedLang>>,
+        _rule: Symbol,
+    ) -> Vec<Id> {
+        let Some(current) = abl_of(egraph, subst[self.abl]) else {
+            return Vec::new();
+        };
+        if current.contains(self.mech) {
+            return Vec::new();
+        }
+        let ablated = egraph.add(SchedLang::Abl(current.union(self.mech)));
+        let ids: Vec<Id> = self
+            .children
+            .iter()
+            .map(|&c| if c == self.abl { ablated } else { subst[c] })
+            .collect();
+        let node = match (self.cct, ids.as_slice()) {
+            (true, &[t, h, kv, a, q, k, v]) => SchedLang::Cct([t, h, kv, a, q, k, v]),
+            (false, &[kv, a, q, k, v]) => SchedLang::Staged([kv, a, q, k, v]),
+            _ => return Vec::new(),
+        };
+        add_to(egraph, eclass, node).into_iter().collect()
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        self.children.clone()
+    }
+}
+
+fn rewrite(
+    name: &str,
+    lhs: &str,
+    applier: impl Applier<SchedLang, ()> + Send + Sync + 'static,
+) -> SchedRewrite {
+    Rewrite::new(name, pattern(lhs), applier).expect("constant rule")
+}
+
+fn plain(name: &str, lhs: &str, rhs: &str) -> SchedRewrite {
+    rewrite(name, lhs, pattern(rhs))
+}
+
+const ATTN: &str = "(attn ?q ?k ?v)";
+const CCT: &str = "(cct ?t ?h ?kv ?a ?q ?k ?v)";
+const STAGED: &str = "(staged ?kv ?a ?q ?k ?v)";
+
+fn ablation_rules(sched: Schedule, lhs: &str, rules: &mut Vec<SchedRewrite>) {
+    let names: &[&str] = if sched == Schedule::Cct {
+        &["?t", "?h", "?kv", "?a", "?q", "?k", "?v"]
+    } else {
+        &["?kv", "?a", "?q", "?k", "?v"]
+    };
+    let children: Vec<Var> = names.iter().map(|n| var(n)).collect();
+    for m in ["dlzs", "sads", "sufa", "rass"] {
+        let Some(mech) = Abl::mechanism(m).filter(|&b| applicable(sched).contains(b)) else {
+            continue;
+        };
+        let applier = Ablate {
+            mech,
+            children: children.clone(),
+            abl: var("?a"),
+            cct: sched == Schedule::Cct,
+        };
+        rules.push(rewrite(
+            &format!("ablate-{m}-{}", sched.name()),
+            lhs,
+            applier,
+        ));
+    }
+}
+
+/// Every rule that applies to a layer of shape `s` on `hw`.
+pub fn rules(hw: &HwConfig, s: &LayerShape) -> Vec<SchedRewrite> {
+    let ops = Operands::new();
+    let mut rules = Vec::new();
+    let dense = feasible_tiles(hw, s, Schedule::Dense);
+    if !dense.is_empty() {
+        let tiled = Tiled {
+            sched: Schedule::Dense,
+            tcs: dense,
+            ops,
+        };
+        rules.push(rewrite("fa2-dense", ATTN, tiled));
+        rules.push(plain(
+            "kv-preload-dense",
+            "(fa2-dense ?t kv=on-demand ?q ?k ?v)",
+            "(fa2-dense ?t kv=preload ?q ?k ?v)",
+        ));
+    }
+    if s.keep >= 1.0 {
+        return rules;
+    }
+    if !feasible_tiles(hw, s, Schedule::Staged).is_empty() {
+        rules.push(plain(
+            "staged",
+            ATTN,
+            "(staged kv=on-demand abl=none ?q ?k ?v)",
+        ));
+        rules.push(plain(
+            "kv-preload-staged",
+            "(staged kv=on-demand ?a ?q ?k ?v)",
+            "(staged kv=preload ?a ?q ?k ?v)",
+        ));
+        ablation_rules(Schedule::Staged, STAGED, &mut rules);
+    }
+    let cct = feasible_tiles(hw, s, Schedule::Cct);
+    if !cct.is_empty() {
+        let tiled = Tiled {
+            sched: Schedule::Cct,
+            tcs: cct,
+            ops,
+        };
+        rules.push(rewrite("cct-tiles", ATTN, tiled));
+        rules.push(plain(
+            "khat-spill",
+            "(cct ?t khat=recompute ?kv ?a ?q ?k ?v)",
+            "(cct ?t khat=spill ?kv ?a ?q ?k ?v)",
+        ));
+        rules.push(plain(
+            "kv-preload-cct",
+            "(cct ?t ?h kv=on-demand ?a ?q ?k ?v)",
+            "(cct ?t ?h kv=preload ?a ?q ?k ?v)",
+        ));
+        ablation_rules(Schedule::Cct, CCT, &mut rules);
+    }
+    rules
+}

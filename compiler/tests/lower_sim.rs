@@ -1,0 +1,308 @@
+//! Attention segments run on the simulator against a naive f64 softmax attention: at keep
+//! ratio 1 every schedule must be exact (1e-5), with a padding mask, causal masking, GQA,
+//! partial tiles and spilled partials.
+//!
+//! Shape: B = 1, H = 2, S = 20, d = 8 unless a case says otherwise; random q, k, v in [−2, 2);
+//! the padding mask excludes keys 17..20.
+
+use std::collections::BTreeMap;
+
+use sofa_compiler::lower::buffers::{fit, Merge};
+use sofa_compiler::lower::dram::DramLayout;
+use sofa_compiler::lower::{emit_segment, Layer, MaskRef};
+use sofa_compiler::schedule::Schedule;
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::{DType, Instr, Program, TensorKind};
+use sofa_runtime::sim::{simulate, SimOptions};
+
+const PADDED_FROM: u64 = 17;
+
+/// xorshift64*: deterministic test data without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let bits = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40;
+        (bits as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+    }
+
+    fn vec(&mut self, n: u64) -> Vec<f32> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Case {
+    schedule: Schedule,
+    heads: u64,
+    kv_heads: u64,
+    seq: u64,
+    d: u64,
+    tc: u64,
+    q_block: u64,
+    causal: bool,
+    mask: bool,
+    keep: f64,
+    /// Value rows of the padded keys set to this (a masked key that leaks shows at once).
+    poison: Option<f32>,
+}
+
+fn case(schedule: Schedule) -> Case {
+    Case {
+        schedule,
+        heads: 2,
+        kv_heads: 2,
+        seq: 20,
+        d: 8,
+        tc: 3,
+        q_block: 8,
+        causal: false,
+        mask: true,
+        keep: 1.0,
+        poison: None,
+    }
+}
+
+fn layer(c: &Case) -> Layer {
+    let tc = if c.schedule == Schedule::Staged {
+        1
+    } else {
+        c.tc
+    };
+    Layer {
+        name: "attn".into(),
+        schedule: c.schedule,
+        batch: 1,
+        heads: c.heads,
+        kv_heads: c.kv_heads,
+        seq_q: c.seq,
+        seq_k: c.seq,
+        d: c.d,
+        causal: c.causal,
+        keep: c.keep,
+        tc,
+        tc_fixed: true,
+        bc: c.seq.div_ceil(tc),
+        q_block: c.q_block,
+        radius: f32::INFINITY,
+        dt: DType::F32,
+        scale: 1.0 / (c.d as f32).sqrt(),
+        mask: None,
+        q: 0,
+        k: 0,
+        v: 0,
+        o: 0,
+        spill_ahat: 0,
+        spill_a: 0,
+    }
+}
+
+fn bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The reference: softmax(scale·q·kᵀ + mask [causal]) · v in f64, `[1, H, S, d]`.
+fn reference(c: &Case, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f32> {
+    let (s, d) = (c.seq as usize, c.d as usize);
+    let group = (c.heads / c.kv_heads) as usize;
+    let scale = f64::from(1.0 / (c.d as f32).sqrt());
+    let mut out = vec![0f32; c.heads as usize * s * d];
+    for h in 0..c.heads as usize {
+        let (qh, kh) = (h * s * d, (h / group) * s * d);
+        for i in 0..s {
+            let visible = |j: usize| (!c.mask || (j as u64) < PADDED_FROM) && (!c.causal || j <= i);
+            let scores: Vec<f64> = (0..s)
+                .map(|j| {
+                    (0..d)
+                        .map(|x| f64::from(q[qh + i * d + x]) * f64::from(k[kh + j * d + x]))
+                        .sum::<f64>()
+                        * scale
+                })
+                .collect();
+            let m = (0..s)
+                .filter(|&j| visible(j))
+                .map(|j| scores[j])
+                .fold(f64::NEG_INFINITY, f64::max);
+            let w: Vec<f64> = (0..s)
+                .map(|j| {
+                    if visible(j) {
+                        (scores[j] - m).exp()
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let l: f64 = w.iter().sum();
+            for x in 0..d {
+                let o: f64 = (0..s).map(|j| w[j] * f64::from(v[kh + j * d + x])).sum();
+                out[qh + i * d + x] = (o / l) as f32;
+            }
+        }
+    }
+    out
+}
+
+/// Lowers the case as one segment, simulates it; returns the program, the output and the max
+/// |sim − reference| (infinite on NaN).
+fn run(c: &Case, hw: &HwConfig) -> (Program, Vec<f32>, f32) {
+    let mut l = layer(c);
+    let (s, d) = (c.seq, c.d);
+    let mut dram = DramLayout::default();
+    let mut add = |name: &str, kind, shape: Vec<u64>| {
+        dram.add(name.into(), kind, DType::F32, shape, vec![])
+            .unwrap()
+    };
+    l.q = add("attn.q", TensorKind::Input, vec![1, c.heads, s, d]);
+    l.k = add("attn.k", TensorKind::Input, vec![1, c.kv_heads, s, d]);
+    l.v = add("attn.v", TensorKind::Input, vec![1, c.kv_heads, s, d]);
+    l.o = add("attn.out", TensorKind::Output, vec![1, c.heads, s, d]);
+    let mut rng = Rng(0x5eed_0123_4567_89ab);
+    let q = rng.vec(c.heads * s * d);
+    let k = rng.vec(c.kv_heads * s * d);
+    let mut v = rng.vec(c.kv_heads * s * d);
+    if let Some(x) = c.poison {
+        for (i, e) in v.iter_mut().enumerate() {
+            if (i as u64 / d) % s >= PADDED_FROM {
+                *e = x;
+            }
+        }
+    }
+    let mut inputs: BTreeMap<String, Vec<u8>> = [
+        ("attn.q".to_string(), bytes(&q)),
+        ("attn.k".to_string(), bytes(&k)),
+        ("attn.v".to_string(), bytes(&v)),
+    ]
+    .into();
+    if c.mask {
+        l.mask = Some(MaskRef {
+            dram: add("attn.mask", TensorKind::Input, vec![1, 1, 1, s]),
+            batch_stride: s * 4,
+            head_stride: 0,
+            row_stride: 0,
+        });
+        let row: Vec<f32> = (0..s)
+            .map(|j| {
+                if j < PADDED_FROM {
+                    0.0
+                } else {
+                    f32::NEG_INFINITY
+                }
+            })
+            .collect();
+        inputs.insert("attn.mask".into(), bytes(&row));
+    }
+    let mut instrs = Vec::new();
+    emit_segment(hw, &l, &mut dram, &mut instrs).unwrap();
+    instrs.push(Instr::Halt {});
+    let p = Program {
+        config_hash: hw.hash(),
+        tensors: dram.tensors,
+        instrs,
+    };
+    if let Err(e) = p.check(hw) {
+        panic!("{:?}", &e[..e.len().min(3)]);
+    }
+    let got = simulate(&p, hw, &inputs, &SimOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .outputs
+        .remove("attn.out")
+        .unwrap();
+    let got: Vec<f32> = got
+        .chunks(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let want = reference(c, &q, &k, &v);
+    let err = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(
+            0f32,
+            |m, e| if e.is_nan() { f32::INFINITY } else { m.max(e) },
+        );
+    (p, got, err)
+}
+
+const SCHEDULES: [Schedule; 3] = [Schedule::Dense, Schedule::Staged, Schedule::Cct];
+
+#[test]
+fn padding_mask_is_exact_under_every_schedule() {
+    let hw = HwConfig::default();
+    for s in SCHEDULES {
+        let (_, _, err) = run(&case(s), &hw);
+        assert!(err < 1e-5, "{s:?}: max error {err}");
+    }
+}
+
+#[test]
+fn causal_gqa_and_partial_tiles_are_exact() {
+    let hw = HwConfig::default();
+    for s in SCHEDULES {
+        for mask in [false, true] {
+            let c = Case {
+                heads: 4,
+                kv_heads: 2,
+                causal: true,
+                mask,
+                ..case(s)
+            };
+            let (_, _, err) = run(&c, &hw);
+            assert!(err < 1e-5, "{s:?} mask={mask}: max error {err}");
+        }
+    }
+}
+
+#[test]
+fn spilled_partials_are_exact() {
+    // SRAMs too small for a block's partials of all 8 tiles make the fit spill them (the
+    // smallest size of the list where it does); the result must not change.
+    for s in [Schedule::Dense, Schedule::Cct] {
+        let c = Case {
+            seq: 64,
+            tc: 8,
+            q_block: 64,
+            causal: true,
+            ..case(s)
+        };
+        let hw = [1024, 1536, 2048, 3072, 4096, 6144]
+            .into_iter()
+            .map(|bytes| {
+                let mut hw = HwConfig::default();
+                hw.sram.token_bytes = bytes;
+                hw.sram.weight_bytes = bytes;
+                hw.sram.temp_bytes = bytes;
+                hw
+            })
+            .find(|hw| fit(hw, &layer(&c)).is_ok_and(|f| matches!(f.merge, Merge::Spill { .. })))
+            .unwrap_or_else(|| panic!("{s:?}: no SRAM size makes the partials spill"));
+        let (p, _, err) = run(&c, &hw);
+        assert!(
+            p.tensors.iter().any(|t| t.name == "attn.spill.parts"),
+            "{s:?}: the partials were not spilled"
+        );
+        assert!(err < 1e-5, "{s:?}: max error {err}");
+    }
+}
+
+#[test]
+fn masked_keys_are_never_attended_at_any_keep_ratio() {
+    // Padded keys carry v = 1000: attending one would move an output far beyond the range
+    // [−2, 2) of the other values.
+    let hw = HwConfig::default();
+    for s in SCHEDULES {
+        for keep in [0.25, 1.0] {
+            let c = Case {
+                keep,
+                poison: Some(1000.0),
+                causal: true,
+                ..case(s)
+            };
+            let (_, got, _) = run(&c, &hw);
+            let worst = got.iter().fold(0f32, |m, x| m.max(x.abs()));
+            assert!(worst <= 2.0, "{s:?} keep {keep}: |out| reaches {worst}");
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! E-graph extraction against a brute-force minimum over the same candidates, for every
+//! workload in `workloads/` (keep 0.25 and 1) and several pins.
+//!
+//! The brute force enumerates what the former direct search did — `Tc` candidates, K̂
+//! placements per schedule, K/V placements, the pin's ablations — keeps the candidates whose
+//! buffers fit, costs each with `layer_cost_kv` and takes the minimum of (latency, DRAM bytes,
+//! energy, Tc, K̂, K/V, schedule). Extraction must return that plan with the same figures.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sofa_compiler::passes::sparsify::{Sparsify, SparsifyConfig};
+use sofa_compiler::schedule::choose::{effective, fits, q_block, tc_candidates};
+use sofa_compiler::schedule::{
+    layer_cost_kv, plan_module, plan_module_pinned, Ablation, Candidate, KhatPlacement,
+    KvPlacement, LayerCost, LayerPlan, LayerShape, Pin, PlannedLayer, Schedule,
+};
+use sofa_compiler::workload::{build_module, load_spec};
+use sofa_ir::hw::HwConfig;
+use sofa_ir::pass::{Pass, PassContext};
+
+fn workloads() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn module(path: &Path, keep: f64) -> sofa_ir::Module {
+    let mut spec = load_spec(path).unwrap();
+    spec.keep_ratio = keep;
+    let mut m = build_module(&spec).unwrap();
+    let mut config = SparsifyConfig::default();
+    config.global.keep = keep;
+    let dialects = sofa_ir::dialect::DialectRegistry::with_core_dialects();
+    Sparsify::new(config)
+        .run(&mut m, &mut PassContext::new(&dialects))
+        .unwrap();
+    m
+}
+
+type Key = (u64, u64, u64, u64, KhatPlacement, KvPlacement, Schedule);
+
+/// The cheapest candidate under `pin`, by enumeration.
+fn brute_force(hw: &HwConfig, s: &LayerShape, pin: &Pin) -> (Key, LayerCost) {
+    let schedules: Vec<Schedule> = match pin.schedule {
+        Some(p) => vec![effective(p, s)],
+        None if s.keep >= 1.0 => vec![Schedule::Dense],
+        None => vec![Schedule::Dense, Schedule::Staged, Schedule::Cct],
+    };
+    let kvs: Vec<KvPlacement> = match pin.kv {
+        Some(k) => vec![k],
+        None => vec![KvPlacement::OnDemand, KvPlacement::Preload],
+    };
+    let mut best: Option<(Key, LayerCost)> = None;
+    for sched in schedules {
+        let (tcs, khats) = match sched {
+            Schedule::Dense => (tc_candidates(s.seq_k), vec![KhatPlacement::None]),
+            Schedule::Staged => (vec![1], vec![KhatPlacement::Spill]),
+            Schedule::Cct => (
+                tc_candidates(s.seq_k),
+                vec![KhatPlacement::Recompute, KhatPlacement::Spill],
+            ),
+        };
+        for &tc in &tcs {
+            for &khat in &khats {
+                let c = Candidate {
+                    tc,
+                    q_block: q_block(hw, s),
+                    khat,
+                };
+                if !fits(hw, s, sched, &c) {
+                    continue;
+                }
+                for &kv in &kvs {
+                    let cost = layer_cost_kv(hw, s, sched, pin.ablate, c, kv).unwrap();
+                    let key = (
+                        cost.latency,
+                        cost.dram_bytes(),
+                        cost.energy_total(),
+                        tc,
+                        khat,
+                        kv,
+                        sched,
+                    );
+                    if best.as_ref().is_none_or(|(b, _)| key < *b) {
+                        best = Some((key, cost));
+                    }
+                }
+            }
+        }
+    }
+    best.expect("some candidate fits")
+}
+
+fn pins() -> Vec<(&'static str, Pin)> {
+    let none = Ablation::default();
+    let preload = Pin {
+        kv: Some(KvPlacement::Preload),
+        ..Pin::new(Schedule::Cct, none)
+    };
+    let kv_free = Pin {
+        kv: None,
+        ..Pin::new(Schedule::Cct, none)
+    };
+    vec![
+        ("default", Pin::new(Schedule::Cct, none)),
+        ("staged", Pin::new(Schedule::Staged, none)),
+        ("dense", Pin::new(Schedule::Dense, none)),
+        ("cct preload", preload),
+        ("cct kv free", kv_free),
+        (
+            "sads,sufa",
+            Pin::new(Schedule::Cct, Ablation::parse("sads,sufa").unwrap()),
+        ),
+        (
+            "dlzs staged",
+            Pin::new(Schedule::Staged, Ablation::parse("dlzs").unwrap()),
+        ),
+        ("nothing pinned", Pin::any(none)),
+    ]
+}
+
+fn check(what: &str, l: &PlannedLayer, key: &Key, cost: &LayerCost) {
+    let p: &LayerPlan = &l.plan;
+    let (.., tc, khat, kv, sched) = *key;
+    assert_eq!(
+        (p.schedule, p.tc, p.khat, p.kv),
+        (sched, tc, khat, kv),
+        "{what} layer {}",
+        l.index
+    );
+    assert_eq!(&p.cost, cost, "{what} layer {}", l.index);
+}
+
+#[test]
+fn extraction_equals_the_brute_force_minimum_for_every_workload_and_pin() {
+    let hw = HwConfig::default();
+    let files = workloads();
+    assert_eq!(files.len(), 8);
+    for path in &files {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        for keep in [0.25, 1.0] {
+            let m = module(path, keep);
+            for (pin_name, pin) in pins() {
+                let what = format!("{name} keep {keep} {pin_name}");
+                let layers = plan_module_pinned(&m, &hw, &pin).unwrap();
+                assert!(!layers.is_empty(), "{what}");
+                // Layers of one shape share a plan: brute-force each shape once.
+                let mut seen: BTreeMap<String, (Key, LayerCost, LayerCost)> = BTreeMap::new();
+                for l in &layers {
+                    let (key, cost, staged) =
+                        seen.entry(format!("{:?}", l.shape)).or_insert_with(|| {
+                            let (key, cost) = brute_force(&hw, &l.shape, &pin);
+                            let staged_pin = Pin {
+                                schedule: Some(Schedule::Staged),
+                                ..pin
+                            };
+                            (key, cost, brute_force(&hw, &l.shape, &staged_pin).1)
+                        });
+                    check(&what, l, key, cost);
+                    assert_eq!(&l.staged, staged, "{what}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_default_entry_points_pin_cct_with_kv_on_demand() {
+    let hw = HwConfig::default();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads/gpt2.toml");
+    let m = module(&path, 0.25);
+    let via_plan = plan_module(&m, &hw, Schedule::Cct, Ablation::default()).unwrap();
+    let via_pin = plan_module_pinned(&m, &hw, &Pin::new(Schedule::Cct, Ablation::default()));
+    assert_eq!(via_plan, via_pin.unwrap());
+    assert!(via_plan
+        .iter()
+        .all(|l| (l.plan.schedule, l.plan.kv) == (Schedule::Cct, KvPlacement::OnDemand)));
+    // Every layer after the first reuses layer 0's e-graph (one shape).
+    assert!(via_plan[1..]
+        .iter()
+        .all(|l| l.choice.shared_with == Some(0)));
+    assert_eq!(via_plan[0].choice.shared_with, None);
+}

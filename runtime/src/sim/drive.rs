@@ -1,0 +1,191 @@
+//! The two executors the scheduler drives: timing-only (model counts, static traffic) and
+//! functional (real data in [`Memory`], counts and traffic from what each instruction did).
+
+use std::collections::BTreeMap;
+
+use sofa_ir::hw::{DynamicCounts, HwConfig};
+use sofa_ir::isa::{Instr, Program, TensorKind};
+
+use super::exec::{self, ExecOutcome, FunctionalStats};
+use super::memory::Memory;
+use super::schedule::{self, Executor, Timeline};
+use super::tally::Accounts;
+use super::timing_model::ListModel;
+use super::SimError;
+
+/// What a run leaves for the report.
+pub(crate) struct Run {
+    pub timeline: Timeline,
+    pub accounts: Accounts,
+    /// Functional statistics (functional mode only).
+    pub stats: Option<FunctionalStats>,
+    pub outputs: BTreeMap<String, Vec<u8>>,
+}
+
+/// SIGNAL, WAIT and HALT move no data and compute nothing.
+fn is_control(instr: &Instr) -> bool {
+    matches!(
+        instr,
+        Instr::Signal { .. } | Instr::Wait { .. } | Instr::Halt {}
+    )
+}
+
+/// Cycles of `instr` with `counts`, errors naming the instruction.
+fn cycles(
+    index: usize,
+    instr: &Instr,
+    hw: &HwConfig,
+    counts: &DynamicCounts,
+) -> Result<u64, SimError> {
+    instr
+        .cycles_with(hw, counts)
+        .map_err(|e| SimError::at(index, instr, e.to_string()))
+}
+
+struct TimingExec<'a> {
+    program: &'a Program,
+    hw: &'a HwConfig,
+    model: ListModel,
+    accounts: Accounts,
+}
+
+impl Executor for TimingExec<'_> {
+    fn start(&mut self, index: usize) -> Result<u64, SimError> {
+        let instr = &self.program.instrs[index];
+        if is_control(instr) {
+            return cycles(index, instr, self.hw, &DynamicCounts::default());
+        }
+        let counts = self.model.counts(instr);
+        let outcome =
+            exec::static_outcome(instr, &counts).map_err(|m| SimError::at(index, instr, m))?;
+        self.accounts.add(index, instr, &outcome)?;
+        cycles(index, instr, self.hw, &counts)
+    }
+}
+
+/// Timing-only run: no data, counts from [`ListModel`].
+pub(crate) fn run_timing_only(
+    program: &Program,
+    hw: &HwConfig,
+    per_instr: bool,
+    record: bool,
+) -> Result<Run, SimError> {
+    let mut ex = TimingExec {
+        program,
+        hw,
+        model: ListModel::default(),
+        accounts: Accounts::new(program, per_instr),
+    };
+    let timeline = schedule::run(program, hw.control.semaphores, &mut ex, record)?;
+    Ok(Run {
+        timeline,
+        accounts: ex.accounts,
+        stats: None,
+        outputs: BTreeMap::new(),
+    })
+}
+
+struct FunctionalExec<'a> {
+    program: &'a Program,
+    hw: &'a HwConfig,
+    mem: Memory,
+    stats: FunctionalStats,
+    accounts: Accounts,
+}
+
+impl Executor for FunctionalExec<'_> {
+    fn start(&mut self, index: usize) -> Result<u64, SimError> {
+        let instr = &self.program.instrs[index];
+        if is_control(instr) {
+            return cycles(index, instr, self.hw, &DynamicCounts::default());
+        }
+        let outcome: ExecOutcome =
+            exec::execute(index, instr, &mut self.mem, self.hw, &mut self.stats)
+                .map_err(|m| SimError::at(index, instr, m))?;
+        self.accounts.add(index, instr, &outcome)?;
+        cycles(index, instr, self.hw, &outcome.counts)
+    }
+}
+
+/// Functional run: load inputs, execute at each start, read outputs after HALT.
+pub(crate) fn run_functional(
+    program: &Program,
+    hw: &HwConfig,
+    inputs: &BTreeMap<String, Vec<u8>>,
+    per_instr: bool,
+    record: bool,
+) -> Result<Run, SimError> {
+    let mut mem = Memory::new(program, hw)
+        .map_err(|m| SimError::general(format!("cannot set up memory: {m}")))?;
+    load_inputs(program, inputs, &mut mem)?;
+    let mut ex = FunctionalExec {
+        program,
+        hw,
+        mem,
+        stats: FunctionalStats::default(),
+        accounts: Accounts::new(program, per_instr),
+    };
+    let timeline = schedule::run(program, hw.control.semaphores, &mut ex, record)?;
+    let outputs = read_outputs(program, &ex.mem)?;
+    Ok(Run {
+        timeline,
+        accounts: ex.accounts,
+        stats: Some(ex.stats),
+        outputs,
+    })
+}
+
+/// Copy every input tensor's bytes into DRAM; missing, unknown and wrong-length inputs are errors.
+fn load_inputs(
+    program: &Program,
+    inputs: &BTreeMap<String, Vec<u8>>,
+    mem: &mut Memory,
+) -> Result<(), SimError> {
+    let wanted: Vec<_> = program
+        .tensors
+        .iter()
+        .filter(|t| t.kind == TensorKind::Input)
+        .collect();
+    if let Some(extra) = inputs
+        .keys()
+        .find(|k| !wanted.iter().any(|t| &t.name == *k))
+    {
+        let names: Vec<&str> = wanted.iter().map(|t| t.name.as_str()).collect();
+        return Err(SimError::general(format!(
+            "input '{extra}' is not an input tensor of the program (inputs: {})",
+            names.join(", ")
+        )));
+    }
+    for decl in wanted {
+        let bytes = inputs
+            .get(&decl.name)
+            .ok_or_else(|| SimError::general(format!("missing input '{}'", decl.name)))?;
+        let expected = decl.byte_len().unwrap_or(u64::MAX);
+        if u64::try_from(bytes.len()).ok() != Some(expected) {
+            return Err(SimError::general(format!(
+                "input '{}' has {} bytes, expected {expected} ({} {:?})",
+                decl.name,
+                bytes.len(),
+                decl.dtype,
+                decl.shape
+            )));
+        }
+        mem.write_tensor(decl, bytes)
+            .map_err(|m| SimError::general(format!("input '{}': {m}", decl.name)))?;
+    }
+    Ok(())
+}
+
+fn read_outputs(program: &Program, mem: &Memory) -> Result<BTreeMap<String, Vec<u8>>, SimError> {
+    program
+        .tensors
+        .iter()
+        .filter(|t| t.kind == TensorKind::Output)
+        .map(|t| {
+            let bytes = mem
+                .read_tensor(t)
+                .map_err(|m| SimError::general(format!("output '{}': {m}", t.name)))?;
+            Ok((t.name.clone(), bytes.to_vec()))
+        })
+        .collect()
+}

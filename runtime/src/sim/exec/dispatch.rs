@@ -1,0 +1,417 @@
+//! Dispatch from an [`Instr`] to its kernel: field unpacking only, no semantics.
+
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::{DType, Instr};
+
+use super::predict::{self, DlzsTypes};
+use super::vector::{self, BinOp, Mat, UnOp};
+use super::{convert, dense, mem_ops, select, sufa, Done, ScoreShadows};
+use crate::sim::memory::Memory;
+
+/// The elementwise matrix of a vector instruction.
+fn mat(rows: u32, cols: u32, dt: DType) -> Mat {
+    Mat { rows, cols, dt }
+}
+
+/// Dispatch to the kernel of `instr`.
+pub(super) fn run(
+    instr: &Instr,
+    mem: &mut Memory,
+    hw: &HwConfig,
+    shadows: &ScoreShadows,
+) -> Result<Done, String> {
+    use Instr as I;
+    match *instr {
+        I::Ld {
+            dst,
+            src,
+            rows,
+            row_bytes,
+            stride,
+        } => mem_ops::ld(mem, dst, src, (rows, row_bytes, stride)),
+        I::St {
+            dst,
+            src,
+            rows,
+            row_bytes,
+            stride,
+        } => mem_ops::st(mem, dst, src, (rows, row_bytes, stride)),
+        I::Gather {
+            dst,
+            src,
+            idx,
+            max_rows,
+            row_bytes,
+            stride,
+        } => mem_ops::gather(mem, dst, src, idx, (max_rows, row_bytes, stride)),
+        I::Copy { dst, src, bytes } => mem_ops::copy(mem, dst, src, bytes),
+        I::DlzsK {
+            dst,
+            x,
+            w,
+            rows,
+            k,
+            n,
+            xt,
+            wt,
+            ot,
+        } => {
+            let t = DlzsTypes {
+                a: xt,
+                b: wt,
+                out: ot,
+                rounding: hw.dlzs.rounding,
+            };
+            predict::dlzs_k(mem, (dst, x, w), (rows, k, n), t)
+        }
+        I::DlzsS {
+            dst,
+            q,
+            khat,
+            rows,
+            k,
+            n,
+            qt,
+            kt,
+            ot,
+        } => {
+            let t = DlzsTypes {
+                a: qt,
+                b: kt,
+                out: ot,
+                rounding: hw.dlzs.rounding,
+            };
+            predict::dlzs_s(mem, (dst, q, khat), (rows, k, n), t)
+        }
+        I::Sads {
+            idx,
+            top,
+            src,
+            rows,
+            n,
+            sel,
+            base,
+            radius,
+            dt,
+        } => {
+            let shape = select::SadsShape {
+                rows,
+                n,
+                sel,
+                base,
+                radius,
+            };
+            select::sads(mem, shadows, (idx, top, src), shape, dt)
+        }
+        I::Rass {
+            order,
+            slot,
+            idx,
+            rows,
+            sel,
+            n,
+            reuse,
+        } => select::rass(mem, (order, slot, idx), (rows, sel, n), reuse),
+        I::Kvgen {
+            dst,
+            x,
+            w,
+            list,
+            max_rows,
+            k,
+            n,
+            acc,
+            dt,
+        } => sufa::kvgen(mem, (dst, x, w, list), (max_rows, k, n), acc, dt),
+        I::SufaT {
+            dst,
+            q,
+            k,
+            v,
+            slot,
+            rows,
+            sel,
+            d,
+            slots,
+            mode,
+            dt,
+        } => {
+            let shape = sufa::TileShape {
+                rows,
+                sel,
+                d,
+                slots,
+            };
+            sufa::sufa_t(mem, (dst, q, k, v, slot), shape, mode, dt)
+        }
+        I::SufaSync {
+            dst,
+            part,
+            rows,
+            tiles,
+            d,
+            dt,
+        } => sufa::sufa_sync(mem, (dst, part), (rows, tiles, d), dt),
+        I::Gemm {
+            dst,
+            a,
+            b,
+            bias,
+            m,
+            n,
+            k,
+            trans_b,
+            acc,
+            dt,
+        } => dense::gemm(
+            mem,
+            dense::GemmArgs {
+                dst,
+                a,
+                b,
+                bias,
+                m,
+                n,
+                k,
+                trans_b,
+                acc,
+                dt,
+            },
+        ),
+        _ => run_vector(instr, mem),
+    }
+}
+
+/// Dispatch of the vector unit's and the control instructions.
+fn run_vector(instr: &Instr, mem: &mut Memory) -> Result<Done, String> {
+    use Instr as I;
+    let bin = |mem: &mut Memory, op, dst, a, b, rows, cols, bcast, dt| {
+        vector::binary(mem, op, (dst, a, b), mat(rows, cols, dt), bcast)
+    };
+    let un = |mem: &mut Memory, op, dst, a, rows, cols, dt| {
+        vector::unary(mem, op, (dst, a), mat(rows, cols, dt))
+    };
+    match *instr {
+        I::VecAdd {
+            dst,
+            a,
+            b,
+            rows,
+            cols,
+            bcast,
+            dt,
+        } => bin(mem, BinOp::Add, dst, a, b, rows, cols, bcast, dt),
+        I::VecSub {
+            dst,
+            a,
+            b,
+            rows,
+            cols,
+            bcast,
+            dt,
+        } => bin(mem, BinOp::Sub, dst, a, b, rows, cols, bcast, dt),
+        I::VecMul {
+            dst,
+            a,
+            b,
+            rows,
+            cols,
+            bcast,
+            dt,
+        } => bin(mem, BinOp::Mul, dst, a, b, rows, cols, bcast, dt),
+        I::VecDiv {
+            dst,
+            a,
+            b,
+            rows,
+            cols,
+            bcast,
+            dt,
+        } => bin(mem, BinOp::Div, dst, a, b, rows, cols, bcast, dt),
+        I::VecMax {
+            dst,
+            a,
+            b,
+            rows,
+            cols,
+            bcast,
+            dt,
+        } => bin(mem, BinOp::Max, dst, a, b, rows, cols, bcast, dt),
+        I::VecSelect {
+            dst,
+            cond,
+            a,
+            b,
+            rows,
+            cols,
+            dt,
+        } => convert::select(mem, (dst, cond, a, b), mat(rows, cols, dt).len()?, dt),
+        I::VecExp {
+            dst,
+            a,
+            rows,
+            cols,
+            dt,
+        } => un(mem, UnOp::Exp, dst, a, rows, cols, dt),
+        I::VecErf {
+            dst,
+            a,
+            rows,
+            cols,
+            dt,
+        } => un(mem, UnOp::Erf, dst, a, rows, cols, dt),
+        I::VecGelu {
+            dst,
+            a,
+            rows,
+            cols,
+            dt,
+        } => un(mem, UnOp::Gelu, dst, a, rows, cols, dt),
+        I::VecGeluTanh {
+            dst,
+            a,
+            rows,
+            cols,
+            dt,
+        } => un(mem, UnOp::GeluTanh, dst, a, rows, cols, dt),
+        I::VecSilu {
+            dst,
+            a,
+            rows,
+            cols,
+            dt,
+        } => un(mem, UnOp::Silu, dst, a, rows, cols, dt),
+        I::VecRelu {
+            dst,
+            a,
+            rows,
+            cols,
+            dt,
+        } => un(mem, UnOp::Relu, dst, a, rows, cols, dt),
+        I::VecTanh {
+            dst,
+            a,
+            rows,
+            cols,
+            dt,
+        } => un(mem, UnOp::Tanh, dst, a, rows, cols, dt),
+        I::VecSigmoid {
+            dst,
+            a,
+            rows,
+            cols,
+            dt,
+        } => un(mem, UnOp::Sigmoid, dst, a, rows, cols, dt),
+        I::VecSqrt {
+            dst,
+            a,
+            rows,
+            cols,
+            dt,
+        } => un(mem, UnOp::Sqrt, dst, a, rows, cols, dt),
+        I::VecRecip {
+            dst,
+            a,
+            rows,
+            cols,
+            dt,
+        } => un(mem, UnOp::Recip, dst, a, rows, cols, dt),
+        I::VecAffine {
+            dst,
+            a,
+            rows,
+            cols,
+            mul,
+            add,
+            dt,
+        } => un(mem, UnOp::Affine(mul, add), dst, a, rows, cols, dt),
+        I::VecSoftmax {
+            dst,
+            a,
+            rows,
+            cols,
+            dt,
+        } => vector::softmax(mem, (dst, a), mat(rows, cols, dt)),
+        I::VecLayerNorm {
+            dst,
+            x,
+            gamma,
+            beta,
+            rows,
+            cols,
+            eps,
+            dt,
+        } => {
+            let p = vector::Norm {
+                dst,
+                x,
+                gamma,
+                beta,
+                eps,
+                centered: true,
+            };
+            vector::normalize(mem, p, mat(rows, cols, dt))
+        }
+        I::VecRmsNorm {
+            dst,
+            x,
+            gamma,
+            rows,
+            cols,
+            eps,
+            dt,
+        } => {
+            let p = vector::Norm {
+                dst,
+                x,
+                gamma,
+                beta: None,
+                eps,
+                centered: false,
+            };
+            vector::normalize(mem, p, mat(rows, cols, dt))
+        }
+        I::VecRope {
+            dst,
+            x,
+            table,
+            pos,
+            rows,
+            cols,
+            table_rows,
+            interleaved,
+            dt,
+        } => {
+            let p = vector::Rope {
+                dst,
+                x,
+                table,
+                pos,
+                table_rows,
+                interleaved,
+            };
+            vector::rope(mem, p, mat(rows, cols, dt))
+        }
+        I::VecCvt {
+            dst,
+            a,
+            rows,
+            cols,
+            from,
+            to,
+        } => convert::cvt(mem, (dst, a), mat(rows, cols, from).len()?, (from, to)),
+        I::VecTranspose {
+            dst,
+            a,
+            rows,
+            cols,
+            dt,
+        } => convert::transpose(mem, (dst, a), (rows as usize, cols as usize), dt),
+        I::Signal { .. } | I::Wait { .. } | I::Halt {} => Ok(Done::default()),
+        // The formal/memory/selection instructions are dispatched by `run`.
+        _ => Err(format!(
+            "{} is not a vector or control instruction",
+            instr.opcode().mnemonic()
+        )),
+    }
+}

@@ -1,0 +1,158 @@
+//! Functional execution: every ISA instruction on real data, plus the traffic and work it did.
+//!
+//! [`execute`] runs one instruction against [`Memory`] with the semantics of `ir/src/isa/isa.md`
+//! and returns an [`ExecOutcome`] (run-time counts for the cycle formula, bytes moved, ops);
+//! [`static_outcome`] gives the same figures without data, for timing-only runs. Run-time
+//! problems `Program::check` cannot see (a GATHER row outside DRAM, an index-list count above
+//! its bound, a slot or RoPE position out of range) are `Err(String)`s; the caller names the
+//! instruction. Kernels live one concept per module: `mem_ops` (LD/ST/GATHER/COPY), `predict`
+//! (DLZS), `select` (SADS/RASS), `sufa` (KVGEN/SUFA.T/SUFA.SYNC), `dense` (GEMM), `vector` and
+//! `convert` (VEC.*), with element coding in `data` and the recall shadow in `recall`.
+
+mod account;
+mod convert;
+pub mod data;
+mod dense;
+mod dispatch;
+mod mem_ops;
+pub mod predict;
+mod recall;
+mod select;
+mod sufa;
+mod vector;
+
+use sofa_ir::hw::{DynamicCounts, HwConfig};
+use sofa_ir::isa::{Access, Instr, Mem, Operand};
+
+use super::memory::Memory;
+pub use recall::ScoreShadows;
+
+/// What one instruction did, for timing, traffic and energy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecOutcome {
+    /// Refines the cycle formula (rows actually gathered/generated, unique keys of RASS,
+    /// SU-FA rescales on the worst row) — pass to `Instr::cycles_with`.
+    pub counts: DynamicCounts,
+    /// Bytes actually moved (bounded operands scaled to the real count).
+    pub dram_read: u64,
+    pub dram_written: u64,
+    /// Indexed by `SramSpace::code()`.
+    pub sram_read: [u64; 3],
+    pub sram_written: [u64; 3],
+    /// Arithmetic done (MACs count as 1 op each; exp/div as 1) and the dense-equivalent work
+    /// (SUFA.T: rows·slots keys instead of the selected ones; DLZS: shift-adds).
+    pub ops: u64,
+    pub dense_ops: u64,
+}
+
+/// Functional statistics accumulated over a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunctionalStats {
+    /// SU-FA max-assurance violations (a later key's exact score beat the reference max).
+    pub max_assurance_events: u64,
+    /// Per SADS instruction index: (selected, of which also in the exact top-sel).
+    pub recall: Vec<RecallSample>,
+    /// Exact scores of live DLZS.S outputs (the recall shadow; functional state, not a figure).
+    pub shadows: ScoreShadows,
+}
+
+/// Recall of one SADS instruction against the exact scores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecallSample {
+    pub instr: usize,
+    pub selected: u64,
+    pub hits: u64,
+}
+
+/// What a kernel reports besides its memory effects.
+#[derive(Debug, Default)]
+pub(crate) struct Done {
+    counts: DynamicCounts,
+    /// Measured work, replacing the static estimate (SUFA.T).
+    ops: Option<u64>,
+    /// DLZS.S: exact scores for the recall shadow of `dst`.
+    exact: Option<Vec<f32>>,
+    /// SADS: (selected, hits) against a shadow.
+    recall: Option<(u64, u64)>,
+    /// SUFA.T: max-assurance events over all rows.
+    events: u64,
+}
+
+/// Execute `instr` (instruction number `index`) on `mem`.
+pub fn execute(
+    index: usize,
+    instr: &Instr,
+    mem: &mut Memory,
+    hw: &HwConfig,
+    stats: &mut FunctionalStats,
+) -> Result<ExecOutcome, String> {
+    let operands = instr.operands()?;
+    let done = dispatch::run(instr, mem, hw, &stats.shadows)?;
+    let out = account::outcome(instr, &operands, done.counts, done.ops)?;
+    track_shadows(instr, &operands, done.exact, &mut stats.shadows);
+    stats.max_assurance_events += done.events;
+    if let Some((selected, hits)) = done.recall {
+        stats.recall.push(RecallSample {
+            instr: index,
+            selected,
+            hits,
+        });
+    }
+    Ok(out)
+}
+
+/// Static (timing-only) traffic/ops of an instruction with the given counts (no data).
+pub fn static_outcome(instr: &Instr, counts: &DynamicCounts) -> Result<ExecOutcome, String> {
+    account::outcome(instr, &instr.operands()?, *counts, None)
+}
+
+/// Drop shadows overwritten by `instr`, then record a DLZS.S's exact scores.
+fn track_shadows(
+    instr: &Instr,
+    operands: &[Operand],
+    exact: Option<Vec<f32>>,
+    shadows: &mut ScoreShadows,
+) {
+    // A mask added onto the predicted buffer keeps its shadow (masked keys are skipped).
+    let keep = match instr {
+        Instr::VecAdd { dst, a, .. } if dst == a => Some(*dst),
+        _ => None,
+    };
+    for op in operands.iter().filter(|o| o.access != Access::Read) {
+        if let (Mem::Sram(r), Some(len)) = (op.mem, op.extent) {
+            shadows.invalidate(r.space, r.offset.into(), len, keep);
+        }
+    }
+    if let (
+        Instr::DlzsS {
+            dst, rows, n, ot, ..
+        },
+        Some(scores),
+    ) = (instr, exact)
+    {
+        let (rows, n) = (*rows as usize, *n as usize);
+        let bytes = ot.bytes_for((rows * n) as u64).unwrap_or(u64::MAX);
+        shadows.insert(
+            *dst,
+            recall::Shadow {
+                bytes,
+                rows,
+                n,
+                scores,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests_common;
+#[cfg(test)]
+mod tests_compute;
+#[cfg(test)]
+mod tests_mem;
+#[cfg(test)]
+mod tests_select;
+#[cfg(test)]
+mod tests_sufa;
+#[cfg(test)]
+mod tests_vector;

@@ -1,0 +1,238 @@
+//! The simulated memories: DRAM and the three on-chip SRAMs as plain byte vectors.
+//!
+//! DRAM is sized to the end of the program's last tensor rather than `hw.dram.capacity_bytes`
+//! (8 GiB by default), so a run allocates only what the program can address through its tensor
+//! table; an access past that end is a run-time error, never a panic. Every accessor checks its
+//! range and returns `Err(String)` describing the problem (the caller adds the instruction).
+
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::{Program, SramRef, SramSpace, TensorDecl, TensorKind};
+
+/// DRAM (sized to the end of the last tensor of the program, not `hw.dram.capacity_bytes`) and
+/// the three SRAMs (sized from `HwConfig`). Const tensors' data is copied in by [`Memory::new`].
+pub struct Memory {
+    pub dram: Vec<u8>,
+    pub token: Vec<u8>,
+    pub weight: Vec<u8>,
+    pub temp: Vec<u8>,
+}
+
+/// A `u64` size or address as `usize`, or an error naming `what`.
+pub(crate) fn to_usize(v: u64, what: &str) -> Result<usize, String> {
+    usize::try_from(v).map_err(|_| format!("{what} {v:#x} does not fit this host's address space"))
+}
+
+fn zeroed(bytes: u64, what: &str) -> Result<Vec<u8>, String> {
+    Ok(vec![0; to_usize(bytes, what)?])
+}
+
+impl Memory {
+    /// Zeroed memories with every `const` tensor's data in place.
+    pub fn new(program: &Program, hw: &HwConfig) -> Result<Memory, String> {
+        let mut end = 0u64;
+        for t in &program.tensors {
+            let len = t
+                .byte_len()
+                .ok_or_else(|| format!("tensor '{}': size overflows 64 bits", t.name))?;
+            let stop = t
+                .dram
+                .checked_add(len)
+                .ok_or_else(|| format!("tensor '{}': DRAM range overflows 64 bits", t.name))?;
+            end = end.max(stop);
+        }
+        let mut mem = Memory {
+            dram: zeroed(end, "DRAM size")?,
+            token: zeroed(hw.sram.token_bytes, "sram.token_bytes")?,
+            weight: zeroed(hw.sram.weight_bytes, "sram.weight_bytes")?,
+            temp: zeroed(hw.sram.temp_bytes, "sram.temp_bytes")?,
+        };
+        for t in program
+            .tensors
+            .iter()
+            .filter(|t| t.kind == TensorKind::Const)
+        {
+            mem.write_tensor(t, &t.data)?;
+        }
+        Ok(mem)
+    }
+
+    pub fn sram(&self, space: SramSpace) -> &[u8] {
+        match space {
+            SramSpace::Token => &self.token,
+            SramSpace::Weight => &self.weight,
+            SramSpace::Temp => &self.temp,
+        }
+    }
+
+    pub fn sram_mut(&mut self, space: SramSpace) -> &mut [u8] {
+        match space {
+            SramSpace::Token => &mut self.token,
+            SramSpace::Weight => &mut self.weight,
+            SramSpace::Temp => &mut self.temp,
+        }
+    }
+
+    /// Copy `bytes` into the DRAM range of tensor `decl` (length must equal `decl.byte_len()`).
+    pub fn write_tensor(&mut self, decl: &TensorDecl, bytes: &[u8]) -> Result<(), String> {
+        let (start, len) = tensor_range(decl)?;
+        if bytes.len() != len {
+            return Err(format!(
+                "tensor '{}' needs {len} bytes, {} given",
+                decl.name,
+                bytes.len()
+            ));
+        }
+        self.dram_mut(start, len)?.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// The DRAM bytes of tensor `decl`.
+    pub fn read_tensor(&self, decl: &TensorDecl) -> Result<&[u8], String> {
+        let (start, len) = tensor_range(decl)?;
+        self.dram(start, len)
+    }
+
+    /// `len` DRAM bytes at `addr`.
+    pub fn dram(&self, addr: u64, len: usize) -> Result<&[u8], String> {
+        let r = dram_range(addr, len, self.dram.len())?;
+        Ok(&self.dram[r])
+    }
+
+    /// `len` DRAM bytes at `addr`, writable.
+    pub fn dram_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], String> {
+        let r = dram_range(addr, len, self.dram.len())?;
+        Ok(&mut self.dram[r])
+    }
+
+    /// `len` bytes of an SRAM buffer.
+    pub fn sram_at(&self, at: SramRef, len: usize) -> Result<&[u8], String> {
+        let buf = self.sram(at.space);
+        let r = sram_range(at, len, buf.len())?;
+        Ok(&buf[r])
+    }
+
+    /// `len` bytes of an SRAM buffer, writable.
+    pub fn sram_at_mut(&mut self, at: SramRef, len: usize) -> Result<&mut [u8], String> {
+        let buf = self.sram_mut(at.space);
+        let r = sram_range(at, len, buf.len())?;
+        Ok(&mut buf[r])
+    }
+
+    /// DRAM and one SRAM, both writable (the split borrow of LD/ST/GATHER).
+    pub(crate) fn dram_and_sram(&mut self, space: SramSpace) -> (&mut [u8], &mut [u8]) {
+        let Memory {
+            dram,
+            token,
+            weight,
+            temp,
+        } = self;
+        let sram = match space {
+            SramSpace::Token => token,
+            SramSpace::Weight => weight,
+            SramSpace::Temp => temp,
+        };
+        (dram, sram)
+    }
+
+    /// One SRAM readable and a *different* one writable (the split borrow of a cross-space
+    /// COPY); `None` when both are the same space.
+    pub(crate) fn split_spaces(
+        &mut self,
+        src: SramSpace,
+        dst: SramSpace,
+    ) -> Option<(&[u8], &mut [u8])> {
+        use SramSpace::{Temp, Token, Weight};
+        let Memory {
+            token,
+            weight,
+            temp,
+            ..
+        } = self;
+        match (src, dst) {
+            (Token, Weight) => Some((token, weight)),
+            (Token, Temp) => Some((token, temp)),
+            (Weight, Token) => Some((weight, token)),
+            (Weight, Temp) => Some((weight, temp)),
+            (Temp, Token) => Some((temp, token)),
+            (Temp, Weight) => Some((temp, weight)),
+            _ => None,
+        }
+    }
+}
+
+/// DRAM start and host length of a tensor (`lz4` sizes are already rounded up to bytes).
+fn tensor_range(decl: &TensorDecl) -> Result<(u64, usize), String> {
+    let len = decl
+        .byte_len()
+        .ok_or_else(|| format!("tensor '{}': size overflows 64 bits", decl.name))?;
+    Ok((decl.dram, to_usize(len, "tensor size")?))
+}
+
+pub(crate) fn dram_range(
+    addr: u64,
+    len: usize,
+    size: usize,
+) -> Result<std::ops::Range<usize>, String> {
+    let start = usize::try_from(addr).ok();
+    match start.and_then(|s| s.checked_add(len).map(|e| (s, e))) {
+        Some((s, e)) if e <= size => Ok(s..e),
+        _ => Err(format!(
+            "DRAM range {addr:#x}+{len} lies outside the program's tensors (DRAM in use: {size:#x} bytes)"
+        )),
+    }
+}
+
+pub(crate) fn sram_range(
+    at: SramRef,
+    len: usize,
+    size: usize,
+) -> Result<std::ops::Range<usize>, String> {
+    let s = at.offset as usize;
+    match s.checked_add(len) {
+        Some(e) if e <= size => Ok(s..e),
+        _ => Err(format!(
+            "SRAM range {}[{:#x}]+{len} exceeds the {size}-byte {} SRAM",
+            at.space, at.offset, at.space
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sofa_ir::isa::{DType, Instr};
+
+    fn decl(name: &str, kind: TensorKind, dram: u64, data: Vec<u8>) -> TensorDecl {
+        TensorDecl {
+            name: name.into(),
+            kind,
+            dtype: DType::U8,
+            shape: vec![4],
+            dram,
+            data,
+        }
+    }
+
+    #[test]
+    fn dram_ends_at_the_last_tensor_and_consts_are_loaded() {
+        let hw = HwConfig::default();
+        let p = Program {
+            config_hash: hw.hash(),
+            tensors: vec![
+                decl("x", TensorKind::Input, 0x10, vec![]),
+                decl("c", TensorKind::Const, 0x20, vec![1, 2, 3, 4]),
+            ],
+            instrs: vec![Instr::Halt {}],
+        };
+        let mut m = Memory::new(&p, &hw).unwrap();
+        assert_eq!(m.dram.len(), 0x24);
+        assert_eq!(m.token.len(), 192 * 1024);
+        assert_eq!(m.read_tensor(&p.tensors[1]).unwrap(), &[1, 2, 3, 4]);
+        m.write_tensor(&p.tensors[0], &[9, 9, 9, 9]).unwrap();
+        assert_eq!(&m.dram[0x10..0x14], &[9, 9, 9, 9]);
+        let err = m.write_tensor(&p.tensors[0], &[1]).unwrap_err();
+        assert!(err.contains("needs 4 bytes, 1 given"), "{err}");
+        assert!(m.dram(0x22, 4).is_err());
+        assert!(m.sram_at(SramRef::temp(28 * 1024 - 2), 4).is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! The SOFA simulator: runs a checked [`Program`] on a [`HwConfig`] and reports time, traffic,
+//! energy and (for sparse attention) prediction quality.
+//!
+//! Two modes share one scheduler ([`schedule`]): every engine executes its own queue in program
+//! order, engines overlap and synchronise only through the `SIGNAL`/`WAIT` counting semaphores
+//! (`isa.md`, "Execution model"), and each instruction costs `Instr::cycles_with(hw, counts)`.
+//! - [`Mode::Functional`]: instructions act on real data ([`exec`], [`memory`]) when the
+//!   scheduler starts them, and the data-dependent counts (rows gathered, unique keys, SU-FA
+//!   rescales) come from what they did.
+//! - [`Mode::TimingOnly`]: no data; the counts come from the statistical model of
+//!   [`timing_model`] and traffic from [`exec::static_outcome`].
+//!
+//! The result is a versioned [`Report`] (JSON and a readable table, see [`report`]) and, on
+//! request, a Chrome trace-event JSON with one track per engine ([`trace`]). Nothing here
+//! panics on a program that passed [`Program::check`]: run-time problems (bad gather rows,
+//! deadlocks, arithmetic overflow) are [`SimError`]s naming the instruction.
+
+pub mod exec;
+pub mod memory;
+pub mod report;
+pub mod timing_model;
+
+mod drive;
+mod energy;
+mod schedule;
+mod table;
+mod tally;
+mod trace;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::{Instr, Opcode, Program};
+
+pub use report::{
+    ClassTraffic, DramReport, EnergyReport, EnergyTerm, EngineReport, OpsReport, RegionReport,
+    Report, ReportError, SparseReport, SramTraffic, REPORT_FORMAT, REPORT_VERSION,
+};
+pub use tally::TensorClass;
+
+/// Whether instructions compute on data or only take time.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Execute on real data; data-dependent costs come from the data.
+    #[default]
+    Functional,
+    /// Time only; data-dependent costs from the statistical model of [`timing_model`].
+    TimingOnly,
+}
+
+impl Mode {
+    /// The spelling used in reports (`functional`, `timing-only`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Functional => "functional",
+            Mode::TimingOnly => "timing-only",
+        }
+    }
+}
+
+/// What to simulate and what to collect.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct SimOptions {
+    pub mode: Mode,
+    /// Collect a Chrome trace (one slice per instruction).
+    pub trace: bool,
+    /// Optional names for instruction ranges (e.g. per layer) used to split report figures.
+    pub regions: Vec<(String, Range<usize>)>,
+}
+
+/// A run-time failure, naming the instruction when there is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimError {
+    pub instr: Option<usize>,
+    pub opcode: Option<Opcode>,
+    pub message: String,
+}
+
+impl SimError {
+    /// An error about the run as a whole (inputs, options, deadlock without a WAIT).
+    pub fn general(message: impl Into<String>) -> SimError {
+        SimError {
+            instr: None,
+            opcode: None,
+            message: message.into(),
+        }
+    }
+
+    /// An error at instruction `index`.
+    pub fn at(index: usize, instr: &Instr, message: impl Into<String>) -> SimError {
+        SimError {
+            instr: Some(index),
+            opcode: Some(instr.opcode()),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.instr, self.opcode) {
+            (Some(i), Some(op)) => write!(f, "instr #{i} ({}): {}", op.mnemonic(), self.message),
+            (Some(i), None) => write!(f, "instr #{i}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for SimError {}
+
+/// Everything a run produces.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimOutcome {
+    /// Bytes of every `Output` tensor after `HALT` (functional mode; empty in timing-only mode).
+    pub outputs: BTreeMap<String, Vec<u8>>,
+    pub report: Report,
+    /// Chrome trace-event JSON when [`SimOptions::trace`] was set.
+    pub trace: Option<String>,
+}
+
+/// Simulate `program` (already [`Program::check`]ed against `hw`).
+///
+/// `inputs` holds the raw little-endian bytes of every `Input` tensor by name (functional mode:
+/// all required, exact lengths, no unknown names; timing-only mode: ignored).
+pub fn simulate(
+    program: &Program,
+    hw: &HwConfig,
+    inputs: &BTreeMap<String, Vec<u8>>,
+    opts: &SimOptions,
+) -> Result<SimOutcome, SimError> {
+    check_regions(program, &opts.regions)?;
+    let per_instr = !opts.regions.is_empty();
+    let record_slots = opts.trace || per_instr;
+    let run = match opts.mode {
+        Mode::TimingOnly => drive::run_timing_only(program, hw, per_instr, record_slots)?,
+        Mode::Functional => drive::run_functional(program, hw, inputs, per_instr, record_slots)?,
+    };
+    let trace = match (&run.timeline.slots, opts.trace) {
+        (Some(slots), true) => Some(trace::chrome_trace(program, hw, slots)),
+        _ => None,
+    };
+    let report = report::build(program, hw, opts, &run)?;
+    Ok(SimOutcome {
+        outputs: run.outputs,
+        report,
+        trace,
+    })
+}
+
+/// Regions must lie inside the program (an out-of-range region is a caller's mistake).
+fn check_regions(program: &Program, regions: &[(String, Range<usize>)]) -> Result<(), SimError> {
+    let n = program.instrs.len();
+    for (name, r) in regions {
+        if r.start > r.end || r.end > n {
+            return Err(SimError::general(format!(
+                "region '{name}' {}..{} is not inside the program's {n} instructions",
+                r.start, r.end
+            )));
+        }
+    }
+    Ok(())
+}

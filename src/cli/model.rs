@@ -1,0 +1,222 @@
+//! The ONNX → SOFA path shared by `sofa compile MODEL.onnx` and `sofa run MODEL.onnx`: import
+//! with dim bindings, the compile pipeline (`shape-infer`, `canonicalize`, `fuse-attention`,
+//! `sparsify`, `cct-tile`) and the lowering of the whole model to one SOFA-ISA program.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use sofa_compiler::lower::model::lower_model;
+use sofa_compiler::lower::LowerOptions;
+use sofa_compiler::passes::cct_tile::{load_config, CctTile};
+use sofa_compiler::passes::sparsify::{Sparsify, SparsifyConfig};
+use sofa_compiler::schedule::{Ablation, Schedule};
+use sofa_ir::dialect::DialectRegistry;
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::Program;
+use sofa_ir::pass::PassManager;
+use sofa_ir::{Dim, Location, Module};
+
+use super::diag::{pipeline_error, CliError};
+use super::import::ShapeBindings;
+use super::opt::InstrumentArgs;
+use super::pipeline::{import_model, run_manager};
+
+/// The passes before sparsification, as a pipeline string.
+const FRONT: &str = "shape-infer,canonicalize,fuse-attention";
+
+/// The hardware and sparsity choices shared by `compile` and `run`.
+#[derive(Debug, Args, Clone)]
+pub struct TargetArgs {
+    /// Hardware configuration TOML (default: the paper's chip, configs/sofa-28nm.toml).
+    #[arg(long, value_name = "HW.toml")]
+    pub config: Option<PathBuf>,
+
+    /// Fraction of each query's visible keys kept, in (0, 1]; 1 = dense attention.
+    #[arg(long, value_name = "R")]
+    pub keep_ratio: Option<f64>,
+
+    /// Attention dataflow: cct (SOFA's cross-stage tiling), staged (Â and A through DRAM,
+    /// whole-row top-k) or dense (FlashAttention-2 on the SU-FA engine, no prediction).
+    #[arg(long, default_value = "cct", value_parser = ["cct", "staged", "dense"])]
+    pub schedule: String,
+
+    /// Comma list of mechanisms to ablate in the cost model: dlzs, sads, sufa, rass.
+    #[arg(long, default_value = "", value_name = "M,...")]
+    pub ablate: String,
+}
+
+/// [`TargetArgs`], checked.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub hw: HwConfig,
+    /// `None`: each source's own ratio (a workload spec's `keep_ratio`, 1 for ONNX models).
+    pub keep: Option<f64>,
+    pub schedule: Schedule,
+    pub ablate: Ablation,
+}
+
+impl TargetArgs {
+    pub fn resolve(&self) -> Result<Target, CliError> {
+        let schedule = Schedule::parse(&self.schedule).map_err(CliError::usage)?;
+        let ablate = Ablation::parse(&self.ablate).map_err(CliError::usage)?;
+        if let Some(k) = self.keep_ratio.filter(|k| !(*k > 0.0 && *k <= 1.0)) {
+            return Err(CliError::usage(format!(
+                "--keep-ratio must be in (0, 1], got {k}"
+            )));
+        }
+        let hw = match &self.config {
+            None => HwConfig::default(),
+            Some(p) => load_config(&p.to_string_lossy()).map_err(CliError::input)?,
+        };
+        Ok(Target {
+            hw,
+            keep: self.keep_ratio,
+            schedule,
+            ablate,
+        })
+    }
+}
+
+/// The compile pipeline for `target`: the front passes, then sparsify and cct-tile built
+/// directly (so a config path needs no quoting inside a pipeline string).
+fn compile_manager(target: &Target) -> Result<PassManager, CliError> {
+    let passes = sofa_compiler::passes::registry();
+    let dialects = DialectRegistry::with_core_dialects();
+    let mut pm = PassManager::from_pipeline(dialects, &passes, FRONT)
+        .map_err(|e| pipeline_error("pipeline", FRONT, &e))?;
+    let mut sparsify = SparsifyConfig::default();
+    sparsify.global.keep = target.keep.unwrap_or(1.0);
+    pm.add(Box::new(Sparsify::new(sparsify)));
+    pm.add(Box::new(CctTile::new(
+        target.hw.clone(),
+        target.schedule,
+        target.ablate,
+    )));
+    Ok(pm)
+}
+
+/// Import `path` with `bindings` and run the compile pipeline over it.
+pub fn compile_model(
+    path: &Path,
+    bindings: &BTreeMap<String, u64>,
+    target: &Target,
+    instrument: &InstrumentArgs,
+) -> Result<Module, CliError> {
+    let opts = sofa_compiler::onnx::ImportOptions {
+        shape_bindings: bindings.clone(),
+    };
+    let imported = import_model(path, &opts)?;
+    for w in &imported.warnings {
+        eprintln!("warning: {}: {w}", path.display());
+    }
+    let mut module = imported.module;
+    require_static_inputs(&module, path)?;
+    run_manager(&mut module, compile_manager(target)?, instrument, true)?;
+    Ok(module)
+}
+
+/// Lower a compiled model to a SOFA-ISA program.
+pub fn lower(module: &Module, target: &Target, path: &Path) -> Result<Program, CliError> {
+    if target.ablate != Ablation::default() {
+        return Err(CliError::usage(
+            "--ablate applies to the cost model only (--emit schedule-json); the lowering has no ablations",
+        ));
+    }
+    let opts = LowerOptions {
+        schedule: target.schedule,
+        keep_ratio: Some(target.keep.unwrap_or(1.0)),
+        q_block: None,
+    };
+    lower_model(module, &target.hw, &opts)
+        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+}
+
+/// Every graph input must be fully static before lowering: name the unbound dims.
+fn require_static_inputs(m: &Module, path: &Path) -> Result<(), CliError> {
+    let mut unbound = Vec::new();
+    for (name, dims) in input_dims(m) {
+        for d in dims {
+            match d {
+                Dim::Static(_) => {}
+                Dim::Named(n) => unbound.push(format!("'{n}' (input '{name}')")),
+                Dim::Dynamic => unbound.push(format!("an unnamed dim of input '{name}'")),
+            }
+        }
+    }
+    if unbound.is_empty() {
+        return Ok(());
+    }
+    unbound.dedup();
+    Err(CliError::input(format!(
+        "{}: the program needs static shapes, but {} {} unbound; bind named dims with --shape NAME=SIZE,... \
+         (sofa run binds them from the --inputs arrays)",
+        path.display(),
+        unbound.join(", "),
+        if unbound.len() == 1 { "is" } else { "are" }
+    )))
+}
+
+/// The entry function's inputs: ONNX name and dims.
+pub fn input_dims(m: &Module) -> Vec<(String, Vec<Dim>)> {
+    let Some(func) = m.funcs().into_iter().next() else {
+        return Vec::new();
+    };
+    let Some(entry) = m.entry_block(func) else {
+        return Vec::new();
+    };
+    let block = &m.blocks[entry];
+    block
+        .args
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            let name = match block.arg_locs.get(i) {
+                Some(Location::Name(n)) => n.clone(),
+                _ => format!("arg{i}"),
+            };
+            let dims = m
+                .value_type(a)
+                .as_tensor()
+                .map(|t| t.dims.clone())
+                .unwrap_or_default();
+            (name, dims)
+        })
+        .collect()
+}
+
+/// `--shape` bindings plus those implied by the input arrays: a named dim of input `x` takes
+/// the size of the same axis of the array `x`. Conflicts are errors.
+pub fn bindings_from_inputs(
+    path: &Path,
+    shape: &Option<ShapeBindings>,
+    arrays: &BTreeMap<String, Vec<usize>>,
+) -> Result<BTreeMap<String, u64>, CliError> {
+    let mut bindings = shape.as_ref().map(|s| s.0.clone()).unwrap_or_default();
+    let opts = sofa_compiler::onnx::ImportOptions::default();
+    let module = import_model(path, &opts)?.module;
+    for (name, dims) in input_dims(&module) {
+        let Some(shape) = arrays.get(&name) else {
+            continue;
+        };
+        if shape.len() != dims.len() {
+            continue;
+        }
+        for (d, &size) in dims.iter().zip(shape) {
+            if let Dim::Named(n) = d {
+                let size = size as u64;
+                match bindings.get(n) {
+                    Some(&b) if b != size => {
+                        return Err(CliError::input(format!(
+                            "dim '{n}' is bound to {b}, but input '{name}' has {size} there"
+                        )))
+                    }
+                    _ => {
+                        bindings.insert(n.clone(), size);
+                    }
+                }
+            }
+        }
+    }
+    Ok(bindings)
+}

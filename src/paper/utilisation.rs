@@ -1,0 +1,85 @@
+//! Average PE utilisation (paper §VI: 85.2%) from a timing-only simulator run.
+//!
+//! The workload's attention IR is sparsified at the keep ratio and lowered with the `cct`
+//! schedule exactly as `sofa compile --workload` does (`lower_attention`); the simulator's
+//! report gives each engine's busy cycles over the run's total. The 16-bit PE arrays are the
+//! K/V-generation array (`kvpe`) and the SU-FA array (`sufa`); the figure is their mean.
+//! Layers of a spec are identical, so one layer is simulated (the report is per layer).
+
+use std::collections::BTreeMap;
+
+use sofa_compiler::lower::{lower_attention, LowerOptions};
+use sofa_compiler::schedule::Schedule;
+use sofa_compiler::workload::build_module;
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::Engine;
+use sofa_runtime::sim::{simulate, Mode, Report, SimOptions};
+
+use super::workload::Workload;
+use super::PaperError;
+
+/// Engine utilisations of one timing-only run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Utilisation {
+    pub workload: String,
+    pub instructions: u64,
+    pub total_cycles: u64,
+    /// (engine name, busy / total), every engine in code order.
+    pub engines: Vec<(String, f64)>,
+}
+
+impl Utilisation {
+    pub fn of(&self, engine: Engine) -> f64 {
+        self.engines
+            .iter()
+            .find(|(n, _)| n == engine.name())
+            .map_or(0.0, |(_, u)| *u)
+    }
+
+    /// Mean of the two 16-bit PE arrays.
+    pub fn pe_mean(&self) -> f64 {
+        (self.of(Engine::Kvpe) + self.of(Engine::Sufa)) / 2.0
+    }
+}
+
+/// Lower one layer of `w` (`cct`, its keep ratio) and simulate it timing-only.
+pub fn simulate_layer(hw: &HwConfig, w: &Workload) -> Result<Report, PaperError> {
+    let mut spec = w.spec.clone();
+    spec.layers = 1;
+    let module = build_module(&spec).map_err(|e| PaperError::Workload(e.to_string()))?;
+    let opts = LowerOptions {
+        schedule: Schedule::Cct,
+        keep_ratio: Some(spec.keep_ratio),
+        q_block: None,
+    };
+    let program =
+        lower_attention(&module, hw, &opts).map_err(|e| PaperError::Model(e.to_string()))?;
+    program.check(hw).map_err(|e| {
+        PaperError::Model(format!(
+            "lowered program does not check: {}",
+            e.first().map(|x| x.to_string()).unwrap_or_default()
+        ))
+    })?;
+    let opts = SimOptions {
+        mode: Mode::TimingOnly,
+        ..SimOptions::default()
+    };
+    simulate(&program, hw, &BTreeMap::new(), &opts)
+        .map(|o| o.report)
+        .map_err(|e| PaperError::Sim(e.to_string()))
+}
+
+/// Engine utilisations of one simulated layer of `w`.
+pub fn measure(hw: &HwConfig, w: &Workload) -> Result<Utilisation, PaperError> {
+    let r = simulate_layer(hw, w)?;
+    Ok(Utilisation {
+        workload: w.spec.name.clone(),
+        instructions: r.instructions,
+        total_cycles: r.total_cycles,
+        engines: r
+            .engines
+            .iter()
+            .map(|e| (e.engine.clone(), e.utilisation))
+            .collect(),
+    })
+}
