@@ -41,10 +41,12 @@ const KEEP: f64 = 0.25;
 const FIXTURE: &str = "bert_sdpa_ts_op17";
 
 type Fallible<T> = Result<T, String>;
+/// A named benchmark step.
+type Step = (&'static str, fn(&HwConfig) -> Fallible<()>);
 
 fn main() {
     let hw = HwConfig::default();
-    let steps: [(&str, fn(&HwConfig) -> Fallible<()>); 2] = [
+    let steps: [Step; 2] = [
         ("fixture (functional)", fixture_run),
         ("llama-7b (timing-only)", llama_run),
     ];
@@ -140,7 +142,7 @@ fn print_rate(what: &str, r: &Report, wall: Duration) {
     let simulated = r.time_us * 1e-6;
     println!(
         "{what}: {} instructions, {} simulated cycles ({:.3} ms of chip time) in {:.3} ms wall: \
-         {:.2} M instructions/s, simulated/wall = {:.3e} ({:.0}× slower than the chip)",
+         {:.2} M instructions/s, simulated/wall time {:.3e} (wall = {:.2}× simulated)",
         r.instructions,
         r.total_cycles,
         simulated * 1e3,
@@ -171,9 +173,8 @@ fn fixture_run(hw: &HwConfig) -> Fallible<()> {
     times.sort();
     let report = report.ok_or("no run")?;
     println!(
-        "{} ({}), keep {KEEP}: compiled in {:.1} ms; median of {RUNS} functional runs:",
+        "{}, keep {KEEP}: compiled in {:.1} ms; median of {RUNS} functional runs:",
         onnx.display(),
-        dir.display(),
         compile.as_secs_f64() * 1e3
     );
     print_rate("  functional", &report, times[RUNS / 2]);

@@ -1,6 +1,6 @@
 //! insta snapshots of `sofa compile --emit schedule-json` for every workload spec in
 //! `workloads/` at keep 0.25 under the default hardware, plus the CLI's determinism and its
-//! refusal of the emits that need ISA lowering.
+//! refusal of unknown emits, missing models and unknown ablations.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -54,18 +54,20 @@ fn schedule_json_of_every_workload() {
 }
 
 #[test]
-fn unknown_emits_and_onnx_input_are_refused_with_a_reason() {
+fn unknown_emits_missing_models_and_bad_ablations_are_refused_with_a_reason() {
     let w = concat!(env!("CARGO_MANIFEST_DIR"), "/workloads/gpt2.toml");
     let out = compile(&["--workload", w, "--emit", "sofabin"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("possible values: schedule-json, asm, bin"),
+        err.contains("possible values: bin, asm, mlir, schedule-json"),
         "{err}"
     );
-    let out = compile(&["model.onnx"]);
+    let out = compile(&["no-such-model.onnx"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-model.onnx"));
+    let out = compile(&["m.onnx", "--workload", w]);
+    assert_eq!(out.status.code(), Some(2), "a model and a workload conflict");
     let out = compile(&["--workload", w, "--ablate", "sads,foo"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown ablation 'foo'"));

@@ -39,6 +39,8 @@ struct Case {
     schedule: Schedule,
     heads: u64,
     kv_heads: u64,
+    /// Query rows and keys.
+    queries: u64,
     seq: u64,
     d: u64,
     tc: u64,
@@ -46,6 +48,8 @@ struct Case {
     causal: bool,
     mask: bool,
     keep: f64,
+    /// With the mask: keys below this are excluded too (left padding).
+    left_pad: u64,
     /// Value rows of the padded keys set to this (a masked key that leaks shows at once).
     poison: Option<f32>,
 }
@@ -55,6 +59,7 @@ fn case(schedule: Schedule) -> Case {
         schedule,
         heads: 2,
         kv_heads: 2,
+        queries: 20,
         seq: 20,
         d: 8,
         tc: 3,
@@ -62,6 +67,7 @@ fn case(schedule: Schedule) -> Case {
         causal: false,
         mask: true,
         keep: 1.0,
+        left_pad: 0,
         poison: None,
     }
 }
@@ -78,7 +84,7 @@ fn layer(c: &Case) -> Layer {
         batch: 1,
         heads: c.heads,
         kv_heads: c.kv_heads,
-        seq_q: c.seq,
+        seq_q: c.queries,
         seq_k: c.seq,
         d: c.d,
         causal: c.causal,
@@ -100,20 +106,25 @@ fn layer(c: &Case) -> Layer {
     }
 }
 
+/// Whether the padding mask excludes key `j`.
+fn padded(c: &Case, j: u64) -> bool {
+    j >= PADDED_FROM || j < c.left_pad
+}
+
 fn bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// The reference: softmax(scale·q·kᵀ + mask [causal]) · v in f64, `[1, H, S, d]`.
+/// The reference: softmax(scale·q·kᵀ + mask [causal, top-left]) · v in f64, `[1, H, Sq, d]`.
 fn reference(c: &Case, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f32> {
-    let (s, d) = (c.seq as usize, c.d as usize);
+    let (sq, s, d) = (c.queries as usize, c.seq as usize, c.d as usize);
     let group = (c.heads / c.kv_heads) as usize;
     let scale = f64::from(1.0 / (c.d as f32).sqrt());
-    let mut out = vec![0f32; c.heads as usize * s * d];
+    let mut out = vec![0f32; c.heads as usize * sq * d];
     for h in 0..c.heads as usize {
-        let (qh, kh) = (h * s * d, (h / group) * s * d);
-        for i in 0..s {
-            let visible = |j: usize| (!c.mask || (j as u64) < PADDED_FROM) && (!c.causal || j <= i);
+        let (qh, kh) = (h * sq * d, (h / group) * s * d);
+        for i in 0..sq {
+            let visible = |j: usize| (!c.mask || !padded(c, j as u64)) && (!c.causal || j <= i);
             let scores: Vec<f64> = (0..s)
                 .map(|j| {
                     (0..d)
@@ -138,7 +149,8 @@ fn reference(c: &Case, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f32> {
             let l: f64 = w.iter().sum();
             for x in 0..d {
                 let o: f64 = (0..s).map(|j| w[j] * f64::from(v[kh + j * d + x])).sum();
-                out[qh + i * d + x] = (o / l) as f32;
+                // A row without any visible key gives zeros (attn.mha).
+                out[qh + i * d + x] = if l > 0.0 { (o / l) as f32 } else { 0.0 };
             }
         }
     }
@@ -149,18 +161,18 @@ fn reference(c: &Case, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f32> {
 /// |sim − reference| (infinite on NaN).
 fn run(c: &Case, hw: &HwConfig) -> (Program, Vec<f32>, f32) {
     let mut l = layer(c);
-    let (s, d) = (c.seq, c.d);
+    let (sq, s, d) = (c.queries, c.seq, c.d);
     let mut dram = DramLayout::default();
     let mut add = |name: &str, kind, shape: Vec<u64>| {
         dram.add(name.into(), kind, DType::F32, shape, vec![])
             .unwrap()
     };
-    l.q = add("attn.q", TensorKind::Input, vec![1, c.heads, s, d]);
+    l.q = add("attn.q", TensorKind::Input, vec![1, c.heads, sq, d]);
     l.k = add("attn.k", TensorKind::Input, vec![1, c.kv_heads, s, d]);
     l.v = add("attn.v", TensorKind::Input, vec![1, c.kv_heads, s, d]);
-    l.o = add("attn.out", TensorKind::Output, vec![1, c.heads, s, d]);
+    l.o = add("attn.out", TensorKind::Output, vec![1, c.heads, sq, d]);
     let mut rng = Rng(0x5eed_0123_4567_89ab);
-    let q = rng.vec(c.heads * s * d);
+    let q = rng.vec(c.heads * sq * d);
     let k = rng.vec(c.kv_heads * s * d);
     let mut v = rng.vec(c.kv_heads * s * d);
     if let Some(x) = c.poison {
@@ -184,13 +196,7 @@ fn run(c: &Case, hw: &HwConfig) -> (Program, Vec<f32>, f32) {
             row_stride: 0,
         });
         let row: Vec<f32> = (0..s)
-            .map(|j| {
-                if j < PADDED_FROM {
-                    0.0
-                } else {
-                    f32::NEG_INFINITY
-                }
-            })
+            .map(|j| if padded(c, j) { f32::NEG_INFINITY } else { 0.0 })
             .collect();
         inputs.insert("attn.mask".into(), bytes(&row));
     }
@@ -241,16 +247,24 @@ fn padding_mask_is_exact_under_every_schedule() {
 fn causal_gqa_and_partial_tiles_are_exact() {
     let hw = HwConfig::default();
     for s in SCHEDULES {
-        for mask in [false, true] {
-            let c = Case {
-                heads: 4,
-                kv_heads: 2,
-                causal: true,
-                mask,
-                ..case(s)
-            };
-            let (_, _, err) = run(&c, &hw);
-            assert!(err < 1e-5, "{s:?} mask={mask}: max error {err}");
+        // Sq = Sk = 20, then 12 queries over 20 keys and 20 queries over 13 keys.
+        for (queries, seq) in [(20, 20), (12, 20), (20, 13)] {
+            for mask in [false, true] {
+                let c = Case {
+                    heads: 4,
+                    kv_heads: 2,
+                    queries,
+                    seq,
+                    causal: true,
+                    mask: mask && seq > PADDED_FROM,
+                    ..case(s)
+                };
+                let (_, _, err) = run(&c, &hw);
+                assert!(
+                    err < 1e-5,
+                    "{s:?} {queries}x{seq} mask={mask}: max error {err}"
+                );
+            }
         }
     }
 }
@@ -261,6 +275,7 @@ fn spilled_partials_are_exact() {
     // smallest size of the list where it does); the result must not change.
     for s in [Schedule::Dense, Schedule::Cct] {
         let c = Case {
+            queries: 64,
             seq: 64,
             tc: 8,
             q_block: 64,
@@ -304,5 +319,21 @@ fn masked_keys_are_never_attended_at_any_keep_ratio() {
             let worst = got.iter().fold(0f32, |m, x| m.max(x.abs()));
             assert!(worst <= 2.0, "{s:?} keep {keep}: |out| reaches {worst}");
         }
+    }
+}
+
+#[test]
+fn rows_without_a_visible_key_give_zeros() {
+    // Left padding of 3 keys and causal masking: queries 0..3 see no key at all.
+    let hw = HwConfig::default();
+    for s in SCHEDULES {
+        let c = Case {
+            causal: true,
+            left_pad: 3,
+            ..case(s)
+        };
+        let (_, got, err) = run(&c, &hw);
+        assert!(err < 1e-5, "{s:?}: max error {err}");
+        assert!(got[..3 * 8].iter().all(|&x| x == 0.0), "{s:?}");
     }
 }

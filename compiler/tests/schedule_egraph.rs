@@ -138,7 +138,7 @@ fn check(what: &str, l: &PlannedLayer, key: &Key, cost: &LayerCost) {
 }
 
 #[test]
-fn extraction_equals_the_brute_force_minimum_for_every_workload_and_pin() {
+fn schedule_extraction_equals_the_brute_force_minimum_for_every_workload_and_pin() {
     let hw = HwConfig::default();
     let files = workloads();
     assert_eq!(files.len(), 8);
@@ -171,7 +171,7 @@ fn extraction_equals_the_brute_force_minimum_for_every_workload_and_pin() {
 }
 
 #[test]
-fn the_default_entry_points_pin_cct_with_kv_on_demand() {
+fn schedule_default_entry_points_pin_cct_with_kv_on_demand() {
     let hw = HwConfig::default();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads/gpt2.toml");
     let m = module(&path, 0.25);

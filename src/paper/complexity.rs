@@ -150,8 +150,9 @@ fn budget(keep: f64, n: u64) -> u64 {
 
 /// Compare-exchanges of one sort-core pass over `n` candidates keeping `sel`, per row.
 fn sort_compares(hw: &HwConfig, n: u64, sel: u64) -> f64 {
-    let inputs = u64::from(hw.sads.sorter_inputs.max(2));
-    let outputs = u64::from(hw.sads.sorter_outputs.clamp(1, hw.sads.sorter_inputs - 1));
+    // Any configuration prices: at least 2 inputs and 1..inputs outputs.
+    let inputs = u64::from(hw.sads.sorter_inputs).max(2);
+    let outputs = u64::from(hw.sads.sorter_outputs).clamp(1, inputs - 1);
     let rounds = sel.div_ceil(outputs) * n.div_ceil(inputs - outputs);
     // A full bitonic network on `inputs` wires: (in/2)·log2(in)·(log2(in)+1)/2 comparators.
     let lg = u64::from(inputs.next_power_of_two().trailing_zeros());
@@ -330,4 +331,23 @@ pub fn measure(hw: &HwConfig, w: &Workload) -> Result<VariantFigures, PaperError
         workload: w.spec.name.clone(),
         variants,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_core_rounds_follow_the_sads_formula() {
+        let hw = HwConfig::default(); // 16-input, 4-output cores: 80 compare-exchanges a round
+        assert_eq!(sort_compares(&hw, 12, 4), 80.0);
+        assert_eq!(sort_compares(&hw, 16, 4), 160.0); // 16 candidates need two rounds
+        assert_eq!(sort_compares(&hw, 128, 32), (8 * 11 * 80) as f64);
+        // Whole-row selection over Tc times the keys costs about Tc² times one tile's work.
+        let tile = sort_compares(&hw, 128, 32);
+        assert!(sort_compares(&hw, 512, 128) > 12.0 * tile);
+        let mut odd = hw.clone();
+        odd.sads.sorter_inputs = 0; // a degenerate config still prices
+        assert!(sort_compares(&odd, 8, 2) > 0.0);
+    }
 }

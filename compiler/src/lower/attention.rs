@@ -1,13 +1,13 @@
 //! One attention op as a self-contained instruction segment ([`emit_segment`]).
 //!
 //! Per (batch, head, query block), by schedule:
-//! - `cct` ([`predict`]): per key tile j: LD K̂ tile → DLZS.S → (VEC.ADD the causal table on
+//! - `cct` (`predict.rs`): per key tile j: LD K̂ tile → DLZS.S → (VEC.ADD the causal table on
 //!   diagonal tiles, the op's mask on every tile) → SADS top-(k/Tc) with radius → RASS →
 //!   GATHER K and V rows → SUFA.T sorted; then SUFA.SYNC over the block's tiles and ST.
-//! - `staged` ([`staged`]): LD the visible K̂ row → DLZS.S over it → (masks) → ST Â to DRAM
+//! - `staged` (`staged.rs`): LD the visible K̂ row → DLZS.S over it → (masks) → ST Â to DRAM
 //!   and LD it back → whole-row SADS → RASS → GATHER → SUFA.T fa2 → A (the partials) to DRAM
 //!   and back → SUFA.SYNC (1 tile) → ST.
-//! - `dense` ([`dense`]): per key tile: LD K, V and the slot table (or, with a mask, the mask
+//! - `dense` (`dense.rs`): per key tile: LD K, V and the slot table (or, with a mask, the mask
 //!   tile, whose SADS over all columns lists exactly the unmasked keys) → SUFA.T fa2;
 //!   SUFA.SYNC; ST.
 //!
@@ -16,7 +16,7 @@
 //! tiles entirely in their future; the last tile of a row may be partial. At keep ratio 1
 //! every visible key is selected, so all schedules compute exact attention. When a block's
 //! partials do not fit on chip they are spilled per tile and merged in row chunks
-//! ([`Merge::Spill`]).
+//! ([`Merge::Spill`], `merge.rs`).
 //!
 //! The segment follows the protocol of [`super::sync`]: `go` handshakes, primed credits,
 //! drained credits, `done` handshakes, and the output's final `ST` as DMA's last instruction.
@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, DramAddr, Instr, SramRef};
 
-use super::buffers::{chunk_rows, elem, fit, score_dt, Merge, F32};
+use super::buffers::{elem, fit, score_dt, Merge, F32};
 use super::dram::DramLayout;
 use super::sram::{Buf, SramLayout};
 use super::sync::{segment_begin, segment_end, Chan, Sems, RESERVED};
@@ -103,7 +103,19 @@ fn check_layer(l: &Layer) -> Result<(), LowerError> {
     if dims.contains(&0) || l.q_block == 0 {
         return Err(op_err(l, format!("zero dimension in {dims:?}")));
     }
-    if l.heads % l.kv_heads != 0 {
+    if l.bc.checked_mul(l.tc).is_none_or(|keys| keys < l.seq_k) {
+        return Err(op_err(
+            l,
+            format!(
+                "{} tiles of {} keys do not cover {} keys",
+                l.tc, l.bc, l.seq_k
+            ),
+        ));
+    }
+    if !(l.keep > 0.0 && l.keep <= 1.0) {
+        return Err(op_err(l, format!("keep ratio {} is not in (0, 1]", l.keep)));
+    }
+    if !l.heads.is_multiple_of(l.kv_heads) {
         return Err(op_err(
             l,
             format!(

@@ -75,7 +75,9 @@ pub enum Merge {
 /// Rows merged per SUFA.SYNC of a `rows`-row block with `tiles` key tiles under spilled
 /// partials (`chunk`, `out_rows` from [`Merge::Spill`]).
 pub fn chunk_rows(l: &Layer, chunk: u64, out_rows: u64, rows: u64, tiles: u64) -> u64 {
-    (l.tc * chunk / tiles.max(1)).min(out_rows).clamp(1, rows.max(1))
+    (l.tc * chunk / tiles.max(1))
+        .min(out_rows)
+        .clamp(1, rows.max(1))
 }
 
 /// The chosen layout: row cap, ring depth, merge mode, placement, channels (→ ring depth,
@@ -413,7 +415,7 @@ pub fn default_tiles(hw: &HwConfig, l: &mut Layer, has_mask: bool) {
 mod tests {
     use super::*;
 
-    pub(crate) fn layer(schedule: Schedule, seq: u64, d: u64, tc: u64, fixed: bool) -> Layer {
+    fn layer(schedule: Schedule, seq: u64, d: u64, tc: u64, fixed: bool) -> Layer {
         Layer {
             name: "l".into(),
             schedule,
@@ -455,18 +457,48 @@ mod tests {
         assert_eq!(fit(&hw, &l).unwrap().rows_cap, 128);
     }
 
+    /// The best on-chip layout: the largest row block whose partials fit.
+    fn best_on_chip(hw: &HwConfig, l: &Layer) -> Fit {
+        let mut rows = l.q_block;
+        loop {
+            for depth in [2, 1] {
+                if let Ok(f) = place(hw, l, rows, depth, Merge::OnChip) {
+                    return f;
+                }
+            }
+            rows = rows.div_ceil(2);
+        }
+    }
+
     #[test]
-    fn long_rows_spill_partials_instead_of_shrinking_blocks() {
+    fn long_rows_spill_partials_when_that_saves_instructions() {
         let hw = HwConfig::default();
-        // S = 4096, d = 128, 32 tiles: 32 partial blocks of 130 f32 per row cannot stay on
-        // chip beyond a few rows; spilling them keeps larger blocks.
+        // S = 4096, d = 128, 32 tiles: the 32 partial blocks of 130 f32 per row keep on-chip
+        // merging to 8-row blocks; spilled partials allow larger blocks and fewer instructions.
+        for schedule in [Schedule::Cct, Schedule::Dense] {
+            let l = layer(schedule, 4096, 128, 32, true);
+            let f = fit(&hw, &l).unwrap();
+            let Merge::Spill { chunk, out_rows } = f.merge else {
+                panic!("{schedule:?}: expected spilled partials, got {:?}", f.merge)
+            };
+            let on_chip = best_on_chip(&hw, &l);
+            assert_eq!(on_chip.rows_cap, 8, "{schedule:?}");
+            assert!(f.rows_cap > 8, "{schedule:?}: rows {}", f.rows_cap);
+            assert!(estimate(&l, &f) < estimate(&l, &on_chip), "{schedule:?}");
+            assert!(32 * chunk * 130 * 4 <= hw.sram.token_bytes);
+            assert!(out_rows >= chunk && out_rows <= f.rows_cap);
+        }
+    }
+
+    #[test]
+    fn blocks_with_fewer_tiles_merge_more_rows_at_once() {
         let l = layer(Schedule::Cct, 4096, 128, 32, true);
-        let f = fit(&hw, &l).unwrap();
-        let Merge::Spill { chunk, .. } = f.merge else {
-            panic!("expected spilled partials, got {:?}", f.merge)
-        };
-        assert!(f.rows_cap >= 16, "rows {}", f.rows_cap);
-        assert!(32 * chunk * 130 * 4 <= hw.sram.token_bytes);
+        // Room for 32 tiles x 2 rows: 2 rows of a full row of tiles, 8 rows of 8 tiles,
+        // capped by the output buffer and the block.
+        assert_eq!(chunk_rows(&l, 2, 64, 64, 32), 2);
+        assert_eq!(chunk_rows(&l, 2, 64, 64, 8), 8);
+        assert_eq!(chunk_rows(&l, 2, 4, 64, 8), 4);
+        assert_eq!(chunk_rows(&l, 2, 64, 16, 1), 16);
     }
 
     #[test]
@@ -483,5 +515,16 @@ mod tests {
         let mut small = layer(Schedule::Cct, 300, 32, 3, false);
         default_tiles(&hw, &mut small, true);
         assert_eq!((small.tc, small.bc), (3, 100));
+    }
+
+    #[test]
+    fn default_tiles_of_long_rows_minimise_instructions() {
+        let hw = HwConfig::default();
+        let mut l = layer(Schedule::Dense, 4096, 128, 32, false);
+        let before = estimate(&l, &fit(&hw, &l).unwrap());
+        default_tiles(&hw, &mut l, false);
+        let after = estimate(&l, &fit(&hw, &l).unwrap());
+        assert!(l.tc.is_power_of_two() && l.bc == 4096 / l.tc);
+        assert!(after <= before, "{after} > {before}");
     }
 }

@@ -290,7 +290,7 @@ fn plan(
     let (qt, qs) = operand_shape(m, op, 0)?;
     let (_, ks) = operand_shape(m, op, 1)?;
     let (_, vs) = operand_shape(m, op, 2)?;
-    if qs[3] != ks[3] || qs[0] != ks[0] || qs[1] % ks[1] != 0 {
+    if qs[3] != ks[3] || qs[0] != ks[0] || !qs[1].is_multiple_of(ks[1]) {
         return Err(err(format!("q {qs:?} and k {ks:?} do not match")));
     }
     if vs != ks {

@@ -417,4 +417,81 @@ mod tests {
         );
         assert!(Sems::assign(&chans, 4).is_none());
     }
+
+    #[test]
+    fn event_channels_have_no_credits_and_drains_return_the_rings() {
+        let chans: BTreeMap<Chan, u32> = [(Chan::QRaw, 0), (Chan::Kv, 2), (Chan::Out, 2)].into();
+        let s = Sems::assign(&chans, 32).unwrap();
+        // QRaw: full only (0); Kv: 1, 2; Out: 3, 4.
+        assert_eq!(s.count(), 5);
+        let mut out = Vec::new();
+        s.acquire(Chan::QRaw, &mut out);
+        s.release(Chan::QRaw, &mut out);
+        assert!(out.is_empty());
+        s.drain(Some(Chan::Out), &mut out);
+        let dma_wait = |sem| Instr::Wait {
+            engine: Engine::Dma,
+            sem,
+        };
+        let sufa_wait = |sem| Instr::Wait {
+            engine: Engine::Sufa,
+            sem,
+        };
+        // Kv's producer (DMA) takes both credits back; Out's (SU-FA) one fewer: its last item
+        // is never released.
+        assert_eq!(out, [dma_wait(2), dma_wait(2), sufa_wait(4)]);
+        let engines: Vec<Engine> = s.engines().into_iter().collect();
+        assert_eq!(engines, [Engine::Dma, Engine::Sufa, Engine::Vec]);
+    }
+
+    #[test]
+    fn segment_handshakes_use_the_reserved_semaphores() {
+        assert_eq!(go_sem(32, Engine::Dlzs), Some(25));
+        assert_eq!(go_sem(32, Engine::Ctrl), Some(30));
+        assert_eq!(done_sem(32), Some(31));
+        assert_eq!(go_sem(32, Engine::Dma), None);
+        assert_eq!(go_sem(4, Engine::Vec), None);
+        let engines: BTreeSet<Engine> = [Engine::Dma, Engine::Vec, Engine::Sufa].into();
+        let mut out = Vec::new();
+        segment_begin(32, &engines, &mut out);
+        segment_end(32, &engines, &mut out);
+        let (go_sufa, go_vec) = (28, 29);
+        let expect = [
+            Instr::Signal {
+                engine: Engine::Dma,
+                sem: go_sufa,
+            },
+            Instr::Signal {
+                engine: Engine::Dma,
+                sem: go_vec,
+            },
+            Instr::Wait {
+                engine: Engine::Sufa,
+                sem: go_sufa,
+            },
+            Instr::Wait {
+                engine: Engine::Vec,
+                sem: go_vec,
+            },
+            Instr::Signal {
+                engine: Engine::Sufa,
+                sem: 31,
+            },
+            Instr::Signal {
+                engine: Engine::Vec,
+                sem: 31,
+            },
+            Instr::Wait {
+                engine: Engine::Dma,
+                sem: 31,
+            },
+            Instr::Wait {
+                engine: Engine::Dma,
+                sem: 31,
+            },
+        ];
+        assert_eq!(out, expect);
+        let p = prog(out.into_iter().chain([Instr::Halt {}]).collect());
+        assert!(replay_final(&p).unwrap().values().all(|&c| c == 0));
+    }
 }

@@ -43,8 +43,11 @@ pub fn busy_energy(hw: &HwConfig, engine: Engine, busy: Cycles) -> Result<Femtoj
     if hw.clock.freq_mhz == 0 {
         return Err(CostError::ZeroConfig("clock.freq_mhz"));
     }
-    let uw_cycles = mul(busy, power_uw(hw, engine), "busy energy")?;
-    Ok(mul(uw_cycles, 1000, "busy energy")? / hw.clock.freq_mhz)
+    // µW·cycles·1000/MHz = fJ; the product is formed in 128 bits so only a result beyond
+    // u64 (≈18 kJ) overflows.
+    let fj = u128::from(busy) * u128::from(power_uw(hw, engine)) * 1000
+        / u128::from(hw.clock.freq_mhz);
+    u64::try_from(fj).map_err(|_| CostError::Overflow("busy energy"))
 }
 
 /// SRAM access energy for the bytes read and written.

@@ -64,7 +64,12 @@ impl Emitter<'_> {
 
     /// SUFA.SYNC of the block's partials and ST of the output (the segment's last ST is kept
     /// for after the closing handshakes).
-    pub(super) fn finish(&mut self, g: &BlockGeo, tiles: u64, last: bool) -> Result<(), LowerError> {
+    pub(super) fn finish(
+        &mut self,
+        g: &BlockGeo,
+        tiles: u64,
+        last: bool,
+    ) -> Result<(), LowerError> {
         self.sems.release(Chan::QSufa, self.out);
         match self.merge {
             Merge::OnChip => {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use egg::{CostFunction, Extractor, Id};
 
-use super::lang::SchedLang;
+use super::lang::{Abl, SchedLang};
 use super::rules::{applicable, SchedGraph};
 use super::{Alternative, ScheduleGraph};
 use crate::schedule::choose::{effective, LayerShape};
@@ -53,8 +53,8 @@ impl Pin {
             .schedule
             .is_none_or(|p| effective(p, s) == alt.schedule);
         let kv = self.kv.is_none_or(|k| k == alt.kv);
-        let wanted = super::lang::Abl::from(self.ablate).intersect(applicable(alt.schedule));
-        schedule && kv && super::lang::Abl::from(alt.ablate) == wanted
+        let wanted = Abl::from(self.ablate).intersect(applicable(alt.schedule));
+        schedule && kv && Abl::from(alt.ablate) == wanted
     }
 }
 
