@@ -13,6 +13,10 @@
 //!    (about 4.5·10⁷ instructions, several GB of memory); `SOFA_BENCH_LAYERS=N` simulates only
 //!    the first N layers.
 //!
+//! 3. **Llama-7B as `sofa run --workload … --timing-only`** does it: lower and simulate one and two
+//!    layers, extrapolate to 32 (`sofa_runtime::sim::extrapolate_layers`); wall time end to end
+//!    against the issue's 2 s target, and the cct vs staged DRAM bytes and cycles of the result.
+//!
 //! Exit code 1 when a step fails (the message names it).
 
 use std::collections::BTreeMap;
@@ -34,7 +38,7 @@ use sofa_ir::isa::Program;
 use sofa_ir::pass::{NoInstrumentation, PassManager};
 use sofa_ir::{Dim, Location, Module};
 use sofa_runtime::host::program_inputs;
-use sofa_runtime::sim::{simulate, Mode, Report, SimOptions};
+use sofa_runtime::sim::{extrapolate_layers, simulate, Mode, Report, SimOptions};
 
 const RUNS: usize = 21;
 const KEEP: f64 = 0.25;
@@ -46,9 +50,10 @@ type Step = (&'static str, fn(&HwConfig) -> Fallible<()>);
 
 fn main() {
     let hw = HwConfig::default();
-    let steps: [Step; 2] = [
+    let steps: [Step; 3] = [
         ("fixture (functional)", fixture_run),
-        ("llama-7b (timing-only)", llama_run),
+        ("llama-7b as sofa run (extrapolated)", llama_cli_run),
+        ("llama-7b (timing-only, every layer)", llama_run),
     ];
     for (name, step) in steps {
         if let Err(e) = step(&hw) {
@@ -129,6 +134,7 @@ fn compile_fixture(
         schedule: Schedule::Cct,
         keep_ratio: Some(KEEP),
         q_block: None,
+        ..LowerOptions::default()
     };
     let p = lower_model(&m, hw, &lower).map_err(|e| e.to_string())?;
     p.check(hw)
@@ -197,6 +203,7 @@ fn llama_run(hw: &HwConfig) -> Fallible<()> {
         schedule: Schedule::Cct,
         keep_ratio: Some(KEEP),
         q_block: None,
+        ..LowerOptions::default()
     };
     let program = lower_attention(&module, hw, &lower).map_err(|e| e.to_string())?;
     let lowered = t.elapsed();
@@ -215,4 +222,68 @@ fn llama_run(hw: &HwConfig) -> Fallible<()> {
     );
     print_rate("  timing-only", &out.report, wall);
     Ok(())
+}
+
+/// `sofa run --workload workloads/llama-7b.toml --timing-only` for one schedule: lower and
+/// simulate 1 and 2 layers, extrapolate to all.
+fn llama_extrapolated(hw: &HwConfig, schedule: Schedule) -> Fallible<Report> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/llama-7b.toml");
+    let spec = load_spec(&path).map_err(|e| e.to_string())?;
+    let opts = SimOptions {
+        mode: Mode::TimingOnly,
+        ..SimOptions::default()
+    };
+    let lower = LowerOptions {
+        schedule,
+        keep_ratio: Some(KEEP),
+        ..LowerOptions::default()
+    };
+    let mut reports = Vec::new();
+    for layers in [1, 2] {
+        let mut short = spec.clone();
+        short.layers = layers;
+        let module = build_module(&short).map_err(|e| e.to_string())?;
+        let program = lower_attention(&module, hw, &lower).map_err(|e| e.to_string())?;
+        let out = simulate(&program, hw, &BTreeMap::new(), &opts).map_err(|e| e.to_string())?;
+        reports.push(out.report);
+    }
+    extrapolate_layers(&reports[0], &reports[1], spec.layers)
+}
+
+fn llama_cli_run(hw: &HwConfig) -> Fallible<()> {
+    let t = Instant::now();
+    let cct = llama_extrapolated(hw, Schedule::Cct)?;
+    let wall = t.elapsed();
+    println!(
+        "llama-7b (32 layers, S=4096, keep {KEEP}) as `sofa run --workload --timing-only`: \
+         {:.2} s wall (target 2 s, {:.2}x of it); {} instructions, {} simulated cycles",
+        wall.as_secs_f64(),
+        wall.as_secs_f64() / 2.0,
+        cct.instructions,
+        cct.total_cycles
+    );
+    match llama_extrapolated(hw, Schedule::Staged) {
+        Ok(staged) => {
+            let bytes = |r: &Report| r.dram.read_bytes + r.dram.written_bytes;
+            println!(
+                "  cct vs staged: DRAM {} vs {} bytes ({:+.1}%), cycles {} vs {} ({:+.1}%)",
+                bytes(&cct),
+                bytes(&staged),
+                pct(bytes(&cct), bytes(&staged)),
+                cct.total_cycles,
+                staged.total_cycles,
+                pct(cct.total_cycles, staged.total_cycles)
+            );
+        }
+        Err(e) => println!("  staged does not lower at this size: {e}"),
+    }
+    Ok(())
+}
+
+fn pct(ours: u64, base: u64) -> f64 {
+    if base == 0 {
+        0.0
+    } else {
+        (ours as f64 / base as f64 - 1.0) * 100.0
+    }
 }

@@ -87,8 +87,31 @@ fn workload_lowers_to_a_program_that_disassembles_and_reassembles_identically() 
 }
 
 #[test]
-fn onnx_input_is_refused_with_a_clear_message() {
-    let o = sofa(&["compile", "model.onnx"], b"");
+fn a_model_with_unbound_dims_names_them_and_the_flag() {
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/bert/bert_sdpa_ts_op17.onnx"
+    );
+    let o = sofa(&["compile", model], b"");
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not implemented yet"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("'batch'") && err.contains("'seq'") && err.contains("--shape"),
+        "{err}"
+    );
+    let o = sofa(
+        &[
+            "compile",
+            model,
+            "--shape",
+            "batch=2,seq=8",
+            "--emit",
+            "asm",
+        ],
+        b"",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let asm = String::from_utf8_lossy(&o.stdout);
+    assert!(asm.contains(".tensor \"input_ids\" kind=input dtype=i64 shape=[2,8]"));
+    assert!(asm.trim_end().ends_with("HALT"));
 }

@@ -128,7 +128,29 @@ fn import_binds_shapes_and_refuses_corrupt_models() {
         Some(2),
         "usage error for a malformed --shape"
     );
-    let o = sofa(&["run", &path(&model), "--inputs", "x.npz"]);
-    assert_eq!(o.status.code(), Some(2), "--reference is required");
+    let o = sofa(&["run", &path(&model), "--inputs", "missing.npz"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a missing inputs file is an input error"
+    );
+    assert!(
+        text(&o.stderr).contains("missing.npz"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = sofa(&[
+        "run",
+        &path(&model),
+        "--pass-pipeline",
+        "dce",
+        "--inputs",
+        "x.npz",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--pass-pipeline needs --reference"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -67,7 +67,11 @@ fn unknown_emits_missing_models_and_bad_ablations_are_refused_with_a_reason() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-model.onnx"));
     let out = compile(&["m.onnx", "--workload", w]);
-    assert_eq!(out.status.code(), Some(2), "a model and a workload conflict");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a model and a workload conflict"
+    );
     let out = compile(&["--workload", w, "--ablate", "sads,foo"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown ablation 'foo'"));

@@ -207,3 +207,40 @@ fn workload_timing_only_reports_cct_below_staged() {
         "cycles cct {cct_cycles} vs staged {staged_cycles}"
     );
 }
+
+/// Layers 3..n of a workload are extrapolated from simulating 1 and 2; the report must be
+/// identical, field for field, to simulating every layer.
+#[test]
+fn extrapolated_workload_reports_equal_full_simulation() {
+    let spec = temp("w4.toml");
+    std::fs::write(
+        &spec,
+        "name = \"four\"\nsource = \"test\"\nlayers = 4\nhidden = 128\nheads = 2\nseq = 300\n\
+         causal = true\nkeep_ratio = 0.25\n",
+    )
+    .unwrap();
+    let mut json = Vec::new();
+    for (i, extra) in [[].as_slice(), ["--no-extrapolate"].as_slice()]
+        .iter()
+        .enumerate()
+    {
+        let report = temp(&format!("w4-{i}.json"));
+        let mut args = vec![
+            "run".to_string(),
+            "--workload".into(),
+            spec.display().to_string(),
+            "--timing-only".into(),
+            "--report".into(),
+            report.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = sofa(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        json.push(std::fs::read_to_string(&report).unwrap());
+        let _ = std::fs::remove_file(&report);
+    }
+    let _ = std::fs::remove_file(&spec);
+    assert!(json[0].contains("\"total_cycles\""));
+    assert_eq!(json[0], json[1], "extrapolated vs fully simulated report");
+}

@@ -48,6 +48,7 @@ fn lower(causal: bool, keep: f64, schedule: Schedule) -> Program {
         schedule,
         keep_ratio: Some(keep),
         q_block,
+        ..LowerOptions::default()
     };
     lower_attention(&m, &HwConfig::default(), &opts).unwrap()
 }
@@ -267,6 +268,7 @@ fn llama_7b_lowers() {
             schedule,
             keep_ratio: Some(keep),
             q_block: None,
+            ..LowerOptions::default()
         };
         let p = lower_attention(&m, &hw, &opts).unwrap();
         p.check(&hw).unwrap();

@@ -85,6 +85,7 @@ fn plan_attributes_and_options_are_honoured() {
         schedule: Schedule::Staged,
         keep_ratio: Some(0.5),
         q_block: None,
+        ..LowerOptions::default()
     };
     let l = plan_layer(&m, op, 0, &hw, &opts).unwrap();
     assert_eq!(

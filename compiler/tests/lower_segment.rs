@@ -41,6 +41,7 @@ fn layer(schedule: Schedule, causal: bool, keep: f64) -> Layer {
         dt: DType::F32,
         scale: 0.25,
         mask: None,
+        ablate: Default::default(),
         q: 0,
         k: 0,
         v: 0,

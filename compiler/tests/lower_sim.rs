@@ -97,6 +97,7 @@ fn layer(c: &Case) -> Layer {
         dt: DType::F32,
         scale: 1.0 / (c.d as f32).sqrt(),
         mask: None,
+        ablate: Default::default(),
         q: 0,
         k: 0,
         v: 0,

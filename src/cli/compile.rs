@@ -151,16 +151,12 @@ pub fn lower_workload(
     spec: &sofa_compiler::workload::WorkloadSpec,
     target: &Target,
 ) -> Result<Program, CliError> {
-    if target.ablate != sofa_compiler::schedule::Ablation::default() {
-        return Err(CliError::usage(
-            "--ablate applies to the cost model only (--emit schedule-json); the lowering has no ablations",
-        ));
-    }
     let module = build_module(spec).map_err(CliError::input)?;
     let opts = LowerOptions {
         schedule: target.schedule,
         keep_ratio: Some(target.keep.unwrap_or(spec.keep_ratio)),
         q_block: None,
+        ablate: target.ablate,
     };
     lower_attention(&module, &target.hw, &opts).map_err(CliError::input)
 }

@@ -41,7 +41,8 @@ pub struct TargetArgs {
     #[arg(long, default_value = "cct", value_parser = ["cct", "staged", "dense"])]
     pub schedule: String,
 
-    /// Comma list of mechanisms to ablate in the cost model: dlzs, sads, sufa, rass.
+    /// Comma list of mechanisms to swap for their baselines, in the lowering (the ISA
+    /// program) and the cost model: dlzs, sads, sufa, rass.
     #[arg(long, default_value = "", value_name = "M,...")]
     pub ablate: String,
 }
@@ -112,21 +113,24 @@ pub fn compile_model(
     }
     let mut module = imported.module;
     require_static_inputs(&module, path)?;
+    if target.keep.unwrap_or(1.0) >= 1.0 && target.schedule != Schedule::Dense {
+        eprintln!(
+            "note: keep ratio 1 means dense attention: every layer is planned with the dense \
+             schedule (give --keep-ratio < 1 for {})",
+            target.schedule.name()
+        );
+    }
     run_manager(&mut module, compile_manager(target)?, instrument, true)?;
     Ok(module)
 }
 
 /// Lower a compiled model to a SOFA-ISA program.
 pub fn lower(module: &Module, target: &Target, path: &Path) -> Result<Program, CliError> {
-    if target.ablate != Ablation::default() {
-        return Err(CliError::usage(
-            "--ablate applies to the cost model only (--emit schedule-json); the lowering has no ablations",
-        ));
-    }
     let opts = LowerOptions {
         schedule: target.schedule,
         keep_ratio: Some(target.keep.unwrap_or(1.0)),
         q_block: None,
+        ablate: target.ablate,
     };
     lower_model(module, &target.hw, &opts)
         .map_err(|e| CliError::input(format!("{}: {e}", path.display())))

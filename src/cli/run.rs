@@ -21,7 +21,7 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
 use sofa_runtime::host::{program_inputs, program_outputs};
 use sofa_runtime::interp::{compare, run_function, OutputDiff};
-use sofa_runtime::sim::{simulate, Mode, SimOptions, SimOutcome};
+use sofa_runtime::sim::{extrapolate_layers, simulate, Mode, Report, SimOptions, SimOutcome};
 
 use super::compile::lower_workload;
 use super::diag::CliError;
@@ -103,6 +103,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub explain_energy: bool,
 
+    /// Workload specs: simulate every layer instead of simulating two identical layers and
+    /// extrapolating the rest (the figures are the same; this is slower).
+    #[arg(long)]
+    pub no_extrapolate: bool,
+
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 }
@@ -156,9 +161,28 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
         ));
     }
     let spec = load_spec(path).map_err(CliError::input)?;
-    let program = lower_workload(&spec, target)?;
-    let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
-    report(args, &outcome)
+    if spec.layers <= 2 || args.trace.is_some() || args.no_extrapolate {
+        let program = lower_workload(&spec, target)?;
+        let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
+        return report(args, &outcome.report, outcome.trace.as_deref());
+    }
+    // The layers of a spec are identical: simulate one and two, extrapolate the rest.
+    let mut reports = Vec::with_capacity(2);
+    for layers in [1, 2] {
+        let mut short = spec.clone();
+        short.layers = layers;
+        let program = lower_workload(&short, target)?;
+        let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
+        reports.push(outcome.report);
+    }
+    let full = extrapolate_layers(&reports[0], &reports[1], spec.layers)
+        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    eprintln!(
+        "note: {} identical layers: simulated 1 and 2, layers 3..{} extrapolated (exact for \
+         identical segments; --no-extrapolate simulates every layer)",
+        spec.layers, spec.layers
+    );
+    report(args, &full, None)
 }
 
 fn run_sofabin(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliError> {
@@ -214,7 +238,7 @@ fn execute(
 ) -> Result<(), CliError> {
     if args.timing_only {
         let outcome = simulate_program(args, program, &target.hw, &BTreeMap::new(), path)?;
-        return report(args, &outcome);
+        return report(args, &outcome.report, outcome.trace.as_deref());
     }
     let inputs_path = args
         .inputs
@@ -232,7 +256,7 @@ fn execute(
     if let Some(dense) = &dense {
         print_similarity(&outputs, dense);
     }
-    report(args, &outcome)?;
+    report(args, &outcome.report, outcome.trace.as_deref())?;
     match &args.expected {
         Some(p) => check(&compare(&outputs, &read_npz(p)?), args.tolerance),
         None => Ok(()),
@@ -260,16 +284,16 @@ fn simulate_program(
 }
 
 /// Print the report table; write the JSON report and trace when asked.
-fn report(args: &RunArgs, outcome: &SimOutcome) -> Result<(), CliError> {
-    print!("{}", outcome.report.to_table());
+fn report(args: &RunArgs, report: &Report, trace: Option<&str>) -> Result<(), CliError> {
+    print!("{}", report.to_table());
     if args.explain_energy {
-        print!("{}", outcome.report.explain_energy());
+        print!("{}", report.explain_energy());
     }
     if let Some(path) = &args.report {
-        let json = outcome.report.to_json().map_err(CliError::input)?;
+        let json = report.to_json().map_err(CliError::input)?;
         write_output(Some(path), json.as_bytes())?;
     }
-    if let (Some(path), Some(trace)) = (&args.trace, &outcome.trace) {
+    if let (Some(path), Some(trace)) = (&args.trace, trace) {
         write_output(Some(path), trace.as_bytes())?;
     }
     Ok(())

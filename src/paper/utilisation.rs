@@ -51,6 +51,7 @@ pub fn simulate_layer(hw: &HwConfig, w: &Workload) -> Result<Report, PaperError>
         schedule: Schedule::Cct,
         keep_ratio: Some(spec.keep_ratio),
         q_block: None,
+        ..LowerOptions::default()
     };
     let program =
         lower_attention(&module, hw, &opts).map_err(|e| PaperError::Model(e.to_string()))?;

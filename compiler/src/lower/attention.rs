@@ -18,6 +18,15 @@
 //! partials do not fit on chip they are spilled per tile and merged in row chunks
 //! ([`Merge::Spill`], `merge.rs`).
 //!
+//! Ablations (`Layer::ablate`, predicting schedules) swap one mechanism for its baseline on
+//! the same hardware model: `dlzs` — `GEMM` (trans_b) of the scaled Q by the K̂ tile on the
+//! KVPE array instead of `DLZS.S` (multiplies at the activation precision stand in for the
+//! paper's 4-bit multiplier; the cycles are the KVPE array's); `sads` — `cct` with one tile
+//! per row block (`Tc` = 1): the whole visible row predicted into one Â row buffer and one
+//! SADS with the row budget (an error when one row's Â does not fit the Temp SRAM); `sufa` —
+//! `SUFA.T mode=fa2`; `rass` — `RASS reuse=false`, whose order list keeps every entry
+//! (`rows·sel`, duplicates included), so the K/V gathers and SU-FA slots grow to that.
+//!
 //! The segment follows the protocol of [`super::sync`]: `go` handshakes, primed credits,
 //! drained credits, `done` handshakes, and the output's final `ST` as DMA's last instruction.
 
@@ -29,7 +38,7 @@ mod staged;
 use std::collections::BTreeMap;
 
 use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::{DType, DramAddr, Instr, SramRef};
+use sofa_ir::isa::{DType, DramAddr, Engine, Instr, SramRef};
 
 use super::buffers::{elem, fit, score_dt, Merge, F32};
 use super::dram::DramLayout;
@@ -47,10 +56,13 @@ pub fn emit_segment(
     dram: &mut DramLayout,
     out: &mut Vec<Instr>,
 ) -> Result<(), LowerError> {
+    let whole = whole_row(layer);
+    let layer = whole.as_ref().unwrap_or(layer);
     check_layer(layer)?;
+    check_ablations(hw, layer)?;
     let f = fit(hw, layer)?;
     let limit = hw.control.semaphores;
-    let sems = limit
+    let mut sems = limit
         .checked_sub(RESERVED)
         .and_then(|free| Sems::assign(&f.chans, free))
         .ok_or_else(|| {
@@ -62,6 +74,9 @@ pub fn emit_segment(
                 ),
             )
         })?;
+    if layer.ablate.dlzs && layer.schedule != Schedule::Dense {
+        sems.predict_on(Engine::Kvpe);
+    }
     let spills = Spills::allocate(layer, &f, dram)?;
     let engines = sems.engines();
     let mut e = Emitter {
@@ -91,6 +106,52 @@ pub fn emit_segment(
         .take()
         .ok_or_else(|| op_err(layer, "the segment has no query block".into()))?;
     e.out.push(last);
+    Ok(())
+}
+
+/// The `cct` layer under the sads ablation as one key tile of the whole row (`Tc` = 1), when
+/// it has more: [`super::plan_layer`] plans it so, layers built by hand may not.
+fn whole_row(l: &Layer) -> Option<Layer> {
+    (l.schedule == Schedule::Cct && l.ablate.sads && l.tc != 1).then(|| Layer {
+        tc: 1,
+        tc_fixed: true,
+        bc: l.seq_k,
+        ..l.clone()
+    })
+}
+
+/// What the ablated mechanisms need: GEMM's single type for the dlzs ablation's scores, and
+/// Temp SRAM for one query row's whole-row selection under the sads ablation (no silent
+/// fallback to per-tile selection).
+fn check_ablations(hw: &HwConfig, l: &Layer) -> Result<(), LowerError> {
+    if l.schedule == Schedule::Dense {
+        return Ok(());
+    }
+    let sdt = score_dt(l);
+    if l.ablate.dlzs && sdt != l.dt {
+        return Err(op_err(
+            l,
+            format!(
+                "the dlzs ablation predicts with GEMM, whose scores are of the activation type                  {}, but the masked scores need {sdt}",
+                l.dt
+            ),
+        ));
+    }
+    if l.schedule == Schedule::Cct && l.ablate.sads {
+        // One row of Â, plus the masks added onto it.
+        let sc = elem(sdt);
+        let per_key = sc + u64::from(l.causal) * sc + u64::from(l.mask.is_some()) * F32;
+        let need = l.seq_k.saturating_mul(per_key);
+        if need > hw.sram.temp_bytes {
+            return Err(op_err(
+                l,
+                format!(
+                    "the sads ablation (whole-row selection) needs {need} B of Temp SRAM for                      one query row of {} keys, more than sram.temp_bytes = {}",
+                    l.seq_k, hw.sram.temp_bytes
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 

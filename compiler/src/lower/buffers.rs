@@ -51,6 +51,18 @@ pub fn budget(keep: f64, n: u64) -> u64 {
     ((keep * n as f64).ceil() as u64).clamp(1.min(n), n)
 }
 
+/// Rows RASS lists (and GATHER loads) for a tile of `width` keys, `rows` queries selecting
+/// `sel` each: the distinct keys (at most the tile), or every entry, duplicates kept, under the
+/// rass ablation (in-order issue).
+pub fn gathered(l: &Layer, width: u64, rows: u64, sel: u64) -> u64 {
+    let entries = rows.saturating_mul(sel);
+    if l.ablate.rass {
+        entries
+    } else {
+        width.min(entries)
+    }
+}
+
 /// Upper bound of the per-tile selection of a layer (SADS `sel`).
 pub fn max_sel(l: &Layer) -> u64 {
     match l.schedule {
@@ -204,7 +216,7 @@ fn requests(l: &Layer, rows: u64, depth: u32, merge: Merge) -> Vec<Request> {
                 bc
             };
             let sel = max_sel(l);
-            let gathered = width.min(r * sel);
+            let listed = gathered(l, width, r, sel);
             need(Buf::KTile, width * d * act);
             need(Buf::AHat, r * width * sc);
             if l.causal {
@@ -215,10 +227,10 @@ fn requests(l: &Layer, rows: u64, depth: u32, merge: Merge) -> Vec<Request> {
             }
             need(Buf::Idx, r * sel * U32);
             need(Buf::Top, r * 2 * sc);
-            need(Buf::Order, (1 + gathered) * U32);
+            need(Buf::Order, (1 + listed) * U32);
             need(Buf::Slot, r * sel * U32);
-            need(Buf::GK, gathered * d * act);
-            need(Buf::GV, gathered * d * act);
+            need(Buf::GK, listed * d * act);
+            need(Buf::GV, listed * d * act);
         }
     }
     let ring = if l.schedule == Schedule::Staged {
@@ -435,6 +447,7 @@ mod tests {
             dt: DType::F16,
             scale: 1.0,
             mask: None,
+            ablate: Default::default(),
             q: 0,
             k: 0,
             v: 0,

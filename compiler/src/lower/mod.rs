@@ -26,7 +26,7 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Instr, Program, TensorKind};
 use sofa_ir::{Location, Module, Op, Value};
 
-use crate::schedule::Schedule;
+use crate::schedule::{Ablation, Schedule};
 use dram::DramLayout;
 
 pub use attention::emit_segment;
@@ -45,6 +45,8 @@ pub struct LowerOptions {
     pub keep_ratio: Option<f64>,
     /// Overrides the query-block rows of every op.
     pub q_block: Option<u64>,
+    /// Mechanisms swapped for their baselines in every op (see [`Layer::ablate`]).
+    pub ablate: Ablation,
 }
 
 /// Why a module could not be lowered; op errors name the op and its location.
@@ -96,6 +98,11 @@ pub struct Layer {
     pub scale: f32,
     /// The op's exclusion mask, when it has one.
     pub mask: Option<MaskRef>,
+    /// Mechanisms swapped for their baselines (predicting schedules; `dense` has none of
+    /// them): `dlzs` predicts by multiplication on the PE array (`GEMM`), `sads` selects over
+    /// the whole visible row at once (one tile, `Tc` = 1), `sufa` updates as FA-2, `rass`
+    /// issues K/V in order with duplicates (`RASS reuse=false`).
+    pub ablate: Ablation,
     /// DRAM base addresses of q, k, v and the output: contiguous row-major `[B, H, S, D]`
     /// (k, v: `[B, KVH, S, D]`) of type `dt`.
     pub q: u64,
@@ -309,9 +316,11 @@ fn plan(
     let seq_k = ks[2];
     let given =
         attr_u64(m, op, "sofa.tc").or(sparse.as_ref().and_then(|s| u64::try_from(s.tiles).ok()));
-    let tc_fixed = schedule == Schedule::Staged || given.is_some();
+    // The sads ablation selects over the whole visible row: one key tile.
+    let whole_row = schedule == Schedule::Staged || (schedule == Schedule::Cct && opts.ablate.sads);
+    let tc_fixed = whole_row || given.is_some();
     let tc = match schedule {
-        Schedule::Staged => 1,
+        _ if whole_row => 1,
         _ => given.unwrap_or_else(|| seq_k.div_ceil(u64::from(hw.block.query_rows).max(1))),
     }
     .clamp(1, seq_k);
@@ -349,6 +358,7 @@ fn plan(
         dt: dt.unwrap_or(qt),
         scale,
         mask: None,
+        ablate: opts.ablate,
         q: 0,
         k: 0,
         v: 0,

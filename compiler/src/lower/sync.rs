@@ -169,6 +169,8 @@ impl Chan {
 pub struct Sems {
     ids: BTreeMap<Chan, (u16, Option<u16>)>,
     depth: BTreeMap<Chan, u32>,
+    /// The engine that predicts in place of DLZS (the dlzs ablation: the PE array).
+    predictor: Option<Engine>,
 }
 
 impl Sems {
@@ -192,6 +194,22 @@ impl Sems {
         (next <= limit).then_some(s)
     }
 
+    /// Route the prediction channels' DLZS end to engine `e` instead (the dlzs ablation
+    /// predicts with `GEMM` on the KVPE array).
+    pub fn predict_on(&mut self, e: Engine) {
+        self.predictor = Some(e);
+    }
+
+    /// [`Chan::route`] with DLZS replaced by the predicting engine.
+    fn route(&self, c: Chan) -> (Engine, Engine, bool) {
+        let (p, q, credits) = c.route();
+        let swap = |e: Engine| match self.predictor {
+            Some(x) if e == Engine::Dlzs => x,
+            _ => e,
+        };
+        (swap(p), swap(q), credits)
+    }
+
     /// How many semaphores are used.
     pub fn count(&self) -> usize {
         self.ids
@@ -204,8 +222,8 @@ impl Sems {
     pub fn engines(&self) -> BTreeSet<Engine> {
         self.ids
             .keys()
-            .flat_map(|c| {
-                let (p, q, _) = c.route();
+            .flat_map(|&c| {
+                let (p, q, _) = self.route(c);
                 [p, q]
             })
             .collect()
@@ -223,7 +241,7 @@ impl Sems {
             if let Some(sem) = free {
                 for _ in 0..self.depth[&c] {
                     out.push(Instr::Signal {
-                        engine: c.route().1,
+                        engine: self.route(c).1,
                         sem,
                     });
                 }
@@ -240,7 +258,7 @@ impl Sems {
                 let back = self.depth[&c] - u32::from(held == Some(c));
                 for _ in 0..back {
                     out.push(Instr::Wait {
-                        engine: c.route().0,
+                        engine: self.route(c).0,
                         sem,
                     });
                 }
@@ -252,7 +270,7 @@ impl Sems {
     pub fn acquire(&self, c: Chan, out: &mut Vec<Instr>) {
         if let (_, Some(sem)) = self.id(c) {
             out.push(Instr::Wait {
-                engine: c.route().0,
+                engine: self.route(c).0,
                 sem,
             });
         }
@@ -261,7 +279,7 @@ impl Sems {
     /// Producer: the buffer is full.
     pub fn publish(&self, c: Chan, out: &mut Vec<Instr>) {
         out.push(Instr::Signal {
-            engine: c.route().0,
+            engine: self.route(c).0,
             sem: self.id(c).0,
         });
     }
@@ -269,7 +287,7 @@ impl Sems {
     /// Consumer: wait until the buffer is full.
     pub fn take(&self, c: Chan, out: &mut Vec<Instr>) {
         out.push(Instr::Wait {
-            engine: c.route().1,
+            engine: self.route(c).1,
             sem: self.id(c).0,
         });
     }
@@ -278,7 +296,7 @@ impl Sems {
     pub fn release(&self, c: Chan, out: &mut Vec<Instr>) {
         if let (_, Some(sem)) = self.id(c) {
             out.push(Instr::Signal {
-                engine: c.route().1,
+                engine: self.route(c).1,
                 sem,
             });
         }

@@ -45,8 +45,8 @@ pub fn busy_energy(hw: &HwConfig, engine: Engine, busy: Cycles) -> Result<Femtoj
     }
     // µW·cycles·1000/MHz = fJ; the product is formed in 128 bits so only a result beyond
     // u64 (≈18 kJ) overflows.
-    let fj = u128::from(busy) * u128::from(power_uw(hw, engine)) * 1000
-        / u128::from(hw.clock.freq_mhz);
+    let fj =
+        u128::from(busy) * u128::from(power_uw(hw, engine)) * 1000 / u128::from(hw.clock.freq_mhz);
     u64::try_from(fj).map_err(|_| CostError::Overflow("busy energy"))
 }
 

@@ -16,6 +16,7 @@
 //! deadlocks, arithmetic overflow) are [`SimError`]s naming the instruction.
 
 pub mod exec;
+pub mod extrapolate;
 pub mod memory;
 pub mod report;
 pub mod timing_model;
@@ -34,6 +35,7 @@ use std::ops::Range;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Instr, Opcode, Program};
 
+pub use extrapolate::extrapolate_layers;
 pub use report::{
     ClassTraffic, DramReport, EnergyReport, EnergyTerm, EngineReport, OpsReport, RegionReport,
     Report, ReportError, SparseReport, SramTraffic, REPORT_FORMAT, REPORT_VERSION,

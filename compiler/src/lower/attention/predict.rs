@@ -4,7 +4,7 @@
 use sofa_ir::isa::{DramAddr, Instr, SramRef, SufaMode};
 
 use super::{BlockGeo, Emitter};
-use crate::lower::buffers::{budget, exact, score_dt};
+use crate::lower::buffers::{budget, exact, gathered, score_dt};
 use crate::lower::sram::Buf;
 use crate::lower::sync::Chan;
 use crate::lower::LowerError;
@@ -49,7 +49,12 @@ impl Emitter<'_> {
                 k0,
                 w,
                 sel,
-                mode: SufaMode::Sorted,
+                // The sufa ablation: the FA-2 update instead of the sorted one.
+                mode: if self.l.ablate.sufa {
+                    SufaMode::Fa2
+                } else {
+                    SufaMode::Sorted
+                },
                 tile: j as u64,
             };
             self.select_and_attend(g, qs, ca, masked, pick)?;
@@ -75,16 +80,40 @@ impl Emitter<'_> {
         let ahat = self.sram.at(Buf::AHat, ca);
         self.sems.take(Chan::KHat, self.out);
         self.sems.acquire(Chan::AHat, self.out);
-        self.out.push(Instr::DlzsS {
-            dst: ahat,
-            q: self.sram.at(Buf::QScaled, qs),
-            khat: kt,
-            rows: self.n(g.rows, "rows")?,
-            k: self.n(self.l.d, "d")?,
-            n: self.n(w, "tile width")?,
-            qt: self.l.dt,
-            kt: self.l.dt,
-            ot: score_dt(self.l),
+        let q = self.sram.at(Buf::QScaled, qs);
+        let (rows, k, n): (u32, u32, u32) = (
+            self.n(g.rows, "rows")?,
+            self.n(self.l.d, "d")?,
+            self.n(w, "tile width")?,
+        );
+        self.out.push(if self.l.ablate.dlzs {
+            // The dlzs ablation: Â = Q·K̂ᵀ by multiplication on the PE array. Multiplies at the
+            // activation precision stand in for the paper's 4-bit multiplier; the cycles are
+            // the KVPE array's (emit_segment routes the prediction channels to it).
+            Instr::Gemm {
+                dst: ahat,
+                a: q,
+                b: kt,
+                bias: None,
+                m: rows,
+                n,
+                k,
+                trans_b: true,
+                acc: false,
+                dt: self.l.dt,
+            }
+        } else {
+            Instr::DlzsS {
+                dst: ahat,
+                q,
+                khat: kt,
+                rows,
+                k,
+                n,
+                qt: self.l.dt,
+                kt: self.l.dt,
+                ot: score_dt(self.l),
+            }
         });
         self.sems.release(Chan::KHat, self.out);
         if last {
@@ -151,16 +180,17 @@ impl Emitter<'_> {
             rows: rows16,
             sel: sel16,
             n: w32,
-            reuse: true,
+            // The rass ablation: in-order issue, duplicates kept.
+            reuse: !self.l.ablate.rass,
         });
         self.sems.release(Chan::Idx, self.out);
         self.sems.publish(Chan::Order, self.out);
         self.sems.publish(Chan::Slot, self.out);
-        let gathered = p.w.min(g.rows * p.sel);
+        let listed = gathered(self.l, p.w, g.rows, p.sel);
         let ck = self.next(Chan::Kv);
         let (gk, gv) = (self.sram.at(Buf::GK, ck), self.sram.at(Buf::GV, ck));
         let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
-        let max_rows: u32 = self.n(gathered, "gathered rows")?;
+        let max_rows: u32 = self.n(listed, "gathered rows")?;
         self.sems.take(Chan::Order, self.out);
         self.sems.acquire(Chan::Kv, self.out);
         for (dst, src) in [(gk, g.k), (gv, g.v)] {
@@ -187,7 +217,7 @@ impl Emitter<'_> {
             rows: rows16,
             sel: sel16,
             d: self.n(self.l.d, "d")?,
-            slots: self.n(gathered, "gathered rows")?,
+            slots: self.n(listed, "gathered rows")?,
             mode: p.mode,
             dt: self.l.dt,
         });
