@@ -115,14 +115,8 @@ pub struct Layer {
     pub spill_a: u64,
 }
 
-/// Lower every attention op of an attention-only module `m` (see the module docs): one
-/// segment per op, then `HALT`.
-pub fn lower_attention(
-    m: &Module,
-    hw: &HwConfig,
-    opts: &LowerOptions,
-) -> Result<Program, LowerError> {
-    check_options(opts)?;
+/// The module's (first) function and its body block: what both lowerings walk.
+pub fn entry_function(m: &Module) -> Result<(Op, sofa_ir::Block), LowerError> {
     let func = m
         .funcs()
         .into_iter()
@@ -131,6 +125,18 @@ pub fn lower_attention(
     let entry = m
         .entry_block(func)
         .ok_or_else(|| LowerError::Module("the function has no body".into()))?;
+    Ok((func, entry))
+}
+
+/// Lower every attention op of an attention-only module `m` (see the module docs): one
+/// segment per op, then `HALT`.
+pub fn lower_attention(
+    m: &Module,
+    hw: &HwConfig,
+    opts: &LowerOptions,
+) -> Result<Program, LowerError> {
+    check_options(opts)?;
+    let (_, entry) = entry_function(m)?;
     let args = m.blocks[entry].args.clone();
     let mut dram = DramLayout::default();
     let mut arg_addr = Vec::with_capacity(args.len());

@@ -126,14 +126,7 @@ pub fn lower_model(m: &Module, hw: &HwConfig, opts: &LowerOptions) -> Result<Pro
             hw.control.semaphores
         )));
     }
-    let func = m
-        .funcs()
-        .into_iter()
-        .next()
-        .ok_or_else(|| LowerError::Module("the module has no function".into()))?;
-    let entry = m
-        .entry_block(func)
-        .ok_or_else(|| LowerError::Module("the function has no body".into()))?;
+    let (func, entry) = super::entry_function(m)?;
     let body = m.blocks[entry].ops.clone();
     let ret = body
         .iter()
