@@ -1,14 +1,14 @@
 //! Every ONNX fixture compiles (`sofa compile`, the real binary) to a `.sofabin` under each
 //! schedule and keep ratio; the program fits the paper's chip, and its assembly reads back to
-//! the same bytes. The assembly of each fixture (cct, keep 0.25) is an insta snapshot, with
-//! initializer bytes replaced by their hash so the snapshot stays readable.
+//! the same bytes. The assembly and the schedule-json of each fixture (cct, keep 0.25) are insta
+//! snapshots (initializer bytes replaced by their hash so the assembly stays readable).
 
 mod common;
 use common::*;
 
 use std::process::Command;
 
-use sofa_ir::hw::{fnv1a64, HwConfig};
+use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{parse_asm, print_asm, Program};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sofa");
@@ -92,39 +92,41 @@ fn disasm_piped_into_asm_reproduces_the_binary() {
     );
 }
 
-/// The assembly with each tensor's `.data` lines replaced by one line with their FNV-1a hash.
-fn snapshot_text(p: &Program) -> String {
-    let mut out = String::new();
-    let mut data = Vec::new();
-    for line in print_asm(p).lines() {
-        if let Some(hex) = line.strip_prefix(".data ") {
-            data.extend_from_slice(hex.as_bytes());
-            continue;
-        }
-        if !data.is_empty() {
-            out.push_str(&format!(
-                "; .data {} hex chars, fnv1a64 {:016x}\n",
-                data.len(),
-                fnv1a64(&data)
-            ));
-            data.clear();
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
-}
-
 #[test]
 fn assembly_snapshots_of_every_fixture_cct_keep_quarter() {
     for name in FIXTURES {
         let p = Program::decode(&compile(name, "cct", "0.25")).expect("decodes");
-        let text = snapshot_text(&p);
+        let text = asm_with_hashed_data(&p);
         assert_eq!(
-            snapshot_text(&Program::decode(&compile(name, "cct", "0.25")).unwrap()),
+            asm_with_hashed_data(&Program::decode(&compile(name, "cct", "0.25")).unwrap()),
             text,
             "{name}: compiling twice gives different programs"
         );
         insta::assert_snapshot!(format!("asm_{name}"), text);
+    }
+}
+
+#[test]
+fn schedule_json_snapshots_of_every_fixture_cct_keep_quarter() {
+    for name in FIXTURES {
+        let model = fixture(name, "onnx");
+        let run = Command::new(BIN)
+            .args(["compile", &model.display().to_string(), "--shape", SHAPE])
+            .args(["--keep-ratio", "0.25", "--emit", "schedule-json"])
+            .output()
+            .expect("sofa runs");
+        assert!(
+            run.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let text = String::from_utf8(run.stdout).expect("UTF-8 JSON");
+        let doc: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(
+            doc["layers"].as_array().map(Vec::len),
+            Some(2),
+            "{name}: two layers"
+        );
+        insta::assert_snapshot!(format!("schedule_{name}"), text);
     }
 }

@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use sofa_compiler::schedule::{choose_plan, Ablation, LayerPlan, LayerShape, Schedule};
+use sofa_compiler::schedule::choose::plan_of;
+use sofa_compiler::schedule::{
+    egraph, Ablation, KvPlacement, LayerPlan, LayerShape, Pin, Schedule,
+};
 use sofa_compiler::workload::{load_spec, WorkloadSpec};
 use sofa_ir::hw::HwConfig;
 
@@ -33,7 +36,16 @@ impl Workload {
         sched: Schedule,
         abl: Ablation,
     ) -> Result<LayerPlan, PaperError> {
-        choose_plan(hw, &self.shape, sched, abl, 0).map_err(|e| PaperError::Model(e.to_string()))
+        // The paper's figures describe its own dataflow: K/V generated on demand from X.
+        let pin = Pin {
+            kv: Some(KvPlacement::OnDemand),
+            ..Pin::new(sched, abl)
+        };
+        let g = egraph::build(hw, &self.shape);
+        let x = g
+            .extract(&pin, 0)
+            .map_err(|e| PaperError::Model(e.to_string()))?;
+        Ok(plan_of(hw, &self.shape, &x))
     }
 }
 

@@ -74,3 +74,26 @@ pub fn check_case(name: &str, m: &sofa_ir::Module, input: &str, expected: &str) 
         assert!(d.passes(TOLERANCE), "{name}.{input}: {d}");
     }
 }
+
+/// The assembly with each tensor's `.data` lines replaced by one line with their FNV-1a hash.
+pub fn asm_with_hashed_data(p: &sofa_ir::isa::Program) -> String {
+    let mut out = String::new();
+    let mut data = Vec::new();
+    for line in sofa_ir::isa::print_asm(p).lines() {
+        if let Some(hex) = line.strip_prefix(".data ") {
+            data.extend_from_slice(hex.as_bytes());
+            continue;
+        }
+        if !data.is_empty() {
+            out.push_str(&format!(
+                "; .data {} hex chars, fnv1a64 {:016x}\n",
+                data.len(),
+                sofa_ir::hw::fnv1a64(&data)
+            ));
+            data.clear();
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}

@@ -4,9 +4,10 @@
 //! - `cct` (`predict.rs`): per key tile j: LD K̂ tile → DLZS.S → (VEC.ADD the causal table on
 //!   diagonal tiles, the op's mask on every tile) → SADS top-(k/Tc) with radius → RASS →
 //!   GATHER K and V rows → SUFA.T sorted; then SUFA.SYNC over the block's tiles and ST.
-//! - `staged` (`staged.rs`): LD the visible K̂ row → DLZS.S over it → (masks) → ST Â to DRAM
-//!   and LD it back → whole-row SADS → RASS → GATHER → SUFA.T fa2 → A (the partials) to DRAM
-//!   and back → SUFA.SYNC (1 tile) → ST.
+//! - `staged` (`staged.rs`): per K̂ tile: LD → DLZS.S → (masks) → ST into the Â spill; then
+//!   per chunk of query rows: LD Â back → whole-row SADS → per list of selected keys (the whole
+//!   selection, or sub-lists of a long row): RASS → GATHER → SUFA.T fa2; A (the partials) to
+//!   DRAM and back → SUFA.SYNC over the lists → ST.
 //! - `dense` (`dense.rs`): per key tile: LD K, V and the slot table (or, with a mask, the mask
 //!   tile, whose SADS over all columns lists exactly the unmasked keys) → SUFA.T fa2;
 //!   SUFA.SYNC; ST.
@@ -40,7 +41,7 @@ use std::collections::BTreeMap;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, DramAddr, Engine, Instr, SramRef};
 
-use super::buffers::{elem, fit, score_dt, Merge, F32};
+use super::buffers::{elem, fit, score_dt, Merge, StagedPlan, F32};
 use super::dram::DramLayout;
 use super::sram::{Buf, SramLayout};
 use super::sync::{segment_begin, segment_end, Chan, Sems, RESERVED};
@@ -85,6 +86,7 @@ pub fn emit_segment(
         sems,
         merge: f.merge,
         depth: f.depth,
+        staged: f.staged,
         dram,
         out,
         seq: BTreeMap::new(),
@@ -236,7 +238,7 @@ fn narrow<T: TryFrom<u64>>(l: &Layer, v: u64, what: &str) -> Result<T, LowerErro
 struct Spills {
     /// Staged Â: `rows × seq_k` scores.
     ahat: u64,
-    /// Staged A: `rows × (d+2)` partials.
+    /// Staged A: the partials of a row chunk's lists, `(d+2)` f32 per row.
     a: u64,
     /// Spilled SU-FA partials of a block: `Tc × rows × (d+2)` f32.
     parts: u64,
@@ -251,12 +253,17 @@ impl Spills {
         let overflow = || op_err(l, "DRAM addresses overflow".into());
         let rows = l.q_block.min(f.rows_cap);
         let mut s = Spills::default();
-        if l.schedule == Schedule::Staged {
+        if let Some(p) = f.staged {
             s.ahat = dram
                 .scratch(&l.name, ".spill.ahat", score_dt(l), vec![rows, l.seq_k])
                 .ok_or_else(overflow)?;
             s.a = dram
-                .scratch(&l.name, ".spill.a", DType::F32, vec![rows, l.d + 2])
+                .scratch(
+                    &l.name,
+                    ".spill.a",
+                    DType::F32,
+                    vec![p.part_rows(l), l.d + 2],
+                )
                 .ok_or_else(overflow)?;
         }
         if matches!(f.merge, Merge::Spill { .. }) {
@@ -296,6 +303,8 @@ struct Emitter<'a> {
     sems: Sems,
     merge: Merge,
     depth: u32,
+    /// The staged schedule's geometry.
+    staged: Option<StagedPlan>,
     dram: &'a mut DramLayout,
     out: &'a mut Vec<Instr>,
     /// Items produced so far per channel (picks the ring entry).
@@ -366,7 +375,8 @@ impl Emitter<'_> {
         let tiles = match self.l.schedule {
             Schedule::Dense => self.dense_tiles(g, qs)?,
             Schedule::Cct => self.cct_tiles(g, qs)?,
-            Schedule::Staged => self.staged(g, qs)?,
+            // Staged merges and stores per row chunk.
+            Schedule::Staged => return self.staged(g, qs, last),
         };
         self.finish(g, tiles, last)
     }

@@ -7,6 +7,9 @@
 //! partials are spilled to DRAM as SUFA.T produces them and reloaded per chunk of rows, every
 //! tile of the chunk together ([`Merge::Spill`]) — which frees the query block from `Tc`. The
 //! search halves the rows until something fits, trying ring depth 2 then 1, on-chip first.
+//! The `staged` schedule sizes its own buffers ([`staged`]).
+
+mod staged;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +20,8 @@ use super::sram::{Buf, Request, SramLayout};
 use super::sync::Chan;
 use super::{Layer, LowerError, MaskRef};
 use crate::schedule::Schedule;
+
+pub use staged::StagedPlan;
 
 const TOKEN_FIRST: &[SramSpace] = &[SramSpace::Token, SramSpace::Weight, SramSpace::Temp];
 const WEIGHT_FIRST: &[SramSpace] = &[SramSpace::Weight, SramSpace::Token, SramSpace::Temp];
@@ -100,6 +105,8 @@ pub struct Fit {
     pub merge: Merge,
     pub sram: SramLayout,
     pub chans: BTreeMap<Chan, u32>,
+    /// The `staged` schedule's geometry (`None` for the others).
+    pub staged: Option<StagedPlan>,
 }
 
 /// Whether the layer needs a mask on some score tile.
@@ -115,7 +122,9 @@ fn masked(l: &Layer) -> bool {
 ///   for everything that read the previous Q (so they are single buffers);
 /// - reloaded partial chunks: chunk i+1 (one ahead) is loaded after chunk i−1's output `ST`,
 ///   which follows the SYNC that read its ring entry;
-/// - the whole `staged` flow, which passes every stage through DMA in program order.
+/// - the `staged` flow, which passes every stage through DMA in program order — except the
+///   sub-lists of one row chunk (RASS → GATHER → SUFA.T per list), whose order, slots and
+///   gathered rows are rings with credits.
 pub fn channels(l: &Layer, depth: u32, merge: Merge) -> BTreeMap<Chan, u32> {
     let mut list = vec![Chan::Out];
     match l.schedule {
@@ -150,12 +159,14 @@ pub fn channels(l: &Layer, depth: u32, merge: Merge) -> BTreeMap<Chan, u32> {
     if matches!(merge, Merge::Spill { .. }) {
         list.push(Chan::PartSt);
     }
-    let ring = if l.schedule == Schedule::Staged {
-        0
-    } else {
-        depth
+    let ring = |c: Chan| {
+        if l.schedule != Schedule::Staged || matches!(c, Chan::Order | Chan::Slot | Chan::Kv) {
+            depth
+        } else {
+            0
+        }
     };
-    let mut chans: BTreeMap<Chan, u32> = list.into_iter().map(|c| (c, ring)).collect();
+    let mut chans: BTreeMap<Chan, u32> = list.into_iter().map(|c| (c, ring(c))).collect();
     let mut events = vec![Chan::QRaw, Chan::QSufa];
     if l.schedule != Schedule::Dense {
         events.push(Chan::QDlzs);
@@ -167,7 +178,13 @@ pub fn channels(l: &Layer, depth: u32, merge: Merge) -> BTreeMap<Chan, u32> {
     chans
 }
 
-fn requests(l: &Layer, rows: u64, depth: u32, merge: Merge) -> Vec<Request> {
+fn requests(
+    l: &Layer,
+    rows: u64,
+    depth: u32,
+    merge: Merge,
+    plan: Option<StagedPlan>,
+) -> Vec<Request> {
     let mut size: BTreeMap<Buf, u64> = BTreeMap::new();
     let mut need = |b: Buf, bytes: u64| {
         size.insert(b, bytes);
@@ -179,12 +196,7 @@ fn requests(l: &Layer, rows: u64, depth: u32, merge: Merge) -> Vec<Request> {
     let part_row = (d + 2) * F32;
     match merge {
         Merge::OnChip => {
-            let tiles = if l.schedule == Schedule::Staged {
-                1
-            } else {
-                l.tc
-            };
-            need(Buf::Part, tiles * r * part_row);
+            need(Buf::Part, l.tc * r * part_row);
             need(Buf::Out, r * d * act);
         }
         Merge::Spill { chunk, out_rows } => {
@@ -209,12 +221,13 @@ fn requests(l: &Layer, rows: u64, depth: u32, merge: Merge) -> Vec<Request> {
                 need(Buf::DenseSlot, r * bc * U32);
             }
         }
-        Schedule::Cct | Schedule::Staged => {
-            let width = if l.schedule == Schedule::Staged {
-                l.seq_k
-            } else {
-                bc
-            };
+        Schedule::Staged => {
+            if let Some(p) = plan {
+                size.extend(p.sizes(l));
+            }
+        }
+        Schedule::Cct => {
+            let width = bc;
             let sel = max_sel(l);
             let listed = gathered(l, width, r, sel);
             need(Buf::KTile, width * d * act);
@@ -233,13 +246,15 @@ fn requests(l: &Layer, rows: u64, depth: u32, merge: Merge) -> Vec<Request> {
             need(Buf::GV, listed * d * act);
         }
     }
-    let ring = if l.schedule == Schedule::Staged {
-        1
-    } else {
-        depth
-    };
+    let staged = l.schedule == Schedule::Staged;
     size.into_iter()
         .map(|(buf, bytes)| {
+            // Staged rings only the per-list buffers (see `channels`).
+            let ring = if staged && !matches!(buf, Buf::Order | Buf::Slot | Buf::GK | Buf::GV) {
+                1
+            } else {
+                depth
+            };
             let (depth, spaces) = match buf {
                 Buf::Q | Buf::QScaled => (1, TOKEN_FIRST),
                 Buf::Part if merge == Merge::OnChip => (1, TOKEN_FIRST),
@@ -260,7 +275,19 @@ fn requests(l: &Layer, rows: u64, depth: u32, merge: Merge) -> Vec<Request> {
 
 /// Place the requests, largest first.
 fn place(hw: &HwConfig, l: &Layer, rows: u64, depth: u32, merge: Merge) -> Result<Fit, String> {
-    let mut reqs = requests(l, rows, depth, merge);
+    place_with(hw, l, rows, depth, merge, None)
+}
+
+/// [`place`] with the staged plan, if any.
+fn place_with(
+    hw: &HwConfig,
+    l: &Layer,
+    rows: u64,
+    depth: u32,
+    merge: Merge,
+    plan: Option<StagedPlan>,
+) -> Result<Fit, String> {
+    let mut reqs = requests(l, rows, depth, merge, plan);
     reqs.sort_by_key(|r| std::cmp::Reverse(r.bytes * u64::from(r.depth)));
     let sram = SramLayout::allocate(hw, &reqs)?;
     Ok(Fit {
@@ -269,6 +296,7 @@ fn place(hw: &HwConfig, l: &Layer, rows: u64, depth: u32, merge: Merge) -> Resul
         merge,
         sram,
         chans: channels(l, depth, merge),
+        staged: plan,
     })
 }
 
@@ -314,8 +342,12 @@ fn fits_for_rows(hw: &HwConfig, l: &Layer, rows: u64, spill: bool) -> (Vec<Fit>,
 }
 
 /// Instructions of one head under `f` (the emitter's per-block, per-tile and per-merge
-/// sequences with their semaphores; masks left out): what [`fit`] minimises.
+/// sequences with their semaphores; masks left out; staged: [`StagedPlan::estimate`]): what
+/// [`fit`] minimises.
 pub fn estimate(l: &Layer, f: &Fit) -> u64 {
+    if let Some(p) = &f.staged {
+        return p.estimate(l);
+    }
     const BLOCK: u64 = 12;
     const MERGE: u64 = 9;
     const SPILL_TILE: u64 = 5;
@@ -333,12 +365,7 @@ pub fn estimate(l: &Layer, f: &Fit) -> u64 {
         } else {
             l.seq_k
         };
-        let width = if l.schedule == Schedule::Staged {
-            n
-        } else {
-            l.bc
-        };
-        let tiles = n.div_ceil(width.max(1));
+        let tiles = n.div_ceil(l.bc.max(1));
         total += BLOCK
             + match f.merge {
                 Merge::OnChip => tiles * tile + MERGE,
@@ -354,10 +381,13 @@ pub fn estimate(l: &Layer, f: &Fit) -> u64 {
 
 /// The layout with the fewest instructions ([`estimate`]) among the row blocks (halving from
 /// the layer's query block), merge modes and ring depths that fit; ties keep the earlier
-/// (larger rows, on chip, deeper rings). Spilled partials are an option for the multi-tile
-/// schedules (`cct`, `dense`).
+/// (larger rows, on chip, deeper rings). Spilled partials are an option for multi-tile layers.
+/// `staged` searches its own plans ([`staged::fit`]).
 pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
-    let spill = l.schedule != Schedule::Staged && l.tc > 1;
+    if l.schedule == Schedule::Staged {
+        return staged::fit(hw, l);
+    }
+    let spill = l.tc > 1;
     let mut best: Option<(u64, Fit)> = None;
     let mut last = String::new();
     let mut rows = l.q_block.max(1);

@@ -13,7 +13,8 @@
 //! Options (pipeline form `cct-tile{schedule=cct ablate=sads,rass config=hw.toml}`):
 //! - `schedule`: `dense`, `staged` or `cct` (default) pin the extraction to that dataflow;
 //!   `auto` lets the cost model pick it per layer;
-//! - `kv`: `on-demand` (default, the paper's KVGEN), `preload`, or `auto` (cost model picks);
+//! - `kv`: `gathered` (default: K/V read from DRAM, what the lowering emits), `on-demand` (the
+//!   paper's KVGEN), `preload`, or `auto` (cost model picks);
 //! - `ablate`: comma list of `dlzs`, `sads`, `sufa`, `rass` (default none): only alternatives
 //!   with exactly those baselines are eligible;
 //! - `config`: HwConfig TOML file (default: the paper's chip, `HwConfig::default()`).
@@ -50,9 +51,10 @@ pub static INFO: PassInfo = PassInfo {
         PassOption {
             name: "kv",
             kind: OptionKind::String,
-            default: "on-demand",
-            help: "K/V placement: on-demand (KVGEN of the selected rows), preload (projected \
-                   once, read in order) or auto (the cost model picks)",
+            default: "gathered",
+            help: "K/V placement: gathered (K/V read from DRAM as the lowering emits them), \
+                   on-demand (KVGEN of the selected rows), preload (projected once, read in \
+                   order) or auto (the cost model picks)",
         },
         PassOption {
             name: "ablate",
@@ -79,7 +81,7 @@ pub struct CctTile {
 }
 
 impl CctTile {
-    /// `--schedule schedule --ablate ablate`, K/V on demand.
+    /// `--schedule schedule --ablate ablate`, K/V gathered (what the lowering emits).
     pub fn new(hw: HwConfig, schedule: Schedule, ablate: Ablation) -> CctTile {
         CctTile::pinned(hw, Pin::new(schedule, ablate))
     }
@@ -255,8 +257,11 @@ mod tests {
         assert_eq!(print_module(&m), text);
         let auto = run("sparsify{keep=0.25},cct-tile{schedule=auto kv=auto}").unwrap();
         assert_eq!(auto.matches("sofa.schedule = ").count(), 2, "{auto}");
-        let dense = run("cct-tile{schedule=staged}").unwrap();
-        // Keep 1 (no sparsify) has nothing to predict: dense, K̂ nowhere.
+        let dense = run("cct-tile{schedule=staged kv=on-demand}").unwrap();
+        // Keep 1 (no sparsify) has nothing to predict: dense, K̂ nowhere (the analytical
+        // placements; gathered K/V run the pinned schedule selecting every key, as lowered).
+        let gathered = run("cct-tile{schedule=staged}").unwrap();
+        assert_eq!(gathered.matches("sofa.schedule = \"staged\"").count(), 2);
         assert_eq!(dense.matches("sofa.khat = \"none\"").count(), 2, "{dense}");
     }
 
@@ -299,7 +304,7 @@ mod tests {
             n0.starts_with("layer 0 (t/layer0/attention): winner cct Tc "),
             "{n0}"
         );
-        assert!(n0.contains("kv on-demand"), "{n0}");
+        assert!(n0.contains("kv gathered"), "{n0}");
         assert!(n0.contains("; runner-up cct Tc "), "{n0}");
         assert!(n0.contains("% latency, "), "{n0}");
         assert!(n0.contains("alternatives eligible; e-graph: "), "{n0}");

@@ -8,16 +8,21 @@
 //! - `layers`: one entry per attention op, in module order:
 //!   - `index`, `name` (the op location), `shape`: `{batch, heads, seq_q, seq_k, head_dim,
 //!     hidden, causal, keep}`;
-//!   - `schedule`: the schedule costed (keep 1 is always `dense`); `tc`, `bc` (`⌈seq_k/tc⌉`),
-//!     `q_block` (query rows per block), `query_blocks`, `khat` (`recompute`|`spill`|`none`),
-//!     `kv`: `"preload"` when K/V are projected once and preloaded, absent when they are
-//!     generated on demand (the default, so earlier documents read the same),
-//!     `causal_tiles_skipped` (key tiles never touched, summed over batch·heads·blocks);
+//!   - `schedule`: the schedule costed (keep 1 runs `dense` under the analytical K/V
+//!     placements; gathered K/V run the requested schedule selecting every key, as the
+//!     lowering does); `tc`, `bc` (`⌈seq_k/tc⌉`), `q_block` (query rows per block),
+//!     `query_blocks`, `khat` (`recompute`|`spill`|`none`; gathered: `spill`, K̂ is the K
+//!     tile read per block), `kv`: `gathered` (K/V read from DRAM, priced from the lowered
+//!     program: the default, what `sofa run` simulates), `on-demand` (KVGEN from X) or
+//!     `preload`; `causal_tiles_skipped` (key tiles never touched, summed over
+//!     batch·heads·blocks);
 //!   - `cycles`: busy cycles per engine (`dma`, `dlzs`, `sads`, `kvpe`, `sufa`, `ctrl`, only
 //!     engines used); `latency_cycles`: the layer's predicted latency;
 //!   - `instrs`: instruction counts by mnemonic;
-//!   - `dram`: per tensor class (`q`, `k_x` token rows, `v`, `weights`, `khat`, `ahat`, `a`,
-//!     `o`, `spills`; only classes moved) `{read, written}` bytes; `dram_bytes`: their sum;
+//!   - `dram`: per tensor class (`q`, `k_x` token rows or K rows, `v`, `weights`, `khat`,
+//!     `ahat`, `a`, `o`, `spills` (spilled SU-FA partials), `tables` (causal and slot tables
+//!     of gathered plans); only classes moved) `{read, written}` bytes; `dram_bytes`: their
+//!     sum;
 //!   - `energy_fj`: femtojoules per engine plus `dram_device` and `dram_interface`;
 //!     `energy_total_fj`;
 //!   - `staged_dram_bytes`: the same layer under `staged`; `dram_saving_vs_staged_pct`:
@@ -31,7 +36,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sofa_ir::hw::HwConfig;
 
-use super::{Ablation, KvPlacement, PlannedLayer, Schedule, Traffic};
+use super::{Ablation, PlannedLayer, Schedule, Traffic};
 
 pub const FORMAT: &str = "sofa-schedule";
 pub const VERSION: u32 = 1;
@@ -83,8 +88,7 @@ struct Layer<'a> {
     q_block: u64,
     query_blocks: u64,
     khat: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    kv: Option<&'static str>,
+    kv: &'static str,
     causal_tiles_skipped: u64,
     cycles: &'a BTreeMap<&'static str, u64>,
     latency_cycles: u64,
@@ -141,7 +145,7 @@ fn layer(p: &PlannedLayer) -> Layer<'_> {
         q_block: p.plan.q_block,
         query_blocks: p.plan.query_blocks,
         khat: p.plan.khat.name(),
-        kv: (p.plan.kv == KvPlacement::Preload).then_some(p.plan.kv.name()),
+        kv: p.plan.kv.name(),
         causal_tiles_skipped: c.causal_tiles_skipped,
         cycles: &c.cycles,
         latency_cycles: c.latency,

@@ -133,11 +133,15 @@ impl KhatPlacement {
 pub enum KvPlacement {
     /// KVGEN from the token rows X of the keys RASS issues, per key tile and query block
     /// (the paper's on-demand K/V, §III-A).
-    #[default]
     OnDemand,
     /// K and V projected once per head for every key (KVGEN over X), stored to DRAM, and read
     /// back in order, whole tiles, by every query block.
     Preload,
+    /// K and V are tensors in DRAM and the selected rows are gathered from them: what the
+    /// lowering emits today (attention-only IR carries K/V; models compute them before the
+    /// attention op), priced from the lowered program ([`cost::gathered`]). The default.
+    #[default]
+    Gathered,
 }
 
 impl KvPlacement {
@@ -145,16 +149,18 @@ impl KvPlacement {
         match self {
             KvPlacement::OnDemand => "on-demand",
             KvPlacement::Preload => "preload",
+            KvPlacement::Gathered => "gathered",
         }
     }
 
-    /// `on-demand` or `preload`.
+    /// `on-demand`, `preload` or `gathered`.
     pub fn parse(text: &str) -> Result<KvPlacement, ScheduleError> {
         match text {
             "on-demand" => Ok(KvPlacement::OnDemand),
             "preload" => Ok(KvPlacement::Preload),
+            "gathered" => Ok(KvPlacement::Gathered),
             other => Err(ScheduleError::BadOption(format!(
-                "unknown K/V placement '{other}' (expected on-demand or preload)"
+                "unknown K/V placement '{other}' (expected on-demand, preload or gathered)"
             ))),
         }
     }

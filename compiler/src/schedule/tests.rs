@@ -4,12 +4,32 @@ use super::*;
 use crate::workload::{build_module, load_spec};
 use sofa_ir::hw::HwConfig;
 
+/// The `cct` plans of a workload with K/V generated on demand (the analytical model).
 fn workload(name: &str, keep: f64) -> Vec<PlannedLayer> {
+    workload_kv(name, keep, KvPlacement::OnDemand)
+}
+
+fn workload_kv(name: &str, keep: f64, kv: KvPlacement) -> Vec<PlannedLayer> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
     let mut spec = load_spec(&dir.join(format!("{name}.toml"))).unwrap();
     spec.keep_ratio = keep;
     let m = sparse_module(&spec);
-    plan_module(&m, &HwConfig::default(), Schedule::Cct, Ablation::default()).unwrap()
+    plan_module_pinned(&m, &HwConfig::default(), &pin(Schedule::Cct, kv)).unwrap()
+}
+
+fn pin(schedule: Schedule, kv: KvPlacement) -> Pin {
+    Pin {
+        kv: Some(kv),
+        ..Pin::new(schedule, Ablation::default())
+    }
+}
+
+fn on_demand_plan(shape: &LayerShape, schedule: Schedule) -> LayerPlan {
+    let hw = HwConfig::default();
+    let x = egraph::build(&hw, shape)
+        .extract(&pin(schedule, KvPlacement::OnDemand), 0)
+        .unwrap();
+    choose::plan_of(&hw, shape, &x)
 }
 
 fn sparse_module(spec: &crate::workload::WorkloadSpec) -> sofa_ir::Module {
@@ -139,8 +159,7 @@ fn ablations_switch_engines_and_modes() {
 
 #[test]
 fn one_query_block_recomputes_khat_and_many_spill_it() {
-    let hw = HwConfig::default();
-    let plan = choose_plan(&hw, &tiny(false, 8), Schedule::Cct, Ablation::default(), 0).unwrap();
+    let plan = on_demand_plan(&tiny(false, 8), Schedule::Cct);
     assert_eq!(
         (plan.tc, plan.bc, plan.khat),
         (2, 4, KhatPlacement::Recompute)
@@ -180,13 +199,55 @@ fn keep_one_runs_dense() {
     assert!(layers.iter().all(|l| l.plan.khat == KhatPlacement::None));
 }
 
+#[test]
+fn gathered_keep_one_runs_the_pinned_schedule_selecting_every_key() {
+    // As the lowering does: `cct` at keep 1 predicts and selects whole tiles (sel = width).
+    let layers = workload_kv("bert-base", 1.0, KvPlacement::Gathered);
+    let p = &layers[0].plan;
+    assert_eq!((p.schedule, p.kv), (Schedule::Cct, KvPlacement::Gathered));
+    // 12 heads × 4 blocks × Tc tiles, each SUFA.T over its whole tile; 512-key rows.
+    let c = &p.cost;
+    assert_eq!(c.instrs["SUFA.T"], 12 * 4 * p.tc);
+    assert_eq!(c.instrs["SADS"], c.instrs["SUFA.T"]);
+    // Every key of every tile is gathered: K and V of 512 keys per block, 64 f16 each.
+    assert_eq!(c.dram["v"].read, 12 * 4 * 512 * 128);
+}
+
+#[test]
+fn the_default_pin_gathers_kv_as_the_lowering_does() {
+    let layers = workload_kv("bert-base", 0.25, KvPlacement::Gathered);
+    let via_default = {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
+        let mut spec = load_spec(&dir.join("bert-base.toml")).unwrap();
+        spec.keep_ratio = 0.25;
+        plan_module(
+            &sparse_module(&spec),
+            &HwConfig::default(),
+            Schedule::Cct,
+            Ablation::default(),
+        )
+        .unwrap()
+    };
+    assert_eq!(layers, via_default);
+    let p = &layers[0].plan;
+    assert_eq!((p.tc, p.bc, p.khat), (4, 128, KhatPlacement::Spill));
+    let c = &p.cost;
+    // Per head and block: Q 16 KiB, 4 K tiles of 16 KiB, K and V gathers of the expected
+    // distinct keys (128 queries × 32 of 128 keys: all 128), O 16 KiB.
+    let per_block = 16_384 * (1 + 4 + 4 + 4 + 1);
+    assert_eq!(c.dram_bytes(), 12 * 4 * per_block);
+    // The critical path exceeds the busiest engine (the tile chain stalls on its rings).
+    let busiest = c.cycles.values().copied().max().unwrap();
+    assert!(c.latency > busiest, "{} <= {busiest}", c.latency);
+}
+
 fn llama_shape() -> LayerShape {
     workload("llama-7b", 0.25)[0].shape.clone()
 }
 
 #[test]
 fn llama_7b_egraph_holds_every_feasible_alternative() {
-    use egraph::rules::feasible_tiles;
+    use egraph::rules::{feasible_tiles, gathered_tiles};
     let hw = HwConfig::default();
     let shape = llama_shape();
     // Token SRAM: 32 KiB Q + 64 KiB partials + 512·Bc (K and V tiles) <= 192 KiB: Bc <= 192,
@@ -197,28 +258,40 @@ fn llama_7b_egraph_holds_every_feasible_alternative() {
     );
     assert_eq!(feasible_tiles(&hw, &shape, Schedule::Cct), [28, 30, 32]);
     assert_eq!(feasible_tiles(&hw, &shape, Schedule::Staged), [1]);
+    // Gathered K/V: the Tc the lowering can lay out (it shrinks the row block or spills the
+    // partials rather than fail), from the searched even counts plus its own default (32).
+    let gd = gathered_tiles(&hw, &shape, Schedule::Dense);
+    let gc = gathered_tiles(&hw, &shape, Schedule::Cct);
+    assert_eq!(gd, GATHERED_DENSE);
+    assert_eq!(gc, GATHERED_CCT);
     let g = egraph::build(&hw, &shape);
     let alts = g.alternatives();
     let count = |s: Schedule| alts.iter().filter(|a| a.schedule == s).count();
-    // dense: 6 Tc × 2 K/V; staged: 2 K/V × 4 ablation sets of {dlzs, rass};
-    // cct: 3 Tc × 2 K̂ × 2 K/V × 16 ablation sets.
+    // dense: 6 Tc × 2 K/V + gathered Tc; staged: 3 K/V × 4 ablation sets of {dlzs, rass};
+    // cct: 3 Tc × 2 K̂ × 2 K/V × 16 ablation sets + gathered Tc × 16 ablation sets.
+    let (dense, cct) = (12 + gd.len(), 192 + 16 * gc.len());
     assert_eq!(
         (
             count(Schedule::Dense),
             count(Schedule::Staged),
             count(Schedule::Cct)
         ),
-        (12, 8, 192)
+        (dense, 12, cct)
     );
-    assert_eq!(alts.len(), 212);
-    // The root class (212 + attn) and 29 leaf classes: q k v, 6 Tc, 2 K̂, 2 K/V, 16 ablations.
-    assert_eq!((g.size.classes, g.size.nodes), (30, 242));
+    assert_eq!(alts.len(), dense + 12 + cct);
     assert_eq!(g.size.stop, "saturated");
     let x = g
         .extract(&Pin::new(Schedule::Cct, Ablation::default()), 0)
         .unwrap();
-    assert_eq!((x.eligible, x.alternatives), (6, 212));
+    assert_eq!((x.eligible, x.alternatives), (gc.len(), alts.len()));
+    let x = g
+        .extract(&pin(Schedule::Cct, KvPlacement::OnDemand), 0)
+        .unwrap();
+    assert_eq!(x.eligible, 6);
 }
+
+const GATHERED_DENSE: [u64; 11] = [12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32];
+const GATHERED_CCT: [u64; 14] = [6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32];
 
 #[test]
 fn pins_filter_the_extraction() {
@@ -231,12 +304,23 @@ fn pins_filter_the_extraction() {
             Schedule::Staged,
             1,
             KhatPlacement::Spill,
-            KvPlacement::OnDemand
+            KvPlacement::Gathered
         )
     );
     let g = egraph::build(&hw, &shape);
     let abl = Ablation::parse("sads,dlzs").unwrap();
-    let x = g.extract(&Pin::new(Schedule::Cct, abl), 0).unwrap();
+    // The lowering cannot emit the sads ablation of 4096-key rows (one whole-row K̂ tile of
+    // 1 MiB): with gathered K/V there is no such plan, as `sofa run` would fail too.
+    let gathered = g.extract(&Pin::new(Schedule::Cct, abl), 0);
+    assert!(
+        matches!(gathered, Err(ScheduleError::NoFit { .. })),
+        "{gathered:?}"
+    );
+    let on_demand = Pin {
+        kv: Some(KvPlacement::OnDemand),
+        ..Pin::new(Schedule::Cct, abl)
+    };
+    let x = g.extract(&on_demand, 0).unwrap();
     assert_eq!(
         (x.winner.alt.schedule, x.winner.alt.ablate),
         (Schedule::Cct, abl)
@@ -260,16 +344,15 @@ fn pins_filter_the_extraction() {
 fn the_runner_up_is_the_next_plan_in_rank_order() {
     let hw = HwConfig::default();
     let g = egraph::build(&hw, &llama_shape());
-    let x = g
-        .extract(&Pin::new(Schedule::Cct, Ablation::default()), 0)
-        .unwrap();
+    let on_demand = pin(Schedule::Cct, KvPlacement::OnDemand);
+    let x = g.extract(&on_demand, 0).unwrap();
     let (w, r) = (&x.winner, x.runner_up.as_ref().unwrap());
     assert_eq!((w.alt.tc, w.alt.khat), (32, KhatPlacement::Spill));
     let key = |c: &LayerCost| (c.latency, c.dram_bytes(), c.energy_total());
     assert!(key(&w.cost) < key(&r.cost), "{w:?} vs {r:?}");
     // Every other eligible plan ranks at or after the runner-up.
     for alt in g.alternatives() {
-        let pin = Pin::new(Schedule::Cct, Ablation::default());
+        let pin = on_demand;
         if alt == w.alt || !pin.admits(&alt, &g.shape) {
             continue;
         }

@@ -29,11 +29,12 @@ pub struct Pin {
 }
 
 impl Pin {
-    /// `--schedule sched --ablate abl` with K/V on demand: what `sofa compile` asks for.
+    /// `--schedule sched --ablate abl` with K/V gathered from DRAM: what `sofa compile` asks
+    /// for, and what the lowering emits.
     pub fn new(schedule: Schedule, ablate: Ablation) -> Pin {
         Pin {
             schedule: Some(schedule),
-            kv: Some(KvPlacement::OnDemand),
+            kv: Some(KvPlacement::Gathered),
             ablate,
         }
     }
@@ -47,11 +48,14 @@ impl Pin {
         }
     }
 
-    /// Whether `alt` is eligible for a layer of shape `s`.
+    /// Whether `alt` is eligible for a layer of shape `s`. Gathered K/V are priced as the
+    /// lowering emits them, which runs the pinned schedule at keep 1 too (selecting every
+    /// key); the other placements run keep 1 as `dense`.
     pub fn admits(&self, alt: &Alternative, s: &LayerShape) -> bool {
-        let schedule = self
-            .schedule
-            .is_none_or(|p| effective(p, s) == alt.schedule);
+        let schedule = self.schedule.is_none_or(|p| match alt.kv {
+            KvPlacement::Gathered => p == alt.schedule,
+            _ => effective(p, s) == alt.schedule,
+        });
         let kv = self.kv.is_none_or(|k| k == alt.kv);
         let wanted = Abl::from(self.ablate).intersect(applicable(alt.schedule));
         schedule && kv && Abl::from(alt.ablate) == wanted
@@ -117,6 +121,9 @@ impl PinnedCost<'_> {
                 Ok(c) => {
                     self.memo.costs.insert(alt, c);
                 }
+                // A gathered plan the lowering cannot emit (e.g. an ablation's buffers do not
+                // fit) is no alternative; other costs fail only on arithmetic overflow.
+                Err(_) if alt.kv == KvPlacement::Gathered => return Rank::Excluded,
                 Err(e) => {
                     self.memo.error.get_or_insert(e);
                     return Rank::Excluded;

@@ -8,18 +8,24 @@
 //!   per feasible `T`;
 //! - `khat-spill`: K̂ recomputed per query block ⇔ computed once and spilled;
 //! - `kv-preload-*`: K/V generated on demand ⇔ projected once and preloaded;
+//! - `gathered-*`: K/V gathered from DRAM as the lowering emits them (K̂ is the K tile read per
+//!   query block, so `khat=spill`): `(fa2-dense tc=T kv=gathered …)` and `(cct tc=T khat=spill
+//!   kv=gathered …)` per `T` the lowering can lay out ([`gathered_tiles`]), and `(staged
+//!   kv=gathered …)`; also at keep 1, where the lowering runs every schedule selecting every
+//!   key;
 //! - `ablate-<m>-*`: a SOFA mechanism `m` ⇔ its baseline, for the mechanisms the dataflow has
 //!   (`staged` already sorts whole rows and runs FA-2, so only `dlzs` and `rass` apply).
 //!
-//! Keep 1 has nothing to predict: only the dense forms are introduced (as `effective` in
-//! [`choose`] says). The rules only add finitely many nodes, so every run saturates.
+//! Keep 1 has nothing to predict: only the dense forms and the gathered ones are introduced
+//! (as `effective` in [`choose`] says for the analytical placements). The rules only add
+//! finitely many nodes, so every run saturates.
 
 use egg::{Applier, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
 use sofa_ir::hw::HwConfig;
 
 use super::lang::{Abl, Khat, Kv, SchedLang, Tiles};
 use crate::schedule::choose::{self, fits, tc_candidates, LayerShape};
-use crate::schedule::cost::Candidate;
+use crate::schedule::cost::{gathered, Candidate};
 use crate::schedule::{KhatPlacement, KvPlacement, Schedule};
 
 pub type SchedGraph = egg::EGraph<SchedLang, ()>;
@@ -93,11 +99,25 @@ fn add_to(egraph: &mut SchedGraph, eclass: Id, node: SchedLang) -> Option<Id> {
     egraph.union(eclass, id).then_some(id)
 }
 
+/// The key tile counts the lowering can lay out for `sched` with gathered K/V: the searched
+/// counts ([`tc_candidates`]) and the lowering's own default (what it runs when the op carries
+/// no `sofa.tc`), ascending.
+pub fn gathered_tiles(hw: &HwConfig, s: &LayerShape, sched: Schedule) -> Vec<u64> {
+    let q_block = choose::q_block(hw, s);
+    let mut tcs = tc_candidates(s.seq_k);
+    tcs.push(gathered::lowering_default_tc(hw, s, q_block));
+    tcs.sort_unstable();
+    tcs.dedup();
+    tcs.retain(|&tc| gathered::lowers(hw, s, sched, tc, q_block));
+    tcs
+}
+
 /// `(attn ?q ?k ?v)` → one tiled node per feasible tile count.
 struct Tiled {
     sched: Schedule,
     tcs: Vec<u64>,
     ops: Operands,
+    kv: KvPlacement,
 }
 
 impl Applier<SchedLang, ()> for Tiled {
@@ -110,14 +130,20 @@ impl Applier<SchedLang, ()> for Tiled {
         _rule: Symbol,
     ) -> Vec<Id> {
         let [q, k, v] = self.ops.ids(subst);
-        let kv = egraph.add(SchedLang::Kv(Kv(KvPlacement::OnDemand)));
+        let kv = egraph.add(SchedLang::Kv(Kv(self.kv)));
+        // Gathered K/V: K̂ is the K tile, read from DRAM per query block.
+        let khat = if self.kv == KvPlacement::Gathered {
+            KhatPlacement::Spill
+        } else {
+            KhatPlacement::Recompute
+        };
         let mut changed = Vec::new();
         for &tc in &self.tcs {
             let t = egraph.add(SchedLang::Tiles(Tiles(tc)));
             let node = if self.sched == Schedule::Dense {
                 SchedLang::Dense([t, kv, q, k, v])
             } else {
-                let h = egraph.add(SchedLang::Khat(Khat(KhatPlacement::Recompute)));
+                let h = egraph.add(SchedLang::Khat(Khat(khat)));
                 let a = egraph.add(SchedLang::Abl(Abl::NONE));
                 SchedLang::Cct([t, h, kv, a, q, k, v])
             };
@@ -226,12 +252,14 @@ fn ablation_rules(sched: Schedule, lhs: &str, rules: &mut Vec<SchedRewrite>) {
 pub fn rules(hw: &HwConfig, s: &LayerShape) -> Vec<SchedRewrite> {
     let ops = Operands::new();
     let mut rules = Vec::new();
+    gathered_rules(hw, s, &mut rules);
     let dense = feasible_tiles(hw, s, Schedule::Dense);
     if !dense.is_empty() {
         let tiled = Tiled {
             sched: Schedule::Dense,
             tcs: dense,
             ops,
+            kv: KvPlacement::OnDemand,
         };
         rules.push(rewrite("fa2-dense", ATTN, tiled));
         rules.push(plain(
@@ -241,6 +269,8 @@ pub fn rules(hw: &HwConfig, s: &LayerShape) -> Vec<SchedRewrite> {
         ));
     }
     if s.keep >= 1.0 {
+        ablation_rules(Schedule::Staged, STAGED, &mut rules);
+        ablation_rules(Schedule::Cct, CCT, &mut rules);
         return rules;
     }
     if !feasible_tiles(hw, s, Schedule::Staged).is_empty() {
@@ -254,14 +284,15 @@ pub fn rules(hw: &HwConfig, s: &LayerShape) -> Vec<SchedRewrite> {
             "(staged kv=on-demand ?a ?q ?k ?v)",
             "(staged kv=preload ?a ?q ?k ?v)",
         ));
-        ablation_rules(Schedule::Staged, STAGED, &mut rules);
     }
+    ablation_rules(Schedule::Staged, STAGED, &mut rules);
     let cct = feasible_tiles(hw, s, Schedule::Cct);
     if !cct.is_empty() {
         let tiled = Tiled {
             sched: Schedule::Cct,
             tcs: cct,
             ops,
+            kv: KvPlacement::OnDemand,
         };
         rules.push(rewrite("cct-tiles", ATTN, tiled));
         rules.push(plain(
@@ -274,7 +305,33 @@ pub fn rules(hw: &HwConfig, s: &LayerShape) -> Vec<SchedRewrite> {
             "(cct ?t ?h kv=on-demand ?a ?q ?k ?v)",
             "(cct ?t ?h kv=preload ?a ?q ?k ?v)",
         ));
-        ablation_rules(Schedule::Cct, CCT, &mut rules);
     }
+    ablation_rules(Schedule::Cct, CCT, &mut rules);
     rules
+}
+
+/// The gathered dataflows (see the module doc), at every keep ratio.
+fn gathered_rules(hw: &HwConfig, s: &LayerShape, rules: &mut Vec<SchedRewrite>) {
+    for (sched, name) in [
+        (Schedule::Dense, "gathered-dense"),
+        (Schedule::Cct, "gathered-cct"),
+    ] {
+        let tcs = gathered_tiles(hw, s, sched);
+        if !tcs.is_empty() {
+            let tiled = Tiled {
+                sched,
+                tcs,
+                ops: Operands::new(),
+                kv: KvPlacement::Gathered,
+            };
+            rules.push(rewrite(name, ATTN, tiled));
+        }
+    }
+    // Always present (the `staged` comparison of every layer); priced analytically where the
+    // staged lowering does not fit yet.
+    rules.push(plain(
+        "gathered-staged",
+        ATTN,
+        "(staged kv=gathered abl=none ?q ?k ?v)",
+    ));
 }

@@ -23,6 +23,14 @@
 //! Latency: `cct` and `dense` overlap their engines (the fine-grained tile pipeline), so the
 //! layer takes the busiest engine's cycles; `staged` runs its stages back to back (the sum).
 //! Energy: busy cycles × engine power plus DRAM device and interface energy per byte.
+//!
+//! The above (on demand, preload) is the paper's dataflow, which the lowering does not emit
+//! yet (it has no KVGEN from X). *Gathered* K/V ([`gathered`], the default placement) price
+//! the program the lowering does emit — K and V read from DRAM, the selected rows gathered —
+//! by emitting it for one head and timing it as the simulator does ([`timeline`]): latency
+//! there is the critical path through the engines' semaphores (busy cycles plus dependency
+//! stalls, e.g. the serial LD → DLZS.S → SADS → RASS → GATHER chain of each tile behind the
+//! single-buffered rings), not the busiest engine.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +41,9 @@ use super::{
     Ablation, KhatPlacement, KvPlacement, PerEngine, Schedule, ScheduleError, TensorClass, Traffic,
 };
 use crate::schedule::choose::LayerShape;
+
+pub mod gathered;
+pub mod timeline;
 
 /// One point of the plan space.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -252,6 +263,33 @@ impl Tally<'_> {
         self.issue(&i, times)
     }
 
+    /// SUFA.SYNC of a `rows`-row block over `tiles` tiles' partials.
+    fn sync(&mut self, rows: u64, tiles: u64, d: u64, times: u64) -> Result<(), ScheduleError> {
+        let i = Instr::SufaSync {
+            dst: S0,
+            part: S0,
+            rows: narrow(rows, "rows")?,
+            tiles: narrow(tiles.max(1), "tiles")?,
+            d: narrow(d, "d")?,
+            dt: DType::F16,
+        };
+        self.issue(&i, times)
+    }
+
+    /// VEC.AFFINE (the score scale) of a `rows × d` Q block.
+    fn vec_affine(&mut self, rows: u64, d: u64, times: u64) -> Result<(), ScheduleError> {
+        let i = Instr::VecAffine {
+            dst: S0,
+            a: S0,
+            rows: narrow(rows, "rows")?,
+            cols: narrow(d, "d")?,
+            mul: 1.0,
+            add: 0.0,
+            dt: DType::F16,
+        };
+        self.issue(&i, times)
+    }
+
     fn select(
         &mut self,
         rows: u64,
@@ -354,6 +392,9 @@ pub fn layer_cost_kv(
     c: Candidate,
     kv: KvPlacement,
 ) -> Result<LayerCost, ScheduleError> {
+    if kv == KvPlacement::Gathered {
+        return gathered::layer_cost(hw, shape, sched, abl, c.tc, c.q_block);
+    }
     let mut t = Tally {
         hw,
         cost: LayerCost::default(),
@@ -389,15 +430,7 @@ pub fn layer_cost_kv(
             Schedule::Cct => cct_block(&mut t, shape, b, bc, heads, abl, spill, preload)?,
             Schedule::Staged => staged_block(&mut t, shape, b, heads, abl, preload)?,
         }
-        let sync = Instr::SufaSync {
-            dst: S0,
-            part: S0,
-            rows: narrow(b.rows, "rows")?,
-            tiles: narrow(b.tiles.max(1), "tiles")?,
-            d: narrow(d, "d")?,
-            dt: DType::F16,
-        };
-        t.issue(&sync, heads)?;
+        t.sync(b.rows, b.tiles, d, heads)?;
         t.dma(TensorClass::O, b.rows, 2 * d, heads, true)?;
     }
     finish(t, sched)
@@ -535,14 +568,19 @@ fn finish(mut t: Tally<'_>, sched: Schedule) -> Result<LayerCost, ScheduleError>
         Schedule::Staged => cycles.values().sum(),
         _ => cycles.values().copied().max().unwrap_or(0),
     };
+    finish_with(t.hw, t.cost)
+}
+
+/// Fill in the energy of `cost` (busy cycles × engine power, DRAM energy per byte).
+fn finish_with(hw: &HwConfig, mut cost: LayerCost) -> Result<LayerCost, ScheduleError> {
     let mut e = PerEngine::new();
-    for (&name, &c) in cycles {
+    for (&name, &c) in &cost.cycles {
         let engine = Engine::from_name(name).unwrap_or(Engine::Ctrl);
-        e.insert(name, energy::busy_energy(t.hw, engine, c)?);
+        e.insert(name, energy::busy_energy(hw, engine, c)?);
     }
-    let dram = energy::dram_energy(t.hw, t.cost.dram_bytes())?;
+    let dram = energy::dram_energy(hw, cost.dram_bytes())?;
     e.insert("dram_device", dram.device);
     e.insert("dram_interface", dram.interface);
-    t.cost.energy = e;
-    Ok(t.cost)
+    cost.energy = e;
+    Ok(cost)
 }

@@ -1,0 +1,179 @@
+//! The cost model (`schedule-json`) against the simulator: for a workload spec, the predicted
+//! latency and DRAM bytes must match a timing-only simulation of the program the lowering
+//! emits for the plan (the module `cct-tile` annotates with `sofa.tc`/`sofa.q_block`, which
+//! the lowering honours), within ±25 % (cycles) and ±10 % (bytes). Specs are cut to one layer
+//! (their layers are identical); keep 0.25 and 1, `cct`, `dense` and (S ≤ 512) `staged`.
+//!
+//! `sofa run --workload` lowers the spec without `cct-tile`, i.e. with the lowering's own
+//! default `Tc`; where the plan picked another `Tc` its figures differ from the prediction by
+//! that choice (the ignored table test prints both).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use sofa_compiler::lower::{lower_attention, LowerOptions};
+use sofa_compiler::passes::cct_tile::annotate;
+use sofa_compiler::passes::sparsify::{Sparsify, SparsifyConfig};
+use sofa_compiler::schedule::json::workload_schedule_json;
+use sofa_compiler::schedule::{plan_module, Ablation, Schedule};
+use sofa_compiler::workload::{build_module, load_spec, WorkloadSpec};
+use sofa_ir::dialect::DialectRegistry;
+use sofa_ir::hw::HwConfig;
+use sofa_ir::pass::{Pass, PassContext};
+use sofa_runtime::sim::{simulate, Mode, SimOptions};
+
+const CYCLES_TOL: f64 = 0.25;
+const BYTES_TOL: f64 = 0.10;
+
+fn spec(name: &str) -> WorkloadSpec {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("workloads/{name}.toml"));
+    let mut s = load_spec(&path).unwrap();
+    s.layers = 1;
+    s
+}
+
+/// (latency cycles, DRAM bytes) of the schedule-json totals.
+fn predicted(s: &WorkloadSpec, keep: f64, schedule: Schedule) -> (u64, u64) {
+    let hw = HwConfig::default();
+    let text = workload_schedule_json(s, &hw, Some(keep), schedule, Ablation::default()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let totals = &doc["totals"];
+    (
+        totals["latency_cycles"].as_u64().unwrap(),
+        totals["dram_bytes"].as_u64().unwrap(),
+    )
+}
+
+/// The spec's attention IR, sparsified at `keep` (what `schedule-json` plans).
+fn sparse_module(s: &WorkloadSpec, keep: f64) -> sofa_ir::Module {
+    let mut m = build_module(s).unwrap();
+    let mut config = SparsifyConfig::default();
+    config.global.keep = keep;
+    let dialects = DialectRegistry::with_core_dialects();
+    let mut cx = PassContext::new(&dialects);
+    Sparsify::new(config).run(&mut m, &mut cx).unwrap();
+    m
+}
+
+/// (total cycles, DRAM bytes) of the timing-only simulation of the spec lowered as
+/// `sofa run --workload` does (`lower_workload`), or, with `planned`, of the module carrying
+/// the plan `schedule-json` reports (`cct-tile`'s attributes, which the lowering honours).
+fn simulated(s: &WorkloadSpec, keep: f64, schedule: Schedule, planned: bool) -> (u64, u64) {
+    let hw = HwConfig::default();
+    let m = if planned {
+        let mut m = sparse_module(s, keep);
+        let layers = plan_module(&m, &hw, schedule, Ablation::default()).unwrap();
+        annotate(&mut m, &layers);
+        m
+    } else {
+        build_module(s).unwrap()
+    };
+    let opts = LowerOptions {
+        schedule,
+        keep_ratio: Some(keep),
+        q_block: None,
+        ablate: Ablation::default(),
+    };
+    let program = lower_attention(&m, &hw, &opts).unwrap();
+    let sim = SimOptions {
+        mode: Mode::TimingOnly,
+        ..SimOptions::default()
+    };
+    let r = simulate(&program, &hw, &BTreeMap::new(), &sim)
+        .unwrap()
+        .report;
+    (r.total_cycles, r.dram.read_bytes + r.dram.written_bytes)
+}
+
+fn rel(pred: u64, sim: u64) -> f64 {
+    (pred as f64 - sim as f64) / sim as f64
+}
+
+/// Every (keep, schedule) of `name` the lowering runs: staged only for S ≤ 512.
+fn cases(s: &WorkloadSpec) -> Vec<(f64, Schedule)> {
+    let mut scheds = vec![Schedule::Cct, Schedule::Dense];
+    if s.seq <= 512 {
+        scheds.push(Schedule::Staged);
+    }
+    [0.25, 1.0]
+        .into_iter()
+        .flat_map(|k| scheds.iter().map(move |&sc| (k, sc)))
+        .collect()
+}
+
+fn check(name: &str) {
+    let s = spec(name);
+    let mut bad = Vec::new();
+    for (keep, sched) in cases(&s) {
+        let (pc, pb) = predicted(&s, keep, sched);
+        let (sc, sb) = simulated(&s, keep, sched, true);
+        let (ec, eb) = (rel(pc, sc), rel(pb, sb));
+        if ec.abs() > CYCLES_TOL || eb.abs() > BYTES_TOL {
+            bad.push(format!(
+                "{name} keep {keep} {}: cycles {pc} vs {sc} ({:+.1}%), bytes {pb} vs {sb} ({:+.1}%)",
+                sched.name(),
+                100.0 * ec,
+                100.0 * eb
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn bert_base_predictions_match_the_simulator() {
+    check("bert-base");
+}
+
+#[test]
+fn gpt2_predictions_match_the_simulator() {
+    check("gpt2");
+}
+
+#[test]
+fn vit_b16_predictions_match_the_simulator() {
+    check("vit-b16");
+}
+
+/// The comparison table of every workload (slow in debug builds):
+/// `cargo test --release --test cost_vs_sim -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn every_workload_table() {
+    let mut names: Vec<String> =
+        std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("workloads"))
+            .unwrap()
+            .filter_map(|e| {
+                let p = e.ok()?.path();
+                let stem = p.file_stem()?.to_string_lossy().into_owned();
+                (p.extension()? == "toml").then_some(stem)
+            })
+            .collect();
+    names.sort();
+    let mut worst: (f64, f64) = (0.0, 0.0);
+    for name in &names {
+        let s = spec(name);
+        for (keep, sched) in cases(&s) {
+            let (pc, pb) = predicted(&s, keep, sched);
+            let (sc, sb) = simulated(&s, keep, sched, true);
+            let (ec, eb) = (rel(pc, sc), rel(pb, sb));
+            worst = (worst.0.max(ec.abs()), worst.1.max(eb.abs()));
+            // `sofa run --workload` lowers with the lowering's own default Tc.
+            let (wc, wb) = simulated(&s, keep, sched, false);
+            println!(
+                "{name:10} keep {keep:4} {:6}: cycles {pc:>12} vs {sc:>12} ({:+6.1}%), bytes {pb:>13} vs {sb:>13} ({:+6.1}%); unplanned run {:+6.1}% / {:+6.1}%",
+                sched.name(),
+                100.0 * ec,
+                100.0 * eb,
+                100.0 * rel(pc, wc),
+                100.0 * rel(pb, wb)
+            );
+        }
+    }
+    println!(
+        "worst: cycles {:.1}%, bytes {:.1}%",
+        100.0 * worst.0,
+        100.0 * worst.1
+    );
+    assert!(worst.0 <= CYCLES_TOL && worst.1 <= BYTES_TOL);
+}
