@@ -113,13 +113,6 @@ pub fn compile_model(
     }
     let mut module = imported.module;
     require_static_inputs(&module, path)?;
-    if target.keep.unwrap_or(1.0) >= 1.0 && target.schedule != Schedule::Dense {
-        eprintln!(
-            "note: keep ratio 1 means dense attention: every layer is planned with the dense \
-             schedule (give --keep-ratio < 1 for {})",
-            target.schedule.name()
-        );
-    }
     run_manager(&mut module, compile_manager(target)?, instrument, true)?;
     Ok(module)
 }
