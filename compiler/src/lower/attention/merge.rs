@@ -127,7 +127,7 @@ impl Emitter<'_> {
 
     /// SUFA.SYNC of `c` rows from `part` (`tiles` blocks of `c` rows), then ST of output rows
     /// `[r0, r0+c)`; `last`: the segment's final ST, deferred.
-    fn sync_rows(
+    pub(super) fn sync_rows(
         &mut self,
         g: &BlockGeo,
         part: SramRef,

@@ -207,7 +207,7 @@ impl Emitter<'_> {
         });
         self.sems.publish(Chan::ReloadP, self.out);
         self.sems.take(Chan::ReloadP, self.out);
-        self.merge_rows(g, part, r0, rows, tiles, last)
+        self.sync_rows(g, part, r0, rows, tiles, last)
     }
 
     /// One list: RASS over its run of the SADS output (`idx`) → GATHER K, V → SUFA.T fa2 of
@@ -277,47 +277,6 @@ impl Emitter<'_> {
         });
         self.sems.release(Chan::Kv, self.out);
         self.sems.release(Chan::Slot, self.out);
-        Ok(())
-    }
-
-    /// SUFA.SYNC of `rows` rows over `lists` partial blocks at `part`, then ST of output rows
-    /// `[r0, r0 + rows)`; `last`: the segment's final ST, deferred.
-    fn merge_rows(
-        &mut self,
-        g: &BlockGeo,
-        part: SramRef,
-        r0: u64,
-        rows: u64,
-        lists: u64,
-        last: bool,
-    ) -> Result<(), LowerError> {
-        let co = self.next(Chan::Out);
-        let dst = self.sram.at(Buf::Out, co);
-        self.sems.acquire(Chan::Out, self.out);
-        self.out.push(Instr::SufaSync {
-            dst,
-            part,
-            rows: self.n(rows, "rows")?,
-            tiles: self.n(lists, "lists")?,
-            d: self.n(self.l.d, "d")?,
-            dt: self.l.dt,
-        });
-        self.sems.publish(Chan::Out, self.out);
-        let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
-        let st = Instr::St {
-            dst: DramAddr(g.o + r0 * self.row_bytes()),
-            src: dst,
-            rows: self.n(rows, "rows")?,
-            row_bytes: rb,
-            stride: rb,
-        };
-        if last {
-            self.final_st = Some(st);
-        } else {
-            self.sems.take(Chan::Out, self.out);
-            self.out.push(st);
-            self.sems.release(Chan::Out, self.out);
-        }
         Ok(())
     }
 }
