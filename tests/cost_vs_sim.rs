@@ -3,23 +3,16 @@
 //! emits for the plan (the module `cct-tile` annotates with `sofa.tc`/`sofa.q_block`, which
 //! the lowering honours), within ±25 % (cycles) and ±10 % (bytes). Specs are cut to one layer
 //! (their layers are identical); keep 0.25 and 1, `cct`, `dense` and (S ≤ 512) `staged`.
-//!
-//! `sofa run --workload` lowers the spec without `cct-tile`, i.e. with the lowering's own
-//! default `Tc`; where the plan picked another `Tc` its figures differ from the prediction by
-//! that choice (the ignored table test prints both).
+//! `sofa run --workload` lowers that same planned module (`planned_workload`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use sofa_compiler::lower::{lower_attention, LowerOptions};
-use sofa_compiler::passes::cct_tile::annotate;
-use sofa_compiler::passes::sparsify::{Sparsify, SparsifyConfig};
-use sofa_compiler::schedule::json::workload_schedule_json;
-use sofa_compiler::schedule::{plan_module, Ablation, Schedule};
-use sofa_compiler::workload::{build_module, load_spec, WorkloadSpec};
-use sofa_ir::dialect::DialectRegistry;
+use sofa_compiler::schedule::json::{planned_workload, workload_schedule_json};
+use sofa_compiler::schedule::{Ablation, Schedule};
+use sofa_compiler::workload::{load_spec, WorkloadSpec};
 use sofa_ir::hw::HwConfig;
-use sofa_ir::pass::{Pass, PassContext};
 use sofa_runtime::sim::{simulate, Mode, SimOptions};
 
 const CYCLES_TOL: f64 = 0.25;
@@ -44,35 +37,16 @@ fn predicted(s: &WorkloadSpec, keep: f64, schedule: Schedule) -> (u64, u64) {
     )
 }
 
-/// The spec's attention IR, sparsified at `keep` (what `schedule-json` plans).
-fn sparse_module(s: &WorkloadSpec, keep: f64) -> sofa_ir::Module {
-    let mut m = build_module(s).unwrap();
-    let mut config = SparsifyConfig::default();
-    config.global.keep = keep;
-    let dialects = DialectRegistry::with_core_dialects();
-    let mut cx = PassContext::new(&dialects);
-    Sparsify::new(config).run(&mut m, &mut cx).unwrap();
-    m
-}
-
 /// (total cycles, DRAM bytes) of the timing-only simulation of the spec lowered as
-/// `sofa run --workload` does (`lower_workload`), or, with `planned`, of the module carrying
-/// the plan `schedule-json` reports (`cct-tile`'s attributes, which the lowering honours).
-fn simulated(s: &WorkloadSpec, keep: f64, schedule: Schedule, planned: bool) -> (u64, u64) {
+/// `sofa run --workload` does: the module carrying the plan `schedule-json` reports
+/// (`planned_workload`, `cct-tile`'s attributes, which the lowering honours).
+fn simulated(s: &WorkloadSpec, keep: f64, schedule: Schedule) -> (u64, u64) {
     let hw = HwConfig::default();
-    let m = if planned {
-        let mut m = sparse_module(s, keep);
-        let layers = plan_module(&m, &hw, schedule, Ablation::default()).unwrap();
-        annotate(&mut m, &layers);
-        m
-    } else {
-        build_module(s).unwrap()
-    };
+    let (_, m, _) = planned_workload(s, &hw, Some(keep), schedule, Ablation::default()).unwrap();
     let opts = LowerOptions {
         schedule,
         keep_ratio: Some(keep),
-        q_block: None,
-        ablate: Ablation::default(),
+        ..LowerOptions::default()
     };
     let program = lower_attention(&m, &hw, &opts).unwrap();
     let sim = SimOptions {
@@ -106,7 +80,7 @@ fn check(name: &str) {
     let mut bad = Vec::new();
     for (keep, sched) in cases(&s) {
         let (pc, pb) = predicted(&s, keep, sched);
-        let (sc, sb) = simulated(&s, keep, sched, true);
+        let (sc, sb) = simulated(&s, keep, sched);
         let (ec, eb) = (rel(pc, sc), rel(pb, sb));
         if ec.abs() > CYCLES_TOL || eb.abs() > BYTES_TOL {
             bad.push(format!(
@@ -155,18 +129,14 @@ fn every_workload_table() {
         let s = spec(name);
         for (keep, sched) in cases(&s) {
             let (pc, pb) = predicted(&s, keep, sched);
-            let (sc, sb) = simulated(&s, keep, sched, true);
+            let (sc, sb) = simulated(&s, keep, sched);
             let (ec, eb) = (rel(pc, sc), rel(pb, sb));
             worst = (worst.0.max(ec.abs()), worst.1.max(eb.abs()));
-            // `sofa run --workload` lowers with the lowering's own default Tc.
-            let (wc, wb) = simulated(&s, keep, sched, false);
             println!(
-                "{name:10} keep {keep:4} {:6}: cycles {pc:>12} vs {sc:>12} ({:+6.1}%), bytes {pb:>13} vs {sb:>13} ({:+6.1}%); unplanned run {:+6.1}% / {:+6.1}%",
+                "{name:10} keep {keep:4} {:6}: cycles {pc:>12} vs {sc:>12} ({:+6.1}%), bytes {pb:>13} vs {sb:>13} ({:+6.1}%)",
                 sched.name(),
                 100.0 * ec,
-                100.0 * eb,
-                100.0 * rel(pc, wc),
-                100.0 * rel(pb, wb)
+                100.0 * eb
             );
         }
     }

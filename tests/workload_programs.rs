@@ -1,4 +1,5 @@
-//! The SOFA-ISA program of every workload spec (`workloads/*.toml`, cct, keep 0.25) as an insta
+//! The SOFA-ISA program of every workload spec (`workloads/*.toml`, cct, keep 0.25), as
+//! `sofa run --workload` lowers it (the cct-tile plan, through `sofa.kernel`s), as an insta
 //! snapshot. Paper-scale programs have up to millions of instructions per layer, so the
 //! snapshot is a digest of a one-layer copy of each spec (all layers of a spec are identical):
 //! the tensor table (initializer bytes as their hash), the instruction count per opcode, the FNV-1a hash of the encoded binary
@@ -8,11 +9,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use sofa_compiler::lower::{lower_attention, LowerOptions};
-use sofa_compiler::schedule::Schedule;
-use sofa_compiler::workload::{build_module, load_spec};
+use sofa_compiler::lower::{lower_attention, KvMode, LowerOptions, WORKLOAD_DT};
+use sofa_compiler::passes::lower_to_sofa::LowerToSofa;
+use sofa_compiler::schedule::json::planned_workload;
+use sofa_compiler::schedule::{Ablation, Schedule};
+use sofa_compiler::workload::load_spec;
+use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::hw::{fnv1a64, HwConfig};
 use sofa_ir::isa::Program;
+use sofa_ir::pass::{Pass, PassContext};
 
 mod common;
 use common::asm_with_hashed_data;
@@ -31,16 +36,26 @@ fn workloads() -> Vec<PathBuf> {
     files
 }
 
+/// What `sofa run --workload` lowers: the spec planned by `cct-tile`, taken to `sofa.kernel`s
+/// by `lower-to-sofa` (16-bit activations), then to the ISA.
 fn one_layer_program(path: &std::path::Path) -> Program {
     let mut spec = load_spec(path).unwrap();
     spec.layers = 1;
-    let module = build_module(&spec).unwrap();
+    let hw = HwConfig::default();
+    let (_, mut module, _) =
+        planned_workload(&spec, &hw, Some(0.25), Schedule::Cct, Ablation::default()).unwrap();
     let opts = LowerOptions {
         schedule: Schedule::Cct,
         keep_ratio: Some(0.25),
+        kv: KvMode::Gathered,
         ..LowerOptions::default()
     };
-    lower_attention(&module, &HwConfig::default(), &opts).unwrap()
+    let dialects = DialectRegistry::with_core_dialects();
+    let mut cx = PassContext::new(&dialects);
+    LowerToSofa::new(hw.clone(), opts.clone(), Some(WORKLOAD_DT))
+        .run(&mut module, &mut cx)
+        .unwrap();
+    lower_attention(&module, &hw, &opts).unwrap()
 }
 
 fn digest(p: &Program) -> String {

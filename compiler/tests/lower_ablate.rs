@@ -87,6 +87,7 @@ fn layer(schedule: Schedule, ablate: Ablation, keep: f64, causal: bool) -> Layer
         o: 0,
         spill_ahat: 0,
         spill_a: 0,
+        kv_gen: None,
     }
 }
 

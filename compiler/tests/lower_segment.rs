@@ -48,6 +48,7 @@ fn layer(schedule: Schedule, causal: bool, keep: f64) -> Layer {
         o: 0,
         spill_ahat: 0,
         spill_a: 0,
+        kv_gen: None,
     }
 }
 

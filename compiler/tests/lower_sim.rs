@@ -104,6 +104,7 @@ fn layer(c: &Case) -> Layer {
         o: 0,
         spill_ahat: 0,
         spill_a: 0,
+        kv_gen: None,
     }
 }
 

@@ -62,6 +62,7 @@ fn layer(seq: u64, d: u64, dt: DType, causal: bool, keep: f64) -> Layer {
         o: 0,
         spill_ahat: 0,
         spill_a: 0,
+        kv_gen: None,
     }
 }
 

@@ -5,12 +5,16 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use sofa_compiler::lower::{lower_attention, LowerOptions};
-use sofa_compiler::schedule::json::{render, workload_schedule_json};
+use sofa_compiler::lower::{lower_attention, KvMode, LowerOptions, WORKLOAD_DT};
+use sofa_compiler::passes::lower_to_sofa::LowerToSofa;
+use sofa_compiler::schedule::json::{planned_workload, render, workload_schedule_json};
 use sofa_compiler::schedule::plan_module;
-use sofa_compiler::workload::{build_module, load_spec};
+use sofa_compiler::workload::load_spec;
+use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::isa::{print_asm, Program};
+use sofa_ir::pass::{Pass, PassContext};
 use sofa_ir::text::print_module;
+use sofa_ir::Module;
 
 use super::diag::CliError;
 use super::import::{parse_shape_bindings, ShapeBindings};
@@ -130,10 +134,7 @@ fn compile_workload(
         )
         .map_err(CliError::input)?
         .into_bytes(),
-        "mlir" => {
-            let module = build_module(&spec).map_err(CliError::input)?;
-            print_module(&module).into_bytes()
-        }
+        "mlir" => print_module(&workload_kernels(&spec, target)?).into_bytes(),
         kind => program_bytes(&lower_workload(&spec, target)?, kind),
     })
 }
@@ -146,17 +147,47 @@ fn program_bytes(program: &Program, kind: &str) -> Vec<u8> {
     }
 }
 
-/// The workload's attention IR, sparsified at the keep ratio, lowered to a SOFA-ISA program.
-pub fn lower_workload(
+/// The workload's attention IR, sparsified at the keep ratio, planned by `cct-tile` (the plan
+/// `schedule-json` reports) and taken to the `sofa.*` level by `lower-to-sofa`.
+fn workload_kernels(
     spec: &sofa_compiler::workload::WorkloadSpec,
     target: &Target,
-) -> Result<Program, CliError> {
-    let module = build_module(spec).map_err(CliError::input)?;
-    let opts = LowerOptions {
+) -> Result<Module, CliError> {
+    let (_, mut module, _) = planned_workload(
+        spec,
+        &target.hw,
+        target.keep,
+        target.schedule,
+        target.ablate,
+    )
+    .map_err(CliError::input)?;
+    let dialects = DialectRegistry::with_core_dialects();
+    let mut cx = PassContext::new(&dialects);
+    LowerToSofa::new(
+        target.hw.clone(),
+        workload_options(spec, target),
+        Some(WORKLOAD_DT),
+    )
+    .run(&mut module, &mut cx)
+    .map_err(|e| CliError::input(format!("lower-to-sofa: {e}")))?;
+    Ok(module)
+}
+
+fn workload_options(spec: &sofa_compiler::workload::WorkloadSpec, target: &Target) -> LowerOptions {
+    LowerOptions {
         schedule: target.schedule,
         keep_ratio: Some(target.keep.unwrap_or(spec.keep_ratio)),
         q_block: None,
         ablate: target.ablate,
-    };
-    lower_attention(&module, &target.hw, &opts).map_err(CliError::input)
+        kv: KvMode::Gathered,
+    }
+}
+
+/// The workload's kernels ([`workload_kernels`]) lowered to a SOFA-ISA program.
+pub fn lower_workload(
+    spec: &sofa_compiler::workload::WorkloadSpec,
+    target: &Target,
+) -> Result<Program, CliError> {
+    let module = workload_kernels(spec, target)?;
+    lower_attention(&module, &target.hw, &workload_options(spec, target)).map_err(CliError::input)
 }

@@ -1,14 +1,16 @@
 //! The ONNX → SOFA path shared by `sofa compile MODEL.onnx` and `sofa run MODEL.onnx`: import
 //! with dim bindings, the compile pipeline (`shape-infer`, `canonicalize`, `fuse-attention`,
-//! `sparsify`, `cct-tile`) and the lowering of the whole model to one SOFA-ISA program.
+//! `sparsify`, `cct-tile`, `lower-to-sofa`) and the lowering of the whole model to one SOFA-ISA
+//! program.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use sofa_compiler::lower::model::lower_model;
-use sofa_compiler::lower::LowerOptions;
+use sofa_compiler::lower::model::lower_model_explained;
+use sofa_compiler::lower::{KvMode, LowerOptions};
 use sofa_compiler::passes::cct_tile::{load_config, CctTile};
+use sofa_compiler::passes::lower_to_sofa::LowerToSofa;
 use sofa_compiler::passes::sparsify::{Sparsify, SparsifyConfig};
 use sofa_compiler::schedule::{Ablation, Schedule};
 use sofa_ir::dialect::DialectRegistry;
@@ -45,6 +47,14 @@ pub struct TargetArgs {
     /// program) and the cost model: dlzs, sads, sufa, rass.
     #[arg(long, default_value = "", value_name = "M,...")]
     pub ablate: String,
+
+    /// Where attention ops of ONNX models take K and V from: auto (generate the selected
+    /// rows on demand with KVGEN where K and V are projections X·W + b of the layer input and
+    /// the layer runs cct, otherwise compute them as tensors), gathered (always compute K and
+    /// V, gather the selected rows from DRAM) or on-demand (an error naming the op where it
+    /// cannot be). Workload specs have no projections: their K and V are always gathered.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gathered", "on-demand"])]
+    pub kv: String,
 }
 
 /// [`TargetArgs`], checked.
@@ -55,12 +65,14 @@ pub struct Target {
     pub keep: Option<f64>,
     pub schedule: Schedule,
     pub ablate: Ablation,
+    pub kv: KvMode,
 }
 
 impl TargetArgs {
     pub fn resolve(&self) -> Result<Target, CliError> {
         let schedule = Schedule::parse(&self.schedule).map_err(CliError::usage)?;
         let ablate = Ablation::parse(&self.ablate).map_err(CliError::usage)?;
+        let kv = KvMode::parse(&self.kv).map_err(CliError::usage)?;
         if let Some(k) = self.keep_ratio.filter(|k| !(*k > 0.0 && *k <= 1.0)) {
             return Err(CliError::usage(format!(
                 "--keep-ratio must be in (0, 1], got {k}"
@@ -75,6 +87,7 @@ impl TargetArgs {
             keep: self.keep_ratio,
             schedule,
             ablate,
+            kv,
         })
     }
 }
@@ -94,7 +107,24 @@ fn compile_manager(target: &Target) -> Result<PassManager, CliError> {
         target.schedule,
         target.ablate,
     )));
+    pm.add(Box::new(LowerToSofa::new(
+        target.hw.clone(),
+        lower_options(target),
+        None,
+    )));
     Ok(pm)
+}
+
+/// The lowering's options for `target` (also what `lower-to-sofa` builds kernels with, so
+/// `lower-to-isa`'s check of each kernel sees the same plan).
+fn lower_options(target: &Target) -> LowerOptions {
+    LowerOptions {
+        schedule: target.schedule,
+        keep_ratio: Some(target.keep.unwrap_or(1.0)),
+        q_block: None,
+        ablate: target.ablate,
+        kv: target.kv,
+    }
 }
 
 /// Import `path` with `bindings` and run the compile pipeline over it.
@@ -117,16 +147,15 @@ pub fn compile_model(
     Ok(module)
 }
 
-/// Lower a compiled model to a SOFA-ISA program.
+/// Lower a compiled model to a SOFA-ISA program; prints where each attention op takes K and V
+/// from on stderr.
 pub fn lower(module: &Module, target: &Target, path: &Path) -> Result<Program, CliError> {
-    let opts = LowerOptions {
-        schedule: target.schedule,
-        keep_ratio: Some(target.keep.unwrap_or(1.0)),
-        q_block: None,
-        ablate: target.ablate,
-    };
-    lower_model(module, &target.hw, &opts)
-        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+    let (program, notes) = lower_model_explained(module, &target.hw, &lower_options(target))
+        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    Ok(program)
 }
 
 /// Every graph input must be fully static before lowering: name the unbound dims.

@@ -33,6 +33,7 @@
 
 mod dense;
 mod merge;
+mod ondemand;
 mod predict;
 mod staged;
 
@@ -93,6 +94,8 @@ pub fn emit_segment(
         spills,
         pending_parts: Vec::new(),
         final_st: None,
+        kv_head: None,
+        bias_rows: super::buffers::listed_cap(layer, f.rows_cap),
     };
     segment_begin(limit, &engines, e.out);
     e.sems.prime(e.out);
@@ -214,6 +217,31 @@ fn check_layer(l: &Layer) -> Result<(), LowerError> {
             .try_fold(m.dram, |a, s| a.checked_add(s?))
             .is_some();
     }
+    if let Some(g) = l.kv_gen {
+        if l.schedule != Schedule::Cct {
+            return Err(op_err(
+                l,
+                format!(
+                    "on-demand K/V is lowered for the cct schedule only, not {}",
+                    l.schedule.name()
+                ),
+            ));
+        }
+        if g.hidden == 0 || l.kv_heads.checked_mul(l.d).is_none_or(|c| c > g.w_cols) {
+            return Err(op_err(
+                l,
+                format!(
+                    "on-demand K/V: {} KV heads of {} columns do not fit W ({} columns, hidden {})",
+                    l.kv_heads, l.d, g.w_cols, g.hidden
+                ),
+            ));
+        }
+        ok &= end(g.x, &[l.batch, l.seq_k, g.hidden]).is_some()
+            && [Some(g.wk), Some(g.wv), g.bk, g.bv]
+                .into_iter()
+                .flatten()
+                .all(|w| end(w, &[g.hidden, g.w_cols]).is_some());
+    }
     if ok {
         Ok(())
     } else {
@@ -315,6 +343,10 @@ struct Emitter<'a> {
     pending_parts: Vec<(u64, u64)>,
     /// The segment's last `ST`, emitted after the closing handshakes.
     final_st: Option<Instr>,
+    /// On-demand K/V: the (batch, KV head) whose weights are loaded.
+    kv_head: Option<(u64, u64)>,
+    /// On-demand K/V: rows of the bias buffers (the most keys one tile lists).
+    bias_rows: u64,
 }
 
 impl Emitter<'_> {
@@ -371,6 +403,7 @@ impl Emitter<'_> {
 
     fn block(&mut self, g: &BlockGeo, last: bool) -> Result<(), LowerError> {
         let predicts = self.l.schedule != Schedule::Dense;
+        self.load_head_weights(g)?;
         let qs = self.load_q(g, predicts)?;
         let tiles = match self.l.schedule {
             Schedule::Dense => self.dense_tiles(g, qs)?,

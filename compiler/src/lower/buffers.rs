@@ -68,6 +68,11 @@ pub fn gathered(l: &Layer, width: u64, rows: u64, sel: u64) -> u64 {
     }
 }
 
+/// The most keys one `cct` tile lists for `rows_cap`-row blocks (RASS order, GATHER, KVGEN).
+pub fn listed_cap(l: &Layer, rows_cap: u64) -> u64 {
+    gathered(l, l.bc, l.q_block.min(rows_cap), max_sel(l))
+}
+
 /// Upper bound of the per-tile selection of a layer (SADS `sel`).
 pub fn max_sel(l: &Layer) -> u64 {
     match l.schedule {
@@ -159,8 +164,15 @@ pub fn channels(l: &Layer, depth: u32, merge: Merge) -> BTreeMap<Chan, u32> {
     if matches!(merge, Merge::Spill { .. }) {
         list.push(Chan::PartSt);
     }
+    if l.kv_gen.is_some() {
+        // The Kv ring (GX, GK, GV) is filled by DMA and KVGEN, freed by SU-FA.
+        list.extend([Chan::KvX, Chan::KvDone]);
+    }
     let ring = |c: Chan| {
-        if l.schedule != Schedule::Staged || matches!(c, Chan::Order | Chan::Slot | Chan::Kv) {
+        if matches!(c, Chan::KvX | Chan::KvDone) {
+            0
+        } else if l.schedule != Schedule::Staged || matches!(c, Chan::Order | Chan::Slot | Chan::Kv)
+        {
             depth
         } else {
             0
@@ -244,6 +256,20 @@ fn requests(
             need(Buf::Slot, r * sel * U32);
             need(Buf::GK, listed * d * act);
             need(Buf::GV, listed * d * act);
+            if let Some(g) = &l.kv_gen {
+                let x_row = g.hidden * act;
+                need(Buf::XTile, width * x_row);
+                need(Buf::GX, listed * x_row);
+                need(Buf::GList, (1 + listed) * U32);
+                need(Buf::Wk, g.hidden * d * act);
+                need(Buf::Wv, g.hidden * d * act);
+                if g.bk.is_some() {
+                    need(Buf::Bk, listed * d * act);
+                }
+                if g.bv.is_some() {
+                    need(Buf::Bv, listed * d * act);
+                }
+            }
         }
     }
     let staged = l.schedule == Schedule::Staged;
@@ -259,7 +285,11 @@ fn requests(
                 Buf::Q | Buf::QScaled => (1, TOKEN_FIRST),
                 Buf::Part if merge == Merge::OnChip => (1, TOKEN_FIRST),
                 Buf::Out | Buf::Part | Buf::PartChunk => (ring, TOKEN_FIRST),
-                Buf::Top => (1, TEMP_FIRST),
+                Buf::Top | Buf::Bk | Buf::Bv => (1, TEMP_FIRST),
+                // Loaded once per KV head, after the previous block's output ST.
+                Buf::Wk | Buf::Wv => (1, WEIGHT_FIRST),
+                Buf::XTile | Buf::GX => (ring, TOKEN_FIRST),
+                Buf::GList => (ring, TEMP_FIRST),
                 Buf::KTile | Buf::DenseK | Buf::VTile | Buf::GK | Buf::GV => (ring, WEIGHT_FIRST),
                 _ => (ring, TEMP_FIRST),
             };
@@ -454,120 +484,4 @@ pub fn default_tiles(hw: &HwConfig, l: &mut Layer, has_mask: bool) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn layer(schedule: Schedule, seq: u64, d: u64, tc: u64, fixed: bool) -> Layer {
-        Layer {
-            name: "l".into(),
-            schedule,
-            batch: 1,
-            heads: 1,
-            kv_heads: 1,
-            seq_q: seq,
-            seq_k: seq,
-            d,
-            causal: true,
-            keep: 0.25,
-            tc,
-            tc_fixed: fixed,
-            bc: seq.div_ceil(tc),
-            q_block: 128.min(seq),
-            radius: f32::INFINITY,
-            dt: DType::F16,
-            scale: 1.0,
-            mask: None,
-            ablate: Default::default(),
-            q: 0,
-            k: 0,
-            v: 0,
-            o: 0,
-            spill_ahat: 0,
-            spill_a: 0,
-        }
-    }
-
-    #[test]
-    fn small_layers_keep_full_blocks_on_chip() {
-        let hw = HwConfig::default();
-        let f = fit(&hw, &layer(Schedule::Cct, 300, 32, 3, true)).unwrap();
-        assert_eq!((f.rows_cap, f.merge), (128, Merge::OnChip));
-        // f32 activations and a mask double the element sizes, still full blocks.
-        let mut l = layer(Schedule::Cct, 300, 32, 3, true);
-        l.dt = DType::F32;
-        l.mask = Some(MaskRef::default());
-        assert_eq!(score_dt(&l), DType::F32);
-        assert_eq!(fit(&hw, &l).unwrap().rows_cap, 128);
-    }
-
-    /// The best on-chip layout: the largest row block whose partials fit.
-    fn best_on_chip(hw: &HwConfig, l: &Layer) -> Fit {
-        let mut rows = l.q_block;
-        loop {
-            for depth in [2, 1] {
-                if let Ok(f) = place(hw, l, rows, depth, Merge::OnChip) {
-                    return f;
-                }
-            }
-            rows = rows.div_ceil(2);
-        }
-    }
-
-    #[test]
-    fn long_rows_spill_partials_when_that_saves_instructions() {
-        let hw = HwConfig::default();
-        // S = 4096, d = 128, 32 tiles: the 32 partial blocks of 130 f32 per row keep on-chip
-        // merging to 8-row blocks; spilled partials allow larger blocks and fewer instructions.
-        for schedule in [Schedule::Cct, Schedule::Dense] {
-            let l = layer(schedule, 4096, 128, 32, true);
-            let f = fit(&hw, &l).unwrap();
-            let Merge::Spill { chunk, out_rows } = f.merge else {
-                panic!("{schedule:?}: expected spilled partials, got {:?}", f.merge)
-            };
-            let on_chip = best_on_chip(&hw, &l);
-            assert_eq!(on_chip.rows_cap, 8, "{schedule:?}");
-            assert!(f.rows_cap > 8, "{schedule:?}: rows {}", f.rows_cap);
-            assert!(estimate(&l, &f) < estimate(&l, &on_chip), "{schedule:?}");
-            assert!(32 * chunk * 130 * 4 <= hw.sram.token_bytes);
-            assert!(out_rows >= chunk && out_rows <= f.rows_cap);
-        }
-    }
-
-    #[test]
-    fn blocks_with_fewer_tiles_merge_more_rows_at_once() {
-        let l = layer(Schedule::Cct, 4096, 128, 32, true);
-        // Room for 32 tiles x 2 rows: 2 rows of a full row of tiles, 8 rows of 8 tiles,
-        // capped by the output buffer and the block.
-        assert_eq!(chunk_rows(&l, 2, 64, 64, 32), 2);
-        assert_eq!(chunk_rows(&l, 2, 64, 64, 8), 8);
-        assert_eq!(chunk_rows(&l, 2, 4, 64, 8), 4);
-        assert_eq!(chunk_rows(&l, 2, 64, 16, 1), 16);
-    }
-
-    #[test]
-    fn exact_layers_select_whole_tiles() {
-        let mut l = layer(Schedule::Cct, 300, 32, 3, true);
-        assert_eq!(max_sel(&l), 26);
-        l.keep = 1.0;
-        assert_eq!(max_sel(&l), 100);
-    }
-
-    #[test]
-    fn default_tiles_keep_small_layers() {
-        let hw = HwConfig::default();
-        let mut small = layer(Schedule::Cct, 300, 32, 3, false);
-        default_tiles(&hw, &mut small, true);
-        assert_eq!((small.tc, small.bc), (3, 100));
-    }
-
-    #[test]
-    fn default_tiles_of_long_rows_minimise_instructions() {
-        let hw = HwConfig::default();
-        let mut l = layer(Schedule::Dense, 4096, 128, 32, false);
-        let before = estimate(&l, &fit(&hw, &l).unwrap());
-        default_tiles(&hw, &mut l, false);
-        let after = estimate(&l, &fit(&hw, &l).unwrap());
-        assert!(l.tc.is_power_of_two() && l.bc == 4096 / l.tc);
-        assert!(after <= before, "{after} > {before}");
-    }
-}
+mod tests;

@@ -18,10 +18,12 @@ pub mod attention;
 pub mod buffers;
 pub mod dram;
 pub mod model;
+pub mod sofa_level;
 pub mod sram;
 pub mod sync;
 
 use sofa_ir::dialect::attn::{MhaAttrs, SparseMhaAttrs, MHA, SPARSE_MHA};
+use sofa_ir::dialect::sofa::KERNEL;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Instr, Program, TensorKind};
 use sofa_ir::{Location, Module, Op, Value};
@@ -43,10 +45,64 @@ pub struct LowerOptions {
     pub schedule: Schedule,
     /// Overrides every op's keep ratio (in (0, 1]).
     pub keep_ratio: Option<f64>,
+    /// Where models' attention ops take K and V from (workload modules always read them).
+    pub kv: KvMode,
     /// Overrides the query-block rows of every op.
     pub q_block: Option<u64>,
     /// Mechanisms swapped for their baselines in every op (see [`Layer::ablate`]).
     pub ablate: Ablation,
+}
+
+/// How the whole-model lowering sources each attention op's K and V.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum KvMode {
+    /// Generate the selected rows on demand (`KVGEN`) where K and V are projections of the
+    /// layer input, the layer runs `cct` and the buffers fit; read them otherwise.
+    #[default]
+    Auto,
+    /// Always compute K and V as tensors and gather the selected rows from DRAM.
+    Gathered,
+    /// Generate on demand; an error naming the op where that is impossible.
+    OnDemand,
+}
+
+impl KvMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            KvMode::Auto => "auto",
+            KvMode::Gathered => "gathered",
+            KvMode::OnDemand => "on-demand",
+        }
+    }
+
+    /// `auto`, `gathered` or `on-demand`.
+    pub fn parse(text: &str) -> Result<KvMode, String> {
+        match text {
+            "auto" => Ok(KvMode::Auto),
+            "gathered" => Ok(KvMode::Gathered),
+            "on-demand" => Ok(KvMode::OnDemand),
+            other => Err(format!(
+                "unknown K/V source '{other}' (expected auto, gathered or on-demand)"
+            )),
+        }
+    }
+}
+
+/// K and V of one attention op generated on chip from the layer input (the paper's
+/// on-demand KVGEN): `K = X·W_k + b_k`, `V = X·W_v + b_v`, per KV head the `d` columns of that
+/// head. DRAM addresses; every matrix row-major of type [`Layer::dt`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KvGen {
+    /// The layer input X, `[B, S_k, hidden]`.
+    pub x: u64,
+    pub hidden: u64,
+    /// Column 0 of W_k / W_v inside a `[hidden, w_cols]` matrix.
+    pub wk: u64,
+    pub wv: u64,
+    pub w_cols: u64,
+    /// Column 0 of b_k / b_v (`w_cols` wide), when the projection has a bias.
+    pub bk: Option<u64>,
+    pub bv: Option<u64>,
 }
 
 /// Why a module could not be lowered; op errors name the op and its location.
@@ -103,6 +159,9 @@ pub struct Layer {
     /// the whole visible row at once (one tile, `Tc` = 1), `sufa` updates as FA-2, `rass`
     /// issues K/V in order with duplicates (`RASS reuse=false`).
     pub ablate: Ablation,
+    /// K and V generated on demand from the layer input (`cct` only); `k`, `v` are then
+    /// unused.
+    pub kv_gen: Option<KvGen>,
     /// DRAM base addresses of q, k, v and the output: contiguous row-major `[B, H, S, D]`
     /// (k, v: `[B, KVH, S, D]`) of type `dt`.
     pub q: u64,
@@ -158,12 +217,20 @@ pub fn lower_attention(
     let ops: Vec<Op> = m
         .all_ops()
         .into_iter()
-        .filter(|&op| matches!(m.op(op).name.as_str(), MHA | SPARSE_MHA))
+        .filter(|&op| matches!(m.op(op).name.as_str(), MHA | SPARSE_MHA | KERNEL))
         .collect();
     let mut layers = Vec::with_capacity(ops.len());
     for (index, &op) in ops.iter().enumerate() {
+        if m.op(op).name == KERNEL {
+            sofa_level::check_kernel(m, op, hw, opts, Some(WORKLOAD_DT))?;
+        }
         let mut l = plan(m, op, index, hw, opts, Some(WORKLOAD_DT))?;
         let err = op_error(m, op);
+        if l.kv_gen.is_some() {
+            return Err(err(
+                "on-demand K/V needs the layer input; attention-only modules carry K and V".into(),
+            ));
+        }
         if m.op(op).operands.len() > 3 {
             return Err(err(
                 "masks need the whole-model lowering (attention-only modules have none)".into(),
@@ -291,10 +358,12 @@ fn plan(
         Location::Name(n) => n.clone(),
         _ => format!("attention{index}"),
     };
-    let (mha, sparse) = if data.name == SPARSE_MHA {
+    // A `sofa.kernel` is planned as the attention op it replaced (`sofa.from`).
+    let kind = sofa_ir::dialect::sofa::attention_kind(m, op).unwrap_or_default();
+    let (mha, sparse) = if kind == SPARSE_MHA {
         let s = SparseMhaAttrs::from_dict(&data.attrs).map_err(&err)?;
         (s.mha.clone(), Some(s))
-    } else if data.name == MHA {
+    } else if kind == MHA {
         let a = MhaAttrs::of(m, op).ok_or_else(|| err("attn.mha lacks its attributes".into()))?;
         (a, None)
     } else {
@@ -365,6 +434,7 @@ fn plan(
         scale,
         mask: None,
         ablate: opts.ablate,
+        kv_gen: None,
         q: 0,
         k: 0,
         v: 0,
@@ -372,6 +442,43 @@ fn plan(
         spill_ahat: 0,
         spill_a: 0,
     };
+    layer.kv_gen = kv_template(m, op, &layer).map_err(&err)?;
     buffers::default_tiles(hw, &mut layer, data.operands.len() > 3);
     Ok(layer)
 }
+
+/// The K/V source an op's `sofa.kv` attributes record (written by `lower-to-sofa`):
+/// `on-demand` with `sofa.kv_hidden` and `sofa.kv_bias_k` / `sofa.kv_bias_v` gives a
+/// [`KvGen`] whose DRAM addresses the model lowering fills in; `gathered` or none, `None`.
+fn kv_template(m: &Module, op: Op, l: &Layer) -> Result<Option<KvGen>, String> {
+    let attrs = &m.op(op).attrs;
+    match attrs.get(KV_ATTR).and_then(|a| a.as_str()) {
+        None | Some("gathered") => Ok(None),
+        Some("on-demand") => {
+            let hidden = attr_u64(m, op, KV_HIDDEN_ATTR)
+                .filter(|&h| h > 0)
+                .ok_or_else(|| {
+                    format!("sofa.kv = \"on-demand\" needs a positive {KV_HIDDEN_ATTR}")
+                })?;
+            let bias = |key: &str| attrs.get(key).and_then(|a| a.as_bool()).unwrap_or(false);
+            Ok(Some(KvGen {
+                x: 0,
+                hidden,
+                wk: 0,
+                wv: 0,
+                w_cols: l.kv_heads * l.d,
+                bk: bias(KV_BIAS_K_ATTR).then_some(0),
+                bv: bias(KV_BIAS_V_ATTR).then_some(0),
+            }))
+        }
+        Some(other) => Err(format!(
+            "sofa.kv = \"{other}\" is not \"on-demand\" or \"gathered\""
+        )),
+    }
+}
+
+/// Attributes recording an op's K/V source (see [`kv_template`]).
+pub const KV_ATTR: &str = "sofa.kv";
+pub const KV_HIDDEN_ATTR: &str = "sofa.kv_hidden";
+pub const KV_BIAS_K_ATTR: &str = "sofa.kv_bias_k";
+pub const KV_BIAS_V_ATTR: &str = "sofa.kv_bias_v";

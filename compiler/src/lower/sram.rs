@@ -52,6 +52,19 @@ pub enum Buf {
     PartChunk,
     /// The output block.
     Out,
+    /// On-demand K/V: the token rows X of a key tile (DLZS.K's input for K̂).
+    XTile,
+    /// On-demand K/V: the token rows X of the keys RASS lists (KVGEN's input).
+    GX,
+    /// On-demand K/V: KVGEN's copy of the RASS order list.
+    GList,
+    /// On-demand K/V: the KV head's columns of W_k and W_v (`hidden × d`).
+    Wk,
+    Wv,
+    /// On-demand K/V: the KV head's bias of K and V repeated over the listed rows (KVGEN
+    /// accumulates onto a copy of it).
+    Bk,
+    Bv,
 }
 
 /// One buffer request: bytes per ring entry, ring depth, spaces in order of preference.
@@ -108,6 +121,14 @@ impl SramLayout {
             }
             None => SramRef::temp(0),
         }
+    }
+
+    /// Every allocated buffer in [`Buf`] order: its ring entry 0, stride bytes (one aligned
+    /// entry) and ring depth.
+    pub fn buffers(&self) -> impl Iterator<Item = (Buf, SramRef, u64, u32)> + '_ {
+        self.bufs
+            .iter()
+            .map(|(&buf, &(base, stride, depth))| (buf, base, stride, depth))
     }
 
     /// Ring depth of `buf` (0 when not allocated).

@@ -129,6 +129,10 @@ pub enum Chan {
     SpillP,
     /// Staged: partials reloaded: dma → sufa.
     ReloadP,
+    /// On-demand K/V: the listed X rows (and the bias copies) are in place: dma → kvpe.
+    KvX,
+    /// On-demand K/V: KVGEN wrote the K and V rows: kvpe → sufa.
+    KvDone,
 }
 
 impl Chan {
@@ -159,6 +163,8 @@ impl Chan {
             Chan::Reload => (Dma, Sads, false),
             Chan::SpillP => (Sufa, Dma, false),
             Chan::ReloadP => (Dma, Sufa, false),
+            Chan::KvX => (Dma, Kvpe, false),
+            Chan::KvDone => (Kvpe, Sufa, false),
         }
     }
 }

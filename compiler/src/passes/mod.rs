@@ -7,6 +7,7 @@
 //! - [`fuse_attention`]: recognise attention blocks (egg) and replace each by `attn.mha`.
 //! - [`shape_infer`]: bind named dims (`bind=batch:1,seq:128`) and refine value types.
 //! - [`cct_tile`]: choose each attention layer's tiling plan (Tc, query block, K̂ placement).
+//! - [`lower_to_sofa`]: replace each planned attention op by a `sofa.kernel` (buffers, loops).
 //! - [`sparsify`]: turn `attn.mha` into `attn.sparse_mha` (keep ratio, tiles, radius; per layer).
 //!
 //! Adding a pass: write its module with a `pub static INFO: PassInfo` and a type implementing
@@ -18,6 +19,7 @@ pub mod cse;
 pub mod dce;
 pub mod equiv;
 pub mod fuse_attention;
+pub mod lower_to_sofa;
 pub mod shape_infer;
 pub mod sparsify;
 
@@ -35,6 +37,7 @@ pub static PASSES: &[&PassInfo] = &[
     &cse::INFO,
     &dce::INFO,
     &fuse_attention::INFO,
+    &lower_to_sofa::INFO,
     &shape_infer::INFO,
     &sparsify::INFO,
 ];

@@ -25,7 +25,7 @@ use sofa_ir::{Module, Op};
 use super::cost::{Candidate, LayerCost};
 use super::egraph::{self, Choice, Extraction, Pin, ScheduleGraph};
 use super::{Ablation, LayerPlan, Schedule, ScheduleError};
-use crate::passes::sparsify::attention_layers;
+use sofa_ir::dialect::sofa::attention_kind;
 
 /// The sizes of one attention layer that the cost depends on.
 #[derive(Clone, Debug, PartialEq)]
@@ -141,7 +141,7 @@ pub fn layer_shape(m: &Module, op: Op, layer: usize) -> Result<LayerShape, Sched
         layer,
         message: message.to_string(),
     };
-    let (mha, keep) = if m.op(op).name == SPARSE_MHA {
+    let (mha, keep) = if attention_kind(m, op) == Some(SPARSE_MHA) {
         let a =
             SparseMhaAttrs::of(m, op).ok_or_else(|| bad("attn.sparse_mha lacks its attributes"))?;
         (a.mha, a.keep_ratio)
@@ -225,7 +225,11 @@ pub fn plan_module_pinned(
 ) -> Result<Vec<PlannedLayer>, ScheduleError> {
     let mut cache: BTreeMap<String, Shared> = BTreeMap::new();
     let mut out = Vec::new();
-    for (index, op) in attention_layers(m).into_iter().enumerate() {
+    let layers = m
+        .all_ops()
+        .into_iter()
+        .filter(|&o| attention_kind(m, o).is_some());
+    for (index, op) in layers.enumerate() {
         let shape = layer_shape(m, op, index)?;
         let hit = match cache.entry(format!("{shape:?}")) {
             Entry::Occupied(e) => e.into_mut(),

@@ -202,6 +202,21 @@ pub fn workload_schedule_json(
     schedule: Schedule,
     ablate: Ablation,
 ) -> Result<String, super::ScheduleError> {
+    let (name, _, layers) = planned_workload(spec, hw, keep, schedule, ablate)?;
+    Ok(render(hw, &name, schedule, ablate, &layers))
+}
+
+/// A workload spec's attention module (keep ratio `keep`, else the spec's), sparsified and
+/// planned under `schedule`/`ablate` with `cct-tile`'s attributes on every op: what both
+/// `schedule-json` and the workload lowering read, so the program runs the reported plan.
+/// Returns the spec's name, the module and its planned layers.
+pub fn planned_workload(
+    spec: &crate::workload::WorkloadSpec,
+    hw: &HwConfig,
+    keep: Option<f64>,
+    schedule: Schedule,
+    ablate: Ablation,
+) -> Result<(String, sofa_ir::Module, Vec<super::PlannedLayer>), super::ScheduleError> {
     use crate::passes::sparsify::{Sparsify, SparsifyConfig};
     use sofa_ir::pass::{Pass, PassContext};
 
@@ -219,5 +234,6 @@ pub fn workload_schedule_json(
         .run(&mut m, &mut cx)
         .map_err(|e| bad(e.to_string()))?;
     let layers = super::plan_module(&m, hw, schedule, ablate)?;
-    Ok(render(hw, &spec.name, schedule, ablate, &layers))
+    crate::passes::cct_tile::annotate(&mut m, &layers);
+    Ok((spec.name, m, layers))
 }

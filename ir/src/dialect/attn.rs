@@ -66,7 +66,9 @@
 //! Reference semantics: `crate::eval::sparse_mha` (with `selection_stats` for top-k recall).
 //!
 //! Both ops accept the optional plan attributes `cct-tile` writes (`sofa.tc`, `sofa.bc`,
-//! `sofa.q_block` : i64, `sofa.khat`, `sofa.schedule` : string); they do not change semantics.
+//! `sofa.q_block` : i64, `sofa.khat`, `sofa.schedule` : string) and the K/V source
+//! `lower-to-sofa` records (`sofa.kv` : string, `sofa.kv_hidden` : i64, `sofa.kv_bias_k`,
+//! `sofa.kv_bias_v` : bool); they do not change semantics.
 
 use super::{Arity, AttrDef, AttrKind, Dialect, OpDef, Trait};
 use crate::attr::{AttrDict, Attribute};
@@ -105,6 +107,10 @@ pub static ATTN: Dialect = Dialect {
                 AttrDef::optional("sofa.q_block", AttrKind::Int),
                 AttrDef::optional("sofa.khat", AttrKind::String),
                 AttrDef::optional("sofa.schedule", AttrKind::String),
+                AttrDef::optional("sofa.kv", AttrKind::String),
+                AttrDef::optional("sofa.kv_hidden", AttrKind::Int),
+                AttrDef::optional("sofa.kv_bias_k", AttrKind::Bool),
+                AttrDef::optional("sofa.kv_bias_v", AttrKind::Bool),
             ],
             props: &[],
             traits: &[Trait::Pure],
@@ -137,6 +143,10 @@ pub static ATTN: Dialect = Dialect {
                 AttrDef::optional("sofa.q_block", AttrKind::Int),
                 AttrDef::optional("sofa.khat", AttrKind::String),
                 AttrDef::optional("sofa.schedule", AttrKind::String),
+                AttrDef::optional("sofa.kv", AttrKind::String),
+                AttrDef::optional("sofa.kv_hidden", AttrKind::Int),
+                AttrDef::optional("sofa.kv_bias_k", AttrKind::Bool),
+                AttrDef::optional("sofa.kv_bias_v", AttrKind::Bool),
             ],
             props: &[],
             traits: &[Trait::Pure],

@@ -10,6 +10,7 @@
 pub mod attn;
 pub mod builtin;
 pub mod onnx;
+pub mod sofa;
 
 use std::collections::BTreeMap;
 
@@ -219,6 +220,7 @@ impl DialectRegistry {
         }
         r.register(&onnx::ONNX);
         r.register(&attn::ATTN);
+        r.register(&sofa::SOFA);
         r
     }
 

@@ -34,15 +34,21 @@ impl Emitter<'_> {
             let c = self.next(Chan::KHat);
             let kt = self.sram.at(Buf::KTile, c);
             self.sems.acquire(Chan::KHat, self.out);
-            self.out.push(Instr::Ld {
-                dst: kt,
-                src: DramAddr(g.k + k0 * self.row_bytes()),
-                rows: self.n(w, "tile width")?,
-                row_bytes: rb,
-                stride: rb,
-            });
+            // On demand, K̂ is predicted from the tile's X rows (DLZS.K) instead.
+            let x_tile = self.l.kv_gen.is_some().then_some(c);
+            if x_tile.is_some() {
+                self.load_x_tile(g, k0, w, c)?;
+            } else {
+                self.out.push(Instr::Ld {
+                    dst: kt,
+                    src: DramAddr(g.k + k0 * self.row_bytes()),
+                    rows: self.n(w, "tile width")?,
+                    row_bytes: rb,
+                    stride: rb,
+                });
+            }
             self.sems.publish(Chan::KHat, self.out);
-            let (masked, ca) = self.predict(g, qs, kt, k0, w, j == last)?;
+            let (masked, ca) = self.predict(g, qs, (kt, x_tile), k0, w, j == last)?;
             // Keep 1: every visible key of the tile (exact attention).
             let sel = if exact(self.l) { w } else { per_tile.min(w) };
             let pick = Pick {
@@ -62,14 +68,15 @@ impl Emitter<'_> {
         Ok(tiles.len() as u64)
     }
 
-    /// DLZS.S of `w` keys (K̂ at `kt`) against the scaled Q, then the masks (the causal table
-    /// when the keys reach into some row's future, the op's mask always). Returns whether Â
-    /// was masked and its ring entry.
+    /// DLZS.S of `w` keys (K̂ at `kt`, first predicted from XTile entry `x` when K/V are
+    /// generated on demand) against the scaled Q, then the masks (the causal table when the
+    /// keys reach into some row's future, the op's mask always). Returns whether Â was masked
+    /// and its ring entry.
     pub(super) fn predict(
         &mut self,
         g: &BlockGeo,
         qs: u64,
-        kt: SramRef,
+        (kt, x): (SramRef, Option<u64>),
         k0: u64,
         w: u64,
         last: bool,
@@ -79,6 +86,9 @@ impl Emitter<'_> {
         let ca = self.next(Chan::AHat);
         let ahat = self.sram.at(Buf::AHat, ca);
         self.sems.take(Chan::KHat, self.out);
+        if let Some(c) = x {
+            self.predict_khat(kt, c, w)?;
+        }
         self.sems.acquire(Chan::AHat, self.out);
         let q = self.sram.at(Buf::QScaled, qs);
         let (rows, k, n): (u32, u32, u32) = (
@@ -188,24 +198,15 @@ impl Emitter<'_> {
         self.sems.publish(Chan::Slot, self.out);
         let listed = gathered(self.l, p.w, g.rows, p.sel);
         let ck = self.next(Chan::Kv);
-        let (gk, gv) = (self.sram.at(Buf::GK, ck), self.sram.at(Buf::GV, ck));
-        let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
-        let max_rows: u32 = self.n(listed, "gathered rows")?;
         self.sems.take(Chan::Order, self.out);
         self.sems.acquire(Chan::Kv, self.out);
-        for (dst, src) in [(gk, g.k), (gv, g.v)] {
-            self.out.push(Instr::Gather {
-                dst,
-                src: DramAddr(src),
-                idx: order,
-                max_rows,
-                row_bytes: rb,
-                stride: rb,
-            });
-        }
-        self.sems.release(Chan::Order, self.out);
-        self.sems.publish(Chan::Kv, self.out);
-        self.sems.take(Chan::Kv, self.out);
+        let (gk, gv) = if self.l.kv_gen.is_some() {
+            let kv = self.generate_kv(g, order, listed, ck)?;
+            self.sems.take(Chan::KvDone, self.out);
+            kv
+        } else {
+            self.gather_kv(g, order, listed, ck)?
+        };
         self.sems.take(Chan::Slot, self.out);
         let dst = self.part_dst(g, p.tile);
         self.out.push(Instr::SufaT {
@@ -224,5 +225,33 @@ impl Emitter<'_> {
         self.sems.release(Chan::Kv, self.out);
         self.sems.release(Chan::Slot, self.out);
         self.part_written(g)
+    }
+
+    /// DMA: GATHER the `listed` K and V rows of the RASS `order` list into GK/GV ring entry
+    /// `ck` (DMA has taken `Order` and acquired `Kv`); SU-FA has taken `Kv` on return.
+    fn gather_kv(
+        &mut self,
+        g: &BlockGeo,
+        order: SramRef,
+        listed: u64,
+        ck: u64,
+    ) -> Result<(SramRef, SramRef), LowerError> {
+        let (gk, gv) = (self.sram.at(Buf::GK, ck), self.sram.at(Buf::GV, ck));
+        let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
+        let max_rows: u32 = self.n(listed, "gathered rows")?;
+        for (dst, src) in [(gk, g.k), (gv, g.v)] {
+            self.out.push(Instr::Gather {
+                dst,
+                src: DramAddr(src),
+                idx: order,
+                max_rows,
+                row_bytes: rb,
+                stride: rb,
+            });
+        }
+        self.sems.release(Chan::Order, self.out);
+        self.sems.publish(Chan::Kv, self.out);
+        self.sems.take(Chan::Kv, self.out);
+        Ok((gk, gv))
     }
 }

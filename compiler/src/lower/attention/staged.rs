@@ -114,7 +114,7 @@ impl Emitter<'_> {
                 stride: self.n(rb, "row bytes")?,
             });
             self.sems.publish(Chan::KHat, self.out);
-            let (masked, ca) = self.predict(g, qs, kt, k0, w, j + 1 == tiles)?;
+            let (masked, ca) = self.predict(g, qs, (kt, None), k0, w, j + 1 == tiles)?;
             // Â to DRAM: the classic flow's stage boundary.
             let spill = if masked {
                 Chan::SpillAMasked

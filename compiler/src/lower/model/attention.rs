@@ -17,10 +17,12 @@ use sofa_ir::isa::{DType, TensorKind};
 use sofa_ir::{Module, Value};
 
 use super::elementwise::emit_select;
+use super::kvfuse::KvSource;
 use super::movement::copy_view;
 use super::view::View;
 use super::{Ctx, OpRef};
-use crate::lower::{emit_segment, plan_layer, LowerError, MaskRef};
+use crate::lower::sofa_level::check_kernel;
+use crate::lower::{emit_segment, plan_layer, KvGen, Layer, LowerError, MaskRef};
 
 /// Scores at or below this are exclusions (`finfo(float32).min` ≈ −3.4e38 qualifies).
 const EXCLUDE: f64 = -1e30;
@@ -57,13 +59,25 @@ pub fn where_mask_cond(m: &Module, v: Value) -> Option<Value> {
 pub fn attention(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
     let index = ctx.attn_count;
     ctx.attn_count += 1;
+    if ctx.m.op(o.op).name == sofa_ir::dialect::sofa::KERNEL {
+        check_kernel(ctx.m, o.op, ctx.hw, ctx.opts, None)?;
+    }
     let mut layer = plan_layer(ctx.m, o.op, index, ctx.hw, ctx.opts)?;
     layer.name = ctx.layer_base(&layer.name);
     let operands = ctx.m.op(o.op).operands.clone();
     let dt = layer.dt;
     layer.q = ctx.dense_named(o, operands[0], &format!("{}.q", layer.name), dt)?;
-    layer.k = ctx.dense_named(o, operands[1], &format!("{}.k", layer.name), dt)?;
-    layer.v = ctx.dense_named(o, operands[2], &format!("{}.v", layer.name), dt)?;
+    if layer.kv_gen.is_some() && !ctx.kv_fused.contains_key(&o.op) {
+        return Err(o.err("sofa.kv = \"on-demand\" but K and V are not projections of one input"));
+    }
+    if let Some(src) = ctx.kv_fused.get(&o.op).cloned() {
+        layer.kv_gen = Some(kv_gen(ctx, o, &layer, &src)?);
+        // The on-demand buffers may change the best tile count.
+        crate::lower::buffers::default_tiles(ctx.hw, &mut layer, operands.len() > 3);
+    } else {
+        layer.k = ctx.dense_named(o, operands[1], &format!("{}.k", layer.name), dt)?;
+        layer.v = ctx.dense_named(o, operands[2], &format!("{}.v", layer.name), dt)?;
+    }
     if let Some(&mv) = operands.get(3) {
         if ctx.m.value_type(mv).as_tensor().is_some() {
             layer.mask = Some(mask_ref(ctx, o, &layer, mv)?);
@@ -86,6 +100,41 @@ pub fn attention(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
         .collect();
     ctx.names.extend(added);
     Ok(())
+}
+
+/// DRAM addresses of the layer input and the K/V weights of an on-demand layer.
+fn kv_gen(
+    ctx: &mut Ctx<'_>,
+    o: &OpRef,
+    layer: &Layer,
+    src: &KvSource,
+) -> Result<KvGen, LowerError> {
+    let x = ctx.view(o, src.x)?;
+    let x = if x.dt == layer.dt && x.is_contiguous() {
+        x.base
+    } else {
+        let name = format!("{}.x", layer.name);
+        ctx.dense_named(o, src.x, &name, layer.dt)?
+    };
+    let mut dense = |v: Value, what: &str| -> Result<u64, LowerError> {
+        let view = ctx.view(o, v)?;
+        if view.dt != layer.dt || !view.is_contiguous() {
+            return Err(o.err(format!(
+                "on-demand K/V: the {what} is not a dense {} tensor",
+                layer.dt
+            )));
+        }
+        Ok(view.base)
+    };
+    Ok(KvGen {
+        x,
+        hidden: src.hidden,
+        wk: dense(src.k.w, "K weight")?,
+        wv: dense(src.v.w, "V weight")?,
+        w_cols: layer.kv_heads * layer.d,
+        bk: src.k.bias.map(|b| dense(b, "K bias")).transpose()?,
+        bv: src.v.bias.map(|b| dense(b, "V bias")).transpose()?,
+    })
 }
 
 impl Ctx<'_> {

@@ -20,6 +20,7 @@ mod dma;
 mod elementwise;
 mod fuse;
 mod gather;
+mod kvfuse;
 mod matmul;
 mod movement;
 mod norm;
@@ -32,13 +33,16 @@ mod view;
 use std::collections::{BTreeMap, BTreeSet};
 
 use sofa_ir::dialect::attn::{MHA, SPARSE_MHA};
+use sofa_ir::dialect::sofa::KERNEL;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Instr, Program};
 use sofa_ir::module::RETURN_OP;
 use sofa_ir::{Location, Module, Op, Value};
 
 use super::dram::DramLayout;
-use super::{LowerError, LowerOptions, MaskRef};
+use super::{
+    LowerError, LowerOptions, MaskRef, KV_ATTR, KV_BIAS_K_ATTR, KV_BIAS_V_ATTR, KV_HIDDEN_ATTR,
+};
 use view::View;
 
 /// The op being lowered, for error messages.
@@ -108,10 +112,74 @@ pub(crate) struct Ctx<'a> {
     order: BTreeMap<Op, usize>,
     /// Ops already folded into an earlier op's segment.
     skip: BTreeSet<Op>,
+    /// Attention ops that generate K and V on demand, with their projections.
+    kv_fused: BTreeMap<Op, kvfuse::KvSource>,
 }
 
 /// Lower the first function of `m` (a fused model, every dim static) to one program.
 pub fn lower_model(m: &Module, hw: &HwConfig, opts: &LowerOptions) -> Result<Program, LowerError> {
+    lower_model_explained(m, hw, opts).map(|(p, _)| p)
+}
+
+/// [`lower_model`], with one note per attention op on where its K and V come from (and, under
+/// `--kv auto`, the cycles of both choices).
+pub fn lower_model_explained(
+    m: &Module,
+    hw: &HwConfig,
+    opts: &LowerOptions,
+) -> Result<(Program, Vec<String>), LowerError> {
+    with_walk(m, hw, opts, |walk, fused, notes| {
+        let (program, _) = lower_with(m, hw, opts, walk, &fused)?;
+        Ok((program, notes))
+    })
+}
+
+/// Decide each attention op's K/V source as [`lower_model`] would and record it on the op
+/// (`sofa.kv`, and for on-demand ops `sofa.kv_hidden`, `sofa.kv_bias_k`, `sofa.kv_bias_v`,
+/// which [`crate::lower::plan_layer`] reads back). Returns the decision notes.
+pub fn annotate_kv(
+    m: &mut Module,
+    hw: &HwConfig,
+    opts: &LowerOptions,
+) -> Result<Vec<String>, LowerError> {
+    use sofa_ir::attr::Attribute;
+    let (decided, notes) = with_walk(m, hw, opts, |walk, fused, notes| {
+        let ops: Vec<(Op, Option<kvfuse::KvSource>)> = walk
+            .body
+            .iter()
+            .filter(|&&o| is_attention(m, o))
+            .map(|o| (*o, fused.get(o).cloned()))
+            .collect();
+        Ok((ops, notes))
+    })?;
+    for (op, src) in decided {
+        let attrs = &mut m.op_mut(op).attrs;
+        let Some(src) = src else {
+            attrs.insert(KV_ATTR.into(), Attribute::string("gathered"));
+            continue;
+        };
+        attrs.insert(KV_ATTR.into(), Attribute::string("on-demand"));
+        let hidden = i64::try_from(src.hidden).unwrap_or(i64::MAX);
+        attrs.insert(KV_HIDDEN_ATTR.into(), Attribute::i64(hidden));
+        attrs.insert(KV_BIAS_K_ATTR.into(), Attribute::Bool(src.k.bias.is_some()));
+        attrs.insert(KV_BIAS_V_ATTR.into(), Attribute::Bool(src.v.bias.is_some()));
+    }
+    Ok(notes)
+}
+
+/// Whether `op` is an attention op or its `sofa.kernel`.
+fn is_attention(m: &Module, op: Op) -> bool {
+    matches!(m.op(op).name.as_str(), MHA | SPARSE_MHA | KERNEL)
+}
+
+/// Check the options, find the body, decide the K/V sources (pricing both under `auto`), then
+/// run `then` with the walk, the on-demand ops and the notes.
+fn with_walk<T>(
+    m: &Module,
+    hw: &HwConfig,
+    opts: &LowerOptions,
+    then: impl FnOnce(&Walk<'_>, BTreeMap<Op, kvfuse::KvSource>, Vec<String>) -> Result<T, LowerError>,
+) -> Result<T, LowerError> {
     if let Some(k) = opts.keep_ratio {
         if !(k > 0.0 && k <= 1.0) {
             return Err(LowerError::Module(format!(
@@ -133,6 +201,55 @@ pub fn lower_model(m: &Module, hw: &HwConfig, opts: &LowerOptions) -> Result<Pro
         .copied()
         .rfind(|&o| m.op(o).name == RETURN_OP)
         .ok_or_else(|| LowerError::Module("the function does not end with func.return".into()))?;
+    let uses = use_lists(m, &body);
+    let returned: BTreeSet<Value> = m.op(ret).operands.iter().copied().collect();
+    let attn: Vec<Op> = body
+        .iter()
+        .copied()
+        .filter(|&o| is_attention(m, o))
+        .collect();
+    let graph = kvfuse::Graph {
+        m,
+        uses: &uses,
+        outputs: &returned,
+    };
+    let (forced, optional) = kvfuse::candidates(&graph, &attn, hw, opts)?;
+    let walk = Walk {
+        func,
+        entry,
+        body: &body,
+        ret,
+        uses: &uses,
+    };
+    let (fused, notes) = if optional.is_empty() {
+        let notes = kvfuse::fixed_notes(m, &attn, &forced);
+        (forced, notes)
+    } else {
+        kvfuse::choose(m, hw, &forced, &optional, |fused| {
+            lower_with(m, hw, opts, &walk, fused)
+        })?
+    };
+    then(&walk, fused, notes)
+}
+
+/// The function body a lowering walks.
+struct Walk<'a> {
+    func: Op,
+    entry: sofa_ir::Block,
+    body: &'a [Op],
+    ret: Op,
+    uses: &'a BTreeMap<Value, Vec<Op>>,
+}
+
+/// One lowering of the body with the attention ops of `kv_fused` generating K and V on
+/// demand; also each lowered op's instruction range (its segments).
+fn lower_with(
+    m: &Module,
+    hw: &HwConfig,
+    opts: &LowerOptions,
+    w: &Walk<'_>,
+    kv_fused: &BTreeMap<Op, kvfuse::KvSource>,
+) -> Result<(Program, kvfuse::OpRanges), LowerError> {
     let mut ctx = Ctx {
         m,
         hw,
@@ -146,19 +263,23 @@ pub fn lower_model(m: &Module, hw: &HwConfig, opts: &LowerOptions) -> Result<Pro
         out_names: BTreeMap::new(),
         attn_count: 0,
         masks: BTreeMap::new(),
-        uses: use_lists(m, &body),
-        order: body.iter().enumerate().map(|(i, &o)| (o, i)).collect(),
+        uses: w.uses.clone(),
+        order: w.body.iter().enumerate().map(|(i, &o)| (o, i)).collect(),
         skip: BTreeSet::new(),
+        kv_fused: kv_fused.clone(),
     };
-    ctx.bind_inputs(func, entry)?;
-    let results = ctx.result_names(func, ret)?;
-    let needed = needed_ops(m, &body, ret);
-    for &op in &body {
-        if op == ret {
+    ctx.bind_inputs(w.func, w.entry)?;
+    let results = ctx.result_names(w.func, w.ret)?;
+    let needed = needed_ops(m, w.body, w.ret, &ctx.kv_fused);
+    let mut ranges = BTreeMap::new();
+    for &op in w.body {
+        if op == w.ret {
             break;
         }
         if needed.contains(&op) && !ctx.skip.contains(&op) {
+            let start = ctx.out.len();
             ctx.lower_op(op)?;
+            ranges.insert(op, start..ctx.out.len());
         }
     }
     ctx.finish_outputs(&results)?;
@@ -170,11 +291,12 @@ pub fn lower_model(m: &Module, hw: &HwConfig, opts: &LowerOptions) -> Result<Pro
             hw.dram.capacity_bytes
         )));
     }
-    Ok(Program {
+    let program = Program {
         config_hash: hw.hash(),
         tensors: ctx.dram.tensors,
         instrs: ctx.out,
-    })
+    };
+    Ok((program, ranges))
 }
 
 /// The ops of `body` using each value.
@@ -189,8 +311,14 @@ fn use_lists(m: &Module, body: &[Op]) -> BTreeMap<Value, Vec<Op>> {
 }
 
 /// Ops some returned value depends on (dead code, e.g. shape arithmetic, is skipped). An
-/// attention mask recognised as `Where(cond, 0, −big)` needs only `cond`.
-fn needed_ops(m: &Module, body: &[Op], ret: Op) -> BTreeSet<Op> {
+/// attention mask recognised as `Where(cond, 0, −big)` needs only `cond`; an attention op
+/// that generates K and V on demand needs their input and weights, not their projections.
+fn needed_ops(
+    m: &Module,
+    body: &[Op],
+    ret: Op,
+    kv_fused: &BTreeMap<Op, kvfuse::KvSource>,
+) -> BTreeSet<Op> {
     let mut live: BTreeSet<Value> = m.op(ret).operands.iter().copied().collect();
     let mut ops = BTreeSet::new();
     for &op in body.iter().rev() {
@@ -199,13 +327,18 @@ fn needed_ops(m: &Module, body: &[Op], ret: Op) -> BTreeSet<Op> {
             continue;
         }
         ops.insert(op);
-        let attn = matches!(d.name.as_str(), MHA | SPARSE_MHA);
+        let attn = is_attention(m, op);
+        let fused = kv_fused.get(&op);
         for (i, &v) in d.operands.iter().enumerate() {
+            if fused.is_some() && (i == 1 || i == 2) {
+                continue;
+            }
             let cond = (attn && i == 3)
                 .then(|| attention::where_mask_cond(m, v))
                 .flatten();
             live.insert(cond.unwrap_or(v));
         }
+        live.extend(fused.map(kvfuse::KvSource::operands).unwrap_or_default());
     }
     ops
 }
@@ -238,7 +371,7 @@ impl Ctx<'_> {
             "Concat" => movement::concat(self, &o),
             "Gather" => gather::gather(self, &o),
             "Conv" => conv::conv(self, &o),
-            _ if matches!(o.kind.as_str(), MHA | SPARSE_MHA) => attention::attention(self, &o),
+            _ if is_attention(self.m, op) => attention::attention(self, &o),
             _ => Err(o.err(format!(
                 "{} is not supported by the SOFA model lowering",
                 o.kind

@@ -67,6 +67,7 @@ fn one_head(s: &LayerShape, sched: Schedule, abl: Ablation, tc: u64, q_block: u6
         o: 0,
         spill_ahat: 0,
         spill_a: 0,
+        kv_gen: None,
     }
 }
 
