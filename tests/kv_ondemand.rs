@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use sofa::npz::read_npz;
 use sofa_compiler::lower::model::{lower_model, lower_model_explained};
 use sofa_compiler::lower::{KvMode, LowerOptions};
+use sofa_compiler::schedule::Ablation;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Opcode, Program};
 use sofa_ir::Module;
@@ -203,4 +204,25 @@ fn on_demand_kernels_show_kvgen_and_lower_exactly() {
     assert!(count(&p, Opcode::Kvgen) > 0);
     let e = max_error(&simulate_case(&p, name, "input"), name, "expected");
     assert!(e <= TOLERANCE, "max error {e:e}");
+}
+
+/// Each ablation swaps one mechanism of the on-demand dataflow (GEMM prediction of K̂ and Â on
+/// the PE array, whole-row selection, FA-2 update, in-order issue with duplicates): at keep 1
+/// every one stays exact.
+#[test]
+fn on_demand_ablations_are_exact_at_keep_1() {
+    let name = "bert_sdpa_ts_op17";
+    let m = fused_at(name, &bind_of(name, "input"));
+    let hw = HwConfig::default();
+    for ablate in ["dlzs", "sads", "sufa", "rass"] {
+        let o = LowerOptions {
+            ablate: Ablation::parse(ablate).unwrap(),
+            ..opts(KvMode::OnDemand, 1.0)
+        };
+        let p = lower_model(&m, &hw, &o).unwrap();
+        assert!(count(&p, Opcode::Kvgen) > 0, "{ablate}");
+        let e = max_error(&simulate_case(&p, name, "input"), name, "expected");
+        eprintln!("on demand, ablate {ablate}: max error {e:e}");
+        assert!(e <= TOLERANCE, "{ablate}: max error {e:e}");
+    }
 }

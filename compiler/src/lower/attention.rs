@@ -343,8 +343,8 @@ struct Emitter<'a> {
     pending_parts: Vec<(u64, u64)>,
     /// The segment's last `ST`, emitted after the closing handshakes.
     final_st: Option<Instr>,
-    /// On-demand K/V: the (batch, KV head) whose weights are loaded.
-    kv_head: Option<(u64, u64)>,
+    /// On-demand K/V: the KV head whose weights are loaded.
+    kv_head: Option<u64>,
     /// On-demand K/V: rows of the bias buffers (the most keys one tile lists).
     bias_rows: u64,
 }

@@ -37,16 +37,16 @@ impl Emitter<'_> {
         g.x + (b * self.l.seq_k + k0) * self.x_row(g)
     }
 
-    /// DMA: the KV head's weights and bias rows, when the block starts a new (batch, KV head).
+    /// DMA: the KV head's weights and bias rows, when the block starts another KV head.
     pub(super) fn load_head_weights(&mut self, geo: &BlockGeo) -> Result<(), LowerError> {
         let Some(g) = self.l.kv_gen else {
             return Ok(());
         };
         let kh = geo.h / (self.l.heads / self.l.kv_heads);
-        if self.kv_head == Some((geo.b, kh)) {
+        if self.kv_head == Some(kh) {
             return Ok(());
         }
-        self.kv_head = Some((geo.b, kh));
+        self.kv_head = Some(kh);
         let act = elem(self.l.dt);
         let col = kh * self.l.d * act;
         let (rows, rb, stride): (u32, u32, u32) = (

@@ -205,7 +205,9 @@ impl Emitter<'_> {
             self.sems.take(Chan::KvDone, self.out);
             kv
         } else {
-            self.gather_kv(g, order, listed, ck)?
+            let kv = self.gather_kv(g, order, listed, ck)?;
+            self.sems.take(Chan::Kv, self.out);
+            kv
         };
         self.sems.take(Chan::Slot, self.out);
         let dst = self.part_dst(g, p.tile);
@@ -228,8 +230,9 @@ impl Emitter<'_> {
     }
 
     /// DMA: GATHER the `listed` K and V rows of the RASS `order` list into GK/GV ring entry
-    /// `ck` (DMA has taken `Order` and acquired `Kv`); SU-FA has taken `Kv` on return.
-    fn gather_kv(
+    /// `ck` (DMA has taken `Order` and acquired `Kv`), release the order list and publish the
+    /// rows to SU-FA.
+    pub(super) fn gather_kv(
         &mut self,
         g: &BlockGeo,
         order: SramRef,
@@ -251,7 +254,6 @@ impl Emitter<'_> {
         }
         self.sems.release(Chan::Order, self.out);
         self.sems.publish(Chan::Kv, self.out);
-        self.sems.take(Chan::Kv, self.out);
         Ok((gk, gv))
     }
 }

@@ -241,23 +241,9 @@ impl Emitter<'_> {
         self.sems.publish(Chan::Slot, self.out);
         let listed = gathered(self.l, list.n, list.rows, list.sel);
         let ck = self.next(Chan::Kv);
-        let (gk, gv) = (self.sram.at(Buf::GK, ck), self.sram.at(Buf::GV, ck));
-        let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
-        let max_rows: u32 = self.n(listed, "gathered rows")?;
         self.sems.take(Chan::Order, self.out);
         self.sems.acquire(Chan::Kv, self.out);
-        for (to, src) in [(gk, g.k), (gv, g.v)] {
-            self.out.push(Instr::Gather {
-                dst: to,
-                src: DramAddr(src),
-                idx: order,
-                max_rows,
-                row_bytes: rb,
-                stride: rb,
-            });
-        }
-        self.sems.release(Chan::Order, self.out);
-        self.sems.publish(Chan::Kv, self.out);
+        let (gk, gv) = self.gather_kv(g, order, listed, ck)?;
         let q = shifted(self.sram.at(Buf::QScaled, qs), r0 * self.row_bytes())
             .ok_or_else(|| op_err(self.l, "SRAM offsets overflow".into()))?;
         self.sems.take(Chan::Kv, self.out);
