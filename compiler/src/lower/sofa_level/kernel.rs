@@ -7,15 +7,16 @@ use sofa_ir::dialect::sofa::{self as d, KERNEL};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, SramSpace};
 use sofa_ir::text::print_attr;
-use sofa_ir::{Block, Module, Op, OpSpec};
+use sofa_ir::{Block, Location, Module, Op, OpSpec};
 
 use super::{check_capacity, kernel_body, kernel_layer, op_err, Step};
 use crate::lower::{LowerError, LowerOptions};
 
 /// Append `steps` (recursively) to `block`.
-fn materialise(m: &mut Module, block: Block, steps: &[Step]) {
+/// Body ops carry the kernel's location, so a diagnostic on any of them names the layer.
+fn materialise(m: &mut Module, block: Block, steps: &[Step], loc: &Location) {
     for st in steps {
-        let mut spec = OpSpec::new(st.name);
+        let mut spec = OpSpec::new(st.name).loc(loc.clone());
         for (k, a) in &st.attrs {
             spec = spec.attr(*k, a.clone());
         }
@@ -25,7 +26,7 @@ fn materialise(m: &mut Module, block: Block, steps: &[Step]) {
         let op = m.build_at_end(block, spec);
         if let Some(&region) = m.op(op).regions.first() {
             let inner = m.add_block(region, Vec::new());
-            materialise(m, inner, &st.body);
+            materialise(m, inner, &st.body, loc);
         }
     }
 }
@@ -54,7 +55,7 @@ pub fn build_kernel(
     m.insert_before(op, kernel);
     let region = m.op(kernel).regions[0];
     let block = m.add_block(region, Vec::new());
-    materialise(m, block, &body);
+    materialise(m, block, &body, &data.loc);
     for (i, &old) in data.results.iter().enumerate() {
         let new = m.result(kernel, i);
         m.replace_all_uses(old, new);
