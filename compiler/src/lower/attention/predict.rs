@@ -177,25 +177,8 @@ impl Emitter<'_> {
         });
         self.sems.release(Chan::AHat, self.out);
         self.sems.publish(Chan::Idx, self.out);
-        let co = self.next(Chan::Order);
-        self.next(Chan::Slot);
-        let (order, slot) = (self.sram.at(Buf::Order, co), self.sram.at(Buf::Slot, co));
         self.sems.take(Chan::Idx, self.out);
-        self.sems.acquire(Chan::Order, self.out);
-        self.sems.acquire(Chan::Slot, self.out);
-        self.out.push(Instr::Rass {
-            order,
-            slot,
-            idx,
-            rows: rows16,
-            sel: sel16,
-            n: w32,
-            // The rass ablation: in-order issue, duplicates kept.
-            reuse: !self.l.ablate.rass,
-        });
-        self.sems.release(Chan::Idx, self.out);
-        self.sems.publish(Chan::Order, self.out);
-        self.sems.publish(Chan::Slot, self.out);
+        let (order, slot) = self.issue_rass(idx, (rows16, sel16, w32), Some(Chan::Idx))?;
         let listed = gathered(self.l, p.w, g.rows, p.sel);
         let ck = self.next(Chan::Kv);
         self.sems.take(Chan::Order, self.out);
@@ -227,6 +210,38 @@ impl Emitter<'_> {
         self.sems.release(Chan::Kv, self.out);
         self.sems.release(Chan::Slot, self.out);
         self.part_written(g)
+    }
+
+    /// Control: RASS over the SADS indices at `idx` (`rows × sel` of an `n`-key list) into
+    /// the next Order/Slot ring entries; `held` is a channel the control engine releases once
+    /// RASS has read it, before publishing the order and slots. Returns (order, slot).
+    pub(super) fn issue_rass(
+        &mut self,
+        idx: SramRef,
+        (rows, sel, n): (u16, u16, u32),
+        held: Option<Chan>,
+    ) -> Result<(SramRef, SramRef), LowerError> {
+        let co = self.next(Chan::Order);
+        self.next(Chan::Slot);
+        let (order, slot) = (self.sram.at(Buf::Order, co), self.sram.at(Buf::Slot, co));
+        self.sems.acquire(Chan::Order, self.out);
+        self.sems.acquire(Chan::Slot, self.out);
+        self.out.push(Instr::Rass {
+            order,
+            slot,
+            idx,
+            rows,
+            sel,
+            n,
+            // The rass ablation: in-order issue, duplicates kept.
+            reuse: !self.l.ablate.rass,
+        });
+        if let Some(c) = held {
+            self.sems.release(c, self.out);
+        }
+        self.sems.publish(Chan::Order, self.out);
+        self.sems.publish(Chan::Slot, self.out);
+        Ok((order, slot))
     }
 
     /// DMA: GATHER the `listed` K and V rows of the RASS `order` list into GK/GV ring entry

@@ -222,23 +222,8 @@ impl Emitter<'_> {
         list: &List,
     ) -> Result<(), LowerError> {
         let (rows16, sel16): (u16, u16) = (self.n(list.rows, "rows")?, self.n(list.sel, "sel")?);
-        let co = self.next(Chan::Order);
-        self.next(Chan::Slot);
-        let (order, slot) = (self.sram.at(Buf::Order, co), self.sram.at(Buf::Slot, co));
-        self.sems.acquire(Chan::Order, self.out);
-        self.sems.acquire(Chan::Slot, self.out);
-        self.out.push(Instr::Rass {
-            order,
-            slot,
-            idx,
-            rows: rows16,
-            sel: sel16,
-            n: self.n(list.n, "list width")?,
-            // The rass ablation: in-order issue, duplicates kept.
-            reuse: !self.l.ablate.rass,
-        });
-        self.sems.publish(Chan::Order, self.out);
-        self.sems.publish(Chan::Slot, self.out);
+        let n: u32 = self.n(list.n, "list width")?;
+        let (order, slot) = self.issue_rass(idx, (rows16, sel16, n), None)?;
         let listed = gathered(self.l, list.n, list.rows, list.sel);
         let ck = self.next(Chan::Kv);
         self.sems.take(Chan::Order, self.out);
