@@ -3,7 +3,7 @@
 //! Two runs, each reporting instructions per second of wall time and the ratio of simulated
 //! chip time to wall time:
 //! 1. **Fixture, functional**: `bert_sdpa_ts_op17.onnx` (a 2-layer BERT, from
-//!    `$SOFA_MODELS_DIR`, else `../shared/models`, else the bundled `examples/bert/`) with its
+//!    `$SOFA_MODELS_DIR`, else the repository's copy `tests/fixtures/models`) with its
 //!    recorded inputs, compiled as `sofa run MODEL --keep-ratio 0.25` does (import with the
 //!    inputs' dims bound, shape-infer, canonicalize, fuse-attention, sparsify, cct-tile,
 //!    `lower_model`) and simulated on data. Median of `RUNS` simulations.
@@ -63,12 +63,12 @@ fn main() {
     }
 }
 
-/// `$SOFA_MODELS_DIR`, `../shared/models` or the bundled example, whichever has the fixture.
+/// `$SOFA_MODELS_DIR`, the repository's fixture copy or the bundled example, whichever has it.
 fn fixture_dir() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let candidates = [
         std::env::var_os("SOFA_MODELS_DIR").map(PathBuf::from),
-        Some(root.join("../shared/models")),
+        Some(root.join("tests/fixtures/models")),
         Some(root.join("examples/bert")),
     ];
     candidates

@@ -149,7 +149,7 @@ fn reads_big_endian_arrays() {
 fn reads_a_fixture_input() {
     let dir = std::env::var_os("SOFA_MODELS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models"));
     let path = dir.join("bert_sdpa_ts_op17.input.npz");
     let inputs = read_npz(&path).unwrap();
     assert_eq!(

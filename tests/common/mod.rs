@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-/// The six developer fixtures (see `../shared/models/README.md`).
+/// The six developer fixtures of the first set (see `tests/fixtures/models/README.md`).
 pub const FIXTURES: [&str; 6] = [
     "bert_sdpa_ts_op17",
     "bert_eager_ts_op17",
@@ -13,11 +13,12 @@ pub const FIXTURES: [&str; 6] = [
     "vit_eager_ts_op17",
 ];
 
-/// `../shared/models` beside the workspace, or `$SOFA_MODELS_DIR`.
+/// `$SOFA_MODELS_DIR`, else the repository's copy of the fixtures, `tests/fixtures/models`
+/// (`scripts/sync-fixtures` refreshes it from `../shared/models`).
 pub fn models_dir() -> PathBuf {
     std::env::var_os("SOFA_MODELS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/models")))
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/models")))
 }
 
 /// `<models>/<name>.<suffix>`, e.g. `fixture("bert_sdpa_ts_op17", "input2.npz")`.

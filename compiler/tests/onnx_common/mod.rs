@@ -11,11 +11,11 @@ use sofa_compiler::onnx::proto::{
     ValueInfoProto,
 };
 
-/// `../shared/models` next to the workspace, or `$SOFA_MODELS_DIR`.
+/// `$SOFA_MODELS_DIR`, else the workspace's copy of the fixtures, `tests/fixtures/models`.
 pub fn models_dir() -> PathBuf {
     match std::env::var_os("SOFA_MODELS_DIR") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models"),
     }
 }
 
