@@ -250,6 +250,8 @@ pub enum ScheduleError {
     NoFit { layer: usize, detail: String },
     #[error("cost model: {0}")]
     Cost(#[from] CostError),
+    #[error("timing replay: {0}")]
+    Replay(sofa_ir::hw::timing::ReplayError),
 }
 
 /// Per-engine figures, keyed by engine name (`dma`, `dlzs`, ...), ordered.

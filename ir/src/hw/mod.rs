@@ -12,12 +12,15 @@
 //! platforms and releases. The sources of the defaults are cited per field: **\[S\]** stated in the
 //! paper, **\[I\]** our inference (see `paper-notes.md`).
 //!
-//! The cycle formulas of the instructions live in [`cost`], the energy formulas in [`energy`];
-//! both read only this struct, so the compiler's cost model and the simulator's timing cannot
+//! The cycle formulas of the instructions live in [`cost`], the energy formulas in [`energy`],
+//! and the execution model that turns them into a program's time (the event loop over the
+//! engines' queues and semaphores, and the count model used without data) in [`timing`]; all
+//! read only this struct, so the compiler's cost model and the simulator's timing cannot
 //! disagree.
 
 pub mod cost;
 pub mod energy;
+pub mod timing;
 mod validate;
 
 use serde::{Deserialize, Serialize};

@@ -8,9 +8,8 @@ use sofa_ir::isa::{Instr, Program, TensorKind};
 
 use super::exec::{self, ExecOutcome, FunctionalStats};
 use super::memory::Memory;
-use super::schedule::{self, Executor, Timeline};
 use super::tally::Accounts;
-use super::timing_model::ListModel;
+use sofa_ir::hw::timing::{replay, Executor, ListModel, Timeline};
 use super::SimError;
 
 /// What a run leaves for the report.
@@ -43,15 +42,15 @@ fn cycles(
 }
 
 struct TimingExec<'a> {
-    program: &'a Program,
     hw: &'a HwConfig,
     model: ListModel,
     accounts: Accounts,
 }
 
 impl Executor for TimingExec<'_> {
-    fn start(&mut self, index: usize) -> Result<u64, SimError> {
-        let instr = &self.program.instrs[index];
+    type Error = SimError;
+
+    fn start(&mut self, index: usize, instr: &Instr) -> Result<u64, SimError> {
         if is_control(instr) {
             return cycles(index, instr, self.hw, &DynamicCounts::default());
         }
@@ -71,12 +70,11 @@ pub(crate) fn run_timing_only(
     record: bool,
 ) -> Result<Run, SimError> {
     let mut ex = TimingExec {
-        program,
         hw,
         model: ListModel::default(),
         accounts: Accounts::new(program, per_instr),
     };
-    let timeline = schedule::run(program, hw.control.semaphores, &mut ex, record)?;
+    let timeline = replay(&program.instrs, hw.control.semaphores, &mut ex, record)?;
     Ok(Run {
         timeline,
         accounts: ex.accounts,
@@ -86,7 +84,6 @@ pub(crate) fn run_timing_only(
 }
 
 struct FunctionalExec<'a> {
-    program: &'a Program,
     hw: &'a HwConfig,
     mem: Memory,
     stats: FunctionalStats,
@@ -94,8 +91,9 @@ struct FunctionalExec<'a> {
 }
 
 impl Executor for FunctionalExec<'_> {
-    fn start(&mut self, index: usize) -> Result<u64, SimError> {
-        let instr = &self.program.instrs[index];
+    type Error = SimError;
+
+    fn start(&mut self, index: usize, instr: &Instr) -> Result<u64, SimError> {
         if is_control(instr) {
             return cycles(index, instr, self.hw, &DynamicCounts::default());
         }
@@ -119,13 +117,12 @@ pub(crate) fn run_functional(
         .map_err(|m| SimError::general(format!("cannot set up memory: {m}")))?;
     load_inputs(program, inputs, &mut mem)?;
     let mut ex = FunctionalExec {
-        program,
         hw,
         mem,
         stats: FunctionalStats::default(),
         accounts: Accounts::new(program, per_instr),
     };
-    let timeline = schedule::run(program, hw.control.semaphores, &mut ex, record)?;
+    let timeline = replay(&program.instrs, hw.control.semaphores, &mut ex, record)?;
     let outputs = read_outputs(program, &ex.mem)?;
     Ok(Run {
         timeline,

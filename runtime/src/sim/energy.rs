@@ -13,7 +13,7 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Engine, SramSpace};
 
 use super::report::{EnergyReport, EnergyTerm};
-use super::schedule::{engine_slot, EngineStats, ENGINES};
+use sofa_ir::hw::timing::{engine_slot, EngineStats, ENGINES};
 use super::tally::Tally;
 use super::SimError;
 

@@ -1,14 +1,15 @@
 //! The SOFA simulator: runs a checked [`Program`] on a [`HwConfig`] and reports time, traffic,
 //! energy and (for sparse attention) prediction quality.
 //!
-//! Two modes share one scheduler ([`schedule`]): every engine executes its own queue in program
-//! order, engines overlap and synchronise only through the `SIGNAL`/`WAIT` counting semaphores
+//! Two modes share one event loop (`sofa_ir::hw::timing::replay`, the same the compiler's cost
+//! model replays its segments with): every engine executes its own queue in program order,
+//! engines overlap and synchronise only through the `SIGNAL`/`WAIT` counting semaphores
 //! (`isa.md`, "Execution model"), and each instruction costs `Instr::cycles_with(hw, counts)`.
 //! - [`Mode::Functional`]: instructions act on real data ([`exec`], [`memory`]) when the
 //!   scheduler starts them, and the data-dependent counts (rows gathered, unique keys, SU-FA
 //!   rescales) come from what they did.
 //! - [`Mode::TimingOnly`]: no data; the counts come from the statistical model of
-//!   [`timing_model`] and traffic from [`exec::static_outcome`].
+//!   `sofa_ir::hw::timing::model` and traffic from [`exec::static_outcome`].
 //!
 //! The result is a versioned [`Report`] (JSON and a readable table, see [`report`]) and, on
 //! request, a Chrome trace-event JSON with one track per engine ([`trace`]). Nothing here
@@ -19,11 +20,9 @@ pub mod exec;
 pub mod extrapolate;
 pub mod memory;
 pub mod report;
-pub mod timing_model;
 
 mod drive;
 mod energy;
-mod schedule;
 mod table;
 mod tally;
 mod trace;
@@ -32,6 +31,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 
+use sofa_ir::hw::timing::ReplayError;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Instr, Opcode, Program};
 
@@ -48,7 +48,8 @@ pub enum Mode {
     /// Execute on real data; data-dependent costs come from the data.
     #[default]
     Functional,
-    /// Time only; data-dependent costs from the statistical model of [`timing_model`].
+    /// Time only; data-dependent costs from the statistical model of
+    /// `sofa_ir::hw::timing::model`.
     TimingOnly,
 }
 
@@ -111,6 +112,33 @@ impl fmt::Display for SimError {
 }
 
 impl std::error::Error for SimError {}
+
+impl From<ReplayError> for SimError {
+    fn from(e: ReplayError) -> SimError {
+        let message = e.to_string();
+        match e {
+            ReplayError::Deadlock {
+                instr: Some((index, opcode)),
+                message,
+            } => SimError {
+                instr: Some(index),
+                opcode: Some(opcode),
+                message,
+            },
+            ReplayError::Deadlock { instr: None, .. } => SimError::general(message),
+            ReplayError::Overflow { index, opcode, what } => SimError {
+                instr: Some(index),
+                opcode: Some(opcode),
+                message: format!("{what} overflows 64 bits"),
+            },
+            ReplayError::Semaphore { index, sem } => SimError {
+                instr: Some(index),
+                opcode: Some(Opcode::Signal),
+                message: format!("semaphore {sem} out of range"),
+            },
+        }
+    }
+}
 
 /// Everything a run produces.
 #[derive(Clone, Debug, PartialEq)]

@@ -15,7 +15,7 @@ use sofa_ir::isa::{Engine, Instr, Program, SramSpace};
 
 use super::drive::Run;
 use super::exec::RecallSample;
-use super::schedule::{engine_slot, Slot};
+use sofa_ir::hw::timing::{engine_slot, Slot};
 use super::tally::{InstrTally, TensorClass};
 use super::{energy, SimError, SimOptions};
 

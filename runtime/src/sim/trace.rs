@@ -10,7 +10,7 @@ use serde::Serialize;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{print_instr, Engine, Program};
 
-use super::schedule::{engine_slot, Slot, ENGINES};
+use sofa_ir::hw::timing::{engine_slot, Slot, ENGINES};
 
 /// The process id of every event.
 const PID: u32 = 1;

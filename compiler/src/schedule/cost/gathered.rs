@@ -30,7 +30,8 @@ use std::sync::Mutex;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{TensorDecl, TensorKind};
 
-use super::timeline::{self, expected_distinct, Timed};
+use super::timeline::{self, Timed};
+use sofa_ir::hw::timing::expected_distinct;
 use super::{blocks, budget, finish_with, LayerCost, Tally};
 use crate::lower::buffers::{default_tiles, fit};
 use crate::lower::dram::DramLayout;

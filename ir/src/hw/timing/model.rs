@@ -1,4 +1,5 @@
-//! The statistical model of data-dependent counts used in timing-only mode.
+//! The statistical model of data-dependent counts used without data: by the simulator's
+//! timing-only mode and by the compiler's cost model, which replay programs with it.
 //!
 //! Without data, three quantities of the cycle formulas are unknown: how many distinct keys a
 //! `RASS` issues, hence how many rows the `GATHER`, `KVGEN` and `VEC.ROPE` reading its index
@@ -23,8 +24,8 @@
 //! The expected value is computed with IEEE multiplications only (exponentiation by squaring),
 //! so it is the same on every platform.
 
-use sofa_ir::hw::DynamicCounts;
-use sofa_ir::isa::{Access, Instr, Mem, SramRef};
+use crate::hw::{CostError, DynamicCounts, HwConfig};
+use crate::isa::{Access, Instr, Mem, SramRef};
 
 /// Expected number of distinct keys when `rows` queries each pick `sel` of `n` keys uniformly.
 pub fn expected_distinct(n: u64, sel: u64, rows: u64) -> u64 {
@@ -107,6 +108,16 @@ impl ListModel {
         DynamicCounts { rows, rescales: 0 }
     }
 
+    /// The counts of `instr` (see [`ListModel::counts`]) and its cycles under them.
+    pub fn cycles(
+        &mut self,
+        hw: &HwConfig,
+        instr: &Instr,
+    ) -> Result<(DynamicCounts, u64), CostError> {
+        let counts = self.counts(instr);
+        Ok((counts, instr.cycles_with(hw, &counts)?))
+    }
+
     fn read(&self, at: SramRef, bound: u64) -> Option<u64> {
         self.lists
             .iter()
@@ -156,7 +167,7 @@ fn rass_count(rows: u64, sel: u64, n: u64, reuse: bool) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sofa_ir::isa::DramAddr;
+    use crate::isa::DramAddr;
 
     #[test]
     fn expected_distinct_matches_the_closed_form() {

@@ -3,37 +3,61 @@
 //! Each engine has the indices of its instructions in program order and a clock (the cycle at
 //! which it is free). A step picks, among the engines whose next instruction can start, the one
 //! that can start earliest (ties: lowest engine code, so runs are deterministic), starts it there
-//! and advances that engine's clock by the instruction's cycles. Starts are therefore visited
-//! in non-decreasing time, which is what lets functional execution happen "at the start".
+//! and advances that engine's clock by the instruction's cycles, which the [`Executor`] supplies
+//! (and may compute on data with). Starts are therefore visited in non-decreasing time, which is
+//! what lets functional execution happen "at the start".
 //!
 //! - `SIGNAL` puts a token stamped with its start time on its semaphore (the engine reached it,
 //!   so all its earlier work is done); it then occupies its engine for its 1 cycle.
 //! - `WAIT` can start once its semaphore has a token: at `max(engine clock, token time)`,
 //!   consuming the earliest token; the difference is recorded as blocked cycles.
 //! - `HALT` can start once every other instruction has started, at the latest engine clock
-//!   (all engines drained). The run's total is HALT's end.
+//!   (all engines drained). The run's total is HALT's end; a sequence without `HALT` (a
+//!   compiler segment) ends at the latest engine clock.
 //!
-//! If no engine can start and instructions remain, the program deadlocks; the error names
+//! If no engine can start and instructions remain, the sequence deadlocks; the error names
 //! every blocked WAIT (index and semaphore) and a stuck HALT.
 
 use std::collections::VecDeque;
 
-use sofa_ir::isa::{Engine, Instr, Program};
-
-use super::SimError;
+use crate::isa::{Engine, Instr, Opcode};
 
 /// Number of engines (`Engine::ALL.len()`).
-pub(crate) const ENGINES: usize = 7;
+pub const ENGINES: usize = 7;
 
-/// Supplies the cycles of each instruction when the scheduler starts it (and may execute it).
-pub(crate) trait Executor {
+/// Supplies the cycles of each instruction when the event loop starts it (and may execute it).
+pub trait Executor {
+    /// What a failed start reports; replay failures (deadlock, overflow) convert into it.
+    type Error: From<ReplayError>;
+
     /// Start instruction `index`; return its cycles.
-    fn start(&mut self, index: usize) -> Result<u64, SimError>;
+    fn start(&mut self, index: usize, instr: &Instr) -> Result<u64, Self::Error>;
+}
+
+/// Why a replay stopped.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// No engine can start; `instr` is the first blocked WAIT, when there is one.
+    #[error("{message}")]
+    Deadlock {
+        instr: Option<(usize, Opcode)>,
+        message: String,
+    },
+    /// Simulated time or a cycle count left 64 bits.
+    #[error("instr #{index} ({}): {what} overflows 64 bits", opcode.mnemonic())]
+    Overflow {
+        index: usize,
+        opcode: Opcode,
+        what: &'static str,
+    },
+    /// A `SIGNAL` names a semaphore the hardware does not have.
+    #[error("instr #{index} (SIGNAL): semaphore {sem} out of range")]
+    Semaphore { index: usize, sem: u16 },
 }
 
 /// Per-engine totals.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct EngineStats {
+pub struct EngineStats {
     pub instructions: u64,
     /// Cycles spent executing (sum of instruction cycles).
     pub busy: u64,
@@ -43,17 +67,18 @@ pub(crate) struct EngineStats {
 
 /// When one instruction ran.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Slot {
+pub struct Slot {
     /// The cycle its engine reached it (`start - reached` = cycles blocked).
     pub reached: u64,
     pub start: u64,
     pub cycles: u64,
 }
 
-/// The result of a run.
+/// The result of a replay.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Timeline {
+pub struct Timeline {
     pub total_cycles: u64,
+    /// Indexed by [`engine_slot`].
     pub engines: [EngineStats; ENGINES],
     /// Per instruction (by index), when recording was requested.
     pub slots: Option<Vec<Slot>>,
@@ -67,7 +92,7 @@ struct Lane {
 }
 
 struct State<'p> {
-    program: &'p Program,
+    instrs: &'p [Instr],
     queues: [Vec<usize>; ENGINES],
     lanes: [Lane; ENGINES],
     /// [`State::can_start`] of each engine, kept current so a step scans no instructions.
@@ -78,22 +103,23 @@ struct State<'p> {
     remaining: usize,
 }
 
-/// Run the whole program; `record` keeps a [`Slot`] per instruction.
-pub(crate) fn run(
-    program: &Program,
+/// Replay `instrs` on engines with `semaphores` counting semaphores; `record` keeps a [`Slot`]
+/// per instruction.
+pub fn replay<X: Executor>(
+    instrs: &[Instr],
     semaphores: u32,
-    exec: &mut impl Executor,
+    exec: &mut X,
     record: bool,
-) -> Result<Timeline, SimError> {
-    let mut st = State::new(program, semaphores)?;
+) -> Result<Timeline, X::Error> {
+    let mut st = State::new(instrs, semaphores);
     let mut tl = Timeline {
-        slots: record.then(|| vec![Slot::default(); program.instrs.len()]),
+        slots: record.then(|| vec![Slot::default(); instrs.len()]),
         ..Timeline::default()
     };
     st.refresh_all();
     while st.remaining > 0 {
         let Some((start, e)) = st.earliest() else {
-            return Err(st.deadlock());
+            return Err(st.deadlock().into());
         };
         let sync = st.step(e, start, exec, &mut tl)?;
         // A semaphore changed (or only HALT is left): any engine's readiness may have changed.
@@ -108,26 +134,25 @@ pub(crate) fn run(
 }
 
 impl<'p> State<'p> {
-    fn new(program: &'p Program, semaphores: u32) -> Result<State<'p>, SimError> {
+    fn new(instrs: &'p [Instr], semaphores: u32) -> State<'p> {
         let mut sizes = [0usize; ENGINES];
-        for instr in &program.instrs {
+        for instr in instrs {
             sizes[engine_slot(instr.engine())] += 1;
         }
         let mut queues: [Vec<usize>; ENGINES] = sizes.map(Vec::with_capacity);
-        for (i, instr) in program.instrs.iter().enumerate() {
+        for (i, instr) in instrs.iter().enumerate() {
             queues[engine_slot(instr.engine())].push(i);
         }
         // Ids are 16-bit: a larger (unvalidated) count never needs more queues.
-        let sems = usize::try_from(semaphores.min(1 << 16))
-            .map_err(|_| SimError::general("control.semaphores does not fit in memory"))?;
-        Ok(State {
-            program,
+        let sems = semaphores.min(1 << 16) as usize;
+        State {
+            instrs,
             queues,
             lanes: [Lane::default(); ENGINES],
             ready: [None; ENGINES],
             tokens: vec![VecDeque::new(); sems],
-            remaining: program.instrs.len(),
-        })
+            remaining: instrs.len(),
+        }
     }
 
     fn head(&self, e: usize) -> Option<usize> {
@@ -138,7 +163,7 @@ impl<'p> State<'p> {
     fn can_start(&self, e: usize) -> Option<u64> {
         let i = self.head(e)?;
         let clock = self.lanes[e].clock;
-        match &self.program.instrs[i] {
+        match &self.instrs[i] {
             Instr::Wait { sem, .. } => {
                 let token = self.tokens.get(usize::from(*sem))?.front()?;
                 Some(clock.max(*token))
@@ -170,17 +195,17 @@ impl<'p> State<'p> {
     }
 
     /// Start engine `e`'s next instruction at `start`; whether it touched a semaphore.
-    fn step(
+    fn step<X: Executor>(
         &mut self,
         e: usize,
         start: u64,
-        exec: &mut impl Executor,
+        exec: &mut X,
         tl: &mut Timeline,
-    ) -> Result<bool, SimError> {
+    ) -> Result<bool, X::Error> {
         let Some(i) = self.head(e) else {
             return Ok(false);
         };
-        let instr = &self.program.instrs[i];
+        let instr = &self.instrs[i];
         let sync = match instr {
             Instr::Wait { sem, .. } => {
                 if let Some(q) = self.tokens.get_mut(usize::from(*sem)) {
@@ -193,20 +218,31 @@ impl<'p> State<'p> {
                     q.push_back(start);
                     true
                 }
-                None => return Err(SimError::at(i, instr, "semaphore out of range")),
+                None => return Err(ReplayError::Semaphore { index: i, sem: *sem }.into()),
             },
             _ => false,
         };
-        let cycles = exec.start(i)?;
+        let cycles = exec.start(i, instr)?;
+        let overflow = |what| ReplayError::Overflow {
+            index: i,
+            opcode: instr.opcode(),
+            what,
+        };
         let end = start
             .checked_add(cycles)
-            .ok_or_else(|| SimError::at(i, instr, "simulated time overflows 64 bits"))?;
+            .ok_or_else(|| overflow("simulated time"))?;
         let lane = &mut self.lanes[e];
         let blocked = start.saturating_sub(lane.clock);
         let stats = &mut tl.engines[e];
         stats.instructions += 1;
-        stats.busy = add(stats.busy, cycles, i, instr)?;
-        stats.blocked = add(stats.blocked, blocked, i, instr)?;
+        stats.busy = stats
+            .busy
+            .checked_add(cycles)
+            .ok_or_else(|| overflow("the cycle count"))?;
+        stats.blocked = stats
+            .blocked
+            .checked_add(blocked)
+            .ok_or_else(|| overflow("the cycle count"))?;
         if let Some(slots) = tl.slots.as_mut() {
             slots[i] = Slot {
                 reached: lane.clock,
@@ -221,12 +257,12 @@ impl<'p> State<'p> {
     }
 
     /// Describe every stuck engine.
-    fn deadlock(&self) -> SimError {
+    fn deadlock(&self) -> ReplayError {
         let mut parts = Vec::new();
         let mut first_wait: Option<usize> = None;
         for (e, &engine) in Engine::ALL.iter().enumerate() {
             let Some(i) = self.head(e) else { continue };
-            match &self.program.instrs[i] {
+            match &self.instrs[i] {
                 Instr::Wait { sem, .. } => {
                     first_wait = Some(first_wait.map_or(i, |w| w.min(i)));
                     parts.push(format!(
@@ -240,20 +276,14 @@ impl<'p> State<'p> {
                 _ => parts.push(format!("engine {engine} stuck at instr #{i}")),
             }
         }
-        let message = format!("deadlock: {}", parts.join("; "));
-        match first_wait {
-            Some(i) => SimError::at(i, &self.program.instrs[i], message),
-            None => SimError::general(message),
+        ReplayError::Deadlock {
+            instr: first_wait.map(|i| (i, self.instrs[i].opcode())),
+            message: format!("deadlock: {}", parts.join("; ")),
         }
     }
 }
 
 /// The index of an engine in per-engine arrays (its binary code, 0..7).
-pub(crate) fn engine_slot(e: Engine) -> usize {
+pub fn engine_slot(e: Engine) -> usize {
     usize::from(e.code())
-}
-
-fn add(a: u64, b: u64, i: usize, instr: &Instr) -> Result<u64, SimError> {
-    a.checked_add(b)
-        .ok_or_else(|| SimError::at(i, instr, "cycle count overflows 64 bits"))
 }
