@@ -1,15 +1,15 @@
 //! `cargo bench --bench compile_workload`: time to produce the schedule-json of Llama-7B (32
-//! layers, S = 4096, keep 0.25): IR build, sparsify, the per-layer plan search and rendering.
+//! layers, S = 4096, keep 0.25) as `sofa compile --workload --emit schedule-json` does: IR
+//! build, the driver's workload pipeline (sparsify, the per-layer plan search of cct-tile,
+//! lower-to-sofa's kernels), pricing the recorded plans and rendering.
 //!
 //! Target (issue 4): under 1 s in release mode. The figure is the median of `RUNS` runs.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use sofa_compiler::schedule::json::workload_schedule_json;
-use sofa_compiler::schedule::{Ablation, Schedule};
+use sofa_compiler::driver::{self, Target};
 use sofa_compiler::workload::load_spec;
-use sofa_ir::hw::HwConfig;
 
 const RUNS: usize = 11;
 const TARGET: Duration = Duration::from_secs(1);
@@ -26,12 +26,17 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let hw = HwConfig::default();
+    let target = Target {
+        keep: Some(0.25),
+        ..Target::default()
+    };
     let mut times = Vec::with_capacity(RUNS);
     let mut bytes = 0;
     for _ in 0..RUNS {
         let t = Instant::now();
-        match workload_schedule_json(&spec, &hw, Some(0.25), Schedule::Cct, Ablation::default()) {
+        let json = driver::compile_workload(&spec, &target)
+            .and_then(|m| driver::schedule_json(&m, &target, &spec.name));
+        match json {
             Ok(text) => bytes = text.len(),
             Err(e) => {
                 eprintln!("{e}");

@@ -5,10 +5,11 @@
 //! 1. **Fixture, functional**: `bert_sdpa_ts_op17.onnx` (a 2-layer BERT, from
 //!    `$SOFA_MODELS_DIR`, else the repository's copy `tests/fixtures/models`) with its
 //!    recorded inputs, compiled as `sofa run MODEL --keep-ratio 0.25` does (import with the
-//!    inputs' dims bound, shape-infer, canonicalize, fuse-attention, sparsify, cct-tile,
-//!    `lower_model`) and simulated on data. Median of `RUNS` simulations.
-//! 2. **Llama-7B, timing-only**: `workloads/llama-7b.toml` at keep 0.25 lowered as
-//!    `sofa compile --workload` does (`lower_attention`) and simulated without data, as
+//!    inputs' dims bound, the driver's model pipeline, `lower_model`) and simulated on data.
+//!    Median of `RUNS` simulations.
+//! 2. **Llama-7B, timing-only**: `workloads/llama-7b.toml` at keep 0.25 compiled and lowered
+//!    as `sofa run --workload` does (the driver's workload pipeline) and simulated without
+//!    data, as
 //!    `sofa run --workload workloads/llama-7b.toml --timing-only --keep-ratio 0.25`. One run
 //!    (about 4.5·10⁷ instructions, several GB of memory); `SOFA_BENCH_LAYERS=N` simulates only
 //!    the first N layers.
@@ -24,18 +25,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sofa::npz::read_npz;
-use sofa_compiler::lower::model::lower_model;
-use sofa_compiler::lower::{lower_attention, LowerOptions};
+use sofa_compiler::driver::{self, Target};
 use sofa_compiler::onnx::{import_file, ImportOptions};
-use sofa_compiler::passes::cct_tile::CctTile;
-use sofa_compiler::passes::sparsify::{Sparsify, SparsifyConfig};
-use sofa_compiler::schedule::{Ablation, Schedule};
-use sofa_compiler::workload::{build_module, load_spec};
-use sofa_ir::dialect::DialectRegistry;
+use sofa_compiler::schedule::Schedule;
+use sofa_compiler::workload::{load_spec, WorkloadSpec};
 use sofa_ir::eval::Tensor;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
-use sofa_ir::pass::{NoInstrumentation, PassManager};
 use sofa_ir::{Dim, Location, Module};
 use sofa_runtime::host::program_inputs;
 use sofa_runtime::sim::{extrapolate_layers, simulate, Mode, Report, SimOptions};
@@ -102,44 +98,35 @@ fn bindings(m: &Module, arrays: &BTreeMap<String, Tensor>) -> BTreeMap<String, u
     out
 }
 
-/// Import, bind, run the compile pipeline of `src/cli/model.rs` and lower to one program.
+fn target(hw: &HwConfig, schedule: Schedule) -> Target {
+    Target {
+        hw: hw.clone(),
+        keep: Some(KEEP),
+        schedule,
+        ..Target::default()
+    }
+}
+
+/// Import with the inputs' dims bound, run the driver's model pipeline, lower to one program.
 fn compile_fixture(
     hw: &HwConfig,
     onnx: &Path,
     arrays: &BTreeMap<String, Tensor>,
 ) -> Fallible<Program> {
     let probe = import_file(onnx, &ImportOptions::default()).map_err(|e| e.to_string())?;
-    let opts = ImportOptions {
-        shape_bindings: bindings(&probe, arrays),
-    };
-    let mut m = import_file(onnx, &opts).map_err(|e| e.to_string())?;
-    let front = "shape-infer,canonicalize,fuse-attention";
-    let mut pm = PassManager::from_pipeline(
-        DialectRegistry::with_core_dialects(),
-        &sofa_compiler::passes::registry(),
-        front,
-    )
-    .map_err(|e| e.message)?;
-    let mut sparsify = SparsifyConfig::default();
-    sparsify.global.keep = KEEP;
-    pm.add(Box::new(Sparsify::new(sparsify)));
-    pm.add(Box::new(CctTile::new(
-        hw.clone(),
-        Schedule::Cct,
-        Ablation::default(),
-    )));
-    pm.run(&mut m, &mut NoInstrumentation)
-        .map_err(|e| e.to_string())?;
-    let lower = LowerOptions {
-        schedule: Schedule::Cct,
-        keep_ratio: Some(KEEP),
-        q_block: None,
-        ..LowerOptions::default()
-    };
-    let p = lower_model(&m, hw, &lower).map_err(|e| e.to_string())?;
+    let t = target(hw, Schedule::Cct);
+    let m = driver::compile_onnx(onnx, &bindings(&probe, arrays), &t).map_err(|e| e.to_string())?;
+    let (p, _) = driver::lower_model(&m, &t).map_err(|e| e.to_string())?;
     p.check(hw)
         .map_err(|e| format!("{} check errors, first: {}", e.len(), e[0]))?;
     Ok(p)
+}
+
+/// A workload spec compiled and lowered as `sofa run --workload` does.
+fn workload_program(hw: &HwConfig, spec: &WorkloadSpec, schedule: Schedule) -> Fallible<Program> {
+    let t = target(hw, schedule);
+    let m = driver::compile_workload(spec, &t).map_err(|e| e.to_string())?;
+    driver::lower_workload(&m, &t).map_err(|e| e.to_string())
 }
 
 /// One line: instructions per second and simulated time against wall time.
@@ -198,14 +185,7 @@ fn llama_run(hw: &HwConfig) -> Fallible<()> {
         spec.layers = spec.layers.min(n);
     }
     let t = Instant::now();
-    let module = build_module(&spec).map_err(|e| e.to_string())?;
-    let lower = LowerOptions {
-        schedule: Schedule::Cct,
-        keep_ratio: Some(KEEP),
-        q_block: None,
-        ..LowerOptions::default()
-    };
-    let program = lower_attention(&module, hw, &lower).map_err(|e| e.to_string())?;
+    let program = workload_program(hw, &spec, Schedule::Cct)?;
     let lowered = t.elapsed();
     let opts = SimOptions {
         mode: Mode::TimingOnly,
@@ -233,17 +213,11 @@ fn llama_extrapolated(hw: &HwConfig, schedule: Schedule) -> Fallible<Report> {
         mode: Mode::TimingOnly,
         ..SimOptions::default()
     };
-    let lower = LowerOptions {
-        schedule,
-        keep_ratio: Some(KEEP),
-        ..LowerOptions::default()
-    };
     let mut reports = Vec::new();
     for layers in [1, 2] {
         let mut short = spec.clone();
         short.layers = layers;
-        let module = build_module(&short).map_err(|e| e.to_string())?;
-        let program = lower_attention(&module, hw, &lower).map_err(|e| e.to_string())?;
+        let program = workload_program(hw, &short, schedule)?;
         let out = simulate(&program, hw, &BTreeMap::new(), &opts).map_err(|e| e.to_string())?;
         reports.push(out.report);
     }

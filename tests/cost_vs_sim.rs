@@ -3,16 +3,16 @@
 //! emits for the plan (the module `cct-tile` annotates with `sofa.tc`/`sofa.q_block`, which
 //! the lowering honours), within ±25 % (cycles) and ±10 % (bytes). Specs are cut to one layer
 //! (their layers are identical); keep 0.25 and 1, `cct`, `dense` and (S ≤ 512) `staged`.
-//! `sofa run --workload` lowers that same planned module (`planned_workload`).
+//! Both sides come from one module compiled by the driver's workload pipeline, as
+//! `sofa compile --workload` and `sofa run --workload` compile it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sofa_compiler::lower::{lower_attention, LowerOptions};
-use sofa_compiler::schedule::json::{planned_workload, workload_schedule_json};
-use sofa_compiler::schedule::{Ablation, Schedule};
+use sofa_compiler::driver::{self, Target};
+use sofa_compiler::schedule::Schedule;
 use sofa_compiler::workload::{load_spec, WorkloadSpec};
-use sofa_ir::hw::HwConfig;
+use sofa_ir::Module;
 use sofa_runtime::sim::{simulate, Mode, SimOptions};
 
 const CYCLES_TOL: f64 = 0.25;
@@ -25,10 +25,22 @@ fn spec(name: &str) -> WorkloadSpec {
     s
 }
 
+fn target(keep: f64, schedule: Schedule) -> Target {
+    Target {
+        keep: Some(keep),
+        schedule,
+        ..Target::default()
+    }
+}
+
+fn compiled(s: &WorkloadSpec, keep: f64, schedule: Schedule) -> Module {
+    driver::compile_workload(s, &target(keep, schedule)).unwrap()
+}
+
 /// (latency cycles, DRAM bytes) of the schedule-json totals.
 fn predicted(s: &WorkloadSpec, keep: f64, schedule: Schedule) -> (u64, u64) {
-    let hw = HwConfig::default();
-    let text = workload_schedule_json(s, &hw, Some(keep), schedule, Ablation::default()).unwrap();
+    let m = compiled(s, keep, schedule);
+    let text = driver::schedule_json(&m, &target(keep, schedule), &s.name).unwrap();
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     let totals = &doc["totals"];
     (
@@ -38,22 +50,16 @@ fn predicted(s: &WorkloadSpec, keep: f64, schedule: Schedule) -> (u64, u64) {
 }
 
 /// (total cycles, DRAM bytes) of the timing-only simulation of the spec lowered as
-/// `sofa run --workload` does: the module carrying the plan `schedule-json` reports
-/// (`planned_workload`, `cct-tile`'s attributes, which the lowering honours).
+/// `sofa run --workload` does: the same compiled module, whose plan the lowering reads.
 fn simulated(s: &WorkloadSpec, keep: f64, schedule: Schedule) -> (u64, u64) {
-    let hw = HwConfig::default();
-    let (_, m, _) = planned_workload(s, &hw, Some(keep), schedule, Ablation::default()).unwrap();
-    let opts = LowerOptions {
-        schedule,
-        keep_ratio: Some(keep),
-        ..LowerOptions::default()
-    };
-    let program = lower_attention(&m, &hw, &opts).unwrap();
+    let t = target(keep, schedule);
+    let hw = &t.hw;
+    let program = driver::lower_workload(&compiled(s, keep, schedule), &t).unwrap();
     let sim = SimOptions {
         mode: Mode::TimingOnly,
         ..SimOptions::default()
     };
-    let r = simulate(&program, &hw, &BTreeMap::new(), &sim)
+    let r = simulate(&program, hw, &BTreeMap::new(), &sim)
         .unwrap()
         .report;
     (r.total_cycles, r.dram.read_bytes + r.dram.written_bytes)

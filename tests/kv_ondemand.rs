@@ -8,20 +8,39 @@ use common::*;
 use std::collections::BTreeMap;
 
 use sofa::npz::read_npz;
-use sofa_compiler::lower::model::{lower_model, lower_model_explained};
-use sofa_compiler::lower::{KvMode, LowerOptions};
-use sofa_compiler::schedule::Ablation;
+use sofa_compiler::lower::model::lower_model_explained;
+use sofa_compiler::lower::{LowerDefaults, LowerError};
+use sofa_ir::dialect::attn::{Ablation, KvSource};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Opcode, Program};
 use sofa_ir::Module;
 use sofa_runtime::sim::{simulate, SimOptions, SimOutcome};
 
-fn opts(kv: KvMode, keep: f64) -> LowerOptions {
-    LowerOptions {
+/// The K/V source choices: `None` is auto.
+const AUTO: Option<KvSource> = None;
+const ON_DEMAND: Option<KvSource> = Some(KvSource::OnDemand);
+const GATHERED: Option<KvSource> = Some(KvSource::Gathered);
+
+/// `m` sparsified at `keep` and lowered with K/V from `kv` and `ablate`; the program and the
+/// K/V notes.
+fn lower_at(
+    m: &Module,
+    kv: Option<KvSource>,
+    keep: f64,
+    ablate: Ablation,
+) -> Result<(Program, Vec<String>), LowerError> {
+    let mut m = m.clone();
+    run_pipeline("model", &mut m, &format!("sparsify{{keep={keep}}}"));
+    let defaults = LowerDefaults {
         kv,
-        keep_ratio: Some(keep),
-        ..LowerOptions::default()
-    }
+        ablate,
+        ..LowerDefaults::default()
+    };
+    lower_model_explained(&m, &HwConfig::default(), &defaults)
+}
+
+fn lower_model(m: &Module, kv: Option<KvSource>, keep: f64) -> Result<Program, LowerError> {
+    lower_at(m, kv, keep, Ablation::default()).map(|(p, _)| p)
 }
 
 fn fused_at(name: &str, bind: &str) -> Module {
@@ -75,12 +94,11 @@ fn max_error(out: &SimOutcome, name: &str, expected: &str) -> f64 {
 /// (the K and V projections) fewer per layer than the gathered program.
 #[test]
 fn on_demand_models_are_exact_at_keep_1() {
-    let hw = HwConfig::default();
     for name in ["bert_sdpa_ts_op17", "vit_eager_ts_op17"] {
         for (input, expected) in CASES {
             let m = fused_at(name, &bind_of(name, input));
-            let on = lower_model(&m, &hw, &opts(KvMode::OnDemand, 1.0)).unwrap();
-            let off = lower_model(&m, &hw, &opts(KvMode::Gathered, 1.0)).unwrap();
+            let on = lower_model(&m, ON_DEMAND, 1.0).unwrap();
+            let off = lower_model(&m, GATHERED, 1.0).unwrap();
             assert!(count(&on, Opcode::Kvgen) > 0, "{name}: no KVGEN");
             assert!(count(&on, Opcode::DlzsK) > 0, "{name}: no DLZS.K");
             assert_eq!(count(&off, Opcode::Kvgen), 0, "{name}");
@@ -110,8 +128,7 @@ fn on_demand_models_are_exact_at_keep_1() {
 fn on_demand_selection_keeps_recall() {
     let name = "bert_sdpa_ts_op17";
     let m = fused_at(name, &bind_of(name, "input"));
-    let hw = HwConfig::default();
-    let p = lower_model(&m, &hw, &opts(KvMode::OnDemand, 0.25)).unwrap();
+    let p = lower_model(&m, ON_DEMAND, 0.25).unwrap();
     let out = simulate_case(&p, name, "input");
     let recall = out.report.sparse.as_ref().and_then(|s| s.recall).unwrap();
     eprintln!("{name} keep 0.25 on demand: recall {recall:.4}");
@@ -124,15 +141,13 @@ fn on_demand_selection_keeps_recall() {
 fn fused_qkv_projection_is_not_fused() {
     let name = "gpt2_sdpa_ts_op17";
     let m = fused_at(name, &bind_of(name, "input"));
-    let hw = HwConfig::default();
-    let e = lower_model(&m, &hw, &opts(KvMode::OnDemand, 1.0))
-        .unwrap_err()
-        .to_string();
+    let e = lower_model(&m, ON_DEMAND, 1.0).unwrap_err().to_string();
     assert!(
-        e.contains("attn.mha") && e.contains("--kv on-demand: K"),
+        e.contains("attn.sparse_mha at /model/transformer/h.0/attn")
+            && e.contains("--kv on-demand: K"),
         "{e}"
     );
-    let p = lower_model(&m, &hw, &opts(KvMode::Auto, 1.0)).unwrap();
+    let p = lower_model(&m, AUTO, 1.0).unwrap();
     assert_eq!(count(&p, Opcode::Kvgen), 0);
 }
 
@@ -141,10 +156,9 @@ fn fused_qkv_projection_is_not_fused() {
 #[test]
 fn auto_picks_the_cheaper_source_per_layer() {
     let name = "bert_sdpa_ts_op17";
-    let hw = HwConfig::default();
     let at = |seq: u64| {
         let m = fused_at(name, &format!("batch:1,seq:{seq}"));
-        lower_model_explained(&m, &hw, &opts(KvMode::Auto, 0.25)).unwrap()
+        lower_at(&m, AUTO, 0.25, Ablation::default()).unwrap()
     };
     let (small, notes) = at(8);
     assert_eq!(notes.len(), 2);
@@ -199,8 +213,7 @@ fn on_demand_kernels_show_kvgen_and_lower_exactly() {
     assert_eq!(text.matches("\"sofa.kvgen\"").count(), 4);
     assert_eq!(text.matches("\"sofa.predict_k\"").count(), 2);
     assert!(!text.contains("\"attn.mha\""));
-    let hw = HwConfig::default();
-    let p = lower_model(&m, &hw, &opts(KvMode::Auto, 1.0)).unwrap();
+    let p = lower_model(&m, AUTO, 1.0).unwrap();
     assert!(count(&p, Opcode::Kvgen) > 0);
     let e = max_error(&simulate_case(&p, name, "input"), name, "expected");
     assert!(e <= TOLERANCE, "max error {e:e}");
@@ -213,13 +226,9 @@ fn on_demand_kernels_show_kvgen_and_lower_exactly() {
 fn on_demand_ablations_are_exact_at_keep_1() {
     let name = "bert_sdpa_ts_op17";
     let m = fused_at(name, &bind_of(name, "input"));
-    let hw = HwConfig::default();
     for ablate in ["dlzs", "sads", "sufa", "rass"] {
-        let o = LowerOptions {
-            ablate: Ablation::parse(ablate).unwrap(),
-            ..opts(KvMode::OnDemand, 1.0)
-        };
-        let p = lower_model(&m, &hw, &o).unwrap();
+        let abl = Ablation::parse(ablate).unwrap();
+        let (p, _) = lower_at(&m, ON_DEMAND, 1.0, abl).unwrap();
         assert!(count(&p, Opcode::Kvgen) > 0, "{ablate}");
         let e = max_error(&simulate_case(&p, name, "input"), name, "expected");
         eprintln!("on demand, ablate {ablate}: max error {e:e}");

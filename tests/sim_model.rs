@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use sofa::npz::read_npz;
 use sofa_compiler::lower::model::lower_model;
-use sofa_compiler::lower::LowerOptions;
+use sofa_compiler::lower::LowerDefaults;
 use sofa_compiler::schedule::Schedule;
 use sofa_ir::eval::Tensor;
 use sofa_ir::hw::HwConfig;
@@ -56,9 +56,9 @@ fn run_case(
         &format!("shape-infer{{bind={bind}}},canonicalize,fuse-attention{tail}"),
     );
     let hw = HwConfig::default();
-    let opts = LowerOptions {
+    let opts = LowerDefaults {
         schedule,
-        ..LowerOptions::default()
+        ..LowerDefaults::default()
     };
     let p = lower_model(&m, &hw, &opts).unwrap_or_else(|e| panic!("{name}.{input}: {e}"));
     if let Err(errs) = p.check(&hw) {

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use sofa_compiler::lower::model::lower_model;
-use sofa_compiler::lower::LowerOptions;
+use sofa_compiler::lower::LowerDefaults;
 use sofa_compiler::schedule::Schedule;
 use sofa_ir::eval::Tensor;
 use sofa_ir::hw::HwConfig;
@@ -70,9 +70,9 @@ fn agree(src: &str, inputs: &[(&str, Tensor)]) -> BTreeMap<&'static str, usize> 
         .collect();
     let want = sofa_runtime::interp::run_function(&m, &inputs).unwrap();
     let hw = HwConfig::default();
-    let opts = LowerOptions {
+    let opts = LowerDefaults {
         schedule: Schedule::Dense,
-        ..LowerOptions::default()
+        ..LowerDefaults::default()
     };
     let p = lower_model(&m, &hw, &opts).unwrap_or_else(|e| panic!("{e}"));
     if let Err(errs) = p.check(&hw) {

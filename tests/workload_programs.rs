@@ -9,15 +9,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use sofa_compiler::lower::{lower_attention, KvMode, LowerOptions, WORKLOAD_DT};
-use sofa_compiler::passes::lower_to_sofa::LowerToSofa;
-use sofa_compiler::schedule::json::planned_workload;
-use sofa_compiler::schedule::{Ablation, Schedule};
+use sofa_compiler::driver::{self, Target};
 use sofa_compiler::workload::load_spec;
-use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::hw::{fnv1a64, HwConfig};
 use sofa_ir::isa::Program;
-use sofa_ir::pass::{Pass, PassContext};
 
 mod common;
 use common::asm_with_hashed_data;
@@ -36,26 +31,17 @@ fn workloads() -> Vec<PathBuf> {
     files
 }
 
-/// What `sofa run --workload` lowers: the spec planned by `cct-tile`, taken to `sofa.kernel`s
-/// by `lower-to-sofa` (16-bit activations), then to the ISA.
+/// What `sofa run --workload` lowers: the driver's workload pipeline (the spec planned by
+/// `cct-tile`, taken to `sofa.kernel`s by `lower-to-sofa`, 16-bit activations), then the ISA.
 fn one_layer_program(path: &std::path::Path) -> Program {
     let mut spec = load_spec(path).unwrap();
     spec.layers = 1;
-    let hw = HwConfig::default();
-    let (_, mut module, _) =
-        planned_workload(&spec, &hw, Some(0.25), Schedule::Cct, Ablation::default()).unwrap();
-    let opts = LowerOptions {
-        schedule: Schedule::Cct,
-        keep_ratio: Some(0.25),
-        kv: KvMode::Gathered,
-        ..LowerOptions::default()
+    let target = Target {
+        keep: Some(0.25),
+        ..Target::default()
     };
-    let dialects = DialectRegistry::with_core_dialects();
-    let mut cx = PassContext::new(&dialects);
-    LowerToSofa::new(hw.clone(), opts.clone(), Some(WORKLOAD_DT))
-        .run(&mut module, &mut cx)
-        .unwrap();
-    lower_attention(&module, &hw, &opts).unwrap()
+    let module = driver::compile_workload(&spec, &target).unwrap();
+    driver::lower_workload(&module, &target).unwrap()
 }
 
 fn digest(p: &Program) -> String {

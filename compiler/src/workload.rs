@@ -18,12 +18,12 @@
 //!
 //! [`build_module`] turns a spec into attention-only IR. The simplest form that is honest
 //! about what it models: `func.func @main` takes, per layer `l`, three arguments `q_l`
-//! `[B, H, S, D]`, `k_l` and `v_l` `[B, Hkv, S, D]`, applies one `attn.mha` (scale `1/√D`, the
+//! `[B, H, S, D]`, `k_l` and `v_l` `[B, Hkv, S, D]` (f16, the chip's datapath), applies one `attn.mha` (scale `1/√D`, the
 //! spec's causal flag) and returns every layer's output. Layers are independent — the
 //! projections, FFNs and norms that would chain them are not attention and have no weights
 //! here — so the IR is executable by the interpreter on random inputs for small specs, and
 //! lowerable for timing-only simulation at paper scale. The spec's `keep_ratio` is not baked
-//! into the IR: [`WorkloadSpec::sparsify_pipeline`] gives the `sparsify` element that applies it.
+//! into the IR: the workload pipeline of [`crate::driver`] sparsifies at it.
 
 use std::path::{Path, PathBuf};
 
@@ -171,11 +171,6 @@ impl WorkloadSpec {
             .unwrap_or_else(|| self.hidden / self.heads.max(1))
     }
 
-    /// The pipeline element applying the spec's keep ratio, e.g. `sparsify{keep=0.25}`.
-    pub fn sparsify_pipeline(&self) -> String {
-        format!("sparsify{{keep={}}}", self.keep_ratio)
-    }
-
     /// The MHA attributes every layer gets.
     pub fn mha_attrs(&self) -> MhaAttrs {
         let head_dim = self.head_dim();
@@ -193,8 +188,10 @@ fn as_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn f32_tensor(dims: [u64; 4]) -> Type {
-    Type::Tensor(TensorType::static_shape(&dims, ElemType::F32))
+/// Activations are f16: the chip computes in 16 bit (paper §VI), and the lowering keeps the
+/// IR's element type.
+fn f16_tensor(dims: [u64; 4]) -> Type {
+    Type::Tensor(TensorType::static_shape(&dims, ElemType::F16))
 }
 
 /// Attention-only IR for `spec` (validated first): see the module docs for its form.
@@ -207,7 +204,7 @@ pub fn build_module(spec: &WorkloadSpec) -> Result<Module, WorkloadError> {
         spec.seq,
         spec.head_dim(),
     );
-    let (q_ty, kv_ty) = (f32_tensor([b, h, s, d]), f32_tensor([b, hkv, s, d]));
+    let (q_ty, kv_ty) = (f16_tensor([b, h, s, d]), f16_tensor([b, hkv, s, d]));
     let layers = usize::try_from(spec.layers).unwrap_or(usize::MAX);
     let inputs: Vec<Type> = (0..layers)
         .flat_map(|_| [q_ty.clone(), kv_ty.clone(), kv_ty.clone()])
@@ -248,7 +245,6 @@ mod tests {
         let s = parse_spec(TINY).unwrap();
         assert_eq!((s.kv_heads(), s.head_dim(), s.batch), (2, 4, 1));
         assert_eq!(s.keep_ratio, 1.0);
-        assert_eq!(s.sparsify_pipeline(), "sparsify{keep=1}");
         assert_eq!(s.mha_attrs().scale, 0.5);
     }
 

@@ -8,9 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use sofa_compiler::lower::{lower_attention, sync::replay, LowerError, LowerOptions};
-use sofa_compiler::schedule::Schedule;
+mod plan_common;
+
+use plan_common::{plan_all, sparsify};
+use sofa_compiler::lower::{lower_attention, sync::replay, LowerDefaults, LowerError};
 use sofa_compiler::workload::{build_module, load_spec, WorkloadSpec};
+use sofa_ir::dialect::attn::{Plan, Schedule};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{parse_asm, print_asm, Instr, Program, SufaMode};
 
@@ -42,15 +45,16 @@ fn spec(causal: bool) -> WorkloadSpec {
 }
 
 fn lower(causal: bool, keep: f64, schedule: Schedule) -> Program {
-    let m = build_module(&spec(causal)).unwrap();
-    let q_block = (schedule == Schedule::Staged).then_some(64);
-    let opts = LowerOptions {
-        schedule,
-        keep_ratio: Some(keep),
-        q_block,
-        ..LowerOptions::default()
+    let mut m = build_module(&spec(causal)).unwrap();
+    sparsify(&mut m, keep);
+    let plan = Plan {
+        schedule: Some(schedule),
+        tc: Some(3),
+        q_block: (schedule == Schedule::Staged).then_some(64),
+        ..Plan::default()
     };
-    lower_attention(&m, &HwConfig::default(), &opts).unwrap()
+    plan_all(&mut m, &plan);
+    lower_attention(&m, &HwConfig::default(), &LowerDefaults::default()).unwrap()
 }
 
 fn counts(p: &Program) -> BTreeMap<&'static str, u64> {
@@ -239,15 +243,16 @@ fn tensor_table_has_args_outputs_and_spills() {
 }
 
 #[test]
-fn bad_keep_ratio_is_an_error() {
-    let m = build_module(&spec(false)).unwrap();
-    let opts = LowerOptions {
-        keep_ratio: Some(0.0),
-        ..LowerOptions::default()
-    };
-    let e = lower_attention(&m, &HwConfig::default(), &opts).unwrap_err();
+fn a_bad_plan_attribute_is_an_error_naming_the_op() {
+    let mut m = build_module(&spec(false)).unwrap();
+    let op = plan_common::attention_ops(&m)[1];
+    m.op_mut(op)
+        .attrs
+        .insert("sofa.tc".into(), sofa_ir::Attribute::i64(0));
+    let e = lower_attention(&m, &HwConfig::default(), &LowerDefaults::default()).unwrap_err();
     assert!(
-        matches!(e, LowerError::Module(ref msg) if msg.contains("keep ratio")),
+        matches!(&e, LowerError::Op { loc, message, .. }
+            if loc == "tiny/layer1/attention" && message == "sofa.tc must be a positive integer"),
         "{e}"
     );
 }
@@ -261,16 +266,16 @@ fn bad_keep_ratio_is_an_error() {
 #[ignore]
 fn llama_7b_lowers() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads/llama-7b.toml");
-    let m = build_module(&load_spec(&dir).unwrap()).unwrap();
     let hw = HwConfig::default();
     for (schedule, keep, most) in [(Schedule::Cct, 0.25, 50e6), (Schedule::Dense, 1.0, 20e6)] {
-        let opts = LowerOptions {
-            schedule,
-            keep_ratio: Some(keep),
-            q_block: None,
-            ..LowerOptions::default()
+        let mut m = build_module(&load_spec(&dir).unwrap()).unwrap();
+        sparsify(&mut m, keep);
+        let plan = Plan {
+            schedule: Some(schedule),
+            ..Plan::default()
         };
-        let p = lower_attention(&m, &hw, &opts).unwrap();
+        plan_all(&mut m, &plan);
+        let p = lower_attention(&m, &hw, &LowerDefaults::default()).unwrap();
         p.check(&hw).unwrap();
         let n = p.instrs.len();
         eprintln!("llama-7b {schedule:?} keep {keep}: {n} instructions");

@@ -13,9 +13,10 @@ use std::collections::BTreeMap;
 use sofa_compiler::lower::buffers::fit;
 use sofa_compiler::lower::dram::DramLayout;
 use sofa_compiler::lower::sync::replay_final;
-use sofa_compiler::lower::{emit_segment, plan_layer, Layer, LowerError, LowerOptions, MaskRef};
-use sofa_compiler::schedule::{Ablation, Schedule};
-use sofa_ir::dialect::attn::{MhaAttrs, MHA};
+use sofa_compiler::lower::{
+    emit_segment, plan_layer, Layer, LowerDefaults, LowerError, MaskRef, SegmentPlan,
+};
+use sofa_ir::dialect::attn::{Ablation, AttnShape, MhaAttrs, Schedule, MHA};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Instr, Program, SufaMode, TensorKind};
 use sofa_ir::module::RETURN_OP;
@@ -61,34 +62,16 @@ fn variants() -> Vec<(&'static str, Ablation)> {
 
 fn layer(schedule: Schedule, ablate: Ablation, keep: f64, causal: bool) -> Layer {
     let tc = if schedule == Schedule::Staged { 1 } else { TC };
-    Layer {
-        name: "attn".into(),
-        schedule,
-        batch: 1,
-        heads: HEADS,
-        kv_heads: HEADS,
-        seq_q: SEQ,
-        seq_k: SEQ,
-        d: D,
+    let shape = AttnShape {
         causal,
-        keep,
-        tc,
-        tc_fixed: true,
-        bc: SEQ.div_ceil(tc),
-        q_block: Q_BLOCK,
-        radius: f32::INFINITY,
-        dt: DType::F32,
         scale: 1.0 / (D as f32).sqrt(),
-        mask: None,
+        ..AttnShape::new(1, HEADS, HEADS, SEQ, SEQ, D, DType::F32)
+    };
+    let plan = SegmentPlan {
         ablate,
-        q: 0,
-        k: 0,
-        v: 0,
-        o: 0,
-        spill_ahat: 0,
-        spill_a: 0,
-        kv_gen: None,
-    }
+        ..SegmentPlan::new(schedule, keep, tc, Q_BLOCK)
+    };
+    Layer::new("attn", shape, plan)
 }
 
 fn bytes(v: &[f32]) -> Vec<u8> {
@@ -143,11 +126,11 @@ fn run(mut l: Layer, hw: &HwConfig) -> (Program, Vec<f32>, Vec<f32>) {
             .unwrap()
     };
     let shape = vec![1, HEADS, SEQ, D];
-    l.q = add("attn.q", TensorKind::Input, shape.clone());
-    l.k = add("attn.k", TensorKind::Input, shape.clone());
-    l.v = add("attn.v", TensorKind::Input, shape.clone());
-    l.o = add("attn.out", TensorKind::Output, shape);
-    l.mask = Some(MaskRef {
+    l.dram.q = add("attn.q", TensorKind::Input, shape.clone());
+    l.dram.k = add("attn.k", TensorKind::Input, shape.clone());
+    l.dram.v = add("attn.v", TensorKind::Input, shape.clone());
+    l.dram.o = add("attn.out", TensorKind::Output, shape);
+    l.dram.mask = Some(MaskRef {
         dram: add("attn.mask", TensorKind::Input, vec![1, 1, 1, SEQ]),
         batch_stride: SEQ * 4,
         head_stride: 0,
@@ -200,7 +183,7 @@ fn run(mut l: Layer, hw: &HwConfig) -> (Program, Vec<f32>, Vec<f32>) {
         .chunks(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    (p, got, reference(l.causal, &q, &k, &v))
+    (p, got, reference(l.shape.causal, &q, &k, &v))
 }
 
 fn max_err(got: &[f32], want: &[f32]) -> f32 {
@@ -248,11 +231,8 @@ fn mix(p: &Program) -> Mix {
 
 /// Row blocks of the whole-row (Tc = 1) layout of the layer.
 fn whole_row_blocks(hw: &HwConfig, l: &Layer) -> usize {
-    let one = Layer {
-        tc: 1,
-        bc: SEQ,
-        ..l.clone()
-    };
+    let mut one = l.clone();
+    one.set_tc(1);
     let rows = fit(hw, &one).unwrap().rows_cap.min(Q_BLOCK);
     (HEADS * SEQ.div_ceil(rows)) as usize
 }
@@ -366,11 +346,11 @@ fn staged_honours_dlzs_and_rass_exactly() {
 fn whole_row_selection_too_large_for_temp_sram_is_an_error() {
     let hw = HwConfig::default();
     let mut l = layer(Schedule::Cct, ablation("sads"), 1.0, true);
-    l.seq_k = 8192;
+    l.shape.seq_k = 8192;
     // Per-tile selection fits in 16 tiles of 512 keys; the ablation ignores the tiling.
-    l.tc = 16;
-    l.bc = 512;
-    l.mask = Some(MaskRef::default());
+    l.set_tc(16);
+    assert_eq!(l.bc(), 512);
+    l.dram.mask = Some(MaskRef::default());
     // One row: 8192 keys × (f32 Â + f32 causal table + f32 mask) = 98304 B > 28 KiB.
     let e = emit_segment(&hw, &l, &mut DramLayout::default(), &mut Vec::new()).unwrap_err();
     match e {
@@ -382,7 +362,7 @@ fn whole_row_selection_too_large_for_temp_sram_is_an_error() {
         other => panic!("unexpected {other:?}"),
     }
     // Without the ablation the same layer lowers (per-tile selection).
-    l.ablate = Ablation::default();
+    l.plan.ablate = Ablation::default();
     emit_segment(&hw, &l, &mut DramLayout::default(), &mut Vec::new()).unwrap();
 }
 
@@ -412,15 +392,15 @@ fn plan_layer_carries_the_ablation_and_sads_plans_one_tile() {
     m.build_at_end(entry, OpSpec::new(RETURN_OP).operands([r]));
     let hw = HwConfig::default();
     let plan = |text: &str| {
-        let opts = LowerOptions {
+        let defaults = LowerDefaults {
             ablate: ablation(text),
-            ..LowerOptions::default()
+            ..LowerDefaults::default()
         };
-        plan_layer(&m, op, 0, &hw, &opts).unwrap()
+        plan_layer(&m, op, 0, &hw, &defaults).unwrap()
     };
     let rass = plan("rass,sufa");
-    assert_eq!(rass.ablate, ablation("rass,sufa"));
-    assert_eq!((rass.tc, rass.bc), (3, 14));
+    assert_eq!(rass.plan.ablate, ablation("rass,sufa"));
+    assert_eq!((rass.plan.tc, rass.bc()), (3, 14));
     let sads = plan("sads");
-    assert_eq!((sads.tc, sads.bc, sads.tc_fixed), (1, 40, true));
+    assert_eq!((sads.plan.tc, sads.bc(), sads.plan.tc_fixed), (1, 40, true));
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use onnx_common::{fixture_path, FIXTURES};
 use sofa_compiler::lower::model::lower_model;
 use sofa_compiler::lower::sync::replay;
-use sofa_compiler::lower::{LowerError, LowerOptions};
+use sofa_compiler::lower::{LowerDefaults, LowerError};
 use sofa_compiler::onnx::{import_file, ImportOptions};
 use sofa_compiler::schedule::Schedule;
 use sofa_ir::attr::{Attribute, DenseAttr};
@@ -51,11 +51,11 @@ fn fused_with(name: &str, tail: &str) -> Module {
 }
 
 fn lower(m: &Module, schedule: Schedule) -> Result<Program, LowerError> {
-    let opts = LowerOptions {
+    let defaults = LowerDefaults {
         schedule,
-        ..LowerOptions::default()
+        ..LowerDefaults::default()
     };
-    lower_model(m, &HwConfig::default(), &opts)
+    lower_model(m, &HwConfig::default(), &defaults)
 }
 
 fn counts(p: &Program) -> BTreeMap<&'static str, usize> {
@@ -158,7 +158,7 @@ fn sparsified_and_tiled_models_use_the_prediction_engines() {
         "vit_eager_ts_op17",
     ] {
         let m = fused_with(name, ",sparsify{keep=0.25},cct-tile");
-        let p = lower_model(&m, &HwConfig::default(), &LowerOptions::default())
+        let p = lower_model(&m, &HwConfig::default(), &LowerDefaults::default())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         check(name, &p);
         let c = counts(&p);

@@ -2,9 +2,8 @@
 //! scale from the op, keep-1 exactness, the mask operand's effect on the plan, and errors that
 //! name the op.
 
-use sofa_compiler::lower::{plan_layer, LowerError, LowerOptions};
-use sofa_compiler::schedule::Schedule;
-use sofa_ir::dialect::attn::{MhaAttrs, MHA};
+use sofa_compiler::lower::{plan_layer, LowerDefaults, LowerError};
+use sofa_ir::dialect::attn::{Ablation, MhaAttrs, Schedule, MHA};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::DType;
 use sofa_ir::module::RETURN_OP;
@@ -56,24 +55,37 @@ fn module(
 fn type_scale_and_shapes_come_from_the_op() {
     let hw = HwConfig::default();
     let (m, op) = module(ElemType::F32, 8, false, &[]);
-    let l = plan_layer(&m, op, 0, &hw, &LowerOptions::default()).unwrap();
+    let l = plan_layer(&m, op, 0, &hw, &LowerDefaults::default()).unwrap();
     assert_eq!(l.name, "enc/attn");
-    assert_eq!((l.dt, l.scale, l.mask), (DType::F32, 0.3, None));
     assert_eq!(
-        (l.batch, l.heads, l.kv_heads, l.seq_q, l.seq_k, l.d),
+        (l.shape.dt, l.shape.scale, l.dram.mask),
+        (DType::F32, 0.3, None)
+    );
+    assert_eq!(
+        (
+            l.shape.batch,
+            l.shape.heads,
+            l.shape.kv_heads,
+            l.shape.seq_q,
+            l.shape.seq_k,
+            l.shape.head_dim
+        ),
         (1, 4, 2, 20, 23, 8)
     );
-    assert_eq!((l.q, l.k, l.v, l.o), (0, 0, 0, 0));
+    assert_eq!((l.dram.q, l.dram.k, l.dram.v, l.dram.o), (0, 0, 0, 0));
     // Default plan: one tile of all 23 keys, the whole 20 rows as one block, exact.
-    assert_eq!((l.tc, l.bc, l.q_block, l.keep), (1, 23, 20, 1.0));
-    assert_eq!(l.schedule, Schedule::Cct);
+    assert_eq!(
+        (l.plan.tc, l.bc(), l.plan.q_block, l.plan.keep),
+        (1, 23, 20, 1.0)
+    );
+    assert_eq!(l.plan.schedule, Schedule::Cct);
     let (m16, op16) = module(ElemType::F16, 8, false, &[]);
-    let l16 = plan_layer(&m16, op16, 0, &hw, &LowerOptions::default()).unwrap();
-    assert_eq!(l16.dt, DType::F16);
+    let l16 = plan_layer(&m16, op16, 0, &hw, &LowerDefaults::default()).unwrap();
+    assert_eq!(l16.shape.dt, DType::F16);
 }
 
 #[test]
-fn plan_attributes_and_options_are_honoured() {
+fn the_plan_comes_from_the_attributes_and_defaults_fill_only_the_gaps() {
     let hw = HwConfig::default();
     let extra = [
         ("sofa.schedule", Attribute::String("dense".into())),
@@ -81,25 +93,48 @@ fn plan_attributes_and_options_are_honoured() {
         ("sofa.q_block", Attribute::i64(8)),
     ];
     let (m, op) = module(ElemType::F32, 8, true, &extra);
-    let opts = LowerOptions {
+    let rass = Ablation::parse("rass").unwrap();
+    let defaults = LowerDefaults {
         schedule: Schedule::Staged,
-        keep_ratio: Some(0.5),
-        q_block: None,
-        ..LowerOptions::default()
+        ablate: rass,
+        kv: None,
     };
-    let l = plan_layer(&m, op, 0, &hw, &opts).unwrap();
+    let l = plan_layer(&m, op, 0, &hw, &defaults).unwrap();
+    // Schedule, Tc and query block from the op; the ablations (absent there) by default; the
+    // keep ratio is the op's semantics (attn.mha keeps every key).
     assert_eq!(
-        (l.schedule, l.tc, l.bc, l.q_block, l.keep, l.tc_fixed),
-        (Schedule::Dense, 3, 8, 8, 0.5, true)
+        (
+            l.plan.schedule,
+            l.plan.tc,
+            l.bc(),
+            l.plan.q_block,
+            l.plan.keep,
+            l.plan.tc_fixed
+        ),
+        (Schedule::Dense, 3, 8, 8, 1.0, true)
     );
-    let bad = LowerOptions {
-        keep_ratio: Some(1.5),
-        ..LowerOptions::default()
-    };
-    assert!(matches!(
-        plan_layer(&m, op, 0, &hw, &bad),
-        Err(LowerError::Module(msg)) if msg.contains("keep ratio")
-    ));
+    assert_eq!(l.plan.ablate, rass);
+    // Without plan attributes the defaults decide.
+    let (bare, bare_op) = module(ElemType::F32, 8, false, &[]);
+    let l = plan_layer(&bare, bare_op, 0, &hw, &defaults).unwrap();
+    assert_eq!((l.plan.schedule, l.plan.tc), (Schedule::Staged, 1));
+    // A plan attribute that does not read as a plan is an error naming the op.
+    let (m, op) = module(
+        ElemType::F32,
+        8,
+        false,
+        &[("sofa.schedule", Attribute::String("fast".into()))],
+    );
+    match plan_layer(&m, op, 0, &hw, &defaults) {
+        Err(LowerError::Op { loc, message, .. }) => {
+            assert_eq!(loc, "enc/attn");
+            assert_eq!(
+                message,
+                "unknown schedule 'fast' (expected dense, staged or cct)"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -107,7 +142,7 @@ fn unsupported_ops_are_errors_naming_the_op() {
     let hw = HwConfig::default();
     // SU-FA needs the value width to be the head dim.
     let (m, op) = module(ElemType::F32, 16, false, &[]);
-    match plan_layer(&m, op, 0, &hw, &LowerOptions::default()) {
+    match plan_layer(&m, op, 0, &hw, &LowerDefaults::default()) {
         Err(LowerError::Op { op, loc, message }) => {
             assert_eq!((op.as_str(), loc.as_str()), (MHA, "enc/attn"));
             assert!(message.contains("value width"), "{message}");
@@ -116,10 +151,10 @@ fn unsupported_ops_are_errors_naming_the_op() {
     }
     // Integer operands are not attention data.
     let (m, op) = module(ElemType::I32, 8, false, &[]);
-    let e = plan_layer(&m, op, 0, &hw, &LowerOptions::default()).unwrap_err();
+    let e = plan_layer(&m, op, 0, &hw, &LowerDefaults::default()).unwrap_err();
     assert!(e.to_string().contains("float [B, H, S, D]"), "{e}");
     // Not an attention op at all.
     let ret = m.all_ops().into_iter().last().unwrap();
-    let e = plan_layer(&m, ret, 0, &hw, &LowerOptions::default()).unwrap_err();
+    let e = plan_layer(&m, ret, 0, &hw, &LowerDefaults::default()).unwrap_err();
     assert!(e.to_string().contains("not an attention op"), "{e}");
 }

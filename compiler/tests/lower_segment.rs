@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use sofa_compiler::lower::dram::DramLayout;
 use sofa_compiler::lower::sync::{done_sem, go_sem, replay_final, RESERVED};
-use sofa_compiler::lower::{emit_segment, Layer, MaskRef};
-use sofa_compiler::schedule::Schedule;
+use sofa_compiler::lower::{emit_segment, Layer, MaskRef, SegmentPlan};
+use sofa_ir::dialect::attn::{AttnShape, Schedule};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Engine, Instr, Program, TensorKind};
 
@@ -22,34 +22,13 @@ const TILES: u64 = 1 + 2 + 2;
 const DIAGONAL: u64 = 1 + 2 + 1;
 
 fn layer(schedule: Schedule, causal: bool, keep: f64) -> Layer {
-    Layer {
-        name: "enc/attn".into(),
-        schedule,
-        batch: 2,
-        heads: 4,
-        kv_heads: 2,
-        seq_q: 20,
-        seq_k: 23,
-        d: 8,
+    let shape = AttnShape {
         causal,
-        keep,
-        tc: if schedule == Schedule::Staged { 1 } else { 2 },
-        tc_fixed: true,
-        bc: if schedule == Schedule::Staged { 23 } else { 12 },
-        q_block: 8,
-        radius: f32::INFINITY,
-        dt: DType::F32,
         scale: 0.25,
-        mask: None,
-        ablate: Default::default(),
-        q: 0,
-        k: 0,
-        v: 0,
-        o: 0,
-        spill_ahat: 0,
-        spill_a: 0,
-        kv_gen: None,
-    }
+        ..AttnShape::new(2, 4, 2, 20, 23, 8, DType::F32)
+    };
+    let tc = if schedule == Schedule::Staged { 1 } else { 2 };
+    Layer::new("enc/attn", shape, SegmentPlan::new(schedule, keep, tc, 8))
 }
 
 /// Allocates q, k, v, o (and a `[B, 1, 1, Sk]` padding mask when `mask`) and emits `l` as one
@@ -61,12 +40,12 @@ fn program(mut l: Layer, mask: bool) -> Program {
         dram.add(name.into(), kind, DType::F32, shape, vec![])
             .unwrap()
     };
-    l.q = add("x.q", TensorKind::Input, vec![2, 4, 20, 8]);
-    l.k = add("x.k", TensorKind::Input, vec![2, 2, 23, 8]);
-    l.v = add("x.v", TensorKind::Input, vec![2, 2, 23, 8]);
-    l.o = add("x.out", TensorKind::Output, vec![2, 4, 20, 8]);
+    l.dram.q = add("x.q", TensorKind::Input, vec![2, 4, 20, 8]);
+    l.dram.k = add("x.k", TensorKind::Input, vec![2, 2, 23, 8]);
+    l.dram.v = add("x.v", TensorKind::Input, vec![2, 2, 23, 8]);
+    l.dram.o = add("x.out", TensorKind::Output, vec![2, 4, 20, 8]);
     if mask {
-        l.mask = Some(MaskRef {
+        l.dram.mask = Some(MaskRef {
             dram: add("x.mask", TensorKind::Input, vec![2, 1, 1, 23]),
             batch_stride: 23 * 4,
             head_stride: 0,
@@ -187,7 +166,7 @@ fn two_segments_back_to_back_replay_and_get_their_own_spills() {
     let hw = HwConfig::default();
     let mut dram = DramLayout::default();
     let mut l = layer(Schedule::Staged, true, 0.25);
-    l.q = dram
+    l.dram.q = dram
         .add(
             "x.q".into(),
             TensorKind::Input,
@@ -196,7 +175,7 @@ fn two_segments_back_to_back_replay_and_get_their_own_spills() {
             vec![],
         )
         .unwrap();
-    l.k = dram
+    l.dram.k = dram
         .add(
             "x.k".into(),
             TensorKind::Input,
@@ -205,8 +184,8 @@ fn two_segments_back_to_back_replay_and_get_their_own_spills() {
             vec![],
         )
         .unwrap();
-    l.v = l.k;
-    l.o = dram
+    l.dram.v = l.dram.k;
+    l.dram.o = dram
         .add(
             "x.out".into(),
             TensorKind::Output,

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use sofa_compiler::lower::buffers::{fit, Merge};
 use sofa_compiler::lower::dram::DramLayout;
-use sofa_compiler::lower::{emit_segment, Layer, MaskRef};
-use sofa_compiler::schedule::Schedule;
+use sofa_compiler::lower::{emit_segment, Layer, MaskRef, SegmentPlan};
+use sofa_ir::dialect::attn::{AttnShape, Schedule};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Instr, Program, TensorKind};
 use sofa_runtime::sim::{simulate, SimOptions};
@@ -78,34 +78,16 @@ fn layer(c: &Case) -> Layer {
     } else {
         c.tc
     };
-    Layer {
-        name: "attn".into(),
-        schedule: c.schedule,
-        batch: 1,
-        heads: c.heads,
-        kv_heads: c.kv_heads,
-        seq_q: c.queries,
-        seq_k: c.seq,
-        d: c.d,
+    let shape = AttnShape {
         causal: c.causal,
-        keep: c.keep,
-        tc,
-        tc_fixed: true,
-        bc: c.seq.div_ceil(tc),
-        q_block: c.q_block,
-        radius: f32::INFINITY,
-        dt: DType::F32,
         scale: 1.0 / (c.d as f32).sqrt(),
-        mask: None,
-        ablate: Default::default(),
-        q: 0,
-        k: 0,
-        v: 0,
-        o: 0,
-        spill_ahat: 0,
-        spill_a: 0,
-        kv_gen: None,
-    }
+        ..AttnShape::new(1, c.heads, c.kv_heads, c.queries, c.seq, c.d, DType::F32)
+    };
+    Layer::new(
+        "attn",
+        shape,
+        SegmentPlan::new(c.schedule, c.keep, tc, c.q_block),
+    )
 }
 
 /// Whether the padding mask excludes key `j`.
@@ -169,10 +151,10 @@ fn run(c: &Case, hw: &HwConfig) -> (Program, Vec<f32>, f32) {
         dram.add(name.into(), kind, DType::F32, shape, vec![])
             .unwrap()
     };
-    l.q = add("attn.q", TensorKind::Input, vec![1, c.heads, sq, d]);
-    l.k = add("attn.k", TensorKind::Input, vec![1, c.kv_heads, s, d]);
-    l.v = add("attn.v", TensorKind::Input, vec![1, c.kv_heads, s, d]);
-    l.o = add("attn.out", TensorKind::Output, vec![1, c.heads, sq, d]);
+    l.dram.q = add("attn.q", TensorKind::Input, vec![1, c.heads, sq, d]);
+    l.dram.k = add("attn.k", TensorKind::Input, vec![1, c.kv_heads, s, d]);
+    l.dram.v = add("attn.v", TensorKind::Input, vec![1, c.kv_heads, s, d]);
+    l.dram.o = add("attn.out", TensorKind::Output, vec![1, c.heads, sq, d]);
     let mut rng = Rng(0x5eed_0123_4567_89ab);
     let q = rng.vec(c.heads * sq * d);
     let k = rng.vec(c.kv_heads * s * d);
@@ -191,7 +173,7 @@ fn run(c: &Case, hw: &HwConfig) -> (Program, Vec<f32>, f32) {
     ]
     .into();
     if c.mask {
-        l.mask = Some(MaskRef {
+        l.dram.mask = Some(MaskRef {
             dram: add("attn.mask", TensorKind::Input, vec![1, 1, 1, s]),
             batch_stride: s * 4,
             head_stride: 0,

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use sofa_compiler::lower::buffers::{fit, StagedPlan};
 use sofa_compiler::lower::dram::DramLayout;
 use sofa_compiler::lower::sync::replay_final;
-use sofa_compiler::lower::{emit_segment, Layer, MaskRef};
-use sofa_compiler::schedule::Schedule;
+use sofa_compiler::lower::{emit_segment, Layer, MaskRef, SegmentPlan};
+use sofa_ir::dialect::attn::{AttnShape, Schedule};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Instr, Program, TensorKind};
 use sofa_runtime::sim::{simulate, SimOptions};
@@ -36,49 +36,28 @@ impl Rng {
 }
 
 fn layer(seq: u64, d: u64, dt: DType, causal: bool, keep: f64) -> Layer {
-    Layer {
-        name: "attn".into(),
-        schedule: Schedule::Staged,
-        batch: 1,
-        heads: 1,
-        kv_heads: 1,
-        seq_q: seq,
-        seq_k: seq,
-        d,
+    let shape = AttnShape {
         causal,
-        keep,
-        tc: 1,
-        tc_fixed: true,
-        bc: seq,
-        q_block: 128.min(seq),
-        radius: f32::INFINITY,
-        dt,
         scale: 1.0 / (d as f32).sqrt(),
-        mask: None,
-        ablate: Default::default(),
-        q: 0,
-        k: 0,
-        v: 0,
-        o: 0,
-        spill_ahat: 0,
-        spill_a: 0,
-        kv_gen: None,
-    }
+        ..AttnShape::new(1, 1, 1, seq, seq, d, dt)
+    };
+    let plan = SegmentPlan::new(Schedule::Staged, keep, 1, 128.min(seq));
+    Layer::new("attn", shape, plan)
 }
 
 /// Allocates q, k, v, o (and a `[1, 1, 1, S]` mask when `mask`) and emits `l` plus HALT.
 fn program(hw: &HwConfig, mut l: Layer, mask: bool) -> Program {
-    let (s, d, dt) = (l.seq_k, l.d, l.dt);
+    let (s, d, dt) = (l.shape.seq_k, l.shape.head_dim, l.shape.dt);
     let mut dram = DramLayout::default();
     let mut add = |name: &str, kind, dtype, shape: Vec<u64>| {
         dram.add(name.into(), kind, dtype, shape, vec![]).unwrap()
     };
-    l.q = add("attn.q", TensorKind::Input, dt, vec![1, 1, s, d]);
-    l.k = add("attn.k", TensorKind::Input, dt, vec![1, 1, s, d]);
-    l.v = add("attn.v", TensorKind::Input, dt, vec![1, 1, s, d]);
-    l.o = add("attn.out", TensorKind::Output, dt, vec![1, 1, s, d]);
+    l.dram.q = add("attn.q", TensorKind::Input, dt, vec![1, 1, s, d]);
+    l.dram.k = add("attn.k", TensorKind::Input, dt, vec![1, 1, s, d]);
+    l.dram.v = add("attn.v", TensorKind::Input, dt, vec![1, 1, s, d]);
+    l.dram.o = add("attn.out", TensorKind::Output, dt, vec![1, 1, s, d]);
     if mask {
-        l.mask = Some(MaskRef {
+        l.dram.mask = Some(MaskRef {
             dram: add("attn.mask", TensorKind::Input, DType::F32, vec![1, 1, 1, s]),
             ..MaskRef::default()
         });
@@ -147,7 +126,7 @@ fn a_llama_head_at_4k_lowers_in_sub_lists() {
 fn small_layers_keep_the_unsplit_flow() {
     // S = 300, d = 32: one K̂ tile, one chunk and one list per 64-row block.
     let mut l = layer(300, 32, DType::F16, true, 0.25);
-    l.q_block = 64;
+    l.plan.q_block = 64;
     let plan = fit(&HwConfig::default(), &l).unwrap().staged.unwrap();
     let want = StagedPlan {
         block_rows: 64,
@@ -175,7 +154,7 @@ fn tiny_hw(l: &Layer) -> (HwConfig, StagedPlan) {
         })
         .find_map(|hw| {
             let plan = fit(&hw, l).ok()?.staged?;
-            let row_budget = (l.keep * SEQ as f64).ceil() as u64;
+            let row_budget = (l.plan.keep * SEQ as f64).ceil() as u64;
             (plan.chunk_rows == 1 && plan.list_keys < row_budget).then_some((hw, plan))
         })
         .expect("no SRAM size makes staged cut its lists")
@@ -262,10 +241,10 @@ fn simulate_case(hw: &HwConfig, p: &Program, causal: bool) -> (Vec<f32>, Vec<f32
 fn one_row_chunks_with_sub_lists_are_exact() {
     for causal in [false, true] {
         let mut l = layer(SEQ, D, DType::F32, causal, 1.0);
-        l.q_block = 8;
-        l.mask = Some(MaskRef::default());
+        l.plan.q_block = 8;
+        l.dram.mask = Some(MaskRef::default());
         let (hw, plan) = tiny_hw(&l);
-        l.mask = None;
+        l.dram.mask = None;
         let p = program(&hw, l, true);
         valid(&hw, &p);
         // The long rows are attended alone, in several lists each.
@@ -292,10 +271,10 @@ fn one_row_chunks_with_sub_lists_are_exact() {
 #[test]
 fn sub_lists_never_attend_a_masked_key() {
     let mut l = layer(SEQ, D, DType::F32, true, 0.25);
-    l.q_block = 8;
-    l.mask = Some(MaskRef::default());
+    l.plan.q_block = 8;
+    l.dram.mask = Some(MaskRef::default());
     let (hw, plan) = tiny_hw(&l);
-    l.mask = None;
+    l.dram.mask = None;
     let p = program(&hw, l, true);
     valid(&hw, &p);
     assert!(sync_lists(&p).0 > 0, "{plan:?}");

@@ -3,7 +3,7 @@
 
 use sofa_compiler::lower::buffers::{chunk_rows, Merge};
 use sofa_compiler::lower::sofa_level::{check_kernel, kernel_layer};
-use sofa_compiler::lower::{LowerError, LowerOptions};
+use sofa_compiler::lower::{LowerDefaults, LowerError};
 use sofa_compiler::passes::registry;
 use sofa_compiler::workload::{build_module, parse_spec};
 use sofa_ir::dialect::sofa::{BUFFER, FOR, KERNEL};
@@ -52,7 +52,7 @@ fn loop_of(m: &Module, kernel: Op, dim: &str) -> Op {
 }
 
 fn layer_of(m: &Module, k: Op) -> sofa_compiler::lower::Layer {
-    kernel_layer(m, k, &HwConfig::default(), &LowerOptions::default(), None)
+    kernel_layer(m, k, &HwConfig::default(), &LowerDefaults::default())
         .unwrap()
         .0
 }
@@ -74,27 +74,29 @@ fn cct_kernels_carry_the_plan_figures() {
     let hw = HwConfig::default();
     for &k in &kernels {
         assert_eq!(text_attr(&m, k, "sofa.from"), Some("attn.sparse_mha"));
-        let (layer, fit) = kernel_layer(&m, k, &hw, &LowerOptions::default(), None).unwrap();
+        let (layer, fit) = kernel_layer(&m, k, &hw, &LowerDefaults::default()).unwrap();
         let buffers = count_in(&m, k, |o| m.op(o).name == BUFFER);
         assert_eq!(buffers, fit.sram.buffers().count());
         // cct on chip: q, q_scaled, k_tile, a_hat, idx, top, order, slot, g_k, g_v, part, out.
         assert_eq!(buffers, 12);
         let tiles = loop_of(&m, k, "k_tile");
-        assert_eq!(int(&m, tiles, "step"), int(&m, k, "sofa.bc"));
+        assert_eq!(int(&m, tiles, "step"), layer.bc() as i64);
         assert_eq!(int(&m, tiles, "upper"), 300);
         assert!(!m.op(tiles).attrs.contains_key("causal"));
         let blocks = loop_of(&m, k, "q_block");
         assert_eq!(int(&m, blocks, "step") as u64, fit.rows_cap);
         assert_eq!(int(&m, blocks, "upper"), 300);
         assert_eq!(int(&m, loop_of(&m, k, "head"), "upper"), 2);
-        assert_eq!(layer.bc as i64, int(&m, k, "sofa.bc"));
-        check_kernel(&m, k, &hw, &LowerOptions::default(), None).unwrap();
+        assert_eq!(layer.bc(), 300u64.div_ceil(int(&m, k, "sofa.tc") as u64));
+        check_kernel(&m, k, &hw, &LowerDefaults::default()).unwrap();
     }
 }
 
 #[test]
 fn causal_layers_bound_key_tiles_and_add_the_causal_table() {
-    let m = run(&spec(300, true), CCT);
+    // Heads of 64 over 600 causal keys (f16, as workloads compute).
+    let wide = "name = \"t\"\nlayers = 2\nhidden = 128\nheads = 2\nseq = 600\ncausal = true\n";
+    let m = run(wide, CCT);
     let k = named(&m, KERNEL)[0];
     let tiles = loop_of(&m, k, "k_tile");
     assert_eq!(m.op(tiles).attrs["causal"], Attribute::Bool(true));
@@ -108,18 +110,17 @@ fn causal_layers_bound_key_tiles_and_add_the_causal_table() {
             names.push(text_attr(&m, o, "name").unwrap_or("").to_string());
         }
     });
-    // S = 300 causal: the plan's tiles make spilled partials the shorter program, so the
+    // S = 600 causal: the plan's tiles make spilled partials the shorter program, so the
     // block merges in row chunks reloaded from the parts spill.
     assert_eq!(
         names.join(","),
         "q,q_scaled,k_tile,a_hat,mask,idx,top,order,slot,g_k,g_v,part,part_chunk,out"
     );
-    let (_, fit) =
-        kernel_layer(&m, k, &HwConfig::default(), &LowerOptions::default(), None).unwrap();
+    let (_, fit) = kernel_layer(&m, k, &HwConfig::default(), &LowerDefaults::default()).unwrap();
     let Merge::Spill { chunk, out_rows } = fit.merge else {
         panic!("expected spilled partials, got {:?}", fit.merge)
     };
-    let tiles = 300u64.div_ceil(int(&m, k, "sofa.bc") as u64);
+    let tiles = int(&m, k, "sofa.tc") as u64;
     let per = chunk_rows(&layer_of(&m, k), chunk, out_rows, fit.rows_cap, tiles);
     let chunks = loop_of(&m, k, "row_chunk");
     assert_eq!(int(&m, chunks, "step") as u64, per);
@@ -152,14 +153,14 @@ fn staged_kernels_spill_the_predicted_scores_per_row_chunk() {
     });
     assert_eq!(whole_row, 1);
     loop_of(&m, k, "list");
-    check_kernel(&m, k, &HwConfig::default(), &LowerOptions::default(), None).unwrap();
+    check_kernel(&m, k, &HwConfig::default(), &LowerDefaults::default()).unwrap();
 }
 
 #[test]
 fn ablations_show_on_the_steps() {
     let m = run(
         &spec(128, false),
-        "sparsify{keep=0.25},cct-tile,lower-to-sofa{ablate=dlzs,sufa,rass}",
+        "sparsify{keep=0.25},cct-tile{ablate=dlzs,sufa,rass},lower-to-sofa",
     );
     let k = named(&m, KERNEL)[0];
     let has = |name: &str, key: &str, want: Attribute| {
@@ -185,7 +186,7 @@ fn the_sofa_level_round_trips() {
 }
 
 fn check(m: &Module, k: Op) -> Result<(), LowerError> {
-    check_kernel(m, k, &HwConfig::default(), &LowerOptions::default(), None)
+    check_kernel(m, k, &HwConfig::default(), &LowerDefaults::default())
 }
 
 #[test]

@@ -3,18 +3,20 @@
 //!
 //! The brute force enumerates what the former direct search did — `Tc` candidates, K̂
 //! placements per schedule, K/V placements, the pin's ablations — keeps the candidates whose
-//! buffers fit, costs each with `layer_cost_kv` and takes the minimum of (latency, DRAM bytes,
+//! buffers fit, costs each with `Pricer::cost` and takes the minimum of (latency, DRAM bytes,
 //! energy, Tc, K̂, K/V, schedule). Extraction must return that plan with the same figures.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use sofa_compiler::driver::{self, Target};
+use sofa_compiler::passes::lowered_heads::LoweredHeads;
 use sofa_compiler::passes::sparsify::{Sparsify, SparsifyConfig};
-use sofa_compiler::schedule::choose::{effective, fits, q_block, tc_candidates};
 use sofa_compiler::schedule::egraph::rules::gathered_tiles;
+use sofa_compiler::schedule::shape::{effective, fits, q_block, tc_candidates};
 use sofa_compiler::schedule::{
-    layer_cost_kv, plan_module, plan_module_pinned, Ablation, Candidate, KhatPlacement,
-    KvPlacement, LayerCost, LayerPlan, LayerShape, Pin, PlannedLayer, Schedule,
+    plan_module, Ablation, Candidate, KhatPlacement, KvSource, LayerCost, LayerPlan, LayerShape,
+    Pin, PlannedLayer, Pricer, Schedule,
 };
 use sofa_compiler::workload::{build_module, load_spec};
 use sofa_ir::hw::HwConfig;
@@ -44,18 +46,18 @@ fn module(path: &Path, keep: f64) -> sofa_ir::Module {
     m
 }
 
-type Key = (u64, u64, u64, u64, KhatPlacement, KvPlacement, Schedule);
+type Key = (u64, u64, u64, u64, KhatPlacement, KvSource, Schedule);
 
 /// The schedules, `Tc` and K̂ placements enumerated for `sched` under K/V placement `kv`:
 /// gathered K/V run the pinned schedule at every keep ratio, over the `Tc` the lowering can
 /// lay out, K̂ being the K tile read per block (`spill`).
 fn space(
-    hw: &HwConfig,
+    pricer: &Pricer<'_>,
     s: &LayerShape,
     pin: &Pin,
-    kv: KvPlacement,
+    kv: KvSource,
 ) -> Vec<(Schedule, Vec<u64>, Vec<KhatPlacement>)> {
-    let gathered = kv == KvPlacement::Gathered;
+    let gathered = kv == KvSource::Gathered;
     let schedules: Vec<Schedule> = match pin.schedule {
         Some(p) if gathered => vec![p],
         Some(p) => vec![effective(p, s)],
@@ -67,7 +69,7 @@ fn space(
         .map(|sched| {
             let tcs = match sched {
                 Schedule::Staged => vec![1],
-                _ if gathered => gathered_tiles(hw, s, sched),
+                _ if gathered => gathered_tiles(pricer, s, sched),
                 _ => tc_candidates(s.seq_k),
             };
             let khats = match sched {
@@ -82,18 +84,15 @@ fn space(
 }
 
 /// The cheapest candidate under `pin`, by enumeration (`None`: no plan lowers).
-fn brute_force(hw: &HwConfig, s: &LayerShape, pin: &Pin) -> Option<(Key, LayerCost)> {
-    let kvs: Vec<KvPlacement> = match pin.kv {
+fn brute_force(pricer: &Pricer<'_>, s: &LayerShape, pin: &Pin) -> Option<(Key, LayerCost)> {
+    let hw = pricer.hw;
+    let kvs: Vec<KvSource> = match pin.kv {
         Some(k) => vec![k],
-        None => vec![
-            KvPlacement::OnDemand,
-            KvPlacement::Preload,
-            KvPlacement::Gathered,
-        ],
+        None => vec![KvSource::OnDemand, KvSource::Preload, KvSource::Gathered],
     };
     let mut best: Option<(Key, LayerCost)> = None;
     for &kv in &kvs {
-        for (sched, tcs, khats) in space(hw, s, pin, kv) {
+        for (sched, tcs, khats) in space(pricer, s, pin, kv) {
             for &tc in &tcs {
                 for &khat in &khats {
                     let c = Candidate {
@@ -101,12 +100,12 @@ fn brute_force(hw: &HwConfig, s: &LayerShape, pin: &Pin) -> Option<(Key, LayerCo
                         q_block: q_block(hw, s),
                         khat,
                     };
-                    let gathered = kv == KvPlacement::Gathered;
+                    let gathered = kv == KvSource::Gathered;
                     if !gathered && !fits(hw, s, sched, &c) {
                         continue;
                     }
                     // A gathered plan the lowering cannot emit is no candidate.
-                    let Ok(cost) = layer_cost_kv(hw, s, sched, pin.ablate, c, kv) else {
+                    let Ok(cost) = pricer.cost(s, sched, pin.ablate, c, kv) else {
                         assert!(gathered, "{sched:?} Tc {tc} {kv:?}");
                         continue;
                     };
@@ -132,7 +131,7 @@ fn brute_force(hw: &HwConfig, s: &LayerShape, pin: &Pin) -> Option<(Key, LayerCo
 fn pins() -> Vec<(&'static str, Pin)> {
     let none = Ablation::default();
     let preload = Pin {
-        kv: Some(KvPlacement::Preload),
+        kv: Some(KvSource::Preload),
         ..Pin::new(Schedule::Cct, none)
     };
     let kv_free = Pin {
@@ -172,6 +171,7 @@ fn check(what: &str, l: &PlannedLayer, key: &Key, cost: &LayerCost) {
 #[test]
 fn schedule_extraction_equals_the_brute_force_minimum_for_every_workload_and_pin() {
     let hw = HwConfig::default();
+    let pricer = Pricer::new(&hw, &LoweredHeads);
     let files = workloads();
     assert_eq!(files.len(), 8);
     for path in &files {
@@ -180,14 +180,14 @@ fn schedule_extraction_equals_the_brute_force_minimum_for_every_workload_and_pin
             let m = module(path, keep);
             for (pin_name, pin) in pins() {
                 let what = format!("{name} keep {keep} {pin_name}");
-                let planned = plan_module_pinned(&m, &hw, &pin);
-                let shape0 = sofa_compiler::schedule::choose::layer_shape(
+                let planned = plan_module(&m, &pricer, &pin);
+                let shape0 = LayerShape::of(
                     &m,
                     sofa_compiler::passes::sparsify::attention_layers(&m)[0],
                     0,
                 )
                 .unwrap();
-                if brute_force(&hw, &shape0, &pin).is_none() {
+                if brute_force(&pricer, &shape0, &pin).is_none() {
                     // Nothing lowers (e.g. the sads ablation of long rows): no plan either.
                     assert!(planned.is_err(), "{what}");
                     continue;
@@ -195,16 +195,16 @@ fn schedule_extraction_equals_the_brute_force_minimum_for_every_workload_and_pin
                 let layers = planned.unwrap();
                 assert!(!layers.is_empty(), "{what}");
                 // Layers of one shape share a plan: brute-force each shape once.
-                let mut seen: BTreeMap<String, (Key, LayerCost, LayerCost)> = BTreeMap::new();
+                let mut seen = BTreeMap::new();
                 for l in &layers {
-                    let (key, cost, staged) =
-                        seen.entry(format!("{:?}", l.shape)).or_insert_with(|| {
-                            let (key, cost) = brute_force(&hw, &l.shape, &pin).unwrap();
+                    let (key, cost, staged): &mut (Key, LayerCost, LayerCost) =
+                        seen.entry(l.shape.key()).or_insert_with(|| {
+                            let (key, cost) = brute_force(&pricer, &l.shape, &pin).unwrap();
                             let staged_pin = Pin {
                                 schedule: Some(Schedule::Staged),
                                 ..pin
                             };
-                            let staged = brute_force(&hw, &l.shape, &staged_pin).unwrap();
+                            let staged = brute_force(&pricer, &l.shape, &staged_pin).unwrap();
                             (key, cost, staged.1)
                         });
                     check(&what, l, key, cost);
@@ -220,12 +220,12 @@ fn schedule_default_entry_points_pin_cct_with_kv_gathered() {
     let hw = HwConfig::default();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads/gpt2.toml");
     let m = module(&path, 0.25);
-    let via_plan = plan_module(&m, &hw, Schedule::Cct, Ablation::default()).unwrap();
-    let via_pin = plan_module_pinned(&m, &hw, &Pin::new(Schedule::Cct, Ablation::default()));
-    assert_eq!(via_plan, via_pin.unwrap());
+    let pin = driver::pin(&Target::default());
+    assert_eq!(pin, Pin::new(Schedule::Cct, Ablation::default()));
+    let via_plan = plan_module(&m, &Pricer::new(&hw, &LoweredHeads), &pin).unwrap();
     assert!(via_plan
         .iter()
-        .all(|l| (l.plan.schedule, l.plan.kv) == (Schedule::Cct, KvPlacement::Gathered)));
+        .all(|l| (l.plan.schedule, l.plan.kv) == (Schedule::Cct, KvSource::Gathered)));
     // Every layer after the first reuses layer 0's e-graph (one shape).
     assert!(via_plan[1..]
         .iter()

@@ -4,13 +4,12 @@
 
 use std::path::PathBuf;
 
-use sofa_compiler::passes::registry;
+use sofa_compiler::driver::{self, Target};
 use sofa_compiler::workload::{build_module, load_spec, parse_spec, WorkloadError};
-use sofa_ir::dialect::attn::{MhaAttrs, MHA, SPARSE_MHA};
+use sofa_ir::dialect::attn::{MhaAttrs, MHA};
 use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::eval::mha::mha_tensors;
 use sofa_ir::eval::{eval_op, Tensor};
-use sofa_ir::pass::{NoInstrumentation, PassManager};
 use sofa_ir::{Module, Op};
 
 fn workloads_dir() -> PathBuf {
@@ -83,18 +82,19 @@ fn spec_keep_ratio_drives_sparsify() {
          keep_ratio = 0.25\n",
     )
     .unwrap();
-    let mut m = build_module(&spec).unwrap();
-    let mut pm = PassManager::from_pipeline(
-        DialectRegistry::with_core_dialects(),
-        &registry(),
-        &spec.sparsify_pipeline(),
-    )
-    .unwrap();
-    pm.run(&mut m, &mut NoInstrumentation).unwrap();
-    let sparse = ops(&m, SPARSE_MHA);
-    assert_eq!(sparse.len(), 2);
-    let a = sofa_ir::dialect::attn::SparseMhaAttrs::of(&m, sparse[1]).unwrap();
-    assert_eq!((a.keep_ratio, a.tiles), (0.25, 16));
+    let keep_of = |target: &Target| {
+        let m = driver::compile_workload(&spec, target).unwrap();
+        let kernels = ops(&m, sofa_ir::dialect::sofa::KERNEL);
+        assert_eq!(kernels.len(), 2);
+        let a = sofa_ir::dialect::attn::SparseMhaAttrs::from_dict(&m.op(kernels[1]).attrs);
+        a.unwrap().keep_ratio
+    };
+    assert_eq!(keep_of(&Target::default()), 0.25);
+    let half = Target {
+        keep: Some(0.5),
+        ..Target::default()
+    };
+    assert_eq!(keep_of(&half), 0.5);
 }
 
 #[test]

@@ -5,22 +5,18 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use sofa_compiler::lower::{lower_attention, KvMode, LowerOptions, WORKLOAD_DT};
-use sofa_compiler::passes::lower_to_sofa::LowerToSofa;
-use sofa_compiler::schedule::json::{planned_workload, render, workload_schedule_json};
-use sofa_compiler::schedule::plan_module;
-use sofa_compiler::workload::load_spec;
-use sofa_ir::dialect::DialectRegistry;
+use sofa_compiler::driver::{self, Target};
+use sofa_compiler::workload::{build_module, load_spec, WorkloadSpec};
 use sofa_ir::isa::{print_asm, Program};
-use sofa_ir::pass::{Pass, PassContext};
 use sofa_ir::text::print_module;
 use sofa_ir::Module;
 
 use super::diag::CliError;
 use super::import::{parse_shape_bindings, ShapeBindings};
 use super::io::write_output;
-use super::model::{compile_model, lower, Target, TargetArgs};
+use super::model::{compile_model, lower, TargetArgs};
 use super::opt::InstrumentArgs;
+use super::pipeline::run_manager;
 
 #[derive(Debug, Args)]
 #[command(
@@ -102,12 +98,12 @@ fn compile_onnx(
     Ok(match emit_kind(args) {
         "mlir" => print_module(&module).into_bytes(),
         "schedule-json" => {
-            let layers = plan_module(&module, &target.hw, target.schedule, target.ablate)
-                .map_err(CliError::input)?;
             let name = model
                 .file_stem()
                 .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
-            render(&target.hw, &name, target.schedule, target.ablate, &layers).into_bytes()
+            driver::schedule_json(&module, target, &name)
+                .map_err(CliError::input)?
+                .into_bytes()
         }
         kind => program_bytes(&lower(&module, target, model)?, kind),
     })
@@ -124,18 +120,13 @@ fn compile_workload(
         ));
     }
     let spec = load_spec(path).map_err(CliError::input)?;
+    let module = compile_workload_module(&spec, target, &args.instrument)?;
     Ok(match args.emit.as_deref().unwrap_or("schedule-json") {
-        "schedule-json" => workload_schedule_json(
-            &spec,
-            &target.hw,
-            target.keep,
-            target.schedule,
-            target.ablate,
-        )
-        .map_err(CliError::input)?
-        .into_bytes(),
-        "mlir" => print_module(&workload_kernels(&spec, target)?).into_bytes(),
-        kind => program_bytes(&lower_workload(&spec, target)?, kind),
+        "schedule-json" => driver::schedule_json(&module, target, &spec.name)
+            .map_err(CliError::input)?
+            .into_bytes(),
+        "mlir" => print_module(&module).into_bytes(),
+        kind => program_bytes(&lower_workload(&module, target)?, kind),
     })
 }
 
@@ -147,47 +138,24 @@ fn program_bytes(program: &Program, kind: &str) -> Vec<u8> {
     }
 }
 
-/// The workload's attention IR, sparsified at the keep ratio, planned by `cct-tile` (the plan
-/// `schedule-json` reports) and taken to the `sofa.*` level by `lower-to-sofa`.
-fn workload_kernels(
-    spec: &sofa_compiler::workload::WorkloadSpec,
+/// The workload's attention IR through the driver's workload pipeline (sparsify at the keep
+/// ratio, `cct-tile`'s plan, `lower-to-sofa`'s kernels), with the CLI's instrumentation.
+pub fn compile_workload_module(
+    spec: &WorkloadSpec,
     target: &Target,
+    instrument: &InstrumentArgs,
 ) -> Result<Module, CliError> {
-    let (_, mut module, _) = planned_workload(
-        spec,
-        &target.hw,
-        target.keep,
-        target.schedule,
-        target.ablate,
-    )
-    .map_err(CliError::input)?;
-    let dialects = DialectRegistry::with_core_dialects();
-    let mut cx = PassContext::new(&dialects);
-    LowerToSofa::new(
-        target.hw.clone(),
-        workload_options(spec, target),
-        Some(WORKLOAD_DT),
-    )
-    .run(&mut module, &mut cx)
-    .map_err(|e| CliError::input(format!("lower-to-sofa: {e}")))?;
+    let mut module = build_module(spec).map_err(CliError::input)?;
+    run_manager(
+        &mut module,
+        driver::workload_pipeline(target, spec),
+        instrument,
+        true,
+    )?;
     Ok(module)
 }
 
-fn workload_options(spec: &sofa_compiler::workload::WorkloadSpec, target: &Target) -> LowerOptions {
-    LowerOptions {
-        schedule: target.schedule,
-        keep_ratio: Some(target.keep.unwrap_or(spec.keep_ratio)),
-        q_block: None,
-        ablate: target.ablate,
-        kv: KvMode::Gathered,
-    }
-}
-
-/// The workload's kernels ([`workload_kernels`]) lowered to a SOFA-ISA program.
-pub fn lower_workload(
-    spec: &sofa_compiler::workload::WorkloadSpec,
-    target: &Target,
-) -> Result<Program, CliError> {
-    let module = workload_kernels(spec, target)?;
-    lower_attention(&module, &target.hw, &workload_options(spec, target)).map_err(CliError::input)
+/// A compiled workload ([`compile_workload_module`]) as a SOFA-ISA program.
+pub fn lower_workload(module: &Module, target: &Target) -> Result<Program, CliError> {
+    driver::lower_workload(module, target).map_err(CliError::input)
 }

@@ -1,31 +1,22 @@
 //! The ONNX → SOFA path shared by `sofa compile MODEL.onnx` and `sofa run MODEL.onnx`: import
-//! with dim bindings, the compile pipeline (`shape-infer`, `canonicalize`, `fuse-attention`,
-//! `sparsify`, `cct-tile`, `lower-to-sofa`) and the lowering of the whole model to one SOFA-ISA
-//! program.
+//! with dim bindings, the compile pipeline of `sofa_compiler::driver` (run with the CLI's
+//! instrumentation), and the lowering of the whole model to one SOFA-ISA program.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use sofa_compiler::lower::model::lower_model_explained;
-use sofa_compiler::lower::{KvMode, LowerOptions};
-use sofa_compiler::passes::cct_tile::{load_config, CctTile};
-use sofa_compiler::passes::lower_to_sofa::LowerToSofa;
-use sofa_compiler::passes::sparsify::{Sparsify, SparsifyConfig};
-use sofa_compiler::schedule::{Ablation, Schedule};
-use sofa_ir::dialect::DialectRegistry;
+use sofa_compiler::driver::{self, Target};
+use sofa_compiler::passes::cct_tile::load_config;
+use sofa_ir::dialect::attn::{Ablation, KvSource, Schedule};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
-use sofa_ir::pass::PassManager;
 use sofa_ir::{Dim, Location, Module};
 
-use super::diag::{pipeline_error, CliError};
+use super::diag::CliError;
 use super::import::ShapeBindings;
 use super::opt::InstrumentArgs;
 use super::pipeline::{import_model, run_manager};
-
-/// The passes before sparsification, as a pipeline string.
-const FRONT: &str = "shape-infer,canonicalize,fuse-attention";
 
 /// The hardware and sparsity choices shared by `compile` and `run`.
 #[derive(Debug, Args, Clone)]
@@ -57,22 +48,14 @@ pub struct TargetArgs {
     pub kv: String,
 }
 
-/// [`TargetArgs`], checked.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub hw: HwConfig,
-    /// `None`: each source's own ratio (a workload spec's `keep_ratio`, 1 for ONNX models).
-    pub keep: Option<f64>,
-    pub schedule: Schedule,
-    pub ablate: Ablation,
-    pub kv: KvMode,
-}
-
 impl TargetArgs {
     pub fn resolve(&self) -> Result<Target, CliError> {
         let schedule = Schedule::parse(&self.schedule).map_err(CliError::usage)?;
         let ablate = Ablation::parse(&self.ablate).map_err(CliError::usage)?;
-        let kv = KvMode::parse(&self.kv).map_err(CliError::usage)?;
+        let kv = match self.kv.as_str() {
+            "auto" => None,
+            k => Some(KvSource::parse(k).map_err(CliError::usage)?),
+        };
         if let Some(k) = self.keep_ratio.filter(|k| !(*k > 0.0 && *k <= 1.0)) {
             return Err(CliError::usage(format!(
                 "--keep-ratio must be in (0, 1], got {k}"
@@ -92,41 +75,6 @@ impl TargetArgs {
     }
 }
 
-/// The compile pipeline for `target`: the front passes, then sparsify and cct-tile built
-/// directly (so a config path needs no quoting inside a pipeline string).
-fn compile_manager(target: &Target) -> Result<PassManager, CliError> {
-    let passes = sofa_compiler::passes::registry();
-    let dialects = DialectRegistry::with_core_dialects();
-    let mut pm = PassManager::from_pipeline(dialects, &passes, FRONT)
-        .map_err(|e| pipeline_error("pipeline", FRONT, &e))?;
-    let mut sparsify = SparsifyConfig::default();
-    sparsify.global.keep = target.keep.unwrap_or(1.0);
-    pm.add(Box::new(Sparsify::new(sparsify)));
-    pm.add(Box::new(CctTile::new(
-        target.hw.clone(),
-        target.schedule,
-        target.ablate,
-    )));
-    pm.add(Box::new(LowerToSofa::new(
-        target.hw.clone(),
-        lower_options(target),
-        None,
-    )));
-    Ok(pm)
-}
-
-/// The lowering's options for `target` (also what `lower-to-sofa` builds kernels with, so
-/// `lower-to-isa`'s check of each kernel sees the same plan).
-fn lower_options(target: &Target) -> LowerOptions {
-    LowerOptions {
-        schedule: target.schedule,
-        keep_ratio: Some(target.keep.unwrap_or(1.0)),
-        q_block: None,
-        ablate: target.ablate,
-        kv: target.kv,
-    }
-}
-
 /// Import `path` with `bindings` and run the compile pipeline over it.
 pub fn compile_model(
     path: &Path,
@@ -143,14 +91,15 @@ pub fn compile_model(
     }
     let mut module = imported.module;
     require_static_inputs(&module, path)?;
-    run_manager(&mut module, compile_manager(target)?, instrument, true)?;
+    let pm = driver::model_pipeline(target).map_err(CliError::input)?;
+    run_manager(&mut module, pm, instrument, true)?;
     Ok(module)
 }
 
 /// Lower a compiled model to a SOFA-ISA program; prints where each attention op takes K and V
 /// from on stderr.
 pub fn lower(module: &Module, target: &Target, path: &Path) -> Result<Program, CliError> {
-    let (program, notes) = lower_model_explained(module, &target.hw, &lower_options(target))
+    let (program, notes) = driver::lower_model(module, target)
         .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     for n in notes {
         eprintln!("note: {n}");

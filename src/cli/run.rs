@@ -23,12 +23,13 @@ use sofa_runtime::host::{program_inputs, program_outputs};
 use sofa_runtime::interp::{compare, run_function, OutputDiff};
 use sofa_runtime::sim::{extrapolate_layers, simulate, Mode, Report, SimOptions, SimOutcome};
 
-use super::compile::lower_workload;
+use super::compile::{compile_workload_module, lower_workload};
 use super::diag::CliError;
 use super::import::{import_options, parse_shape_bindings, ShapeBindings};
 use super::io::write_output;
-use super::model::{bindings_from_inputs, compile_model, lower, Target, TargetArgs};
+use super::model::{bindings_from_inputs, compile_model, lower, TargetArgs};
 use super::pipeline::{import_model, run_pipeline, PipelineArgs};
+use sofa_compiler::driver::Target;
 
 #[derive(Debug, Args)]
 #[command(
@@ -161,8 +162,10 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
         ));
     }
     let spec = load_spec(path).map_err(CliError::input)?;
+    let instrument = &args.pipeline.instrument;
     if spec.layers <= 2 || args.trace.is_some() || args.no_extrapolate {
-        let program = lower_workload(&spec, target)?;
+        let module = compile_workload_module(&spec, target, instrument)?;
+        let program = lower_workload(&module, target)?;
         let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
         return report(args, &outcome.report, outcome.trace.as_deref());
     }
@@ -171,7 +174,8 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
     for layers in [1, 2] {
         let mut short = spec.clone();
         short.layers = layers;
-        let program = lower_workload(&short, target)?;
+        let module = compile_workload_module(&short, target, instrument)?;
+        let program = lower_workload(&module, target)?;
         let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
         reports.push(outcome.report);
     }

@@ -57,7 +57,7 @@ fn max_diff(a: &[f64], b: &[f64]) -> f64 {
 
 /// Measure selection and update orders over every row of `data`.
 pub fn measure(data: &Synthetic, tiles: usize, keep: f64) -> SelectionFigures {
-    let k = keep_count(keep, data.seq);
+    let k = keep_count(keep, data.seq as u64) as usize;
     let (mut exact_d, mut pred_d, mut row_d) = (0.0, 0.0, 0.0);
     let (mut fa2, mut asc, mut desc) = (Work::default(), Work::default(), Work::default());
     let mut worst: f64 = 0.0;

@@ -1,16 +1,15 @@
 //! Average PE utilisation (paper §VI: 85.2%) from a timing-only simulator run.
 //!
-//! The workload's attention IR is sparsified at the keep ratio and lowered with the `cct`
-//! schedule exactly as `sofa compile --workload` does (`lower_attention`); the simulator's
-//! report gives each engine's busy cycles over the run's total. The 16-bit PE arrays are the
+//! The workload's attention IR goes through the driver's workload pipeline (sparsify at the
+//! keep ratio, `cct-tile`, `lower-to-sofa`) and lowering with the `cct` schedule, exactly as
+//! `sofa run --workload` does; the simulator's report gives each engine's busy cycles over the
+//! run's total. The 16-bit PE arrays are the
 //! K/V-generation array (`kvpe`) and the SU-FA array (`sufa`); the figure is their mean.
 //! Layers of a spec are identical, so one layer is simulated (the report is per layer).
 
 use std::collections::BTreeMap;
 
-use sofa_compiler::lower::{lower_attention, LowerOptions};
-use sofa_compiler::schedule::Schedule;
-use sofa_compiler::workload::build_module;
+use sofa_compiler::driver::{self, Target};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Engine;
 use sofa_runtime::sim::{simulate, Mode, Report, SimOptions};
@@ -46,15 +45,13 @@ impl Utilisation {
 pub fn simulate_layer(hw: &HwConfig, w: &Workload) -> Result<Report, PaperError> {
     let mut spec = w.spec.clone();
     spec.layers = 1;
-    let module = build_module(&spec).map_err(|e| PaperError::Workload(e.to_string()))?;
-    let opts = LowerOptions {
-        schedule: Schedule::Cct,
-        keep_ratio: Some(spec.keep_ratio),
-        q_block: None,
-        ..LowerOptions::default()
+    let target = Target {
+        hw: hw.clone(),
+        ..Target::default()
     };
-    let program =
-        lower_attention(&module, hw, &opts).map_err(|e| PaperError::Model(e.to_string()))?;
+    let model = |e: driver::DriverError| PaperError::Model(e.to_string());
+    let module = driver::compile_workload(&spec, &target).map_err(model)?;
+    let program = driver::lower_workload(&module, &target).map_err(model)?;
     program.check(hw).map_err(|e| {
         PaperError::Model(format!(
             "lowered program does not check: {}",

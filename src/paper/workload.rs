@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use sofa_compiler::passes::lowered_heads::LoweredHeads;
 use sofa_compiler::schedule::choose::plan_of;
 use sofa_compiler::schedule::{
-    egraph, Ablation, KvPlacement, LayerPlan, LayerShape, Pin, Schedule,
+    egraph, Ablation, KvSource, LayerPlan, LayerShape, Pin, Pricer, Schedule,
 };
 use sofa_compiler::workload::{load_spec, WorkloadSpec};
 use sofa_ir::hw::HwConfig;
@@ -38,18 +39,19 @@ impl Workload {
     ) -> Result<LayerPlan, PaperError> {
         // The paper's figures describe its own dataflow: K/V generated on demand from X.
         let pin = Pin {
-            kv: Some(KvPlacement::OnDemand),
+            kv: Some(KvSource::OnDemand),
             ..Pin::new(sched, abl)
         };
-        let g = egraph::build(hw, &self.shape);
+        let pricer = Pricer::new(hw, &LoweredHeads);
+        let g = egraph::build(&pricer, &self.shape);
         let x = g
             .extract(&pin, 0)
             .map_err(|e| PaperError::Model(e.to_string()))?;
-        Ok(plan_of(hw, &self.shape, &x))
+        Ok(plan_of(&pricer, &self.shape, &x))
     }
 }
 
-/// The shape `sofa_compiler::schedule::choose::layer_shape` derives from a spec's IR: X rows
+/// The shape `LayerShape::of` derives from a spec's IR: X rows
 /// are `heads · head_dim` wide, queries and keys both `seq` long.
 pub fn layer_shape(spec: &WorkloadSpec) -> LayerShape {
     let head_dim = spec.head_dim();

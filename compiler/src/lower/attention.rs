@@ -39,6 +39,7 @@ mod staged;
 
 use std::collections::BTreeMap;
 
+use sofa_ir::dialect::attn::KvGenPlan;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, DramAddr, Engine, Instr, SramRef};
 
@@ -47,7 +48,7 @@ use super::dram::DramLayout;
 use super::sram::{Buf, SramLayout};
 use super::sync::{segment_begin, segment_end, Chan, Sems, RESERVED};
 use super::{Layer, LowerError};
-use crate::schedule::Schedule;
+use sofa_ir::dialect::attn::Schedule;
 
 /// Emits one self-contained attention segment for `layer` (q, k, v, o and the mask already in
 /// `dram`): allocates its SRAM, spill and constant tensors, leaves every semaphore at 0 and ends
@@ -76,7 +77,7 @@ pub fn emit_segment(
                 ),
             )
         })?;
-    if layer.ablate.dlzs && layer.schedule != Schedule::Dense {
+    if layer.plan.ablate.dlzs && layer.plan.schedule != Schedule::Dense {
         sems.predict_on(Engine::Kvpe);
     }
     let spills = Spills::allocate(layer, &f, dram)?;
@@ -117,42 +118,45 @@ pub fn emit_segment(
 /// The `cct` layer under the sads ablation as one key tile of the whole row (`Tc` = 1), when
 /// it has more: [`super::plan_layer`] plans it so, layers built by hand may not.
 fn whole_row(l: &Layer) -> Option<Layer> {
-    (l.schedule == Schedule::Cct && l.ablate.sads && l.tc != 1).then(|| Layer {
-        tc: 1,
-        tc_fixed: true,
-        bc: l.seq_k,
-        ..l.clone()
-    })
+    (l.plan.ablate.whole_row(l.plan.schedule) && l.plan.schedule == Schedule::Cct && l.plan.tc != 1)
+        .then(|| {
+            let mut whole = l.clone();
+            whole.set_tc(1);
+            whole.plan.tc_fixed = true;
+            whole
+        })
 }
 
 /// What the ablated mechanisms need: GEMM's single type for the dlzs ablation's scores, and
 /// Temp SRAM for one query row's whole-row selection under the sads ablation (no silent
 /// fallback to per-tile selection).
 fn check_ablations(hw: &HwConfig, l: &Layer) -> Result<(), LowerError> {
-    if l.schedule == Schedule::Dense {
+    if l.plan.schedule == Schedule::Dense {
         return Ok(());
     }
     let sdt = score_dt(l);
-    if l.ablate.dlzs && sdt != l.dt {
+    if l.plan.ablate.dlzs && sdt != l.shape.dt {
         return Err(op_err(
             l,
             format!(
-                "the dlzs ablation predicts with GEMM, whose scores are of the activation type                  {}, but the masked scores need {sdt}",
-                l.dt
+                "the dlzs ablation predicts with GEMM, whose scores are of the activation type \
+                 {}, but the masked scores need {sdt}",
+                l.shape.dt
             ),
         ));
     }
-    if l.schedule == Schedule::Cct && l.ablate.sads {
+    if l.plan.schedule == Schedule::Cct && l.plan.ablate.sads {
         // One row of Â, plus the masks added onto it.
         let sc = elem(sdt);
-        let per_key = sc + u64::from(l.causal) * sc + u64::from(l.mask.is_some()) * F32;
-        let need = l.seq_k.saturating_mul(per_key);
+        let per_key = sc + u64::from(l.shape.causal) * sc + u64::from(l.dram.mask.is_some()) * F32;
+        let need = l.shape.seq_k.saturating_mul(per_key);
         if need > hw.sram.temp_bytes {
             return Err(op_err(
                 l,
                 format!(
-                    "the sads ablation (whole-row selection) needs {need} B of Temp SRAM for                      one query row of {} keys, more than sram.temp_bytes = {}",
-                    l.seq_k, hw.sram.temp_bytes
+                    "the sads ablation (whole-row selection) needs {need} B of Temp SRAM for \
+                     one query row of {} keys, more than sram.temp_bytes = {}",
+                    l.shape.seq_k, hw.sram.temp_bytes
                 ),
             ));
         }
@@ -164,79 +168,137 @@ fn check_ablations(hw: &HwConfig, l: &Layer) -> Result<(), LowerError> {
 /// types.
 fn check_layer(l: &Layer) -> Result<(), LowerError> {
     let dims = [
-        l.batch, l.heads, l.kv_heads, l.seq_q, l.seq_k, l.d, l.tc, l.bc,
+        l.shape.batch,
+        l.shape.heads,
+        l.shape.kv_heads,
+        l.shape.seq_q,
+        l.shape.seq_k,
+        l.shape.head_dim,
+        l.plan.tc,
+        l.bc(),
     ];
-    if dims.contains(&0) || l.q_block == 0 {
+    if dims.contains(&0) || l.plan.q_block == 0 {
         return Err(op_err(l, format!("zero dimension in {dims:?}")));
     }
-    if l.bc.checked_mul(l.tc).is_none_or(|keys| keys < l.seq_k) {
+    if l.bc()
+        .checked_mul(l.plan.tc)
+        .is_none_or(|keys| keys < l.shape.seq_k)
+    {
         return Err(op_err(
             l,
             format!(
                 "{} tiles of {} keys do not cover {} keys",
-                l.tc, l.bc, l.seq_k
+                l.plan.tc,
+                l.bc(),
+                l.shape.seq_k
             ),
         ));
     }
-    if !(l.keep > 0.0 && l.keep <= 1.0) {
-        return Err(op_err(l, format!("keep ratio {} is not in (0, 1]", l.keep)));
+    if !(l.plan.keep > 0.0 && l.plan.keep <= 1.0) {
+        return Err(op_err(
+            l,
+            format!("keep ratio {} is not in (0, 1]", l.plan.keep),
+        ));
     }
-    if !l.heads.is_multiple_of(l.kv_heads) {
+    if !l.shape.heads.is_multiple_of(l.shape.kv_heads) {
         return Err(op_err(
             l,
             format!(
                 "{} heads do not group over {} kv heads",
-                l.heads, l.kv_heads
+                l.shape.heads, l.shape.kv_heads
             ),
         ));
     }
-    if !matches!(l.dt, DType::F32 | DType::F16 | DType::BF16) {
+    if !matches!(l.shape.dt, DType::F32 | DType::F16 | DType::BF16) {
         return Err(op_err(
             l,
-            format!("activation type {} is not a float", l.dt),
+            format!("activation type {} is not a float", l.shape.dt),
         ));
     }
-    let e = elem(l.dt);
+    let e = elem(l.shape.dt);
     let end = |base: u64, dims: &[u64]| {
         dims.iter()
             .try_fold(e, |a, &d| a.checked_mul(d))
             .and_then(|n| n.checked_add(base))
     };
-    let mut ok = end(l.q, &[l.batch, l.heads, l.seq_q, l.d]).is_some()
-        && end(l.o, &[l.batch, l.heads, l.seq_q, l.d]).is_some()
-        && end(l.k.max(l.v), &[l.batch, l.kv_heads, l.seq_k, l.d]).is_some();
-    if let Some(m) = l.mask {
+    let mut ok = end(
+        l.dram.q,
+        &[
+            l.shape.batch,
+            l.shape.heads,
+            l.shape.seq_q,
+            l.shape.head_dim,
+        ],
+    )
+    .is_some()
+        && end(
+            l.dram.o,
+            &[
+                l.shape.batch,
+                l.shape.heads,
+                l.shape.seq_q,
+                l.shape.head_dim,
+            ],
+        )
+        .is_some()
+        && end(
+            l.dram.k.max(l.dram.v),
+            &[
+                l.shape.batch,
+                l.shape.kv_heads,
+                l.shape.seq_k,
+                l.shape.head_dim,
+            ],
+        )
+        .is_some();
+    if let Some(m) = l.dram.mask {
         let span = [
-            (l.batch - 1).checked_mul(m.batch_stride),
-            (l.heads - 1).checked_mul(m.head_stride),
-            (l.seq_q - 1).checked_mul(m.row_stride),
-            l.seq_k.checked_mul(F32),
+            (l.shape.batch - 1).checked_mul(m.batch_stride),
+            (l.shape.heads - 1).checked_mul(m.head_stride),
+            (l.shape.seq_q - 1).checked_mul(m.row_stride),
+            l.shape.seq_k.checked_mul(F32),
         ];
         ok &= span
             .into_iter()
             .try_fold(m.dram, |a, s| a.checked_add(s?))
             .is_some();
     }
-    if let Some(g) = l.kv_gen {
-        if l.schedule != Schedule::Cct {
+    if let Some(g) = l.kv_gen() {
+        if l.plan.schedule != Schedule::Cct {
             return Err(op_err(
                 l,
                 format!(
                     "on-demand K/V is lowered for the cct schedule only, not {}",
-                    l.schedule.name()
+                    l.plan.schedule.name()
                 ),
             ));
         }
-        if g.hidden == 0 || l.kv_heads.checked_mul(l.d).is_none_or(|c| c > g.w_cols) {
+        if g.hidden == 0
+            || l.shape
+                .kv_heads
+                .checked_mul(l.shape.head_dim)
+                .is_none_or(|c| c > g.w_cols)
+        {
             return Err(op_err(
                 l,
                 format!(
                     "on-demand K/V: {} KV heads of {} columns do not fit W ({} columns, hidden {})",
-                    l.kv_heads, l.d, g.w_cols, g.hidden
+                    l.shape.kv_heads, l.shape.head_dim, g.w_cols, g.hidden
                 ),
             ));
         }
-        ok &= end(g.x, &[l.batch, l.seq_k, g.hidden]).is_some()
+        let plan = l.plan.kv_gen.unwrap_or(KvGenPlan {
+            hidden: g.hidden,
+            bias_k: false,
+            bias_v: false,
+        });
+        if plan.bias_k != g.bk.is_some() || plan.bias_v != g.bv.is_some() {
+            return Err(op_err(
+                l,
+                "on-demand K/V: the plan's biases and the bias tensors in DRAM disagree".into(),
+            ));
+        }
+        ok &= end(g.x, &[l.shape.batch, l.shape.seq_k, g.hidden]).is_some()
             && [Some(g.wk), Some(g.wv), g.bk, g.bv]
                 .into_iter()
                 .flatten()
@@ -279,18 +341,23 @@ impl Spills {
         dram: &mut DramLayout,
     ) -> Result<Self, LowerError> {
         let overflow = || op_err(l, "DRAM addresses overflow".into());
-        let rows = l.q_block.min(f.rows_cap);
+        let rows = l.plan.q_block.min(f.rows_cap);
         let mut s = Spills::default();
         if let Some(p) = f.staged {
             s.ahat = dram
-                .scratch(&l.name, ".spill.ahat", score_dt(l), vec![rows, l.seq_k])
+                .scratch(
+                    &l.name,
+                    ".spill.ahat",
+                    score_dt(l),
+                    vec![rows, l.shape.seq_k],
+                )
                 .ok_or_else(overflow)?;
             s.a = dram
                 .scratch(
                     &l.name,
                     ".spill.a",
                     DType::F32,
-                    vec![p.part_rows(l), l.d + 2],
+                    vec![p.part_rows(l), l.shape.head_dim + 2],
                 )
                 .ok_or_else(overflow)?;
         }
@@ -300,7 +367,7 @@ impl Spills {
                     &l.name,
                     ".spill.parts",
                     DType::F32,
-                    vec![l.tc, rows, l.d + 2],
+                    vec![l.plan.tc, rows, l.shape.head_dim + 2],
                 )
                 .ok_or_else(overflow)?;
         }
@@ -362,26 +429,26 @@ impl Emitter<'_> {
 
     /// Bytes of one activation row (`d` elements).
     fn row_bytes(&self) -> u64 {
-        self.l.d * elem(self.l.dt)
+        self.l.shape.head_dim * elem(self.l.shape.dt)
     }
 
     /// Every (batch, head, query block) of the layer, in order.
     fn blocks(&self, rows_cap: u64) -> Vec<BlockGeo> {
         let l = self.l;
-        let group = l.heads / l.kv_heads;
+        let group = l.shape.heads / l.shape.kv_heads;
         let rb = self.row_bytes();
         let mut out = Vec::new();
-        for b in 0..l.batch {
-            for h in 0..l.heads {
-                let qh = (b * l.heads + h) * l.seq_q * rb;
-                let kh = (b * l.kv_heads + h / group) * l.seq_k * rb;
+        for b in 0..l.shape.batch {
+            for h in 0..l.shape.heads {
+                let qh = (b * l.shape.heads + h) * l.shape.seq_q * rb;
+                let kh = (b * l.shape.kv_heads + h / group) * l.shape.seq_k * rb;
                 let mut q0 = 0;
-                while q0 < l.seq_q {
-                    let rows = rows_cap.min(l.seq_q - q0);
-                    let n = if l.causal {
-                        l.seq_k.min(q0 + rows)
+                while q0 < l.shape.seq_q {
+                    let rows = rows_cap.min(l.shape.seq_q - q0);
+                    let n = if l.shape.causal {
+                        l.shape.seq_k.min(q0 + rows)
                     } else {
-                        l.seq_k
+                        l.shape.seq_k
                     };
                     out.push(BlockGeo {
                         b,
@@ -389,10 +456,10 @@ impl Emitter<'_> {
                         q0,
                         rows,
                         n,
-                        q: l.q + qh + q0 * rb,
-                        o: l.o + qh + q0 * rb,
-                        k: l.k + kh,
-                        v: l.v + kh,
+                        q: l.dram.q + qh + q0 * rb,
+                        o: l.dram.o + qh + q0 * rb,
+                        k: l.dram.k + kh,
+                        v: l.dram.v + kh,
                     });
                     q0 += rows;
                 }
@@ -402,10 +469,10 @@ impl Emitter<'_> {
     }
 
     fn block(&mut self, g: &BlockGeo, last: bool) -> Result<(), LowerError> {
-        let predicts = self.l.schedule != Schedule::Dense;
+        let predicts = self.l.plan.schedule != Schedule::Dense;
         self.load_head_weights(g)?;
         let qs = self.load_q(g, predicts)?;
-        let tiles = match self.l.schedule {
+        let tiles = match self.l.plan.schedule {
             Schedule::Dense => self.dense_tiles(g, qs)?,
             Schedule::Cct => self.cct_tiles(g, qs)?,
             // Staged merges and stores per row chunk.
@@ -444,10 +511,10 @@ impl Emitter<'_> {
             dst: scaled,
             a: raw,
             rows,
-            cols: self.n(self.l.d, "d")?,
-            mul: self.l.scale,
+            cols: self.n(self.l.shape.head_dim, "d")?,
+            mul: self.l.shape.scale,
             add: 0.0,
-            dt: self.l.dt,
+            dt: self.l.shape.dt,
         });
         self.sems.release(Chan::QRaw, self.out);
         self.sems.publish(Chan::QSufa, self.out);
@@ -459,7 +526,7 @@ impl Emitter<'_> {
 
     /// Key tiles of the block: (first key, width), future tiles skipped.
     fn tiles(&self, g: &BlockGeo) -> Vec<(u64, u64)> {
-        let bc = self.l.bc;
+        let bc = self.l.bc();
         (0..g.n.div_ceil(bc))
             .map(|j| (j * bc, bc.min(g.n - j * bc)))
             .collect()
@@ -470,7 +537,7 @@ impl Emitter<'_> {
     /// (the causal table to add). `None` when every key of the tile is visible to every row.
     fn diagonal(&self, g: &BlockGeo, k0: u64, width: u64) -> Option<i64> {
         let delta = g.q0 as i64 - k0 as i64;
-        (self.l.causal && delta < width as i64 - 1).then_some(delta)
+        (self.l.shape.causal && delta < width as i64 - 1).then_some(delta)
     }
 
     /// DMA: LD the mask tiles of the block's rows × keys `[k0, k0+w)` into ring entry `cm` of
@@ -501,7 +568,7 @@ impl Emitter<'_> {
                 stride: mrb,
             });
         }
-        if let Some(m) = l.mask {
+        if let Some(m) = l.dram.mask {
             // check_layer bounded the whole mask range, so these cannot overflow.
             let src = m.dram
                 + g.b * m.batch_stride
@@ -545,7 +612,7 @@ impl Emitter<'_> {
             let i = add(self.sram.at(Buf::Mask, cm));
             self.out.push(i);
         }
-        if self.l.mask.is_some() {
+        if self.l.dram.mask.is_some() {
             let i = add(self.sram.at(Buf::UMask, cm));
             self.out.push(i);
         }

@@ -19,7 +19,7 @@ use sofa_ir::isa::{DType, SramSpace};
 use super::sram::{Buf, Request, SramLayout};
 use super::sync::Chan;
 use super::{Layer, LowerError, MaskRef};
-use crate::schedule::Schedule;
+use sofa_ir::dialect::attn::Schedule;
 
 pub use staged::StagedPlan;
 
@@ -39,7 +39,7 @@ pub fn elem(dt: DType) -> u64 {
 /// Type of the predicted scores Â (DLZS.S output, SADS input, the causal table): f32 when the
 /// activations are f32 or an f32 mask is added to them, f16 otherwise (the 16-bit chip).
 pub fn score_dt(l: &Layer) -> DType {
-    if l.dt == DType::F32 || l.mask.is_some() {
+    if l.shape.dt == DType::F32 || l.dram.mask.is_some() {
         DType::F32
     } else {
         DType::F16
@@ -48,7 +48,7 @@ pub fn score_dt(l: &Layer) -> DType {
 
 /// Whether the layer selects every visible key (keep ratio 1: exact attention).
 pub fn exact(l: &Layer) -> bool {
-    l.keep >= 1.0
+    l.plan.keep >= 1.0
 }
 
 /// Keys kept out of `n` visible ones (at least one).
@@ -61,7 +61,7 @@ pub fn budget(keep: f64, n: u64) -> u64 {
 /// rass ablation (in-order issue).
 pub fn gathered(l: &Layer, width: u64, rows: u64, sel: u64) -> u64 {
     let entries = rows.saturating_mul(sel);
-    if l.ablate.rass {
+    if l.plan.ablate.rass {
         entries
     } else {
         width.min(entries)
@@ -70,16 +70,16 @@ pub fn gathered(l: &Layer, width: u64, rows: u64, sel: u64) -> u64 {
 
 /// The most keys one `cct` tile lists for `rows_cap`-row blocks (RASS order, GATHER, KVGEN).
 pub fn listed_cap(l: &Layer, rows_cap: u64) -> u64 {
-    gathered(l, l.bc, l.q_block.min(rows_cap), max_sel(l))
+    gathered(l, l.bc(), l.plan.q_block.min(rows_cap), max_sel(l))
 }
 
 /// Upper bound of the per-tile selection of a layer (SADS `sel`).
 pub fn max_sel(l: &Layer) -> u64 {
-    match l.schedule {
-        Schedule::Dense => l.bc,
-        Schedule::Cct if exact(l) => l.bc,
-        Schedule::Cct => budget(l.keep, l.bc).saturating_add(1).min(l.bc),
-        Schedule::Staged => budget(l.keep, l.seq_k),
+    match l.plan.schedule {
+        Schedule::Dense => l.bc(),
+        Schedule::Cct if exact(l) => l.bc(),
+        Schedule::Cct => budget(l.plan.keep, l.bc()).saturating_add(1).min(l.bc()),
+        Schedule::Staged => budget(l.plan.keep, l.shape.seq_k),
     }
 }
 
@@ -97,7 +97,7 @@ pub enum Merge {
 /// Rows merged per SUFA.SYNC of a `rows`-row block with `tiles` key tiles under spilled
 /// partials (`chunk`, `out_rows` from [`Merge::Spill`]).
 pub fn chunk_rows(l: &Layer, chunk: u64, out_rows: u64, rows: u64, tiles: u64) -> u64 {
-    (l.tc * chunk / tiles.max(1))
+    (l.plan.tc * chunk / tiles.max(1))
         .min(out_rows)
         .clamp(1, rows.max(1))
 }
@@ -116,7 +116,7 @@ pub struct Fit {
 
 /// Whether the layer needs a mask on some score tile.
 fn masked(l: &Layer) -> bool {
-    l.causal || l.mask.is_some()
+    l.shape.causal || l.dram.mask.is_some()
 }
 
 /// Channels the layer's schedule uses, with their ring depth (0 = events without credits).
@@ -132,10 +132,10 @@ fn masked(l: &Layer) -> bool {
 ///   gathered rows are rings with credits.
 pub fn channels(l: &Layer, depth: u32, merge: Merge) -> BTreeMap<Chan, u32> {
     let mut list = vec![Chan::Out];
-    match l.schedule {
+    match l.plan.schedule {
         Schedule::Dense => {
             list.push(Chan::DenseKv);
-            if l.mask.is_some() {
+            if l.dram.mask.is_some() {
                 list.extend([Chan::Mask, Chan::DenseSel, Chan::DenseIdx]);
             }
         }
@@ -146,7 +146,7 @@ pub fn channels(l: &Layer, depth: u32, merge: Merge) -> BTreeMap<Chan, u32> {
             }
         }
     }
-    match l.schedule {
+    match l.plan.schedule {
         Schedule::Cct => {
             list.push(Chan::AHat);
             if masked(l) {
@@ -164,14 +164,15 @@ pub fn channels(l: &Layer, depth: u32, merge: Merge) -> BTreeMap<Chan, u32> {
     if matches!(merge, Merge::Spill { .. }) {
         list.push(Chan::PartSt);
     }
-    if l.kv_gen.is_some() {
+    if l.plan.kv_gen.is_some() {
         // The Kv ring (GX, GK, GV) is filled by DMA and KVGEN, freed by SU-FA.
         list.extend([Chan::KvX, Chan::KvDone]);
     }
     let ring = |c: Chan| {
         if matches!(c, Chan::KvX | Chan::KvDone) {
             0
-        } else if l.schedule != Schedule::Staged || matches!(c, Chan::Order | Chan::Slot | Chan::Kv)
+        } else if l.plan.schedule != Schedule::Staged
+            || matches!(c, Chan::Order | Chan::Slot | Chan::Kv)
         {
             depth
         } else {
@@ -180,7 +181,7 @@ pub fn channels(l: &Layer, depth: u32, merge: Merge) -> BTreeMap<Chan, u32> {
     };
     let mut chans: BTreeMap<Chan, u32> = list.into_iter().map(|c| (c, ring(c))).collect();
     let mut events = vec![Chan::QRaw, Chan::QSufa];
-    if l.schedule != Schedule::Dense {
+    if l.plan.schedule != Schedule::Dense {
         events.push(Chan::QDlzs);
     }
     if matches!(merge, Merge::Spill { .. }) {
@@ -201,30 +202,35 @@ fn requests(
     let mut need = |b: Buf, bytes: u64| {
         size.insert(b, bytes);
     };
-    let r = l.q_block.min(rows);
-    let (d, bc, act, sc) = (l.d, l.bc, elem(l.dt), elem(score_dt(l)));
+    let r = l.plan.q_block.min(rows);
+    let (d, bc, act, sc) = (
+        l.shape.head_dim,
+        l.bc(),
+        elem(l.shape.dt),
+        elem(score_dt(l)),
+    );
     need(Buf::Q, r * d * act);
     need(Buf::QScaled, r * d * act);
     let part_row = (d + 2) * F32;
     match merge {
         Merge::OnChip => {
-            need(Buf::Part, l.tc * r * part_row);
+            need(Buf::Part, l.plan.tc * r * part_row);
             need(Buf::Out, r * d * act);
         }
         Merge::Spill { chunk, out_rows } => {
             need(Buf::Part, r * part_row);
-            need(Buf::PartChunk, l.tc * chunk * part_row);
+            need(Buf::PartChunk, l.plan.tc * chunk * part_row);
             need(Buf::Out, out_rows * d * act);
         }
     }
-    match l.schedule {
+    match l.plan.schedule {
         Schedule::Dense => {
             need(Buf::DenseK, bc * d * act);
             need(Buf::VTile, bc * d * act);
-            if l.mask.is_some() {
+            if l.dram.mask.is_some() {
                 need(Buf::UMask, r * bc * F32);
                 need(Buf::AHat, r * bc * F32);
-                if l.causal {
+                if l.shape.causal {
                     need(Buf::Mask, r * bc * F32);
                 }
                 need(Buf::Idx, r * bc * U32);
@@ -244,10 +250,10 @@ fn requests(
             let listed = gathered(l, width, r, sel);
             need(Buf::KTile, width * d * act);
             need(Buf::AHat, r * width * sc);
-            if l.causal {
+            if l.shape.causal {
                 need(Buf::Mask, r * width * sc);
             }
-            if l.mask.is_some() {
+            if l.dram.mask.is_some() {
                 need(Buf::UMask, r * width * F32);
             }
             need(Buf::Idx, r * sel * U32);
@@ -256,23 +262,23 @@ fn requests(
             need(Buf::Slot, r * sel * U32);
             need(Buf::GK, listed * d * act);
             need(Buf::GV, listed * d * act);
-            if let Some(g) = &l.kv_gen {
+            if let Some(g) = &l.plan.kv_gen {
                 let x_row = g.hidden * act;
                 need(Buf::XTile, width * x_row);
                 need(Buf::GX, listed * x_row);
                 need(Buf::GList, (1 + listed) * U32);
                 need(Buf::Wk, g.hidden * d * act);
                 need(Buf::Wv, g.hidden * d * act);
-                if g.bk.is_some() {
+                if g.bias_k {
                     need(Buf::Bk, listed * d * act);
                 }
-                if g.bv.is_some() {
+                if g.bias_v {
                     need(Buf::Bv, listed * d * act);
                 }
             }
         }
     }
-    let staged = l.schedule == Schedule::Staged;
+    let staged = l.plan.schedule == Schedule::Staged;
     size.into_iter()
         .map(|(buf, bytes)| {
             // Staged rings only the per-list buffers (see `channels`).
@@ -338,7 +344,7 @@ fn fits_for_rows(hw: &HwConfig, l: &Layer, rows: u64, spill: bool) -> (Vec<Fit>,
         let mut chunk = rows;
         loop {
             // Output rows for the chunks of blocks with fewer tiles, or just `chunk`.
-            let grown = rows.min(l.tc * chunk);
+            let grown = rows.min(l.plan.tc * chunk);
             merges.push(Merge::Spill {
                 chunk,
                 out_rows: grown,
@@ -381,21 +387,21 @@ pub fn estimate(l: &Layer, f: &Fit) -> u64 {
     const BLOCK: u64 = 12;
     const MERGE: u64 = 9;
     const SPILL_TILE: u64 = 5;
-    let tile = match l.schedule {
+    let tile = match l.plan.schedule {
         Schedule::Dense => 8,
         Schedule::Cct | Schedule::Staged => 31,
     };
-    let rows_cap = l.q_block.min(f.rows_cap).max(1);
+    let rows_cap = l.plan.q_block.min(f.rows_cap).max(1);
     let mut total = 0u64;
     let mut q0 = 0;
-    while q0 < l.seq_q {
-        let rows = rows_cap.min(l.seq_q - q0);
-        let n = if l.causal {
-            l.seq_k.min(q0 + rows)
+    while q0 < l.shape.seq_q {
+        let rows = rows_cap.min(l.shape.seq_q - q0);
+        let n = if l.shape.causal {
+            l.shape.seq_k.min(q0 + rows)
         } else {
-            l.seq_k
+            l.shape.seq_k
         };
-        let tiles = n.div_ceil(l.bc.max(1));
+        let tiles = n.div_ceil(l.bc().max(1));
         total += BLOCK
             + match f.merge {
                 Merge::OnChip => tiles * tile + MERGE,
@@ -414,13 +420,13 @@ pub fn estimate(l: &Layer, f: &Fit) -> u64 {
 /// (larger rows, on chip, deeper rings). Spilled partials are an option for multi-tile layers.
 /// `staged` searches its own plans ([`staged::fit`]).
 pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
-    if l.schedule == Schedule::Staged {
+    if l.plan.schedule == Schedule::Staged {
         return staged::fit(hw, l);
     }
-    let spill = l.tc > 1;
+    let spill = l.plan.tc > 1;
     let mut best: Option<(u64, Fit)> = None;
     let mut last = String::new();
-    let mut rows = l.q_block.max(1);
+    let mut rows = l.plan.q_block.max(1);
     loop {
         let (fits, e) = fits_for_rows(hw, l, rows, spill);
         if fits.is_empty() {
@@ -435,7 +441,7 @@ pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
         // Once full blocks fit on chip, smaller blocks only add instructions.
         let full_on_chip = best
             .as_ref()
-            .is_some_and(|(_, f)| f.merge == Merge::OnChip && f.rows_cap == l.q_block);
+            .is_some_and(|(_, f)| f.merge == Merge::OnChip && f.rows_cap == l.plan.q_block);
         if rows == 1 || full_on_chip {
             break;
         }
@@ -451,36 +457,34 @@ pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
 /// For a layer without a given tile count: keep the default `Tc` when its buffers fit full
 /// query blocks on chip, otherwise take the power-of-two `Tc` (up to 64) whose best layout
 /// has the fewest instructions ([`estimate`]; ties: the smaller `Tc`), which keeps
-/// paper-scale programs as short as the ISA allows. `has_mask`: size as if a mask operand
-/// were attached (the plan is made before the mask has its DRAM address).
-pub fn default_tiles(hw: &HwConfig, l: &mut Layer, has_mask: bool) {
-    if l.tc_fixed {
+/// paper-scale programs as short as the ISA allows. A masked op is sized with its mask (the
+/// plan is made before the mask has its DRAM address).
+pub fn default_tiles(hw: &HwConfig, l: &mut Layer) {
+    if l.plan.tc_fixed {
         return;
     }
     let with = |tc: u64| {
         let mut c = l.clone();
-        c.tc = tc;
-        c.bc = c.seq_k.div_ceil(tc);
-        if has_mask && c.mask.is_none() {
-            c.mask = Some(MaskRef::default());
+        c.set_tc(tc);
+        if c.shape.masked && c.dram.mask.is_none() {
+            c.dram.mask = Some(MaskRef::default());
         }
         fit(hw, &c).ok().map(|f| (estimate(&c, &f), f))
     };
-    let default = with(l.tc);
+    let default = with(l.plan.tc);
     if let Some((_, f)) = &default {
-        if f.merge == Merge::OnChip && f.rows_cap == l.q_block {
+        if f.merge == Merge::OnChip && f.rows_cap == l.plan.q_block {
             return;
         }
     }
-    let mut best = (default.map_or(u64::MAX, |(c, _)| c), l.tc);
-    for tc in (0..7).map(|p| 1u64 << p).filter(|&t| t <= l.seq_k) {
+    let mut best = (default.map_or(u64::MAX, |(c, _)| c), l.plan.tc);
+    for tc in (0..7).map(|p| 1u64 << p).filter(|&t| t <= l.shape.seq_k) {
         let cost = with(tc).map_or(u64::MAX, |(c, _)| c);
         if cost < best.0 || (cost == best.0 && tc < best.1) {
             best = (cost, tc);
         }
     }
-    l.tc = best.1;
-    l.bc = l.seq_k.div_ceil(best.1);
+    l.set_tc(best.1);
 }
 
 #[cfg(test)]

@@ -1,14 +1,15 @@
 //! `lower-to-isa`: attention ops to SOFA-ISA segments, and attention-only modules to a
 //! [`Program`].
 //!
-//! [`plan_layer`] reads one `attn.mha` / `attn.sparse_mha` op into a [`Layer`]: sizes, element
-//! type, scale, and the plan — from the `sofa.*` attributes of `cct-tile` when present
-//! (`sofa.schedule`, `sofa.tc`, `sofa.q_block`), otherwise derived (Tc from the sparse op's
-//! `tiles`, or tiles of `block.query_rows` keys; the query block = `block.query_rows`).
-//! [`attention::emit_segment`] turns a layer with DRAM addresses into one self-contained
-//! instruction segment (its own SRAM layout and semaphores, see [`sync`] for the segment
-//! protocol). The whole-model lowering (`model`) calls both per attention op;
-//! [`lower_attention`] does it for the attention-only modules of workload specs.
+//! [`plan_layer`] reads one `attn.mha` / `attn.sparse_mha` (or its `sofa.kernel`) into a
+//! [`Layer`]: its [`AttnShape`] (sizes, masking, element type, scale — from the operand
+//! types), its [`SegmentPlan`] (the plan attributes `cct-tile` and `lower-to-sofa` wrote,
+//! `sofa_ir::dialect::attn::plan`; [`LowerDefaults`] only fill in what an op has no plan for)
+//! and, once the caller has placed the tensors, its [`LayerDram`] addresses.
+//! [`attention::emit_segment`] turns a layer into one self-contained instruction segment (its
+//! own SRAM layout and semaphores, see [`sync`] for the segment protocol). The whole-model
+//! lowering (`model`) calls both per attention op; [`lower_attention`] does it for the
+//! attention-only modules of workload specs.
 //!
 //! Attention-only IR carries K and V themselves, not the token rows X and weights they are
 //! generated from; so K̂ is the K tile (DLZS.S applies the LZ rounding to Q), and the selected
@@ -22,80 +23,40 @@ pub mod sofa_level;
 pub mod sram;
 pub mod sync;
 
-use sofa_ir::dialect::attn::{MhaAttrs, SparseMhaAttrs, MHA, SPARSE_MHA};
+use sofa_ir::dialect::attn::{
+    Ablation, AttnShape, KvGenPlan, KvPlan, KvSource, Plan, Schedule, ShapeError, SparseMhaAttrs,
+    SPARSE_MHA,
+};
 use sofa_ir::dialect::sofa::KERNEL;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Instr, Program, TensorKind};
 use sofa_ir::{Location, Module, Op, Value};
 
-use crate::schedule::{Ablation, Schedule};
 use dram::DramLayout;
 
 pub use attention::emit_segment;
 
-/// DRAM and SRAM type of the activations of workload-spec modules: the chip computes in 16 bit
-/// (paper §VI), so those programs' tensors are f16 whatever the IR's element type (models keep
-/// their own type, see [`Layer::dt`]).
-pub const WORKLOAD_DT: DType = DType::F16;
-
-/// Knobs of the lowering.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct LowerOptions {
-    /// Schedule of ops without a `sofa.schedule` attribute.
-    pub schedule: Schedule,
-    /// Overrides every op's keep ratio (in (0, 1]).
-    pub keep_ratio: Option<f64>,
-    /// Where models' attention ops take K and V from (workload modules always read them).
-    pub kv: KvMode,
-    /// Overrides the query-block rows of every op.
-    pub q_block: Option<u64>,
-    /// Mechanisms swapped for their baselines in every op (see [`Layer::ablate`]).
-    pub ablate: Ablation,
-}
-
-/// How the whole-model lowering sources each attention op's K and V.
+/// What the lowering assumes for ops (or parts of a plan) the IR gives no plan for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum KvMode {
-    /// Generate the selected rows on demand (`KVGEN`) where K and V are projections of the
-    /// layer input, the layer runs `cct` and the buffers fit; read them otherwise.
-    #[default]
-    Auto,
-    /// Always compute K and V as tensors and gather the selected rows from DRAM.
-    Gathered,
-    /// Generate on demand; an error naming the op where that is impossible.
-    OnDemand,
-}
-
-impl KvMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            KvMode::Auto => "auto",
-            KvMode::Gathered => "gathered",
-            KvMode::OnDemand => "on-demand",
-        }
-    }
-
-    /// `auto`, `gathered` or `on-demand`.
-    pub fn parse(text: &str) -> Result<KvMode, String> {
-        match text {
-            "auto" => Ok(KvMode::Auto),
-            "gathered" => Ok(KvMode::Gathered),
-            "on-demand" => Ok(KvMode::OnDemand),
-            other => Err(format!(
-                "unknown K/V source '{other}' (expected auto, gathered or on-demand)"
-            )),
-        }
-    }
+pub struct LowerDefaults {
+    /// Schedule of ops without `sofa.schedule`.
+    pub schedule: Schedule,
+    /// Ablations of ops without `sofa.ablate`.
+    pub ablate: Ablation,
+    /// K/V source of model attention ops without `sofa.kv`: `None` = auto (on demand where K
+    /// and V are projections of the layer input, the layer runs `cct`, the buffers fit and
+    /// the lowered segments are faster), `Gathered`, or `OnDemand` (an error naming the op
+    /// where impossible). Attention-only modules always gather.
+    pub kv: Option<KvSource>,
 }
 
 /// K and V of one attention op generated on chip from the layer input (the paper's
 /// on-demand KVGEN): `K = X·W_k + b_k`, `V = X·W_v + b_v`, per KV head the `d` columns of that
-/// head. DRAM addresses; every matrix row-major of type [`Layer::dt`].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct KvGen {
+/// head. DRAM addresses; every matrix row-major of the layer's element type.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct KvGenDram {
     /// The layer input X, `[B, S_k, hidden]`.
     pub x: u64,
-    pub hidden: u64,
     /// Column 0 of W_k / W_v inside a `[hidden, w_cols]` matrix.
     pub wk: u64,
     pub wv: u64,
@@ -128,50 +89,116 @@ pub struct MaskRef {
     pub row_stride: u64,
 }
 
-/// One attention op, resolved to sizes, plan and DRAM addresses.
+/// A layer's plan as the lowering runs it: the op's plan attributes, completed by the
+/// [`LowerDefaults`] and the op's semantics (keep ratio, radius).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Layer {
-    pub name: String,
+pub struct SegmentPlan {
     pub schedule: Schedule,
-    pub batch: u64,
-    pub heads: u64,
-    pub kv_heads: u64,
-    pub seq_q: u64,
-    pub seq_k: u64,
-    pub d: u64,
-    pub causal: bool,
+    /// Fraction of each row's visible keys kept (the op's `keep_ratio`; 1 for `attn.mha`).
     pub keep: f64,
     pub tc: u64,
-    /// Whether `tc` came from the op (`sofa.tc` or the sparse op's `tiles`) rather than a default.
+    /// Whether `tc` came from the op (`sofa.tc` or the sparse op's `tiles`) rather than a
+    /// default, which the buffer search may change.
     pub tc_fixed: bool,
-    pub bc: u64,
     pub q_block: u64,
+    /// SADS clip radius (infinite = none).
     pub radius: f32,
-    /// Element type of q, k, v and the output in DRAM and SRAM (F32 for models, F16 for
-    /// workload specs).
-    pub dt: DType,
-    /// The op's score scale (`scale` attribute), applied to Q before prediction and SU-FA.
-    pub scale: f32,
-    /// The op's exclusion mask, when it has one.
-    pub mask: Option<MaskRef>,
     /// Mechanisms swapped for their baselines (predicting schedules; `dense` has none of
     /// them): `dlzs` predicts by multiplication on the PE array (`GEMM`), `sads` selects over
     /// the whole visible row at once (one tile, `Tc` = 1), `sufa` updates as FA-2, `rass`
     /// issues K/V in order with duplicates (`RASS reuse=false`).
     pub ablate: Ablation,
-    /// K and V generated on demand from the layer input (`cct` only); `k`, `v` are then
-    /// unused.
-    pub kv_gen: Option<KvGen>,
-    /// DRAM base addresses of q, k, v and the output: contiguous row-major `[B, H, S, D]`
-    /// (k, v: `[B, KVH, S, D]`) of type `dt`.
+    /// K and V generated on demand from the layer input (`cct` only).
+    pub kv_gen: Option<KvGenPlan>,
+}
+
+impl SegmentPlan {
+    /// `schedule` with `tc` key tiles (fixed) and `q_block` query rows selecting `keep` of the
+    /// keys: no radius, no ablation, K/V gathered.
+    pub fn new(schedule: Schedule, keep: f64, tc: u64, q_block: u64) -> SegmentPlan {
+        SegmentPlan {
+            schedule,
+            keep,
+            tc,
+            tc_fixed: true,
+            q_block,
+            radius: f32::INFINITY,
+            ablate: Ablation::default(),
+            kv_gen: None,
+        }
+    }
+}
+
+/// Where a layer's tensors are in DRAM: contiguous row-major `[B, H, S, D]` q and output,
+/// `[B, KVH, S, D]` k and v, of the layer's element type.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct LayerDram {
     pub q: u64,
     pub k: u64,
     pub v: u64,
     pub o: u64,
-    /// Unused by [`emit_segment`], which allocates its spill buffers itself; kept for callers
-    /// that read them.
-    pub spill_ahat: u64,
-    pub spill_a: u64,
+    /// The op's exclusion mask, when it has one.
+    pub mask: Option<MaskRef>,
+    /// On-demand K/V: the layer input and projection weights (k and v are then unused).
+    pub kv_gen: Option<KvGenDram>,
+}
+
+/// On demand: the projections' width (plan) with where X, W and b are (DRAM).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KvGen {
+    pub hidden: u64,
+    pub x: u64,
+    pub wk: u64,
+    pub wv: u64,
+    pub w_cols: u64,
+    pub bk: Option<u64>,
+    pub bv: Option<u64>,
+}
+
+/// One attention op, resolved to sizes, plan and DRAM addresses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    pub name: String,
+    pub shape: AttnShape,
+    pub plan: SegmentPlan,
+    pub dram: LayerDram,
+}
+
+impl Layer {
+    /// A layer of `shape` under `plan`, DRAM addresses unset.
+    pub fn new(name: impl Into<String>, shape: AttnShape, plan: SegmentPlan) -> Layer {
+        Layer {
+            name: name.into(),
+            shape,
+            plan,
+            dram: LayerDram::default(),
+        }
+    }
+
+    /// Key tile width `Bc = ⌈Sk/Tc⌉`.
+    pub fn bc(&self) -> u64 {
+        self.shape.seq_k.div_ceil(self.plan.tc.max(1))
+    }
+
+    /// On demand: the plan's projections with their DRAM addresses (unset ones 0 / `None`).
+    pub fn kv_gen(&self) -> Option<KvGen> {
+        let p = self.plan.kv_gen?;
+        let d = self.dram.kv_gen.unwrap_or_default();
+        Some(KvGen {
+            hidden: p.hidden,
+            x: d.x,
+            wk: d.wk,
+            wv: d.wv,
+            w_cols: d.w_cols,
+            bk: d.bk,
+            bv: d.bv,
+        })
+    }
+
+    /// Set the key tile count (and so the tile width).
+    pub fn set_tc(&mut self, tc: u64) {
+        self.plan.tc = tc.clamp(1, self.shape.seq_k.max(1));
+    }
 }
 
 /// The module's (first) function and its body block: what both lowerings walk.
@@ -188,13 +215,13 @@ pub fn entry_function(m: &Module) -> Result<(Op, sofa_ir::Block), LowerError> {
 }
 
 /// Lower every attention op of an attention-only module `m` (see the module docs): one
-/// segment per op, then `HALT`.
+/// segment per op, then `HALT`. Tensors keep the IR's element types (workload specs are f16,
+/// the chip's 16-bit datapath).
 pub fn lower_attention(
     m: &Module,
     hw: &HwConfig,
-    opts: &LowerOptions,
+    defaults: &LowerDefaults,
 ) -> Result<Program, LowerError> {
-    check_options(opts)?;
     let (_, entry) = entry_function(m)?;
     let args = m.blocks[entry].args.clone();
     let mut dram = DramLayout::default();
@@ -204,34 +231,34 @@ pub fn lower_attention(
             Some(Location::Name(n)) => n.clone(),
             _ => format!("arg{i}"),
         };
-        let (_, shape) = static_type(m, a).ok_or_else(|| {
+        let (dt, shape) = static_type(m, a).ok_or_else(|| {
             LowerError::Module(format!(
                 "argument {i} ('{name}') needs a static tensor type"
             ))
         })?;
         let at = dram
-            .add(name, TensorKind::Input, WORKLOAD_DT, shape, vec![])
+            .add(name, TensorKind::Input, dt, shape, vec![])
             .ok_or_else(|| LowerError::Module("DRAM addresses overflow".into()))?;
         arg_addr.push(at);
     }
     let ops: Vec<Op> = m
         .all_ops()
         .into_iter()
-        .filter(|&op| matches!(m.op(op).name.as_str(), MHA | SPARSE_MHA | KERNEL))
+        .filter(|&op| sofa_ir::dialect::sofa::attention_kind(m, op).is_some())
         .collect();
     let mut layers = Vec::with_capacity(ops.len());
     for (index, &op) in ops.iter().enumerate() {
         if m.op(op).name == KERNEL {
-            sofa_level::check_kernel(m, op, hw, opts, Some(WORKLOAD_DT))?;
+            sofa_level::check_kernel(m, op, hw, defaults)?;
         }
-        let mut l = plan(m, op, index, hw, opts, Some(WORKLOAD_DT))?;
+        let mut l = plan_layer(m, op, index, hw, defaults)?;
         let err = op_error(m, op);
-        if l.kv_gen.is_some() {
+        if l.plan.kv_gen.is_some() {
             return Err(err(
                 "on-demand K/V needs the layer input; attention-only modules carry K and V".into(),
             ));
         }
-        if m.op(op).operands.len() > 3 {
+        if l.shape.masked {
             return Err(err(
                 "masks need the whole-model lowering (attention-only modules have none)".into(),
             ));
@@ -245,16 +272,23 @@ pub fn lower_attention(
             })?;
             Ok(arg_addr[pos])
         };
-        (l.q, l.k, l.v) = (addr_of(0)?, addr_of(1)?, addr_of(2)?);
-        l.o = dram
+        let s = &l.shape;
+        let o = dram
             .add(
                 format!("{}.out", l.name),
                 TensorKind::Output,
-                l.dt,
-                vec![l.batch, l.heads, l.seq_q, l.d],
+                s.dt,
+                vec![s.batch, s.heads, s.seq_q, s.head_dim],
                 vec![],
             )
             .ok_or_else(|| err("DRAM addresses overflow".into()))?;
+        l.dram = LayerDram {
+            q: addr_of(0)?,
+            k: addr_of(1)?,
+            v: addr_of(2)?,
+            o,
+            ..LayerDram::default()
+        };
         layers.push(l);
     }
     let mut out = Vec::new();
@@ -276,27 +310,72 @@ pub fn lower_attention(
     })
 }
 
-/// Sizes and plan of one `attn.mha` / `attn.sparse_mha` op, without DRAM addresses (q, k, v,
-/// o = 0, no mask; [`emit_segment`] allocates the spills). `dt` is the type of q; `index`
-/// names ops without a location.
+/// Shape and plan of one attention op (or its `sofa.kernel`), without DRAM addresses
+/// ([`emit_segment`] allocates the spills; the caller places q, k, v, o and the mask).
+/// `index` names ops without a location.
 pub fn plan_layer(
     m: &Module,
     op: Op,
     index: usize,
     hw: &HwConfig,
-    opts: &LowerOptions,
+    defaults: &LowerDefaults,
 ) -> Result<Layer, LowerError> {
-    check_options(opts)?;
-    plan(m, op, index, hw, opts, None)
-}
-
-fn check_options(opts: &LowerOptions) -> Result<(), LowerError> {
-    match opts.keep_ratio {
-        Some(k) if !(k > 0.0 && k <= 1.0) => Err(LowerError::Module(format!(
-            "keep ratio {k} is not in (0, 1]"
-        ))),
-        _ => Ok(()),
+    let data = m.op(op);
+    let err = op_error(m, op);
+    let name = match &data.loc {
+        Location::Name(n) => n.clone(),
+        _ => format!("attention{index}"),
+    };
+    let shape = AttnShape::of(m, op).map_err(|e: ShapeError| err(e.to_string()))?;
+    let plan = Plan::from_attrs(&data.attrs).map_err(|e| err(e.to_string()))?;
+    let sparse = match sofa_ir::dialect::sofa::attention_kind(m, op) {
+        Some(SPARSE_MHA) => Some(SparseMhaAttrs::from_dict(&data.attrs).map_err(&err)?),
+        _ => None,
+    };
+    let schedule = plan.schedule.unwrap_or(defaults.schedule);
+    let ablate = plan.ablate.unwrap_or(defaults.ablate);
+    let keep = sparse.as_ref().map_or(1.0, |s| s.keep_ratio);
+    let seq_k = shape.seq_k;
+    let given = plan
+        .tc
+        .or(sparse.as_ref().and_then(|s| u64::try_from(s.tiles).ok()));
+    // The staged flow and the sads ablation select over the whole visible row: one key tile.
+    let whole_row = ablate.whole_row(schedule);
+    let tc_fixed = whole_row || given.is_some();
+    let rows = u64::from(hw.block.query_rows).max(1);
+    let tc = match schedule {
+        _ if whole_row => 1,
+        _ => given.unwrap_or_else(|| seq_k.div_ceil(rows)),
     }
+    .clamp(1, seq_k);
+    let q_block = plan.q_block.unwrap_or(rows).clamp(1, shape.seq_q.min(rows));
+    // Keep 1 selects every valid key: no clipping either.
+    let radius = sparse
+        .as_ref()
+        .and_then(|s| s.radius)
+        .filter(|_| keep < 1.0)
+        .map_or(f32::INFINITY, |r| r as f32);
+    let kv_gen = match plan.kv {
+        Some(KvPlan::OnDemand(g)) => Some(g),
+        Some(KvPlan::Gathered) | None => None,
+    };
+    let mut layer = Layer {
+        name,
+        shape,
+        plan: SegmentPlan {
+            schedule,
+            keep,
+            tc,
+            tc_fixed,
+            q_block,
+            radius,
+            ablate,
+            kv_gen,
+        },
+        dram: LayerDram::default(),
+    };
+    buffers::default_tiles(hw, &mut layer);
+    Ok(layer)
 }
 
 fn loc_text(loc: &Location) -> String {
@@ -320,165 +399,3 @@ fn static_type(m: &Module, v: Value) -> Option<(DType, Vec<u64>)> {
     let dims: Option<Vec<u64>> = t.dims.iter().map(|d| d.as_static()).collect();
     Some((DType::from_elem(t.elem), dims?))
 }
-
-fn attr_u64(m: &Module, op: Op, key: &str) -> Option<u64> {
-    m.op(op)
-        .attrs
-        .get(key)?
-        .as_int()
-        .and_then(|v| u64::try_from(v).ok())
-}
-
-/// The static `[B, H, S, D]` float shape and type of operand `i`.
-fn operand_shape(m: &Module, op: Op, i: usize) -> Result<(DType, Vec<u64>), LowerError> {
-    m.op(op)
-        .operands
-        .get(i)
-        .and_then(|&v| static_type(m, v))
-        .filter(|(dt, s)| s.len() == 4 && dt.is_float() && !s.contains(&0))
-        .ok_or_else(|| {
-            op_error(m, op)(format!(
-                "operand {i} must be a static non-empty float [B, H, S, D] tensor"
-            ))
-        })
-}
-
-/// [`plan_layer`] with the activation type forced to `dt` (workload specs: f16).
-fn plan(
-    m: &Module,
-    op: Op,
-    index: usize,
-    hw: &HwConfig,
-    opts: &LowerOptions,
-    dt: Option<DType>,
-) -> Result<Layer, LowerError> {
-    let data = m.op(op);
-    let err = op_error(m, op);
-    let name = match &data.loc {
-        Location::Name(n) => n.clone(),
-        _ => format!("attention{index}"),
-    };
-    // A `sofa.kernel` is planned as the attention op it replaced (`sofa.from`).
-    let kind = sofa_ir::dialect::sofa::attention_kind(m, op).unwrap_or_default();
-    let (mha, sparse) = if kind == SPARSE_MHA {
-        let s = SparseMhaAttrs::from_dict(&data.attrs).map_err(&err)?;
-        (s.mha.clone(), Some(s))
-    } else if kind == MHA {
-        let a = MhaAttrs::of(m, op).ok_or_else(|| err("attn.mha lacks its attributes".into()))?;
-        (a, None)
-    } else {
-        return Err(err("not an attention op".into()));
-    };
-    let (qt, qs) = operand_shape(m, op, 0)?;
-    let (_, ks) = operand_shape(m, op, 1)?;
-    let (_, vs) = operand_shape(m, op, 2)?;
-    if qs[3] != ks[3] || qs[0] != ks[0] || !qs[1].is_multiple_of(ks[1]) {
-        return Err(err(format!("q {qs:?} and k {ks:?} do not match")));
-    }
-    if vs != ks {
-        return Err(err(format!(
-            "v {vs:?} must have k's shape {ks:?} (SU-FA needs the value width = head_dim)"
-        )));
-    }
-    let schedule = match data.attrs.get("sofa.schedule").and_then(|a| a.as_str()) {
-        Some(s) => Schedule::parse(s).map_err(|e| err(e.to_string()))?,
-        None => opts.schedule,
-    };
-    let keep = opts
-        .keep_ratio
-        .or(sparse.as_ref().map(|s| s.keep_ratio))
-        .unwrap_or(1.0);
-    let seq_k = ks[2];
-    let given =
-        attr_u64(m, op, "sofa.tc").or(sparse.as_ref().and_then(|s| u64::try_from(s.tiles).ok()));
-    // The sads ablation selects over the whole visible row: one key tile.
-    let whole_row = schedule == Schedule::Staged || (schedule == Schedule::Cct && opts.ablate.sads);
-    let tc_fixed = whole_row || given.is_some();
-    let tc = match schedule {
-        _ if whole_row => 1,
-        _ => given.unwrap_or_else(|| seq_k.div_ceil(u64::from(hw.block.query_rows).max(1))),
-    }
-    .clamp(1, seq_k);
-    let q_block = opts
-        .q_block
-        .or_else(|| attr_u64(m, op, "sofa.q_block"))
-        .unwrap_or(u64::from(hw.block.query_rows))
-        .clamp(1, qs[2].min(u64::from(hw.block.query_rows).max(1)));
-    // Keep 1 selects every valid key: no clipping either.
-    let radius = sparse
-        .as_ref()
-        .and_then(|s| s.radius)
-        .filter(|_| keep < 1.0)
-        .map_or(f32::INFINITY, |r| r as f32);
-    let scale = mha.scale as f32;
-    if !scale.is_finite() {
-        return Err(err(format!("scale {} is not a finite f32", mha.scale)));
-    }
-    let mut layer = Layer {
-        name,
-        schedule,
-        batch: qs[0],
-        heads: qs[1],
-        kv_heads: ks[1],
-        seq_q: qs[2],
-        seq_k,
-        d: qs[3],
-        causal: mha.causal,
-        keep,
-        tc,
-        tc_fixed,
-        bc: seq_k.div_ceil(tc),
-        q_block,
-        radius,
-        dt: dt.unwrap_or(qt),
-        scale,
-        mask: None,
-        ablate: opts.ablate,
-        kv_gen: None,
-        q: 0,
-        k: 0,
-        v: 0,
-        o: 0,
-        spill_ahat: 0,
-        spill_a: 0,
-    };
-    layer.kv_gen = kv_template(m, op, &layer).map_err(&err)?;
-    buffers::default_tiles(hw, &mut layer, data.operands.len() > 3);
-    Ok(layer)
-}
-
-/// The K/V source an op's `sofa.kv` attributes record (written by `lower-to-sofa`):
-/// `on-demand` with `sofa.kv_hidden` and `sofa.kv_bias_k` / `sofa.kv_bias_v` gives a
-/// [`KvGen`] whose DRAM addresses the model lowering fills in; `gathered` or none, `None`.
-fn kv_template(m: &Module, op: Op, l: &Layer) -> Result<Option<KvGen>, String> {
-    let attrs = &m.op(op).attrs;
-    match attrs.get(KV_ATTR).and_then(|a| a.as_str()) {
-        None | Some("gathered") => Ok(None),
-        Some("on-demand") => {
-            let hidden = attr_u64(m, op, KV_HIDDEN_ATTR)
-                .filter(|&h| h > 0)
-                .ok_or_else(|| {
-                    format!("sofa.kv = \"on-demand\" needs a positive {KV_HIDDEN_ATTR}")
-                })?;
-            let bias = |key: &str| attrs.get(key).and_then(|a| a.as_bool()).unwrap_or(false);
-            Ok(Some(KvGen {
-                x: 0,
-                hidden,
-                wk: 0,
-                wv: 0,
-                w_cols: l.kv_heads * l.d,
-                bk: bias(KV_BIAS_K_ATTR).then_some(0),
-                bv: bias(KV_BIAS_V_ATTR).then_some(0),
-            }))
-        }
-        Some(other) => Err(format!(
-            "sofa.kv = \"{other}\" is not \"on-demand\" or \"gathered\""
-        )),
-    }
-}
-
-/// Attributes recording an op's K/V source (see [`kv_template`]).
-pub const KV_ATTR: &str = "sofa.kv";
-pub const KV_HIDDEN_ATTR: &str = "sofa.kv_hidden";
-pub const KV_BIAS_K_ATTR: &str = "sofa.kv_bias_k";
-pub const KV_BIAS_V_ATTR: &str = "sofa.kv_bias_v";

@@ -15,15 +15,15 @@
 use sofa_ir::attr::Attribute;
 use sofa_ir::dialect::sofa::{self as d, KERNEL};
 use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::{DType, SramSpace};
+use sofa_ir::isa::SramSpace;
 use sofa_ir::{Module, Op};
 
 use super::buffers::{
     budget, chunk_rows, elem, exact, fit, gathered, score_dt, Fit, Merge, StagedPlan, F32, U32,
 };
 use super::sram::Buf;
-use super::{loc_text, plan_layer, Layer, LowerError, LowerOptions, MaskRef};
-use crate::schedule::Schedule;
+use super::{loc_text, plan_layer, Layer, LowerDefaults, LowerError, MaskRef};
+use sofa_ir::dialect::attn::Schedule;
 
 mod kernel;
 
@@ -164,7 +164,7 @@ impl Ctx<'_> {
             vec![
                 ("src", b(Buf::Q)),
                 ("dst", b(Buf::QScaled)),
-                ("scale", Attribute::f32(self.l.scale)),
+                ("scale", Attribute::f32(self.l.shape.scale)),
             ],
         );
         vec![load(Buf::Q, "q", self.rows, self.rb), scale]
@@ -173,11 +173,11 @@ impl Ctx<'_> {
     /// LD K̂, predict, and the masks of a tile of `width` keys (the predicting schedules).
     fn predict(&self, width: u64) -> Vec<Step> {
         let l = self.l;
-        let engine = if l.ablate.dlzs { "kvpe" } else { "dlzs" };
-        let mut v = match l.kv_gen {
+        let engine = if l.plan.ablate.dlzs { "kvpe" } else { "dlzs" };
+        let mut v = match l.plan.kv_gen {
             // On demand, K̂ is predicted from the tile's token rows.
             Some(g) => vec![
-                load(Buf::XTile, "x", width, g.hidden * elem(l.dt)),
+                load(Buf::XTile, "x", width, g.hidden * elem(l.shape.dt)),
                 Step::new(
                     d::PREDICT_K,
                     vec![("src", b(Buf::XTile)), ("dst", b(Buf::KTile))],
@@ -194,16 +194,16 @@ impl Ctx<'_> {
                 ("engine", s(engine)),
             ],
         )]);
-        if l.causal {
+        if l.shape.causal {
             v.push(load(Buf::Mask, "causal_table", self.rows, width * self.sc));
         }
-        if l.mask.is_some() {
+        if l.dram.mask.is_some() {
             v.push(load(Buf::UMask, "mask", self.rows, width * F32));
         }
-        if l.causal {
+        if l.shape.causal {
             v.push(mask_add(Buf::AHat, Buf::Mask, "causal"));
         }
-        if l.mask.is_some() {
+        if l.dram.mask.is_some() {
             v.push(mask_add(Buf::AHat, Buf::UMask, "mask"));
         }
         v
@@ -216,8 +216,8 @@ impl Ctx<'_> {
             ("top", b(Buf::Top)),
             ("sel", int(sel)),
         ];
-        if self.l.radius.is_finite() {
-            attrs.push(("radius", Attribute::f32(self.l.radius)));
+        if self.l.plan.radius.is_finite() {
+            attrs.push(("radius", Attribute::f32(self.l.plan.radius)));
         }
         attrs.push(("whole_row", Attribute::Bool(whole_row)));
         Step::new(d::SADS, attrs)
@@ -242,11 +242,11 @@ impl Ctx<'_> {
                 ("idx", b(Buf::Idx)),
                 ("order", b(Buf::Order)),
                 ("slot", b(Buf::Slot)),
-                ("reuse", Attribute::Bool(!self.l.ablate.rass)),
+                ("reuse", Attribute::Bool(!self.l.plan.ablate.rass)),
             ],
         )]
         .into_iter()
-        .chain(match self.l.kv_gen {
+        .chain(match self.l.plan.kv_gen {
             // On demand: the listed token rows, then K and V generated from them.
             Some(_) => vec![
                 gather(Buf::GX, "x"),
@@ -261,18 +261,18 @@ impl Ctx<'_> {
 
     /// On demand: the KV head's weight columns and bias rows, loaded once per head.
     fn head_weights(&self) -> Vec<Step> {
-        let Some(g) = self.l.kv_gen else {
+        let Some(g) = self.l.plan.kv_gen else {
             return Vec::new();
         };
-        let act = elem(self.l.dt);
+        let act = elem(self.l.shape.dt);
         let mut v = vec![
             load(Buf::Wk, "wk", g.hidden, self.rb),
             load(Buf::Wv, "wv", g.hidden, self.rb),
         ];
         let listed = super::buffers::listed_cap(self.l, self.f.rows_cap);
-        for (buf, from, bias) in [(Buf::Bk, "bk", g.bk), (Buf::Bv, "bv", g.bv)] {
-            if bias.is_some() {
-                v.push(load(buf, from, listed, self.l.d * act));
+        for (buf, from, bias) in [(Buf::Bk, "bk", g.bias_k), (Buf::Bv, "bv", g.bias_v)] {
+            if bias {
+                v.push(load(buf, from, listed, self.l.shape.head_dim * act));
             }
         }
         v
@@ -280,46 +280,46 @@ impl Ctx<'_> {
 
     /// Key tiles of a full block seeing every key.
     fn tiles(&self) -> u64 {
-        self.l.seq_k.div_ceil(self.l.bc.max(1))
+        self.l.shape.seq_k.div_ceil(self.l.bc().max(1))
     }
 
     fn cct_tile(&self) -> Vec<Step> {
         let l = self.l;
-        let mut v = self.predict(l.bc);
+        let mut v = self.predict(l.bc());
         let sel = if exact(l) {
-            l.bc
+            l.bc()
         } else {
-            budget(l.keep, l.seq_k)
+            budget(l.plan.keep, l.shape.seq_k)
                 .div_ceil(self.tiles().max(1))
-                .min(l.bc)
+                .min(l.bc())
         };
-        v.push(self.sads(sel, l.ablate.sads));
-        let mode = if l.ablate.sufa { "fa2" } else { "sorted" };
-        v.extend(self.attend(gathered(l, l.bc, self.rows, sel), mode));
+        v.push(self.sads(sel, l.plan.ablate.sads));
+        let mode = if l.plan.ablate.sufa { "fa2" } else { "sorted" };
+        v.extend(self.attend(gathered(l, l.bc(), self.rows, sel), mode));
         v
     }
 
     fn dense_tile(&self) -> Vec<Step> {
         let l = self.l;
         let mut v = vec![
-            load(Buf::DenseK, "k", l.bc, self.rb),
-            load(Buf::VTile, "v", l.bc, self.rb),
+            load(Buf::DenseK, "k", l.bc(), self.rb),
+            load(Buf::VTile, "v", l.bc(), self.rb),
         ];
-        if l.mask.is_none() {
-            v.push(load(Buf::DenseSlot, "slot_table", self.rows, l.bc * U32));
+        if l.dram.mask.is_none() {
+            v.push(load(Buf::DenseSlot, "slot_table", self.rows, l.bc() * U32));
             v.push(sufa_tile(Buf::DenseK, Buf::VTile, Buf::DenseSlot, "fa2"));
             return v;
         }
         // The combined mask lands in Â; SADS over all its columns lists the unmasked keys.
-        if l.causal {
-            v.push(load(Buf::Mask, "causal_table", self.rows, l.bc * F32));
+        if l.shape.causal {
+            v.push(load(Buf::Mask, "causal_table", self.rows, l.bc() * F32));
         }
-        v.push(load(Buf::UMask, "mask", self.rows, l.bc * F32));
+        v.push(load(Buf::UMask, "mask", self.rows, l.bc() * F32));
         v.push(mask_add(Buf::AHat, Buf::UMask, "mask"));
-        if l.causal {
+        if l.shape.causal {
             v.push(mask_add(Buf::AHat, Buf::Mask, "causal"));
         }
-        v.push(self.sads(l.bc, false));
+        v.push(self.sads(l.bc(), false));
         v.push(sufa_tile(Buf::DenseK, Buf::VTile, Buf::Idx, "fa2"));
         v
     }
@@ -327,8 +327,8 @@ impl Ctx<'_> {
     /// The tile loop and the merge of a cct or dense block.
     fn tiled_block(&self) -> Vec<Step> {
         let l = self.l;
-        let prb = (l.d + 2) * F32;
-        let mut tile = if l.schedule == Schedule::Dense {
+        let prb = (l.shape.head_dim + 2) * F32;
+        let mut tile = if l.plan.schedule == Schedule::Dense {
             self.dense_tile()
         } else {
             self.cct_tile()
@@ -341,7 +341,13 @@ impl Ctx<'_> {
             tile.push(store(Buf::Part, "parts_spill", self.rows, prb));
         }
         let mut v = self.load_q();
-        v.push(Step::looped("k_tile", l.seq_k, l.bc, l.causal, tile));
+        v.push(Step::looped(
+            "k_tile",
+            l.shape.seq_k,
+            l.bc(),
+            l.shape.causal,
+            tile,
+        ));
         match spill {
             None => v.extend(self.sync_store(Buf::Part, self.rows)),
             Some((chunk, out_rows)) => {
@@ -364,20 +370,20 @@ impl Ctx<'_> {
 
     fn staged_block(&self, p: &StagedPlan) -> Vec<Step> {
         let l = self.l;
-        let prb = (l.d + 2) * F32;
+        let prb = (l.shape.head_dim + 2) * F32;
         let width = p.khat_keys.max(1);
         let mut predict = self.predict(width);
         predict.push(store(Buf::AHat, "ahat_spill", self.rows, width * self.sc));
-        let sel = budget(l.keep, l.seq_k);
-        let (rc, keys) = p.chunk(l, self.rows, l.seq_k);
+        let sel = budget(l.plan.keep, l.shape.seq_k);
+        let (rc, keys) = p.chunk(l, self.rows, l.shape.seq_k);
         let (lists, listed) = if keys >= sel {
-            (1, gathered(l, l.seq_k, rc, sel))
+            (1, gathered(l, l.shape.seq_k, rc, sel))
         } else {
             (rc * sel.div_ceil(keys.max(1)), gathered(l, keys, 1, keys))
         };
         let tiles = sel.div_ceil(keys.max(1));
         let mut chunk = vec![
-            load(Buf::AHat, "ahat_spill", rc, l.seq_k * self.sc),
+            load(Buf::AHat, "ahat_spill", rc, l.shape.seq_k * self.sc),
             self.sads(sel, true),
             Step::looped("list", lists, 1, false, self.attend(listed, "fa2")),
             store(Buf::Part, "a_spill", tiles * rc, prb),
@@ -385,7 +391,13 @@ impl Ctx<'_> {
         ];
         chunk.extend(self.sync_store(Buf::Part, rc));
         let mut v = self.load_q();
-        v.push(Step::looped("k_tile", l.seq_k, width, l.causal, predict));
+        v.push(Step::looped(
+            "k_tile",
+            l.shape.seq_k,
+            width,
+            l.shape.causal,
+            predict,
+        ));
         v.push(Step::looped("row_chunk", self.rows, rc, false, chunk));
         v
     }
@@ -417,11 +429,11 @@ pub fn kernel_body(layer: &Layer, fit: &Fit) -> Result<Vec<Step>, LowerError> {
     let cx = Ctx {
         l: layer,
         f: fit,
-        rows: fit.rows_cap.min(layer.seq_q).max(1),
-        rb: layer.d * elem(layer.dt),
+        rows: fit.rows_cap.min(layer.shape.seq_q).max(1),
+        rb: layer.shape.head_dim * elem(layer.shape.dt),
         sc: elem(score_dt(layer)),
     };
-    let block = match (layer.schedule, &fit.staged) {
+    let block = match (layer.plan.schedule, &fit.staged) {
         (Schedule::Staged, Some(p)) => cx.staged_block(p),
         (Schedule::Staged, None) => {
             return Err(layer_err(layer, "the staged schedule has no plan".into()))
@@ -430,17 +442,23 @@ pub fn kernel_body(layer: &Layer, fit: &Fit) -> Result<Vec<Step>, LowerError> {
     };
     let nest = Step::looped(
         "batch",
-        layer.batch,
+        layer.shape.batch,
         1,
         false,
         vec![Step::looped(
             "head",
-            layer.heads,
+            layer.shape.heads,
             1,
             false,
             cx.head_weights()
                 .into_iter()
-                .chain([Step::looped("q_block", layer.seq_q, cx.rows, false, block)])
+                .chain([Step::looped(
+                    "q_block",
+                    layer.shape.seq_q,
+                    cx.rows,
+                    false,
+                    block,
+                )])
                 .collect(),
         )],
     );
@@ -472,18 +490,11 @@ pub fn kernel_layer(
     m: &Module,
     op: Op,
     hw: &HwConfig,
-    opts: &LowerOptions,
-    dt: Option<DType>,
+    defaults: &LowerDefaults,
 ) -> Result<(Layer, Fit), LowerError> {
-    let mut l = plan_layer(m, op, 0, hw, opts)?;
-    if m.op(op).operands.len() > 3 {
-        l.mask = Some(MaskRef::default());
-    }
-    if let Some(dt) = dt {
-        l.dt = dt;
-    }
-    if l.schedule == Schedule::Cct && l.ablate.sads && l.tc != 1 {
-        (l.tc, l.bc) = (1, l.seq_k);
+    let mut l = plan_layer(m, op, 0, hw, defaults)?;
+    if l.shape.masked {
+        l.dram.mask = Some(MaskRef::default());
     }
     let f = fit(hw, &l)?;
     for (buf, at, stride, depth) in f.sram.buffers() {

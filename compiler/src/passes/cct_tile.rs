@@ -1,14 +1,16 @@
-//! `cct-tile`: choose each attention layer's schedule plan and record it on the op.
+//! `cct-tile`: choose each attention layer's plan and record it on the op.
 //!
 //! For every `attn.mha` / `attn.sparse_mha` (layer index = order of appearance, as in
 //! `sparsify`) the pass extracts the plan from the layer shape's e-graph
 //! ([`crate::schedule::egraph`]: dense FA-2, staged and CCT dataflows per feasible `Tc`, K̂
-//! recomputed or spilled, K/V on demand or preloaded, the ablation baselines), minimising the
-//! analytical cost under the SRAM capacities, and writes `sofa.tc`, `sofa.bc`, `sofa.q_block`
-//! (i64), `sofa.khat` (`recompute`|`spill`|`none`) and `sofa.schedule` (the schedule costed).
-//! Under `cct`, a sparse op's `tiles` is set to the chosen `Tc` so the op's semantics (SADS per
-//! tile) match what the hardware will run. The K/V placement has no op attribute (the attn
-//! schema has none); it is in the statistics note.
+//! recomputed or spilled, K/V on demand, preloaded or gathered, the ablation baselines),
+//! minimising the cost model ([`crate::schedule::Pricer`] over the real lowering,
+//! [`super::lowered_heads`]) under the SRAM capacities, and writes it onto the op as the plan
+//! attributes (`sofa_ir::dialect::attn::plan`): `sofa.schedule`, `sofa.tc`, `sofa.q_block`
+//! and `sofa.ablate`. A sparse op's `tiles` is set to the tiles the chip selects over (`Tc`
+//! under `cct`, 1 where selection takes the whole row: `staged`, or `cct` with SADS ablated),
+//! so its semantics match what runs. Where K and V come from is `lower-to-sofa`'s to record
+//! (`sofa.kv`); the placement the plan was priced with is in the statistics note.
 //!
 //! Options (pipeline form `cct-tile{schedule=cct ablate=sads,rass config=hw.toml}`):
 //! - `schedule`: `dense`, `staged` or `cct` (default) pin the extraction to that dataflow;
@@ -26,15 +28,16 @@
 //! (alternatives eligible of all, classes, nodes, iterations, stop reason).
 
 use sofa_ir::attr::Attribute;
-use sofa_ir::dialect::attn::SPARSE_MHA;
+use sofa_ir::dialect::attn::{Plan, SPARSE_MHA};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::pass::{
     OptionKind, Pass, PassContext, PassError, PassInfo, PassOption, PassOptions, PassOutcome,
 };
 use sofa_ir::Module;
 
+use super::lowered_heads::LoweredHeads;
 use crate::schedule::egraph::margin_pct;
-use crate::schedule::{plan_module_pinned, Ablation, KvPlacement, Pin, PlannedLayer, Schedule};
+use crate::schedule::{plan_module, Ablation, KvSource, Pin, PlannedLayer, Pricer, Schedule};
 
 pub static INFO: PassInfo = PassInfo {
     name: "cct-tile",
@@ -98,7 +101,7 @@ impl CctTile {
         };
         let kv = match opts.string("kv")? {
             "auto" => None,
-            k => Some(KvPlacement::parse(k).map_err(|e| e.to_string())?),
+            k => Some(KvSource::parse(k).map_err(|e| e.to_string())?),
         };
         let ablate = Ablation::parse(opts.string("ablate")?).map_err(|e| e.to_string())?;
         let hw = match opts.string("config")? {
@@ -121,20 +124,28 @@ pub fn load_config(path: &str) -> Result<HwConfig, String> {
     HwConfig::from_toml_str(&text).map_err(|e| format!("hardware config '{path}': {e}"))
 }
 
-/// Write each layer's plan onto its op.
+/// Write each layer's plan onto its op (see the module doc).
 pub fn annotate(m: &mut Module, layers: &[PlannedLayer]) {
     for l in layers {
         let p = &l.plan;
+        let ablate = l.choice.winner.ablate;
+        let whole_row = ablate.whole_row(p.schedule);
+        let tc = if whole_row { 1 } else { p.tc };
+        let plan = Plan {
+            schedule: Some(p.schedule),
+            tc: Some(tc),
+            q_block: Some(p.q_block),
+            ablate: Some(ablate),
+            kv: None,
+        };
         let is_sparse = m.op(l.op).name == SPARSE_MHA;
         let attrs = &mut m.op_mut(l.op).attrs;
-        let int = |v: u64| Attribute::i64(i64::try_from(v).unwrap_or(i64::MAX));
-        attrs.insert("sofa.tc".into(), int(p.tc));
-        attrs.insert("sofa.bc".into(), int(p.bc));
-        attrs.insert("sofa.q_block".into(), int(p.q_block));
-        attrs.insert("sofa.khat".into(), Attribute::string(p.khat.name()));
-        attrs.insert("sofa.schedule".into(), Attribute::string(p.schedule.name()));
-        if is_sparse && p.schedule == Schedule::Cct {
-            attrs.insert("tiles".into(), int(p.tc));
+        plan.to_attrs(attrs);
+        if is_sparse && p.schedule != Schedule::Dense {
+            attrs.insert(
+                "tiles".into(),
+                Attribute::i64(i64::try_from(tc).unwrap_or(i64::MAX)),
+            );
         }
     }
 }
@@ -152,7 +163,6 @@ fn stop_counter(stop: &str) -> &'static str {
         "saturated" => "stop-saturated",
         "iteration-limit" => "stop-iteration-limit",
         "node-limit" => "stop-node-limit",
-        "time-limit" => "stop-time-limit",
         _ => "stop-other",
     }
 }
@@ -217,8 +227,9 @@ impl Pass for CctTile {
     }
 
     fn run(&mut self, m: &mut Module, cx: &mut PassContext<'_>) -> Result<PassOutcome, PassError> {
-        let layers = plan_module_pinned(m, &self.hw, &self.pin)
-            .map_err(|e| PassError::new(e.to_string()))?;
+        let pricer = Pricer::new(&self.hw, &LoweredHeads);
+        let layers =
+            plan_module(m, &pricer, &self.pin).map_err(|e| PassError::new(e.to_string()))?;
         annotate(m, &layers);
         record(cx, &layers);
         Ok(PassOutcome::from_changed(!layers.is_empty()))
@@ -262,7 +273,11 @@ mod tests {
         // placements; gathered K/V run the pinned schedule selecting every key, as lowered).
         let gathered = run("cct-tile{schedule=staged}").unwrap();
         assert_eq!(gathered.matches("sofa.schedule = \"staged\"").count(), 2);
-        assert_eq!(dense.matches("sofa.khat = \"none\"").count(), 2, "{dense}");
+        assert_eq!(
+            dense.matches("sofa.schedule = \"dense\"").count(),
+            2,
+            "{dense}"
+        );
     }
 
     /// Run `sparsify{keep=0.25}` then `cct_tile` on SPEC; the pass's statistics.
@@ -339,7 +354,7 @@ mod tests {
         let e = run("cct-tile{ablate=dlzs,nope}").unwrap_err();
         assert!(e.contains("unknown ablation 'nope'"), "{e}");
         let e = run("cct-tile{kv=later}").unwrap_err();
-        assert!(e.contains("unknown K/V placement 'later'"), "{e}");
+        assert!(e.contains("unknown K/V source 'later'"), "{e}");
         let e = run("cct-tile{config=/nonexistent/hw.toml}").unwrap_err();
         assert!(e.contains("cannot read hardware config"), "{e}");
     }

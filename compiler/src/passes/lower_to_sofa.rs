@@ -19,18 +19,18 @@
 //! and runs `sofa.kvgen` — or `"gathered"`. One note per op says which and, under `auto`, the
 //! cycles of both.
 //!
-//! Options: `config` (HwConfig TOML; empty = the paper's chip), `schedule` (for ops without
-//! `sofa.schedule`), `keep` (0 = the ops' own keep ratio), `q-block` (0 = the plan's),
-//! `ablate` (comma list of dlzs, sads, sufa, rass), `kv` (`auto`, `gathered`, `on-demand`),
-//! `dt` (`auto` = q's element type; `f16` for workload-spec modules, whose lowering computes
-//! in 16 bit).
+//! Options supply what an op has no plan for: `config` (HwConfig TOML; empty = the paper's
+//! chip), `schedule` (for ops without `sofa.schedule`), `ablate` (comma list of dlzs, sads,
+//! sufa, rass, for ops without `sofa.ablate`), `kv` (`auto`, `gathered`, `on-demand`, for ops
+//! without `sofa.kv`). The segments compute in the element type of q (workload specs are
+//! f16).
 //!
 //! Statistics: `kernels-built`, `kernels-checked`, `buffers`, `loops`.
 
+use sofa_ir::dialect::attn::KvSource;
 use sofa_ir::dialect::attn::{MHA, SPARSE_MHA};
 use sofa_ir::dialect::sofa::KERNEL;
 use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::DType;
 use sofa_ir::pass::{
     OptionKind, Pass, PassContext, PassError, PassInfo, PassOption, PassOptions, PassOutcome,
 };
@@ -39,7 +39,7 @@ use sofa_ir::{Module, Op};
 use super::cct_tile::load_config;
 use crate::lower::model::annotate_kv;
 use crate::lower::sofa_level::{build_kernel, check_kernel, kernel_counts};
-use crate::lower::{KvMode, LowerOptions};
+use crate::lower::LowerDefaults;
 use crate::schedule::{Ablation, Schedule};
 
 pub static INFO: PassInfo = PassInfo {
@@ -60,18 +60,6 @@ pub static INFO: PassInfo = PassInfo {
             help: "schedule of ops without sofa.schedule: dense, staged or cct",
         },
         PassOption {
-            name: "keep",
-            kind: OptionKind::Float,
-            default: "0",
-            help: "keep ratio overriding every op's, in (0, 1]; 0 = the op's own",
-        },
-        PassOption {
-            name: "q-block",
-            kind: OptionKind::UInt,
-            default: "0",
-            help: "query-block rows overriding the plan's; 0 = the plan's",
-        },
-        PassOption {
             name: "ablate",
             kind: OptionKind::String,
             default: "",
@@ -85,12 +73,6 @@ pub static INFO: PassInfo = PassInfo {
                    projections of the layer input and that is faster, priced on the lowered \
                    segments), gathered, or on-demand (an error where impossible)",
         },
-        PassOption {
-            name: "dt",
-            kind: OptionKind::String,
-            default: "auto",
-            help: "activation type of the segment: auto (q's element type), f16, bf16 or f32",
-        },
     ],
     build: |opts| Ok(Box::new(LowerToSofa::from_options(opts)?)),
 };
@@ -99,14 +81,12 @@ pub static INFO: PassInfo = PassInfo {
 #[derive(Clone, Debug)]
 pub struct LowerToSofa {
     pub hw: HwConfig,
-    pub opts: LowerOptions,
-    /// Activation type of the segments (`None` = q's element type).
-    pub dt: Option<DType>,
+    pub defaults: LowerDefaults,
 }
 
 impl LowerToSofa {
-    pub fn new(hw: HwConfig, opts: LowerOptions, dt: Option<DType>) -> LowerToSofa {
-        LowerToSofa { hw, opts, dt }
+    pub fn new(hw: HwConfig, defaults: LowerDefaults) -> LowerToSofa {
+        LowerToSofa { hw, defaults }
     }
 
     fn from_options(o: &PassOptions) -> Result<LowerToSofa, String> {
@@ -114,23 +94,21 @@ impl LowerToSofa {
             "" => HwConfig::default(),
             path => load_config(path)?,
         };
-        let keep = o.float("keep")?;
-        let q_block = o.uint("q-block")?;
-        let opts = LowerOptions {
-            schedule: Schedule::parse(o.string("schedule")?).map_err(|e| e.to_string())?,
-            keep_ratio: (keep != 0.0).then_some(keep),
-            q_block: (q_block != 0).then_some(q_block),
-            ablate: Ablation::parse(o.string("ablate")?).map_err(|e| e.to_string())?,
-            kv: KvMode::parse(o.string("kv")?)?,
-        };
-        let dt = match o.string("dt")? {
+        let kv = match o.string("kv")? {
             "auto" => None,
-            name => match DType::from_name(name) {
-                Some(dt @ (DType::F16 | DType::BF16 | DType::F32)) => Some(dt),
-                _ => return Err(format!("dt must be auto, f16, bf16 or f32, not '{name}'")),
+            k => match KvSource::parse(k).map_err(|e| e.to_string())? {
+                KvSource::Preload => {
+                    return Err("kv = preload is priced by cct-tile but not lowered".into())
+                }
+                k => Some(k),
             },
         };
-        Ok(LowerToSofa::new(hw, opts, dt))
+        let defaults = LowerDefaults {
+            schedule: Schedule::parse(o.string("schedule")?).map_err(|e| e.to_string())?,
+            ablate: Ablation::parse(o.string("ablate")?).map_err(|e| e.to_string())?,
+            kv,
+        };
+        Ok(LowerToSofa::new(hw, defaults))
     }
 }
 
@@ -145,8 +123,8 @@ impl Pass for LowerToSofa {
             .iter()
             .any(|&op| matches!(m.op(op).name.as_str(), MHA | SPARSE_MHA));
         if pending {
-            for note in
-                annotate_kv(m, &self.hw, &self.opts).map_err(|e| PassError::new(e.to_string()))?
+            for note in annotate_kv(m, &self.hw, &self.defaults)
+                .map_err(|e| PassError::new(e.to_string()))?
             {
                 cx.note(note);
             }
@@ -156,11 +134,11 @@ impl Pass for LowerToSofa {
             let kernel = match m.op(op).name.as_str() {
                 MHA | SPARSE_MHA => {
                     built += 1;
-                    build_kernel(m, op, &self.hw, &self.opts, self.dt)
+                    build_kernel(m, op, &self.hw, &self.defaults)
                 }
                 KERNEL => {
                     cx.stat("kernels-checked", 1);
-                    check_kernel(m, op, &self.hw, &self.opts, self.dt).map(|()| op)
+                    check_kernel(m, op, &self.hw, &self.defaults).map(|()| op)
                 }
                 _ => continue,
             }

@@ -6,8 +6,9 @@
 //! - [`equiv`]: attribute/op equivalence and constant lookup shared by the above.
 //! - [`fuse_attention`]: recognise attention blocks (egg) and replace each by `attn.mha`.
 //! - [`shape_infer`]: bind named dims (`bind=batch:1,seq:128`) and refine value types.
-//! - [`cct_tile`]: choose each attention layer's tiling plan (Tc, query block, K̂ placement).
+//! - [`cct_tile`]: choose each attention layer's plan (schedule, Tc, query block, ablations).
 //! - [`lower_to_sofa`]: replace each planned attention op by a `sofa.kernel` (buffers, loops).
+//! - [`lowered_heads`]: the lowering plugged into the cost model (what `cct-tile` prices with).
 //! - [`sparsify`]: turn `attn.mha` into `attn.sparse_mha` (keep ratio, tiles, radius; per layer).
 //!
 //! Adding a pass: write its module with a `pub static INFO: PassInfo` and a type implementing
@@ -20,6 +21,7 @@ pub mod dce;
 pub mod equiv;
 pub mod fuse_attention;
 pub mod lower_to_sofa;
+pub mod lowered_heads;
 pub mod shape_infer;
 pub mod sparsify;
 

@@ -36,7 +36,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sofa_ir::hw::HwConfig;
 
-use super::{Ablation, PlannedLayer, Schedule, Traffic};
+use super::price::PricedLayer;
+use super::{Ablation, Schedule, Traffic};
 
 pub const FORMAT: &str = "sofa-schedule";
 pub const VERSION: u32 = 1;
@@ -118,7 +119,7 @@ pub fn saving_pct(ours: u64, staged: u64) -> f64 {
     (pct * 100.0).round() / 100.0
 }
 
-fn layer(p: &PlannedLayer) -> Layer<'_> {
+fn layer(p: &PricedLayer) -> Layer<'_> {
     let c = &p.plan.cost;
     let s = &p.shape;
     let dram = c
@@ -165,10 +166,10 @@ pub fn render(
     workload: &str,
     schedule: Schedule,
     ablate: Ablation,
-    layers: &[PlannedLayer],
+    layers: &[PricedLayer],
 ) -> String {
     let sum =
-        |f: &dyn Fn(&PlannedLayer) -> u64| layers.iter().map(f).fold(0u64, u64::saturating_add);
+        |f: &dyn Fn(&PricedLayer) -> u64| layers.iter().map(f).fold(0u64, u64::saturating_add);
     let doc = Doc {
         format: FORMAT,
         version: VERSION,
@@ -191,49 +192,4 @@ pub fn render(
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text
-}
-
-/// A workload spec's schedule-json: build its attention IR, sparsify at `keep` (the spec's
-/// own ratio when `None`), plan every layer and render.
-pub fn workload_schedule_json(
-    spec: &crate::workload::WorkloadSpec,
-    hw: &HwConfig,
-    keep: Option<f64>,
-    schedule: Schedule,
-    ablate: Ablation,
-) -> Result<String, super::ScheduleError> {
-    let (name, _, layers) = planned_workload(spec, hw, keep, schedule, ablate)?;
-    Ok(render(hw, &name, schedule, ablate, &layers))
-}
-
-/// A workload spec's attention module (keep ratio `keep`, else the spec's), sparsified and
-/// planned under `schedule`/`ablate` with `cct-tile`'s attributes on every op: what both
-/// `schedule-json` and the workload lowering read, so the program runs the reported plan.
-/// Returns the spec's name, the module and its planned layers.
-pub fn planned_workload(
-    spec: &crate::workload::WorkloadSpec,
-    hw: &HwConfig,
-    keep: Option<f64>,
-    schedule: Schedule,
-    ablate: Ablation,
-) -> Result<(String, sofa_ir::Module, Vec<super::PlannedLayer>), super::ScheduleError> {
-    use crate::passes::sparsify::{Sparsify, SparsifyConfig};
-    use sofa_ir::pass::{Pass, PassContext};
-
-    let bad = |e: String| super::ScheduleError::BadOption(e);
-    let mut spec = spec.clone();
-    if let Some(k) = keep {
-        spec.keep_ratio = k;
-    }
-    let mut m = crate::workload::build_module(&spec).map_err(|e| bad(e.to_string()))?;
-    let mut config = SparsifyConfig::default();
-    config.global.keep = spec.keep_ratio;
-    let dialects = sofa_ir::dialect::DialectRegistry::with_core_dialects();
-    let mut cx = PassContext::new(&dialects);
-    Sparsify::new(config)
-        .run(&mut m, &mut cx)
-        .map_err(|e| bad(e.to_string()))?;
-    let layers = super::plan_module(&m, hw, schedule, ablate)?;
-    crate::passes::cct_tile::annotate(&mut m, &layers);
-    Ok((spec.name, m, layers))
 }

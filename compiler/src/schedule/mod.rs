@@ -19,93 +19,23 @@ pub mod choose;
 pub mod cost;
 pub mod egraph;
 pub mod json;
+pub mod price;
+pub mod shape;
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
+use sofa_ir::dialect::attn::{PlanError, ShapeError};
+use sofa_ir::hw::timing::ReplayError;
 use sofa_ir::hw::CostError;
 
-pub use choose::{choose_plan, plan_module, plan_module_pinned, LayerShape, PlannedLayer};
-pub use cost::{layer_cost, layer_cost_kv, Candidate, LayerCost};
+pub use choose::{plan_module, PlannedLayer};
+pub use cost::{analytical_cost, HeadLowering, LayerCost, Pricer};
 pub use egraph::{Alternative, Choice, Pin};
+pub use shape::{Candidate, LayerShape};
 
-/// The attention dataflow to cost and emit.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub enum Schedule {
-    /// FlashAttention-2 on the SU-FA engine over every valid key; no prediction.
-    Dense,
-    /// The classic three-stage flow: Â and A go to DRAM, whole-row top-k, FA-2 update.
-    Staged,
-    /// SOFA's cross-stage coordinated tiling (default).
-    #[default]
-    Cct,
-}
-
-impl Schedule {
-    pub fn name(self) -> &'static str {
-        match self {
-            Schedule::Dense => "dense",
-            Schedule::Staged => "staged",
-            Schedule::Cct => "cct",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Schedule, ScheduleError> {
-        match text {
-            "dense" => Ok(Schedule::Dense),
-            "staged" => Ok(Schedule::Staged),
-            "cct" => Ok(Schedule::Cct),
-            other => Err(ScheduleError::BadOption(format!(
-                "unknown schedule '{other}' (expected dense, staged or cct)"
-            ))),
-        }
-    }
-}
-
-/// Mechanisms replaced by their baseline (paper Fig. 17/20 ablations).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Ablation {
-    /// Predict with 4-bit multiplies on the PE array (GEMM) instead of DLZS shift-adds.
-    pub dlzs: bool,
-    /// Sort each whole row once instead of SADS per tile.
-    pub sads: bool,
-    /// FA-2 update (max scan + rescale per tile) instead of sorted SU-FA.
-    pub sufa: bool,
-    /// Issue every query's keys separately instead of RASS's shared order.
-    pub rass: bool,
-}
-
-impl Ablation {
-    /// Parse a comma list of `dlzs`, `sads`, `sufa`, `rass` (empty = none).
-    pub fn parse(text: &str) -> Result<Ablation, ScheduleError> {
-        let mut a = Ablation::default();
-        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            match item {
-                "dlzs" => a.dlzs = true,
-                "sads" => a.sads = true,
-                "sufa" => a.sufa = true,
-                "rass" => a.rass = true,
-                other => {
-                    return Err(ScheduleError::BadOption(format!(
-                        "unknown ablation '{other}' (expected dlzs, sads, sufa or rass)"
-                    )))
-                }
-            }
-        }
-        Ok(a)
-    }
-
-    /// The canonical comma list (`""` when nothing is ablated).
-    pub fn to_list(self) -> String {
-        let names = [
-            (self.dlzs, "dlzs"),
-            (self.sads, "sads"),
-            (self.sufa, "sufa"),
-            (self.rass, "rass"),
-        ];
-        let on: Vec<&str> = names.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
-        on.join(",")
-    }
-}
+pub use sofa_ir::dialect::attn::{Ablation, KvSource, Schedule};
 
 /// Where the predicted keys K̂ of a layer live between query blocks.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -124,44 +54,6 @@ impl KhatPlacement {
             KhatPlacement::Recompute => "recompute",
             KhatPlacement::Spill => "spill",
             KhatPlacement::None => "none",
-        }
-    }
-}
-
-/// How K and V reach the SU-FA engine.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub enum KvPlacement {
-    /// KVGEN from the token rows X of the keys RASS issues, per key tile and query block
-    /// (the paper's on-demand K/V, §III-A).
-    OnDemand,
-    /// K and V projected once per head for every key (KVGEN over X), stored to DRAM, and read
-    /// back in order, whole tiles, by every query block.
-    Preload,
-    /// K and V are tensors in DRAM and the selected rows are gathered from them: what the
-    /// lowering emits today (attention-only IR carries K/V; models compute them before the
-    /// attention op), priced from the lowered program ([`cost::gathered`]). The default.
-    #[default]
-    Gathered,
-}
-
-impl KvPlacement {
-    pub fn name(self) -> &'static str {
-        match self {
-            KvPlacement::OnDemand => "on-demand",
-            KvPlacement::Preload => "preload",
-            KvPlacement::Gathered => "gathered",
-        }
-    }
-
-    /// `on-demand`, `preload` or `gathered`.
-    pub fn parse(text: &str) -> Result<KvPlacement, ScheduleError> {
-        match text {
-            "on-demand" => Ok(KvPlacement::OnDemand),
-            "preload" => Ok(KvPlacement::Preload),
-            "gathered" => Ok(KvPlacement::Gathered),
-            other => Err(ScheduleError::BadOption(format!(
-                "unknown K/V placement '{other}' (expected on-demand, preload or gathered)"
-            ))),
         }
     }
 }
@@ -235,23 +127,32 @@ pub struct LayerPlan {
     pub q_block: u64,
     pub query_blocks: u64,
     pub khat: KhatPlacement,
-    pub kv: KvPlacement,
+    pub kv: KvSource,
     pub cost: LayerCost,
 }
 
-/// Why a plan could not be made.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+/// Why a plan could not be made (or priced).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ScheduleError {
-    #[error("{0}")]
-    BadOption(String),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("layer {layer}: {source}")]
+    Shape { layer: usize, source: ShapeError },
     #[error("layer {layer}: {message}")]
-    Shape { layer: usize, message: String },
+    Attrs { layer: usize, message: String },
     #[error("layer {layer}: no tiling fits the SRAM capacities ({detail})")]
     NoFit { layer: usize, detail: String },
     #[error("cost model: {0}")]
     Cost(#[from] CostError),
     #[error("timing replay: {0}")]
-    Replay(sofa_ir::hw::timing::ReplayError),
+    Replay(ReplayError),
+    #[error("{what} = {value} exceeds the instruction field")]
+    Field { what: &'static str, value: u64 },
+    #[error("DRAM addresses overflow")]
+    DramOverflow,
+    /// The lowering could not emit the head being priced.
+    #[error("lowering the priced head: {0}")]
+    Lowering(Arc<dyn std::error::Error + Send + Sync>),
 }
 
 /// Per-engine figures, keyed by engine name (`dma`, `dlzs`, ...), ordered.

@@ -1,23 +1,41 @@
 //! Cost-model arithmetic against hand-computed figures, and the plan search on real workloads.
 
 use super::*;
+use crate::passes::lowered_heads::LoweredHeads;
 use crate::workload::{build_module, load_spec};
 use sofa_ir::hw::HwConfig;
 
-/// The `cct` plans of a workload with K/V generated on demand (the analytical model).
-fn workload(name: &str, keep: f64) -> Vec<PlannedLayer> {
-    workload_kv(name, keep, KvPlacement::OnDemand)
+/// The cost model over the real lowering (as `cct-tile` builds it).
+fn pricer(hw: &HwConfig) -> Pricer<'_> {
+    Pricer::new(hw, &LoweredHeads)
 }
 
-fn workload_kv(name: &str, keep: f64, kv: KvPlacement) -> Vec<PlannedLayer> {
+/// The analytical cost with K/V generated on demand.
+fn layer_cost(
+    hw: &HwConfig,
+    s: &LayerShape,
+    sched: Schedule,
+    abl: Ablation,
+    c: Candidate,
+) -> Result<LayerCost, ScheduleError> {
+    analytical_cost(hw, s, sched, abl, c, KvSource::OnDemand)
+}
+
+/// The `cct` plans of a workload with K/V generated on demand (the analytical model).
+fn workload(name: &str, keep: f64) -> Vec<PlannedLayer> {
+    workload_kv(name, keep, KvSource::OnDemand)
+}
+
+fn workload_kv(name: &str, keep: f64, kv: KvSource) -> Vec<PlannedLayer> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
     let mut spec = load_spec(&dir.join(format!("{name}.toml"))).unwrap();
     spec.keep_ratio = keep;
     let m = sparse_module(&spec);
-    plan_module_pinned(&m, &HwConfig::default(), &pin(Schedule::Cct, kv)).unwrap()
+    let hw = HwConfig::default();
+    plan_module(&m, &pricer(&hw), &pin(Schedule::Cct, kv)).unwrap()
 }
 
-fn pin(schedule: Schedule, kv: KvPlacement) -> Pin {
+fn pin(schedule: Schedule, kv: KvSource) -> Pin {
     Pin {
         kv: Some(kv),
         ..Pin::new(schedule, Ablation::default())
@@ -26,10 +44,11 @@ fn pin(schedule: Schedule, kv: KvPlacement) -> Pin {
 
 fn on_demand_plan(shape: &LayerShape, schedule: Schedule) -> LayerPlan {
     let hw = HwConfig::default();
-    let x = egraph::build(&hw, shape)
-        .extract(&pin(schedule, KvPlacement::OnDemand), 0)
+    let p = pricer(&hw);
+    let x = egraph::build(&p, shape)
+        .extract(&pin(schedule, KvSource::OnDemand), 0)
         .unwrap();
-    choose::plan_of(&hw, shape, &x)
+    choose::plan_of(&p, shape, &x)
 }
 
 fn sparse_module(spec: &crate::workload::WorkloadSpec) -> sofa_ir::Module {
@@ -202,9 +221,9 @@ fn keep_one_runs_dense() {
 #[test]
 fn gathered_keep_one_runs_the_pinned_schedule_selecting_every_key() {
     // As the lowering does: `cct` at keep 1 predicts and selects whole tiles (sel = width).
-    let layers = workload_kv("bert-base", 1.0, KvPlacement::Gathered);
+    let layers = workload_kv("bert-base", 1.0, KvSource::Gathered);
     let p = &layers[0].plan;
-    assert_eq!((p.schedule, p.kv), (Schedule::Cct, KvPlacement::Gathered));
+    assert_eq!((p.schedule, p.kv), (Schedule::Cct, KvSource::Gathered));
     // 12 heads × 4 blocks × Tc tiles, each SUFA.T over its whole tile; 512-key rows.
     let c = &p.cost;
     assert_eq!(c.instrs["SUFA.T"], 12 * 4 * p.tc);
@@ -215,16 +234,16 @@ fn gathered_keep_one_runs_the_pinned_schedule_selecting_every_key() {
 
 #[test]
 fn the_default_pin_gathers_kv_as_the_lowering_does() {
-    let layers = workload_kv("bert-base", 0.25, KvPlacement::Gathered);
+    let layers = workload_kv("bert-base", 0.25, KvSource::Gathered);
     let via_default = {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
         let mut spec = load_spec(&dir.join("bert-base.toml")).unwrap();
         spec.keep_ratio = 0.25;
+        let hw = HwConfig::default();
         plan_module(
             &sparse_module(&spec),
-            &HwConfig::default(),
-            Schedule::Cct,
-            Ablation::default(),
+            &pricer(&hw),
+            &Pin::new(Schedule::Cct, Ablation::default()),
         )
         .unwrap()
     };
@@ -260,11 +279,12 @@ fn llama_7b_egraph_holds_every_feasible_alternative() {
     assert_eq!(feasible_tiles(&hw, &shape, Schedule::Staged), [1]);
     // Gathered K/V: the Tc the lowering can lay out (it shrinks the row block or spills the
     // partials rather than fail), from the searched even counts plus its own default (32).
-    let gd = gathered_tiles(&hw, &shape, Schedule::Dense);
-    let gc = gathered_tiles(&hw, &shape, Schedule::Cct);
+    let p = pricer(&hw);
+    let gd = gathered_tiles(&p, &shape, Schedule::Dense);
+    let gc = gathered_tiles(&p, &shape, Schedule::Cct);
     assert_eq!(gd, GATHERED_DENSE);
     assert_eq!(gc, GATHERED_CCT);
-    let g = egraph::build(&hw, &shape);
+    let g = egraph::build(&p, &shape);
     let alts = g.alternatives();
     let count = |s: Schedule| alts.iter().filter(|a| a.schedule == s).count();
     // dense: 6 Tc × 2 K/V + gathered Tc; staged: 3 K/V × 4 ablation sets of {dlzs, rass};
@@ -285,7 +305,7 @@ fn llama_7b_egraph_holds_every_feasible_alternative() {
         .unwrap();
     assert_eq!((x.eligible, x.alternatives), (gc.len(), alts.len()));
     let x = g
-        .extract(&pin(Schedule::Cct, KvPlacement::OnDemand), 0)
+        .extract(&pin(Schedule::Cct, KvSource::OnDemand), 0)
         .unwrap();
     assert_eq!(x.eligible, 6);
 }
@@ -297,17 +317,21 @@ const GATHERED_CCT: [u64; 14] = [6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 3
 fn pins_filter_the_extraction() {
     let hw = HwConfig::default();
     let shape = llama_shape();
-    let staged = choose_plan(&hw, &shape, Schedule::Staged, Ablation::default(), 0).unwrap();
+    let p = pricer(&hw);
+    let g = egraph::build(&p, &shape);
+    let x = g
+        .extract(&Pin::new(Schedule::Staged, Ablation::default()), 0)
+        .unwrap();
+    let staged = choose::plan_of(&p, &shape, &x);
     assert_eq!(
         (staged.schedule, staged.tc, staged.khat, staged.kv),
         (
             Schedule::Staged,
             1,
             KhatPlacement::Spill,
-            KvPlacement::Gathered
+            KvSource::Gathered
         )
     );
-    let g = egraph::build(&hw, &shape);
     let abl = Ablation::parse("sads,dlzs").unwrap();
     // The lowering cannot emit the sads ablation of 4096-key rows (one whole-row K̂ tile of
     // 1 MiB): with gathered K/V there is no such plan, as `sofa run` would fail too.
@@ -317,7 +341,7 @@ fn pins_filter_the_extraction() {
         "{gathered:?}"
     );
     let on_demand = Pin {
-        kv: Some(KvPlacement::OnDemand),
+        kv: Some(KvSource::OnDemand),
         ..Pin::new(Schedule::Cct, abl)
     };
     let x = g.extract(&on_demand, 0).unwrap();
@@ -329,13 +353,13 @@ fn pins_filter_the_extraction() {
     let x = g.extract(&Pin::new(Schedule::Staged, abl), 0).unwrap();
     assert_eq!(x.winner.alt.ablate, Ablation::parse("dlzs").unwrap());
     let preload = Pin {
-        kv: Some(KvPlacement::Preload),
+        kv: Some(KvSource::Preload),
         ..Pin::new(Schedule::Dense, Ablation::default())
     };
     let x = g.extract(&preload, 0).unwrap();
     assert_eq!(
         (x.winner.alt.schedule, x.winner.alt.kv),
-        (Schedule::Dense, KvPlacement::Preload)
+        (Schedule::Dense, KvSource::Preload)
     );
     assert_eq!(x.eligible, 6);
 }
@@ -343,8 +367,9 @@ fn pins_filter_the_extraction() {
 #[test]
 fn the_runner_up_is_the_next_plan_in_rank_order() {
     let hw = HwConfig::default();
-    let g = egraph::build(&hw, &llama_shape());
-    let on_demand = pin(Schedule::Cct, KvPlacement::OnDemand);
+    let p = pricer(&hw);
+    let g = egraph::build(&p, &llama_shape());
+    let on_demand = pin(Schedule::Cct, KvSource::OnDemand);
     let x = g.extract(&on_demand, 0).unwrap();
     let (w, r) = (&x.winner, x.runner_up.as_ref().unwrap());
     assert_eq!((w.alt.tc, w.alt.khat), (32, KhatPlacement::Spill));
@@ -367,13 +392,13 @@ fn the_runner_up_is_the_next_plan_in_rank_order() {
 fn preload_reads_kv_in_order_instead_of_kvgen_per_block() {
     let hw = HwConfig::default();
     let shape = tiny(false, 8);
-    let c = layer_cost_kv(
+    let c = analytical_cost(
         &hw,
         &shape,
         Schedule::Cct,
         Ablation::default(),
         recompute(2, 8),
-        KvPlacement::Preload,
+        KvSource::Preload,
     )
     .unwrap();
     // Projection: per tile of 4 keys, LD X (4 × 4 B), KVGEN ×2, ST K and ST V (4 × 8 B each).

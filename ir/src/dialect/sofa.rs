@@ -57,7 +57,8 @@
 
 use std::collections::BTreeMap;
 
-use super::attn::{MhaAttrs, SparseMhaAttrs, MHA, SPARSE_MHA};
+use super::attn::plan::{concat_attrs, PLAN_ATTRS};
+use super::attn::{verify_plan, MhaAttrs, SparseMhaAttrs, MHA, MHA_ATTRS, SPARSE_MHA};
 use super::{Arity, AttrDef, AttrKind, Dialect, OpDef, Trait};
 use crate::attr::Attribute;
 use crate::module::{Module, Op};
@@ -165,6 +166,20 @@ pub fn buffer_attrs(name: &str) -> &'static [&'static str] {
         .map_or(&[], |(_, attrs)| attrs)
 }
 
+/// A kernel's own attributes: those of a replaced `attn.sparse_mha` (absent when it replaced an
+/// `attn.mha`) and the kind it replaced.
+const KERNEL_OWN: [AttrDef; 6] = [
+    AttrDef::optional("keep_ratio", AttrKind::Float),
+    AttrDef::optional("tiles", I),
+    AttrDef::optional("radius", AttrKind::Float),
+    AttrDef::optional("rounding", S),
+    AttrDef::optional("pred_bits", I),
+    req("sofa.from", S),
+];
+/// The replaced op's attributes, its plan and `sofa.from`.
+static KERNEL_ATTRS: [AttrDef; 19] =
+    concat_attrs(concat_attrs::<5, 6, 11>(MHA_ATTRS, KERNEL_OWN), PLAN_ATTRS);
+
 pub static SOFA: Dialect = Dialect {
     name: "sofa",
     summary: "Tiled and scheduled attention: SRAM buffers, loop nests and dataflow steps.",
@@ -176,28 +191,7 @@ pub static SOFA: Dialect = Dialect {
             operands: Arity::Between(3, 4),
             results: Arity::Exact(1),
             regions: 1,
-            attrs: &[
-                req("heads", I),
-                req("kv_heads", I),
-                req("head_dim", I),
-                req("scale", AttrKind::Float),
-                req("causal", B),
-                AttrDef::optional("keep_ratio", AttrKind::Float),
-                AttrDef::optional("tiles", I),
-                AttrDef::optional("radius", AttrKind::Float),
-                AttrDef::optional("rounding", S),
-                AttrDef::optional("pred_bits", I),
-                AttrDef::optional("sofa.tc", I),
-                AttrDef::optional("sofa.bc", I),
-                AttrDef::optional("sofa.q_block", I),
-                AttrDef::optional("sofa.khat", S),
-                AttrDef::optional("sofa.schedule", S),
-                AttrDef::optional("sofa.kv", S),
-                AttrDef::optional("sofa.kv_hidden", I),
-                AttrDef::optional("sofa.kv_bias_k", B),
-                AttrDef::optional("sofa.kv_bias_v", B),
-                req("sofa.from", S),
-            ],
+            attrs: &KERNEL_ATTRS,
             props: &[],
             traits: &[Trait::IsolatedFromAbove],
             verify: Some(verify_kernel),
@@ -488,6 +482,7 @@ fn kernel_buffers(m: &Module, body: &[Op], errors: &mut Vec<String>) -> BTreeMap
 
 fn verify_kernel(m: &Module, op: Op, errors: &mut Vec<String>) {
     check_enums(m, op, errors);
+    verify_plan(m, op, errors);
     let data = m.op(op);
     if MhaAttrs::from_dict(&data.attrs).is_none() {
         return; // the schema check reports missing or mistyped attributes

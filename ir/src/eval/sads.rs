@@ -18,7 +18,10 @@ use std::ops::Range;
 ///
 /// `keep_ratio` usually comes from an `f32` attribute (`0.3` is stored as 0.30000001…), so a
 /// product within its representation error above an integer counts as that integer.
-pub fn keep_count(keep_ratio: f64, valid: usize) -> usize {
+///
+/// This is the one selection budget: the reference semantics, the lowering, the cost model and
+/// the paper's counts all call it.
+pub fn keep_count(keep_ratio: f64, valid: u64) -> u64 {
     if valid == 0 {
         return 0;
     }
@@ -26,7 +29,8 @@ pub fn keep_count(keep_ratio: f64, valid: usize) -> usize {
     let exact = keep_ratio * n;
     let slack = n * 2f64.powi(-22);
     let k = (exact - slack).ceil();
-    (k.max(1.0) as usize).min(valid)
+    // The float-to-int cast saturates (NaN → 0), so any ratio gives a budget in 1..=valid.
+    (k.max(1.0) as u64).min(valid)
 }
 
 /// The tile width `Bc = ⌈len / tiles⌉` (at least 1).

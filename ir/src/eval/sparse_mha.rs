@@ -330,7 +330,7 @@ impl<'a> Problem<'a> {
                 })
                 .collect();
             let valid = scores.iter().flatten().count();
-            let budget = keep_count(keep_ratio, valid);
+            let budget = keep_count(keep_ratio, valid as u64) as usize;
             let exact_top_k = to_u32(top_k(&scores, budget));
             let selected = selection.rows[row].clone();
             stats.valid_keys += valid;
@@ -356,7 +356,7 @@ fn select_row(scores: &[Option<f64>], a: &SparseMhaAttrs) -> Vec<u32> {
             .collect();
     }
     let tiles = usize::try_from(a.tiles).unwrap_or(1);
-    let k = keep_count(a.keep_ratio, valid);
+    let k = keep_count(a.keep_ratio, valid as u64) as usize;
     to_u32(sads_select(scores, tiles, k, a.radius))
 }
 

@@ -9,8 +9,8 @@ use sofa_ir::isa::{Instr, Program, TensorKind};
 use super::exec::{self, ExecOutcome, FunctionalStats};
 use super::memory::Memory;
 use super::tally::Accounts;
-use sofa_ir::hw::timing::{replay, Executor, ListModel, Timeline};
 use super::SimError;
+use sofa_ir::hw::timing::{replay, Executor, ListModel, Timeline};
 
 /// What a run leaves for the report.
 pub(crate) struct Run {

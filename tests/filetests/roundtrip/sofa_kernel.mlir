@@ -38,7 +38,7 @@
           }) {dim = "q_block", lower = 0 : i64, step = 64 : i64, upper = 64 : i64} : () -> () loc("s/layer0/attention")
         }) {dim = "head", lower = 0 : i64, step = 1 : i64, upper = 2 : i64} : () -> () loc("s/layer0/attention")
       }) {dim = "batch", lower = 0 : i64, step = 1 : i64, upper = 1 : i64} : () -> () loc("s/layer0/attention")
-    }) {causal = true, head_dim = 16 : i64, heads = 2 : i64, keep_ratio = 0.5 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.25 : f32, sofa.bc = 64 : i64, sofa.from = "attn.sparse_mha", sofa.khat = "spill", sofa.kv = "gathered", sofa.q_block = 64 : i64, sofa.schedule = "cct", sofa.tc = 1 : i64, tiles = 1 : i64} : (tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>) -> tensor<1x2x64x16xf32> loc("s/layer0/attention")
+    }) {causal = true, head_dim = 16 : i64, heads = 2 : i64, keep_ratio = 0.5 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.25 : f32, sofa.ablate = "", sofa.from = "attn.sparse_mha", sofa.kv = "gathered", sofa.q_block = 64 : i64, sofa.schedule = "cct", sofa.tc = 1 : i64, tiles = 1 : i64} : (tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>) -> tensor<1x2x64x16xf32> loc("s/layer0/attention")
     "func.return"(%0) : (tensor<1x2x64x16xf32>) -> () loc(unknown)
   }) : () -> () loc(unknown)
 }) : () -> () loc(unknown)

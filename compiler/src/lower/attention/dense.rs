@@ -36,7 +36,7 @@ impl Emitter<'_> {
                     stride: rb,
                 });
             }
-            let table_slots = if self.l.mask.is_none() {
+            let table_slots = if self.l.dram.mask.is_none() {
                 Some(self.load_slot_table(g, c, w, diag.unwrap_or(w as i64 - 1))?)
             } else {
                 None
@@ -57,10 +57,10 @@ impl Emitter<'_> {
                 slot,
                 rows: self.n(g.rows, "rows")?,
                 sel: w16,
-                d: self.n(self.l.d, "d")?,
+                d: self.n(self.l.shape.head_dim, "d")?,
                 slots: w16,
                 mode: SufaMode::Fa2,
-                dt: self.l.dt,
+                dt: self.l.shape.dt,
             });
             self.sems.release(Chan::DenseKv, self.out);
             if table_slots.is_none() {

@@ -19,7 +19,7 @@ impl Emitter<'_> {
         match self.merge {
             Merge::OnChip => {
                 let base = self.sram.at(Buf::Part, 0);
-                let off = tile * g.rows * (self.l.d + 2) * F32;
+                let off = tile * g.rows * (self.l.shape.head_dim + 2) * F32;
                 SramRef::new(base.space, base.offset + off as u32)
             }
             Merge::Spill { .. } => {
@@ -49,7 +49,7 @@ impl Emitter<'_> {
             return Ok(());
         }
         let (tile, c) = self.pending_parts.remove(0);
-        let prb = (self.l.d + 2) * F32;
+        let prb = (self.l.shape.head_dim + 2) * F32;
         self.sems.take(Chan::PartSt, self.out);
         self.out.push(Instr::St {
             dst: DramAddr(self.spills.parts + tile * g.rows * prb),
@@ -110,7 +110,7 @@ impl Emitter<'_> {
         c: u64,
         tiles: u64,
     ) -> Result<SramRef, LowerError> {
-        let prb = (self.l.d + 2) * F32;
+        let prb = (self.l.shape.head_dim + 2) * F32;
         let cp = self.next(Chan::PartLd);
         let dst = self.sram.at(Buf::PartChunk, cp);
         self.sems.acquire(Chan::PartLd, self.out);
@@ -144,8 +144,8 @@ impl Emitter<'_> {
             part,
             rows: self.n(c, "rows")?,
             tiles: self.n(tiles.max(1), "tiles")?,
-            d: self.n(self.l.d, "d")?,
-            dt: self.l.dt,
+            d: self.n(self.l.shape.head_dim, "d")?,
+            dt: self.l.shape.dt,
         });
         self.sems.publish(Chan::Out, self.out);
         let rb: u32 = self.n(self.row_bytes(), "row bytes")?;

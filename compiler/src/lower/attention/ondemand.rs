@@ -23,35 +23,35 @@ use crate::lower::{KvGen, LowerError};
 impl Emitter<'_> {
     fn kv_gen(&self) -> Result<KvGen, LowerError> {
         self.l
-            .kv_gen
+            .kv_gen()
             .ok_or_else(|| op_err(self.l, "on-demand K/V step without a KvGen".into()))
     }
 
     /// Bytes of one X row.
     fn x_row(&self, g: &KvGen) -> u64 {
-        g.hidden * elem(self.l.dt)
+        g.hidden * elem(self.l.shape.dt)
     }
 
     /// DRAM address of key `k0`'s X row in the block's batch.
     fn x_at(&self, g: &KvGen, b: u64, k0: u64) -> u64 {
-        g.x + (b * self.l.seq_k + k0) * self.x_row(g)
+        g.x + (b * self.l.shape.seq_k + k0) * self.x_row(g)
     }
 
     /// DMA: the KV head's weights and bias rows, when the block starts another KV head.
     pub(super) fn load_head_weights(&mut self, geo: &BlockGeo) -> Result<(), LowerError> {
-        let Some(g) = self.l.kv_gen else {
+        let Some(g) = self.l.kv_gen() else {
             return Ok(());
         };
-        let kh = geo.h / (self.l.heads / self.l.kv_heads);
+        let kh = geo.h / (self.l.shape.heads / self.l.shape.kv_heads);
         if self.kv_head == Some(kh) {
             return Ok(());
         }
         self.kv_head = Some(kh);
-        let act = elem(self.l.dt);
-        let col = kh * self.l.d * act;
+        let act = elem(self.l.shape.dt);
+        let col = kh * self.l.shape.head_dim * act;
         let (rows, rb, stride): (u32, u32, u32) = (
             self.n(g.hidden, "hidden")?,
-            self.n(self.l.d * act, "head row bytes")?,
+            self.n(self.l.shape.head_dim * act, "head row bytes")?,
             self.n(g.w_cols * act, "weight row bytes")?,
         );
         for (buf, w) in [(Buf::Wk, g.wk), (Buf::Wv, g.wv)] {
@@ -107,10 +107,10 @@ impl Emitter<'_> {
         let (rows, k, n): (u32, u32, u32) = (
             self.n(w, "tile width")?,
             self.n(g.hidden, "hidden")?,
-            self.n(self.l.d, "d")?,
+            self.n(self.l.shape.head_dim, "d")?,
         );
-        let dt = self.l.dt;
-        self.out.push(if self.l.ablate.dlzs {
+        let dt = self.l.shape.dt;
+        self.out.push(if self.l.plan.ablate.dlzs {
             Instr::Gemm {
                 dst: kt,
                 a: x,
@@ -167,7 +167,10 @@ impl Emitter<'_> {
             src: order,
             bytes: self.n((1 + listed) * U32, "list bytes")?,
         });
-        let bias_bytes: u32 = self.n(listed * self.l.d * elem(self.l.dt), "bias bytes")?;
+        let bias_bytes: u32 = self.n(
+            listed * self.l.shape.head_dim * elem(self.l.shape.dt),
+            "bias bytes",
+        )?;
         for (dst, buf, b) in [(gk, Buf::Bk, g.bk), (gv, Buf::Bv, g.bv)] {
             if b.is_some() {
                 self.out.push(Instr::Copy {
@@ -180,7 +183,10 @@ impl Emitter<'_> {
         self.sems.release(Chan::Order, self.out);
         self.sems.publish(Chan::KvX, self.out);
         self.sems.take(Chan::KvX, self.out);
-        let (k, n): (u32, u16) = (self.n(g.hidden, "hidden")?, self.n(self.l.d, "d")?);
+        let (k, n): (u32, u16) = (
+            self.n(g.hidden, "hidden")?,
+            self.n(self.l.shape.head_dim, "d")?,
+        );
         for (dst, w, b) in [(gk, Buf::Wk, g.bk), (gv, Buf::Wv, g.bv)] {
             self.out.push(Instr::Kvgen {
                 dst,
@@ -191,7 +197,7 @@ impl Emitter<'_> {
                 k,
                 n,
                 acc: b.is_some(),
-                dt: self.l.dt,
+                dt: self.l.shape.dt,
             });
         }
         self.sems.publish(Chan::KvDone, self.out);

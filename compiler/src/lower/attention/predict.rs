@@ -8,7 +8,7 @@ use crate::lower::buffers::{budget, exact, gathered, score_dt};
 use crate::lower::sram::Buf;
 use crate::lower::sync::Chan;
 use crate::lower::LowerError;
-use crate::schedule::Schedule;
+use sofa_ir::dialect::attn::Schedule;
 
 /// One tile's selection: the keys `[k0, k0 + w)` and how many each row keeps.
 #[derive(Clone, Copy)]
@@ -25,7 +25,7 @@ impl Emitter<'_> {
     /// The `cct` key tiles of a block; returns the tile count.
     pub(super) fn cct_tiles(&mut self, g: &BlockGeo, qs: u64) -> Result<u64, LowerError> {
         let tiles = self.tiles(g);
-        let per_tile = budget(self.l.keep, g.n).div_ceil(tiles.len().max(1) as u64);
+        let per_tile = budget(self.l.plan.keep, g.n).div_ceil(tiles.len().max(1) as u64);
         let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
         self.sems.take(Chan::QDlzs, self.out);
         self.sems.take(Chan::QSufa, self.out);
@@ -35,7 +35,7 @@ impl Emitter<'_> {
             let kt = self.sram.at(Buf::KTile, c);
             self.sems.acquire(Chan::KHat, self.out);
             // On demand, K̂ is predicted from the tile's X rows (DLZS.K) instead.
-            let x_tile = self.l.kv_gen.is_some().then_some(c);
+            let x_tile = self.l.plan.kv_gen.is_some().then_some(c);
             if x_tile.is_some() {
                 self.load_x_tile(g, k0, w, c)?;
             } else {
@@ -56,7 +56,7 @@ impl Emitter<'_> {
                 w,
                 sel,
                 // The sufa ablation: the FA-2 update instead of the sorted one.
-                mode: if self.l.ablate.sufa {
+                mode: if self.l.plan.ablate.sufa {
                     SufaMode::Fa2
                 } else {
                     SufaMode::Sorted
@@ -82,7 +82,7 @@ impl Emitter<'_> {
         last: bool,
     ) -> Result<(bool, u64), LowerError> {
         let diag = self.diagonal(g, k0, w);
-        let masked = diag.is_some() || self.l.mask.is_some();
+        let masked = diag.is_some() || self.l.dram.mask.is_some();
         let ca = self.next(Chan::AHat);
         let ahat = self.sram.at(Buf::AHat, ca);
         self.sems.take(Chan::KHat, self.out);
@@ -93,10 +93,10 @@ impl Emitter<'_> {
         let q = self.sram.at(Buf::QScaled, qs);
         let (rows, k, n): (u32, u32, u32) = (
             self.n(g.rows, "rows")?,
-            self.n(self.l.d, "d")?,
+            self.n(self.l.shape.head_dim, "d")?,
             self.n(w, "tile width")?,
         );
-        self.out.push(if self.l.ablate.dlzs {
+        self.out.push(if self.l.plan.ablate.dlzs {
             // The dlzs ablation: Â = Q·K̂ᵀ by multiplication on the PE array. Multiplies at the
             // activation precision stand in for the paper's 4-bit multiplier; the cycles are
             // the KVPE array's (emit_segment routes the prediction channels to it).
@@ -110,7 +110,7 @@ impl Emitter<'_> {
                 k,
                 trans_b: true,
                 acc: false,
-                dt: self.l.dt,
+                dt: self.l.shape.dt,
             }
         } else {
             Instr::DlzsS {
@@ -120,8 +120,8 @@ impl Emitter<'_> {
                 rows,
                 k,
                 n,
-                qt: self.l.dt,
-                kt: self.l.dt,
+                qt: self.l.shape.dt,
+                kt: self.l.shape.dt,
                 ot: score_dt(self.l),
             }
         });
@@ -134,7 +134,7 @@ impl Emitter<'_> {
             let cm = self.load_masks(g, k0, w, diag)?;
             self.sems.take(Chan::AMask, self.out);
             self.add_masks(g, ahat, cm, w, diag.is_some())?;
-        } else if self.l.schedule == Schedule::Cct {
+        } else if self.l.plan.schedule == Schedule::Cct {
             self.sems.publish(Chan::AHat, self.out);
         }
         Ok((masked, ca))
@@ -150,7 +150,7 @@ impl Emitter<'_> {
         masked: bool,
         p: Pick,
     ) -> Result<(), LowerError> {
-        let ready = match (self.l.schedule, masked) {
+        let ready = match (self.l.plan.schedule, masked) {
             (Schedule::Staged, _) => Chan::Reload,
             (_, true) => Chan::AMasked,
             (_, false) => Chan::AHat,
@@ -172,7 +172,7 @@ impl Emitter<'_> {
             n: w32,
             sel: sel16,
             base: self.n(p.k0, "tile base")?,
-            radius: self.l.radius,
+            radius: self.l.plan.radius,
             dt: score_dt(self.l),
         });
         self.sems.release(Chan::AHat, self.out);
@@ -183,7 +183,7 @@ impl Emitter<'_> {
         let ck = self.next(Chan::Kv);
         self.sems.take(Chan::Order, self.out);
         self.sems.acquire(Chan::Kv, self.out);
-        let (gk, gv) = if self.l.kv_gen.is_some() {
+        let (gk, gv) = if self.l.plan.kv_gen.is_some() {
             let kv = self.generate_kv(g, order, listed, ck)?;
             self.sems.take(Chan::KvDone, self.out);
             kv
@@ -202,10 +202,10 @@ impl Emitter<'_> {
             slot,
             rows: rows16,
             sel: sel16,
-            d: self.n(self.l.d, "d")?,
+            d: self.n(self.l.shape.head_dim, "d")?,
             slots: self.n(listed, "gathered rows")?,
             mode: p.mode,
-            dt: self.l.dt,
+            dt: self.l.shape.dt,
         });
         self.sems.release(Chan::Kv, self.out);
         self.sems.release(Chan::Slot, self.out);
@@ -234,7 +234,7 @@ impl Emitter<'_> {
             sel,
             n,
             // The rass ablation: in-order issue, duplicates kept.
-            reuse: !self.l.ablate.rass,
+            reuse: !self.l.plan.ablate.rass,
         });
         if let Some(c) = held {
             self.sems.release(c, self.out);

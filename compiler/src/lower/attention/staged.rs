@@ -71,7 +71,7 @@ impl Emitter<'_> {
         self.sems.take(Chan::QDlzs, self.out);
         self.sems.take(Chan::QSufa, self.out);
         self.predict_to_dram(g, qs, plan.khat_keys)?;
-        let sel = budget(self.l.keep, g.n);
+        let sel = budget(self.l.plan.keep, g.n);
         let (rc, keys) = plan.chunk(self.l, g.rows, g.n);
         let chunks = g.rows.div_ceil(rc);
         for i in 0..chunks {
@@ -128,7 +128,7 @@ impl Emitter<'_> {
                 src: self.sram.at(Buf::AHat, ca),
                 rows: self.n(g.rows, "rows")?,
                 row_bytes: self.n(w * sc, "Â row bytes")?,
-                stride: self.n(self.l.seq_k * sc, "Â stride")?,
+                stride: self.n(self.l.shape.seq_k * sc, "Â stride")?,
             });
         }
         Ok(())
@@ -151,15 +151,15 @@ impl Emitter<'_> {
         let rows16: u16 = self.n(rows, "rows")?;
         self.out.push(Instr::Ld {
             dst: ahat,
-            src: DramAddr(self.spills.ahat + r0 * self.l.seq_k * sc),
+            src: DramAddr(self.spills.ahat + r0 * self.l.shape.seq_k * sc),
             rows: self.n(rows, "rows")?,
             row_bytes: self.n(g.n * sc, "Â row bytes")?,
-            stride: self.n(self.l.seq_k * sc, "Â stride")?,
+            stride: self.n(self.l.shape.seq_k * sc, "Â stride")?,
         });
         self.sems.publish(Chan::Reload, self.out);
         let ci = self.next(Chan::Idx);
         let idx = self.sram.at(Buf::Idx, ci);
-        let sel = budget(self.l.keep, g.n);
+        let sel = budget(self.l.plan.keep, g.n);
         self.sems.take(Chan::Reload, self.out);
         self.sems.acquire(Chan::Idx, self.out);
         self.out.push(Instr::Sads {
@@ -170,13 +170,13 @@ impl Emitter<'_> {
             n: self.n(g.n, "visible keys")?,
             sel: self.n(sel, "sel")?,
             base: 0,
-            radius: self.l.radius,
+            radius: self.l.plan.radius,
             dt: score_dt(self.l),
         });
         self.sems.publish(Chan::Idx, self.out);
         self.sems.take(Chan::Idx, self.out);
         let part = self.sram.at(Buf::Part, 0);
-        let prb = (self.l.d + 2) * F32;
+        let prb = (self.l.shape.head_dim + 2) * F32;
         for list in lists {
             let at = shifted(idx, list.offset * U32);
             let dst = shifted(part, (list.tile * rows + list.row) * prb);
@@ -241,10 +241,10 @@ impl Emitter<'_> {
             slot,
             rows: rows16,
             sel: sel16,
-            d: self.n(self.l.d, "d")?,
+            d: self.n(self.l.shape.head_dim, "d")?,
             slots: self.n(listed, "gathered rows")?,
             mode: SufaMode::Fa2,
-            dt: self.l.dt,
+            dt: self.l.shape.dt,
         });
         self.sems.release(Chan::Kv, self.out);
         self.sems.release(Chan::Slot, self.out);

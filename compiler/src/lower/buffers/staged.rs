@@ -43,17 +43,17 @@ impl StagedPlan {
 
     /// Score elements of the Â buffer: a block's K̂ tile, or a chunk of reloaded rows.
     fn ahat_elems(&self, l: &Layer) -> u64 {
-        (self.block_rows * self.khat_keys).max(self.chunk_rows.saturating_mul(l.seq_k))
+        (self.block_rows * self.khat_keys).max(self.chunk_rows.saturating_mul(l.shape.seq_k))
     }
 
     /// Rows of the gathered K/V buffers (and entries of the issue order).
     fn listed(&self, l: &Layer) -> u64 {
-        gathered(l, l.seq_k, self.chunk_rows, self.list_keys)
+        gathered(l, l.shape.seq_k, self.chunk_rows, self.list_keys)
     }
 
     /// Bytes of every buffer of the schedule.
     pub fn sizes(&self, l: &Layer) -> Vec<(Buf, u64)> {
-        let (d, act, sc) = (l.d, elem(l.dt), elem(score_dt(l)));
+        let (d, act, sc) = (l.shape.head_dim, elem(l.shape.dt), elem(score_dt(l)));
         let r = self.block_rows;
         let listed = self.listed(l);
         let mut v = vec![
@@ -70,10 +70,10 @@ impl StagedPlan {
             (Buf::Part, self.part_rows(l) * (d + 2) * F32),
             (Buf::Out, r * d * act),
         ];
-        if l.causal {
+        if l.shape.causal {
             v.push((Buf::Mask, r * self.khat_keys * sc));
         }
-        if l.mask.is_some() {
+        if l.dram.mask.is_some() {
             v.push((Buf::UMask, r * self.khat_keys * F32));
         }
         v
@@ -84,7 +84,7 @@ impl StagedPlan {
     /// one list is attended for all rows of the chunk at once; a longer one is split into
     /// lists per row (a list is a contiguous run of one row's SADS output).
     pub fn chunk(&self, l: &Layer, rows: u64, n: u64) -> (u64, u64) {
-        let sel = budget(l.keep, n);
+        let sel = budget(l.plan.keep, n);
         let whole = sel <= self.list_keys;
         let lists = if whole {
             1
@@ -113,15 +113,15 @@ impl StagedPlan {
         const LIST: u64 = 16;
         let mut total = 0u64;
         let mut q0 = 0;
-        while q0 < l.seq_q {
-            let rows = self.block_rows.min(l.seq_q - q0);
-            let n = if l.causal {
-                l.seq_k.min(q0 + rows)
+        while q0 < l.shape.seq_q {
+            let rows = self.block_rows.min(l.shape.seq_q - q0);
+            let n = if l.shape.causal {
+                l.shape.seq_k.min(q0 + rows)
             } else {
-                l.seq_k
+                l.shape.seq_k
             };
             let (rc, keys) = self.chunk(l, rows, n);
-            let sel = budget(l.keep, n);
+            let sel = budget(l.plan.keep, n);
             // Per chunk: one list for all its rows, or sub-lists per row.
             let lists = if keys >= sel {
                 1
@@ -154,12 +154,12 @@ pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
     let sel = max_sel(l);
     let mut best: Option<(u64, Fit)> = None;
     let mut last = String::new();
-    for block_rows in halving(l.q_block) {
+    for block_rows in halving(l.plan.q_block) {
         let options = halving(sel)
             .into_iter()
             .flat_map(|k| halving(block_rows).into_iter().map(move |r| (r, k)));
         for (chunk_rows, list_keys) in options {
-            for khat_keys in halving(l.seq_k) {
+            for khat_keys in halving(l.shape.seq_k) {
                 let plan = StagedPlan {
                     block_rows,
                     khat_keys,

@@ -1,36 +1,19 @@
 //! Layout choices of [`super::fit`] and [`super::default_tiles`].
 
 use super::*;
+use crate::lower::SegmentPlan;
+use sofa_ir::dialect::attn::AttnShape;
 
 fn layer(schedule: Schedule, seq: u64, d: u64, tc: u64, fixed: bool) -> Layer {
-    Layer {
-        name: "l".into(),
-        schedule,
-        batch: 1,
-        heads: 1,
-        kv_heads: 1,
-        seq_q: seq,
-        seq_k: seq,
-        d,
+    let shape = AttnShape {
         causal: true,
-        keep: 0.25,
-        tc,
+        ..AttnShape::new(1, 1, 1, seq, seq, d, DType::F16)
+    };
+    let plan = SegmentPlan {
         tc_fixed: fixed,
-        bc: seq.div_ceil(tc),
-        q_block: 128.min(seq),
-        radius: f32::INFINITY,
-        dt: DType::F16,
-        scale: 1.0,
-        mask: None,
-        ablate: Default::default(),
-        q: 0,
-        k: 0,
-        v: 0,
-        o: 0,
-        spill_ahat: 0,
-        spill_a: 0,
-        kv_gen: None,
-    }
+        ..SegmentPlan::new(schedule, 0.25, tc, 128.min(seq))
+    };
+    Layer::new("l", shape, plan)
 }
 
 #[test]
@@ -40,15 +23,15 @@ fn small_layers_keep_full_blocks_on_chip() {
     assert_eq!((f.rows_cap, f.merge), (128, Merge::OnChip));
     // f32 activations and a mask double the element sizes, still full blocks.
     let mut l = layer(Schedule::Cct, 300, 32, 3, true);
-    l.dt = DType::F32;
-    l.mask = Some(MaskRef::default());
+    l.shape.dt = DType::F32;
+    l.dram.mask = Some(MaskRef::default());
     assert_eq!(score_dt(&l), DType::F32);
     assert_eq!(fit(&hw, &l).unwrap().rows_cap, 128);
 }
 
 /// The best on-chip layout: the largest row block whose partials fit.
 fn best_on_chip(hw: &HwConfig, l: &Layer) -> Fit {
-    let mut rows = l.q_block;
+    let mut rows = l.plan.q_block;
     loop {
         for depth in [2, 1] {
             if let Ok(f) = place(hw, l, rows, depth, Merge::OnChip) {
@@ -94,7 +77,7 @@ fn blocks_with_fewer_tiles_merge_more_rows_at_once() {
 fn exact_layers_select_whole_tiles() {
     let mut l = layer(Schedule::Cct, 300, 32, 3, true);
     assert_eq!(max_sel(&l), 26);
-    l.keep = 1.0;
+    l.plan.keep = 1.0;
     assert_eq!(max_sel(&l), 100);
 }
 
@@ -102,8 +85,9 @@ fn exact_layers_select_whole_tiles() {
 fn default_tiles_keep_small_layers() {
     let hw = HwConfig::default();
     let mut small = layer(Schedule::Cct, 300, 32, 3, false);
-    default_tiles(&hw, &mut small, true);
-    assert_eq!((small.tc, small.bc), (3, 100));
+    small.shape.masked = true;
+    default_tiles(&hw, &mut small);
+    assert_eq!((small.plan.tc, small.bc()), (3, 100));
 }
 
 #[test]
@@ -111,8 +95,8 @@ fn default_tiles_of_long_rows_minimise_instructions() {
     let hw = HwConfig::default();
     let mut l = layer(Schedule::Dense, 4096, 128, 32, false);
     let before = estimate(&l, &fit(&hw, &l).unwrap());
-    default_tiles(&hw, &mut l, false);
+    default_tiles(&hw, &mut l);
     let after = estimate(&l, &fit(&hw, &l).unwrap());
-    assert!(l.tc.is_power_of_two() && l.bc == 4096 / l.tc);
+    assert!(l.plan.tc.is_power_of_two() && l.bc() == 4096 / l.plan.tc);
     assert!(after <= before, "{after} > {before}");
 }

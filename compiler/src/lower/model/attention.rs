@@ -17,12 +17,12 @@ use sofa_ir::isa::{DType, TensorKind};
 use sofa_ir::{Module, Value};
 
 use super::elementwise::emit_select;
-use super::kvfuse::KvSource;
+use super::kvfuse::KvProjections;
 use super::movement::copy_view;
 use super::view::View;
 use super::{Ctx, OpRef};
 use crate::lower::sofa_level::check_kernel;
-use crate::lower::{emit_segment, plan_layer, KvGen, Layer, LowerError, MaskRef};
+use crate::lower::{emit_segment, plan_layer, KvGenDram, Layer, LowerError, MaskRef};
 
 /// Scores at or below this are exclusions (`finfo(float32).min` ≈ −3.4e38 qualifies).
 const EXCLUDE: f64 = -1e30;
@@ -60,27 +60,28 @@ pub fn attention(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
     let index = ctx.attn_count;
     ctx.attn_count += 1;
     if ctx.m.op(o.op).name == sofa_ir::dialect::sofa::KERNEL {
-        check_kernel(ctx.m, o.op, ctx.hw, ctx.opts, None)?;
+        check_kernel(ctx.m, o.op, ctx.hw, ctx.defaults)?;
     }
-    let mut layer = plan_layer(ctx.m, o.op, index, ctx.hw, ctx.opts)?;
+    let mut layer = plan_layer(ctx.m, o.op, index, ctx.hw, ctx.defaults)?;
     layer.name = ctx.layer_base(&layer.name);
     let operands = ctx.m.op(o.op).operands.clone();
-    let dt = layer.dt;
-    layer.q = ctx.dense_named(o, operands[0], &format!("{}.q", layer.name), dt)?;
-    if layer.kv_gen.is_some() && !ctx.kv_fused.contains_key(&o.op) {
+    let dt = layer.shape.dt;
+    layer.dram.q = ctx.dense_named(o, operands[0], &format!("{}.q", layer.name), dt)?;
+    if layer.plan.kv_gen.is_some() && !ctx.kv_fused.contains_key(&o.op) {
         return Err(o.err("sofa.kv = \"on-demand\" but K and V are not projections of one input"));
     }
     if let Some(src) = ctx.kv_fused.get(&o.op).cloned() {
-        layer.kv_gen = Some(kv_gen(ctx, o, &layer, &src)?);
+        layer.plan.kv_gen = Some(src.plan());
+        layer.dram.kv_gen = Some(kv_dram(ctx, o, &layer, &src)?);
         // The on-demand buffers may change the best tile count.
-        crate::lower::buffers::default_tiles(ctx.hw, &mut layer, operands.len() > 3);
+        crate::lower::buffers::default_tiles(ctx.hw, &mut layer);
     } else {
-        layer.k = ctx.dense_named(o, operands[1], &format!("{}.k", layer.name), dt)?;
-        layer.v = ctx.dense_named(o, operands[2], &format!("{}.v", layer.name), dt)?;
+        layer.dram.k = ctx.dense_named(o, operands[1], &format!("{}.k", layer.name), dt)?;
+        layer.dram.v = ctx.dense_named(o, operands[2], &format!("{}.v", layer.name), dt)?;
     }
     if let Some(&mv) = operands.get(3) {
         if ctx.m.value_type(mv).as_tensor().is_some() {
-            layer.mask = Some(mask_ref(ctx, o, &layer, mv)?);
+            layer.dram.mask = Some(mask_ref(ctx, o, &layer, mv)?);
         }
     }
     let (_, shape) = ctx.shape_of(o, ctx.result(o, 0)?)?;
@@ -88,7 +89,7 @@ pub fn attention(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
     let out = ctx
         .add_tensor(out_name, TensorKind::Scratch, dt, shape)
         .map_err(|e| o.err(e))?;
-    layer.o = out.base;
+    layer.dram.o = out.base;
     let r = ctx.result(o, 0)?;
     ctx.bind(r, out);
     let before = ctx.dram.tensors.len();
@@ -103,35 +104,34 @@ pub fn attention(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
 }
 
 /// DRAM addresses of the layer input and the K/V weights of an on-demand layer.
-fn kv_gen(
+fn kv_dram(
     ctx: &mut Ctx<'_>,
     o: &OpRef,
     layer: &Layer,
-    src: &KvSource,
-) -> Result<KvGen, LowerError> {
+    src: &KvProjections,
+) -> Result<KvGenDram, LowerError> {
     let x = ctx.view(o, src.x)?;
-    let x = if x.dt == layer.dt && x.is_contiguous() {
+    let x = if x.dt == layer.shape.dt && x.is_contiguous() {
         x.base
     } else {
         let name = format!("{}.x", layer.name);
-        ctx.dense_named(o, src.x, &name, layer.dt)?
+        ctx.dense_named(o, src.x, &name, layer.shape.dt)?
     };
     let mut dense = |v: Value, what: &str| -> Result<u64, LowerError> {
         let view = ctx.view(o, v)?;
-        if view.dt != layer.dt || !view.is_contiguous() {
+        if view.dt != layer.shape.dt || !view.is_contiguous() {
             return Err(o.err(format!(
                 "on-demand K/V: the {what} is not a dense {} tensor",
-                layer.dt
+                layer.shape.dt
             )));
         }
         Ok(view.base)
     };
-    Ok(KvGen {
+    Ok(KvGenDram {
         x,
-        hidden: src.hidden,
         wk: dense(src.k.w, "K weight")?,
         wv: dense(src.v.w, "V weight")?,
-        w_cols: layer.kv_heads * layer.d,
+        w_cols: layer.shape.kv_heads * layer.shape.head_dim,
         bk: src.k.bias.map(|b| dense(b, "K bias")).transpose()?,
         bv: src.v.bias.map(|b| dense(b, "V bias")).transpose()?,
     })
@@ -198,11 +198,16 @@ fn mask_shape(layer: &crate::lower::Layer, shape: &[u64]) -> Option<Vec<u64>> {
     }
     let mut s = vec![1; 4 - shape.len()];
     s.extend_from_slice(shape);
-    let full = [layer.batch, layer.heads, layer.seq_q, layer.seq_k];
+    let full = [
+        layer.shape.batch,
+        layer.shape.heads,
+        layer.shape.seq_q,
+        layer.shape.seq_k,
+    ];
     if s.iter().zip(full).any(|(&d, f)| d != 1 && d != f) {
         return None;
     }
-    s[3] = layer.seq_k;
+    s[3] = layer.shape.seq_k;
     Some(s)
 }
 

@@ -10,8 +10,9 @@
 //! fused QKV projection split three ways (GPT-2: Q needs the product anyway), RoPE, a GQA
 //! expand — keeps K and V as tensors, and the reason is reported under `--kv on-demand`.
 //!
-//! [`plan_fusions`] decides per op from [`KvMode`]: `auto` fuses where the form is recognised,
-//! the layer runs `cct` and the on-demand buffers fit on chip.
+//! [`candidates`] decides per op from its recorded `sofa.kv`, else the default source (`None`
+//! = auto): auto fuses where the form is recognised, the layer runs `cct` and the on-demand
+//! buffers fit on chip, and [`choose`] keeps it where the lowered segments are faster.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -20,10 +21,12 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
 use sofa_ir::{Module, Op, Value};
 
+use sofa_ir::dialect::attn::{KvGenPlan, KvPlan, KvSource, Plan, Schedule};
+use sofa_ir::hw::timing::{replay, Executor, ListModel, ReplayError};
+use sofa_ir::isa::Instr;
+
 use crate::lower::buffers::fit;
-use crate::lower::{plan_layer, KvGen, KvMode, LowerError, KV_ATTR};
-use crate::schedule::cost::timeline;
-use crate::schedule::Schedule;
+use crate::lower::{plan_layer, LowerDefaults, LowerError};
 
 use super::OpRef;
 
@@ -36,7 +39,7 @@ pub(crate) struct Projection {
 
 /// The layer input and the K and V projections of one attention op.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct KvSource {
+pub(crate) struct KvProjections {
     pub x: Value,
     pub hidden: u64,
     pub k: Projection,
@@ -46,7 +49,16 @@ pub(crate) struct KvSource {
     pub chain: Vec<Op>,
 }
 
-impl KvSource {
+impl KvProjections {
+    /// What the plan records of these projections (`sofa.kv_hidden`, `sofa.kv_bias_*`).
+    pub fn plan(&self) -> KvGenPlan {
+        KvGenPlan {
+            hidden: self.hidden,
+            bias_k: self.k.bias.is_some(),
+            bias_v: self.v.bias.is_some(),
+        }
+    }
+
     /// Values the fused op reads instead of K and V.
     pub fn operands(&self) -> Vec<Value> {
         let mut v = vec![self.x, self.k.w, self.v.w];
@@ -156,7 +168,7 @@ impl Graph<'_> {
     }
 
     /// The K and V projections of attention op `op`, or why they are not fusable.
-    pub fn recognise(&self, op: Op) -> Result<KvSource, String> {
+    pub fn recognise(&self, op: Op) -> Result<KvProjections, String> {
         let ops = &self.m.op(op).operands;
         let (xk, k, mut chain) = self.projection(ops[1], "K")?;
         let (xv, v, chain_v) = self.projection(ops[2], "V")?;
@@ -168,7 +180,7 @@ impl Graph<'_> {
             .dims(xk)
             .and_then(|d| d.last().copied())
             .ok_or("the layer input has a dynamic shape")?;
-        Ok(KvSource {
+        Ok(KvProjections {
             x: xk,
             hidden,
             k,
@@ -179,7 +191,7 @@ impl Graph<'_> {
 }
 
 /// Attention ops generating K and V on demand, with their projections.
-pub(crate) type Fusions = BTreeMap<Op, KvSource>;
+pub(crate) type Fusions = BTreeMap<Op, KvProjections>;
 
 /// The attention ops of `attn` (walk order) that generate K and V on demand: `forced` — the
 /// op records `sofa.kv = "on-demand"` or the mode is `on-demand` (an error naming the op when
@@ -189,26 +201,28 @@ pub(crate) fn candidates(
     g: &Graph<'_>,
     attn: &[Op],
     hw: &HwConfig,
-    opts: &crate::lower::LowerOptions,
+    defaults: &LowerDefaults,
 ) -> Result<(Fusions, Fusions), LowerError> {
     let (mut forced, mut optional) = (BTreeMap::new(), BTreeMap::new());
     for (index, &op) in attn.iter().enumerate() {
         let o = OpRef::new(g.m, op);
-        let recorded = g.m.op(op).attrs.get(KV_ATTR).and_then(|a| a.as_str());
-        let mode = match recorded {
-            Some("on-demand") => KvMode::OnDemand,
-            Some(_) => KvMode::Gathered,
-            None => opts.kv,
+        let recorded = Plan::from_attrs(&g.m.op(op).attrs)
+            .map_err(|e| o.err(e.to_string()))?
+            .kv;
+        let required = match recorded {
+            Some(KvPlan::OnDemand(_)) => true,
+            Some(KvPlan::Gathered) => continue,
+            None => match defaults.kv {
+                Some(KvSource::OnDemand) => true,
+                None => false,
+                Some(_) => continue,
+            },
         };
-        if mode == KvMode::Gathered {
-            continue;
-        }
-        let required = mode == KvMode::OnDemand;
-        let mut layer = plan_layer(g.m, op, index, hw, opts)?;
-        let why = if layer.schedule != Schedule::Cct {
+        let mut layer = plan_layer(g.m, op, index, hw, defaults)?;
+        let why = if layer.plan.schedule != Schedule::Cct {
             Err(format!(
                 "on-demand K/V needs the cct schedule, the layer runs {}",
-                layer.schedule.name()
+                layer.plan.schedule.name()
             ))
         } else {
             g.recognise(op)
@@ -218,17 +232,9 @@ pub(crate) fn candidates(
             Err(e) if required => return Err(o.err(format!("--kv on-demand: {e}"))),
             Err(_) => continue,
         };
-        layer.kv_gen = Some(KvGen {
-            x: 0,
-            hidden: src.hidden,
-            wk: 0,
-            wv: 0,
-            w_cols: layer.kv_heads * layer.d,
-            bk: src.k.bias.map(|_| 0),
-            bv: src.v.bias.map(|_| 0),
-        });
-        if g.m.op(op).operands.len() > 3 {
-            layer.mask = Some(crate::lower::MaskRef::default());
+        layer.plan.kv_gen = Some(src.plan());
+        if layer.shape.masked {
+            layer.dram.mask = Some(crate::lower::MaskRef::default());
         }
         match fit(hw, &layer) {
             Ok(_) if required => {
@@ -250,7 +256,7 @@ pub(crate) type OpRanges = BTreeMap<Op, Range<usize>>;
 /// `--kv auto`: lower the model with every candidate gathered and with every candidate on
 /// demand (the `forced` ops on demand in both), and keep on demand the layers whose attention segment is faster than their
 /// gathered segment plus the K/V projection segments it makes dead (cycles of the
-/// simulator's timing rules, [`timeline::time`]; segments are self-contained, so they add).
+/// simulator's timing rules, [`segment_cycles`]; segments are self-contained, so they add).
 /// Ties keep K/V gathered. Returns the kept layers and a note per candidate.
 pub(crate) fn choose<F>(
     m: &Module,
@@ -268,8 +274,7 @@ where
     let (on_demand, o_ranges) = lower(&all)?;
     let cycles = |p: &Program, r: Option<&Range<usize>>| -> Result<u64, LowerError> {
         let Some(r) = r else { return Ok(0) };
-        timeline::time(hw, &p.instrs[r.clone()], &|_| "dram")
-            .map(|t| t.latency)
+        segment_cycles(hw, &p.instrs[r.clone()])
             .map_err(|e| LowerError::Module(format!("pricing the K/V source: {e}")))
     };
     let mut kept = forced.clone();
@@ -292,8 +297,41 @@ where
     Ok((kept, notes))
 }
 
+/// The timing-only simulator's cycles for a self-contained segment (the shared execution
+/// model, `sofa_ir::hw::timing`).
+fn segment_cycles(hw: &HwConfig, instrs: &[Instr]) -> Result<u64, SegmentTimeError> {
+    struct Timing<'a> {
+        hw: &'a HwConfig,
+        model: ListModel,
+    }
+    impl Executor for Timing<'_> {
+        type Error = SegmentTimeError;
+        fn start(&mut self, _: usize, instr: &Instr) -> Result<u64, SegmentTimeError> {
+            Ok(self.model.cycles(self.hw, instr)?.1)
+        }
+    }
+    let mut t = Timing {
+        hw,
+        model: ListModel::default(),
+    };
+    Ok(replay(instrs, hw.control.semaphores, &mut t, false)?.total_cycles)
+}
+
+/// Why a segment could not be timed.
+#[derive(Debug, thiserror::Error)]
+enum SegmentTimeError {
+    #[error(transparent)]
+    Cost(#[from] sofa_ir::hw::CostError),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+}
+
 /// One note per attention op of `attn` on its K/V source when nothing was priced.
-pub(crate) fn fixed_notes(m: &Module, attn: &[Op], fused: &BTreeMap<Op, KvSource>) -> Vec<String> {
+pub(crate) fn fixed_notes(
+    m: &Module,
+    attn: &[Op],
+    fused: &BTreeMap<Op, KvProjections>,
+) -> Vec<String> {
     attn.iter()
         .map(|op| {
             let how = if fused.contains_key(op) {

@@ -32,6 +32,7 @@ mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use sofa_ir::dialect::attn::{KvPlan, Plan};
 use sofa_ir::dialect::attn::{MHA, SPARSE_MHA};
 use sofa_ir::dialect::sofa::KERNEL;
 use sofa_ir::hw::HwConfig;
@@ -40,9 +41,7 @@ use sofa_ir::module::RETURN_OP;
 use sofa_ir::{Location, Module, Op, Value};
 
 use super::dram::DramLayout;
-use super::{
-    LowerError, LowerOptions, MaskRef, KV_ATTR, KV_BIAS_K_ATTR, KV_BIAS_V_ATTR, KV_HIDDEN_ATTR,
-};
+use super::{LowerDefaults, LowerError, MaskRef};
 use view::View;
 
 /// The op being lowered, for error messages.
@@ -89,7 +88,7 @@ pub(crate) fn loc_text(loc: &Location) -> String {
 pub(crate) struct Ctx<'a> {
     pub m: &'a Module,
     pub hw: &'a HwConfig,
-    pub opts: &'a LowerOptions,
+    pub defaults: &'a LowerDefaults,
     pub dram: DramLayout,
     pub out: Vec<Instr>,
     /// Where every lowered value lives.
@@ -113,12 +112,16 @@ pub(crate) struct Ctx<'a> {
     /// Ops already folded into an earlier op's segment.
     skip: BTreeSet<Op>,
     /// Attention ops that generate K and V on demand, with their projections.
-    kv_fused: BTreeMap<Op, kvfuse::KvSource>,
+    kv_fused: BTreeMap<Op, kvfuse::KvProjections>,
 }
 
 /// Lower the first function of `m` (a fused model, every dim static) to one program.
-pub fn lower_model(m: &Module, hw: &HwConfig, opts: &LowerOptions) -> Result<Program, LowerError> {
-    lower_model_explained(m, hw, opts).map(|(p, _)| p)
+pub fn lower_model(
+    m: &Module,
+    hw: &HwConfig,
+    defaults: &LowerDefaults,
+) -> Result<Program, LowerError> {
+    lower_model_explained(m, hw, defaults).map(|(p, _)| p)
 }
 
 /// [`lower_model`], with one note per attention op on where its K and V come from (and, under
@@ -126,10 +129,10 @@ pub fn lower_model(m: &Module, hw: &HwConfig, opts: &LowerOptions) -> Result<Pro
 pub fn lower_model_explained(
     m: &Module,
     hw: &HwConfig,
-    opts: &LowerOptions,
+    defaults: &LowerDefaults,
 ) -> Result<(Program, Vec<String>), LowerError> {
-    with_walk(m, hw, opts, |walk, fused, notes| {
-        let (program, _) = lower_with(m, hw, opts, walk, &fused)?;
+    with_walk(m, hw, defaults, |walk, fused, notes| {
+        let (program, _) = lower_with(m, hw, defaults, walk, &fused)?;
         Ok((program, notes))
     })
 }
@@ -140,11 +143,10 @@ pub fn lower_model_explained(
 pub fn annotate_kv(
     m: &mut Module,
     hw: &HwConfig,
-    opts: &LowerOptions,
+    defaults: &LowerDefaults,
 ) -> Result<Vec<String>, LowerError> {
-    use sofa_ir::attr::Attribute;
-    let (decided, notes) = with_walk(m, hw, opts, |walk, fused, notes| {
-        let ops: Vec<(Op, Option<kvfuse::KvSource>)> = walk
+    let (decided, notes) = with_walk(m, hw, defaults, |walk, fused, notes| {
+        let ops: Vec<(Op, Option<kvfuse::KvProjections>)> = walk
             .body
             .iter()
             .filter(|&&o| is_attention(m, o))
@@ -153,16 +155,12 @@ pub fn annotate_kv(
         Ok((ops, notes))
     })?;
     for (op, src) in decided {
-        let attrs = &mut m.op_mut(op).attrs;
-        let Some(src) = src else {
-            attrs.insert(KV_ATTR.into(), Attribute::string("gathered"));
-            continue;
+        let kv = src.map_or(KvPlan::Gathered, |s| KvPlan::OnDemand(s.plan()));
+        let plan = Plan {
+            kv: Some(kv),
+            ..Plan::default()
         };
-        attrs.insert(KV_ATTR.into(), Attribute::string("on-demand"));
-        let hidden = i64::try_from(src.hidden).unwrap_or(i64::MAX);
-        attrs.insert(KV_HIDDEN_ATTR.into(), Attribute::i64(hidden));
-        attrs.insert(KV_BIAS_K_ATTR.into(), Attribute::Bool(src.k.bias.is_some()));
-        attrs.insert(KV_BIAS_V_ATTR.into(), Attribute::Bool(src.v.bias.is_some()));
+        plan.to_attrs(&mut m.op_mut(op).attrs);
     }
     Ok(notes)
 }
@@ -177,16 +175,13 @@ fn is_attention(m: &Module, op: Op) -> bool {
 fn with_walk<T>(
     m: &Module,
     hw: &HwConfig,
-    opts: &LowerOptions,
-    then: impl FnOnce(&Walk<'_>, BTreeMap<Op, kvfuse::KvSource>, Vec<String>) -> Result<T, LowerError>,
+    defaults: &LowerDefaults,
+    then: impl FnOnce(
+        &Walk<'_>,
+        BTreeMap<Op, kvfuse::KvProjections>,
+        Vec<String>,
+    ) -> Result<T, LowerError>,
 ) -> Result<T, LowerError> {
-    if let Some(k) = opts.keep_ratio {
-        if !(k > 0.0 && k <= 1.0) {
-            return Err(LowerError::Module(format!(
-                "keep ratio {k} is not in (0, 1]"
-            )));
-        }
-    }
     if hw.control.semaphores < seg::SEMS_NEEDED {
         return Err(LowerError::Module(format!(
             "the model lowering needs {} semaphores, control.semaphores is {}",
@@ -213,7 +208,7 @@ fn with_walk<T>(
         uses: &uses,
         outputs: &returned,
     };
-    let (forced, optional) = kvfuse::candidates(&graph, &attn, hw, opts)?;
+    let (forced, optional) = kvfuse::candidates(&graph, &attn, hw, defaults)?;
     let walk = Walk {
         func,
         entry,
@@ -226,7 +221,7 @@ fn with_walk<T>(
         (forced, notes)
     } else {
         kvfuse::choose(m, hw, &forced, &optional, |fused| {
-            lower_with(m, hw, opts, &walk, fused)
+            lower_with(m, hw, defaults, &walk, fused)
         })?
     };
     then(&walk, fused, notes)
@@ -246,14 +241,14 @@ struct Walk<'a> {
 fn lower_with(
     m: &Module,
     hw: &HwConfig,
-    opts: &LowerOptions,
+    defaults: &LowerDefaults,
     w: &Walk<'_>,
-    kv_fused: &BTreeMap<Op, kvfuse::KvSource>,
+    kv_fused: &BTreeMap<Op, kvfuse::KvProjections>,
 ) -> Result<(Program, kvfuse::OpRanges), LowerError> {
     let mut ctx = Ctx {
         m,
         hw,
-        opts,
+        defaults,
         dram: DramLayout::default(),
         out: Vec::new(),
         values: BTreeMap::new(),
@@ -317,7 +312,7 @@ fn needed_ops(
     m: &Module,
     body: &[Op],
     ret: Op,
-    kv_fused: &BTreeMap<Op, kvfuse::KvSource>,
+    kv_fused: &BTreeMap<Op, kvfuse::KvProjections>,
 ) -> BTreeSet<Op> {
     let mut live: BTreeSet<Value> = m.op(ret).operands.iter().copied().collect();
     let mut ops = BTreeSet::new();
@@ -338,7 +333,11 @@ fn needed_ops(
                 .flatten();
             live.insert(cond.unwrap_or(v));
         }
-        live.extend(fused.map(kvfuse::KvSource::operands).unwrap_or_default());
+        live.extend(
+            fused
+                .map(kvfuse::KvProjections::operands)
+                .unwrap_or_default(),
+        );
     }
     ops
 }

@@ -3,14 +3,15 @@
 //! its buffers and loops.
 
 use sofa_ir::attr::Attribute;
+use sofa_ir::dialect::attn::{KvPlan, Plan};
 use sofa_ir::dialect::sofa::{self as d, KERNEL};
 use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::{DType, SramSpace};
+use sofa_ir::isa::SramSpace;
 use sofa_ir::text::print_attr;
 use sofa_ir::{Block, Location, Module, Op, OpSpec};
 
 use super::{check_capacity, kernel_body, kernel_layer, op_err, Step};
-use crate::lower::{LowerError, LowerOptions};
+use crate::lower::{Layer, LowerDefaults, LowerError};
 
 /// Append `steps` (recursively) to `block`.
 /// Body ops carry the kernel's location, so a diagnostic on any of them names the layer.
@@ -31,16 +32,28 @@ fn materialise(m: &mut Module, block: Block, steps: &[Step], loc: &Location) {
     }
 }
 
+/// The plan a layer runs, complete: what a kernel records so that its body follows from its
+/// own attributes, whatever defaults it was built with.
+fn resolved_plan(l: &Layer) -> Plan {
+    Plan {
+        schedule: Some(l.plan.schedule),
+        tc: Some(l.plan.tc),
+        q_block: Some(l.plan.q_block),
+        ablate: Some(l.plan.ablate),
+        kv: Some(l.plan.kv_gen.map_or(KvPlan::Gathered, KvPlan::OnDemand)),
+    }
+}
+
 /// Replace the attention op `op` by a `sofa.kernel` with the same operands, result type,
-/// attributes (plus `sofa.from`) and location, and its body built by [`kernel_body`].
+/// attributes (plus `sofa.from` and the resolved plan) and location, and its body built by
+/// [`kernel_body`].
 pub fn build_kernel(
     m: &mut Module,
     op: Op,
     hw: &HwConfig,
-    opts: &LowerOptions,
-    dt: Option<DType>,
+    defaults: &LowerDefaults,
 ) -> Result<Op, LowerError> {
-    let (layer, f) = kernel_layer(m, op, hw, opts, dt)?;
+    let (layer, f) = kernel_layer(m, op, hw, defaults)?;
     let body = kernel_body(&layer, &f)?;
     let data = m.op(op).clone();
     let mut spec = OpSpec::new(KERNEL)
@@ -49,6 +62,7 @@ pub fn build_kernel(
         .regions(1)
         .loc(data.loc.clone());
     spec.attrs = data.attrs.clone();
+    resolved_plan(&layer).to_attrs(&mut spec.attrs);
     spec.attrs
         .insert("sofa.from".into(), Attribute::string(data.name.clone()));
     let kernel = m.create_op(spec);
@@ -125,8 +139,7 @@ pub fn check_kernel(
     m: &Module,
     op: Op,
     hw: &HwConfig,
-    opts: &LowerOptions,
-    dt: Option<DType>,
+    defaults: &LowerDefaults,
 ) -> Result<(), LowerError> {
     let err = |e: String| op_err(m, op, e);
     if m.op(op).name != KERNEL {
@@ -154,7 +167,7 @@ pub fn check_kernel(
             check_capacity(hw, space, end, name).map_err(err)?;
         }
     }
-    let (layer, f) = kernel_layer(m, op, hw, opts, dt)?;
+    let (layer, f) = kernel_layer(m, op, hw, defaults)?;
     let want = kernel_body(&layer, &f)?;
     compare(m, block, &want, &mut 0).map_err(err)
 }

@@ -2,7 +2,7 @@
 //! and the model lowering reads them from DRAM too), priced as the lowering emits them.
 //!
 //! Rather than restating the lowering's dataflow, the cost of a plan is read off the segment
-//! [`crate::lower::emit_segment`] emits for one (batch, head) of the layer with the plan's
+//! the lowering emits for one (batch, head) of the layer ([`HeadLowering`]) with the plan's
 //! schedule, `Tc`, query block and ablations, at the workload type (f16): per query block LD Q
 //! and VEC.AFFINE (the scale), then per key tile — `cct`: LD the K tile (K̂ is K), DLZS.S, the
 //! causal table LD and VEC.ADD on diagonal tiles, SADS, RASS, GATHER of the selected K rows
@@ -25,73 +25,43 @@
 //! the same instruction sequence analytically (its stages run back to back).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
+use sofa_ir::hw::timing::expected_distinct;
 use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::{TensorDecl, TensorKind};
+use sofa_ir::isa::{Instr, TensorDecl, TensorKind};
 
 use super::timeline::{self, Timed};
-use sofa_ir::hw::timing::expected_distinct;
-use super::{blocks, budget, finish_with, LayerCost, Tally};
-use crate::lower::buffers::{default_tiles, fit};
-use crate::lower::dram::DramLayout;
-use crate::lower::{emit_segment, Layer, WORKLOAD_DT};
-use crate::schedule::choose::LayerShape;
+use super::{finish_with, LayerCost, Tally};
+use crate::schedule::shape::LayerShape;
 use crate::schedule::{Ablation, Schedule, ScheduleError, TensorClass, Traffic};
 
-/// The lowering's layer for one head of `s` under the plan (DRAM addresses unset).
-fn one_head(s: &LayerShape, sched: Schedule, abl: Ablation, tc: u64, q_block: u64) -> Layer {
-    let tc = tc.clamp(1, s.seq_k.max(1));
-    Layer {
-        name: "layer".into(),
-        schedule: sched,
-        batch: 1,
-        heads: 1,
-        kv_heads: 1,
-        seq_q: s.seq_q,
-        seq_k: s.seq_k,
-        d: s.head_dim,
-        causal: s.causal,
-        keep: s.keep,
-        tc,
-        tc_fixed: true,
-        bc: s.seq_k.div_ceil(tc),
-        q_block,
-        radius: f32::INFINITY,
-        dt: WORKLOAD_DT,
-        scale: 1.0,
-        mask: None,
-        ablate: abl,
-        q: 0,
-        k: 0,
-        v: 0,
-        o: 0,
-        spill_ahat: 0,
-        spill_a: 0,
-        kv_gen: None,
-    }
+/// One (batch, head) of a layer under a plan: what the lowering is asked to emit.
+#[derive(Clone, Copy, Debug)]
+pub struct HeadPlan<'a> {
+    pub shape: &'a LayerShape,
+    pub schedule: Schedule,
+    pub ablate: Ablation,
+    pub tc: u64,
+    pub q_block: u64,
 }
 
-/// Whether the lowering can lay out `sched` with `tc` key tiles for `s` (its buffer search
-/// finds a row block that fits the SRAMs).
-pub fn lowers(hw: &HwConfig, s: &LayerShape, sched: Schedule, tc: u64, q_block: u64) -> bool {
-    let tc = if sched == Schedule::Staged { 1 } else { tc };
-    fit(hw, &one_head(s, sched, Ablation::default(), tc, q_block)).is_ok()
+/// One head as the lowering emitted it: its instructions and the DRAM tensors they address
+/// (q, k, v and o named so, spills and tables as the lowering names them).
+pub struct EmittedHead {
+    pub instrs: Vec<Instr>,
+    pub tensors: Vec<TensorDecl>,
 }
 
-/// The `Tc` the lowering picks when the op carries none (`sofa run --workload`).
-pub fn lowering_default_tc(hw: &HwConfig, s: &LayerShape, q_block: u64) -> u64 {
-    let rows = u64::from(hw.block.query_rows).max(1);
-    let mut l = one_head(
-        s,
-        Schedule::Cct,
-        Ablation::default(),
-        s.seq_k.div_ceil(rows),
-        q_block,
-    );
-    l.tc_fixed = false;
-    default_tiles(hw, &mut l, false);
-    l.tc
+/// The lowering as the cost model needs it. The cost model does not import the lowering:
+/// `passes::cct_tile::LoweredHeads` implements this over `lower::emit_segment`, and whoever
+/// plans (the `cct-tile` pass, the driver) hands it in.
+pub trait HeadLowering {
+    /// Emit one head of `h` at the workload type (f16), K and V gathered from DRAM.
+    fn emit(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> Result<EmittedHead, ScheduleError>;
+    /// Whether the lowering lays `h` out (its buffer search finds a row block that fits).
+    fn lays_out(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> bool;
+    /// The `Tc` the lowering picks for `s` when the op carries none.
+    fn default_tc(&self, hw: &HwConfig, s: &LayerShape, q_block: u64) -> u64;
 }
 
 /// The traffic class of a tensor of the one-head segment.
@@ -109,36 +79,9 @@ fn class_of_tensor(t: &TensorDecl) -> &'static str {
     }
 }
 
-/// Emit and time one head of `s` under the plan.
-fn time_one_head(
-    hw: &HwConfig,
-    s: &LayerShape,
-    sched: Schedule,
-    abl: Ablation,
-    tc: u64,
-    q_block: u64,
-) -> Result<Timed, ScheduleError> {
-    let mut l = one_head(s, sched, abl, tc, q_block);
-    let mut dram = DramLayout::default();
-    let overflow = || ScheduleError::BadOption("DRAM addresses overflow".into());
-    let mut add = |name: &str, kind, rows| {
-        dram.add(
-            name.into(),
-            kind,
-            WORKLOAD_DT,
-            vec![1, 1, rows, s.head_dim],
-            vec![],
-        )
-        .ok_or_else(overflow)
-    };
-    l.q = add("q", TensorKind::Input, s.seq_q)?;
-    l.k = add("k", TensorKind::Input, s.seq_k)?;
-    l.v = add("v", TensorKind::Input, s.seq_k)?;
-    l.o = add("o", TensorKind::Output, s.seq_q)?;
-    let mut out = Vec::new();
-    emit_segment(hw, &l, &mut dram, &mut out)
-        .map_err(|e| ScheduleError::BadOption(e.to_string()))?;
-    let mut spans: Vec<(u64, u64, &'static str)> = dram
+/// Time an emitted head, its traffic sorted into the cost model's classes.
+fn time_head(hw: &HwConfig, head: &EmittedHead) -> Result<Timed, ScheduleError> {
+    let mut spans: Vec<(u64, u64, &'static str)> = head
         .tensors
         .iter()
         .map(|t| {
@@ -154,57 +97,23 @@ fn time_one_head(
             _ => TensorClass::Spills.name(),
         }
     };
-    timeline::time(hw, &out, &class_of)
+    timeline::time(hw, &head.instrs, &class_of)
 }
 
-/// A plan's identity for the memo: hardware hash, shape, schedule, ablations, `Tc`, block.
-type MemoKey = (u64, String, Schedule, Ablation, u64, u64);
-
-/// Costs already computed in this process. Emitting and timing a head is the expensive part
-/// of planning, and the same plans are costed again and again (every layer of a shape, every
-/// extraction of a pin, `sofa bench paper`); the figures are a pure function of the key.
-/// Bounded: cleared when full.
-static MEMO: Mutex<BTreeMap<MemoKey, Result<LayerCost, ScheduleError>>> =
-    Mutex::new(BTreeMap::new());
-const MEMO_CAP: usize = 4096;
-
-/// The cost of `s` under `sched` with K/V gathered from DRAM (see the module doc).
+/// The cost of `h` with K/V gathered from DRAM (see the module doc): one head emitted by
+/// `lowering` and timed, scaled to the layer's `batch · heads`.
 pub fn layer_cost(
     hw: &HwConfig,
-    s: &LayerShape,
-    sched: Schedule,
-    abl: Ablation,
-    tc: u64,
-    q_block: u64,
+    lowering: &dyn HeadLowering,
+    h: &HeadPlan<'_>,
 ) -> Result<LayerCost, ScheduleError> {
-    let tc = if sched == Schedule::Staged { 1 } else { tc };
-    let key = (hw.hash(), format!("{s:?}"), sched, abl, tc, q_block);
-    if let Some(hit) = MEMO.lock().ok().and_then(|m| m.get(&key).cloned()) {
-        return hit;
-    }
-    let cost = compute(hw, s, sched, abl, tc, q_block);
-    if let Ok(mut m) = MEMO.lock() {
-        if m.len() >= MEMO_CAP {
-            m.clear();
-        }
-        m.insert(key, cost.clone());
-    }
-    cost
-}
-
-fn compute(
-    hw: &HwConfig,
-    s: &LayerShape,
-    sched: Schedule,
-    abl: Ablation,
-    tc: u64,
-    q_block: u64,
-) -> Result<LayerCost, ScheduleError> {
+    let s = h.shape;
     let heads = s.batch.saturating_mul(s.heads);
-    let one = match time_one_head(hw, s, sched, abl, tc, q_block) {
+    let emitted = lowering.emit(hw, h);
+    let one = match emitted.and_then(|e| time_head(hw, &e)) {
         Ok(t) => t,
-        Err(_) if sched == Schedule::Staged && !lowers(hw, s, sched, tc, q_block) => {
-            return staged_estimate(hw, s, abl, q_block);
+        Err(_) if h.schedule == Schedule::Staged && !lowering.lays_out(hw, h) => {
+            return staged_estimate(hw, s, h.ablate, h.q_block);
         }
         Err(e) => return Err(e),
     };
@@ -230,11 +139,11 @@ fn compute(
     };
     scale(&mut cost.cycles);
     scale(&mut cost.instrs);
-    if sched != Schedule::Staged {
-        let bc = s.seq_k.div_ceil(tc).max(1);
-        let skipped: u64 = blocks(s, q_block.max(1), bc)
-            .iter()
-            .map(|b| tc - b.tiles.min(tc))
+    if h.schedule != Schedule::Staged {
+        let bc = s.seq_k.div_ceil(h.tc).max(1);
+        let skipped: u64 = s
+            .blocks(h.q_block)
+            .map(|b| h.tc - b.tiles(bc).min(h.tc))
             .sum();
         cost.causal_tiles_skipped = skipped.saturating_mul(heads);
     }
@@ -259,23 +168,20 @@ pub fn staged_estimate(
     let heads = s.batch.saturating_mul(s.heads);
     let (d, act) = (s.head_dim, 2);
     let part_row = (d + 2) * 4;
-    for b in &blocks(s, q_block.max(1), s.seq_k.max(1)) {
-        let k = if s.keep >= 1.0 {
-            b.n
-        } else {
-            budget(s.keep, b.n)
-        };
+    for b in s.blocks(q_block) {
+        let n = b.visible;
+        let k = if s.keep >= 1.0 { n } else { s.budget(n) };
         t.dma(TensorClass::Q, b.rows, d * act, heads, false)?;
         t.vec_affine(b.rows, d, heads)?;
-        t.dma(TensorClass::KX, b.n, d * act, heads, false)?;
-        t.predict(false, b.rows, d, b.n, abl, heads)?;
-        t.dma(TensorClass::Ahat, b.rows, b.n * act, heads, true)?;
-        t.dma(TensorClass::Ahat, b.rows, b.n * act, heads, false)?;
-        let listed = t.select(b.rows, b.n, k, abl, heads)?;
+        t.dma(TensorClass::KX, n, d * act, heads, false)?;
+        t.predict(false, b.rows, d, n, abl, heads)?;
+        t.dma(TensorClass::Ahat, b.rows, n * act, heads, true)?;
+        t.dma(TensorClass::Ahat, b.rows, n * act, heads, false)?;
+        let listed = t.select(b.rows, n, k, abl, heads)?;
         let rows = if abl.rass {
             listed
         } else {
-            expected_distinct(b.n, k, b.rows)
+            expected_distinct(n, k, b.rows)
         };
         t.gather(TensorClass::KX, rows, d * act, heads)?;
         t.gather(TensorClass::V, rows, d * act, heads)?;
@@ -289,65 +195,4 @@ pub fn staged_estimate(
     let mut cost = t.cost;
     cost.latency = latency;
     finish_with(hw, cost)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shape(seq: u64, causal: bool, keep: f64) -> LayerShape {
-        LayerShape {
-            batch: 1,
-            heads: 2,
-            seq_q: seq,
-            seq_k: seq,
-            head_dim: 64,
-            hidden: 128,
-            causal,
-            keep,
-        }
-    }
-
-    #[test]
-    fn one_tile_of_a_short_row_moves_q_k_gathers_and_o() {
-        let hw = HwConfig::default();
-        // 128 keys, one tile, 128 queries keeping 32 each: E = 128·(1 − 0.75^128) → all 128.
-        let s = shape(128, false, 0.25);
-        let c = layer_cost(&hw, &s, Schedule::Cct, Ablation::default(), 1, 128).unwrap();
-        let row = 128; // 64 f16
-        assert_eq!(c.dram["q"].read, 2 * 128 * row);
-        assert_eq!(c.dram["k_x"].read, 2 * (128 + 128) * row);
-        assert_eq!(c.dram["v"].read, 2 * 128 * row);
-        assert_eq!(c.dram["o"].written, 2 * 128 * row);
-        assert_eq!(c.instrs["GATHER"], 4);
-        assert_eq!(c.instrs["SUFA.T"], 2);
-        // The latency is at least the busiest engine and the serial chain of one tile.
-        let busiest = c.cycles.values().copied().max().unwrap();
-        assert!(c.latency >= busiest, "{c:?}");
-    }
-
-    #[test]
-    fn causal_blocks_skip_future_tiles_and_load_diagonal_tables() {
-        let hw = HwConfig::default();
-        let s = shape(256, true, 0.25);
-        let c = layer_cost(&hw, &s, Schedule::Cct, Ablation::default(), 2, 128).unwrap();
-        // Blocks see 1 and 2 tiles of 128 keys: 1 of 4 tile slots skipped per head.
-        assert_eq!(c.causal_tiles_skipped, 2);
-        assert_eq!(c.instrs["SUFA.T"], 2 * 3);
-        // One 128×128 f16 causal table per diagonal tile (one per block).
-        assert_eq!(c.dram["tables"].read, 2 * 2 * 128 * 128 * 2);
-    }
-
-    #[test]
-    fn the_lowering_default_tc_is_one_query_block_of_keys_when_it_fits() {
-        let hw = HwConfig::default();
-        assert_eq!(lowering_default_tc(&hw, &shape(512, false, 0.25), 128), 4);
-        assert!(lowers(
-            &hw,
-            &shape(512, false, 0.25),
-            Schedule::Staged,
-            1,
-            128
-        ));
-    }
 }

@@ -14,7 +14,7 @@
 //! Weights (W_k in LZ form, W_k and W_v in 8 bits) are loaded once per head when they fit the
 //! weight SRAM, else once per query block (streamed beside X).
 //!
-//! K/V placement ([`KvPlacement`]): the flows above generate K and V *on demand* (GATHER X,
+//! K/V placement ([`KvSource`]): the flows above generate K and V *on demand* (GATHER X,
 //! KVGEN). *Preloaded*, K and V are projected once per head for every key (per key tile: LD X,
 //! KVGEN, ST K, ST V), and each query block then reads the K and V rows of its visible keys
 //! back in order, whole tiles (`staged`: all visible keys), instead of gathering X and running
@@ -32,26 +32,22 @@
 //! stalls, e.g. the serial LD → DLZS.S → SADS → RASS → GATHER chain of each tile behind the
 //! single-buffered rings), not the busiest engine.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use sofa_ir::dialect::attn::QueryBlock;
 use sofa_ir::hw::{energy, HwConfig};
 use sofa_ir::isa::{DType, DramAddr, Engine, Instr, SramRef, SufaMode};
 
 use super::{
-    Ablation, KhatPlacement, KvPlacement, PerEngine, Schedule, ScheduleError, TensorClass, Traffic,
+    Ablation, KhatPlacement, KvSource, PerEngine, Schedule, ScheduleError, TensorClass, Traffic,
 };
-use crate::schedule::choose::LayerShape;
+pub use crate::schedule::shape::Candidate;
+use crate::schedule::shape::{LayerShape, ShapeKey};
+pub use gathered::{EmittedHead, HeadLowering, HeadPlan};
 
 pub mod gathered;
 pub mod timeline;
-
-/// One point of the plan space.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Candidate {
-    pub tc: u64,
-    pub q_block: u64,
-    pub khat: KhatPlacement,
-}
 
 /// Predicted figures of one layer.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -91,10 +87,8 @@ const S0: SramRef = SramRef {
     offset: 0,
 };
 
-fn narrow<T: TryFrom<u64>>(v: u64, what: &str) -> Result<T, ScheduleError> {
-    T::try_from(v).map_err(|_| {
-        ScheduleError::BadOption(format!("{what} = {v} exceeds the instruction field"))
-    })
+fn narrow<T: TryFrom<u64>>(v: u64, what: &'static str) -> Result<T, ScheduleError> {
+    T::try_from(v).map_err(|_| ScheduleError::Field { what, value: v })
 }
 
 impl Tally<'_> {
@@ -340,61 +334,74 @@ pub fn weight_bytes(shape: &LayerShape) -> u64 {
     wd / 2 + 2 * wd
 }
 
-/// One query block's geometry.
-struct Block {
-    rows: u64,
-    /// Keys visible to the block (all keys, or up to its last query when causal).
-    n: u64,
-    /// Key tiles holding visible keys.
-    tiles: u64,
+/// A plan's identity in the memo: shape, schedule, ablations, `Tc`, query block.
+type MemoKey = (ShapeKey, Schedule, Ablation, u64, u64);
+
+/// Prices layer plans on one chip: the analytical K/V placements formula by formula, gathered
+/// K/V by timing the head the lowering emits ([`gathered`]). Emitting and timing a head is the
+/// expensive part of planning and the same plans are priced again and again (every layer of a
+/// shape, every extraction of a pin), so each distinct gathered plan is priced once per
+/// pricer; the figures are a pure function of the key.
+pub struct Pricer<'a> {
+    pub hw: &'a HwConfig,
+    lowering: &'a dyn HeadLowering,
+    memo: RefCell<BTreeMap<MemoKey, Result<LayerCost, ScheduleError>>>,
 }
 
-fn blocks(shape: &LayerShape, q_block: u64, bc: u64) -> Vec<Block> {
-    let nq = shape.seq_q.div_ceil(q_block);
-    (0..nq)
-        .map(|b| {
-            let rows = q_block.min(shape.seq_q - b * q_block);
-            let n = if shape.causal {
-                shape.seq_k.min(b * q_block + rows)
-            } else {
-                shape.seq_k
-            };
-            Block {
-                rows,
-                n,
-                tiles: n.div_ceil(bc),
-            }
-        })
-        .collect()
-}
-
-fn budget(keep: f64, n: u64) -> u64 {
-    ((keep * n as f64).ceil() as u64).clamp(1.min(n), n)
-}
-
-/// The cost of `shape` under `sched` with candidate `c`, K/V generated on demand.
-pub fn layer_cost(
-    hw: &HwConfig,
-    shape: &LayerShape,
-    sched: Schedule,
-    abl: Ablation,
-    c: Candidate,
-) -> Result<LayerCost, ScheduleError> {
-    layer_cost_kv(hw, shape, sched, abl, c, KvPlacement::OnDemand)
-}
-
-/// The cost of `shape` under `sched` with candidate `c` and K/V placement `kv`.
-pub fn layer_cost_kv(
-    hw: &HwConfig,
-    shape: &LayerShape,
-    sched: Schedule,
-    abl: Ablation,
-    c: Candidate,
-    kv: KvPlacement,
-) -> Result<LayerCost, ScheduleError> {
-    if kv == KvPlacement::Gathered {
-        return gathered::layer_cost(hw, shape, sched, abl, c.tc, c.q_block);
+impl<'a> Pricer<'a> {
+    pub fn new(hw: &'a HwConfig, lowering: &'a dyn HeadLowering) -> Pricer<'a> {
+        Pricer {
+            hw,
+            lowering,
+            memo: RefCell::new(BTreeMap::new()),
+        }
     }
+
+    pub fn lowering(&self) -> &'a dyn HeadLowering {
+        self.lowering
+    }
+
+    /// The cost of `shape` under `sched` with candidate `c` and K/V placement `kv`.
+    pub fn cost(
+        &self,
+        shape: &LayerShape,
+        sched: Schedule,
+        abl: Ablation,
+        c: Candidate,
+        kv: KvSource,
+    ) -> Result<LayerCost, ScheduleError> {
+        if kv != KvSource::Gathered {
+            return analytical_cost(self.hw, shape, sched, abl, c, kv);
+        }
+        let tc = if sched == Schedule::Staged { 1 } else { c.tc };
+        let tc = tc.clamp(1, shape.seq_k.max(1));
+        let key = (shape.key(), sched, abl, tc, c.q_block);
+        if let Some(hit) = self.memo.borrow().get(&key) {
+            return hit.clone();
+        }
+        let head = HeadPlan {
+            shape,
+            schedule: sched,
+            ablate: abl,
+            tc,
+            q_block: c.q_block,
+        };
+        let cost = gathered::layer_cost(self.hw, self.lowering, &head);
+        self.memo.borrow_mut().insert(key, cost.clone());
+        cost
+    }
+}
+
+/// The cost of `shape` under `sched` with candidate `c` and an analytical K/V placement
+/// (on demand or preloaded; see the module doc).
+pub fn analytical_cost(
+    hw: &HwConfig,
+    shape: &LayerShape,
+    sched: Schedule,
+    abl: Ablation,
+    c: Candidate,
+    kv: KvSource,
+) -> Result<LayerCost, ScheduleError> {
     let mut t = Tally {
         hw,
         cost: LayerCost::default(),
@@ -403,7 +410,7 @@ pub fn layer_cost_kv(
     let (d, hidden) = (shape.head_dim, shape.hidden);
     let tc = if sched == Schedule::Staged { 1 } else { c.tc };
     let bc = shape.seq_k.div_ceil(tc).max(1);
-    let blocks = blocks(shape, c.q_block, bc);
+    let blocks: Vec<QueryBlock> = shape.blocks(c.q_block).collect();
     let w = weight_bytes(shape);
     let weight_loads = if w <= hw.sram.weight_bytes {
         1
@@ -418,35 +425,37 @@ pub fn layer_cost_kv(
         t.predict(true, shape.seq_k, hidden, d, abl, heads)?;
         t.dma(TensorClass::Khat, shape.seq_k, d, heads, true)?;
     }
-    let preload = kv == KvPlacement::Preload;
+    let preload = kv == KvSource::Preload;
     if preload {
         project_kv(&mut t, shape, bc, heads)?;
     }
     for b in &blocks {
-        t.cost.causal_tiles_skipped += (tc - b.tiles.min(tc)) * heads;
+        let tiles = b.tiles(bc);
+        t.cost.causal_tiles_skipped += (tc - tiles.min(tc)) * heads;
         t.dma(TensorClass::Q, b.rows, 2 * d, heads, false)?;
         match sched {
             Schedule::Dense => dense_block(&mut t, shape, b, bc, heads, preload)?,
             Schedule::Cct => cct_block(&mut t, shape, b, bc, heads, abl, spill, preload)?,
             Schedule::Staged => staged_block(&mut t, shape, b, heads, abl, preload)?,
         }
-        t.sync(b.rows, b.tiles, d, heads)?;
+        t.sync(b.rows, tiles, d, heads)?;
         t.dma(TensorClass::O, b.rows, 2 * d, heads, true)?;
     }
     finish(t, sched)
 }
 
 /// Widths of the visible part of each active tile.
-fn tile_widths(b: &Block, bc: u64) -> impl Iterator<Item = u64> + '_ {
-    (0..b.tiles).map(move |j| bc.min(b.n - j * bc))
+fn tile_widths(b: &QueryBlock, bc: u64) -> impl Iterator<Item = u64> + '_ {
+    (0..b.tiles(bc)).map(move |j| bc.min(b.visible - j * bc))
 }
 
 /// Preload: K and V of every key projected once per head, tile by tile, and stored.
 fn project_kv(t: &mut Tally<'_>, s: &LayerShape, bc: u64, heads: u64) -> Result<(), ScheduleError> {
-    let all = Block {
+    let all = QueryBlock {
+        index: 0,
+        q0: 0,
         rows: 0,
-        n: s.seq_k,
-        tiles: s.seq_k.div_ceil(bc),
+        visible: s.seq_k,
     };
     for width in tile_widths(&all, bc) {
         t.dma(TensorClass::KX, width, s.hidden, heads, false)?;
@@ -466,7 +475,7 @@ fn load_kv(t: &mut Tally<'_>, s: &LayerShape, rows: u64, heads: u64) -> Result<(
 fn dense_block(
     t: &mut Tally<'_>,
     s: &LayerShape,
-    b: &Block,
+    b: &QueryBlock,
     bc: u64,
     heads: u64,
     preload: bool,
@@ -487,7 +496,7 @@ fn dense_block(
 fn cct_block(
     t: &mut Tally<'_>,
     s: &LayerShape,
-    b: &Block,
+    b: &QueryBlock,
     bc: u64,
     heads: u64,
     abl: Ablation,
@@ -495,7 +504,7 @@ fn cct_block(
     preload: bool,
 ) -> Result<(), ScheduleError> {
     let d = s.head_dim;
-    let per_tile = budget(s.keep, b.n).div_ceil(b.tiles.max(1));
+    let per_tile = s.budget(b.visible).div_ceil(b.tiles(bc).max(1));
     for width in tile_widths(b, bc) {
         if spill {
             t.dma(TensorClass::Khat, width, d, heads, false)?;
@@ -524,13 +533,13 @@ fn cct_block(
         t.sufa_tile(b.rows, sel, d, abl.sufa, heads)?;
     }
     if abl.sads {
-        let k = budget(s.keep, b.n);
-        if b.rows * b.n > t.hw.sram.temp_bytes {
+        let k = s.budget(b.visible);
+        if b.rows * b.visible > t.hw.sram.temp_bytes {
             // The whole predicted row does not fit the temp SRAM: it goes through DRAM.
-            t.dma(TensorClass::Ahat, b.rows, b.n, heads, true)?;
-            t.dma(TensorClass::Ahat, b.rows, b.n, heads, false)?;
+            t.dma(TensorClass::Ahat, b.rows, b.visible, heads, true)?;
+            t.dma(TensorClass::Ahat, b.rows, b.visible, heads, false)?;
         }
-        t.select(b.rows, b.n, k, abl, heads)?;
+        t.select(b.rows, b.visible, k, abl, heads)?;
     }
     Ok(())
 }
@@ -538,20 +547,21 @@ fn cct_block(
 fn staged_block(
     t: &mut Tally<'_>,
     s: &LayerShape,
-    b: &Block,
+    b: &QueryBlock,
     heads: u64,
     abl: Ablation,
     preload: bool,
 ) -> Result<(), ScheduleError> {
     let d = s.head_dim;
-    let k = budget(s.keep, b.n);
-    t.dma(TensorClass::Khat, b.n, d, heads, false)?;
-    t.predict(false, b.rows, d, b.n, abl, heads)?;
-    t.dma(TensorClass::Ahat, b.rows, b.n, heads, true)?;
-    t.dma(TensorClass::Ahat, b.rows, b.n, heads, false)?;
-    let gen = t.select(b.rows, b.n, k, abl, heads)?;
+    let n = b.visible;
+    let k = s.budget(n);
+    t.dma(TensorClass::Khat, n, d, heads, false)?;
+    t.predict(false, b.rows, d, n, abl, heads)?;
+    t.dma(TensorClass::Ahat, b.rows, n, heads, true)?;
+    t.dma(TensorClass::Ahat, b.rows, n, heads, false)?;
+    let gen = t.select(b.rows, n, k, abl, heads)?;
     if preload {
-        load_kv(t, s, b.n, heads)?;
+        load_kv(t, s, n, heads)?;
     } else {
         t.gather(TensorClass::KX, gen, s.hidden, heads)?;
         t.kvgen(gen, s.hidden, d, heads)?;

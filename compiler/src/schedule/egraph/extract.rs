@@ -14,16 +14,15 @@ use egg::{CostFunction, Extractor, Id};
 use super::lang::{Abl, SchedLang};
 use super::rules::{applicable, SchedGraph};
 use super::{Alternative, ScheduleGraph};
-use crate::schedule::choose::{effective, LayerShape};
-use crate::schedule::cost::{layer_cost_kv, Candidate};
-use crate::schedule::{Ablation, KvPlacement, LayerCost, Schedule, ScheduleError};
+use crate::schedule::shape::{effective, q_block, Candidate, LayerShape};
+use crate::schedule::{Ablation, KvSource, LayerCost, Schedule, ScheduleError};
 
 /// Which alternatives extraction may pick (`None` = any).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Pin {
     /// `--schedule`; a keep ratio of 1 turns a pinned `staged` or `cct` into `dense`.
     pub schedule: Option<Schedule>,
-    pub kv: Option<KvPlacement>,
+    pub kv: Option<KvSource>,
     /// `--ablate`: exactly these mechanisms run as their baseline (those the dataflow has).
     pub ablate: Ablation,
 }
@@ -34,7 +33,7 @@ impl Pin {
     pub fn new(schedule: Schedule, ablate: Ablation) -> Pin {
         Pin {
             schedule: Some(schedule),
-            kv: Some(KvPlacement::Gathered),
+            kv: Some(KvSource::Gathered),
             ablate,
         }
     }
@@ -53,7 +52,7 @@ impl Pin {
     /// key); the other placements run keep 1 as `dense`.
     pub fn admits(&self, alt: &Alternative, s: &LayerShape) -> bool {
         let schedule = self.schedule.is_none_or(|p| match alt.kv {
-            KvPlacement::Gathered => p == alt.schedule,
+            KvSource::Gathered => p == alt.schedule,
             _ => effective(p, s) == alt.schedule,
         });
         let kv = self.kv.is_none_or(|k| k == alt.kv);
@@ -96,22 +95,24 @@ struct Memo {
 }
 
 struct PinnedCost<'a> {
-    graph: &'a ScheduleGraph,
+    graph: &'a ScheduleGraph<'a>,
     pin: Pin,
     memo: &'a mut Memo,
 }
 
 /// The layer cost of `alt` (the plan's query block is fixed by the hardware and shape).
 pub fn alternative_cost(
-    graph: &ScheduleGraph,
+    graph: &ScheduleGraph<'_>,
     alt: &Alternative,
 ) -> Result<LayerCost, ScheduleError> {
     let c = Candidate {
         tc: alt.tc,
-        q_block: crate::schedule::choose::q_block(&graph.hw, &graph.shape),
+        q_block: q_block(graph.pricer.hw, &graph.shape),
         khat: alt.khat,
     };
-    layer_cost_kv(&graph.hw, &graph.shape, alt.schedule, alt.ablate, c, alt.kv)
+    graph
+        .pricer
+        .cost(&graph.shape, alt.schedule, alt.ablate, c, alt.kv)
 }
 
 impl PinnedCost<'_> {
@@ -123,7 +124,7 @@ impl PinnedCost<'_> {
                 }
                 // A gathered plan the lowering cannot emit (e.g. an ablation's buffers do not
                 // fit) is no alternative; other costs fail only on arithmetic overflow.
-                Err(_) if alt.kv == KvPlacement::Gathered => return Rank::Excluded,
+                Err(_) if alt.kv == KvSource::Gathered => return Rank::Excluded,
                 Err(e) => {
                     self.memo.error.get_or_insert(e);
                     return Rank::Excluded;
@@ -215,7 +216,11 @@ pub fn decode(eg: &SchedGraph, node: &SchedLang) -> Option<Alternative> {
 }
 
 /// Extract the winner and runner-up under `pin`; errors name `layer`.
-pub fn extract(g: &ScheduleGraph, pin: &Pin, layer: usize) -> Result<Extraction, ScheduleError> {
+pub fn extract(
+    g: &ScheduleGraph<'_>,
+    pin: &Pin,
+    layer: usize,
+) -> Result<Extraction, ScheduleError> {
     let mut memo = Memo::default();
     let best = {
         let cost = PinnedCost {
@@ -257,12 +262,15 @@ pub fn extract(g: &ScheduleGraph, pin: &Pin, layer: usize) -> Result<Extraction,
     })
 }
 
-fn no_fit(g: &ScheduleGraph, layer: usize) -> ScheduleError {
+fn no_fit(g: &ScheduleGraph<'_>, layer: usize) -> ScheduleError {
     ScheduleError::NoFit {
         layer,
         detail: format!(
             "Sk {}, D {}, token {} B, temp {} B",
-            g.shape.seq_k, g.shape.head_dim, g.hw.sram.token_bytes, g.hw.sram.temp_bytes
+            g.shape.seq_k,
+            g.shape.head_dim,
+            g.pricer.hw.sram.token_bytes,
+            g.pricer.hw.sram.temp_bytes
         ),
     }
 }

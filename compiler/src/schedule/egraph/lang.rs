@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use egg::{define_language, Id};
 
-use crate::schedule::{Ablation, KhatPlacement, KvPlacement};
+use crate::schedule::{Ablation, KhatPlacement, KvSource};
 
 /// A key tile count `Tc`, printed `tc=32`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -59,7 +59,7 @@ impl FromStr for Khat {
 
 /// How K/V reach SU-FA, printed `kv=preload`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Kv(pub KvPlacement);
+pub struct Kv(pub KvSource);
 
 impl fmt::Display for Kv {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -71,7 +71,7 @@ impl FromStr for Kv {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         s.strip_prefix("kv=")
-            .and_then(|k| KvPlacement::parse(k).ok())
+            .and_then(|k| KvSource::parse(k).ok())
             .map(Kv)
             .ok_or_else(|| format!("'{s}' is not a K/V placement"))
     }

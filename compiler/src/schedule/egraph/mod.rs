@@ -18,17 +18,15 @@ pub mod extract;
 pub mod lang;
 pub mod rules;
 
-use std::time::Duration;
-
 use egg::{Id, RecExpr, Runner, SimpleScheduler, StopReason};
-use sofa_ir::hw::HwConfig;
 
 pub use extract::{extract, Extraction, Pin, Ranked};
 use lang::SchedLang;
 use rules::SchedGraph;
 
-use super::choose::LayerShape;
-use super::{Ablation, KhatPlacement, KvPlacement, Schedule};
+use super::cost::Pricer;
+use super::shape::LayerShape;
+use super::{Ablation, KhatPlacement, KvSource, Schedule};
 
 /// One way of running a layer: a dataflow node of the root class, decoded. The field order is
 /// the tie-break after latency, DRAM bytes and energy.
@@ -37,7 +35,7 @@ pub struct Alternative {
     /// Key tiles (`staged`: 1).
     pub tc: u64,
     pub khat: KhatPlacement,
-    pub kv: KvPlacement,
+    pub kv: KvSource,
     pub schedule: Schedule,
     /// Mechanisms replaced by their baseline (only those the dataflow has).
     pub ablate: Ablation,
@@ -70,22 +68,22 @@ pub struct GraphSize {
     pub classes: usize,
     pub nodes: usize,
     pub iterations: usize,
-    /// `saturated`, `iteration-limit`, `node-limit`, `time-limit` or `other`.
+    /// `saturated`, `iteration-limit`, `node-limit` or `other`.
     pub stop: &'static str,
 }
 
-/// Bounds of a run: far above what the finite rule set needs, so runs saturate.
+/// Bounds of a run: far above what the finite rule set needs, so runs saturate. Iterations
+/// and nodes only, never wall-clock time, so a run stops at the same place on any machine.
 const ITER_LIMIT: usize = 64;
 const NODE_LIMIT: usize = 200_000;
-const TIME_LIMIT: Duration = Duration::from_secs(30);
 
-/// The saturated e-graph of one layer shape on one chip.
-pub struct ScheduleGraph {
+/// The saturated e-graph of one layer shape on one chip, and the pricer it is extracted with.
+pub struct ScheduleGraph<'p> {
     pub egraph: SchedGraph,
     /// The class of `(attn q k v)`.
     pub root: Id,
     pub size: GraphSize,
-    pub hw: HwConfig,
+    pub pricer: &'p Pricer<'p>,
     pub shape: LayerShape,
 }
 
@@ -94,13 +92,12 @@ fn stop_name(reason: Option<&StopReason>) -> &'static str {
         Some(StopReason::Saturated) => "saturated",
         Some(StopReason::IterationLimit(_)) => "iteration-limit",
         Some(StopReason::NodeLimit(_)) => "node-limit",
-        Some(StopReason::TimeLimit(_)) => "time-limit",
         _ => "other",
     }
 }
 
 /// Seed `(attn q k v)` and run the layer's rules to saturation.
-pub fn build(hw: &HwConfig, shape: &LayerShape) -> ScheduleGraph {
+pub fn build<'p>(pricer: &'p Pricer<'p>, shape: &LayerShape) -> ScheduleGraph<'p> {
     let mut seed = RecExpr::default();
     let q = seed.add(SchedLang::Q);
     let k = seed.add(SchedLang::K);
@@ -110,9 +107,8 @@ pub fn build(hw: &HwConfig, shape: &LayerShape) -> ScheduleGraph {
         .with_scheduler(SimpleScheduler)
         .with_iter_limit(ITER_LIMIT)
         .with_node_limit(NODE_LIMIT)
-        .with_time_limit(TIME_LIMIT)
         .with_expr(&seed)
-        .run(&rules::rules(hw, shape));
+        .run(&rules::rules(pricer, shape));
     let stop = stop_name(runner.stop_reason.as_ref());
     let iterations = runner.iterations.len();
     let root = runner.egraph.find(runner.roots[0]);
@@ -126,12 +122,12 @@ pub fn build(hw: &HwConfig, shape: &LayerShape) -> ScheduleGraph {
         },
         egraph,
         root,
-        hw: hw.clone(),
+        pricer,
         shape: shape.clone(),
     }
 }
 
-impl ScheduleGraph {
+impl ScheduleGraph<'_> {
     /// Every alternative of the root class, in plan order.
     pub fn alternatives(&self) -> Vec<Alternative> {
         let mut alts: Vec<Alternative> = self.egraph[self.root]

@@ -24,9 +24,9 @@ use egg::{Applier, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
 use sofa_ir::hw::HwConfig;
 
 use super::lang::{Abl, Khat, Kv, SchedLang, Tiles};
-use crate::schedule::choose::{self, fits, tc_candidates, LayerShape};
-use crate::schedule::cost::{gathered, Candidate};
-use crate::schedule::{KhatPlacement, KvPlacement, Schedule};
+use crate::schedule::cost::{HeadPlan, Pricer};
+use crate::schedule::shape::{fits, q_block, tc_candidates, Candidate, LayerShape};
+use crate::schedule::{Ablation, KhatPlacement, KvSource, Schedule};
 
 pub type SchedGraph = egg::EGraph<SchedLang, ()>;
 pub type SchedRewrite = Rewrite<SchedLang, ()>;
@@ -45,7 +45,7 @@ pub fn applicable(sched: Schedule) -> Abl {
 
 /// The key tile counts of `sched` whose buffers fit the SRAMs.
 pub fn feasible_tiles(hw: &HwConfig, s: &LayerShape, sched: Schedule) -> Vec<u64> {
-    let q_block = choose::q_block(hw, s);
+    let q_block = q_block(hw, s);
     let tcs = if sched == Schedule::Staged {
         vec![1]
     } else {
@@ -102,13 +102,23 @@ fn add_to(egraph: &mut SchedGraph, eclass: Id, node: SchedLang) -> Option<Id> {
 /// The key tile counts the lowering can lay out for `sched` with gathered K/V: the searched
 /// counts ([`tc_candidates`]) and the lowering's own default (what it runs when the op carries
 /// no `sofa.tc`), ascending.
-pub fn gathered_tiles(hw: &HwConfig, s: &LayerShape, sched: Schedule) -> Vec<u64> {
-    let q_block = choose::q_block(hw, s);
+pub fn gathered_tiles(pricer: &Pricer<'_>, s: &LayerShape, sched: Schedule) -> Vec<u64> {
+    let (hw, lowering) = (pricer.hw, pricer.lowering());
+    let q_block = q_block(hw, s);
     let mut tcs = tc_candidates(s.seq_k);
-    tcs.push(gathered::lowering_default_tc(hw, s, q_block));
+    tcs.push(lowering.default_tc(hw, s, q_block));
     tcs.sort_unstable();
     tcs.dedup();
-    tcs.retain(|&tc| gathered::lowers(hw, s, sched, tc, q_block));
+    tcs.retain(|&tc| {
+        let head = HeadPlan {
+            shape: s,
+            schedule: sched,
+            ablate: Ablation::default(),
+            tc: if sched == Schedule::Staged { 1 } else { tc },
+            q_block,
+        };
+        lowering.lays_out(hw, &head)
+    });
     tcs
 }
 
@@ -117,7 +127,7 @@ struct Tiled {
     sched: Schedule,
     tcs: Vec<u64>,
     ops: Operands,
-    kv: KvPlacement,
+    kv: KvSource,
 }
 
 impl Applier<SchedLang, ()> for Tiled {
@@ -132,7 +142,7 @@ impl Applier<SchedLang, ()> for Tiled {
         let [q, k, v] = self.ops.ids(subst);
         let kv = egraph.add(SchedLang::Kv(Kv(self.kv)));
         // Gathered K/V: K̂ is the K tile, read from DRAM per query block.
-        let khat = if self.kv == KvPlacement::Gathered {
+        let khat = if self.kv == KvSource::Gathered {
             KhatPlacement::Spill
         } else {
             KhatPlacement::Recompute
@@ -249,17 +259,18 @@ fn ablation_rules(sched: Schedule, lhs: &str, rules: &mut Vec<SchedRewrite>) {
 }
 
 /// Every rule that applies to a layer of shape `s` on `hw`.
-pub fn rules(hw: &HwConfig, s: &LayerShape) -> Vec<SchedRewrite> {
+pub fn rules(pricer: &Pricer<'_>, s: &LayerShape) -> Vec<SchedRewrite> {
+    let hw = pricer.hw;
     let ops = Operands::new();
     let mut rules = Vec::new();
-    gathered_rules(hw, s, &mut rules);
+    gathered_rules(pricer, s, &mut rules);
     let dense = feasible_tiles(hw, s, Schedule::Dense);
     if !dense.is_empty() {
         let tiled = Tiled {
             sched: Schedule::Dense,
             tcs: dense,
             ops,
-            kv: KvPlacement::OnDemand,
+            kv: KvSource::OnDemand,
         };
         rules.push(rewrite("fa2-dense", ATTN, tiled));
         rules.push(plain(
@@ -292,7 +303,7 @@ pub fn rules(hw: &HwConfig, s: &LayerShape) -> Vec<SchedRewrite> {
             sched: Schedule::Cct,
             tcs: cct,
             ops,
-            kv: KvPlacement::OnDemand,
+            kv: KvSource::OnDemand,
         };
         rules.push(rewrite("cct-tiles", ATTN, tiled));
         rules.push(plain(
@@ -311,18 +322,18 @@ pub fn rules(hw: &HwConfig, s: &LayerShape) -> Vec<SchedRewrite> {
 }
 
 /// The gathered dataflows (see the module doc), at every keep ratio.
-fn gathered_rules(hw: &HwConfig, s: &LayerShape, rules: &mut Vec<SchedRewrite>) {
+fn gathered_rules(pricer: &Pricer<'_>, s: &LayerShape, rules: &mut Vec<SchedRewrite>) {
     for (sched, name) in [
         (Schedule::Dense, "gathered-dense"),
         (Schedule::Cct, "gathered-cct"),
     ] {
-        let tcs = gathered_tiles(hw, s, sched);
+        let tcs = gathered_tiles(pricer, s, sched);
         if !tcs.is_empty() {
             let tiled = Tiled {
                 sched,
                 tcs,
                 ops: Operands::new(),
-                kv: KvPlacement::Gathered,
+                kv: KvSource::Gathered,
             };
             rules.push(rewrite(name, ATTN, tiled));
         }

@@ -88,7 +88,7 @@ fn kernel() -> Kernel {
     for (k, a) in attrs.to_attrs() {
         spec = spec.attr(k, a);
     }
-    spec = spec.attr("sofa.from", s(MHA)).attr("sofa.bc", i(8));
+    spec = spec.attr("sofa.from", s(MHA)).attr("sofa.tc", i(8));
     let kernel = m.build_at_end(entry, spec);
     let body = m.add_block(m.op(kernel).regions[0], vec![]);
     buffer(&mut m, body, "q", "token", 0, 64);

@@ -218,7 +218,13 @@ impl<'p> State<'p> {
                     q.push_back(start);
                     true
                 }
-                None => return Err(ReplayError::Semaphore { index: i, sem: *sem }.into()),
+                None => {
+                    return Err(ReplayError::Semaphore {
+                        index: i,
+                        sem: *sem,
+                    }
+                    .into())
+                }
             },
             _ => false,
         };

@@ -65,15 +65,22 @@
 //!
 //! Reference semantics: `crate::eval::sparse_mha` (with `selection_stats` for top-k recall).
 //!
-//! Both ops accept the optional plan attributes `cct-tile` writes (`sofa.tc`, `sofa.bc`,
-//! `sofa.q_block` : i64, `sofa.khat`, `sofa.schedule` : string) and the K/V source
-//! `lower-to-sofa` records (`sofa.kv` : string, `sofa.kv_hidden` : i64, `sofa.kv_bias_k`,
-//! `sofa.kv_bias_v` : bool); they do not change semantics.
+//! Both ops accept the optional plan attributes ([`plan`]: `sofa.schedule`, `sofa.tc`,
+//! `sofa.q_block`, `sofa.ablate` from `cct-tile`, the K/V source `sofa.kv*` from
+//! `lower-to-sofa`); they do not change semantics. [`shape`] reads an op's sizes and splits it
+//! into query blocks.
+
+pub mod plan;
+pub mod shape;
+
+pub use plan::{Ablation, KvGenPlan, KvPlan, KvSource, Plan, PlanError, Schedule};
+pub use shape::{query_blocks, AttnShape, QueryBlock, ShapeError};
 
 use super::{Arity, AttrDef, AttrKind, Dialect, OpDef, Trait};
 use crate::attr::{AttrDict, Attribute};
 use crate::module::{Module, Op};
 use crate::types::{Dim, TensorType, Type};
+use plan::{concat_attrs, PLAN_ATTRS};
 
 /// The `attn.mha` op name.
 pub const MHA: &str = "attn.mha";
@@ -82,6 +89,29 @@ pub const SPARSE_MHA: &str = "attn.sparse_mha";
 
 /// Smallest and largest `pred_bits` (LZ code width of the predicted k: sign + exponent bits).
 pub const PRED_BITS_RANGE: (i64, i64) = (2, 5);
+
+/// The attributes of `attn.mha` (its semantics).
+pub const MHA_ATTRS: [AttrDef; 5] = [
+    AttrDef::required("heads", AttrKind::Int),
+    AttrDef::required("kv_heads", AttrKind::Int),
+    AttrDef::required("head_dim", AttrKind::Int),
+    AttrDef::required("scale", AttrKind::Float),
+    AttrDef::required("causal", AttrKind::Bool),
+];
+
+/// What `attn.sparse_mha` adds to [`MHA_ATTRS`].
+pub const SPARSE_ATTRS: [AttrDef; 5] = [
+    AttrDef::required("keep_ratio", AttrKind::Float),
+    AttrDef::required("tiles", AttrKind::Int),
+    AttrDef::optional("radius", AttrKind::Float),
+    AttrDef::required("rounding", AttrKind::String),
+    AttrDef::required("pred_bits", AttrKind::Int),
+];
+
+/// `attn.sparse_mha`'s semantic attributes.
+pub const SPARSE_MHA_ATTRS: [AttrDef; 10] = concat_attrs(MHA_ATTRS, SPARSE_ATTRS);
+static MHA_OP_ATTRS: [AttrDef; 13] = concat_attrs(MHA_ATTRS, PLAN_ATTRS);
+static SPARSE_OP_ATTRS: [AttrDef; 18] = concat_attrs(SPARSE_MHA_ATTRS, PLAN_ATTRS);
 
 pub static ATTN: Dialect = Dialect {
     name: "attn",
@@ -96,22 +126,7 @@ pub static ATTN: Dialect = Dialect {
             operands: Arity::Between(3, 4),
             results: Arity::Exact(1),
             regions: 0,
-            attrs: &[
-                AttrDef::required("heads", AttrKind::Int),
-                AttrDef::required("kv_heads", AttrKind::Int),
-                AttrDef::required("head_dim", AttrKind::Int),
-                AttrDef::required("scale", AttrKind::Float),
-                AttrDef::required("causal", AttrKind::Bool),
-                AttrDef::optional("sofa.tc", AttrKind::Int),
-                AttrDef::optional("sofa.bc", AttrKind::Int),
-                AttrDef::optional("sofa.q_block", AttrKind::Int),
-                AttrDef::optional("sofa.khat", AttrKind::String),
-                AttrDef::optional("sofa.schedule", AttrKind::String),
-                AttrDef::optional("sofa.kv", AttrKind::String),
-                AttrDef::optional("sofa.kv_hidden", AttrKind::Int),
-                AttrDef::optional("sofa.kv_bias_k", AttrKind::Bool),
-                AttrDef::optional("sofa.kv_bias_v", AttrKind::Bool),
-            ],
+            attrs: &MHA_OP_ATTRS,
             props: &[],
             traits: &[Trait::Pure],
             verify: Some(verify_mha),
@@ -127,27 +142,7 @@ pub static ATTN: Dialect = Dialect {
             operands: Arity::Between(3, 4),
             results: Arity::Exact(1),
             regions: 0,
-            attrs: &[
-                AttrDef::required("heads", AttrKind::Int),
-                AttrDef::required("kv_heads", AttrKind::Int),
-                AttrDef::required("head_dim", AttrKind::Int),
-                AttrDef::required("scale", AttrKind::Float),
-                AttrDef::required("causal", AttrKind::Bool),
-                AttrDef::required("keep_ratio", AttrKind::Float),
-                AttrDef::required("tiles", AttrKind::Int),
-                AttrDef::optional("radius", AttrKind::Float),
-                AttrDef::required("rounding", AttrKind::String),
-                AttrDef::required("pred_bits", AttrKind::Int),
-                AttrDef::optional("sofa.tc", AttrKind::Int),
-                AttrDef::optional("sofa.bc", AttrKind::Int),
-                AttrDef::optional("sofa.q_block", AttrKind::Int),
-                AttrDef::optional("sofa.khat", AttrKind::String),
-                AttrDef::optional("sofa.schedule", AttrKind::String),
-                AttrDef::optional("sofa.kv", AttrKind::String),
-                AttrDef::optional("sofa.kv_hidden", AttrKind::Int),
-                AttrDef::optional("sofa.kv_bias_k", AttrKind::Bool),
-                AttrDef::optional("sofa.kv_bias_v", AttrKind::Bool),
-            ],
+            attrs: &SPARSE_OP_ATTRS,
             props: &[],
             traits: &[Trait::Pure],
             verify: Some(verify_sparse_mha),
@@ -338,13 +333,22 @@ fn check_same(errors: &mut Vec<String>, what: &str, a: &Dim, b: &Dim) {
 }
 
 fn verify_mha(module: &Module, op: Op, errors: &mut Vec<String>) {
+    verify_plan(module, op, errors);
     let Some(attrs) = MhaAttrs::of(module, op) else {
         return; // the schema check reports missing or mistyped attributes
     };
     verify_attention(module, op, &attrs, errors);
 }
 
+/// The plan attributes, when present, must read as a plan.
+pub fn verify_plan(module: &Module, op: Op, errors: &mut Vec<String>) {
+    if let Err(e) = Plan::from_attrs(&module.op(op).attrs) {
+        errors.push(e.to_string());
+    }
+}
+
 fn verify_sparse_mha(module: &Module, op: Op, errors: &mut Vec<String>) {
+    verify_plan(module, op, errors);
     let Some(attrs) = MhaAttrs::of(module, op) else {
         return; // the schema check reports missing or mistyped attributes
     };

@@ -1,0 +1,203 @@
+//! The compile pipelines, in one place: what `sofa compile`, `sofa run`, `sofa inspect`, the
+//! benches and `sofa bench paper` run for each kind of input.
+//!
+//! | input | passes (each verified after it runs) | then |
+//! |---|---|---|
+//! | ONNX model ([`model_pipeline`]) | `shape-infer`, `canonicalize`, `fuse-attention` ([`FRONT`]), `sparsify{keep}`, `cct-tile{schedule, ablate}`, `lower-to-sofa{kv}` | [`lower_model`]: the whole model as one program |
+//! | workload spec ([`workload_pipeline`]) | `sparsify{keep}`, `cct-tile`, `lower-to-sofa` on the spec's attention-only IR | [`lower_workload`]: one segment per layer |
+//!
+//! A [`Target`] fixes the chip and the choices a user makes (keep ratio, schedule, ablations,
+//! K/V source); the passes record the resulting plan on each attention op and the lowering
+//! reads it from there (`sofa_ir::dialect::attn::plan`), so the program is the plan the IR
+//! shows. [`schedule_layers`] prices the recorded plans for `schedule-json`. Callers that want
+//! instrumentation (dumps, timing, statistics) run the returned [`PassManager`] themselves; the
+//! `compile_*` helpers run it silently.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sofa_ir::dialect::attn::{Ablation, KvSource, Schedule};
+use sofa_ir::dialect::DialectRegistry;
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::Program;
+use sofa_ir::pass::{NoInstrumentation, PassManager, PassManagerError, PipelineError};
+use sofa_ir::Module;
+
+use crate::lower::model::lower_model_explained;
+use crate::lower::{lower_attention, LowerDefaults, LowerError};
+use crate::onnx::{import_file, ImportOptions, OnnxError};
+use crate::passes::cct_tile::CctTile;
+use crate::passes::lower_to_sofa::LowerToSofa;
+use crate::passes::lowered_heads::LoweredHeads;
+use crate::passes::registry;
+use crate::passes::sparsify::{Sparsify, SparsifyConfig};
+use crate::schedule::price::{price_module, PricedLayer};
+use crate::schedule::{Pin, Pricer, ScheduleError};
+use crate::workload::{build_module, WorkloadError, WorkloadSpec};
+
+/// The passes that recognise attention in an imported model.
+pub const FRONT: &str = "shape-infer,canonicalize,fuse-attention";
+
+/// The chip and the user's choices.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub hw: HwConfig,
+    /// Fraction of each query's visible keys kept; `None`: the input's own (a workload spec's
+    /// `keep_ratio`, 1 for ONNX models).
+    pub keep: Option<f64>,
+    pub schedule: Schedule,
+    pub ablate: Ablation,
+    /// Where model attention ops take K and V from; `None` = auto. Workload specs gather.
+    pub kv: Option<KvSource>,
+}
+
+impl Default for Target {
+    fn default() -> Target {
+        Target {
+            hw: HwConfig::default(),
+            keep: None,
+            schedule: Schedule::Cct,
+            ablate: Ablation::default(),
+            kv: None,
+        }
+    }
+}
+
+/// Why a pipeline could not be built or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("pipeline '{pipeline}': {source}")]
+    Pipeline {
+        pipeline: &'static str,
+        source: PipelineError,
+    },
+    #[error(transparent)]
+    Pass(#[from] PassManagerError),
+    #[error(transparent)]
+    Import(#[from] OnnxError),
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+    #[error(transparent)]
+    Lower(#[from] LowerError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+}
+
+/// The lowering's defaults for ops the passes left without a plan (none in these pipelines).
+fn defaults(target: &Target) -> LowerDefaults {
+    LowerDefaults {
+        schedule: target.schedule,
+        ablate: target.ablate,
+        kv: target.kv,
+    }
+}
+
+/// `sparsify{keep}`, `cct-tile`, `lower-to-sofa` appended to `pm`.
+fn add_planning(pm: &mut PassManager, target: &Target, keep: f64, kv: Option<KvSource>) {
+    let mut sparsify = SparsifyConfig::default();
+    sparsify.global.keep = keep;
+    pm.add(Box::new(Sparsify::new(sparsify)));
+    pm.add(Box::new(CctTile::new(
+        target.hw.clone(),
+        target.schedule,
+        target.ablate,
+    )));
+    let lower = LowerDefaults {
+        kv,
+        ..defaults(target)
+    };
+    pm.add(Box::new(LowerToSofa::new(target.hw.clone(), lower)));
+}
+
+fn dialects() -> DialectRegistry {
+    DialectRegistry::with_core_dialects()
+}
+
+/// The passes that recognise attention, alone (`sofa inspect`).
+pub fn front_pipeline() -> Result<PassManager, DriverError> {
+    PassManager::from_pipeline(dialects(), &registry(), FRONT).map_err(|source| {
+        DriverError::Pipeline {
+            pipeline: FRONT,
+            source,
+        }
+    })
+}
+
+/// The compile pipeline of an imported ONNX model (see the module doc).
+pub fn model_pipeline(target: &Target) -> Result<PassManager, DriverError> {
+    let mut pm = front_pipeline()?;
+    add_planning(&mut pm, target, target.keep.unwrap_or(1.0), target.kv);
+    Ok(pm)
+}
+
+/// The compile pipeline of a workload spec's attention IR (see the module doc); K and V are
+/// always gathered (the IR carries them, not the layer input they are projected from).
+pub fn workload_pipeline(target: &Target, spec: &WorkloadSpec) -> PassManager {
+    let mut pm = PassManager::new(dialects());
+    let keep = target.keep.unwrap_or(spec.keep_ratio);
+    add_planning(&mut pm, target, keep, Some(KvSource::Gathered));
+    pm
+}
+
+/// Import `path` with `bindings` and run [`model_pipeline`] silently.
+pub fn compile_onnx(
+    path: &Path,
+    bindings: &BTreeMap<String, u64>,
+    target: &Target,
+) -> Result<Module, DriverError> {
+    let opts = ImportOptions {
+        shape_bindings: bindings.clone(),
+    };
+    let mut module = import_file(path, &opts)?;
+    model_pipeline(target)?.run(&mut module, &mut NoInstrumentation)?;
+    Ok(module)
+}
+
+/// A workload spec's attention IR through [`workload_pipeline`], silently.
+pub fn compile_workload(spec: &WorkloadSpec, target: &Target) -> Result<Module, DriverError> {
+    let mut module = build_module(spec)?;
+    workload_pipeline(target, spec).run(&mut module, &mut NoInstrumentation)?;
+    Ok(module)
+}
+
+/// A compiled model as one SOFA-ISA program, with a note per attention op on where it takes K
+/// and V from.
+pub fn lower_model(
+    module: &Module,
+    target: &Target,
+) -> Result<(Program, Vec<String>), DriverError> {
+    Ok(lower_model_explained(
+        module,
+        &target.hw,
+        &defaults(target),
+    )?)
+}
+
+/// A compiled workload as one SOFA-ISA program.
+pub fn lower_workload(module: &Module, target: &Target) -> Result<Program, DriverError> {
+    Ok(lower_attention(module, &target.hw, &defaults(target))?)
+}
+
+/// The plan every attention op of a compiled module records, priced (what `schedule-json`
+/// reports).
+pub fn schedule_layers(module: &Module, target: &Target) -> Result<Vec<PricedLayer>, DriverError> {
+    let pricer = Pricer::new(&target.hw, &LoweredHeads);
+    Ok(price_module(module, &pricer)?)
+}
+
+/// The `schedule-json` text of a compiled module.
+pub fn schedule_json(module: &Module, target: &Target, name: &str) -> Result<String, DriverError> {
+    let layers = schedule_layers(module, target)?;
+    Ok(crate::schedule::json::render(
+        &target.hw,
+        name,
+        target.schedule,
+        target.ablate,
+        &layers,
+    ))
+}
+
+/// The extraction pin `cct-tile` plans under for `target`.
+pub fn pin(target: &Target) -> Pin {
+    Pin::new(target.schedule, target.ablate)
+}

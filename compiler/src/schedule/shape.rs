@@ -1,0 +1,130 @@
+//! What the cost model knows of a layer ([`LayerShape`]) and the plan space it searches:
+//! the key tile counts, the query block, and which candidates fit the SRAMs. A leaf of
+//! `schedule`: the cost model, the e-graph and the planner all read it, it reads none of them.
+
+use sofa_ir::dialect::attn::shape::QueryBlocks;
+use sofa_ir::dialect::attn::{query_blocks, AttnShape, SparseMhaAttrs, SPARSE_MHA};
+use sofa_ir::dialect::sofa::attention_kind;
+use sofa_ir::eval::sads::keep_count;
+use sofa_ir::hw::HwConfig;
+use sofa_ir::{Module, Op};
+
+use super::{KhatPlacement, Schedule, ScheduleError};
+
+/// The sizes of one attention layer that the cost depends on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerShape {
+    pub batch: u64,
+    pub heads: u64,
+    pub seq_q: u64,
+    pub seq_k: u64,
+    pub head_dim: u64,
+    /// Width of the token rows X that K/V are generated from (`heads · head_dim`).
+    pub hidden: u64,
+    pub causal: bool,
+    /// Fraction of each row's visible keys kept (1 = dense).
+    pub keep: f64,
+}
+
+/// A [`LayerShape`] as an ordered key (the keep ratio by its bits): memo and cache keys.
+pub type ShapeKey = (u64, u64, u64, u64, u64, u64, bool, u64);
+
+impl LayerShape {
+    pub fn key(&self) -> ShapeKey {
+        (
+            self.batch,
+            self.heads,
+            self.seq_q,
+            self.seq_k,
+            self.head_dim,
+            self.hidden,
+            self.causal,
+            self.keep.to_bits(),
+        )
+    }
+
+    /// The shape of an attention op (or its kernel); errors name `layer`.
+    pub fn of(m: &Module, op: Op, layer: usize) -> Result<LayerShape, ScheduleError> {
+        let shape =
+            AttnShape::of(m, op).map_err(|source| ScheduleError::Shape { layer, source })?;
+        let keep = match attention_kind(m, op) {
+            Some(SPARSE_MHA) => {
+                SparseMhaAttrs::from_dict(&m.op(op).attrs)
+                    .map_err(|e| ScheduleError::Attrs {
+                        layer,
+                        message: e.to_string(),
+                    })?
+                    .keep_ratio
+            }
+            _ => 1.0,
+        };
+        Ok(LayerShape {
+            batch: shape.batch,
+            heads: shape.heads,
+            seq_q: shape.seq_q,
+            seq_k: shape.seq_k,
+            head_dim: shape.head_dim,
+            hidden: shape.heads.saturating_mul(shape.head_dim),
+            causal: shape.causal,
+            keep,
+        })
+    }
+
+    /// The query blocks of one (batch, head) in blocks of `rows` queries.
+    pub fn blocks(&self, rows: u64) -> QueryBlocks {
+        query_blocks(self.seq_q, self.seq_k, self.causal, rows)
+    }
+
+    /// The selection budget of `n` visible keys.
+    pub fn budget(&self, n: u64) -> u64 {
+        keep_count(self.keep, n)
+    }
+}
+
+/// One point of the plan space.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    pub tc: u64,
+    pub q_block: u64,
+    pub khat: KhatPlacement,
+}
+
+/// The key tile counts searched: `2..=32` step 2 up to `Sk`, else one tile.
+pub fn tc_candidates(seq_k: u64) -> Vec<u64> {
+    let even: Vec<u64> = (2..=32).step_by(2).filter(|&t| t <= seq_k).collect();
+    if even.is_empty() {
+        vec![1]
+    } else {
+        even
+    }
+}
+
+/// Query rows per block: `block.query_rows`, or `Sq` when smaller.
+pub fn q_block(hw: &HwConfig, s: &LayerShape) -> u64 {
+    u64::from(hw.block.query_rows).min(s.seq_q).max(1)
+}
+
+/// Whether candidate `c` of `sched` fits the SRAMs (see [`super::choose`]'s module doc).
+pub fn fits(hw: &HwConfig, s: &LayerShape, sched: Schedule, c: &Candidate) -> bool {
+    let bc = s.seq_k.div_ceil(c.tc);
+    let rows = c.q_block;
+    // Staged has no key tiles: its generated K/V stream through in query-block-sized chunks.
+    let kv_rows = if sched == Schedule::Staged {
+        bc.min(rows)
+    } else {
+        bc
+    };
+    let token = rows * s.head_dim * 2 + 2 * kv_rows * s.head_dim * 2 + rows * s.head_dim * 4;
+    let sel = s.budget(s.seq_k).div_ceil(c.tc).min(bc);
+    let temp = rows * bc + rows * sel * 2;
+    token <= hw.sram.token_bytes && (sched != Schedule::Cct || temp <= hw.sram.temp_bytes)
+}
+
+/// The schedule a layer actually runs: keep 1 has nothing to predict, so it is dense.
+pub fn effective(sched: Schedule, s: &LayerShape) -> Schedule {
+    if s.keep >= 1.0 {
+        Schedule::Dense
+    } else {
+        sched
+    }
+}

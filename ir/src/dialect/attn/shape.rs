@@ -1,0 +1,214 @@
+//! The sizes of an attention op and the geometry every consumer splits it by: query blocks,
+//! the keys each block sees, the key tiles it touches. The lowering, the cost model and the
+//! paper's complexity counts all walk a layer with [`query_blocks`], so they cannot disagree
+//! on where a block ends or which keys a causal block sees.
+
+use crate::isa::DType;
+use crate::module::{Module, Op};
+
+use super::MhaAttrs;
+
+/// What an attention op's operand types and attributes fix: sizes, masking, element type and
+/// score scale.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttnShape {
+    pub batch: u64,
+    pub heads: u64,
+    pub kv_heads: u64,
+    pub seq_q: u64,
+    pub seq_k: u64,
+    pub head_dim: u64,
+    pub causal: bool,
+    /// The op has a mask operand.
+    pub masked: bool,
+    /// Element type of q (and k, v, the output).
+    pub dt: DType,
+    pub scale: f32,
+}
+
+/// Why an op's shape cannot be read.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ShapeError {
+    #[error("not an attention op")]
+    NotAttention,
+    #[error("attn.mha lacks its attributes")]
+    Attributes,
+    #[error("operand {0} must be a static non-empty float [B, H, S, D] tensor")]
+    Operand(usize),
+    #[error("q {q:?} and k {k:?} do not match")]
+    QkMismatch { q: Vec<u64>, k: Vec<u64> },
+    #[error("v {v:?} must have k's shape {k:?} (SU-FA needs the value width = head_dim)")]
+    VShape { v: Vec<u64>, k: Vec<u64> },
+    #[error("scale {0} is not a finite f32")]
+    Scale(f64),
+}
+
+impl AttnShape {
+    /// The shape of `op`, an `attn.mha`, `attn.sparse_mha` or the `sofa.kernel` that replaced
+    /// one. Every size must be static.
+    pub fn of(m: &Module, op: Op) -> Result<AttnShape, ShapeError> {
+        crate::dialect::sofa::attention_kind(m, op).ok_or(ShapeError::NotAttention)?;
+        let attrs = MhaAttrs::of(m, op).ok_or(ShapeError::Attributes)?;
+        let (dt, q) = operand(m, op, 0)?;
+        let (_, k) = operand(m, op, 1)?;
+        let (_, v) = operand(m, op, 2)?;
+        if q[3] != k[3] || q[0] != k[0] || !q[1].is_multiple_of(k[1]) {
+            return Err(ShapeError::QkMismatch { q, k });
+        }
+        if v != k {
+            return Err(ShapeError::VShape { v, k });
+        }
+        let scale = attrs.scale as f32;
+        if !scale.is_finite() {
+            return Err(ShapeError::Scale(attrs.scale));
+        }
+        Ok(AttnShape {
+            batch: q[0],
+            heads: q[1],
+            kv_heads: k[1],
+            seq_q: q[2],
+            seq_k: k[2],
+            head_dim: q[3],
+            causal: attrs.causal,
+            masked: m.op(op).operands.len() > 3,
+            dt,
+            scale,
+        })
+    }
+
+    /// A shape of the given sizes and type: not causal, no mask, scale 1.
+    pub fn new(
+        batch: u64,
+        heads: u64,
+        kv_heads: u64,
+        seq_q: u64,
+        seq_k: u64,
+        head_dim: u64,
+        dt: DType,
+    ) -> AttnShape {
+        AttnShape {
+            batch,
+            heads,
+            kv_heads,
+            seq_q,
+            seq_k,
+            head_dim,
+            causal: false,
+            masked: false,
+            dt,
+            scale: 1.0,
+        }
+    }
+
+    /// The query blocks of one (batch, head) in blocks of `rows` queries.
+    pub fn query_blocks(&self, rows: u64) -> QueryBlocks {
+        query_blocks(self.seq_q, self.seq_k, self.causal, rows)
+    }
+}
+
+/// The static `[B, H, S, D]` float type of operand `i`.
+fn operand(m: &Module, op: Op, i: usize) -> Result<(DType, Vec<u64>), ShapeError> {
+    let t = m
+        .op(op)
+        .operands
+        .get(i)
+        .and_then(|&v| m.value_type(v).as_tensor())
+        .ok_or(ShapeError::Operand(i))?;
+    let dims: Option<Vec<u64>> = t.dims.iter().map(|d| d.as_static()).collect();
+    let dt = DType::from_elem(t.elem);
+    match dims {
+        Some(s) if s.len() == 4 && dt.is_float() && !s.contains(&0) => Ok((dt, s)),
+        _ => Err(ShapeError::Operand(i)),
+    }
+}
+
+/// One block of consecutive queries of a (batch, head).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueryBlock {
+    /// Position of the block (0, 1, ...).
+    pub index: u64,
+    /// Its first query.
+    pub q0: u64,
+    pub rows: u64,
+    /// Keys visible to the block: all of them, or up to its last query when causal.
+    pub visible: u64,
+}
+
+impl QueryBlock {
+    /// Key tiles of width `bc` that hold visible keys (the others are skipped).
+    pub fn tiles(&self, bc: u64) -> u64 {
+        self.visible.div_ceil(bc.max(1))
+    }
+}
+
+/// Blocks of `rows` queries (the last one may be shorter) over `seq_q` queries and `seq_k`
+/// keys.
+pub fn query_blocks(seq_q: u64, seq_k: u64, causal: bool, rows: u64) -> QueryBlocks {
+    QueryBlocks {
+        seq_q,
+        seq_k,
+        causal,
+        rows: rows.max(1),
+        next: 0,
+        index: 0,
+    }
+}
+
+/// The iterator of [`query_blocks`].
+#[derive(Clone, Debug)]
+pub struct QueryBlocks {
+    seq_q: u64,
+    seq_k: u64,
+    causal: bool,
+    rows: u64,
+    next: u64,
+    index: u64,
+}
+
+impl Iterator for QueryBlocks {
+    type Item = QueryBlock;
+
+    fn next(&mut self) -> Option<QueryBlock> {
+        if self.next >= self.seq_q {
+            return None;
+        }
+        let q0 = self.next;
+        let rows = self.rows.min(self.seq_q - q0);
+        let visible = if self.causal {
+            self.seq_k.min(q0 + rows)
+        } else {
+            self.seq_k
+        };
+        let block = QueryBlock {
+            index: self.index,
+            q0,
+            rows,
+            visible,
+        };
+        self.next += rows;
+        self.index += 1;
+        Some(block)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causal_blocks_see_keys_up_to_their_last_query() {
+        let blocks: Vec<QueryBlock> = query_blocks(300, 300, true, 128).collect();
+        let rows: Vec<u64> = blocks.iter().map(|b| b.rows).collect();
+        let visible: Vec<u64> = blocks.iter().map(|b| b.visible).collect();
+        assert_eq!(rows, [128, 128, 44]);
+        assert_eq!(visible, [128, 256, 300]);
+        assert_eq!(blocks[2].q0, 256);
+        assert_eq!(blocks[2].index, 2);
+        assert_eq!(blocks[1].tiles(100), 3);
+        let full: Vec<u64> = query_blocks(10, 7, false, 4).map(|b| b.visible).collect();
+        assert_eq!(full, [7, 7, 7]);
+        assert_eq!(query_blocks(0, 5, true, 4).count(), 0);
+        // A zero block size is one row per block, not an endless loop.
+        assert_eq!(query_blocks(3, 3, false, 0).count(), 3);
+    }
+}
