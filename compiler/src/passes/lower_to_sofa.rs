@@ -92,7 +92,11 @@ pub static INFO: PassInfo = PassInfo {
             help: "activation type of the segment: auto (q's element type), f16, bf16 or f32",
         },
     ],
-    build: |opts| Ok(Box::new(LowerToSofa::from_options(opts)?)),
+    build: |opts| {
+        Ok(Box::new(
+            LowerToSofa::from_options(opts).map_err(sofa_ir::pass::PassBuildError::pass)?,
+        ))
+    },
 };
 
 /// The `lower-to-sofa` pass.
