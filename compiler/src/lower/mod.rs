@@ -361,7 +361,7 @@ fn plan(
     // A `sofa.kernel` is planned as the attention op it replaced (`sofa.from`).
     let kind = sofa_ir::dialect::sofa::attention_kind(m, op).unwrap_or_default();
     let (mha, sparse) = if kind == SPARSE_MHA {
-        let s = SparseMhaAttrs::from_dict(&data.attrs).map_err(&err)?;
+        let s = SparseMhaAttrs::from_dict(&data.attrs).map_err(|e| err(e.to_string()))?;
         (s.mha.clone(), Some(s))
     } else if kind == MHA {
         let a = MhaAttrs::of(m, op).ok_or_else(|| err("attn.mha lacks its attributes".into()))?;

@@ -3,7 +3,7 @@
 use super::ops::OPS;
 use super::shape::{broadcast_shapes, reshape_dims, ShapeEntry};
 use crate::attr::{Attribute, DenseAttr};
-use crate::dialect::{DialectRegistry, Trait};
+use crate::dialect::{DialectRegistry, InferError, Trait};
 use crate::module::{Module, Op, OpSpec};
 use crate::types::{Dim, ElemType, Type};
 
@@ -39,7 +39,7 @@ fn build(
     (m, op)
 }
 
-fn infer(m: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+fn infer(m: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     let def = DialectRegistry::with_core_dialects()
         .lookup(&m.ops[op].name)
         .expect("registered");
