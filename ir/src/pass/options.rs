@@ -85,7 +85,8 @@ pub enum OptionLookupError {
     },
 }
 
-/// For pass constructors that still report `String`s.
+/// Transitional: lets `?` work in pass constructors that still return `String` errors
+/// (sparsify, cct-tile, lower-to-sofa); remove once those are typed.
 impl From<OptionLookupError> for String {
     fn from(e: OptionLookupError) -> String {
         e.to_string()
