@@ -13,9 +13,9 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Engine, SramSpace};
 
 use super::report::{EnergyReport, EnergyTerm};
-use sofa_ir::hw::timing::{engine_slot, EngineStats, ENGINES};
 use super::tally::Tally;
 use super::SimError;
+use sofa_ir::hw::timing::{engine_slot, EngineStats, ENGINES};
 
 fn overflow(e: impl std::fmt::Display) -> SimError {
     SimError::general(format!("energy: {e}"))

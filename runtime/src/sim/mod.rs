@@ -126,7 +126,11 @@ impl From<ReplayError> for SimError {
                 message,
             },
             ReplayError::Deadlock { instr: None, .. } => SimError::general(message),
-            ReplayError::Overflow { index, opcode, what } => SimError {
+            ReplayError::Overflow {
+                index,
+                opcode,
+                what,
+            } => SimError {
                 instr: Some(index),
                 opcode: Some(opcode),
                 message: format!("{what} overflows 64 bits"),

@@ -15,9 +15,9 @@ use sofa_ir::isa::{Engine, Instr, Program, SramSpace};
 
 use super::drive::Run;
 use super::exec::RecallSample;
-use sofa_ir::hw::timing::{engine_slot, Slot};
 use super::tally::{InstrTally, TensorClass};
 use super::{energy, SimError, SimOptions};
+use sofa_ir::hw::timing::{engine_slot, Slot};
 
 /// The `format` field of every report.
 pub const REPORT_FORMAT: &str = "sofa-report";
