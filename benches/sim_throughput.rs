@@ -153,7 +153,7 @@ fn fixture_run(hw: &HwConfig) -> Fallible<()> {
     let t = Instant::now();
     let program = compile_fixture(hw, &onnx, &arrays)?;
     let compile = t.elapsed();
-    let inputs = program_inputs(&program, &arrays)?;
+    let inputs = program_inputs(&program, &arrays).map_err(|e| e.to_string())?;
     let opts = SimOptions::default();
     let mut times = Vec::with_capacity(RUNS);
     let mut report = None;

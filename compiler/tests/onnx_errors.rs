@@ -9,8 +9,8 @@ use sofa_compiler::onnx::proto::{
     StringStringEntryProto, TensorProto,
 };
 use sofa_compiler::onnx::{
-    decode_model, import_bytes, import_file, import_file_with_warnings, ImportOptions, OnnxError,
-    Site,
+    decode_model, import_bytes, import_file, import_file_with_warnings, Cause, ImportOptions,
+    OnnxError, Site,
 };
 use sofa_ir::{Attribute, Dim, ElemType, Module, Type};
 
@@ -94,6 +94,13 @@ fn cycles_are_errors_naming_a_node() {
     let e = import(g).expect_err("cycle");
     assert!(
         matches!(e.site(), Some(Site::Node { op_type, .. }) if op_type == "Add" || op_type == "Neg"),
+        "{e}"
+    );
+    let OnnxError::At { cause, .. } = &e else {
+        panic!("not a node error: {e}");
+    };
+    assert!(
+        matches!(&**cause, Cause::Cycle(nodes) if nodes.len() == 3),
         "{e}"
     );
     let text = e.to_string();
@@ -439,6 +446,11 @@ fn constant_value_forms_are_normalised() {
 fn declared_shapes_that_contradict_inference_are_errors() {
     let mut g = relu_graph(vec![node("Relu", "r", &["x"], &["y"])]);
     g.output = vec![value_info("y", F32, &[D::N(5)])];
+    let e = import(g.clone()).expect_err("contradiction");
+    assert!(
+        matches!(&e, OnnxError::At { cause, .. } if matches!(&**cause, Cause::OutputMismatch { output, .. } if output == "y")),
+        "{e}"
+    );
     let text = err_text(g);
     assert!(text.starts_with("node #0 \"r\" (Relu): output \"y\": inferred type [4]xf32 but the model declares [5]xf32"), "{text}");
 }

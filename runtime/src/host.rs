@@ -8,31 +8,92 @@
 use std::collections::BTreeMap;
 
 use half::{bf16, f16};
-use sofa_ir::eval::{Tensor, TensorData};
+use sofa_ir::eval::{EvalErrorKind, Storage, Tensor, TensorData};
 use sofa_ir::isa::{DType, Program, TensorDecl, TensorKind};
 use sofa_ir::ElemType;
+
+/// A host tensor that does not fit the program's tensor table, or output bytes that do not
+/// form its tensor; every variant names the tensor.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum HostError {
+    /// `given` lists the arrays the inputs do hold.
+    #[error(
+        "the program needs input '{name}' {shape:?} {dtype}, but the inputs hold only [{}]",
+        given.join(", ")
+    )]
+    MissingInput {
+        name: String,
+        shape: Vec<u64>,
+        dtype: DType,
+        given: Vec<String>,
+    },
+    #[error("the simulator returned no bytes for output '{0}'")]
+    MissingOutput(String),
+    #[error("input '{name}' has shape {shape:?}, the program expects {expected:?}")]
+    InputShape {
+        name: String,
+        shape: Vec<usize>,
+        expected: Vec<u64>,
+    },
+    #[error("input '{name}' holds {held}, which cannot become the program's {dtype}")]
+    Unrepresentable {
+        name: String,
+        held: Held,
+        dtype: DType,
+    },
+    #[error("output '{0}' has an overflowing size")]
+    OutputSize(String),
+    #[error("output '{name}': {len} bytes, expected {expected}")]
+    OutputBytes {
+        name: String,
+        len: usize,
+        expected: u64,
+    },
+    #[error("output '{name}': {error}")]
+    OutputTensor {
+        name: String,
+        #[source]
+        error: EvalErrorKind,
+    },
+    #[error("output '{name}' is {dtype}, which has no host tensor type")]
+    NoHostType { name: String, dtype: DType },
+}
+
+/// What a host tensor holds that the program's type cannot: one value, or its whole storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    Value(i64),
+    Data(Storage),
+}
+
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Held::Value(v) => write!(f, "{v}"),
+            Held::Data(s) => write!(f, "{s:?} data"),
+        }
+    }
+}
 
 /// Raw bytes for every input tensor of `program`, taken from `arrays` by name.
 pub fn program_inputs(
     program: &Program,
     arrays: &BTreeMap<String, Tensor>,
-) -> Result<BTreeMap<String, Vec<u8>>, String> {
+) -> Result<BTreeMap<String, Vec<u8>>, HostError> {
     let mut out = BTreeMap::new();
     for decl in program
         .tensors
         .iter()
         .filter(|t| t.kind == TensorKind::Input)
     {
-        let t = arrays.get(&decl.name).ok_or_else(|| {
-            let given: Vec<&str> = arrays.keys().map(String::as_str).collect();
-            format!(
-                "the program needs input '{}' {:?} {}, but the inputs hold only [{}]",
-                decl.name,
-                decl.shape,
-                decl.dtype,
-                given.join(", ")
-            )
-        })?;
+        let t = arrays
+            .get(&decl.name)
+            .ok_or_else(|| HostError::MissingInput {
+                name: decl.name.clone(),
+                shape: decl.shape.clone(),
+                dtype: decl.dtype,
+                given: arrays.keys().cloned().collect(),
+            })?;
         out.insert(decl.name.clone(), input_bytes(decl, t)?);
     }
     Ok(out)
@@ -42,7 +103,7 @@ pub fn program_inputs(
 pub fn program_outputs(
     program: &Program,
     bytes: &BTreeMap<String, Vec<u8>>,
-) -> Result<BTreeMap<String, Tensor>, String> {
+) -> Result<BTreeMap<String, Tensor>, HostError> {
     let mut out = BTreeMap::new();
     for decl in program
         .tensors
@@ -51,28 +112,26 @@ pub fn program_outputs(
     {
         let b = bytes
             .get(&decl.name)
-            .ok_or_else(|| format!("the simulator returned no bytes for output '{}'", decl.name))?;
+            .ok_or_else(|| HostError::MissingOutput(decl.name.clone()))?;
         out.insert(decl.name.clone(), output_tensor(decl, b)?);
     }
     Ok(out)
 }
 
 /// The bytes of `t` as tensor `decl` (same shape; values converted to `decl.dtype`).
-pub fn input_bytes(decl: &TensorDecl, t: &Tensor) -> Result<Vec<u8>, String> {
+pub fn input_bytes(decl: &TensorDecl, t: &Tensor) -> Result<Vec<u8>, HostError> {
     let want: Vec<usize> = decl.shape.iter().map(|&d| d as usize).collect();
     if t.shape() != want.as_slice() {
-        return Err(format!(
-            "input '{}' has shape {:?}, the program expects {:?}",
-            decl.name,
-            t.shape(),
-            decl.shape
-        ));
+        return Err(HostError::InputShape {
+            name: decl.name.clone(),
+            shape: t.shape().to_vec(),
+            expected: decl.shape.clone(),
+        });
     }
-    let bad = |what: &str| {
-        format!(
-            "input '{}' holds {what}, which cannot become the program's {}",
-            decl.name, decl.dtype
-        )
+    let bad = |held: Held| HostError::Unrepresentable {
+        name: decl.name.clone(),
+        held,
+        dtype: decl.dtype,
     };
     let mut out = Vec::with_capacity(t.len() * (decl.dtype.bits() as usize).div_ceil(8));
     match (t.data(), decl.dtype) {
@@ -86,36 +145,39 @@ pub fn input_bytes(decl: &TensorDecl, t: &Tensor) -> Result<Vec<u8>, String> {
         (TensorData::I64(v), DType::I64) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
         (TensorData::I64(v), DType::I32) => {
             for &x in v {
-                let n = i32::try_from(x).map_err(|_| bad(&format!("{x}")))?;
+                let n = i32::try_from(x).map_err(|_| bad(Held::Value(x)))?;
                 out.extend(n.to_le_bytes());
             }
         }
         (TensorData::I64(v), DType::I8) => {
             for &x in v {
-                let n = i8::try_from(x).map_err(|_| bad(&format!("{x}")))?;
+                let n = i8::try_from(x).map_err(|_| bad(Held::Value(x)))?;
                 out.extend(n.to_le_bytes());
             }
         }
         (TensorData::Bool(v), DType::I1) => v.iter().for_each(|&b| out.push(u8::from(b))),
-        (d, _) => return Err(bad(&format!("{:?} data", d.storage()))),
+        (d, _) => return Err(bad(Held::Data(d.storage()))),
     }
     Ok(out)
 }
 
 /// The host tensor of output `decl` from its bytes.
-pub fn output_tensor(decl: &TensorDecl, bytes: &[u8]) -> Result<Tensor, String> {
+pub fn output_tensor(decl: &TensorDecl, bytes: &[u8]) -> Result<Tensor, HostError> {
     let shape: Vec<usize> = decl.shape.iter().map(|&d| d as usize).collect();
-    let expect = decl
+    let expected = decl
         .byte_len()
-        .ok_or_else(|| format!("output '{}' has an overflowing size", decl.name))?;
-    if bytes.len() as u64 != expect {
-        return Err(format!(
-            "output '{}': {} bytes, expected {expect}",
-            decl.name,
-            bytes.len()
-        ));
+        .ok_or_else(|| HostError::OutputSize(decl.name.clone()))?;
+    if bytes.len() as u64 != expected {
+        return Err(HostError::OutputBytes {
+            name: decl.name.clone(),
+            len: bytes.len(),
+            expected,
+        });
     }
-    let err = |e: sofa_ir::eval::EvalErrorKind| format!("output '{}': {e}", decl.name);
+    let err = |error| HostError::OutputTensor {
+        name: decl.name.clone(),
+        error,
+    };
     match decl.dtype {
         DType::F32 => Tensor::from_f32(shape, chunks(bytes, f32::from_le_bytes)).map_err(err),
         DType::F16 => {
@@ -132,10 +194,10 @@ pub fn output_tensor(decl: &TensorDecl, bytes: &[u8]) -> Result<Tensor, String> 
             Tensor::new(ElemType::I32, shape, TensorData::I64(v)).map_err(err)
         }
         DType::I1 => Tensor::from_bool(shape, bytes.iter().map(|&b| b != 0).collect()).map_err(err),
-        other => Err(format!(
-            "output '{}' is {other}, which has no host tensor type",
-            decl.name
-        )),
+        dtype => Err(HostError::NoHostType {
+            name: decl.name.clone(),
+            dtype,
+        }),
     }
 }
 
@@ -182,9 +244,19 @@ mod tests {
     fn narrowing_and_shape_mismatches_are_named_errors() {
         let d = decl("ids", TensorKind::Input, DType::I32, vec![1]);
         let t = Tensor::from_i64(vec![1], vec![1 << 40]).unwrap();
-        assert!(input_bytes(&d, &t).unwrap_err().contains("'ids'"));
+        assert_eq!(
+            input_bytes(&d, &t).unwrap_err().to_string(),
+            "input 'ids' holds 1099511627776, which cannot become the program's i32"
+        );
         let t = Tensor::from_i64(vec![2], vec![1, 2]).unwrap();
-        assert!(input_bytes(&d, &t).unwrap_err().contains("shape [2]"));
+        assert_eq!(
+            input_bytes(&d, &t).unwrap_err(),
+            HostError::InputShape {
+                name: "ids".into(),
+                shape: vec![2],
+                expected: vec![1]
+            }
+        );
     }
 
     #[test]
@@ -207,7 +279,7 @@ mod tests {
             "mask".to_string(),
             Tensor::from_i64(vec![1], vec![1]).unwrap(),
         );
-        let e = program_inputs(&p, &arrays).unwrap_err();
+        let e = program_inputs(&p, &arrays).unwrap_err().to_string();
         assert!(e.contains("'ids'") && e.contains("[mask]"), "{e}");
     }
 }

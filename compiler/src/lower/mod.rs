@@ -24,8 +24,8 @@ pub mod sram;
 pub mod sync;
 
 use sofa_ir::dialect::attn::{
-    Ablation, AttnShape, KvGenPlan, KvPlan, KvSource, Plan, Schedule, ShapeError, SparseMhaAttrs,
-    SPARSE_MHA,
+    Ablation, AttnShape, AttnShapeError, KvGenPlan, KvPlan, KvSource, Plan, Schedule,
+    SparseMhaAttrs, SPARSE_MHA,
 };
 use sofa_ir::dialect::sofa::KERNEL;
 use sofa_ir::hw::HwConfig;
@@ -326,10 +326,12 @@ pub fn plan_layer(
         Location::Name(n) => n.clone(),
         _ => format!("attention{index}"),
     };
-    let shape = AttnShape::of(m, op).map_err(|e: ShapeError| err(e.to_string()))?;
+    let shape = AttnShape::of(m, op).map_err(|e: AttnShapeError| err(e.to_string()))?;
     let plan = Plan::from_attrs(&data.attrs).map_err(|e| err(e.to_string()))?;
     let sparse = match sofa_ir::dialect::sofa::attention_kind(m, op) {
-        Some(SPARSE_MHA) => Some(SparseMhaAttrs::from_dict(&data.attrs).map_err(&err)?),
+        Some(SPARSE_MHA) => {
+            Some(SparseMhaAttrs::from_dict(&data.attrs).map_err(|e| err(e.to_string()))?)
+        }
         _ => None,
     };
     let schedule = plan.schedule.unwrap_or(defaults.schedule);

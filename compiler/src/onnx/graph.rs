@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sofa_ir::dialect::DialectRegistry;
 
-use super::error::{OnnxError, Site, UnsupportedOp};
+use super::error::{Cause, OnnxError, Site, UnsupportedOp};
 use super::load::is_default_domain;
 use super::proto::{GraphProto, NodeProto};
 
@@ -37,10 +37,7 @@ pub fn check_supported(graph: &GraphProto, registry: &DialectRegistry) -> Result
     let mut missing: BTreeMap<String, UnsupportedOp> = BTreeMap::new();
     for (index, node) in graph.node.iter().enumerate() {
         if node.op_type().is_empty() {
-            return Err(OnnxError::at(
-                node_site(node, index),
-                "the node has no op_type",
-            ));
+            return Err(OnnxError::at(node_site(node, index), Cause::NoOpType));
         }
         let known = ir_op_name(node)
             .is_some_and(|n| node.op_type() != "NoValue" && registry.lookup(&n).is_some());
@@ -80,7 +77,7 @@ pub fn topo_order(graph: &GraphProto, defined: &BTreeSet<&str>) -> Result<Vec<us
             if defined.contains(out.as_str()) || producer.insert(out, index).is_some() {
                 return Err(OnnxError::at(
                     node_site(node, index),
-                    format!("output \"{out}\" is already defined"),
+                    Cause::Redefined(out.clone()),
                 ));
             }
         }
@@ -100,9 +97,7 @@ pub fn topo_order(graph: &GraphProto, defined: &BTreeSet<&str>) -> Result<Vec<us
                 None => {
                     return Err(OnnxError::at(
                         node_site(node, index),
-                        format!(
-                            "input \"{input}\" is not produced by any node, graph input or initializer"
-                        ),
+                        Cause::NoProducer(input.clone()),
                     ));
                 }
             }
@@ -141,15 +136,9 @@ fn cycle_error(graph: &GraphProto, deps: &[BTreeSet<usize>], waiting: &[usize]) 
         cur = next;
     }
     let first = path[0];
-    let names: Vec<String> = path
+    let nodes = path
         .iter()
-        .map(|&i| format!("node #{i} \"{}\"", node_name(&graph.node[i], i)))
+        .map(|&i| (i, node_name(&graph.node[i], i)))
         .collect();
-    OnnxError::at(
-        node_site(&graph.node[first], first),
-        format!(
-            "the graph has a cycle: {} (each needs the next one's output)",
-            names.join(" <- ")
-        ),
-    )
+    OnnxError::at(node_site(&graph.node[first], first), Cause::Cycle(nodes))
 }

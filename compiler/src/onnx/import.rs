@@ -15,12 +15,12 @@ use sofa_ir::{
 };
 
 use super::attrs;
-use super::error::{OnnxError, Site};
+use super::error::{Cause, OnnxError, Site};
 use super::graph::{check_supported, ir_op_name, node_name, node_site, topo_order};
 use super::load::LoadedModel;
 use super::proto::{GraphProto, NodeProto, TensorProto, ValueInfoProto};
 use super::symbolic::SymValues;
-use super::tensor::{decode_tensor, ExternalFiles};
+use super::tensor::{decode_tensor, ExternalFiles, TensorError};
 use super::types::{declared_type, refine};
 use super::ImportOptions;
 
@@ -161,14 +161,11 @@ impl<'m> Importer<'m> {
         {
             let site = || Site::Input(vi.name().to_string());
             if vi.name().is_empty() || self.values.contains_key(vi.name()) {
-                return Err(OnnxError::at(
-                    site(),
-                    "input names must be unique and non-empty",
-                ));
+                return Err(OnnxError::at(site(), Cause::InputName));
             }
             let ty = declared_type(vi, &BTreeMap::new())
                 .map_err(|e| OnnxError::at(site(), e))?
-                .ok_or_else(|| OnnxError::at(site(), "the input has no tensor shape"))?;
+                .ok_or_else(|| OnnxError::at(site(), Cause::NoInputShape))?;
             for d in &ty.dims {
                 if let sofa_ir::Dim::Named(n) = d {
                     self.named_dims.insert(n.clone());
@@ -193,7 +190,7 @@ impl<'m> Importer<'m> {
         &mut self,
         t: &TensorProto,
         hint: &str,
-    ) -> Result<(Attribute, TensorType), String> {
+    ) -> Result<(Attribute, TensorType), TensorError> {
         let tensor = decode_tensor(t, self.loaded.base_dir.as_deref(), &mut self.external)?;
         let bytes: Arc<[u8]> = Arc::from(&tensor.bytes[..]);
         let count = tensor.ty.num_elements().unwrap_or(u64::MAX);
@@ -201,7 +198,7 @@ impl<'m> Importer<'m> {
             let ty = tensor.ty.clone();
             return DenseAttr::new(tensor.ty, bytes)
                 .map(|d| (Attribute::Dense(d), ty))
-                .ok_or_else(|| "payload does not match the shape".to_string());
+                .ok_or(TensorError::Payload);
         }
         let name = resource_key(hint, &self.resource_names);
         self.resource_names.insert(name.clone());
@@ -220,10 +217,7 @@ impl<'m> Importer<'m> {
         for t in &self.graph.initializer {
             let site = || Site::Tensor(t.name().to_string());
             if t.name().is_empty() || self.values.contains_key(t.name()) {
-                return Err(OnnxError::at(
-                    site(),
-                    "initializer names must be unique and non-empty",
-                ));
+                return Err(OnnxError::at(site(), Cause::InitializerName));
             }
             let (value, ty) = self
                 .tensor_attr(t, t.name())
@@ -248,7 +242,7 @@ impl<'m> Importer<'m> {
         v
     }
 
-    fn convert_attrs(&mut self, node: &NodeProto) -> Result<AttrDict, String> {
+    fn convert_attrs(&mut self, node: &NodeProto) -> Result<AttrDict, Cause> {
         let hint = node
             .output
             .first()
@@ -258,7 +252,7 @@ impl<'m> Importer<'m> {
             let value =
                 attrs::convert(a, &hint, &mut |t, h| self.tensor_attr(t, h).map(|(a, _)| a))?;
             if dict.insert(a.name().to_string(), value).is_some() {
-                return Err(format!("attribute '{}' is given twice", a.name()));
+                return Err(Cause::DuplicateAttr(a.name().to_string()));
             }
         }
         if node.op_type() == "Constant" {
@@ -269,7 +263,7 @@ impl<'m> Importer<'m> {
     }
 
     /// Operands of a node: trailing absent inputs dropped, inner ones `onnx.NoValue`.
-    fn operands(&mut self, node: &'m NodeProto, loc: &Location) -> Result<Vec<Value>, String> {
+    fn operands(&mut self, node: &'m NodeProto, loc: &Location) -> Result<Vec<Value>, Cause> {
         let used = node
             .input
             .iter()
@@ -290,19 +284,19 @@ impl<'m> Importer<'m> {
                 self.values
                     .get(name.as_str())
                     .copied()
-                    .ok_or_else(|| format!("input \"{name}\" is not defined"))
+                    .ok_or_else(|| Cause::UndefinedInput(name.clone()))
             })
             .collect()
     }
 
     fn import_node(&mut self, index: usize) -> Result<(), OnnxError> {
         let node: &'m NodeProto = &self.graph.node[index];
-        let err = |cause: String| OnnxError::at(node_site(node, index), cause);
-        let name = ir_op_name(node).ok_or_else(|| err("not in the ai.onnx domain".into()))?;
+        let err = |cause: Cause| OnnxError::at(node_site(node, index), cause);
+        let name = ir_op_name(node).ok_or_else(|| err(Cause::Domain))?;
         let def: &'static OpDef = self
             .registry
             .lookup(&name)
-            .ok_or_else(|| err("unsupported operator".into()))?;
+            .ok_or_else(|| err(Cause::UnsupportedOp))?;
         let loc = Location::name(node_name(node, index));
         let attrs = self.convert_attrs(node).map_err(err)?;
         let operands = self.operands(node, &loc).map_err(err)?;
@@ -340,7 +334,7 @@ impl<'m> Importer<'m> {
     }
 
     /// Inference hook, then symbolic refinement, then the model's declared shapes.
-    fn result_types(&self, op: Op, def: &OpDef, node: &NodeProto) -> Result<Vec<Type>, String> {
+    fn result_types(&self, op: Op, def: &OpDef, node: &NodeProto) -> Result<Vec<Type>, Cause> {
         let consts: Vec<Option<Attribute>> = self.module.ops[op]
             .operands
             .iter()
@@ -351,14 +345,13 @@ impl<'m> Importer<'m> {
                     .or_else(|| self.sym.as_constant(&self.module, v))
             })
             .collect();
-        let infer = def.infer.ok_or("the op has no type inference")?;
+        let infer = def.infer.ok_or(Cause::NoInference)?;
         let mut types = infer(&self.module, op, &consts)?;
         if types.len() != self.module.ops[op].results.len() {
-            return Err(format!(
-                "type inference produced {} result type(s) for {} result(s)",
-                types.len(),
-                self.module.ops[op].results.len()
-            ));
+            return Err(Cause::ResultCount {
+                got: types.len(),
+                expected: self.module.ops[op].results.len(),
+            });
         }
         if let Some(t) = self.sym.refine(&self.module, op, &types)? {
             if let Some(Type::Tensor(first)) = types.first() {
@@ -368,15 +361,25 @@ impl<'m> Importer<'m> {
         for (i, ty) in types.iter_mut().enumerate() {
             let out = node.output[i].as_str();
             if let (Some(vi), Type::Tensor(t)) = (self.declared.get(out), &*ty) {
-                if let Some(d) = declared_type(vi, &self.opts.shape_bindings)
-                    .map_err(|e| format!("declared type of \"{out}\": {e}"))?
-                {
-                    *ty =
-                        Type::Tensor(refine(t, &d).map_err(|e| format!("output \"{out}\": {e}"))?);
+                let declared = declared_type(vi, &self.opts.shape_bindings).map_err(|error| {
+                    Cause::DeclaredType {
+                        output: out.to_string(),
+                        error,
+                    }
+                })?;
+                if let Some(d) = declared {
+                    let refined = refine(t, &d).map_err(|error| Cause::OutputMismatch {
+                        output: out.to_string(),
+                        error,
+                    })?;
+                    *ty = Type::Tensor(refined);
                 }
             }
             if let Type::Tensor(t) = ty {
-                check_size(t).map_err(|e| format!("output \"{out}\": {e}"))?;
+                check_size(t).map_err(|error| Cause::OutputSize {
+                    output: out.to_string(),
+                    error,
+                })?;
             }
         }
         Ok(types)
@@ -387,12 +390,10 @@ impl<'m> Importer<'m> {
         let mut res_attrs = Vec::new();
         for vi in &self.graph.output {
             let site = || Site::Output(vi.name().to_string());
-            let v = *self.values.get(vi.name()).ok_or_else(|| {
-                OnnxError::at(
-                    site(),
-                    "not produced by any node, graph input or initializer",
-                )
-            })?;
+            let v = *self
+                .values
+                .get(vi.name())
+                .ok_or_else(|| OnnxError::at(site(), Cause::OutputUndefined))?;
             results.push(v);
             res_attrs.push(name_dict(vi.name()));
         }
@@ -440,35 +441,35 @@ fn name_dict(name: &str) -> Attribute {
     )]))
 }
 
-fn check_arity(def: &OpDef, operands: usize, results: usize) -> Result<(), String> {
+fn check_arity(def: &OpDef, operands: usize, results: usize) -> Result<(), Cause> {
     if !def.operands.accepts(operands) {
-        return Err(format!(
-            "takes {} input(s), the node has {operands}",
-            def.operands.describe()
-        ));
+        return Err(Cause::Inputs {
+            expected: def.operands,
+            got: operands,
+        });
     }
     if !def.results.accepts(results) {
-        return Err(format!(
-            "has {} output(s), the node has {results}",
-            def.results.describe()
-        ));
+        return Err(Cause::Outputs {
+            expected: def.results,
+            got: results,
+        });
     }
     Ok(())
 }
 
 /// Attributes must be in the op's schema, of the declared kind, and required ones present
 /// (the ONNX checker's rule; the IR verifier enforces the same later).
-fn check_attrs(def: &OpDef, attrs: &AttrDict) -> Result<(), String> {
+fn check_attrs(def: &OpDef, attrs: &AttrDict) -> Result<(), Cause> {
     for (name, value) in attrs {
         let Some(schema) = def.attrs.iter().find(|a| a.name == name) else {
-            return Err(format!("unknown attribute '{name}'"));
+            return Err(Cause::UnknownAttr(name.clone()));
         };
         if !schema.kind.accepts(value) {
-            return Err(format!(
-                "attribute '{name}' must be {}, got {}",
-                schema.kind.describe(),
-                value.kind_name()
-            ));
+            return Err(Cause::AttrKind {
+                name: name.clone(),
+                expected: schema.kind,
+                got: value.kind_name(),
+            });
         }
     }
     match def
@@ -476,7 +477,7 @@ fn check_attrs(def: &OpDef, attrs: &AttrDict) -> Result<(), String> {
         .iter()
         .find(|a| a.required && !attrs.contains_key(a.name))
     {
-        Some(missing) => Err(format!("missing required attribute '{}'", missing.name)),
+        Some(missing) => Err(Cause::MissingAttr(missing.name)),
         None => Ok(()),
     }
 }

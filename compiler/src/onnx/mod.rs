@@ -29,7 +29,7 @@ use std::path::Path;
 use bytes::Bytes;
 use sofa_ir::Module;
 
-pub use error::{OnnxError, Site, UnsupportedOp};
+pub use error::{Cause, OnnxError, Site, UnsupportedOp};
 pub use import::{import_model, Imported};
 pub use load::{decode_model, load_model, LoadedModel};
 pub use summary::{model_summary, ModelSummary, ValueSummary};

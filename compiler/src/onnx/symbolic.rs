@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use sofa_ir::attr::DenseAttr;
 use sofa_ir::dialect::onnx::shape::{
-    const_ints, expand_dims, int_attr, reshape_dims, tile_dims, ShapeEntry,
+    const_ints, expand_dims, int_attr, reshape_dims, tile_dims, ShapeEntry, ShapeError,
 };
 use sofa_ir::{Attribute, Dim, ElemType, Module, Op, TensorType, Type, Value};
 
@@ -107,13 +107,14 @@ impl SymValues {
         module: &Module,
         op: Op,
         inferred: &[Type],
-    ) -> Result<Option<TensorType>, String> {
+    ) -> Result<Option<TensorType>, ShapeError> {
         let data = &module.ops[op];
         let arg = |i: usize| data.operands.get(i).and_then(|&v| self.get(v));
         let input = || {
             data.operands
                 .first()
                 .and_then(|&v| module.value_type(v).as_tensor())
+                .ok_or(ShapeError::MissingOperand(0))
         };
         let Some(Type::Tensor(first)) = inferred.first() else {
             return Ok(None);
@@ -121,10 +122,10 @@ impl SymValues {
         let dims = match (data.name.as_str(), arg(1)) {
             ("onnx.Reshape", Some(target)) => {
                 let allowzero = int_attr(module, op, "allowzero").unwrap_or(0) != 0;
-                reshape_dims(&input().ok_or("no input")?.dims, target, allowzero)?
+                reshape_dims(&input()?.dims, target, allowzero)?
             }
-            ("onnx.Expand", Some(target)) => expand_dims(&input().ok_or("no input")?.dims, target)?,
-            ("onnx.Tile", Some(reps)) => tile_dims(&input().ok_or("no input")?.dims, reps)?,
+            ("onnx.Expand", Some(target)) => expand_dims(&input()?.dims, target)?,
+            ("onnx.Tile", Some(reps)) => tile_dims(&input()?.dims, reps)?,
             ("onnx.ConstantOfShape", _) => match arg(0) {
                 Some(target) => target
                     .iter()

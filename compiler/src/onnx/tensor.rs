@@ -14,6 +14,69 @@ use sofa_ir::{ElemType, TensorType};
 
 use super::proto::TensorProto;
 
+/// A tensor proto that cannot be decoded: its type, its size or its (external) payload.
+#[derive(Debug, thiserror::Error)]
+pub enum TensorError {
+    #[error("element type {} is not supported", dtype_name(*.0))]
+    UnsupportedElem(i32),
+    #[error("dim {0} is negative")]
+    NegativeDim(i64),
+    #[error("shape {dims:?} is too large ({count} elements)")]
+    TooLarge { dims: Vec<u64>, count: u64 },
+    #[error("too many elements")]
+    TooManyElements,
+    #[error("segmented tensors are not supported")]
+    Segmented,
+    #[error("raw_data has {len} bytes, the shape needs {expected}")]
+    RawData { len: usize, expected: usize },
+    /// A typed field (`float_data`, `int32_data`, ...) of the wrong length.
+    #[error("{field} has {len} values, the shape needs {expected}")]
+    Field {
+        field: &'static str,
+        len: usize,
+        expected: usize,
+    },
+    #[error("payload does not match the shape")]
+    Payload,
+    #[error("external data has no location")]
+    NoLocation,
+    #[error("external data location \"{0}\" must be a relative path inside the model's directory")]
+    Location(String),
+    #[error("external data \"{0}\" needs the model's directory (import from a file)")]
+    NoBaseDir(String),
+    #[error("external data {key} \"{value}\" is not a non-negative integer")]
+    ExternalKey { key: &'static str, value: String },
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot map {}: {source}", path.display())]
+    Map {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("external data offset {offset} is past the end of \"{location}\" ({file_len} bytes)")]
+    OffsetPastEnd {
+        offset: u64,
+        location: String,
+        file_len: u64,
+    },
+    #[error(
+        "external data [{offset}, +{length}) runs past the end of \"{location}\" ({file_len} bytes)"
+    )]
+    RangePastEnd {
+        offset: u64,
+        length: u64,
+        location: String,
+        file_len: u64,
+    },
+    #[error("external data length {length} differs from the {expected} bytes the shape needs")]
+    ExternalLength { length: u64, expected: usize },
+}
+
 /// ONNX `TensorProto.DataType` codes.
 pub mod dtype {
     pub const FLOAT: i32 = 1;
@@ -57,19 +120,24 @@ pub struct ExternalFiles {
 }
 
 impl ExternalFiles {
-    fn get(&mut self, path: &Path) -> Result<Bytes, String> {
+    fn get(&mut self, path: &Path) -> Result<Bytes, TensorError> {
         if let Some(b) = self.files.get(path) {
             return Ok(b.clone());
         }
-        let file = std::fs::File::open(path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        let len = file.metadata().map_err(|e| e.to_string())?.len();
+        let open = |source| TensorError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(open)?;
+        let len = file.metadata().map_err(open)?.len();
         let bytes = if len == 0 {
             Bytes::new()
         } else {
             // SAFETY: read-only private mapping; the file is assumed not to shrink meanwhile.
-            let map = unsafe { memmap2::Mmap::map(&file) }
-                .map_err(|e| format!("cannot map {}: {e}", path.display()))?;
+            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| TensorError::Map {
+                path: path.to_path_buf(),
+                source,
+            })?;
             Bytes::from_owner(map)
         };
         self.files.insert(path.to_path_buf(), bytes.clone());
@@ -84,22 +152,21 @@ pub struct Tensor {
 }
 
 /// The static type of a tensor proto, with sizes checked.
-fn tensor_type(t: &TensorProto) -> Result<(TensorType, usize), String> {
+fn tensor_type(t: &TensorProto) -> Result<(TensorType, usize), TensorError> {
     let code = t.data_type();
-    let elem = elem_type(code)
-        .ok_or_else(|| format!("element type {} is not supported", dtype_name(code)))?;
+    let elem = elem_type(code).ok_or(TensorError::UnsupportedElem(code))?;
     let mut count: u64 = 1;
     let mut dims = Vec::with_capacity(t.dims.len());
     for &d in &t.dims {
-        let d = u64::try_from(d).map_err(|_| format!("dim {d} is negative"))?;
+        let d = u64::try_from(d).map_err(|_| TensorError::NegativeDim(d))?;
         count = count.saturating_mul(d);
         dims.push(d);
     }
     let bytes = count.saturating_mul(elem.byte_size() as u64);
     if bytes > MAX_TENSOR_BYTES {
-        return Err(format!("shape {dims:?} is too large ({count} elements)"));
+        return Err(TensorError::TooLarge { dims, count });
     }
-    let count = usize::try_from(count).map_err(|_| "too many elements".to_string())?;
+    let count = usize::try_from(count).map_err(|_| TensorError::TooManyElements)?;
     Ok((TensorType::static_shape(&dims, elem), count))
 }
 
@@ -108,9 +175,9 @@ pub fn decode_tensor(
     t: &TensorProto,
     base_dir: Option<&Path>,
     external: &mut ExternalFiles,
-) -> Result<Tensor, String> {
+) -> Result<Tensor, TensorError> {
     if t.segment.is_some() {
-        return Err("segmented tensors are not supported".into());
+        return Err(TensorError::Segmented);
     }
     let (ty, count) = tensor_type(t)?;
     let expected = count * ty.elem.byte_size();
@@ -120,10 +187,10 @@ pub fn decode_tensor(
         external_bytes(t, base_dir, external, expected)?
     } else if let Some(raw) = &t.raw_data {
         if raw.len() != expected {
-            return Err(format!(
-                "raw_data has {} bytes, the shape needs {expected}",
-                raw.len()
-            ));
+            return Err(TensorError::RawData {
+                len: raw.len(),
+                expected,
+            });
         }
         raw.clone()
     } else {
@@ -142,12 +209,16 @@ pub fn decode_tensor(
 }
 
 /// Little-endian bytes from the type-specific repeated fields.
-fn typed_payload(t: &TensorProto, elem: ElemType, count: usize) -> Result<Vec<u8>, String> {
-    let check = |field: &str, n: usize| {
-        if n == count {
+fn typed_payload(t: &TensorProto, elem: ElemType, count: usize) -> Result<Vec<u8>, TensorError> {
+    let check = |field: &'static str, len: usize| {
+        if len == count {
             Ok(())
         } else {
-            Err(format!("{field} has {n} values, the shape needs {count}"))
+            Err(TensorError::Field {
+                field,
+                len,
+                expected: count,
+            })
         }
     };
     Ok(match elem {
@@ -190,26 +261,27 @@ fn ext_key<'a>(t: &'a TensorProto, key: &str) -> Option<&'a str> {
         .map(|e| e.value())
 }
 
-fn parse_u64(t: &TensorProto, key: &str) -> Result<Option<u64>, String> {
+fn parse_u64(t: &TensorProto, key: &'static str) -> Result<Option<u64>, TensorError> {
     ext_key(t, key)
         .map(|v| {
             v.trim()
                 .parse::<u64>()
-                .map_err(|_| format!("external data {key} \"{v}\" is not a non-negative integer"))
+                .map_err(|_| TensorError::ExternalKey {
+                    key,
+                    value: v.to_string(),
+                })
         })
         .transpose()
 }
 
 /// A relative location that stays inside the model's directory.
-fn checked_location(location: &str) -> Result<&Path, String> {
+fn checked_location(location: &str) -> Result<&Path, TensorError> {
     let path = Path::new(location);
     let escapes = path
         .components()
         .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
     if location.is_empty() || escapes {
-        return Err(format!(
-            "external data location \"{location}\" must be a relative path inside the model's directory"
-        ));
+        return Err(TensorError::Location(location.to_string()));
     }
     Ok(path)
 }
@@ -219,31 +291,32 @@ fn external_bytes(
     base_dir: Option<&Path>,
     external: &mut ExternalFiles,
     expected: usize,
-) -> Result<Bytes, String> {
-    let location = ext_key(t, "location").ok_or("external data has no location")?;
+) -> Result<Bytes, TensorError> {
+    let location = ext_key(t, "location").ok_or(TensorError::NoLocation)?;
     let rel = checked_location(location)?;
-    let base = base_dir.ok_or_else(|| {
-        format!("external data \"{location}\" needs the model's directory (import from a file)")
-    })?;
+    let base = base_dir.ok_or_else(|| TensorError::NoBaseDir(location.to_string()))?;
     let file = external.get(&base.join(rel))?;
     let offset = parse_u64(t, "offset")?.unwrap_or(0);
     let file_len = file.len() as u64;
     if offset > file_len {
-        return Err(format!(
-            "external data offset {offset} is past the end of \"{location}\" ({file_len} bytes)"
-        ));
+        return Err(TensorError::OffsetPastEnd {
+            offset,
+            location: location.to_string(),
+            file_len,
+        });
     }
     let length = parse_u64(t, "length")?.unwrap_or(file_len - offset);
     let end = offset
         .checked_add(length)
         .filter(|&e| e <= file_len)
-        .ok_or_else(|| {
-            format!("external data [{offset}, +{length}) runs past the end of \"{location}\" ({file_len} bytes)")
+        .ok_or_else(|| TensorError::RangePastEnd {
+            offset,
+            length,
+            location: location.to_string(),
+            file_len,
         })?;
     if length != expected as u64 {
-        return Err(format!(
-            "external data length {length} differs from the {expected} bytes the shape needs"
-        ));
+        return Err(TensorError::ExternalLength { length, expected });
     }
     Ok(file.slice(offset as usize..end as usize))
 }

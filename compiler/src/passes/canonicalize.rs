@@ -21,7 +21,10 @@ use std::collections::BTreeMap;
 
 use sofa_ir::attr::Attribute;
 use sofa_ir::dialect::{DialectRegistry, OpDef, Trait};
-use sofa_ir::pass::{OptionKind, Pass, PassContext, PassError, PassInfo, PassOption, PassOutcome};
+use sofa_ir::pass::{
+    OptionKind, OptionValue, Pass, PassBuildError, PassContext, PassError, PassInfo, PassOption,
+    PassOutcome,
+};
 use sofa_ir::{Module, Op, OpSpec, SecondaryMap, Type, Value};
 
 use super::cse::merge_common_ops;
@@ -40,7 +43,11 @@ pub static INFO: PassInfo = PassInfo {
     build: |opts| {
         let max_iterations = opts.uint("max-iterations")?;
         if max_iterations == 0 {
-            return Err("max-iterations must be at least 1".into());
+            return Err(PassBuildError::Invalid {
+                option: "max-iterations",
+                expected: "at least 1",
+                value: OptionValue::UInt(max_iterations),
+            });
         }
         Ok(Box::new(Canonicalize { max_iterations }))
     },

@@ -72,7 +72,11 @@ pub static INFO: PassInfo = PassInfo {
             help: "hardware configuration TOML; empty = the paper's chip",
         },
     ],
-    build: |opts| Ok(Box::new(CctTile::from_options(opts)?)),
+    build: |opts| {
+        Ok(Box::new(
+            CctTile::from_options(opts).map_err(sofa_ir::pass::PassBuildError::pass)?,
+        ))
+    },
 };
 
 /// The `cct-tile` pass.

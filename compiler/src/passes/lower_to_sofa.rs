@@ -74,7 +74,11 @@ pub static INFO: PassInfo = PassInfo {
                    segments), gathered, or on-demand (an error where impossible)",
         },
     ],
-    build: |opts| Ok(Box::new(LowerToSofa::from_options(opts)?)),
+    build: |opts| {
+        Ok(Box::new(
+            LowerToSofa::from_options(opts).map_err(sofa_ir::pass::PassBuildError::pass)?,
+        ))
+    },
 };
 
 /// The `lower-to-sofa` pass.

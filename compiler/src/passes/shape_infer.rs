@@ -32,11 +32,13 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use sofa_ir::pass::{OptionKind, Pass, PassContext, PassError, PassInfo, PassOption, PassOutcome};
+use sofa_ir::pass::{
+    OptionKind, Pass, PassBuildError, PassContext, PassError, PassInfo, PassOption, PassOutcome,
+};
 use sofa_ir::Module;
 
-pub use bind::{bind_dims, parse_bindings};
-pub use refine::{merge_types, refine_types, update_signatures};
+pub use bind::{bind_dims, parse_bindings, BindingError};
+pub use refine::{merge_types, refine_types, update_signatures, ConflictPart, TypeConflict};
 
 /// Sizes for named dims, by name.
 pub type Bindings = BTreeMap<String, u64>;
@@ -52,7 +54,7 @@ pub static INFO: PassInfo = PassInfo {
         help: "named dims to make static: comma-separated name:size pairs, e.g. batch:1,seq:128",
     }],
     build: |opts| {
-        let bindings = parse_bindings(opts.string("bind")?)?;
+        let bindings = parse_bindings(opts.string("bind")?).map_err(PassBuildError::pass)?;
         Ok(Box::new(ShapeInfer { bindings }))
     },
 };

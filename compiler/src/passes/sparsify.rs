@@ -85,7 +85,11 @@ pub static INFO: PassInfo = PassInfo {
             help: "TOML file of per-layer overrides ([[layer]] index, keep, tiles, radius)",
         },
     ],
-    build: |opts| Ok(Box::new(Sparsify::new(SparsifyConfig::from_options(opts)?))),
+    build: |opts| {
+        let config =
+            SparsifyConfig::from_options(opts).map_err(sofa_ir::pass::PassBuildError::pass)?;
+        Ok(Box::new(Sparsify::new(config)))
+    },
 };
 
 /// Settings applied to one layer.

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use std::sync::Arc;
 
-use sofa_ir::dialect::attn::{PlanError, ShapeError};
+use sofa_ir::dialect::attn::{AttnShapeError, PlanError, SparseAttrError};
 use sofa_ir::hw::timing::ReplayError;
 use sofa_ir::hw::CostError;
 
@@ -137,9 +137,15 @@ pub enum ScheduleError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error("layer {layer}: {source}")]
-    Shape { layer: usize, source: ShapeError },
-    #[error("layer {layer}: {message}")]
-    Attrs { layer: usize, message: String },
+    Shape {
+        layer: usize,
+        source: AttnShapeError,
+    },
+    #[error("layer {layer}: {source}")]
+    Attrs {
+        layer: usize,
+        source: SparseAttrError,
+    },
     #[error("layer {layer}: no tiling fits the SRAM capacities ({detail})")]
     NoFit { layer: usize, detail: String },
     #[error("cost model: {0}")]

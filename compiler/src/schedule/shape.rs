@@ -50,10 +50,7 @@ impl LayerShape {
         let keep = match attention_kind(m, op) {
             Some(SPARSE_MHA) => {
                 SparseMhaAttrs::from_dict(&m.op(op).attrs)
-                    .map_err(|e| ScheduleError::Attrs {
-                        layer,
-                        message: e.to_string(),
-                    })?
+                    .map_err(|source| ScheduleError::Attrs { layer, source })?
                     .keep_ratio
             }
             _ => 1.0,

@@ -9,8 +9,11 @@
 
 pub mod attn;
 pub mod builtin;
+pub mod error;
 pub mod onnx;
 pub mod sofa;
+
+pub use error::InferError;
 
 use std::collections::BTreeMap;
 
@@ -157,9 +160,9 @@ pub type FoldFn =
     fn(module: &Module, op: Op, operands: &[Option<Attribute>]) -> Option<Vec<Attribute>>;
 
 /// A result-type inference hook (same inputs as [`FoldFn`]): the result types implied by the
-/// operand types, constant operands and attributes, or a message saying why they cannot be.
+/// operand types, constant operands and attributes, or why they cannot be.
 pub type InferFn =
-    fn(module: &Module, op: Op, operands: &[Option<Attribute>]) -> Result<Vec<Type>, String>;
+    fn(module: &Module, op: Op, operands: &[Option<Attribute>]) -> Result<Vec<Type>, InferError>;
 
 /// The single declaration of an op.
 #[derive(Copy, Clone, Debug)]

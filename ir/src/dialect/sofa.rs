@@ -489,7 +489,7 @@ fn verify_kernel(m: &Module, op: Op, errors: &mut Vec<String>) {
     }
     if data.attrs.get("sofa.from").and_then(Attribute::as_str) == Some(SPARSE_MHA) {
         if let Err(e) = SparseMhaAttrs::from_dict(&data.attrs) {
-            errors.push(e);
+            errors.push(e.to_string());
         }
     }
     let Some(&region) = data.regions.first() else {

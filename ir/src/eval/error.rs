@@ -31,6 +31,8 @@ pub enum EvalErrorKind {
     /// An index or axis out of range.
     #[error("{0}")]
     Index(String),
+    #[error(transparent)]
+    SparseAttrs(#[from] crate::dialect::attn::SparseAttrError),
     #[error("result would have {0} elements, more than the limit of 2^31")]
     TooLarge(u128),
     /// Anything else (bad constant payloads, integer division by zero, ...).

@@ -17,7 +17,7 @@ use crate::eval::attention::{
 };
 use crate::eval::broadcast::{broadcast_strides, strided_gather};
 use crate::eval::dlzs::{encode_block, predict_scores, LzBlock, LzFormat};
-use crate::eval::error::{EvalError, EvalErrorKind, KResult};
+use crate::eval::error::{EvalError, KResult};
 use crate::eval::mha::mha_tensors;
 use crate::eval::sads::{keep_count, sads_select, top_k};
 use crate::eval::tensor::{Tensor, TensorData};
@@ -25,7 +25,7 @@ use crate::types::ElemType;
 
 /// Read and range-check `attn.sparse_mha`'s attributes from a dictionary.
 pub fn sparse_mha_attrs(attrs: &AttrDict) -> KResult<SparseMhaAttrs> {
-    SparseMhaAttrs::from_dict(attrs).map_err(EvalErrorKind::Invalid)
+    Ok(SparseMhaAttrs::from_dict(attrs)?)
 }
 
 /// The `attn.sparse_mha` kernel (dispatched by [`crate::eval::eval_op`]).

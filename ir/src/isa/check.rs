@@ -433,7 +433,7 @@ fn instr_rules(instr: &Instr, hw: &HwConfig) -> Vec<String> {
 fn operand_ranges(instr: &Instr, hw: &HwConfig) -> Vec<String> {
     let ops = match instr.operands() {
         Ok(ops) => ops,
-        Err(m) => return vec![m],
+        Err(e) => return vec![e.to_string()],
     };
     let mut e = Vec::new();
     for op in ops {

@@ -8,7 +8,7 @@
 //! `check.rs` (dimension rules) and `hw/cost.rs`, and a section with an example in `isa.md`
 //! (a test fails until the example exists). Never reuse or renumber an opcode.
 
-use super::fields::Field;
+use super::fields::{Field, FieldError};
 use super::{Bcast, DType, DramAddr, Engine, SramRef, SufaMode, INSTR_BYTES};
 
 /// Where the assembly parser gets named field values from.
@@ -30,12 +30,12 @@ impl<'a> FieldReader<'a> {
     }
 
     /// The next field; on error, the offset (relative to `bytes`) and the reason.
-    fn take<T: Field>(&mut self) -> Result<T, (usize, String)> {
+    fn take<T: Field>(&mut self) -> Result<T, (usize, FieldError)> {
         let end = self.pos + T::WIDTH;
         let raw = self
             .bytes
             .get(self.pos..end)
-            .ok_or_else(|| (self.pos, "instruction truncated".to_string()))?;
+            .ok_or((self.pos, FieldError::InstrTruncated))?;
         let v = T::get(raw).map_err(|m| (self.pos, m))?;
         self.pos = end;
         Ok(v)
@@ -111,7 +111,7 @@ macro_rules! isa {
             }
 
             /// Decode the fields of `op` from the bytes after the opcode.
-            pub(crate) fn get_fields(op: Opcode, r: &mut FieldReader<'_>) -> Result<Instr, (usize, String)> {
+            pub(crate) fn get_fields(op: Opcode, r: &mut FieldReader<'_>) -> Result<Instr, (usize, FieldError)> {
                 Ok(match op {
                     $( Opcode::$variant => Instr::$variant { $( $field: r.take::<$fty>()? ),* }, )*
                 })

@@ -30,8 +30,9 @@ pub use asm::{print_asm, print_instr};
 pub use check::{ProgramError, ProgramLoc};
 pub use decode::DecodeError;
 pub use enums::{Bcast, DType, Engine, SramSpace, SufaMode, TensorKind};
+pub use fields::FieldError;
 pub use instr::{Instr, Opcode};
-pub use operands::{Access, Mem, Operand};
+pub use operands::{Access, Mem, Operand, OperandOverflow};
 pub use parse::{parse_asm, AsmError};
 
 use crate::hw::HwConfig;

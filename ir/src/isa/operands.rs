@@ -39,17 +39,23 @@ pub struct Operand {
     pub bounded: bool,
 }
 
+/// An operand whose byte size does not fit 64 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("size of operand `{role}` overflows 64 bits")]
+pub struct OperandOverflow {
+    /// The field name (`dst`, `x`, ...).
+    pub role: &'static str,
+}
+
 /// Collects operands, failing on arithmetic overflow with the role named.
 struct Ops(Vec<Operand>);
 
-fn mul(a: u64, b: u64, role: &str) -> Result<u64, String> {
-    a.checked_mul(b)
-        .ok_or_else(|| format!("size of operand `{role}` overflows 64 bits"))
+fn mul(a: u64, b: u64, role: &'static str) -> Result<u64, OperandOverflow> {
+    a.checked_mul(b).ok_or(OperandOverflow { role })
 }
 
-fn add(a: u64, b: u64, role: &str) -> Result<u64, String> {
-    a.checked_add(b)
-        .ok_or_else(|| format!("size of operand `{role}` overflows 64 bits"))
+fn add(a: u64, b: u64, role: &'static str) -> Result<u64, OperandOverflow> {
+    a.checked_add(b).ok_or(OperandOverflow { role })
 }
 
 impl Ops {
@@ -80,7 +86,7 @@ impl Ops {
         rows: u64,
         cols: u64,
         dt: DType,
-    ) -> Result<(), String> {
+    ) -> Result<(), OperandOverflow> {
         self.mat_b(role, access, r, rows, cols, dt, false)
     }
 
@@ -94,11 +100,9 @@ impl Ops {
         cols: u64,
         dt: DType,
         bounded: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), OperandOverflow> {
         let elems = mul(rows, cols, role)?;
-        let bytes = dt
-            .bytes_for(elems)
-            .ok_or_else(|| format!("size of operand `{role}` overflows 64 bits"))?;
+        let bytes = dt.bytes_for(elems).ok_or(OperandOverflow { role })?;
         self.sram_bytes(role, access, r, bytes, bounded);
         Ok(())
     }
@@ -110,7 +114,7 @@ impl Ops {
         access: Access,
         r: SramRef,
         max: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), OperandOverflow> {
         let words = add(max, 1, role)?;
         self.sram_bytes(role, access, r, mul(words, 4, role)?, true);
         Ok(())
@@ -125,7 +129,7 @@ impl Ops {
         rows: u64,
         row_bytes: u64,
         stride: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), OperandOverflow> {
         let traffic = mul(rows, row_bytes, role)?;
         let extent = match rows {
             0 => 0,
@@ -164,7 +168,7 @@ fn bcast_shape(b: Bcast, rows: u64, cols: u64) -> (u64, u64) {
 impl Instr {
     /// Every buffer this instruction touches, in field order; `Err` names an operand whose size
     /// overflows 64 bits.
-    pub fn operands(&self) -> Result<Vec<Operand>, String> {
+    pub fn operands(&self) -> Result<Vec<Operand>, OperandOverflow> {
         use Access::{Read as R, Write as W};
         let mut o = Ops(Vec::with_capacity(6));
         match self {

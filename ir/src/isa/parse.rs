@@ -5,7 +5,7 @@
 //! DRAM operands may be written `@name` or `@name+offset` against tensors declared earlier.
 //! Errors carry the 1-based `line:col` of the offending token; the parser never panics.
 
-use super::fields::{parse_u64, Field};
+use super::fields::{parse_u64, Field, FieldError};
 use super::instr::FieldSource;
 use super::{DType, Instr, Opcode, Program, TensorDecl, TensorKind, FORMAT_VERSION};
 
@@ -53,7 +53,7 @@ pub fn parse_asm(text: &str) -> Result<Program, AsmError> {
     for (i, raw) in text.split('\n').enumerate() {
         p.line = i + 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        let tokens = tokenize(raw).or_else(|(col, m)| p.error(col, m))?;
+        let tokens = tokenize(raw).or_else(|col| p.error(col, "unterminated string"))?;
         let Some((first, rest)) = tokens.split_first() else {
             continue;
         };
@@ -77,8 +77,9 @@ pub fn parse_asm(text: &str) -> Result<Program, AsmError> {
     Ok(p.program)
 }
 
-/// Split a line into tokens; quotes keep whitespace and `;` inside a token.
-fn tokenize(line: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
+/// Split a line into tokens; quotes keep whitespace and `;` inside a token. `Err` is the
+/// column of an unterminated string.
+fn tokenize(line: &str) -> Result<Vec<Token<'_>>, usize> {
     let mut tokens = Vec::new();
     let mut chars = line.char_indices().enumerate().peekable();
     while let Some(&(col0, (start, c))) = chars.peek() {
@@ -107,7 +108,7 @@ fn tokenize(line: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
             chars.next();
         }
         if in_quotes {
-            return Err((col0 + 1, "unterminated string".into()));
+            return Err(col0 + 1);
         }
         tokens.push(Token {
             text: line.get(start..end).unwrap_or(""),
@@ -118,12 +119,12 @@ fn tokenize(line: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
 }
 
 /// The contents of a `"..."` string with escapes resolved.
-pub(crate) fn unquote(text: &str) -> Result<String, String> {
+pub(crate) fn unquote(text: &str) -> Result<String, FieldError> {
     let inner = text
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .filter(|_| text.len() >= 2)
-        .ok_or_else(|| format!("expected a quoted string, found '{text}'"))?;
+        .ok_or_else(|| FieldError::NotQuoted(text.to_string()))?;
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {
@@ -136,17 +137,16 @@ pub(crate) fn unquote(text: &str) -> Result<String, String> {
                     let code = u8::from_str_radix(&hex, 16)
                         .ok()
                         .filter(|&b| b < 0x80 && hex.len() == 2)
-                        .ok_or_else(|| format!("invalid escape '\\x{hex}'"))?;
+                        .ok_or_else(|| FieldError::Escape(format!("x{hex}")))?;
                     out.push(char::from(code));
                 }
                 other => {
-                    return Err(format!(
-                        "invalid escape '\\{}'",
-                        other.map(String::from).unwrap_or_default()
+                    return Err(FieldError::Escape(
+                        other.map(String::from).unwrap_or_default(),
                     ))
                 }
             },
-            '"' => return Err("unescaped '\"' inside a string".into()),
+            '"' => return Err(FieldError::BareQuote),
             c => out.push(c),
         }
     }
@@ -173,7 +173,7 @@ fn directive(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
             if p.config_hash.is_some() {
                 return p.error(first.col, "duplicate `.config_hash`");
             }
-            let h = parse_u64(v.text).or_else(|m| p.error(v.col, m))?;
+            let h = parse_u64(v.text).or_else(|e| p.error(v.col, e.to_string()))?;
             p.config_hash = Some(h);
             Ok(())
         }
@@ -204,19 +204,21 @@ fn tensor_decl(p: &Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<Tenso
     let Some((name_tok, args)) = rest.split_first() else {
         return p.error(first.col, "`.tensor` needs a quoted name");
     };
-    let name = unquote(name_tok.text).or_else(|m| p.error(name_tok.col, m))?;
+    let name = unquote(name_tok.text).or_else(|e| p.error(name_tok.col, e.to_string()))?;
     let mut args = Args::collect(p, args)?;
     let kind = args.value(p, first.col, "kind", |s| {
-        TensorKind::from_name(s).ok_or_else(|| {
-            format!(
-                "unknown kind '{s}' (expected one of {})",
-                TensorKind::names()
-            )
+        TensorKind::from_name(s).ok_or_else(|| FieldError::EnumName {
+            what: "kind",
+            text: s.to_string(),
+            expected: TensorKind::names(),
         })
     })?;
     let dtype = args.value(p, first.col, "dtype", |s| {
-        DType::from_name(s)
-            .ok_or_else(|| format!("unknown dtype '{s}' (expected one of {})", DType::names()))
+        DType::from_name(s).ok_or_else(|| FieldError::EnumName {
+            what: "dtype",
+            text: s.to_string(),
+            expected: DType::names(),
+        })
     })?;
     let shape = args.value(p, first.col, "shape", parse_shape)?;
     let dram = args.value(p, first.col, "dram", parse_u64)?;
@@ -231,11 +233,11 @@ fn tensor_decl(p: &Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<Tenso
     })
 }
 
-fn parse_shape(text: &str) -> Result<Vec<u64>, String> {
+fn parse_shape(text: &str) -> Result<Vec<u64>, FieldError> {
     let inner = text
         .strip_prefix('[')
         .and_then(|t| t.strip_suffix(']'))
-        .ok_or_else(|| format!("expected [D0,D1,...], found '{text}'"))?;
+        .ok_or_else(|| FieldError::NotShape(text.to_string()))?;
     if inner.is_empty() {
         return Ok(Vec::new());
     }
@@ -306,7 +308,7 @@ impl<'a> Args<'a> {
         p: &Parser,
         col: usize,
         name: &str,
-        f: impl FnOnce(&str) -> Result<T, String>,
+        f: impl FnOnce(&str) -> Result<T, FieldError>,
     ) -> Result<T, AsmError> {
         let Some(i) = self.items.iter().position(|(n, _)| *n == name) else {
             return p.error(col, format!("missing field `{name}`"));

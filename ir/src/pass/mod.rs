@@ -22,9 +22,11 @@ pub mod stats;
 
 pub use instrument::{display_name, Instrumentation, NoInstrumentation, PassId};
 pub use manager::{PassManager, PassManagerError, PassRecord};
-pub use options::{OptionKind, OptionValue, PassOption, PassOptions};
+pub use options::{
+    BadDefault, BadValue, OptionKind, OptionLookupError, OptionValue, PassOption, PassOptions,
+};
 pub use pipeline::{parse_pipeline, PipelineElement, PipelineError, RawOption};
-pub use registry::{PassBuilder, PassInfo, PassRegistry};
+pub use registry::{PassBuildError, PassBuilder, PassInfo, PassRegistry};
 pub use stats::Statistics;
 
 use crate::dialect::DialectRegistry;

@@ -4,13 +4,37 @@
 
 use std::collections::BTreeMap;
 
-use super::options::{PassOption, PassOptions};
+use super::options::{OptionLookupError, OptionValue, PassOption, PassOptions};
 use super::pipeline::{parse_pipeline, PipelineError};
 use super::Pass;
 
-/// Build a pass from its parsed options (defaults filled in). An `Err` is a message about the
-/// option values (e.g. a value out of range).
-pub type PassBuilder = fn(&PassOptions) -> Result<Box<dyn Pass>, String>;
+/// Build a pass from its parsed options (defaults filled in). An `Err` is about the option
+/// values (e.g. a value out of range).
+pub type PassBuilder = fn(&PassOptions) -> Result<Box<dyn Pass>, PassBuildError>;
+
+/// Why a pass could not be built from its options.
+#[derive(Debug, thiserror::Error)]
+pub enum PassBuildError {
+    #[error(transparent)]
+    Lookup(#[from] OptionLookupError),
+    /// A value the pass does not accept; `expected` says what it accepts.
+    #[error("{option} must be {expected}, got {value}")]
+    Invalid {
+        option: &'static str,
+        expected: &'static str,
+        value: OptionValue,
+    },
+    /// The pass's own error (reading a file the options name, parsing a value, ...).
+    #[error(transparent)]
+    Pass(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl PassBuildError {
+    /// Wrap a pass's own error.
+    pub fn pass(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> PassBuildError {
+        PassBuildError::Pass(e.into())
+    }
+}
 
 /// Everything the registry knows about one pass.
 #[derive(Copy, Clone, Debug)]
@@ -56,12 +80,8 @@ impl PassRegistry {
                 })?;
                 let opts = PassOptions::from_raw(info.name, info.options, &el.options)
                     .map_err(|e| PipelineError::new(e.col, e.len, e.message))?;
-                (info.build)(&opts).map_err(|message| {
-                    PipelineError::new(
-                        el.col,
-                        el.name.len(),
-                        format!("pass '{}': {message}", el.name),
-                    )
+                (info.build)(&opts).map_err(|e| {
+                    PipelineError::new(el.col, el.name.len(), format!("pass '{}': {e}", el.name))
                 })
             })
             .collect()
@@ -98,7 +118,11 @@ mod tests {
         build: |o| {
             let times = o.uint("times")?;
             if times > 100 {
-                return Err(format!("times must be at most 100, got {times}"));
+                return Err(PassBuildError::Invalid {
+                    option: "times",
+                    expected: "at most 100",
+                    value: OptionValue::UInt(times),
+                });
             }
             Ok(Box::new(Nop { times }))
         },

@@ -55,8 +55,8 @@ impl Executor for TimingExec<'_> {
             return cycles(index, instr, self.hw, &DynamicCounts::default());
         }
         let counts = self.model.counts(instr);
-        let outcome =
-            exec::static_outcome(instr, &counts).map_err(|m| SimError::at(index, instr, m))?;
+        let outcome = exec::static_outcome(instr, &counts)
+            .map_err(|e| SimError::at(index, instr, e.to_string()))?;
         self.accounts.add(index, instr, &outcome)?;
         cycles(index, instr, self.hw, &counts)
     }
@@ -99,7 +99,7 @@ impl Executor for FunctionalExec<'_> {
         }
         let outcome: ExecOutcome =
             exec::execute(index, instr, &mut self.mem, self.hw, &mut self.stats)
-                .map_err(|m| SimError::at(index, instr, m))?;
+                .map_err(|e| SimError::at(index, instr, e.to_string()))?;
         self.accounts.add(index, instr, &outcome)?;
         cycles(index, instr, self.hw, &outcome.counts)
     }

@@ -3,7 +3,7 @@
 //! DRAM is sized to the end of the program's last tensor rather than `hw.dram.capacity_bytes`
 //! (8 GiB by default), so a run allocates only what the program can address through its tensor
 //! table; an access past that end is a run-time error, never a panic. Every accessor checks its
-//! range and returns `Err(String)` describing the problem (the caller adds the instruction).
+//! range and returns a [`MemoryError`] naming the range (the caller adds the instruction).
 
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Program, SramRef, SramSpace, TensorDecl, TensorKind};
@@ -17,27 +17,60 @@ pub struct Memory {
     pub temp: Vec<u8>,
 }
 
-/// A `u64` size or address as `usize`, or an error naming `what`.
-pub(crate) fn to_usize(v: u64, what: &str) -> Result<usize, String> {
-    usize::try_from(v).map_err(|_| format!("{what} {v:#x} does not fit this host's address space"))
+/// An access outside the memories, or a size the host cannot hold.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MemoryError {
+    /// `what` names the size (`DRAM size`, `sram.token_bytes`, ...).
+    #[error("{what} {value:#x} does not fit this host's address space")]
+    HostSize { what: &'static str, value: u64 },
+    #[error("tensor '{0}': size overflows 64 bits")]
+    TensorSize(String),
+    #[error("tensor '{0}': DRAM range overflows 64 bits")]
+    TensorRange(String),
+    #[error("tensor '{name}' needs {expected} bytes, {given} given")]
+    TensorBytes {
+        name: String,
+        expected: usize,
+        given: usize,
+    },
+    #[error(
+        "DRAM range {addr:#x}+{len} lies outside the program's tensors (DRAM in use: {size:#x} bytes)"
+    )]
+    Dram { addr: u64, len: usize, size: usize },
+    #[error(
+        "SRAM range {}[{:#x}]+{len} exceeds the {size}-byte {} SRAM",
+        at.space,
+        at.offset,
+        at.space
+    )]
+    Sram {
+        at: SramRef,
+        len: usize,
+        size: usize,
+    },
 }
 
-fn zeroed(bytes: u64, what: &str) -> Result<Vec<u8>, String> {
+/// A `u64` size or address as `usize`, or an error naming `what`.
+pub(crate) fn to_usize(value: u64, what: &'static str) -> Result<usize, MemoryError> {
+    usize::try_from(value).map_err(|_| MemoryError::HostSize { what, value })
+}
+
+fn zeroed(bytes: u64, what: &'static str) -> Result<Vec<u8>, MemoryError> {
     Ok(vec![0; to_usize(bytes, what)?])
 }
 
 impl Memory {
     /// Zeroed memories with every `const` tensor's data in place.
-    pub fn new(program: &Program, hw: &HwConfig) -> Result<Memory, String> {
+    pub fn new(program: &Program, hw: &HwConfig) -> Result<Memory, MemoryError> {
         let mut end = 0u64;
         for t in &program.tensors {
             let len = t
                 .byte_len()
-                .ok_or_else(|| format!("tensor '{}': size overflows 64 bits", t.name))?;
+                .ok_or_else(|| MemoryError::TensorSize(t.name.clone()))?;
             let stop = t
                 .dram
                 .checked_add(len)
-                .ok_or_else(|| format!("tensor '{}': DRAM range overflows 64 bits", t.name))?;
+                .ok_or_else(|| MemoryError::TensorRange(t.name.clone()))?;
             end = end.max(stop);
         }
         let mut mem = Memory {
@@ -73,46 +106,46 @@ impl Memory {
     }
 
     /// Copy `bytes` into the DRAM range of tensor `decl` (length must equal `decl.byte_len()`).
-    pub fn write_tensor(&mut self, decl: &TensorDecl, bytes: &[u8]) -> Result<(), String> {
+    pub fn write_tensor(&mut self, decl: &TensorDecl, bytes: &[u8]) -> Result<(), MemoryError> {
         let (start, len) = tensor_range(decl)?;
         if bytes.len() != len {
-            return Err(format!(
-                "tensor '{}' needs {len} bytes, {} given",
-                decl.name,
-                bytes.len()
-            ));
+            return Err(MemoryError::TensorBytes {
+                name: decl.name.clone(),
+                expected: len,
+                given: bytes.len(),
+            });
         }
         self.dram_mut(start, len)?.copy_from_slice(bytes);
         Ok(())
     }
 
     /// The DRAM bytes of tensor `decl`.
-    pub fn read_tensor(&self, decl: &TensorDecl) -> Result<&[u8], String> {
+    pub fn read_tensor(&self, decl: &TensorDecl) -> Result<&[u8], MemoryError> {
         let (start, len) = tensor_range(decl)?;
         self.dram(start, len)
     }
 
     /// `len` DRAM bytes at `addr`.
-    pub fn dram(&self, addr: u64, len: usize) -> Result<&[u8], String> {
+    pub fn dram(&self, addr: u64, len: usize) -> Result<&[u8], MemoryError> {
         let r = dram_range(addr, len, self.dram.len())?;
         Ok(&self.dram[r])
     }
 
     /// `len` DRAM bytes at `addr`, writable.
-    pub fn dram_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], String> {
+    pub fn dram_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], MemoryError> {
         let r = dram_range(addr, len, self.dram.len())?;
         Ok(&mut self.dram[r])
     }
 
     /// `len` bytes of an SRAM buffer.
-    pub fn sram_at(&self, at: SramRef, len: usize) -> Result<&[u8], String> {
+    pub fn sram_at(&self, at: SramRef, len: usize) -> Result<&[u8], MemoryError> {
         let buf = self.sram(at.space);
         let r = sram_range(at, len, buf.len())?;
         Ok(&buf[r])
     }
 
     /// `len` bytes of an SRAM buffer, writable.
-    pub fn sram_at_mut(&mut self, at: SramRef, len: usize) -> Result<&mut [u8], String> {
+    pub fn sram_at_mut(&mut self, at: SramRef, len: usize) -> Result<&mut [u8], MemoryError> {
         let buf = self.sram_mut(at.space);
         let r = sram_range(at, len, buf.len())?;
         Ok(&mut buf[r])
@@ -161,10 +194,10 @@ impl Memory {
 }
 
 /// DRAM start and host length of a tensor (`lz4` sizes are already rounded up to bytes).
-fn tensor_range(decl: &TensorDecl) -> Result<(u64, usize), String> {
+fn tensor_range(decl: &TensorDecl) -> Result<(u64, usize), MemoryError> {
     let len = decl
         .byte_len()
-        .ok_or_else(|| format!("tensor '{}': size overflows 64 bits", decl.name))?;
+        .ok_or_else(|| MemoryError::TensorSize(decl.name.clone()))?;
     Ok((decl.dram, to_usize(len, "tensor size")?))
 }
 
@@ -172,13 +205,11 @@ pub(crate) fn dram_range(
     addr: u64,
     len: usize,
     size: usize,
-) -> Result<std::ops::Range<usize>, String> {
+) -> Result<std::ops::Range<usize>, MemoryError> {
     let start = usize::try_from(addr).ok();
     match start.and_then(|s| s.checked_add(len).map(|e| (s, e))) {
         Some((s, e)) if e <= size => Ok(s..e),
-        _ => Err(format!(
-            "DRAM range {addr:#x}+{len} lies outside the program's tensors (DRAM in use: {size:#x} bytes)"
-        )),
+        _ => Err(MemoryError::Dram { addr, len, size }),
     }
 }
 
@@ -186,14 +217,11 @@ pub(crate) fn sram_range(
     at: SramRef,
     len: usize,
     size: usize,
-) -> Result<std::ops::Range<usize>, String> {
+) -> Result<std::ops::Range<usize>, MemoryError> {
     let s = at.offset as usize;
     match s.checked_add(len) {
         Some(e) if e <= size => Ok(s..e),
-        _ => Err(format!(
-            "SRAM range {}[{:#x}]+{len} exceeds the {size}-byte {} SRAM",
-            at.space, at.offset, at.space
-        )),
+        _ => Err(MemoryError::Sram { at, len, size }),
     }
 }
 
@@ -231,7 +259,7 @@ mod tests {
         m.write_tensor(&p.tensors[0], &[9, 9, 9, 9]).unwrap();
         assert_eq!(&m.dram[0x10..0x14], &[9, 9, 9, 9]);
         let err = m.write_tensor(&p.tensors[0], &[1]).unwrap_err();
-        assert!(err.contains("needs 4 bytes, 1 given"), "{err}");
+        assert_eq!(err.to_string(), "tensor 'x' needs 4 bytes, 1 given");
         assert!(m.dram(0x22, 4).is_err());
         assert!(m.sram_at(SramRef::temp(28 * 1024 - 2), 4).is_err());
     }

@@ -52,14 +52,25 @@ pub struct Term {
     pub ops: BTreeSet<Op>,
 }
 
+/// Why a Softmax has no single root MatMul.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RootError {
+    #[error("the softmax has no result")]
+    NoResult,
+    #[error("the softmax result does not reach the left operand of a MatMul")]
+    NoMatMul,
+    #[error("the softmax result feeds {0} MatMuls")]
+    ManyMatMuls(usize),
+}
+
 /// The root MatMul reached from `anchor`, or why there is none.
 pub fn find_root(
     m: &Module,
     uses: &SecondaryMap<Value, Vec<Op>>,
     anchor: Op,
-) -> Result<Op, String> {
+) -> Result<Op, RootError> {
     let Some(&probs) = m.op(anchor).results.first() else {
-        return Err("the softmax has no result".into());
+        return Err(RootError::NoResult);
     };
     let mut frontier = vec![probs];
     let mut roots = BTreeSet::new();
@@ -77,10 +88,10 @@ pub fn find_root(
         }
         frontier = next;
     }
-    match roots.len() {
-        1 => Ok(*roots.first().expect("one root")),
-        0 => Err("the softmax result does not reach the left operand of a MatMul".into()),
-        n => Err(format!("the softmax result feeds {n} MatMuls")),
+    match (roots.first(), roots.len()) {
+        (Some(&root), 1) => Ok(root),
+        (None, _) => Err(RootError::NoMatMul),
+        (_, n) => Err(RootError::ManyMatMuls(n)),
     }
 }
 

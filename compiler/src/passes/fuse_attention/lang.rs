@@ -47,15 +47,39 @@ impl fmt::Display for Scalar {
     }
 }
 
+/// A leaf of a term's text form that does not parse; `text` is the leaf as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LeafParseError {
+    #[error("'{0}' is not a scalar")]
+    NotScalar(String),
+    #[error("'{text}': {source}")]
+    Float {
+        text: String,
+        source: std::num::ParseFloatError,
+    },
+    #[error("'{0}' is not a permutation")]
+    NotPerm(String),
+    #[error("'{text}': {source}")]
+    Int {
+        text: String,
+        source: std::num::ParseIntError,
+    },
+    #[error("'{0}' is not a leaf")]
+    NotLeaf(String),
+}
+
 impl FromStr for Scalar {
-    type Err = String;
+    type Err = LeafParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let body = s
             .strip_suffix('f')
-            .ok_or_else(|| format!("'{s}' is not a scalar"))?;
+            .ok_or_else(|| LeafParseError::NotScalar(s.to_string()))?;
         body.parse::<f64>()
             .map(Scalar::new)
-            .map_err(|e| format!("'{s}': {e}"))
+            .map_err(|source| LeafParseError::Float {
+                text: s.to_string(),
+                source,
+            })
     }
 }
 
@@ -99,20 +123,24 @@ impl fmt::Display for Perm {
 }
 
 impl FromStr for Perm {
-    type Err = String;
+    type Err = LeafParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let body = s
-            .strip_prefix("perm=")
-            .ok_or_else(|| format!("'{s}' is not a permutation"))?;
+        let not_perm = || LeafParseError::NotPerm(s.to_string());
+        let body = s.strip_prefix("perm=").ok_or_else(not_perm)?;
         let p = body
             .split(',')
-            .map(|x| x.parse::<usize>().map_err(|e| format!("'{s}': {e}")))
+            .map(|x| {
+                x.parse::<usize>().map_err(|source| LeafParseError::Int {
+                    text: s.to_string(),
+                    source,
+                })
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Perm)?;
         if p.is_valid() {
             Ok(p)
         } else {
-            Err(format!("'{s}' is not a permutation"))
+            Err(not_perm())
         }
     }
 }
@@ -134,12 +162,12 @@ impl fmt::Display for LeafRef {
 }
 
 impl FromStr for LeafRef {
-    type Err = String;
+    type Err = LeafParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         s.strip_prefix('v')
             .and_then(|n| n.parse().ok())
             .map(LeafRef)
-            .ok_or_else(|| format!("'{s}' is not a leaf"))
+            .ok_or_else(|| LeafParseError::NotLeaf(s.to_string()))
     }
 }
 

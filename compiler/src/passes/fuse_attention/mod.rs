@@ -32,7 +32,10 @@ use std::time::Duration;
 
 use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::eval::module_opset;
-use sofa_ir::pass::{OptionKind, Pass, PassContext, PassError, PassInfo, PassOption, PassOutcome};
+use sofa_ir::pass::{
+    OptionKind, OptionValue, Pass, PassBuildError, PassContext, PassError, PassInfo, PassOption,
+    PassOutcome,
+};
 use sofa_ir::{Location, Module, Op};
 
 pub use extract::{Limits, Stop, MHA_PATTERN};
@@ -66,14 +69,19 @@ pub static INFO: PassInfo = PassInfo {
         },
     ],
     build: |opts| {
+        let at_least_one = |option: &'static str| match opts.uint(option)? {
+            0 => Err(PassBuildError::Invalid {
+                option,
+                expected: "at least 1",
+                value: OptionValue::UInt(0),
+            }),
+            n => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        };
         let limits = Limits {
-            iterations: usize::try_from(opts.uint("max-iterations")?).unwrap_or(usize::MAX),
-            nodes: usize::try_from(opts.uint("max-nodes")?).unwrap_or(usize::MAX),
+            iterations: at_least_one("max-iterations")?,
+            nodes: at_least_one("max-nodes")?,
             time: Duration::from_millis(opts.uint("time-limit-ms")?),
         };
-        if limits.iterations == 0 || limits.nodes == 0 {
-            return Err("max-iterations and max-nodes must be at least 1".into());
-        }
         Ok(Box::new(FuseAttention::new(limits)))
     },
 };
@@ -248,7 +256,7 @@ fn fuse_softmax(
 ) -> Result<(Op, u64), Refusal> {
     let uses = m.uses();
     let root = build::find_root(m, &uses, anchor)
-        .map_err(|d| Refusal::new("unfused-softmax-consumer", d))?;
+        .map_err(|e| Refusal::new("unfused-softmax-consumer", e.to_string()))?;
     let cand = Candidate { anchor, root };
     let term = build::build_term(m, cx.dialects, cx.opset, cx.probes, &cand);
     let chain = term.ops.clone();

@@ -51,7 +51,7 @@ pub fn apply(
         Ok(ops) => ops,
         Err(e) => {
             mat.rollback();
-            return Err(Refusal::new("unfused-operand", e));
+            return Err(Refusal::new("unfused-operand", e.to_string()));
         }
     };
     let root_res = m.result(root, 0);
@@ -120,8 +120,40 @@ struct Materializer<'a> {
 
 type Typed = (Value, TensorType);
 
+/// Why an operand term of the fused op cannot be rebuilt as IR ops.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+enum MaterializeError {
+    #[error("an operand has no tensor type")]
+    Untyped,
+    #[error("a transpose without a permutation")]
+    NoPerm,
+    #[error("a transpose of the wrong rank")]
+    TransposeRank,
+    #[error("a cast without a target type")]
+    NoCastTarget,
+    #[error("a cast to an unsupported type")]
+    CastTarget,
+    #[error("a reshape whose shape is not an IR value")]
+    ShapeNotValue,
+    #[error("a reshape of unknown type")]
+    ReshapeType,
+    #[error("an unsqueeze without an axis")]
+    NoAxis,
+    #[error("an unsqueeze axis out of range")]
+    AxisRange,
+    #[error("operands that do not broadcast")]
+    NoBroadcast,
+    #[error("a {0} constant cannot be created here")]
+    ConstantElem(ElemType),
+    #[error("bad constant")]
+    BadConstant,
+    /// The term's node, as printed.
+    #[error("cannot compute '{0}' outside the fused op")]
+    NotComputable(String),
+}
+
 impl Materializer<'_> {
-    fn operands(&mut self, f: &Fusion<'_>) -> Result<Vec<Value>, String> {
+    fn operands(&mut self, f: &Fusion<'_>) -> Result<Vec<Value>, MaterializeError> {
         let mut out = vec![
             self.expr(&f.plan.q)?.0,
             self.expr(&f.plan.k)?.0,
@@ -140,7 +172,7 @@ impl Materializer<'_> {
         }
     }
 
-    fn expr(&mut self, e: &RecExpr<AttnLang>) -> Result<Typed, String> {
+    fn expr(&mut self, e: &RecExpr<AttnLang>) -> Result<Typed, MaterializeError> {
         let root = Id::from(e.as_ref().len() - 1);
         self.node(e, root, None)
     }
@@ -150,12 +182,12 @@ impl Materializer<'_> {
         e: &RecExpr<AttnLang>,
         id: Id,
         hint: Option<ElemType>,
-    ) -> Result<Typed, String> {
+    ) -> Result<Typed, MaterializeError> {
         use AttnLang as L;
         match &e[id] {
             L::Leaf(r) => {
                 let info = &self.analysis.leaves[r.index()];
-                let ty = info.ty.clone().ok_or("an operand has no tensor type")?;
+                let ty = info.ty.clone().ok_or(MaterializeError::Untyped)?;
                 Ok((info.value, ty))
             }
             L::Num(s) => self.constant(s.value(), hint.unwrap_or(ElemType::F32)),
@@ -163,13 +195,13 @@ impl Materializer<'_> {
                 let (xv, xt) = self.node(e, *x, hint)?;
                 let perm = match &e[*p] {
                     L::Perm(p) => p.clone(),
-                    _ => return Err("a transpose without a permutation".into()),
+                    _ => return Err(MaterializeError::NoPerm),
                 };
                 let (xv, xt, perm) = self.fold_into_transpose(xv, xt, perm);
                 if perm.is_identity() {
                     return Ok((xv, xt));
                 }
-                let ty = transpose_result(&xt, &perm).ok_or("a transpose of the wrong rank")?;
+                let ty = transpose_result(&xt, &perm).ok_or(MaterializeError::TransposeRank)?;
                 let perm_attr = perm_attr(&perm);
                 self.op(
                     OpSpec::new("onnx.Transpose")
@@ -186,9 +218,9 @@ impl Materializer<'_> {
             L::Cast([x, to]) => {
                 let code = match &e[*to] {
                     L::Int(c) => *c,
-                    _ => return Err("a cast without a target type".into()),
+                    _ => return Err(MaterializeError::NoCastTarget),
                 };
-                let elem = elem_from_onnx(code).ok_or("a cast to an unsupported type")?;
+                let elem = elem_from_onnx(code).ok_or(MaterializeError::CastTarget)?;
                 let (xv, xt) = self.node(e, *x, None)?;
                 let ty = TensorType::new(xt.dims, elem);
                 self.op(
@@ -207,20 +239,20 @@ impl Materializer<'_> {
                 let (xv, xt) = self.node(e, *x, hint)?;
                 let leaf: LeafRef = match &e[*s] {
                     L::Leaf(r) => *r,
-                    _ => return Err("a reshape whose shape is not an IR value".into()),
+                    _ => return Err(MaterializeError::ShapeNotValue),
                 };
                 let ty = shaped_result(&self.analysis.shaped, leaf, &xt)
-                    .ok_or("a reshape of unknown type")?;
+                    .ok_or(MaterializeError::ReshapeType)?;
                 let sv = self.analysis.leaves[leaf.index()].value;
                 self.op(OpSpec::new(name).operands([xv, sv]), ty)
             }
             L::Unsqueeze([x, a]) => {
                 let axis = match &e[*a] {
                     L::Int(a) => *a,
-                    _ => return Err("an unsqueeze without an axis".into()),
+                    _ => return Err(MaterializeError::NoAxis),
                 };
                 let (xv, xt) = self.node(e, *x, hint)?;
-                let ty = unsqueeze_result(&xt, axis).ok_or("an unsqueeze axis out of range")?;
+                let ty = unsqueeze_result(&xt, axis).ok_or(MaterializeError::AxisRange)?;
                 let spec = if self.opset >= 13 {
                     let axes = self.i64_constant(axis)?;
                     OpSpec::new("onnx.Unsqueeze").operands([xv, axes])
@@ -231,7 +263,7 @@ impl Materializer<'_> {
                 };
                 self.op(spec, ty)
             }
-            other => Err(format!("cannot compute '{other}' outside the fused op")),
+            other => Err(MaterializeError::NotComputable(other.to_string())),
         }
     }
 
@@ -268,13 +300,19 @@ impl Materializer<'_> {
         e: &RecExpr<AttnLang>,
         x: Id,
         hint: Option<ElemType>,
-    ) -> Result<Typed, String> {
+    ) -> Result<Typed, MaterializeError> {
         let (xv, xt) = self.node(e, x, hint)?;
         self.op(OpSpec::new(name).operands([xv]), xt)
     }
 
     /// A broadcasting binary op; a constant side takes the other side's element type.
-    fn binary(&mut self, name: &str, e: &RecExpr<AttnLang>, a: Id, b: Id) -> Result<Typed, String> {
+    fn binary(
+        &mut self,
+        name: &str,
+        e: &RecExpr<AttnLang>,
+        a: Id,
+        b: Id,
+    ) -> Result<Typed, MaterializeError> {
         let (av, at, bv, bt) = if matches!(e[a], AttnLang::Num(_)) {
             let (bv, bt) = self.node(e, b, None)?;
             let (av, at) = self.node(e, a, Some(bt.elem))?;
@@ -289,18 +327,18 @@ impl Materializer<'_> {
         } else {
             at.elem
         };
-        let ty = broadcast_result(&at, &bt).ok_or("operands that do not broadcast")?;
+        let ty = broadcast_result(&at, &bt).ok_or(MaterializeError::NoBroadcast)?;
         self.op(
             OpSpec::new(name).operands([av, bv]),
             TensorType::new(ty.dims, elem),
         )
     }
 
-    fn constant(&mut self, v: f64, elem: ElemType) -> Result<Typed, String> {
+    fn constant(&mut self, v: f64, elem: ElemType) -> Result<Typed, MaterializeError> {
         if elem != ElemType::F32 {
-            return Err(format!("a {elem} constant cannot be created here"));
+            return Err(MaterializeError::ConstantElem(elem));
         }
-        let dense = DenseAttr::from_f32(&[], &[v as f32]).ok_or("bad constant")?;
+        let dense = DenseAttr::from_f32(&[], &[v as f32]).ok_or(MaterializeError::BadConstant)?;
         let ty = dense.ty().clone();
         self.op(
             OpSpec::new("onnx.Constant").attr("value", Attribute::Dense(dense)),
@@ -308,8 +346,8 @@ impl Materializer<'_> {
         )
     }
 
-    fn i64_constant(&mut self, v: i64) -> Result<Value, String> {
-        let dense = DenseAttr::from_i64(&[1], &[v]).ok_or("bad constant")?;
+    fn i64_constant(&mut self, v: i64) -> Result<Value, MaterializeError> {
+        let dense = DenseAttr::from_i64(&[1], &[v]).ok_or(MaterializeError::BadConstant)?;
         let ty = dense.ty().clone();
         Ok(self
             .op(
@@ -319,7 +357,7 @@ impl Materializer<'_> {
             .0)
     }
 
-    fn op(&mut self, spec: OpSpec, ty: TensorType) -> Result<Typed, String> {
+    fn op(&mut self, spec: OpSpec, ty: TensorType) -> Result<Typed, MaterializeError> {
         let spec = spec
             .results([Type::Tensor(ty.clone())])
             .loc(self.loc.clone());

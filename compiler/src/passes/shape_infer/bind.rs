@@ -4,24 +4,38 @@ use sofa_ir::{Attribute, Dim, Module, Op, Type, Value};
 
 use super::Bindings;
 
+/// A malformed `bind` list; `item` is the offending `name:size` entry as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BindingError {
+    #[error("binding '{item}' is not of the form name:size")]
+    NotPair { item: String },
+    #[error("binding '{item}' has an empty dim name")]
+    EmptyName { item: String },
+    #[error("binding '{item}': size '{size}' is not a non-negative integer")]
+    BadSize { item: String, size: String },
+    #[error("dim '{name}' is bound twice")]
+    Twice { name: String },
+}
+
 /// Parse `batch:1,seq:128` (or `batch=1,seq=128`); the empty string is no binding. Names are
 /// dim names as they appear in types; a name given twice, an empty name or a size that is not
 /// a non-negative integer is an error.
-pub fn parse_bindings(text: &str) -> Result<Bindings, String> {
+pub fn parse_bindings(text: &str) -> Result<Bindings, BindingError> {
     let mut out = Bindings::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (name, size) = item
             .split_once([':', '='])
-            .ok_or_else(|| format!("binding '{item}' is not of the form name:size"))?;
+            .ok_or_else(|| BindingError::NotPair { item: item.into() })?;
         let (name, size) = (name.trim(), size.trim());
         if name.is_empty() {
-            return Err(format!("binding '{item}' has an empty dim name"));
+            return Err(BindingError::EmptyName { item: item.into() });
         }
-        let size: u64 = size.parse().map_err(|_| {
-            format!("binding '{item}': size '{size}' is not a non-negative integer")
+        let size: u64 = size.parse().map_err(|_| BindingError::BadSize {
+            item: item.into(),
+            size: size.into(),
         })?;
         if out.insert(name.to_string(), size).is_some() {
-            return Err(format!("dim '{name}' is bound twice"));
+            return Err(BindingError::Twice { name: name.into() });
         }
     }
     Ok(out)

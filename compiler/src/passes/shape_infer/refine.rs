@@ -1,6 +1,8 @@
 //! Type refinement: re-run every op's inference hook with the constants known at that point and
 //! merge the result into the current types; then bring function signatures in line.
 
+use std::fmt;
+
 use sofa_ir::dialect::{DialectRegistry, OpDef, Trait};
 use sofa_ir::module::RETURN_OP;
 use sofa_ir::pass::PassError;
@@ -107,37 +109,65 @@ fn refine_results(
     Ok(changed)
 }
 
+/// A new type that contradicts a value's current one: "type X contradicts the declared Y: ...".
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("type {} contradicts the declared {}{part}", print_type(.new), print_type(.current))]
+pub struct TypeConflict {
+    pub current: Type,
+    pub new: Type,
+    pub part: ConflictPart,
+}
+
+/// Which part of two types disagrees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConflictPart {
+    /// Not both tensors.
+    Kind,
+    Elem,
+    Rank,
+    /// Dim `#k`: two different static sizes.
+    Dim(usize),
+}
+
+impl fmt::Display for ConflictPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConflictPart::Kind => Ok(()),
+            ConflictPart::Elem => f.write_str(": element types differ"),
+            ConflictPart::Rank => f.write_str(": ranks differ"),
+            ConflictPart::Dim(k) => write!(f, ": dim #{k}"),
+        }
+    }
+}
+
 /// The more precise of two types of the same value, dim by dim: a static dim beats a named one,
 /// a named one beats `?`; of two different names the current one is kept. Different static
-/// dims, ranks or element types are a contradiction (`Err` says how, in the form
-/// "type X contradicts the declared Y: ...").
-pub fn merge_types(current: &Type, new: &Type) -> Result<Type, String> {
+/// dims, ranks or element types are a [`TypeConflict`].
+pub fn merge_types(current: &Type, new: &Type) -> Result<Type, TypeConflict> {
     if current == new {
         return Ok(current.clone());
     }
-    let contradiction = |why: String| {
-        format!(
-            "type {} contradicts the declared {}{why}",
-            print_type(new),
-            print_type(current)
-        )
+    let conflict = |part| TypeConflict {
+        current: current.clone(),
+        new: new.clone(),
+        part,
     };
     let (Type::Tensor(a), Type::Tensor(b)) = (current, new) else {
-        return Err(contradiction(String::new()));
+        return Err(conflict(ConflictPart::Kind));
     };
     if a.elem != b.elem {
-        return Err(contradiction(": element types differ".into()));
+        return Err(conflict(ConflictPart::Elem));
     }
     if a.rank() != b.rank() {
-        return Err(contradiction(": ranks differ".into()));
+        return Err(conflict(ConflictPart::Rank));
     }
     let dims = a
         .dims
         .iter()
         .zip(&b.dims)
         .enumerate()
-        .map(|(k, (x, y))| merge_dim(x, y).ok_or_else(|| contradiction(format!(": dim #{k}"))))
-        .collect::<Result<Vec<Dim>, String>>()?;
+        .map(|(k, (x, y))| merge_dim(x, y).ok_or_else(|| conflict(ConflictPart::Dim(k))))
+        .collect::<Result<Vec<Dim>, _>>()?;
     Ok(Type::Tensor(TensorType::new(dims, a.elem)))
 }
 

@@ -74,9 +74,9 @@ pub mod plan;
 pub mod shape;
 
 pub use plan::{Ablation, KvGenPlan, KvPlan, KvSource, Plan, PlanError, Schedule};
-pub use shape::{query_blocks, AttnShape, QueryBlock, ShapeError};
+pub use shape::{query_blocks, AttnShape, AttnShapeError, QueryBlock};
 
-use super::{Arity, AttrDef, AttrKind, Dialect, OpDef, Trait};
+use super::{Arity, AttrDef, AttrKind, Dialect, InferError, OpDef, Trait};
 use crate::attr::{AttrDict, Attribute};
 use crate::module::{Module, Op};
 use crate::types::{Dim, TensorType, Type};
@@ -235,6 +235,27 @@ pub struct SparseMhaAttrs {
     pub pred_bits: i64,
 }
 
+/// An `attn.sparse_mha` attribute that is missing, mistyped or out of range.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SparseAttrError {
+    #[error("heads, kv_heads, head_dim (integers), scale (float) and causal (bool) are required")]
+    Mha,
+    #[error("{0} must be a float")]
+    NotFloat(&'static str),
+    #[error("{0} must be an integer")]
+    NotInt(&'static str),
+    #[error("keep_ratio must be in (0, 1], got {0}")]
+    KeepRatio(f64),
+    #[error("tiles must be at least 1, got {0}")]
+    Tiles(i64),
+    #[error("radius must be a positive finite float, got {0:?}")]
+    Radius(Attribute),
+    #[error("rounding must be \"floor\" or \"nearest\"")]
+    Rounding,
+    #[error("pred_bits must be in {lo}..={hi}, got {0}", lo = PRED_BITS_RANGE.0, hi = PRED_BITS_RANGE.1)]
+    PredBits(i64),
+}
+
 impl SparseMhaAttrs {
     /// Read the attributes of `op`; `None` when one is missing, mistyped or out of range.
     pub fn of(module: &Module, op: Op) -> Option<SparseMhaAttrs> {
@@ -242,43 +263,41 @@ impl SparseMhaAttrs {
     }
 
     /// Read and range-check the attributes; the error names the offending attribute.
-    pub fn from_dict(a: &AttrDict) -> Result<SparseMhaAttrs, String> {
-        let mha = MhaAttrs::from_dict(a).ok_or(
-            "heads, kv_heads, head_dim (integers), scale (float) and causal (bool) are required",
-        )?;
+    pub fn from_dict(a: &AttrDict) -> Result<SparseMhaAttrs, SparseAttrError> {
+        let mha = MhaAttrs::from_dict(a).ok_or(SparseAttrError::Mha)?;
         let keep_ratio = a
             .get("keep_ratio")
             .and_then(Attribute::as_float)
-            .ok_or("keep_ratio must be a float")?;
+            .ok_or(SparseAttrError::NotFloat("keep_ratio"))?;
         if !(keep_ratio > 0.0 && keep_ratio <= 1.0) {
-            return Err(format!("keep_ratio must be in (0, 1], got {keep_ratio}"));
+            return Err(SparseAttrError::KeepRatio(keep_ratio));
         }
         let tiles = a
             .get("tiles")
             .and_then(Attribute::as_int)
-            .ok_or("tiles must be an integer")?;
+            .ok_or(SparseAttrError::NotInt("tiles"))?;
         if tiles < 1 {
-            return Err(format!("tiles must be at least 1, got {tiles}"));
+            return Err(SparseAttrError::Tiles(tiles));
         }
         let radius = match a.get("radius") {
             None => None,
             Some(r) => match r.as_float() {
                 Some(r) if r.is_finite() && r > 0.0 => Some(r),
-                _ => return Err(format!("radius must be a positive finite float, got {r:?}")),
+                _ => return Err(SparseAttrError::Radius(r.clone())),
             },
         };
         let rounding = a
             .get("rounding")
             .and_then(Attribute::as_str)
             .and_then(Rounding::parse)
-            .ok_or("rounding must be \"floor\" or \"nearest\"")?;
+            .ok_or(SparseAttrError::Rounding)?;
         let pred_bits = a
             .get("pred_bits")
             .and_then(Attribute::as_int)
-            .ok_or("pred_bits must be an integer")?;
+            .ok_or(SparseAttrError::NotInt("pred_bits"))?;
         let (lo, hi) = PRED_BITS_RANGE;
         if !(lo..=hi).contains(&pred_bits) {
-            return Err(format!("pred_bits must be in {lo}..={hi}, got {pred_bits}"));
+            return Err(SparseAttrError::PredBits(pred_bits));
         }
         Ok(SparseMhaAttrs {
             mha,
@@ -353,7 +372,7 @@ fn verify_sparse_mha(module: &Module, op: Op, errors: &mut Vec<String>) {
         return; // the schema check reports missing or mistyped attributes
     };
     if let Err(e) = SparseMhaAttrs::from_dict(&module.op(op).attrs) {
-        errors.push(e);
+        errors.push(e.to_string());
     }
     verify_attention(module, op, &attrs, errors);
 }
@@ -469,15 +488,14 @@ fn verify_result(
     }
 }
 
-fn infer_mha(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
-    let q = operand(module, op, 0).ok_or("q must be a ranked tensor")?;
-    let v = operand(module, op, 2).ok_or("v must be a ranked tensor")?;
+fn infer_mha(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
+    let q = operand(module, op, 0).ok_or(InferError::NotRanked("q"))?;
+    let v = operand(module, op, 2).ok_or(InferError::NotRanked("v"))?;
     if q.rank() != 4 || v.rank() != 4 {
-        return Err(format!(
-            "q and v must be 4-D, got ranks {} and {}",
-            q.rank(),
-            v.rank()
-        ));
+        return Err(InferError::MhaRank {
+            q: q.rank(),
+            v: v.rank(),
+        });
     }
     let dims = vec![
         q.dims[0].clone(),

@@ -28,7 +28,7 @@ pub struct AttnShape {
 
 /// Why an op's shape cannot be read.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum ShapeError {
+pub enum AttnShapeError {
     #[error("not an attention op")]
     NotAttention,
     #[error("attn.mha lacks its attributes")]
@@ -46,21 +46,21 @@ pub enum ShapeError {
 impl AttnShape {
     /// The shape of `op`, an `attn.mha`, `attn.sparse_mha` or the `sofa.kernel` that replaced
     /// one. Every size must be static.
-    pub fn of(m: &Module, op: Op) -> Result<AttnShape, ShapeError> {
-        crate::dialect::sofa::attention_kind(m, op).ok_or(ShapeError::NotAttention)?;
-        let attrs = MhaAttrs::of(m, op).ok_or(ShapeError::Attributes)?;
+    pub fn of(m: &Module, op: Op) -> Result<AttnShape, AttnShapeError> {
+        crate::dialect::sofa::attention_kind(m, op).ok_or(AttnShapeError::NotAttention)?;
+        let attrs = MhaAttrs::of(m, op).ok_or(AttnShapeError::Attributes)?;
         let (dt, q) = operand(m, op, 0)?;
         let (_, k) = operand(m, op, 1)?;
         let (_, v) = operand(m, op, 2)?;
         if q[3] != k[3] || q[0] != k[0] || !q[1].is_multiple_of(k[1]) {
-            return Err(ShapeError::QkMismatch { q, k });
+            return Err(AttnShapeError::QkMismatch { q, k });
         }
         if v != k {
-            return Err(ShapeError::VShape { v, k });
+            return Err(AttnShapeError::VShape { v, k });
         }
         let scale = attrs.scale as f32;
         if !scale.is_finite() {
-            return Err(ShapeError::Scale(attrs.scale));
+            return Err(AttnShapeError::Scale(attrs.scale));
         }
         Ok(AttnShape {
             batch: q[0],
@@ -107,18 +107,18 @@ impl AttnShape {
 }
 
 /// The static `[B, H, S, D]` float type of operand `i`.
-fn operand(m: &Module, op: Op, i: usize) -> Result<(DType, Vec<u64>), ShapeError> {
+fn operand(m: &Module, op: Op, i: usize) -> Result<(DType, Vec<u64>), AttnShapeError> {
     let t = m
         .op(op)
         .operands
         .get(i)
         .and_then(|&v| m.value_type(v).as_tensor())
-        .ok_or(ShapeError::Operand(i))?;
+        .ok_or(AttnShapeError::Operand(i))?;
     let dims: Option<Vec<u64>> = t.dims.iter().map(|d| d.as_static()).collect();
     let dt = DType::from_elem(t.elem);
     match dims {
         Some(s) if s.len() == 4 && dt.is_float() && !s.contains(&0) => Ok((dt, s)),
-        _ => Err(ShapeError::Operand(i)),
+        _ => Err(AttnShapeError::Operand(i)),
     }
 }
 

@@ -4,6 +4,7 @@
 use super::infer::one;
 use super::shape::*;
 use crate::attr::Attribute;
+use crate::dialect::InferError;
 use crate::module::{Module, Op};
 use crate::types::{Dim, ElemType, TensorType, Type};
 
@@ -13,26 +14,29 @@ fn axes_of(
     module: &Module,
     op: Op,
     consts: &[Option<Attribute>],
-) -> Result<Option<Vec<i64>>, String> {
+) -> Result<Option<Vec<i64>>, InferError> {
     if super::shape::optional_tensor(module, op, 1).is_some() {
         return const_operand_ints(module, consts, 1)
             .map(Some)
-            .ok_or_else(|| "the axes operand is not a constant".to_string());
+            .ok_or(InferError::AxesNotConstant);
     }
     Ok(ints_attr(module, op, "axes"))
 }
 
-pub fn squeeze(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn squeeze(
+    module: &Module,
+    op: Op,
+    consts: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let input = operand_tensor(module, op, 0)?;
     let dims = match axes_of(module, op, consts)? {
         Some(axes) => {
             let axes = normalize_axes(&axes, input.rank())?;
             for &a in &axes {
-                if matches!(input.dims[a], Dim::Static(n) if n != 1) {
-                    return Err(format!(
-                        "cannot squeeze dim {a} of size {}",
-                        super::shape::format_dims(&input.dims[a..=a])
-                    ));
+                if let Dim::Static(size) = input.dims[a] {
+                    if size != 1 {
+                        return Err(InferError::Squeeze { axis: a, size });
+                    }
                 }
             }
             let keep = |(i, _): &(usize, &Dim)| !axes.contains(i);
@@ -58,13 +62,13 @@ pub fn unsqueeze(
     module: &Module,
     op: Op,
     consts: &[Option<Attribute>],
-) -> Result<Vec<Type>, String> {
+) -> Result<Vec<Type>, InferError> {
     let input = operand_tensor(module, op, 0)?;
-    let axes = axes_of(module, op, consts)?.ok_or("Unsqueeze needs axes")?;
+    let axes = axes_of(module, op, consts)?.ok_or(InferError::UnsqueezeAxes)?;
     let rank = input
         .rank()
         .checked_add(axes.len())
-        .ok_or("rank overflow")?;
+        .ok_or(InferError::RankOverflow)?;
     let axes = normalize_axes(&axes, rank)?;
     let mut rest = input.dims.iter();
     let dims = (0..rank)
@@ -76,20 +80,23 @@ pub fn unsqueeze(
             }
         })
         .collect::<Option<Vec<_>>>()
-        .ok_or("axes do not fit the rank")?;
+        .ok_or(InferError::AxesDoNotFit)?;
     one(TensorType::new(dims, input.elem))
 }
 
-pub fn transpose(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn transpose(
+    module: &Module,
+    op: Op,
+    _: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let input = operand_tensor(module, op, 0)?;
     let perm =
         ints_attr(module, op, "perm").unwrap_or_else(|| (0..input.rank() as i64).rev().collect());
     if perm.len() != input.rank() {
-        return Err(format!(
-            "perm has {} entries for rank {}",
-            perm.len(),
-            input.rank()
-        ));
+        return Err(InferError::PermLength {
+            len: perm.len(),
+            rank: input.rank(),
+        });
     }
     let perm = normalize_axes(&perm, input.rank())?;
     one(TensorType::new(
@@ -99,7 +106,11 @@ pub fn transpose(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec
 }
 
 /// Reduce*: drop (or set to 1 with keepdims) the reduced axes.
-pub fn reduce(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn reduce(
+    module: &Module,
+    op: Op,
+    consts: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let input = operand_tensor(module, op, 0)?;
     let keepdims = int_attr(module, op, "keepdims").unwrap_or(1) != 0;
     let noop = int_attr(module, op, "noop_with_empty_axes").unwrap_or(0) != 0;
@@ -144,7 +155,11 @@ pub fn reduce(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<V
 }
 
 /// ArgMax / ArgMin: one axis reduced, `i64` indices.
-pub fn arg_reduce(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn arg_reduce(
+    module: &Module,
+    op: Op,
+    _: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let input = operand_tensor(module, op, 0)?;
     let axis = normalize_axis(int_attr(module, op, "axis").unwrap_or(0), input.rank())?;
     let keepdims = int_attr(module, op, "keepdims").unwrap_or(1) != 0;

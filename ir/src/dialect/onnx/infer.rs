@@ -10,14 +10,15 @@ pub use super::axes::{arg_reduce, reduce, squeeze, transpose, unsqueeze};
 use super::shape::{
     broadcast_shapes, check_size, const_operand_ints, const_scalar, dims_product, expand_dims,
     int_attr, ints_attr, lit_entries, normalize_axes, normalize_axis, operand_tensor, reshape_dims,
-    tile_dims, unify_dim, ShapeEntry,
+    tile_dims, unify_dim, ShapeEntry, ShapeError,
 };
 use crate::attr::Attribute;
+use crate::dialect::InferError;
 use crate::module::{Module, Op};
 use crate::types::{Dim, ElemType, TensorType, Type};
 
 /// The result type list of a single-result op, after the size sanity check.
-pub(super) fn one(t: TensorType) -> Result<Vec<Type>, String> {
+pub(super) fn one(t: TensorType) -> Result<Vec<Type>, InferError> {
     check_size(&t)?;
     Ok(vec![Type::Tensor(t)])
 }
@@ -41,12 +42,16 @@ pub fn same_as_first(
     module: &Module,
     op: Op,
     _: &[Option<Attribute>],
-) -> Result<Vec<Type>, String> {
+) -> Result<Vec<Type>, InferError> {
     one(operand_tensor(module, op, 0)?.clone())
 }
 
 /// Broadcast every operand; element type of the first.
-pub fn broadcast(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn broadcast(
+    module: &Module,
+    op: Op,
+    _: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let first = operand_tensor(module, op, 0)?;
     let mut dims = first.dims.clone();
     for i in 1..module.ops[op].operands.len() {
@@ -56,14 +61,14 @@ pub fn broadcast(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec
 }
 
 /// Broadcasting comparison: `i1` result.
-pub fn compare(module: &Module, op: Op, c: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn compare(module: &Module, op: Op, c: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     let mut out = broadcast(module, op, c)?;
     set_elem(&mut out[0], ElemType::I1);
     Ok(out)
 }
 
 /// `cond ? x : y`: broadcast of the three, element type of `x`.
-pub fn where_(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn where_(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     let cond = operand_tensor(module, op, 0)?;
     let x = operand_tensor(module, op, 1)?;
     let y = operand_tensor(module, op, 2)?;
@@ -71,7 +76,7 @@ pub fn where_(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Ty
     one(TensorType::new(dims, x.elem))
 }
 
-pub fn is_nan(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn is_nan(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     one(TensorType::new(
         operand_tensor(module, op, 0)?.dims.clone(),
         ElemType::I1,
@@ -84,24 +89,24 @@ fn set_elem(t: &mut Type, elem: ElemType) {
     }
 }
 
-pub fn cast(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
-    let to = int_attr(module, op, "to").ok_or("missing 'to' attribute")?;
-    let elem = elem_from_onnx(to).ok_or_else(|| format!("unsupported Cast target type {to}"))?;
+pub fn cast(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
+    let to = int_attr(module, op, "to").ok_or(InferError::MissingAttr("to"))?;
+    let elem = elem_from_onnx(to).ok_or(InferError::CastTarget(to))?;
     one(TensorType::new(
         operand_tensor(module, op, 0)?.dims.clone(),
         elem,
     ))
 }
 
-pub fn no_value(_: &Module, _: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn no_value(_: &Module, _: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     Ok(vec![Type::None])
 }
 
-pub fn constant(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn constant(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     match module.ops[op].attrs.get("value") {
         Some(Attribute::Dense(d)) => one(d.ty().clone()),
         Some(Attribute::DenseResource { ty, .. }) => one(ty.clone()),
-        _ => Err("'value' must be a dense tensor".into()),
+        _ => Err(InferError::ValueNotDense),
     }
 }
 
@@ -112,23 +117,18 @@ fn shape_operand(
     op: Op,
     consts: &[Option<Attribute>],
     i: usize,
-) -> Result<Vec<ShapeEntry>, String> {
+) -> Result<Vec<ShapeEntry>, InferError> {
     if let Some(values) = const_operand_ints(module, consts, i) {
         return Ok(lit_entries(&values));
     }
     let t = operand_tensor(module, op, i)?;
     match t.dims.as_slice() {
-        [Dim::Static(n)] => {
-            let n = usize::try_from(*n).map_err(|_| "shape operand too long")?;
-            if n > 1 << 16 {
-                return Err(format!("shape operand has {n} entries"));
-            }
-            Ok(vec![ShapeEntry::Sym(Dim::Dynamic); n])
-        }
-        [_] => Err(format!(
-            "operand #{i} (a shape) has a dynamic length, so the result rank is unknown"
-        )),
-        _ => Err(format!("operand #{i} (a shape) must be 1-D")),
+        [Dim::Static(n)] => match usize::try_from(*n) {
+            Ok(len) if len <= 1 << 16 => Ok(vec![ShapeEntry::Sym(Dim::Dynamic); len]),
+            _ => Err(InferError::ShapeOperandTooLong(*n)),
+        },
+        [_] => Err(InferError::ShapeOperandDynamic(i)),
+        _ => Err(InferError::ShapeOperandRank(i)),
     }
 }
 
@@ -136,7 +136,7 @@ pub fn constant_of_shape(
     module: &Module,
     op: Op,
     consts: &[Option<Attribute>],
-) -> Result<Vec<Type>, String> {
+) -> Result<Vec<Type>, InferError> {
     let dims = shape_operand(module, op, consts, 0)?
         .iter()
         .map(ShapeEntry::to_dim)
@@ -150,7 +150,11 @@ pub fn constant_of_shape(
     one(TensorType::new(dims, elem))
 }
 
-pub fn expand(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn expand(
+    module: &Module,
+    op: Op,
+    consts: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let input = operand_tensor(module, op, 0)?;
     let target = shape_operand(module, op, consts, 1)?;
     one(TensorType::new(
@@ -159,7 +163,11 @@ pub fn expand(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<V
     ))
 }
 
-pub fn reshape(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn reshape(
+    module: &Module,
+    op: Op,
+    consts: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let input = operand_tensor(module, op, 0)?;
     let target = shape_operand(module, op, consts, 1)?;
     let allowzero = int_attr(module, op, "allowzero").unwrap_or(0) != 0;
@@ -169,7 +177,11 @@ pub fn reshape(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<
     ))
 }
 
-pub fn tile(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn tile(
+    module: &Module,
+    op: Op,
+    consts: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let input = operand_tensor(module, op, 0)?;
     let repeats = shape_operand(module, op, consts, 1)?;
     one(TensorType::new(
@@ -178,7 +190,7 @@ pub fn tile(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec
     ))
 }
 
-pub fn flatten(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn flatten(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     let input = operand_tensor(module, op, 0)?;
     let axis = int_attr(module, op, "axis").unwrap_or(1);
     let split = normalize_axis(axis, input.rank() + 1)?;
@@ -200,7 +212,7 @@ pub fn shape_range(rank: usize, start: Option<i64>, end: Option<i64>) -> (usize,
     (start, end.max(start))
 }
 
-pub fn shape(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn shape(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     let rank = operand_tensor(module, op, 0)?.rank();
     let (start, end) = shape_range(
         rank,
@@ -214,16 +226,16 @@ pub fn shape(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Typ
 }
 
 /// Size: an `i64` scalar.
-pub fn size(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn size(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     operand_tensor(module, op, 0)?;
     one(TensorType::static_shape(&[], ElemType::I64))
 }
 
-pub fn gather(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn gather(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     let data = operand_tensor(module, op, 0)?;
     let indices = operand_tensor(module, op, 1)?;
     if !indices.elem.is_int() || indices.elem == ElemType::I1 {
-        return Err("indices must be i32 or i64".into());
+        return Err(InferError::IndicesNotInt);
     }
     let axis = normalize_axis(int_attr(module, op, "axis").unwrap_or(0), data.rank())?;
     let mut dims = data.dims[..axis].to_vec();
@@ -236,71 +248,72 @@ pub fn gather_elements(
     module: &Module,
     op: Op,
     _: &[Option<Attribute>],
-) -> Result<Vec<Type>, String> {
+) -> Result<Vec<Type>, InferError> {
     let data = operand_tensor(module, op, 0)?;
     let indices = operand_tensor(module, op, 1)?;
     if data.rank() != indices.rank() {
-        return Err(format!(
-            "data rank {} differs from indices rank {}",
-            data.rank(),
-            indices.rank()
-        ));
+        return Err(InferError::GatherRank {
+            data: data.rank(),
+            indices: indices.rank(),
+        });
     }
     one(TensorType::new(indices.dims.clone(), data.elem))
 }
 
-pub fn gather_nd(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn gather_nd(
+    module: &Module,
+    op: Op,
+    _: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let data = operand_tensor(module, op, 0)?;
     let indices = operand_tensor(module, op, 1)?;
     let b = usize::try_from(int_attr(module, op, "batch_dims").unwrap_or(0))
-        .map_err(|_| "batch_dims must be non-negative")?;
-    let (last, lead) = indices
-        .dims
-        .split_last()
-        .ok_or("indices must have rank >= 1")?;
-    let m = last
-        .as_static()
-        .ok_or("the last dim of indices must be static")?;
+        .map_err(|_| InferError::NegativeBatchDims)?;
+    let (last, lead) = indices.dims.split_last().ok_or(InferError::ScalarIndices)?;
+    let m = last.as_static().ok_or(InferError::DynamicIndexDepth)?;
     let tail = usize::try_from(m)
         .ok()
         .and_then(|m| b.checked_add(m))
         .filter(|&t| t <= data.rank());
-    let tail = tail.ok_or_else(|| {
-        format!(
-            "batch_dims {b} + index depth {m} exceed data rank {}",
-            data.rank()
-        )
+    let tail = tail.ok_or(InferError::IndexDepth {
+        batch_dims: b,
+        depth: m,
+        rank: data.rank(),
     })?;
     if b >= indices.rank() {
-        return Err(format!(
-            "batch_dims {b} must be below the indices rank {}",
-            indices.rank()
-        ));
+        return Err(InferError::BatchDimsRank {
+            batch_dims: b,
+            rank: indices.rank(),
+        });
     }
     let mut dims = lead.to_vec();
     dims.extend_from_slice(&data.dims[tail..]);
     one(TensorType::new(dims, data.elem))
 }
 
-pub fn concat(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn concat(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     let first = operand_tensor(module, op, 0)?;
-    let axis = int_attr(module, op, "axis").ok_or("missing 'axis' attribute")?;
+    let axis = int_attr(module, op, "axis").ok_or(InferError::MissingAttr("axis"))?;
     let axis = normalize_axis(axis, first.rank())?;
     let mut dims = first.dims.clone();
     for i in 1..module.ops[op].operands.len() {
         let t = operand_tensor(module, op, i)?;
         if t.rank() != dims.len() {
-            return Err(format!(
-                "operand #{i} has rank {}, operand #0 has rank {}",
-                t.rank(),
-                dims.len()
-            ));
+            return Err(InferError::ConcatRank {
+                operand: i,
+                rank: t.rank(),
+                first: dims.len(),
+            });
         }
         for (k, d) in t.dims.iter().enumerate() {
             dims[k] = if k == axis {
                 super::shape::dim_add(&dims[k], d)?
             } else {
-                unify_dim(&dims[k], d).map_err(|e| format!("operand #{i} dim {k}: {e}"))?
+                unify_dim(&dims[k], d).map_err(|error| InferError::ConcatDim {
+                    operand: i,
+                    dim: k,
+                    error,
+                })?
             };
         }
     }
@@ -308,9 +321,9 @@ pub fn concat(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Ty
 }
 
 /// The first index and element count of a Slice along one dim of size `d` (ONNX clamping rules).
-pub fn slice_range(d: i64, start: i64, end: i64, step: i64) -> Result<(i64, u64), String> {
+pub fn slice_range(d: i64, start: i64, end: i64, step: i64) -> Result<(i64, u64), ShapeError> {
     if step == 0 {
-        return Err("slice step is 0".into());
+        return Err(ShapeError::ZeroStep);
     }
     let (d, step) = (i128::from(d), i128::from(step));
     let wrap = |v: i64| {
@@ -330,19 +343,20 @@ pub fn slice_range(d: i64, start: i64, end: i64, step: i64) -> Result<(i64, u64)
         let (s, e) = (s.clamp(0, d - 1), e.clamp(-1, d - 1));
         (s, (s - e - step - 1).div_euclid(-step))
     };
-    let count = u64::try_from(count.max(0)).map_err(|_| "slice too long")?;
-    Ok((
-        i64::try_from(s).map_err(|_| "slice start out of range")?,
-        count,
-    ))
+    let count = u64::try_from(count.max(0)).map_err(|_| ShapeError::SliceTooLong)?;
+    Ok((i64::try_from(s).map_err(|_| ShapeError::SliceStart)?, count))
 }
 
 /// The element count of a Slice along one dim of size `d`.
-pub fn slice_count(d: i64, start: i64, end: i64, step: i64) -> Result<u64, String> {
+pub fn slice_count(d: i64, start: i64, end: i64, step: i64) -> Result<u64, ShapeError> {
     slice_range(d, start, end, step).map(|(_, n)| n)
 }
 
-pub fn slice(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn slice(
+    module: &Module,
+    op: Op,
+    consts: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let data = operand_tensor(module, op, 0)?;
     let n_ops = module.ops[op].operands.len();
     let present = |i: usize| i < n_ops && super::shape::optional_tensor(module, op, i).is_some();
@@ -370,7 +384,7 @@ pub fn slice(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Ve
         let (start, end, step) = (entry(&starts), entry(&ends), entry(&steps));
         dims[axis] = match (&data.dims[axis], start, end, step) {
             (Dim::Static(d), Some(s), Some(e), Some(st)) => {
-                let d = i64::try_from(*d).map_err(|_| "dim too large")?;
+                let d = i64::try_from(*d).map_err(|_| InferError::DimTooLarge)?;
                 Dim::Static(slice_count(d, s, e, st)?)
             }
             // The whole dim: start 0, end at or past "infinity", step 1.
@@ -381,7 +395,11 @@ pub fn slice(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Ve
     one(TensorType::new(dims, data.elem))
 }
 
-pub fn split(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn split(
+    module: &Module,
+    op: Op,
+    consts: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let input = operand_tensor(module, op, 0)?;
     let axis = normalize_axis(int_attr(module, op, "axis").unwrap_or(0), input.rank())?;
     let n = module.ops[op].results.len();
@@ -389,14 +407,17 @@ pub fn split(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Ve
     let parts: Vec<Dim> = match (sizes, &input.dims[axis]) {
         (Some(sizes), d) => {
             if sizes.len() != n {
-                return Err(format!("{} split sizes for {n} results", sizes.len()));
+                return Err(InferError::SplitCount {
+                    sizes: sizes.len(),
+                    results: n,
+                });
             }
             let dims: Vec<Dim> = sizes
                 .iter()
                 .map(|&s| {
                     u64::try_from(s)
                         .map(Dim::Static)
-                        .map_err(|_| format!("split size {s} is negative"))
+                        .map_err(|_| InferError::NegativeSplit(s))
                 })
                 .collect::<Result<_, _>>()?;
             let sum = sizes
@@ -404,7 +425,7 @@ pub fn split(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Ve
                 .try_fold(0u64, |acc, &s| acc.checked_add(s as u64));
             if let (Dim::Static(d), Some(sum)) = (d, sum) {
                 if *d != sum {
-                    return Err(format!("split sizes sum to {sum}, dim {axis} is {d}"));
+                    return Err(InferError::SplitSum { sum, axis, dim: *d });
                 }
             }
             dims
@@ -429,13 +450,17 @@ pub fn split(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Ve
 }
 
 /// Range: `max(ceil((limit - start) / delta), 0)` elements when all three are constant.
-pub fn range(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn range(
+    module: &Module,
+    op: Op,
+    consts: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let elem = operand_tensor(module, op, 0)?.elem;
     let scalar = |i: usize| const_scalar(module, consts.get(i).and_then(Option::as_ref));
     let dim = match (scalar(0), scalar(1), scalar(2)) {
         (Some((_, Some(s))), Some((_, Some(l))), Some((_, Some(d)))) => {
             if d == 0 {
-                return Err("Range delta is 0".into());
+                return Err(InferError::ZeroDelta);
             }
             let span = i128::from(l) - i128::from(s);
             let (span, d) = if d < 0 {
@@ -444,15 +469,15 @@ pub fn range(module: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Ve
                 (span, i128::from(d))
             };
             let n = (span + d - 1).div_euclid(d).max(0);
-            Dim::Static(u64::try_from(n).map_err(|_| "Range is too long")?)
+            Dim::Static(u64::try_from(n).map_err(|_| InferError::RangeTooLong)?)
         }
         (Some((s, _)), Some((l, _)), Some((d, _))) => {
             if d == 0.0 {
-                return Err("Range delta is 0".into());
+                return Err(InferError::ZeroDelta);
             }
             let n = ((l - s) / d).ceil().max(0.0);
             if !n.is_finite() || n > 2f64.powi(53) {
-                return Err("Range is too long".into());
+                return Err(InferError::RangeTooLong);
             }
             Dim::Static(n as u64)
         }

@@ -7,15 +7,16 @@ use super::shape::{
     optional_tensor, unify_dim,
 };
 use crate::attr::Attribute;
+use crate::dialect::InferError;
 use crate::module::{Module, Op};
 use crate::types::{Dim, ElemType, TensorType, Type};
 
 /// Numpy matmul: 1-D operands are promoted (and the added dim removed), batch dims broadcast.
-pub fn matmul(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn matmul(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     let a = operand_tensor(module, op, 0)?;
     let b = operand_tensor(module, op, 1)?;
     if a.rank() == 0 || b.rank() == 0 {
-        return Err("MatMul operands must have rank >= 1".into());
+        return Err(InferError::MatMulScalar);
     }
     let a_dims: Vec<Dim> = if a.rank() == 1 {
         vec![Dim::Static(1), a.dims[0].clone()]
@@ -29,7 +30,7 @@ pub fn matmul(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Ty
     };
     let (a_batch, a_mat) = a_dims.split_at(a_dims.len() - 2);
     let (b_batch, b_mat) = b_dims.split_at(b_dims.len() - 2);
-    unify_dim(&a_mat[1], &b_mat[0]).map_err(|e| format!("inner dims differ: {e}"))?;
+    unify_dim(&a_mat[1], &b_mat[0]).map_err(InferError::InnerDims)?;
     let mut dims = broadcast_shapes(a_batch, b_batch)?;
     if a.rank() != 1 {
         dims.push(a_mat[0].clone());
@@ -41,15 +42,14 @@ pub fn matmul(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Ty
 }
 
 /// `alpha * A' B' + beta * C`: [M, N] from A [M, K] (or [K, M]) and B [K, N] (or [N, K]).
-pub fn gemm(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn gemm(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     let a = operand_tensor(module, op, 0)?;
     let b = operand_tensor(module, op, 1)?;
     if a.rank() != 2 || b.rank() != 2 {
-        return Err(format!(
-            "Gemm needs 2-D operands, got ranks {} and {}",
-            a.rank(),
-            b.rank()
-        ));
+        return Err(InferError::GemmRank {
+            a: a.rank(),
+            b: b.rank(),
+        });
     }
     let ta = int_attr(module, op, "transA").unwrap_or(0) != 0;
     let tb = int_attr(module, op, "transB").unwrap_or(0) != 0;
@@ -63,15 +63,12 @@ pub fn gemm(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type
     } else {
         (&b.dims[0], &b.dims[1])
     };
-    unify_dim(ka, kb).map_err(|e| format!("inner dims differ: {e}"))?;
+    unify_dim(ka, kb).map_err(InferError::InnerDims)?;
     let dims = vec![m.clone(), n.clone()];
     if let Some(c) = optional_tensor(module, op, 2) {
         let bc = broadcast_shapes(&dims, &c.dims)?;
         if bc.len() != 2 {
-            return Err(format!(
-                "C of rank {} does not broadcast to [M, N]",
-                c.rank()
-            ));
+            return Err(InferError::GemmBias(c.rank()));
         }
     }
     one(TensorType::new(dims, a.elem))
@@ -85,18 +82,17 @@ fn conv_out(
     dilation: u64,
     pads: (u64, u64),
     auto_pad: &str,
-) -> Result<Dim, String> {
+) -> Result<Dim, InferError> {
     let Dim::Static(d) = *d else {
         return Ok(Dim::Dynamic);
     };
-    let overflow = || "conv size overflows".to_string();
     if stride == 0 {
-        return Err("stride 0".into());
+        return Err(InferError::ZeroStride);
     }
     let span = dilation
         .checked_mul(k.saturating_sub(1))
         .and_then(|x| x.checked_add(1))
-        .ok_or_else(overflow)?;
+        .ok_or(InferError::ConvOverflow)?;
     let out = match auto_pad {
         "SAME_UPPER" | "SAME_LOWER" => d.div_ceil(stride),
         "VALID" => d.checked_sub(span).map_or(0, |x| x / stride + 1),
@@ -104,10 +100,10 @@ fn conv_out(
             let padded = d
                 .checked_add(pads.0)
                 .and_then(|x| x.checked_add(pads.1))
-                .ok_or_else(overflow)?;
+                .ok_or(InferError::ConvOverflow)?;
             let avail = padded
                 .checked_sub(span)
-                .ok_or_else(|| format!("kernel extent {span} exceeds padded input {padded}"))?;
+                .ok_or(InferError::KernelExtent { span, padded })?;
             avail / stride + 1
         }
     };
@@ -118,35 +114,40 @@ fn non_negative(
     values: Option<Vec<i64>>,
     n: usize,
     default: u64,
-    what: &str,
-) -> Result<Vec<u64>, String> {
+    attr: &'static str,
+) -> Result<Vec<u64>, InferError> {
     match values {
         None => Ok(vec![default; n]),
-        Some(v) if v.len() != n => Err(format!("'{what}' has {} entries, expected {n}", v.len())),
+        Some(v) if v.len() != n => Err(InferError::AttrLength {
+            attr,
+            len: v.len(),
+            expected: n,
+        }),
         Some(v) => v
             .iter()
-            .map(|&x| u64::try_from(x).map_err(|_| format!("'{what}' entry {x} is negative")))
+            .map(|&value| {
+                u64::try_from(value).map_err(|_| InferError::NegativeAttr { attr, value })
+            })
             .collect(),
     }
 }
 
 /// Conv: X [N, C, D...] * W [M, C/group, k...] -> [N, M, out...].
-pub fn conv(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn conv(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     let x = operand_tensor(module, op, 0)?;
     let w = operand_tensor(module, op, 1)?;
     if x.rank() < 3 || w.rank() != x.rank() {
-        return Err(format!(
-            "Conv needs X and W of equal rank >= 3, got {} and {}",
-            x.rank(),
-            w.rank()
-        ));
+        return Err(InferError::ConvRank {
+            x: x.rank(),
+            w: w.rank(),
+        });
     }
     let n = x.rank() - 2;
     let kernel = match ints_attr(module, op, "kernel_shape") {
         Some(k) => non_negative(Some(k), n, 1, "kernel_shape")?,
         None => w.dims[2..]
             .iter()
-            .map(|d| d.as_static().ok_or("kernel dims must be static"))
+            .map(|d| d.as_static().ok_or(InferError::DynamicKernel))
             .collect::<Result<_, _>>()?,
     };
     let strides = non_negative(ints_attr(module, op, "strides"), n, 1, "strides")?;
@@ -173,11 +174,15 @@ pub fn conv(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type
 
 /// LayerNormalization: Y like X; Mean / InvStdDev keep the leading dims, 1 from `axis` on, in
 /// the `stash_type` precision.
-pub fn layer_norm(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn layer_norm(
+    module: &Module,
+    op: Op,
+    _: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let x = operand_tensor(module, op, 0)?;
     let axis = normalize_axis(int_attr(module, op, "axis").unwrap_or(-1), x.rank())?;
     let stash = int_attr(module, op, "stash_type").unwrap_or(1);
-    let stash = elem_from_onnx(stash).ok_or_else(|| format!("unsupported stash_type {stash}"))?;
+    let stash = elem_from_onnx(stash).ok_or(InferError::StashType(stash))?;
     let mut out = vec![Type::Tensor(x.clone())];
     let stat: Vec<Dim> = x
         .dims
@@ -193,7 +198,7 @@ pub fn layer_norm(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Ve
 }
 
 /// Dropout at inference: Y like X, optional mask of booleans.
-pub fn dropout(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn dropout(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     let x = operand_tensor(module, op, 0)?;
     let mut out = vec![Type::Tensor(x.clone())];
     if module.ops[op].results.len() > 1 {
@@ -203,16 +208,18 @@ pub fn dropout(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<T
 }
 
 /// Divide a hidden size by a head count (static when possible).
-fn per_head(hidden: &Dim, heads: Option<i64>, what: &str) -> Result<Dim, String> {
-    let heads = heads.ok_or_else(|| format!("3-D inputs need the '{what}' attribute"))?;
+fn per_head(hidden: &Dim, heads: Option<i64>, attr: &'static str) -> Result<Dim, InferError> {
+    let heads = heads.ok_or(InferError::MissingHeads(attr))?;
     let h = u64::try_from(heads)
         .ok()
         .filter(|&h| h > 0)
-        .ok_or_else(|| format!("'{what}' must be positive"))?;
+        .ok_or(InferError::NonPositiveHeads(attr))?;
     match hidden {
-        Dim::Static(n) if n % h != 0 => {
-            Err(format!("hidden size {n} is not a multiple of {what} = {h}"))
-        }
+        Dim::Static(n) if n % h != 0 => Err(InferError::HiddenSize {
+            hidden: *n,
+            attr,
+            heads: h,
+        }),
         Dim::Static(n) => Ok(Dim::Static(n / h)),
         _ => Ok(Dim::Dynamic),
     }
@@ -221,19 +228,22 @@ fn per_head(hidden: &Dim, heads: Option<i64>, what: &str) -> Result<Dim, String>
 /// The opset-23 Attention op. Q/K/V are [B, S, hidden] (3-D, heads from attributes) or
 /// [B, H, S, head] (4-D). Results: Y (same rank as Q), present_key / present_value
 /// [B, H_kv, past + S_kv, head], qk_matmul_output [B, H_q, S_q, past + S_kv].
-pub fn attention(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+pub fn attention(
+    module: &Module,
+    op: Op,
+    _: &[Option<Attribute>],
+) -> Result<Vec<Type>, InferError> {
     let q = operand_tensor(module, op, 0)?;
     let k = operand_tensor(module, op, 1)?;
     let v = operand_tensor(module, op, 2)?;
     if !(q.rank() == 3 || q.rank() == 4) || k.rank() != q.rank() || v.rank() != q.rank() {
-        return Err(format!(
-            "Q, K, V must all be 3-D or all 4-D, got ranks {}, {}, {}",
-            q.rank(),
-            k.rank(),
-            v.rank()
-        ));
+        return Err(InferError::QkvRank {
+            q: q.rank(),
+            k: k.rank(),
+            v: v.rank(),
+        });
     }
-    let batch = unify_dim(&q.dims[0], &k.dims[0]).map_err(|e| format!("batch dims differ: {e}"))?;
+    let batch = unify_dim(&q.dims[0], &k.dims[0]).map_err(InferError::BatchDims)?;
     // (heads, seq, head size) of each input.
     let (qh, qs, qd, kh, ks, kd, vd) = if q.rank() == 4 {
         (
@@ -262,7 +272,7 @@ pub fn attention(module: &Module, op: Op, _: &[Option<Attribute>]) -> Result<Vec
             per_head(&v.dims[2], kn, "kv_num_heads")?,
         )
     };
-    unify_dim(&qd, &kd).map_err(|e| format!("Q and K head sizes differ: {e}"))?;
+    unify_dim(&qd, &kd).map_err(InferError::HeadSizes)?;
     let past = optional_tensor(module, op, 4)
         .filter(|t| t.rank() == 4)
         .map(|t| t.dims[2].clone());

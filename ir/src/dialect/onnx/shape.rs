@@ -10,6 +10,64 @@ use crate::types::{Dim, TensorType, Type};
 /// real model, far below where `u64`/`usize` arithmetic on sizes could overflow.
 pub const MAX_TENSOR_BYTES: u64 = 1 << 48;
 
+/// A dim-arithmetic failure: the dims, axes or shape entries that do not fit.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    #[error("operand #{0} is missing")]
+    MissingOperand(usize),
+    #[error("operand #{index} must be a ranked tensor, not {ty:?}")]
+    NotRanked { index: usize, ty: Type },
+    #[error("rank too large")]
+    RankTooLarge,
+    #[error("axis {axis} is out of range for rank {rank}")]
+    AxisOutOfRange { axis: i64, rank: usize },
+    #[error("axis {0} is repeated")]
+    RepeatedAxis(i64),
+    #[error("dims {0} and {1} do not broadcast")]
+    NoBroadcast(u64, u64),
+    #[error("dims {0} and {1} differ")]
+    Differ(u64, u64),
+    #[error("the element count of shape {} overflows", format_dims(.0))]
+    CountOverflow(Vec<Dim>),
+    #[error("dim sum overflows")]
+    SumOverflow,
+    #[error("tensor shape {} is too large (more than {MAX_TENSOR_BYTES} bytes)", format_dims(.0))]
+    TooLarge(Vec<Dim>),
+    #[error("shape entry {0} is negative")]
+    NegativeEntry(i64),
+    #[error("shape entry {0} is invalid")]
+    InvalidEntry(i64),
+    #[error("more than one -1 in the shape")]
+    RepeatedMinusOne,
+    #[error("cannot infer -1 next to a 0 dim")]
+    MinusOneNextToZero,
+    #[error("{elements} elements do not divide into dims of product {product}")]
+    Indivisible { elements: u64, product: u64 },
+    #[error("shape entry #{entry} is 0 but the input has rank {rank}")]
+    ZeroPastRank { entry: usize, rank: usize },
+    #[error(
+        "cannot reshape {} ({from_count} elements) to {} ({to_count} elements)",
+        format_dims(from),
+        format_dims(to)
+    )]
+    ReshapeCount {
+        from: Vec<Dim>,
+        from_count: u64,
+        to: Vec<Dim>,
+        to_count: u64,
+    },
+    #[error("{repeats} repeat counts for rank {rank}")]
+    RepeatCount { repeats: usize, rank: usize },
+    #[error("repeat count {0} is negative")]
+    NegativeRepeat(i64),
+    #[error("slice step is 0")]
+    ZeroStep,
+    #[error("slice too long")]
+    SliceTooLong,
+    #[error("slice start out of range")]
+    SliceStart,
+}
+
 /// One entry of a shape operand (Reshape / Expand / ConstantOfShape / Tile): a known integer or
 /// a runtime value known only symbolically (a named or dynamic dim, never `Dim::Static`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,11 +78,11 @@ pub enum ShapeEntry {
 
 impl ShapeEntry {
     /// The entry as a dim of a result shape (negative literals are errors).
-    pub fn to_dim(&self) -> Result<Dim, String> {
+    pub fn to_dim(&self) -> Result<Dim, ShapeError> {
         match self {
             ShapeEntry::Lit(v) => u64::try_from(*v)
                 .map(Dim::Static)
-                .map_err(|_| format!("shape entry {v} is negative")),
+                .map_err(|_| ShapeError::NegativeEntry(*v)),
             ShapeEntry::Sym(d) => Ok(d.clone()),
         }
     }
@@ -36,16 +94,17 @@ pub fn lit_entries(values: &[i64]) -> Vec<ShapeEntry> {
 }
 
 /// Operand `i`'s ranked tensor type.
-pub fn operand_tensor(module: &Module, op: Op, i: usize) -> Result<&TensorType, String> {
+pub fn operand_tensor(module: &Module, op: Op, i: usize) -> Result<&TensorType, ShapeError> {
     let v = *module.ops[op]
         .operands
         .get(i)
-        .ok_or_else(|| format!("operand #{i} is missing"))?;
+        .ok_or(ShapeError::MissingOperand(i))?;
     match module.value_type(v) {
         Type::Tensor(t) => Ok(t),
-        other => Err(format!(
-            "operand #{i} must be a ranked tensor, not {other:?}"
-        )),
+        other => Err(ShapeError::NotRanked {
+            index: i,
+            ty: other.clone(),
+        }),
     }
 }
 
@@ -106,23 +165,23 @@ pub fn const_operand_ints(
 }
 
 /// `axis` in `[-rank, rank)` to `[0, rank)`.
-pub fn normalize_axis(axis: i64, rank: usize) -> Result<usize, String> {
-    let r = i64::try_from(rank).map_err(|_| "rank too large".to_string())?;
+pub fn normalize_axis(axis: i64, rank: usize) -> Result<usize, ShapeError> {
+    let r = i64::try_from(rank).map_err(|_| ShapeError::RankTooLarge)?;
     let a = if axis < 0 { axis + r } else { axis };
     if (0..r).contains(&a) {
         Ok(a as usize)
     } else {
-        Err(format!("axis {axis} is out of range for rank {rank}"))
+        Err(ShapeError::AxisOutOfRange { axis, rank })
     }
 }
 
 /// Normalise a list of axes, rejecting duplicates.
-pub fn normalize_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>, String> {
+pub fn normalize_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>, ShapeError> {
     let mut out = Vec::with_capacity(axes.len());
     for &a in axes {
         let n = normalize_axis(a, rank)?;
         if out.contains(&n) {
-            return Err(format!("axis {a} is repeated"));
+            return Err(ShapeError::RepeatedAxis(a));
         }
         out.push(n);
     }
@@ -131,12 +190,12 @@ pub fn normalize_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>, String> {
 
 /// Numpy broadcasting of two dims. Named dims broadcast with each other only by name; a static
 /// dim other than 1 wins over an unknown one (the unknown one must be 1 or equal at run time).
-pub fn broadcast_dim(a: &Dim, b: &Dim) -> Result<Dim, String> {
+pub fn broadcast_dim(a: &Dim, b: &Dim) -> Result<Dim, ShapeError> {
     Ok(match (a, b) {
         (Dim::Static(1), d) | (d, Dim::Static(1)) => d.clone(),
         (Dim::Static(x), Dim::Static(y)) if x == y => Dim::Static(*x),
         (Dim::Static(x), Dim::Static(y)) => {
-            return Err(format!("dims {x} and {y} do not broadcast"));
+            return Err(ShapeError::NoBroadcast(*x, *y));
         }
         (Dim::Static(x), _) | (_, Dim::Static(x)) => Dim::Static(*x),
         (Dim::Named(x), Dim::Named(y)) if x == y => Dim::Named(x.clone()),
@@ -145,7 +204,7 @@ pub fn broadcast_dim(a: &Dim, b: &Dim) -> Result<Dim, String> {
 }
 
 /// Numpy broadcasting of two shapes (right-aligned).
-pub fn broadcast_shapes(a: &[Dim], b: &[Dim]) -> Result<Vec<Dim>, String> {
+pub fn broadcast_shapes(a: &[Dim], b: &[Dim]) -> Result<Vec<Dim>, ShapeError> {
     let rank = a.len().max(b.len());
     let one = Dim::Static(1);
     (0..rank)
@@ -159,15 +218,15 @@ pub fn broadcast_shapes(a: &[Dim], b: &[Dim]) -> Result<Vec<Dim>, String> {
 
 /// The product of dims: static when all are, the one non-static dim when the rest multiply to
 /// 1, dynamic otherwise. Errors on overflow.
-pub fn dims_product(dims: &[Dim]) -> Result<Dim, String> {
+pub fn dims_product(dims: &[Dim]) -> Result<Dim, ShapeError> {
     let mut product: u64 = 1;
     let mut symbolic: Vec<&Dim> = Vec::new();
     for d in dims {
         match d {
             Dim::Static(n) => {
-                product = product.checked_mul(*n).ok_or_else(|| {
-                    format!("the element count of shape {} overflows", format_dims(dims))
-                })?;
+                product = product
+                    .checked_mul(*n)
+                    .ok_or_else(|| ShapeError::CountOverflow(dims.to_vec()))?;
             }
             other => symbolic.push(other),
         }
@@ -181,22 +240,21 @@ pub fn dims_product(dims: &[Dim]) -> Result<Dim, String> {
 }
 
 /// Sum of two dims (static when both are).
-pub fn dim_add(a: &Dim, b: &Dim) -> Result<Dim, String> {
+pub fn dim_add(a: &Dim, b: &Dim) -> Result<Dim, ShapeError> {
     Ok(match (a, b) {
-        (Dim::Static(x), Dim::Static(y)) => Dim::Static(
-            x.checked_add(*y)
-                .ok_or_else(|| "dim sum overflows".to_string())?,
-        ),
+        (Dim::Static(x), Dim::Static(y)) => {
+            Dim::Static(x.checked_add(*y).ok_or(ShapeError::SumOverflow)?)
+        }
         (Dim::Static(0), d) | (d, Dim::Static(0)) => d.clone(),
         _ => Dim::Dynamic,
     })
 }
 
 /// Unify two dims that must be equal (concat's non-axis dims): the more precise one.
-pub fn unify_dim(a: &Dim, b: &Dim) -> Result<Dim, String> {
+pub fn unify_dim(a: &Dim, b: &Dim) -> Result<Dim, ShapeError> {
     Ok(match (a, b) {
         (Dim::Static(x), Dim::Static(y)) if x != y => {
-            return Err(format!("dims {x} and {y} differ"));
+            return Err(ShapeError::Differ(*x, *y));
         }
         (Dim::Static(x), _) | (_, Dim::Static(x)) => Dim::Static(*x),
         (Dim::Named(x), Dim::Named(y)) if x == y => Dim::Named(x.clone()),
@@ -206,7 +264,7 @@ pub fn unify_dim(a: &Dim, b: &Dim) -> Result<Dim, String> {
 }
 
 /// Reject types whose static part is too large to ever exist (corrupt dims such as 2^62).
-pub fn check_size(t: &TensorType) -> Result<(), String> {
+pub fn check_size(t: &TensorType) -> Result<(), ShapeError> {
     let mut bytes = t.elem.byte_size() as u64;
     for d in &t.dims {
         if let Dim::Static(n) = d {
@@ -214,10 +272,7 @@ pub fn check_size(t: &TensorType) -> Result<(), String> {
         }
     }
     if bytes > MAX_TENSOR_BYTES && t.dims.iter().all(|d| d != &Dim::Static(0)) {
-        return Err(format!(
-            "tensor shape {} is too large (more than {MAX_TENSOR_BYTES} bytes)",
-            format_dims(&t.dims)
-        ));
+        return Err(ShapeError::TooLarge(t.dims.clone()));
     }
     Ok(())
 }
@@ -236,15 +291,15 @@ pub fn format_dims(dims: &[Dim]) -> String {
 }
 
 /// Split dims into (product of static dims, symbolic dims).
-fn factor(dims: &[Dim]) -> Result<(u64, Vec<Dim>), String> {
+fn factor(dims: &[Dim]) -> Result<(u64, Vec<Dim>), ShapeError> {
     let mut product: u64 = 1;
     let mut symbolic = Vec::new();
     for d in dims {
         match d {
             Dim::Static(n) => {
-                product = product.checked_mul(*n).ok_or_else(|| {
-                    format!("the element count of shape {} overflows", format_dims(dims))
-                })?;
+                product = product
+                    .checked_mul(*n)
+                    .ok_or_else(|| ShapeError::CountOverflow(dims.to_vec()))?;
             }
             other => symbolic.push(other.clone()),
         }
@@ -254,7 +309,7 @@ fn factor(dims: &[Dim]) -> Result<(u64, Vec<Dim>), String> {
 
 /// The dim a Reshape `-1` stands for: input elements divided by the other output dims, with
 /// equal named dims cancelling out.
-fn infer_minus_one(input: &[Dim], known: &[Dim]) -> Result<Dim, String> {
+fn infer_minus_one(input: &[Dim], known: &[Dim]) -> Result<Dim, ShapeError> {
     let (in_static, mut in_sym) = factor(input)?;
     let (out_static, out_sym) = factor(known)?;
     for d in out_sym {
@@ -269,13 +324,14 @@ fn infer_minus_one(input: &[Dim], known: &[Dim]) -> Result<Dim, String> {
         }
     }
     if out_static == 0 {
-        return Err("cannot infer -1 next to a 0 dim".into());
+        return Err(ShapeError::MinusOneNextToZero);
     }
     if in_static % out_static != 0 {
         if in_sym.is_empty() {
-            return Err(format!(
-                "{in_static} elements do not divide into dims of product {out_static}"
-            ));
+            return Err(ShapeError::Indivisible {
+                elements: in_static,
+                product: out_static,
+            });
         }
         return Ok(Dim::Dynamic);
     }
@@ -292,24 +348,24 @@ pub fn reshape_dims(
     input: &[Dim],
     target: &[ShapeEntry],
     allowzero: bool,
-) -> Result<Vec<Dim>, String> {
+) -> Result<Vec<Dim>, ShapeError> {
     let mut out: Vec<Option<Dim>> = Vec::with_capacity(target.len());
     let mut minus_one = None;
     for (i, e) in target.iter().enumerate() {
         out.push(match e {
             ShapeEntry::Lit(-1) => {
                 if minus_one.replace(i).is_some() {
-                    return Err("more than one -1 in the shape".into());
+                    return Err(ShapeError::RepeatedMinusOne);
                 }
                 None
             }
-            ShapeEntry::Lit(0) if !allowzero => Some(input.get(i).cloned().ok_or_else(|| {
-                format!(
-                    "shape entry #{i} is 0 but the input has rank {}",
-                    input.len()
-                )
-            })?),
-            ShapeEntry::Lit(v) if *v < 0 => return Err(format!("shape entry {v} is invalid")),
+            ShapeEntry::Lit(0) if !allowzero => {
+                Some(input.get(i).cloned().ok_or(ShapeError::ZeroPastRank {
+                    entry: i,
+                    rank: input.len(),
+                })?)
+            }
+            ShapeEntry::Lit(v) if *v < 0 => return Err(ShapeError::InvalidEntry(*v)),
             other => Some(other.to_dim()?),
         });
     }
@@ -320,18 +376,19 @@ pub fn reshape_dims(
     let dims: Vec<Dim> = out.into_iter().flatten().collect();
     if let (Dim::Static(a), Dim::Static(b)) = (dims_product(input)?, dims_product(&dims)?) {
         if a != b {
-            return Err(format!(
-                "cannot reshape {} ({a} elements) to {} ({b} elements)",
-                format_dims(input),
-                format_dims(&dims)
-            ));
+            return Err(ShapeError::ReshapeCount {
+                from: input.to_vec(),
+                from_count: a,
+                to: dims,
+                to_count: b,
+            });
         }
     }
     Ok(dims)
 }
 
 /// Expand semantics: numpy broadcast of the input with the target shape.
-pub fn expand_dims(input: &[Dim], target: &[ShapeEntry]) -> Result<Vec<Dim>, String> {
+pub fn expand_dims(input: &[Dim], target: &[ShapeEntry]) -> Result<Vec<Dim>, ShapeError> {
     let target: Vec<Dim> = target
         .iter()
         .map(ShapeEntry::to_dim)
@@ -340,19 +397,18 @@ pub fn expand_dims(input: &[Dim], target: &[ShapeEntry]) -> Result<Vec<Dim>, Str
 }
 
 /// Tile semantics: each dim multiplied by its repeat count.
-pub fn tile_dims(input: &[Dim], repeats: &[ShapeEntry]) -> Result<Vec<Dim>, String> {
+pub fn tile_dims(input: &[Dim], repeats: &[ShapeEntry]) -> Result<Vec<Dim>, ShapeError> {
     if repeats.len() != input.len() {
-        return Err(format!(
-            "{} repeat counts for rank {}",
-            repeats.len(),
-            input.len()
-        ));
+        return Err(ShapeError::RepeatCount {
+            repeats: repeats.len(),
+            rank: input.len(),
+        });
     }
     input
         .iter()
         .zip(repeats)
         .map(|(d, r)| match r {
-            ShapeEntry::Lit(v) if *v < 0 => Err(format!("repeat count {v} is negative")),
+            ShapeEntry::Lit(v) if *v < 0 => Err(ShapeError::NegativeRepeat(*v)),
             ShapeEntry::Lit(1) => Ok(d.clone()),
             ShapeEntry::Lit(v) => dims_product(&[d.clone(), Dim::Static(*v as u64)]),
             ShapeEntry::Sym(s) => dims_product(&[d.clone(), s.clone()]),

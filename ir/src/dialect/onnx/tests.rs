@@ -1,9 +1,9 @@
 //! Unit tests of the `onnx` table, inference rules and verifiers on small hand-built modules.
 
 use super::ops::OPS;
-use super::shape::{broadcast_shapes, reshape_dims, ShapeEntry};
+use super::shape::{broadcast_shapes, reshape_dims, ShapeEntry, ShapeError};
 use crate::attr::{Attribute, DenseAttr};
-use crate::dialect::{DialectRegistry, Trait};
+use crate::dialect::{DialectRegistry, InferError, Trait};
 use crate::module::{Module, Op, OpSpec};
 use crate::types::{Dim, ElemType, Type};
 
@@ -39,7 +39,7 @@ fn build(
     (m, op)
 }
 
-fn infer(m: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec<Type>, String> {
+fn infer(m: &Module, op: Op, consts: &[Option<Attribute>]) -> Result<Vec<Type>, InferError> {
     let def = DialectRegistry::with_core_dialects()
         .lookup(&m.ops[op].name)
         .expect("registered");
@@ -154,7 +154,10 @@ fn matmul_broadcasts_batches_and_checks_inner_dims() {
         vec![],
         1,
     );
-    assert!(infer(&m, op, &[None, None]).is_err());
+    assert_eq!(
+        infer(&m, op, &[None, None]),
+        Err(InferError::InnerDims(ShapeError::Differ(3, 4)))
+    );
     assert_eq!(verify(&m, op).len(), 1);
     let (m, op) = build(
         "onnx.MatMul",
@@ -200,7 +203,10 @@ fn unsqueeze_squeeze_and_reduce_use_constant_axes() {
         infer(&m, op, &[None, i64s(&[1])]).unwrap(),
         vec![f32t(vec![named("b"), st(8)])]
     );
-    assert!(infer(&m, op, &[None, i64s(&[2])]).is_err());
+    assert_eq!(
+        infer(&m, op, &[None, i64s(&[2])]),
+        Err(InferError::Squeeze { axis: 2, size: 8 })
+    );
     let (m, op) = build(
         "onnx.Unsqueeze",
         vec![x.clone(), Type::tensor(vec![st(2)], ElemType::I64)],
@@ -327,7 +333,9 @@ fn range_constant_of_shape_cast_and_overflow() {
         vec![("to", Attribute::i64(11))],
         1,
     );
-    assert!(infer(&m, op, &[None]).is_err());
+    let e = infer(&m, op, &[None]).unwrap_err();
+    assert_eq!(e, InferError::CastTarget(11));
+    assert_eq!(e.to_string(), "unsupported Cast target type 11");
 }
 
 #[test]

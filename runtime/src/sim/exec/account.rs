@@ -14,18 +14,14 @@
 use sofa_ir::hw::DynamicCounts;
 use sofa_ir::isa::{Access, Instr, Mem, Operand};
 
-use super::ExecOutcome;
-
-fn overflow() -> String {
-    "operation count overflows 64 bits".to_string()
-}
+use super::{ExecError, ExecOutcome};
 
 /// Product of factors, checked.
-fn prod(factors: &[u64]) -> Result<u64, String> {
+fn prod(factors: &[u64]) -> Result<u64, ExecError> {
     factors
         .iter()
         .try_fold(1u64, |a, &b| a.checked_mul(b))
-        .ok_or_else(overflow)
+        .ok_or(ExecError::OpCount)
 }
 
 /// The static row bound of an instruction whose operands depend on an index list.
@@ -63,7 +59,7 @@ fn is_list(instr: &Instr, role: &str) -> bool {
 }
 
 /// Bytes an operand really moves given the run-time rows.
-fn operand_bytes(instr: &Instr, op: &Operand, counts: &DynamicCounts) -> Result<u64, String> {
+fn operand_bytes(instr: &Instr, op: &Operand, counts: &DynamicCounts) -> Result<u64, ExecError> {
     let Some(bound) = row_bound(instr).filter(|_| op.bounded) else {
         return Ok(op.traffic);
     };
@@ -75,7 +71,7 @@ fn operand_bytes(instr: &Instr, op: &Operand, counts: &DynamicCounts) -> Result<
         return Ok(0);
     }
     let scaled = u128::from(op.traffic) * u128::from(rows) / u128::from(bound);
-    u64::try_from(scaled).map_err(|_| overflow())
+    u64::try_from(scaled).map_err(|_| ExecError::OpCount)
 }
 
 /// Add the traffic of every operand to `out`.
@@ -84,7 +80,7 @@ fn add_traffic(
     ops: &[Operand],
     counts: &DynamicCounts,
     out: &mut ExecOutcome,
-) -> Result<(), String> {
+) -> Result<(), ExecError> {
     for op in ops {
         let bytes = operand_bytes(instr, op, counts)?;
         let (reads, writes) = match op.access {
@@ -92,8 +88,8 @@ fn add_traffic(
             Access::Write => (false, true),
             Access::ReadWrite => (true, true),
         };
-        let add = |acc: &mut u64| -> Result<(), String> {
-            *acc = acc.checked_add(bytes).ok_or_else(overflow)?;
+        let add = |acc: &mut u64| -> Result<(), ExecError> {
+            *acc = acc.checked_add(bytes).ok_or(ExecError::OpCount)?;
             Ok(())
         };
         match op.mem {
@@ -120,7 +116,7 @@ fn add_traffic(
 }
 
 /// `(ops, dense_ops)` from the static shape and the run-time counts.
-fn work(instr: &Instr, counts: &DynamicCounts) -> Result<(u64, u64), String> {
+fn work(instr: &Instr, counts: &DynamicCounts) -> Result<(u64, u64), ExecError> {
     let rows_or = |bound: u64| counts.rows.map_or(bound, |r| r.min(bound));
     let same = |v: u64| Ok((v, v));
     match instr {
@@ -150,7 +146,7 @@ fn work(instr: &Instr, counts: &DynamicCounts) -> Result<(u64, u64), String> {
         Instr::SufaSync { rows, tiles, d, .. } => {
             let (rows, d) = (u64::from(*rows), u64::from(*d));
             let merge = prod(&[rows, (*tiles).into(), d + 2])?;
-            same(merge.checked_add(rows * d).ok_or_else(overflow)?)
+            same(merge.checked_add(rows * d).ok_or(ExecError::OpCount)?)
         }
         Instr::Gemm { m, n, k, .. } => same(prod(&[(*m).into(), (*n).into(), (*k).into()])?),
         Instr::VecRope {
@@ -202,7 +198,7 @@ pub(super) fn outcome(
     operands: &[Operand],
     counts: DynamicCounts,
     ops: Option<u64>,
-) -> Result<ExecOutcome, String> {
+) -> Result<ExecOutcome, ExecError> {
     let mut out = ExecOutcome {
         counts,
         ..ExecOutcome::default()

@@ -10,12 +10,12 @@
 use sofa_ir::isa::{DType, SramRef};
 
 use super::data::{byte_len, decode_f32, elem_size, int_at, mul, put_f32, put_int, sat_i64};
-use super::Done;
+use super::{Done, ExecError};
 use crate::sim::memory::Memory;
 
 /// Element bytes of a byte-moving instruction's type (not `lz4`).
-fn width(dt: DType, what: &str) -> Result<usize, String> {
-    elem_size(dt).ok_or_else(|| format!("{what} cannot operate on 4-bit {dt} elements"))
+fn width(dt: DType, instr: &'static str) -> Result<usize, ExecError> {
+    elem_size(dt).ok_or(ExecError::Lz4 { instr, dt })
 }
 
 /// `VEC.CVT`: `n` elements from `from` to `to`.
@@ -24,7 +24,7 @@ pub(super) fn cvt(
     (dst, a): (SramRef, SramRef),
     n: usize,
     (from, to): (DType, DType),
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     width(from, "VEC.CVT")?;
     width(to, "VEC.CVT")?;
     let src = mem.sram_at(a, byte_len(from, n)?)?;
@@ -62,7 +62,7 @@ pub(super) fn transpose(
     (dst, a): (SramRef, SramRef),
     (rows, cols): (usize, usize),
     dt: DType,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let w = width(dt, "VEC.TRANSPOSE")?;
     let len = mul(mul(rows, cols)?, w)?;
     let src = mem.sram_at(a, len)?;
@@ -83,7 +83,7 @@ pub(super) fn select(
     (dst, cond, a, b): (SramRef, SramRef, SramRef, SramRef),
     n: usize,
     dt: DType,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let w = width(dt, "VEC.SELECT")?;
     let len = mul(n, w)?;
     let c = mem.sram_at(cond, n)?;

@@ -17,6 +17,7 @@
 use sofa_ir::eval::precision::{f32_to_bf16_bits, f32_to_f16_bits};
 use sofa_ir::isa::{DType, SramRef, NO_INDEX};
 
+use super::ExecError;
 use crate::sim::memory::Memory;
 
 /// Bytes of one element, `None` for the 4-bit `lz4`.
@@ -28,16 +29,15 @@ pub(crate) fn elem_size(dt: DType) -> Option<usize> {
 }
 
 /// Bytes of `n` elements of `dt`.
-pub(crate) fn byte_len(dt: DType, n: usize) -> Result<usize, String> {
+pub(crate) fn byte_len(dt: DType, n: usize) -> Result<usize, ExecError> {
     dt.bytes_for(n as u64)
         .and_then(|b| usize::try_from(b).ok())
-        .ok_or_else(|| format!("{n} elements of {dt} overflow the address space"))
+        .ok_or(ExecError::ByteLen { n, dt })
 }
 
 /// `a · b` for host sizes, with an error instead of a wrap.
-pub(crate) fn mul(a: usize, b: usize) -> Result<usize, String> {
-    a.checked_mul(b)
-        .ok_or_else(|| format!("size {a} × {b} overflows the address space"))
+pub(crate) fn mul(a: usize, b: usize) -> Result<usize, ExecError> {
+    a.checked_mul(b).ok_or(ExecError::Size(a, b))
 }
 
 /// IEEE half bits to `f32`, exact.
@@ -231,7 +231,12 @@ pub(crate) fn encode_f32(out: &mut [u8], dt: DType, vals: &[f32]) {
 }
 
 /// Decode `n` elements of `dt` at `at` into a fresh `Vec<f32>`.
-pub(crate) fn load_f32(mem: &Memory, at: SramRef, dt: DType, n: usize) -> Result<Vec<f32>, String> {
+pub(crate) fn load_f32(
+    mem: &Memory,
+    at: SramRef,
+    dt: DType,
+    n: usize,
+) -> Result<Vec<f32>, ExecError> {
     let bytes = mem.sram_at(at, byte_len(dt, n)?)?;
     let mut v = Vec::new();
     decode_f32(bytes, dt, n, &mut v);
@@ -239,7 +244,12 @@ pub(crate) fn load_f32(mem: &Memory, at: SramRef, dt: DType, n: usize) -> Result
 }
 
 /// Decode `n` elements of `dt` at `at` into a fresh `Vec<f64>`.
-pub(crate) fn load_f64(mem: &Memory, at: SramRef, dt: DType, n: usize) -> Result<Vec<f64>, String> {
+pub(crate) fn load_f64(
+    mem: &Memory,
+    at: SramRef,
+    dt: DType,
+    n: usize,
+) -> Result<Vec<f64>, ExecError> {
     let bytes = mem.sram_at(at, byte_len(dt, n)?)?;
     let mut v = Vec::new();
     decode_f64(bytes, dt, n, &mut v);
@@ -252,14 +262,14 @@ pub(crate) fn store_f32(
     at: SramRef,
     dt: DType,
     vals: &[f32],
-) -> Result<(), String> {
+) -> Result<(), ExecError> {
     let out = mem.sram_at_mut(at, byte_len(dt, vals.len())?)?;
     encode_f32(out, dt, vals);
     Ok(())
 }
 
 /// `n` little-endian `u32` words at `at`.
-pub(crate) fn load_u32(mem: &Memory, at: SramRef, n: usize) -> Result<Vec<u32>, String> {
+pub(crate) fn load_u32(mem: &Memory, at: SramRef, n: usize) -> Result<Vec<u32>, ExecError> {
     let bytes = mem.sram_at(at, mul(n, 4)?)?;
     Ok(bytes
         .chunks_exact(4)
@@ -268,7 +278,7 @@ pub(crate) fn load_u32(mem: &Memory, at: SramRef, n: usize) -> Result<Vec<u32>, 
 }
 
 /// Write `u32` words at `at`.
-pub(crate) fn store_u32(mem: &mut Memory, at: SramRef, words: &[u32]) -> Result<(), String> {
+pub(crate) fn store_u32(mem: &mut Memory, at: SramRef, words: &[u32]) -> Result<(), ExecError> {
     let out = mem.sram_at_mut(at, mul(words.len(), 4)?)?;
     for (s, w) in out.chunks_exact_mut(4).zip(words) {
         s.copy_from_slice(&w.to_le_bytes());
@@ -282,14 +292,16 @@ pub(crate) fn read_list(
     mem: &Memory,
     at: SramRef,
     max: u64,
-    role: &str,
-) -> Result<Vec<u32>, String> {
+    role: &'static str,
+) -> Result<Vec<u32>, ExecError> {
     let count = load_u32(mem, at, 1)?.first().copied().unwrap_or(0);
     if u64::from(count) > max {
-        return Err(format!(
-            "index list `{role}` at {}[{:#x}] holds {count} entries, more than its bound {max}",
-            at.space, at.offset
-        ));
+        return Err(ExecError::ListCount {
+            role,
+            at,
+            count,
+            max,
+        });
     }
     let first = SramRef::new(at.space, at.offset.saturating_add(4));
     load_u32(mem, first, count as usize)

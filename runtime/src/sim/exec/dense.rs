@@ -8,7 +8,7 @@
 use sofa_ir::isa::{DType, SramRef};
 
 use super::data::{load_f32, mul, store_f32};
-use super::Done;
+use super::{Done, ExecError};
 use crate::sim::memory::Memory;
 
 /// GEMM operands.
@@ -25,7 +25,7 @@ pub(super) struct GemmArgs {
     pub dt: DType,
 }
 
-pub(super) fn gemm(mem: &mut Memory, g: GemmArgs) -> Result<Done, String> {
+pub(super) fn gemm(mem: &mut Memory, g: GemmArgs) -> Result<Done, ExecError> {
     let (m, n, k) = (g.m as usize, g.n as usize, g.k as usize);
     let a = load_f32(mem, g.a, g.dt, mul(m, k)?)?;
     let b = load_f32(mem, g.b, g.dt, mul(k, n)?)?;

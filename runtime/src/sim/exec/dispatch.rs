@@ -5,7 +5,7 @@ use sofa_ir::isa::{DType, Instr};
 
 use super::predict::{self, DlzsTypes};
 use super::vector::{self, BinOp, Mat, UnOp};
-use super::{convert, dense, mem_ops, select, sufa, Done, ScoreShadows};
+use super::{convert, dense, mem_ops, select, sufa, Done, ExecError, ScoreShadows};
 use crate::sim::memory::Memory;
 
 /// The elementwise matrix of a vector instruction.
@@ -19,7 +19,7 @@ pub(super) fn run(
     mem: &mut Memory,
     hw: &HwConfig,
     shadows: &ScoreShadows,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     use Instr as I;
     match *instr {
         I::Ld {
@@ -183,7 +183,7 @@ pub(super) fn run(
 }
 
 /// Dispatch of the vector unit's and the control instructions.
-fn run_vector(instr: &Instr, mem: &mut Memory) -> Result<Done, String> {
+fn run_vector(instr: &Instr, mem: &mut Memory) -> Result<Done, ExecError> {
     use Instr as I;
     let bin = |mem: &mut Memory, op, dst, a, b, rows, cols, bcast, dt| {
         vector::binary(mem, op, (dst, a, b), mat(rows, cols, dt), bcast)
@@ -409,9 +409,6 @@ fn run_vector(instr: &Instr, mem: &mut Memory) -> Result<Done, String> {
         } => convert::transpose(mem, (dst, a), (rows as usize, cols as usize), dt),
         I::Signal { .. } | I::Wait { .. } | I::Halt {} => Ok(Done::default()),
         // The formal/memory/selection instructions are dispatched by `run`.
-        _ => Err(format!(
-            "{} is not a vector or control instruction",
-            instr.opcode().mnemonic()
-        )),
+        _ => Err(ExecError::NotVector(instr.opcode())),
     }
 }

@@ -8,7 +8,7 @@ use sofa_ir::hw::DynamicCounts;
 use sofa_ir::isa::{DramAddr, SramRef};
 
 use super::data::{live, mul, read_list};
-use super::Done;
+use super::{Done, ExecError};
 use crate::sim::memory::{dram_range, sram_range, Memory};
 
 /// `rows` rows of `row_bytes` between DRAM (rows `stride` apart from `dram`) and a contiguous
@@ -19,7 +19,7 @@ fn move_rows(
     dram: DramAddr,
     (rows, row_bytes, stride): (u32, u32, u32),
     to_sram: bool,
-) -> Result<(), String> {
+) -> Result<(), ExecError> {
     let rb = row_bytes as usize;
     let (dram_buf, sram_buf) = mem.dram_and_sram(sram.space);
     let total = sram_range(sram, mul(rows as usize, rb)?, sram_buf.len())?;
@@ -28,7 +28,7 @@ fn move_rows(
         let addr = dram
             .0
             .checked_add(r * u64::from(stride))
-            .ok_or_else(|| format!("DRAM address of row {r} overflows 64 bits"))?;
+            .ok_or(ExecError::RowAddress(r))?;
         let d = dram_range(addr, rb, dram_buf.len())?;
         let s = total.start + r as usize * rb;
         if to_sram {
@@ -46,7 +46,7 @@ pub(super) fn ld(
     dst: SramRef,
     src: DramAddr,
     shape: (u32, u32, u32),
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     move_rows(mem, dst, src, shape, true)?;
     Ok(Done::default())
 }
@@ -57,7 +57,7 @@ pub(super) fn st(
     dst: DramAddr,
     src: SramRef,
     shape: (u32, u32, u32),
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     move_rows(mem, src, dst, shape, false)?;
     Ok(Done::default())
 }
@@ -69,7 +69,7 @@ pub(super) fn gather(
     src: DramAddr,
     idx: SramRef,
     (max_rows, row_bytes, stride): (u32, u32, u32),
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let list = read_list(mem, idx, max_rows.into(), "idx")?;
     let rb = row_bytes as usize;
     let (dram_buf, sram_buf) = mem.dram_and_sram(dst.space);
@@ -81,12 +81,13 @@ pub(super) fn gather(
             .and_then(|o| src.0.checked_add(o));
         let range = addr.and_then(|a| dram_range(a, rb, dram_buf.len()).ok());
         let Some(d) = range else {
-            return Err(format!(
-                "GATHER row {i}: index {e} × stride {stride} from {:#x} lies outside the \
-                 program's DRAM tensors (DRAM in use: {:#x} bytes)",
-                src.0,
-                dram_buf.len()
-            ));
+            return Err(ExecError::GatherRow {
+                row: i,
+                index: e,
+                stride,
+                src: src.0,
+                dram: dram_buf.len(),
+            });
         };
         let s = total.start + i * rb;
         sram_buf[s..s + rb].copy_from_slice(&dram_buf[d]);
@@ -101,7 +102,7 @@ pub(super) fn copy(
     dst: SramRef,
     src: SramRef,
     bytes: u32,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let n = bytes as usize;
     if src.space == dst.space {
         let buf = mem.sram_mut(src.space);

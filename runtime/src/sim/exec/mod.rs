@@ -4,7 +4,7 @@
 //! and returns an [`ExecOutcome`] (run-time counts for the cycle formula, bytes moved, ops);
 //! [`static_outcome`] gives the same figures without data, for timing-only runs. Run-time
 //! problems `Program::check` cannot see (a GATHER row outside DRAM, an index-list count above
-//! its bound, a slot or RoPE position out of range) are `Err(String)`s; the caller names the
+//! its bound, a slot or RoPE position out of range) are [`ExecError`]s; the caller names the
 //! instruction. Kernels live one concept per module: `mem_ops` (LD/ST/GATHER/COPY), `predict`
 //! (DLZS), `select` (SADS/RASS), `sufa` (KVGEN/SUFA.T/SUFA.SYNC), `dense` (GEMM), `vector` and
 //! `convert` (VEC.*), with element coding in `data` and the recall shadow in `recall`.
@@ -14,6 +14,7 @@ mod convert;
 pub mod data;
 mod dense;
 mod dispatch;
+mod error;
 mod mem_ops;
 pub mod predict;
 mod recall;
@@ -25,6 +26,7 @@ use sofa_ir::hw::{DynamicCounts, HwConfig};
 use sofa_ir::isa::{Access, Instr, Mem, Operand};
 
 use super::memory::Memory;
+pub use error::ExecError;
 pub use recall::ScoreShadows;
 
 /// What one instruction did, for timing, traffic and energy.
@@ -85,7 +87,7 @@ pub fn execute(
     mem: &mut Memory,
     hw: &HwConfig,
     stats: &mut FunctionalStats,
-) -> Result<ExecOutcome, String> {
+) -> Result<ExecOutcome, ExecError> {
     let operands = instr.operands()?;
     let done = dispatch::run(instr, mem, hw, &stats.shadows)?;
     let out = account::outcome(instr, &operands, done.counts, done.ops)?;
@@ -102,7 +104,7 @@ pub fn execute(
 }
 
 /// Static (timing-only) traffic/ops of an instruction with the given counts (no data).
-pub fn static_outcome(instr: &Instr, counts: &DynamicCounts) -> Result<ExecOutcome, String> {
+pub fn static_outcome(instr: &Instr, counts: &DynamicCounts) -> Result<ExecOutcome, ExecError> {
     account::outcome(instr, &instr.operands()?, *counts, None)
 }
 

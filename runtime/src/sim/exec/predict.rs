@@ -19,7 +19,7 @@ use sofa_ir::hw::Rounding;
 use sofa_ir::isa::{DType, SramRef};
 
 use super::data::{byte_len, load_f64, mul, put_f64};
-use super::Done;
+use super::{Done, ExecError};
 use crate::sim::memory::Memory;
 
 /// `v` snapped to a signed power of two by `rounding`; zero, infinities and NaN unchanged.
@@ -54,7 +54,7 @@ fn load_snapped(
     dt: DType,
     n: usize,
     rounding: Rounding,
-) -> Result<Vec<f64>, String> {
+) -> Result<Vec<f64>, ExecError> {
     let mut v = load_f64(mem, at, dt, n)?;
     for x in &mut v {
         *x = snap(*x, rounding);
@@ -63,7 +63,7 @@ fn load_snapped(
 }
 
 /// Encode `vals` (row-major `rows × n`) as `ot` at `dst`.
-fn store(mem: &mut Memory, dst: SramRef, ot: DType, vals: &[f64]) -> Result<(), String> {
+fn store(mem: &mut Memory, dst: SramRef, ot: DType, vals: &[f64]) -> Result<(), ExecError> {
     let out = mem.sram_at_mut(dst, byte_len(ot, vals.len())?)?;
     for (i, &v) in vals.iter().enumerate() {
         put_f64(out, ot, i, v);
@@ -85,7 +85,7 @@ pub(super) fn dlzs_k(
     (dst, x, w): (SramRef, SramRef, SramRef),
     (rows, k, n): (u32, u32, u32),
     t: DlzsTypes,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let (rows, k, n) = (rows as usize, k as usize, n as usize);
     let xs = load_f64(mem, x, t.a, mul(rows, k)?)?;
     let ws = load_snapped(mem, w, t.b, mul(k, n)?, t.rounding)?;
@@ -113,7 +113,7 @@ pub(super) fn dlzs_s(
     (dst, q, khat): (SramRef, SramRef, SramRef),
     (rows, k, n): (u32, u32, u32),
     t: DlzsTypes,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let (rows, k, n) = (rows as usize, k as usize, n as usize);
     let qs = load_f64(mem, q, t.a, mul(rows, k)?)?;
     let ks = load_f64(mem, khat, t.b, mul(n, k)?)?;

@@ -20,7 +20,7 @@ use sofa_ir::isa::{DType, SramRef, NO_INDEX};
 
 use super::data::{byte_len, int_range, load_f64, load_u32, mul, put_f64, store_u32};
 use super::recall::{recall, ScoreShadows};
-use super::Done;
+use super::{Done, ExecError};
 use crate::sim::memory::Memory;
 
 /// A candidate: (value, column).
@@ -67,7 +67,7 @@ pub(super) fn sads(
     (idx, top, src): (SramRef, SramRef, SramRef),
     s: SadsShape,
     dt: DType,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let (rows, n, sel) = (usize::from(s.rows), s.n as usize, usize::from(s.sel));
     let vals = load_f64(mem, src, dt, mul(rows, n)?)?;
     let masked = masked_value(dt);
@@ -108,10 +108,10 @@ pub(super) fn sads(
         .map(|sh| recall(sh, &valid, &chosen, (rows, n, sel)));
     let mut out = chosen;
     for c in out.iter_mut().filter(|c| **c != NO_INDEX) {
-        *c = s
-            .base
-            .checked_add(*c)
-            .ok_or_else(|| format!("SADS index base {} + column {c} overflows u32", s.base))?;
+        *c = s.base.checked_add(*c).ok_or(ExecError::SadsIndex {
+            base: s.base,
+            column: *c,
+        })?;
     }
     store_u32(mem, idx, &out)?;
     let tb = mem.sram_at_mut(top, byte_len(dt, rows * 2)?)?;
@@ -130,7 +130,7 @@ pub(super) fn rass(
     (order, slot, idx): (SramRef, SramRef, SramRef),
     (rows, sel, n): (u16, u16, u32),
     reuse: bool,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let (rows, sel) = (usize::from(rows), usize::from(sel));
     let entries = load_u32(mem, idx, mul(rows, sel)?)?;
     let (keys, slots) = if reuse {
@@ -144,11 +144,11 @@ pub(super) fn rass(
         rows * sel
     };
     if keys.len() > bound {
-        return Err(format!(
-            "RASS found {} distinct keys, more than the order list's bound min(n, rows·sel) = \
-             {bound} (idx holds keys from outside one {n}-key tile)",
-            keys.len()
-        ));
+        return Err(ExecError::RassKeys {
+            keys: keys.len(),
+            bound,
+            n,
+        });
     }
     let mut list = Vec::with_capacity(keys.len() + 1);
     list.push(keys.len() as u32);

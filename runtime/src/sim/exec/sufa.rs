@@ -15,7 +15,7 @@ use sofa_ir::isa::{DType, SramRef, SufaMode, NO_INDEX};
 
 use super::data::{live, load_f32, load_u32, mul, read_list, store_f32};
 use super::dense::dot;
-use super::Done;
+use super::{Done, ExecError};
 use crate::sim::memory::Memory;
 
 /// `dst[i] (+)= x[i] · w` for the list's live rows; other rows untouched.
@@ -25,7 +25,7 @@ pub(super) fn kvgen(
     (max_rows, k, n): (u32, u32, u16),
     acc: bool,
     dt: DType,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let entries = read_list(mem, list, max_rows.into(), "list")?;
     let (c, k, n) = (entries.len(), k as usize, usize::from(n));
     let xs = load_f32(mem, x, dt, mul(c, k)?)?;
@@ -90,7 +90,7 @@ pub(super) fn sufa_t(
     t: TileShape,
     mode: SufaMode,
     dt: DType,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let (rows, sel, d, slots) = (
         usize::from(t.rows),
         usize::from(t.sel),
@@ -114,9 +114,11 @@ pub(super) fn sufa_t(
         {
             let s = s as usize;
             if s >= slots {
-                return Err(format!(
-                    "SUFA.T row {r}: slot {s} is not below `slots` {slots}"
-                ));
+                return Err(ExecError::SufaSlot {
+                    row: r,
+                    slot: s,
+                    slots,
+                });
             }
             keys.push(s);
             scores.push(dot(qr, &ks[s * d..(s + 1) * d]));
@@ -164,7 +166,7 @@ pub(super) fn sufa_sync(
     (dst, part): (SramRef, SramRef),
     (rows, tiles, d): (u16, u16, u16),
     dt: DType,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let (rows, tiles, d) = (usize::from(rows), usize::from(tiles), usize::from(d));
     let w = d + 2;
     let ps = load_f32(mem, part, DType::F32, mul(tiles * rows, w)?)?;

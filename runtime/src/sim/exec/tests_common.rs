@@ -7,7 +7,7 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{parse_asm, DType, Instr, Opcode, Program, SramRef, TensorDecl, TensorKind};
 
 use super::data::{load_f32, load_u32, store_f32, store_u32};
-use super::{execute, ExecOutcome, FunctionalStats};
+use super::{execute, ExecError, ExecOutcome, FunctionalStats};
 use crate::sim::memory::Memory;
 
 /// Memories of the default hardware with `dram` bytes of DRAM (one scratch tensor).
@@ -62,7 +62,7 @@ pub(super) fn exec(mem: &mut Memory, instr: &Instr) -> ExecOutcome {
 }
 
 /// Execute and return the error message (panics when it succeeds).
-pub(super) fn exec_err(mem: &mut Memory, instr: &Instr) -> String {
+pub(super) fn exec_err(mem: &mut Memory, instr: &Instr) -> ExecError {
     let mut stats = FunctionalStats::default();
     execute(0, instr, mem, &HwConfig::default(), &mut stats).expect_err("should fail")
 }

@@ -123,7 +123,7 @@ fn rass_without_reuse_keeps_duplicates_in_row_major_order() {
 fn rass_with_more_distinct_keys_than_the_tile_is_an_error() {
     let mut m = memory(8);
     put_u32(&mut m, SramRef::temp(0), &[0, 1, 2, N]);
-    let e = exec_err(&mut m, &rass(2, 2, 2, true));
+    let e = exec_err(&mut m, &rass(2, 2, 2, true)).to_string();
     assert!(e.contains("3 distinct keys"), "{e}");
 }
 

@@ -4,7 +4,7 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Instr, SramRef, SufaMode, NO_INDEX};
 
 use super::tests_common::{assert_close, exec_err, get, memory, put, put_u32};
-use super::{execute, FunctionalStats, Memory};
+use super::{execute, ExecError, FunctionalStats, Memory};
 
 const N: u32 = NO_INDEX;
 const D: usize = 4;
@@ -193,5 +193,12 @@ fn slot_beyond_the_gathered_rows_is_an_error() {
     let mut m = setup();
     put_u32(&mut m, SramRef::temp(0), &[5]);
     let e = exec_err(&mut m, &tile(0x100, 0, 4, SufaMode::Sorted));
-    assert!(e.contains("row 0: slot 5 is not below `slots` 5"), "{e}");
+    assert_eq!(
+        e,
+        ExecError::SufaSlot {
+            row: 0,
+            slot: 5,
+            slots: 5
+        }
+    );
 }

@@ -362,7 +362,7 @@ fn rope_rotates_half_pairs_by_listed_positions() {
     assert_eq!(get(&m, A, DType::F32, 12), want);
     assert_eq!(out.counts.rows, Some(1));
     put_list(&mut m, list, &[3]);
-    let e = exec_err(&mut m, &rope(Some(list), false));
+    let e = exec_err(&mut m, &rope(Some(list), false)).to_string();
     assert!(e.contains("position 3 is not below table_rows 3"), "{e}");
 }
 

@@ -11,7 +11,7 @@ use sofa_ir::eval::nn::{gelu_exact, gelu_tanh, softmax_strided};
 use sofa_ir::isa::{Bcast, DType, SramRef};
 
 use super::data::{live, load_f32, mul, read_list, store_f32};
-use super::Done;
+use super::{Done, ExecError};
 use crate::sim::memory::Memory;
 
 /// A binary elementwise operation.
@@ -54,7 +54,7 @@ impl Mat {
         (self.rows as usize, self.cols as usize)
     }
 
-    pub fn len(self) -> Result<usize, String> {
+    pub fn len(self) -> Result<usize, ExecError> {
         mul(self.rows as usize, self.cols as usize)
     }
 }
@@ -100,7 +100,7 @@ pub(super) fn binary(
     (dst, a, b): (SramRef, SramRef, SramRef),
     m: Mat,
     bcast: Bcast,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let (rows, cols) = m.dims();
     let b_len = match bcast {
         Bcast::None => m.len()?,
@@ -151,7 +151,7 @@ pub(super) fn unary(
     op: UnOp,
     (dst, a): (SramRef, SramRef),
     m: Mat,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let mut v = load_f32(mem, a, m.dt, m.len()?)?;
     let f = unary_fn(op);
     v.iter_mut().for_each(|x| *x = f(*x));
@@ -164,7 +164,7 @@ pub(super) fn softmax(
     mem: &mut Memory,
     (dst, a): (SramRef, SramRef),
     m: Mat,
-) -> Result<Done, String> {
+) -> Result<Done, ExecError> {
     let (rows, cols) = m.dims();
     let mut v = load_f32(mem, a, m.dt, m.len()?)?;
     for r in 0..rows {
@@ -187,7 +187,7 @@ pub(super) struct Norm {
 
 /// `VEC.LAYERNORM` / `VEC.RMSNORM`: per row `(x − mean) / sqrt(var + eps) · gamma + beta`, or
 /// `x / sqrt(mean(x²) + eps) · gamma`; statistics in `f64`.
-pub(super) fn normalize(mem: &mut Memory, p: Norm, m: Mat) -> Result<Done, String> {
+pub(super) fn normalize(mem: &mut Memory, p: Norm, m: Mat) -> Result<Done, ExecError> {
     let (_, cols) = m.dims();
     let mut v = load_f32(mem, p.x, m.dt, m.len()?)?;
     let gamma = load_f32(mem, p.gamma, m.dt, cols)?;
@@ -231,7 +231,7 @@ pub(super) struct Rope {
 /// `VEC.ROPE`: rotate pairs `(j, j + cols/2)` (or `(2j, 2j+1)` interleaved) of each row by the
 /// cos|sin table row of its position (`pos[i]`, or `i` without a list). With a list only its
 /// `count` rows are processed and `NO_INDEX` rows are left untouched.
-pub(super) fn rope(mem: &mut Memory, p: Rope, m: Mat) -> Result<Done, String> {
+pub(super) fn rope(mem: &mut Memory, p: Rope, m: Mat) -> Result<Done, ExecError> {
     let (rows, cols) = m.dims();
     let half = cols / 2;
     let (positions, touched) = match p.pos {
@@ -247,10 +247,11 @@ pub(super) fn rope(mem: &mut Memory, p: Rope, m: Mat) -> Result<Done, String> {
     let mut out = load_f32(mem, p.dst, m.dt, xs.len())?;
     for &(i, pos) in &positions {
         if pos >= p.table_rows {
-            return Err(format!(
-                "VEC.ROPE row {i}: position {pos} is not below table_rows {}",
-                p.table_rows
-            ));
+            return Err(ExecError::RopePosition {
+                row: i,
+                pos,
+                table_rows: p.table_rows,
+            });
         }
         let t = &table[pos as usize * cols..(pos as usize + 1) * cols];
         let (cos, sin) = t.split_at(half);
