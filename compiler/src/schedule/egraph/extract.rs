@@ -93,6 +93,9 @@ pub enum Rank {
 struct Memo {
     costs: BTreeMap<Alternative, LayerCost>,
     error: Option<ScheduleError>,
+    /// The first arithmetic overflow of an excluded gathered plan: the real reason when no
+    /// plan is left (not the SRAM capacities).
+    overflow: Option<ScheduleError>,
 }
 
 struct PinnedCost<'a> {
@@ -123,7 +126,12 @@ impl PinnedCost<'_> {
                 }
                 // A gathered plan the lowering cannot emit (e.g. an ablation's buffers do not
                 // fit) is no alternative; other costs fail only on arithmetic overflow.
-                Err(_) if alt.kv == KvPlacement::Gathered => return Rank::Excluded,
+                Err(e) if alt.kv == KvPlacement::Gathered => {
+                    if matches!(e, ScheduleError::Cost(_)) {
+                        self.memo.overflow.get_or_insert(e);
+                    }
+                    return Rank::Excluded;
+                }
                 Err(e) => {
                     self.memo.error.get_or_insert(e);
                     return Rank::Excluded;
@@ -229,7 +237,7 @@ pub fn extract(g: &ScheduleGraph, pin: &Pin, layer: usize) -> Result<Extraction,
         return Err(e);
     }
     let Rank::Plan(.., winner) = best else {
-        return Err(no_fit(g, layer));
+        return Err(memo.overflow.unwrap_or_else(|| no_fit(g, layer)));
     };
     let all = g.alternatives();
     let mut ranked: Vec<(Rank, Alternative)> = all
