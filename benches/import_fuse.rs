@@ -26,7 +26,12 @@ const FIXTURES: [&str; 6] = [
 fn models_dir() -> PathBuf {
     std::env::var_os("SOFA_MODELS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/models")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/models"
+            ))
+        })
 }
 
 fn median(mut xs: Vec<Duration>) -> Duration {

@@ -18,12 +18,20 @@ fn every_recorded_fixture_is_present_with_its_hash_and_cases() {
         let name = f["name"].as_str().expect("name");
         let file = f["onnx_file"].as_str().expect("onnx_file");
         let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-        assert_eq!(Some(bytes.len() as u64), f["bytes"].as_u64(), "{name}: size");
+        assert_eq!(
+            Some(bytes.len() as u64),
+            f["bytes"].as_u64(),
+            "{name}: size"
+        );
         let digest: String = Sha256::digest(&bytes)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        assert_eq!(Some(digest.as_str()), f["sha256"].as_str(), "{name}: sha256");
+        assert_eq!(
+            Some(digest.as_str()),
+            f["sha256"].as_str(),
+            "{name}: sha256"
+        );
         for case in f["cases"].as_array().expect("cases") {
             for key in ["input_npz", "expected_npz"] {
                 let npz = case[key].as_str().expect("case file");

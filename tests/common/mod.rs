@@ -18,7 +18,12 @@ pub const FIXTURES: [&str; 6] = [
 pub fn models_dir() -> PathBuf {
     std::env::var_os("SOFA_MODELS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/models")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/models"
+            ))
+        })
 }
 
 /// `<models>/<name>.<suffix>`, e.g. `fixture("bert_sdpa_ts_op17", "input2.npz")`.
