@@ -13,6 +13,7 @@ use sofa_compiler::passes::cct_tile::{load_config, CctTile};
 use sofa_compiler::passes::lower_to_sofa::LowerToSofa;
 use sofa_compiler::passes::sparsify::{Sparsify, SparsifyConfig};
 use sofa_compiler::schedule::{Ablation, Schedule};
+use sofa_ir::dialect::attn::check_keep_ratio;
 use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
@@ -73,10 +74,8 @@ impl TargetArgs {
         let schedule = Schedule::parse(&self.schedule).map_err(CliError::usage)?;
         let ablate = Ablation::parse(&self.ablate).map_err(CliError::usage)?;
         let kv = KvMode::parse(&self.kv).map_err(CliError::usage)?;
-        if let Some(k) = self.keep_ratio.filter(|k| !(*k > 0.0 && *k <= 1.0)) {
-            return Err(CliError::usage(format!(
-                "--keep-ratio must be in (0, 1], got {k}"
-            )));
+        if let Some(k) = self.keep_ratio {
+            check_keep_ratio(k).map_err(|e| CliError::usage(format!("--keep-ratio {e}")))?;
         }
         let hw = match &self.config {
             None => HwConfig::default(),
