@@ -7,8 +7,8 @@
 //! - `sufa.cols` is even (split between SA-1 and SA-2);
 //! - SRAM capacities fit the ISA's 30-bit SRAM offsets;
 //! - the DMA formula's products fit 64 bits: `dram.latency_ns · clock.freq_mhz` (the latency in
-//!   cycles) and `bytes · clock.freq_mhz` for a transfer filling the largest SRAM (no single
-//!   DMA moves more), so no instruction's cycles overflow on a valid config;
+//!   cycles) and `bytes · clock.freq_mhz` for a transfer filling the largest SRAM (a checked
+//!   program's DMA moves no more), so no DMA's cycles overflow on a valid config;
 //! - `block.query_rows` fits the ISA's 16-bit row counts, `control.semaphores` its 16-bit ids.
 
 use super::HwConfig;
@@ -88,8 +88,8 @@ pub fn problems(hw: &HwConfig) -> Vec<String> {
         for (key, value) in factors {
             if hw.clock.freq_mhz.checked_mul(value).is_none() {
                 out.push(format!(
-                    "clock.freq_mhz ({}) must be <= {} so that DMA cycles ({key} ({value}) × \
-                     clock.freq_mhz) fit in 64 bits",
+                    "clock.freq_mhz ({}) × {key} ({value}) overflows 64 bits in the DMA cycle \
+                     formula (at this {key}, clock.freq_mhz must be <= {})",
                     hw.clock.freq_mhz,
                     u64::MAX / value
                 ));
@@ -143,8 +143,9 @@ mod tests {
         assert_eq!(
             problems(&hw),
             vec![
-                "clock.freq_mhz (18446744073709551615) must be <= 184467440737095516 so that DMA \
-                 cycles (dram.latency_ns (100) × clock.freq_mhz) fit in 64 bits"
+                "clock.freq_mhz (18446744073709551615) × dram.latency_ns (100) overflows 64 bits \
+                 in the DMA cycle formula (at this dram.latency_ns, clock.freq_mhz must be <= \
+                 184467440737095516)"
             ]
         );
         hw.dram.latency_ns = 0;
@@ -152,8 +153,9 @@ mod tests {
         assert_eq!(
             problems(&hw),
             vec![
-                "clock.freq_mhz (1125899906842624) must be <= 93824992236885 so that DMA cycles \
-                 (sram.token_bytes (196608) × clock.freq_mhz) fit in 64 bits"
+                "clock.freq_mhz (1125899906842624) × sram.token_bytes (196608) overflows 64 bits \
+                 in the DMA cycle formula (at this sram.token_bytes, clock.freq_mhz must be <= \
+                 93824992236885)"
             ]
         );
         hw.clock.freq_mhz = 93_824_992_236_885;
