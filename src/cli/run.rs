@@ -250,8 +250,7 @@ fn execute(
     let outcome = simulate_program(args, program, &target.hw, &bytes, path)?;
     let outputs = program_outputs(program, &outcome.outputs).map_err(CliError::input)?;
     if let Some(out) = &args.output {
-        crate::npz::write_npz(out, &outputs)
-            .map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
+        crate::npz::write_npz(out, &outputs).map_err(CliError::input)?;
     }
     if let Some(dense) = &dense {
         print_similarity(&outputs, dense);
@@ -365,8 +364,7 @@ fn run_reference(args: &RunArgs) -> Result<(), CliError> {
     let outputs = run_function(&module, &inputs)
         .map_err(|e| CliError::input(format!("{}: {e}", model.display())))?;
     if let Some(out) = &args.output {
-        crate::npz::write_npz(out, &outputs)
-            .map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
+        crate::npz::write_npz(out, &outputs).map_err(CliError::input)?;
     }
     match &args.expected {
         Some(path) => check(&compare(&outputs, &read_npz(path)?), args.tolerance),
@@ -380,7 +378,8 @@ fn run_reference(args: &RunArgs) -> Result<(), CliError> {
 }
 
 fn read_npz(path: &Path) -> Result<BTreeMap<String, Tensor>, CliError> {
-    crate::npz::read_npz(path).map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+    // NpzError names the file itself.
+    crate::npz::read_npz(path).map_err(CliError::input)
 }
 
 /// Print one line per output; fail when any output does not pass.
