@@ -223,7 +223,8 @@ pub fn parse_layers(text: &str) -> Result<BTreeMap<usize, LayerOverride>, String
 
 /// Read and parse a per-layer file; errors name the file.
 pub fn load_layers(path: &Path) -> Result<BTreeMap<usize, LayerOverride>, String> {
-    let text = std::fs::read_to_string(path)
+    let text = std::fs::read(path)
+        .and_then(sofa_ir::text::decode_utf8_io)
         .map_err(|e| format!("cannot read layers file '{}': {e}", path.display()))?;
     parse_layers(&text).map_err(|e| format!("layers file '{}': {e}", path.display()))
 }
