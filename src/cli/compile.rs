@@ -8,8 +8,8 @@ use clap::Args;
 use sofa_compiler::lower::{lower_attention, KvMode, LowerOptions, WORKLOAD_DT};
 use sofa_compiler::passes::lower_to_sofa::LowerToSofa;
 use sofa_compiler::schedule::json::{planned_workload, render, workload_schedule_json};
-use sofa_compiler::schedule::plan_module;
-use sofa_compiler::workload::load_spec;
+use sofa_compiler::schedule::{plan_module, PlannedLayer};
+use sofa_compiler::workload::{check_program_size, load_spec};
 use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::isa::{print_asm, Program};
 use sofa_ir::pass::{Pass, PassContext};
@@ -124,6 +124,7 @@ fn compile_workload(
         ));
     }
     let spec = load_spec(path).map_err(CliError::input)?;
+    let in_file = |e: CliError| e.in_file(path);
     Ok(match args.emit.as_deref().unwrap_or("schedule-json") {
         "schedule-json" => workload_schedule_json(
             &spec,
@@ -132,10 +133,10 @@ fn compile_workload(
             target.schedule,
             target.ablate,
         )
-        .map_err(CliError::input)?
+        .map_err(|e| in_file(CliError::input(e)))?
         .into_bytes(),
-        "mlir" => print_module(&workload_kernels(&spec, target)?).into_bytes(),
-        kind => program_bytes(&lower_workload(&spec, target)?, kind),
+        "mlir" => print_module(&workload_kernels(&spec, target).map_err(in_file)?.0).into_bytes(),
+        kind => program_bytes(&lower_workload(&spec, target).map_err(in_file)?, kind),
     })
 }
 
@@ -152,8 +153,8 @@ fn program_bytes(program: &Program, kind: &str) -> Vec<u8> {
 fn workload_kernels(
     spec: &sofa_compiler::workload::WorkloadSpec,
     target: &Target,
-) -> Result<Module, CliError> {
-    let (_, mut module, _) = planned_workload(
+) -> Result<(Module, Vec<PlannedLayer>), CliError> {
+    let (_, mut module, layers) = planned_workload(
         spec,
         &target.hw,
         target.keep,
@@ -170,7 +171,7 @@ fn workload_kernels(
     )
     .run(&mut module, &mut cx)
     .map_err(|e| CliError::input(format!("lower-to-sofa: {e}")))?;
-    Ok(module)
+    Ok((module, layers))
 }
 
 fn workload_options(spec: &sofa_compiler::workload::WorkloadSpec, target: &Target) -> LowerOptions {
@@ -183,11 +184,13 @@ fn workload_options(spec: &sofa_compiler::workload::WorkloadSpec, target: &Targe
     }
 }
 
-/// The workload's kernels ([`workload_kernels`]) lowered to a SOFA-ISA program.
+/// The workload's kernels ([`workload_kernels`]) lowered to a SOFA-ISA program, unless the
+/// plan shows it would be too large to hold.
 pub fn lower_workload(
     spec: &sofa_compiler::workload::WorkloadSpec,
     target: &Target,
 ) -> Result<Program, CliError> {
-    let module = workload_kernels(spec, target)?;
+    let (module, layers) = workload_kernels(spec, target)?;
+    check_program_size(&layers).map_err(CliError::input)?;
     lower_attention(&module, &target.hw, &workload_options(spec, target)).map_err(CliError::input)
 }

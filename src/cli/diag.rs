@@ -38,6 +38,19 @@ impl CliError {
         CliError::Usage(format!("error: {message}"))
     }
 
+    /// The error with `path: ` before its message, for errors raised where the file is not
+    /// known (planning or lowering a workload spec).
+    pub fn in_file(self, path: &Path) -> CliError {
+        let at = |s: String| {
+            let message = s.strip_prefix("error: ").unwrap_or(&s);
+            format!("error: {}: {message}", path.display())
+        };
+        match self {
+            CliError::Input(s) => CliError::Input(at(s)),
+            CliError::Usage(s) => CliError::Usage(at(s)),
+        }
+    }
+
     /// An IO failure on `path`.
     pub fn io(what: &str, path: &Path, err: &std::io::Error) -> CliError {
         CliError::input(format!("cannot {what} '{}': {err}", path.display()))

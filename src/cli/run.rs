@@ -161,8 +161,11 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
         ));
     }
     let spec = load_spec(path).map_err(CliError::input)?;
+    // Every layer's tensors must fit, also when only one or two are simulated.
+    spec.check_dram(&target.hw)
+        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     if spec.layers <= 2 || args.trace.is_some() || args.no_extrapolate {
-        let program = lower_workload(&spec, target)?;
+        let program = lower_workload(&spec, target).map_err(|e| e.in_file(path))?;
         let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
         return report(args, &outcome.report, outcome.trace.as_deref());
     }
@@ -171,7 +174,7 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
     for layers in [1, 2] {
         let mut short = spec.clone();
         short.layers = layers;
-        let program = lower_workload(&short, target)?;
+        let program = lower_workload(&short, target).map_err(|e| e.in_file(path))?;
         let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
         reports.push(outcome.report);
     }

@@ -209,6 +209,7 @@ pub fn workload_schedule_json(
 /// A workload spec's attention module (keep ratio `keep`, else the spec's), sparsified and
 /// planned under `schedule`/`ablate` with `cct-tile`'s attributes on every op: what both
 /// `schedule-json` and the workload lowering read, so the program runs the reported plan.
+/// Refused, for all of them alike, when the layers' tensors do not fit the DRAM.
 /// Returns the spec's name, the module and its planned layers.
 pub fn planned_workload(
     spec: &crate::workload::WorkloadSpec,
@@ -225,6 +226,7 @@ pub fn planned_workload(
     if let Some(k) = keep {
         spec.keep_ratio = k;
     }
+    spec.check_dram(hw).map_err(|e| bad(e.to_string()))?;
     let mut m = crate::workload::build_module(&spec).map_err(|e| bad(e.to_string()))?;
     let mut config = SparsifyConfig::default();
     config.global.keep = spec.keep_ratio;
