@@ -216,7 +216,7 @@ fn a_clock_overflowing_the_cycle_formulas_is_blamed_on_the_clock() {
 fn npz_with_header(header: &str, payload: &[u8]) -> Vec<u8> {
     use npyz::zip::write::FileOptions;
     let mut header = header.to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');

@@ -104,7 +104,7 @@ fn npz_with(descr: &str, fortran: bool, shape: &str, payload: &[u8]) -> Vec<u8> 
 
 /// A one-entry zip (`x.npy`) with the given header dictionary text and payload.
 fn npz_with_header(mut header: String, payload: &[u8]) -> Vec<u8> {
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
