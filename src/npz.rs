@@ -15,9 +15,10 @@ use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use npyz::npz::{NpzArchive, NpzWriter};
+use npyz::zip::result::ZipError;
 use npyz::zip::write::FileOptions;
 use npyz::zip::{CompressionMethod, DateTime};
-use npyz::{DType, Endianness, Order, TypeChar, TypeStr, WriterBuilder};
+use npyz::{DType, Endianness, NpyFile, Order, TypeChar, TypeStr, WriterBuilder};
 use sofa_ir::eval::tensor::{bf16_values, f16_values};
 use sofa_ir::eval::{Tensor, TensorData};
 use sofa_ir::ElemType;
@@ -58,10 +59,16 @@ pub fn read_npz_from<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Tenso
     let names: Vec<String> = archive.array_names().map(str::to_string).collect();
     let mut out = BTreeMap::new();
     for name in names {
-        let npy = archive
-            .by_name(&name)
-            .map_err(io_err)?
-            .ok_or_else(|| array_error(&name, "listed but not readable"))?;
+        // Opened in two steps so that a bad header is told apart from a bad zip entry.
+        let entry = match archive.zip_archive().by_name(&format!("{name}.npy")) {
+            Ok(entry) => entry,
+            Err(ZipError::FileNotFound) => {
+                return Err(array_error(&name, "listed but not readable"))
+            }
+            Err(e) => return Err(array_error(&name, format!("bad zip entry: {e}"))),
+        };
+        let npy =
+            NpyFile::new(entry).map_err(|e| array_error(&name, format!("bad .npy header: {e}")))?;
         let tensor = decode_array(npy, &name)?;
         out.insert(name, tensor);
     }

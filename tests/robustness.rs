@@ -1,7 +1,8 @@
 //! Robustness of the text format: thousands of deterministic mutations of every filetest input
 //! (byte flips, deletions, insertions, truncations, swapped tokens, duplicated lines) go through
-//! the parser and, when they parse, the verifier and the printer. Nothing may panic, and anything
-//! that parses must print to text that parses again.
+//! the parser and, when they parse, the verifier and the printer. Nothing may panic, anything
+//! that parses must print to text that parses again, and what does not parse gets an error that
+//! echoes no raw control character.
 //!
 //! Each case has its own seed (printed on failure), so one case can be replayed alone by setting
 //! `SOFA_ROBUSTNESS_CASE=<index>`; `SOFA_ROBUSTNESS_CASES=<n>` runs a longer campaign.
@@ -163,9 +164,20 @@ fn mutated(src: &str, index: usize) -> (String, String) {
 }
 
 /// Parse; if that works, verify and check the printed form parses again. `Ok(true)` = parsed.
+/// A rejection's rendered error must not pass on the input's control characters.
 fn check(input: &str, registry: &DialectRegistry) -> Result<bool, String> {
-    let Ok(module) = parse_module(input) else {
-        return Ok(false);
+    let module = match parse_module(input) {
+        Ok(m) => m,
+        Err(e) => {
+            let shown = e.render("input", input);
+            if shown
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+            {
+                return Err(format!("raw control character in the error: {shown:?}"));
+            }
+            return Ok(false);
+        }
     };
     let _ = verify(&module, registry);
     let printed = print_module(&module);

@@ -33,7 +33,7 @@ use crate::passes::registry;
 use crate::passes::sparsify::{Sparsify, SparsifyConfig};
 use crate::schedule::price::{price_module, PricedLayer};
 use crate::schedule::{Pin, Pricer, ScheduleError};
-use crate::workload::{build_module, WorkloadError, WorkloadSpec};
+use crate::workload::{build_module, check_program_size, WorkloadError, WorkloadSpec};
 
 /// The passes that recognise attention in an imported model.
 pub const FRONT: &str = "shape-infer,canonicalize,fuse-attention";
@@ -153,9 +153,17 @@ pub fn compile_onnx(
     Ok(module)
 }
 
-/// A workload spec's attention IR through [`workload_pipeline`], silently.
+/// A workload spec's attention IR, refused when its layers' tensors do not fit the DRAM
+/// ([`WorkloadSpec::check_dram`], whatever the command), before the passes run.
+pub fn workload_module(spec: &WorkloadSpec, target: &Target) -> Result<Module, DriverError> {
+    spec.check_dram(&target.hw)?;
+    Ok(build_module(spec)?)
+}
+
+/// A workload spec's attention IR ([`workload_module`]) through [`workload_pipeline`],
+/// silently.
 pub fn compile_workload(spec: &WorkloadSpec, target: &Target) -> Result<Module, DriverError> {
-    let mut module = build_module(spec)?;
+    let mut module = workload_module(spec, target)?;
     workload_pipeline(target, spec).run(&mut module, &mut NoInstrumentation)?;
     Ok(module)
 }
@@ -173,8 +181,15 @@ pub fn lower_model(
     )?)
 }
 
-/// A compiled workload as one SOFA-ISA program.
+/// A compiled workload as one SOFA-ISA program, unless its plan shows the program would be
+/// too large to hold ([`check_program_size`]).
 pub fn lower_workload(module: &Module, target: &Target) -> Result<Program, DriverError> {
+    let layers = schedule_layers(module, target)?;
+    let instrs = layers
+        .iter()
+        .flat_map(|l| l.plan.cost.instrs.values())
+        .fold(1u64, |sum, &n| sum.saturating_add(n)); // + the final HALT
+    check_program_size(layers.len() as u64, instrs)?;
     Ok(lower_attention(module, &target.hw, &defaults(target))?)
 }
 

@@ -4,7 +4,7 @@
 //! ```toml
 //! name = "bert-base"
 //! source = "BERT-base (Devlin et al. 2019): 12 layers, hidden 768, 12 heads"
-//! layers = 12
+//! layers = 12       # at most MAX_LAYERS (4096)
 //! hidden = 768
 //! heads = 12
 //! # kv_heads = 12     (default: heads; GQA when smaller, must divide heads)
@@ -12,9 +12,13 @@
 //! seq = 512
 //! # batch = 1         (default 1)
 //! causal = false      # required: decoders mask the future
-//! # keep_ratio = 1.0  (default 1 = dense; in (0, 1])
+//! # keep_ratio = 1.0  (default 1 = dense; in [f32::MIN_POSITIVE, 1] = [1.2e-38, 1])
 //! ```
-//! Unknown keys are rejected by name; values are range-checked with the key named.
+//! Unknown keys are rejected by name; values are range-checked with the key named; errors of a
+//! file name it with the line and column of the offending value (`x.toml:3:10: key 'layers': …`).
+//! What the tool can hold is bounded: [`MAX_LAYERS`] per spec, [`MAX_PROGRAM_INSTRS`] per lowered
+//! program ([`check_program_size`]), and the layers' tensors must fit the configured DRAM
+//! ([`WorkloadSpec::check_dram`]).
 //!
 //! [`build_module`] turns a spec into attention-only IR. The simplest form that is honest
 //! about what it models: `func.func @main` takes, per layer `l`, three arguments `q_l`
@@ -25,15 +29,35 @@
 //! lowerable for timing-only simulation at paper scale. The spec's `keep_ratio` is not baked
 //! into the IR: the workload pipeline of [`crate::driver`] sparsifies at it.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sofa_ir::dialect::attn::{MhaAttrs, MHA};
+use sofa_ir::dialect::attn::{check_keep_ratio, MhaAttrs, MHA};
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::INSTR_BYTES;
 use sofa_ir::module::RETURN_OP;
 use sofa_ir::{ElemType, Location, Module, OpSpec, TensorType, Type};
 
+use crate::lower::dram::ALIGN;
+use sofa_ir::isa::DType;
+
 /// Largest accepted value of any count in a spec.
 const MAX_COUNT: u64 = 1 << 31;
+
+/// Most layers a spec may have. Every layer is materialised — function arguments and an op in
+/// the IR, a plan, an entry of `schedule-json`, a `sofa.kernel` for `--emit mlir`, DRAM tensors
+/// — so the work of every command grows with the count (`--emit mlir|bin` faster than
+/// linearly: ≈ 45 s for 4096 one-head layers of 64 keys). The deepest published transformers
+/// have ≈ 100–130 layers; 4096 is 30 times that.
+pub const MAX_LAYERS: u64 = 4096;
+
+/// Most instructions a workload's lowered program may have (`sofa compile --emit bin|asm`,
+/// and `sofa run --workload` for the layers it simulates). A program holds every instruction in
+/// memory (32 B each encoded, about twice that while simulating), so 2²⁷ instructions are
+/// ≈ 4 GiB encoded; the largest shipped workload, Llama-13B dense, has 92 M. Larger programs
+/// are refused before lowering, from the cost model's count of the instructions it emits.
+pub const MAX_PROGRAM_INSTRS: u64 = 1 << 27;
 
 /// A workload spec (see the module docs for the file format).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -66,43 +90,169 @@ fn default_keep_ratio() -> f64 {
     1.0
 }
 
-/// A spec that could not be read, parsed or validated.
+/// Where in a spec a problem is: its file, when read from one, and the 1-based line and
+/// column (in characters) of the offending value, when the text has it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpecSite {
+    pub file: Option<PathBuf>,
+    pub line_col: Option<(usize, usize)>,
+}
+
+impl fmt::Display for SpecSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(p) => write!(f, "{}", p.display())?,
+            None => f.write_str("workload spec")?,
+        }
+        match self.line_col {
+            Some((line, col)) => write!(f, ":{line}:{col}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A spec that could not be read, parsed or validated, or whose work exceeds what the tool
+/// can hold.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum WorkloadError {
-    #[error("cannot read workload spec '{path}': {message}")]
+    /// The file could not be read or is not UTF-8 (the message locates the first bad byte).
+    #[error("cannot read workload spec '{}': {message}", path.display())]
     Read { path: PathBuf, message: String },
-    /// TOML syntax, a missing or unknown key, or a value of the wrong type (the message names
-    /// the key).
-    #[error("workload spec: {0}")]
-    Parse(String),
-    #[error("workload spec: key '{key}': {message}")]
-    Invalid { key: &'static str, message: String },
+    /// TOML syntax, a missing or unknown key, or a value of the wrong type; `key` is the key
+    /// whose value is wrong, when the text is well-formed TOML.
+    #[error(
+        "{at}: {}{message}",
+        key.as_ref().map_or_else(String::new, |k| format!("key '{k}': "))
+    )]
+    Parse {
+        at: SpecSite,
+        key: Option<String>,
+        message: String,
+    },
+    #[error("{at}: key '{key}': {message}")]
+    Invalid {
+        at: SpecSite,
+        key: &'static str,
+        message: String,
+    },
+    /// The inputs and outputs of every layer do not fit the configured DRAM (`None`: more
+    /// than 64 bits of bytes).
+    #[error(
+        "the tensors of its {layers} layer(s) (q, k, v and o) need {} B of DRAM, more than \
+         dram.capacity_bytes ({capacity})",
+        needed.map_or_else(|| "over 2^64".to_string(), |n| n.to_string())
+    )]
+    DramCapacity {
+        layers: u64,
+        needed: Option<u64>,
+        capacity: u64,
+    },
+    /// The lowered program would have more than [`MAX_PROGRAM_INSTRS`] instructions.
+    #[error(
+        "the program of {layers} layer(s) would have about {instrs} instructions ({} B \
+         encoded), more than the {MAX_PROGRAM_INSTRS} (MAX_PROGRAM_INSTRS) the tool holds in \
+         memory; lower 'batch', 'heads', 'seq' or 'layers'",
+        instrs.saturating_mul(INSTR_BYTES as u64)
+    )]
+    ProgramTooLarge { layers: u64, instrs: u64 },
 }
 
 impl WorkloadError {
     fn invalid(key: &'static str, message: impl Into<String>) -> WorkloadError {
         WorkloadError::Invalid {
+            at: SpecSite::default(),
             key,
             message: message.into(),
         }
     }
+
+    /// Locate a parse or validation error in `text` (read from `file`, if any).
+    fn located(self, text: &str, file: Option<&Path>) -> WorkloadError {
+        let site = |line_col| SpecSite {
+            file: file.map(Path::to_path_buf),
+            line_col,
+        };
+        match self {
+            WorkloadError::Invalid { key, message, .. } => WorkloadError::Invalid {
+                at: site(value_offset(text, key).map(|at| line_col(text, at))),
+                key,
+                message,
+            },
+            WorkloadError::Parse { at, key, message } => WorkloadError::Parse {
+                at: site(at.line_col),
+                key,
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Byte offset of the value of top-level `key` in `text`, when the text gives it.
+fn value_offset(text: &str, key: &str) -> Option<usize> {
+    let table = toml::de::DeTable::parse(text).ok()?;
+    table
+        .get_ref()
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == key)
+        .map(|(_, v)| v.span().start)
+}
+
+/// The top-level key whose value spans byte `at` of `text`, when the text is well-formed.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let table = toml::de::DeTable::parse(text).ok()?;
+    table
+        .get_ref()
+        .iter()
+        .find(|(_, v)| v.span().contains(&at))
+        .map(|(k, _)| k.get_ref().to_string())
+}
+
+/// 1-based line and character column of byte `at` in `text`.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = text.get(..at).unwrap_or(text);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 /// Parse and validate a spec's text.
 pub fn parse_spec(text: &str) -> Result<WorkloadSpec, WorkloadError> {
-    let spec: WorkloadSpec =
-        toml::from_str(text).map_err(|e| WorkloadError::Parse(e.to_string().trim().to_string()))?;
-    spec.validate()?;
+    parse_located(text, None)
+}
+
+fn parse_located(text: &str, file: Option<&Path>) -> Result<WorkloadSpec, WorkloadError> {
+    let spec: WorkloadSpec = toml::from_str(text).map_err(|e| {
+        // In well-formed TOML a missing key is reported at 0..0: that locates nothing.
+        let unlocated =
+            |s: &std::ops::Range<usize>| *s == (0..0) && toml::de::DeTable::parse(text).is_ok();
+        let start = e.span().filter(|s| !unlocated(s)).map(|s| s.start);
+        WorkloadError::Parse {
+            at: SpecSite {
+                file: None,
+                line_col: start.map(|at| line_col(text, at)),
+            },
+            key: start.and_then(|at| key_at(text, at)),
+            message: e.message().trim().to_string(),
+        }
+        .located(text, file)
+    })?;
+    spec.validate().map_err(|e| e.located(text, file))?;
     Ok(spec)
 }
 
-/// Read, parse and validate a spec file.
+/// Read, parse and validate a spec file; errors name the file (and the line and column of the
+/// offending value).
 pub fn load_spec(path: &Path) -> Result<WorkloadSpec, WorkloadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| WorkloadError::Read {
+    let read_error = |message: String| WorkloadError::Read {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    parse_spec(&text)
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| read_error(e.to_string()))?;
+    let text = sofa_ir::text::decode_utf8(bytes).map_err(|e| read_error(e.to_string()))?;
+    parse_located(&text, Some(path))
 }
 
 impl WorkloadSpec {
@@ -132,6 +282,16 @@ impl WorkloadSpec {
                 _ => {}
             }
         }
+        if self.layers > MAX_LAYERS {
+            return Err(WorkloadError::invalid(
+                "layers",
+                format!(
+                    "{} is more than {MAX_LAYERS}, the most a spec may have (every layer is \
+                     materialised; see MAX_LAYERS)",
+                    self.layers
+                ),
+            ));
+        }
         if self.head_dim.is_none() && self.hidden.checked_rem(self.heads) != Some(0) {
             return Err(WorkloadError::invalid(
                 "heads",
@@ -151,13 +311,43 @@ impl WorkloadSpec {
                 ),
             ));
         }
-        if !(self.keep_ratio > 0.0 && self.keep_ratio <= 1.0) {
-            return Err(WorkloadError::invalid(
-                "keep_ratio",
-                format!("must be in (0, 1], got {}", self.keep_ratio),
-            ));
-        }
+        check_keep_ratio(self.keep_ratio)
+            .map_err(|e| WorkloadError::invalid("keep_ratio", e.to_string()))?;
         Ok(())
+    }
+
+    /// Bytes of DRAM the program of this spec holds for its inputs and outputs: `q`, `k`, `v`
+    /// and `o` of every layer at the workload's activation type, each aligned like the
+    /// lowering's tensor table (spills come on top; the lowering checks those). `None` beyond
+    /// 64 bits.
+    pub fn dram_bytes(&self) -> Option<u64> {
+        let tensor = |heads: u64| -> Option<u64> {
+            let elems = self
+                .batch
+                .checked_mul(heads)?
+                .checked_mul(self.seq)?
+                .checked_mul(self.head_dim())?;
+            DType::from_elem(ELEM)
+                .bytes_for(elems)?
+                .checked_next_multiple_of(ALIGN)
+        };
+        let (q, kv) = (tensor(self.heads)?, tensor(self.kv_heads())?);
+        let layer = q.checked_mul(2)?.checked_add(kv.checked_mul(2)?)?;
+        layer.checked_mul(self.layers)
+    }
+
+    /// The one DRAM-capacity check of a workload, shared by every command that takes a spec
+    /// (`schedule-json` prices a program that must fit, as `run` and `--emit bin` lower it).
+    pub fn check_dram(&self, hw: &HwConfig) -> Result<(), WorkloadError> {
+        let needed = self.dram_bytes();
+        if needed.is_some_and(|n| n <= hw.dram.capacity_bytes) {
+            return Ok(());
+        }
+        Err(WorkloadError::DramCapacity {
+            layers: self.layers,
+            needed,
+            capacity: hw.dram.capacity_bytes,
+        })
     }
 
     /// Key/value heads (GQA groups); `heads` unless given.
@@ -184,14 +374,26 @@ impl WorkloadSpec {
     }
 }
 
+/// Refuse to lower a program of `layers` layers and `instrs` instructions (the cost model's
+/// count of what the lowering emits, so this runs before anything is materialised) when it
+/// would exceed [`MAX_PROGRAM_INSTRS`].
+pub fn check_program_size(layers: u64, instrs: u64) -> Result<(), WorkloadError> {
+    if instrs <= MAX_PROGRAM_INSTRS {
+        return Ok(());
+    }
+    Err(WorkloadError::ProgramTooLarge { layers, instrs })
+}
+
 fn as_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// Activations are f16: the chip computes in 16 bit (paper §VI), and the lowering keeps the
-/// IR's element type.
+/// The element type of workload IR: f16, as the chip computes in 16 bit (paper §VI); the
+/// lowering keeps the IR's element type.
+const ELEM: ElemType = ElemType::F16;
+
 fn f16_tensor(dims: [u64; 4]) -> Type {
-    Type::Tensor(TensorType::static_shape(&dims, ElemType::F16))
+    Type::Tensor(TensorType::static_shape(&dims, ELEM))
 }
 
 /// Attention-only IR for `spec` (validated first): see the module docs for its form.

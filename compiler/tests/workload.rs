@@ -1,15 +1,19 @@
 //! Workload specs: every shipped file in `workloads/` parses, validates and builds verifying
-//! attention-only IR with one `attn.mha` per layer; bad specs are rejected naming the key; a
-//! small spec's IR runs in the reference evaluator and matches `attn.mha` called directly.
+//! attention-only IR with one `attn.mha` per layer; bad specs are rejected naming the file, the
+//! line and the key; a small spec's IR runs in the reference evaluator and matches `attn.mha`
+//! called directly; what the tool cannot hold (layers, DRAM, program size) is refused.
 
 use std::path::PathBuf;
 
-use sofa_compiler::driver::{self, Target};
-use sofa_compiler::workload::{build_module, load_spec, parse_spec, WorkloadError};
+use sofa_compiler::driver::{self, DriverError, Target};
+use sofa_compiler::workload::{
+    build_module, load_spec, parse_spec, WorkloadError, MAX_LAYERS, MAX_PROGRAM_INSTRS,
+};
 use sofa_ir::dialect::attn::{MhaAttrs, MHA};
 use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::eval::mha::mha_tensors;
 use sofa_ir::eval::{eval_op, Tensor};
+use sofa_ir::hw::HwConfig;
 use sofa_ir::{Module, Op};
 
 fn workloads_dir() -> PathBuf {
@@ -155,7 +159,7 @@ fn bad_specs_name_the_key() {
     assert_eq!(invalid_key(&with("\"bad\"", "\"  \"")), "name");
     let e = parse_spec(&with("seq = 512", "seq = 512\nsequence = 4")).unwrap_err();
     assert!(
-        matches!(&e, WorkloadError::Parse(m) if m.contains("sequence")),
+        matches!(&e, WorkloadError::Parse { message, .. } if message.contains("sequence")),
         "{e}"
     );
     let e = parse_spec(&with("causal = false\n", "")).unwrap_err();
@@ -171,5 +175,126 @@ fn bad_specs_name_the_key() {
         e.to_string(),
         "workload spec: key 'heads': 7 heads do not divide hidden 768 (give head_dim explicitly \
          otherwise)"
+    );
+}
+
+const BASE: &str =
+    "name = \"bad\"\nlayers = 2\nhidden = 768\nheads = 12\nseq = 512\ncausal = false\n";
+
+/// The error of loading `text` from a file, and the file's path as errors print it.
+fn load_error(text: &[u8]) -> (String, WorkloadError) {
+    let file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    let e = load_spec(file.path()).unwrap_err();
+    (file.path().display().to_string(), e)
+}
+
+#[test]
+fn spec_file_errors_name_the_file_line_and_key() {
+    let (p, e) = load_error(BASE.replace("layers = 2", "layers = 1000000000").as_bytes());
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{p}:2:10: key 'layers': 1000000000 is more than 4096, the most a spec may have \
+             (every layer is materialised; see MAX_LAYERS)"
+        )
+    );
+    let (p, e) = load_error(format!("{BASE}keep_ratio = 1e-300\n").as_bytes());
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{p}:7:14: key 'keep_ratio': 1e-300 is out of range: must be in [1.1754944e-38, 1] \
+             (stored as f32)"
+        )
+    );
+    let (p, e) = load_error(BASE.replace("seq = 512", "seq = -4").as_bytes());
+    assert_eq!(
+        e.to_string(),
+        format!("{p}:5:7: key 'seq': invalid value: integer `-4`, expected u64")
+    );
+    let mut bytes = BASE.as_bytes().to_vec();
+    bytes[9] = 0xff; // the 'a' of "bad"
+    let (p, e) = load_error(&bytes);
+    assert_eq!(
+        e.to_string(),
+        format!("cannot read workload spec '{p}': invalid UTF-8 at byte 9 (line 1, column 10)")
+    );
+    // Text without a file is located all the same.
+    let e = parse_spec(&BASE.replace("heads = 12", "heads = 7")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "workload spec:4:9: key 'heads': 7 heads do not divide hidden 768 (give head_dim \
+         explicitly otherwise)"
+    );
+}
+
+#[test]
+fn the_layer_count_is_capped_at_max_layers() {
+    let at = |n: u64| BASE.replace("layers = 2", &format!("layers = {n}"));
+    assert_eq!(parse_spec(&at(MAX_LAYERS)).unwrap().layers, MAX_LAYERS);
+    assert_eq!(invalid_key(&at(MAX_LAYERS + 1)), "layers");
+}
+
+#[test]
+fn keep_ratios_that_f32_cannot_hold_are_out_of_range() {
+    let keep = |k: &str| format!("{BASE}keep_ratio = {k}\n");
+    for bad in ["1e-300", "1e-39", "0.0", "-0.5", "1.5", "nan"] {
+        assert_eq!(invalid_key(&keep(bad)), "keep_ratio", "{bad}");
+    }
+    assert_eq!(parse_spec(&keep("1.2e-38")).unwrap().keep_ratio, 1.2e-38);
+}
+
+#[test]
+fn every_layer_must_fit_the_dram_for_every_command() {
+    let spec = parse_spec(BASE).unwrap();
+    // q, k, v and o of 2 layers: 4 × [1, 12, 512, 64] f16 each.
+    assert_eq!(spec.dram_bytes(), Some(2 * 4 * 12 * 512 * 64 * 2));
+    let mut hw = HwConfig::default();
+    hw.dram.capacity_bytes = 1;
+    let want = "the tensors of its 2 layer(s) (q, k, v and o) need 6291456 B of DRAM, more than \
+                dram.capacity_bytes (1)";
+    assert_eq!(spec.check_dram(&hw).unwrap_err().to_string(), want);
+    // The driver's workload path, shared by schedule-json, --emit mlir|bin and sofa run,
+    // refuses it alike.
+    let target = Target {
+        hw: hw.clone(),
+        ..Target::default()
+    };
+    let e = driver::compile_workload(&spec, &target).unwrap_err();
+    assert_eq!(e.to_string(), want);
+    hw.dram.capacity_bytes = 6291456;
+    assert_eq!(spec.check_dram(&hw), Ok(()));
+}
+
+#[test]
+fn programs_too_large_to_hold_are_refused_before_lowering() {
+    let mut hw = HwConfig::default();
+    hw.dram.capacity_bytes = u64::MAX;
+    let target = Target {
+        hw,
+        ..Target::default()
+    };
+    let lower = |spec: &str| {
+        let spec = parse_spec(spec).unwrap();
+        let m = driver::compile_workload(&spec, &target).unwrap();
+        driver::lower_workload(&m, &target)
+    };
+    assert!(lower(BASE).is_ok());
+    let huge = BASE.replace("seq = 512", "seq = 512\nbatch = 1000000");
+    let Err(DriverError::Workload(e)) = lower(&huge) else {
+        panic!("expected the program-size refusal");
+    };
+    let WorkloadError::ProgramTooLarge { layers, instrs } = e else {
+        panic!("{e:?}");
+    };
+    assert_eq!(layers, 2);
+    assert!(instrs > MAX_PROGRAM_INSTRS, "{instrs}");
+    assert!(
+        e.to_string().starts_with(&format!(
+            "the program of 2 layer(s) would have about {instrs} instructions ({} B encoded), \
+             more than the 134217728 (MAX_PROGRAM_INSTRS) the tool holds in memory",
+            instrs * 32
+        )),
+        "{e}"
     );
 }

@@ -1,5 +1,6 @@
 //! Seeded mutations of a valid `.sofabin` and of its assembly text: decoding and parsing never
-//! panic, every failure is an error with a byte offset or a `line:col` inside the input, and
+//! panic, every failure is an error with a byte offset or a `line:col` inside the input (and no
+//! raw control character of the input in its message), and
 //! whatever is accepted is canonical (it re-encodes / re-prints to an equal program). Accepted
 //! programs also go through `check` and the cycle formulas, which must not panic either.
 
@@ -96,6 +97,8 @@ const ALPHABET: &[&str] = &[
     "0xffffffffffffffff",
     "é",
     "😀",
+    "\u{7}",
+    "\u{1b}[31m",
     "99999999999999999999",
     ",",
     "LD",
@@ -220,6 +223,11 @@ fn mutated_assembly_gives_errors_with_line_and_column_never_panics() {
                     e.col >= 1 && e.col <= width + 1,
                     "#{n}: col {} of {width}: {e}",
                     e.col
+                );
+                assert!(
+                    !e.message.chars().any(|c| c.is_control() && c != '\t'),
+                    "#{n}: raw control character in {:?}",
+                    e.message
                 );
             }
             Ok(Ok(p)) => {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{parse_asm, AsmError, ProgramError, ProgramLoc};
+use sofa_ir::text::caret_snippet;
 
 use super::diag::CliError;
 use super::io::{read_input, write_output};
@@ -60,14 +61,12 @@ pub fn run(args: &AsmArgs) -> Result<(), CliError> {
 fn asm_error(name: &str, text: &str, e: &AsmError) -> CliError {
     let line = text.split('\n').nth(e.line.saturating_sub(1)).unwrap_or("");
     let line = line.strip_suffix('\r').unwrap_or(line);
-    let pad: String = line
-        .chars()
-        .take(e.col.saturating_sub(1))
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
     CliError::input(format!(
-        "{name}:{}:{}: {}\n  {line}\n  {pad}^",
-        e.line, e.col, e.message
+        "{name}:{}:{}: {}\n{}",
+        e.line,
+        e.col,
+        e.message,
+        caret_snippet(line, e.col, 1)
     ))
 }
 

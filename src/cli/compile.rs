@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use sofa_compiler::driver::{self, Target};
-use sofa_compiler::workload::{build_module, load_spec, WorkloadSpec};
+use sofa_compiler::workload::{load_spec, WorkloadSpec};
 use sofa_ir::isa::{print_asm, Program};
 use sofa_ir::text::print_module;
 use sofa_ir::Module;
@@ -120,13 +120,14 @@ fn compile_workload(
         ));
     }
     let spec = load_spec(path).map_err(CliError::input)?;
-    let module = compile_workload_module(&spec, target, &args.instrument)?;
+    let in_file = |e: CliError| e.in_file(path);
+    let module = compile_workload_module(&spec, target, &args.instrument).map_err(in_file)?;
     Ok(match args.emit.as_deref().unwrap_or("schedule-json") {
         "schedule-json" => driver::schedule_json(&module, target, &spec.name)
-            .map_err(CliError::input)?
+            .map_err(|e| in_file(CliError::input(e)))?
             .into_bytes(),
         "mlir" => print_module(&module).into_bytes(),
-        kind => program_bytes(&lower_workload(&module, target)?, kind),
+        kind => program_bytes(&lower_workload(&module, target).map_err(in_file)?, kind),
     })
 }
 
@@ -145,7 +146,7 @@ pub fn compile_workload_module(
     target: &Target,
     instrument: &InstrumentArgs,
 ) -> Result<Module, CliError> {
-    let mut module = build_module(spec).map_err(CliError::input)?;
+    let mut module = driver::workload_module(spec, target).map_err(CliError::input)?;
     run_manager(
         &mut module,
         driver::workload_pipeline(target, spec),

@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::Path;
 
 use sofa_ir::pass::PipelineError;
+use sofa_ir::text::{caret_snippet, escape_controls};
 use sofa_ir::verify::VerifierErrors;
 
 /// A failed command: the rendered message and whether it is an input or a usage problem.
@@ -35,6 +36,19 @@ impl CliError {
     /// `error: <message>` as a usage error.
     pub fn usage(message: impl fmt::Display) -> CliError {
         CliError::Usage(format!("error: {message}"))
+    }
+
+    /// The error with `path: ` before its message, for errors raised where the file is not
+    /// known (planning or lowering a workload spec).
+    pub fn in_file(self, path: &Path) -> CliError {
+        let at = |s: String| {
+            let message = s.strip_prefix("error: ").unwrap_or(&s);
+            format!("error: {}: {message}", path.display())
+        };
+        match self {
+            CliError::Input(s) => CliError::Input(at(s)),
+            CliError::Usage(s) => CliError::Usage(at(s)),
+        }
     }
 
     /// An IO failure on `path`.
@@ -70,17 +84,20 @@ pub fn verifier_errors(name: &str, src: &str, errors: &VerifierErrors, num_ops: 
         match map.as_ref().and_then(|m| m.line_of(e.op_index)) {
             Some(l) => {
                 let text = lines.get(l).copied().unwrap_or("");
-                let col = text.len() - text.trim_start().len();
+                let col = text.chars().count() - text.trim_start().chars().count();
                 out.push(format!(
-                    "{name}:{}:{}: error: '{}' op: {}\n  {text}\n  {}^",
+                    "{name}:{}:{}: error: '{}' op: {}\n{}",
                     l + 1,
                     col + 1,
-                    e.op_name,
-                    e.message,
-                    &text[..col]
+                    escape_controls(&e.op_name),
+                    escape_controls(&e.message),
+                    caret_snippet(text, col + 1, 1)
                 ));
             }
-            None => out.push(format!("{name}: error: {e}")),
+            None => out.push(format!(
+                "{name}: error: {}",
+                escape_controls(&e.to_string())
+            )),
         }
     }
     out.push(format!(

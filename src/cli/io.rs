@@ -6,6 +6,8 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use sofa_ir::text::decode_utf8_io;
+
 use super::diag::CliError;
 
 /// An input's text and the name to use in diagnostics (`<stdin>` for `-`).
@@ -16,17 +18,21 @@ pub struct Input {
 
 /// Read `path`, or stdin when it is `-`.
 pub fn read_input(path: &Path) -> Result<Input, CliError> {
+    // Bytes first, so that invalid UTF-8 is located (byte offset, line, column).
     if path.as_os_str() == "-" {
-        let mut text = String::new();
-        io::stdin()
-            .read_to_string(&mut text)
+        let mut bytes = Vec::new();
+        let text = io::stdin()
+            .read_to_end(&mut bytes)
+            .and_then(|_| decode_utf8_io(bytes))
             .map_err(|e| CliError::input(format!("cannot read standard input: {e}")))?;
         return Ok(Input {
             name: "<stdin>".into(),
             text,
         });
     }
-    let text = fs::read_to_string(path).map_err(|e| CliError::io("read", path, &e))?;
+    let text = fs::read(path)
+        .and_then(decode_utf8_io)
+        .map_err(|e| CliError::io("read", path, &e))?;
     Ok(Input {
         name: path.display().to_string(),
         text,

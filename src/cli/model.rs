@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use sofa_compiler::driver::{self, Target};
 use sofa_compiler::passes::cct_tile::load_config;
-use sofa_ir::dialect::attn::{Ablation, KvSource, Schedule};
+use sofa_ir::dialect::attn::{check_keep_ratio, Ablation, KvSource, Schedule};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
 use sofa_ir::{Dim, Location, Module};
@@ -56,10 +56,8 @@ impl TargetArgs {
             "auto" => None,
             k => Some(KvSource::parse(k).map_err(CliError::usage)?),
         };
-        if let Some(k) = self.keep_ratio.filter(|k| !(*k > 0.0 && *k <= 1.0)) {
-            return Err(CliError::usage(format!(
-                "--keep-ratio must be in (0, 1], got {k}"
-            )));
+        if let Some(k) = self.keep_ratio {
+            check_keep_ratio(k).map_err(|e| CliError::usage(format!("--keep-ratio {e}")))?;
         }
         let hw = match &self.config {
             None => HwConfig::default(),

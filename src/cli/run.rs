@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use sofa_compiler::workload::load_spec;
+use sofa_compiler::workload::{load_spec, WorkloadSpec};
 use sofa_ir::eval::Tensor;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
@@ -162,10 +162,16 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
         ));
     }
     let spec = load_spec(path).map_err(CliError::input)?;
+    // Every layer's tensors must fit, also when only one or two are simulated.
+    spec.check_dram(&target.hw)
+        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     let instrument = &args.pipeline.instrument;
+    let program_of = |spec: &WorkloadSpec| -> Result<Program, CliError> {
+        let module = compile_workload_module(spec, target, instrument)?;
+        lower_workload(&module, target)
+    };
     if spec.layers <= 2 || args.trace.is_some() || args.no_extrapolate {
-        let module = compile_workload_module(&spec, target, instrument)?;
-        let program = lower_workload(&module, target)?;
+        let program = program_of(&spec).map_err(|e| e.in_file(path))?;
         let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
         return report(args, &outcome.report, outcome.trace.as_deref());
     }
@@ -174,8 +180,7 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
     for layers in [1, 2] {
         let mut short = spec.clone();
         short.layers = layers;
-        let module = compile_workload_module(&short, target, instrument)?;
-        let program = lower_workload(&module, target)?;
+        let program = program_of(&short).map_err(|e| e.in_file(path))?;
         let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
         reports.push(outcome.report);
     }
@@ -254,8 +259,7 @@ fn execute(
     let outcome = simulate_program(args, program, &target.hw, &bytes, path)?;
     let outputs = program_outputs(program, &outcome.outputs).map_err(CliError::input)?;
     if let Some(out) = &args.output {
-        crate::npz::write_npz(out, &outputs)
-            .map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
+        crate::npz::write_npz(out, &outputs).map_err(CliError::input)?;
     }
     if let Some(dense) = &dense {
         print_similarity(&outputs, dense);
@@ -369,8 +373,7 @@ fn run_reference(args: &RunArgs) -> Result<(), CliError> {
     let outputs = run_function(&module, &inputs)
         .map_err(|e| CliError::input(format!("{}: {e}", model.display())))?;
     if let Some(out) = &args.output {
-        crate::npz::write_npz(out, &outputs)
-            .map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
+        crate::npz::write_npz(out, &outputs).map_err(CliError::input)?;
     }
     match &args.expected {
         Some(path) => check(&compare(&outputs, &read_npz(path)?), args.tolerance),
@@ -384,7 +387,8 @@ fn run_reference(args: &RunArgs) -> Result<(), CliError> {
 }
 
 fn read_npz(path: &Path) -> Result<BTreeMap<String, Tensor>, CliError> {
-    crate::npz::read_npz(path).map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+    // NpzError names the file itself.
+    crate::npz::read_npz(path).map_err(CliError::input)
 }
 
 /// Print one line per output; fail when any output does not pass.

@@ -95,11 +95,16 @@ fn writes_are_byte_identical_and_leave_no_temp_file() {
 
 /// A one-entry zip holding a hand-made `.npy` with the given header fields and payload.
 fn npz_with(descr: &str, fortran: bool, shape: &str, payload: &[u8]) -> Vec<u8> {
-    let mut header = format!(
+    let header = format!(
         "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
         if fortran { "True" } else { "False" }
     );
-    while (10 + header.len() + 1) % 64 != 0 {
+    npz_with_header(header, payload)
+}
+
+/// A one-entry zip (`x.npy`) with the given header dictionary text and payload.
+fn npz_with_header(mut header: String, payload: &[u8]) -> Vec<u8> {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
@@ -160,4 +165,23 @@ fn reads_a_fixture_input() {
     assert_eq!(inputs["input_ids"].elem(), ElemType::I64);
     let err = read_npz(&dir.join("does-not-exist.npz")).unwrap_err();
     assert!(err.to_string().contains("does-not-exist.npz"), "{err}");
+}
+
+#[test]
+fn errors_name_the_path_once_and_header_errors_the_array() {
+    let path = temp_path("bad-header");
+    let bad = npz_with_header("{'fortran_order': False, 'shape': (1,), }".into(), &[0; 4]);
+    std::fs::write(&path, bad).unwrap();
+    let err = read_npz(&path).unwrap_err().to_string();
+    std::fs::remove_file(&path).unwrap();
+    let p = path.display();
+    assert_eq!(
+        err,
+        format!("{p}: array 'x': bad .npy header: dict is missing key 'descr'")
+    );
+    let path = temp_path("not-a-zip");
+    std::fs::write(&path, b"hello").unwrap();
+    let err = read_npz(&path).unwrap_err().to_string();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(err.matches(&path.display().to_string()).count(), 1, "{err}");
 }

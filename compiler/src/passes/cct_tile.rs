@@ -123,7 +123,8 @@ impl CctTile {
 
 /// Read and validate a HwConfig TOML; errors name the file.
 pub fn load_config(path: &str) -> Result<HwConfig, String> {
-    let text = std::fs::read_to_string(path)
+    let text = std::fs::read(path)
+        .and_then(sofa_ir::text::decode_utf8_io)
         .map_err(|e| format!("cannot read hardware config '{path}': {e}"))?;
     HwConfig::from_toml_str(&text).map_err(|e| format!("hardware config '{path}': {e}"))
 }

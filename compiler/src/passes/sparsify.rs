@@ -36,7 +36,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use sofa_ir::dialect::attn::{
-    MhaAttrs, Rounding, SparseMhaAttrs, MHA, PRED_BITS_RANGE, SPARSE_MHA,
+    check_keep_ratio, MhaAttrs, Rounding, SparseMhaAttrs, MHA, PRED_BITS_RANGE, SPARSE_MHA,
 };
 use sofa_ir::pass::{
     OptionKind, Pass, PassContext, PassError, PassInfo, PassOption, PassOptions, PassOutcome,
@@ -198,8 +198,8 @@ fn check_settings(
     tiles: Option<i64>,
     radius: Option<f64>,
 ) -> Result<(), (&'static str, String)> {
-    if !(keep > 0.0 && keep <= 1.0) {
-        return Err(("keep", format!("must be in (0, 1], got {keep}")));
+    if let Err(e) = check_keep_ratio(keep) {
+        return Err(("keep", e.to_string()));
     }
     if let Some(t) = tiles.filter(|&t| t < 1) {
         return Err(("tiles", format!("must be at least 1, got {t}")));
@@ -216,7 +216,7 @@ pub fn parse_layers(text: &str) -> Result<BTreeMap<usize, LayerOverride>, String
     let mut out = BTreeMap::new();
     for entry in file.layer {
         check_settings(entry.keep.unwrap_or(1.0), entry.tiles, entry.radius)
-            .map_err(|(key, msg)| format!("layer {}: key '{key}' {msg}", entry.index))?;
+            .map_err(|(key, msg)| format!("layer {}: key '{key}': {msg}", entry.index))?;
         let index = entry.index;
         if out.insert(index, entry).is_some() {
             return Err(format!("layer {index}: index given twice"));
@@ -227,7 +227,8 @@ pub fn parse_layers(text: &str) -> Result<BTreeMap<usize, LayerOverride>, String
 
 /// Read and parse a per-layer file; errors name the file.
 pub fn load_layers(path: &Path) -> Result<BTreeMap<usize, LayerOverride>, String> {
-    let text = std::fs::read_to_string(path)
+    let text = std::fs::read(path)
+        .and_then(sofa_ir::text::decode_utf8_io)
         .map_err(|e| format!("cannot read layers file '{}': {e}", path.display()))?;
     parse_layers(&text).map_err(|e| format!("layers file '{}': {e}", path.display()))
 }
@@ -390,7 +391,10 @@ mod tests {
         let e = parse_layers("[[layers]]\nindex = 0\n").unwrap_err();
         assert!(e.contains("layers"), "{e}");
         let e = parse_layers("[[layer]]\nindex = 2\nkeep = 1.5\n").unwrap_err();
-        assert_eq!(e, "layer 2: key 'keep' must be in (0, 1], got 1.5");
+        assert_eq!(
+            e,
+            "layer 2: key 'keep': 1.5 is out of range: must be in [1.1754944e-38, 1] (stored as f32)"
+        );
         let e = parse_layers("[[layer]]\nindex = 2\n[[layer]]\nindex = 2\n").unwrap_err();
         assert_eq!(e, "layer 2: index given twice");
         let e = parse_layers("[[layer]]\nkeep = 0.5\n").unwrap_err();

@@ -6,6 +6,9 @@
 //! - `sads.sorter_outputs < sads.sorter_inputs` (each round must take new inputs);
 //! - `sufa.cols` is even (split between SA-1 and SA-2);
 //! - SRAM capacities fit the ISA's 30-bit SRAM offsets;
+//! - the DMA formula's products fit 64 bits: `dram.latency_ns · clock.freq_mhz` (the latency in
+//!   cycles) and `bytes · clock.freq_mhz` for a transfer filling the largest SRAM (a checked
+//!   program's DMA moves no more), so no DMA's cycles overflow on a valid config;
 //! - `block.query_rows` fits the ISA's 16-bit row counts, `control.semaphores` its 16-bit ids.
 
 use super::HwConfig;
@@ -70,6 +73,30 @@ pub fn problems(hw: &HwConfig) -> Vec<String> {
             ));
         }
     }
+    if hw.clock.freq_mhz > 0 {
+        let largest_sram = [
+            ("sram.token_bytes", hw.sram.token_bytes),
+            ("sram.weight_bytes", hw.sram.weight_bytes),
+            ("sram.temp_bytes", hw.sram.temp_bytes),
+        ]
+        .into_iter()
+        .max_by_key(|&(_, v)| v)
+        .filter(|&(_, v)| v > 0);
+        let factors = [("dram.latency_ns", hw.dram.latency_ns)]
+            .into_iter()
+            .chain(largest_sram);
+        for (key, value) in factors {
+            if hw.clock.freq_mhz.checked_mul(value).is_none() {
+                out.push(format!(
+                    "clock.freq_mhz ({}) × {key} ({value}) overflows 64 bits in the DMA cycle \
+                     formula (at this {key}, clock.freq_mhz must be <= {})",
+                    hw.clock.freq_mhz,
+                    u64::MAX / value
+                ));
+                break;
+            }
+        }
+    }
     if hw.block.query_rows > u32::from(u16::MAX) {
         out.push(format!(
             "block.query_rows ({}) must be <= 65535 (16-bit row counts)",
@@ -107,5 +134,31 @@ mod tests {
                 "sram.token_bytes (1073741825) must be <= 1073741824 (30-bit SRAM offsets)",
             ]
         );
+    }
+
+    #[test]
+    fn a_clock_overflowing_the_dma_formula_is_blamed_on_the_clock() {
+        let mut hw = HwConfig::default();
+        hw.clock.freq_mhz = u64::MAX;
+        assert_eq!(
+            problems(&hw),
+            vec![
+                "clock.freq_mhz (18446744073709551615) × dram.latency_ns (100) overflows 64 bits \
+                 in the DMA cycle formula (at this dram.latency_ns, clock.freq_mhz must be <= \
+                 184467440737095516)"
+            ]
+        );
+        hw.dram.latency_ns = 0;
+        hw.clock.freq_mhz = 1 << 50;
+        assert_eq!(
+            problems(&hw),
+            vec![
+                "clock.freq_mhz (1125899906842624) × sram.token_bytes (196608) overflows 64 bits \
+                 in the DMA cycle formula (at this sram.token_bytes, clock.freq_mhz must be <= \
+                 93824992236885)"
+            ]
+        );
+        hw.clock.freq_mhz = 93_824_992_236_885;
+        assert_eq!(problems(&hw), Vec::<String>::new());
     }
 }

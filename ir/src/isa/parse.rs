@@ -3,7 +3,8 @@
 //! Line oriented: one directive or instruction per line, `;` starts a comment outside quotes.
 //! Instruction fields are `name=value` pairs, each required exactly once, in any order.
 //! DRAM operands may be written `@name` or `@name+offset` against tensors declared earlier.
-//! Errors carry the 1-based `line:col` of the offending token; the parser never panics.
+//! Errors carry the 1-based `line:col` of the offending token, quote it with control characters
+//! escaped (`\u{7}`), and the parser never panics.
 
 use super::fields::{parse_u64, Field, FieldError};
 use super::instr::FieldSource;
@@ -35,10 +36,12 @@ struct Parser {
 
 impl Parser {
     fn error<T>(&self, col: usize, message: impl Into<String>) -> Result<T, AsmError> {
+        let message: String = message.into();
         Err(AsmError {
             line: self.line,
             col,
-            message: message.into(),
+            // Messages quote tokens of the input: never pass its control bytes on.
+            message: crate::text::escape_controls(&message).into_owned(),
         })
     }
 }

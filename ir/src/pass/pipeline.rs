@@ -45,10 +45,12 @@ pub struct PipelineError {
 
 impl PipelineError {
     pub fn new(col: usize, len: usize, message: impl Into<String>) -> PipelineError {
+        let message: String = message.into();
         PipelineError {
             col,
             len: len.max(1),
-            message: message.into(),
+            // Messages quote the pipeline text: never pass its control characters on.
+            message: crate::text::escape_controls(&message).into_owned(),
         }
     }
 
@@ -58,8 +60,7 @@ impl PipelineError {
     ///                ^^^
     /// ```
     pub fn render_snippet(&self, pipeline: &str) -> String {
-        let pad = " ".repeat(self.col.saturating_sub(1));
-        format!("  {pipeline}\n  {pad}{}", "^".repeat(self.len))
+        crate::text::caret_snippet(pipeline, self.col, self.len)
     }
 }
 

@@ -14,22 +14,20 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    /// `file:L:C: error: msg`, then the source line and a caret under the column.
+    /// `file:L:C: error: msg`, then the source line and a caret under the column (control
+    /// characters of the line escaped, see [`super::caret_snippet`]).
     pub fn render(&self, filename: &str, src: &str) -> String {
         let line_text = src
             .split('\n')
             .nth(self.line.saturating_sub(1) as usize)
             .unwrap_or("")
             .trim_end_matches('\r');
-        // Keep tabs in the padding so the caret lines up however tabs are displayed.
-        let pad: String = line_text
-            .chars()
-            .take(self.col.saturating_sub(1) as usize)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
         format!(
-            "{filename}:{}:{}: error: {}\n  {line_text}\n  {pad}^",
-            self.line, self.col, self.message
+            "{filename}:{}:{}: error: {}\n{}",
+            self.line,
+            self.col,
+            self.message,
+            super::caret_snippet(line_text, self.col as usize, 1)
         )
     }
 }
@@ -68,7 +66,8 @@ impl PError {
         ParseError {
             line: u32::try_from(line).unwrap_or(u32::MAX),
             col: u32::try_from(col).unwrap_or(u32::MAX),
-            message: self.msg,
+            // Messages quote input (tokens, keys, names): never pass its control bytes on.
+            message: super::escape_controls(&self.msg).into_owned(),
         }
     }
 }
@@ -98,6 +97,17 @@ mod tests {
         assert_eq!(
             e.render("f.mlir", src),
             "f.mlir:2:3: error: expected ')'\n  \tsecond line\n  \t ^"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_message_and_line() {
+        let src = "x = \u{7}\u{1b}[31m\n";
+        let e = PError::new(4, "unexpected character '\u{7}'").into_parse_error(src);
+        assert_eq!(e.message, "unexpected character '\\u{7}'");
+        assert_eq!(
+            e.render("f.mlir", src),
+            "f.mlir:1:5: error: unexpected character '\\u{7}'\n  x = \\u{7}\\u{1b}[31m\n      ^^^^^"
         );
     }
 

@@ -62,7 +62,7 @@
 //! # Errors
 //!
 //! Errors carry the 1-based `line:col` of the offending token ([`ParseError::render`] adds the
-//! line and a caret). Besides syntax, the parser checks what only it can see: undefined values
+//! line and a caret); input they quote has its control characters escaped ([`escape_controls`]). Besides syntax, the parser checks what only it can see: undefined values
 //! (at the first use; forward references within a region are allowed), redefinitions, result
 //! and operand counts against the type signature, value types against their uses, unknown element
 //! types, dense payload sizes, undefined aliases and duplicate keys. It never panics, caps
@@ -79,6 +79,7 @@ mod parser;
 mod print_attrs;
 mod printer;
 mod scope;
+mod source;
 
 #[cfg(test)]
 mod tests;
@@ -89,6 +90,7 @@ pub use error::ParseError;
 pub use parse_dense::MAX_SPLAT_BYTES;
 pub use parser::MAX_DEPTH;
 pub use print_attrs::DENSE_HEX_THRESHOLD;
+pub use source::{caret_snippet, decode_utf8, decode_utf8_io, escape_controls, InvalidUtf8};
 
 use crate::attr::Attribute;
 use crate::dialect::{DialectRegistry, Trait};

@@ -92,6 +92,9 @@ pub enum Rank {
 struct Memo {
     costs: BTreeMap<Alternative, LayerCost>,
     error: Option<ScheduleError>,
+    /// The first arithmetic overflow of an excluded gathered plan: the real reason when no
+    /// plan is left (not the SRAM capacities).
+    overflow: Option<ScheduleError>,
 }
 
 struct PinnedCost<'a> {
@@ -124,7 +127,12 @@ impl PinnedCost<'_> {
                 }
                 // A gathered plan the lowering cannot emit (e.g. an ablation's buffers do not
                 // fit) is no alternative; other costs fail only on arithmetic overflow.
-                Err(_) if alt.kv == KvSource::Gathered => return Rank::Excluded,
+                Err(e) if alt.kv == KvSource::Gathered => {
+                    if matches!(e, ScheduleError::Cost(_)) {
+                        self.memo.overflow.get_or_insert(e);
+                    }
+                    return Rank::Excluded;
+                }
                 Err(e) => {
                     self.memo.error.get_or_insert(e);
                     return Rank::Excluded;
@@ -234,7 +242,7 @@ pub fn extract(
         return Err(e);
     }
     let Rank::Plan(.., winner) = best else {
-        return Err(no_fit(g, layer));
+        return Err(memo.overflow.unwrap_or_else(|| no_fit(g, layer)));
     };
     let all = g.alternatives();
     let mut ranked: Vec<(Rank, Alternative)> = all

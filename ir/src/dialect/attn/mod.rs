@@ -113,6 +113,25 @@ pub const SPARSE_MHA_ATTRS: [AttrDef; 10] = concat_attrs(MHA_ATTRS, SPARSE_ATTRS
 static MHA_OP_ATTRS: [AttrDef; 13] = concat_attrs(MHA_ATTRS, PLAN_ATTRS);
 static SPARSE_OP_ATTRS: [AttrDef; 18] = concat_attrs(SPARSE_MHA_ATTRS, PLAN_ATTRS);
 
+/// Smallest keep ratio: `attn.sparse_mha` carries it as an `f32` attribute, where anything
+/// smaller loses precision or rounds to 0 (any ratio keeps at least one key per row anyway).
+pub const MIN_KEEP_RATIO: f32 = f32::MIN_POSITIVE;
+
+/// A keep ratio outside [[`MIN_KEEP_RATIO`], 1] (the value as given, before any rounding).
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("{0:?} is out of range: must be in [{MIN_KEEP_RATIO:e}, 1] (stored as f32)")]
+pub struct KeepRatioOutOfRange(pub f64);
+
+/// The one range check of a keep ratio, for every place that accepts one (spec files, pass
+/// options, the CLI, the attribute itself).
+pub fn check_keep_ratio(keep: f64) -> Result<f64, KeepRatioOutOfRange> {
+    if (f64::from(MIN_KEEP_RATIO)..=1.0).contains(&keep) {
+        Ok(keep)
+    } else {
+        Err(KeepRatioOutOfRange(keep))
+    }
+}
+
 pub static ATTN: Dialect = Dialect {
     name: "attn",
     summary: "Recognised attention blocks (fused from the exporters' op chains).",
@@ -223,7 +242,7 @@ impl Rounding {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SparseMhaAttrs {
     pub mha: MhaAttrs,
-    /// Fraction of the valid keys each query row keeps, in (0, 1]; 1 = dense.
+    /// Fraction of the valid keys each query row keeps, in [[`MIN_KEEP_RATIO`], 1]; 1 = dense.
     pub keep_ratio: f64,
     /// Key-tile count `Tc` (≥ 1); the tile width is `⌈Sk / Tc⌉`.
     pub tiles: i64,
@@ -244,8 +263,8 @@ pub enum SparseAttrError {
     NotFloat(&'static str),
     #[error("{0} must be an integer")]
     NotInt(&'static str),
-    #[error("keep_ratio must be in (0, 1], got {0}")]
-    KeepRatio(f64),
+    #[error("keep_ratio {0}")]
+    KeepRatio(KeepRatioOutOfRange),
     #[error("tiles must be at least 1, got {0}")]
     Tiles(i64),
     #[error("radius must be a positive finite float, got {0:?}")]
@@ -269,9 +288,7 @@ impl SparseMhaAttrs {
             .get("keep_ratio")
             .and_then(Attribute::as_float)
             .ok_or(SparseAttrError::NotFloat("keep_ratio"))?;
-        if !(keep_ratio > 0.0 && keep_ratio <= 1.0) {
-            return Err(SparseAttrError::KeepRatio(keep_ratio));
-        }
+        check_keep_ratio(keep_ratio).map_err(SparseAttrError::KeepRatio)?;
         let tiles = a
             .get("tiles")
             .and_then(Attribute::as_int)

@@ -98,11 +98,11 @@ fn sparse_attribute_ranges_are_reported_by_name() {
     let cases = [
         (
             sparse(0.0, 4, None, 4),
-            "keep_ratio must be in (0, 1], got 0",
+            "keep_ratio 0.0 is out of range: must be in [1.1754944e-38, 1] (stored as f32)",
         ),
         (
             sparse(1.5, 4, None, 4),
-            "keep_ratio must be in (0, 1], got 1.5",
+            "keep_ratio 1.5 is out of range: must be in [1.1754944e-38, 1] (stored as f32)",
         ),
         (sparse(0.5, 0, None, 4), "tiles must be at least 1, got 0"),
         (
