@@ -2,7 +2,7 @@
 // The sads ablation selects over the whole visible row (one key tile per row block in the
 // lowering). NOTE: the plan written here still says sofa.tc = 2, sofa.bc = 128 and tiles = 2
 // (Tc 2 and Tc 4 tie in cost), which does not describe what lower-to-sofa{ablate=sads} builds
-// (one 256-key tile, whole_row SADS); kept to show the current behaviour, see the report.
+// (one 256-key tile, whole_row SADS); kept to show the current behaviour.
 "builtin.module"() ({
   "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>), sym_name = "main"}> ({
   ^bb0(%q: tensor<1x2x256x64xf32> loc("q"), %k: tensor<1x2x256x64xf32> loc("k"), %v: tensor<1x2x256x64xf32> loc("v")):

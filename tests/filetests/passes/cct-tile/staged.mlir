@@ -1,7 +1,8 @@
 // RUN-PIPELINE: cct-tile{schedule=staged}
 // schedule=staged pins the three-stage flow (Â and A through DRAM): one whole-row SADS, so
 // sofa.tc = 1 and sofa.bc = 256 (the whole key length), q_block 128. NOTE: unlike cct, `tiles`
-// stays 8 although the staged hardware selects over the whole row (see the filetests report).
+// stays 8 although the staged hardware selects over the whole row, so the op's
+// reference semantics no longer describe what runs.
 "builtin.module"() ({
   "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>), sym_name = "main"}> ({
   ^bb0(%q: tensor<1x2x256x64xf32> loc("q"), %k: tensor<1x2x256x64xf32> loc("k"), %v: tensor<1x2x256x64xf32> loc("v")):

@@ -4,7 +4,8 @@
 // then per row chunk Â loaded back, one whole-row SADS (budget 64), one list of RASS/gather/SU-FA
 // fa2, the partials through the A spill, SUFA.SYNC and the store. NOTE: the plan says
 // sofa.q_block = 128 but the body's q_block loop steps 64 rows: the 256-key mask rows do not
-// fit with 128-row blocks, and cct-tile prices the layer without its mask (see the report).
+// fit with 128-row blocks, and cct-tile prices the layer without its mask: the plan and the
+// kernel disagree.
 "builtin.module"() ({
   "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x1x1x256xf32>) -> tensor<1x2x256x64xf32>, sym_name = "main"}> ({
   ^bb0(%q: tensor<1x2x256x64xf32> loc("q"), %k: tensor<1x2x256x64xf32> loc("k"), %v: tensor<1x2x256x64xf32> loc("v"), %mask: tensor<1x1x1x256xf32> loc("mask")):
