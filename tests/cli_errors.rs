@@ -206,7 +206,8 @@ fn a_clock_overflowing_the_cycle_formulas_is_blamed_on_the_clock() {
     assert_eq!(
         failure(&["compile", "--config", &hw, "--workload", &bert]),
         format!(
-            "error: {bert}: cost model: cycle/energy arithmetic overflows 64 bits (busy energy)\n"
+            "error: {bert}: pass 'cct-tile' (#2 in the pipeline) failed: cost model: \
+             cycle/energy arithmetic overflows 64 bits (busy energy)\n"
         )
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,8 +1,6 @@
 // RUN-PIPELINE: cct-tile{ablate=sads}
-// The sads ablation selects over the whole visible row (one key tile per row block in the
-// lowering). NOTE: the plan written here still says sofa.tc = 2, sofa.bc = 128 and tiles = 2
-// (Tc 2 and Tc 4 tie in cost), which does not describe what lower-to-sofa{ablate=sads} builds
-// (one 256-key tile, whole_row SADS); kept to show the current behaviour.
+// The sads ablation selects over the whole visible row, so the plan records what runs: one key
+// tile (sofa.tc = 1, tiles = 1) and sofa.ablate = "sads", which lower-to-sofa then reads.
 "builtin.module"() ({
   "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>), sym_name = "main"}> ({
   ^bb0(%q: tensor<1x2x256x64xf32> loc("q"), %k: tensor<1x2x256x64xf32> loc("k"), %v: tensor<1x2x256x64xf32> loc("v")):
@@ -15,8 +13,8 @@
 // "builtin.module"() ({
 //   "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>), sym_name = "main"}> ({
 //   ^bb0(%arg0: tensor<1x2x256x64xf32> loc("q"), %arg1: tensor<1x2x256x64xf32> loc("k"), %arg2: tensor<1x2x256x64xf32> loc("v")):
-//     %0 = "attn.sparse_mha"(%arg0, %arg1, %arg2) {causal = false, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.bc = 128 : i64, sofa.khat = "spill", sofa.q_block = 128 : i64, sofa.schedule = "cct", sofa.tc = 2 : i64, tiles = 2 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("encoder")
-//     %1 = "attn.sparse_mha"(%arg0, %arg1, %arg2) {causal = true, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.bc = 128 : i64, sofa.khat = "spill", sofa.q_block = 128 : i64, sofa.schedule = "cct", sofa.tc = 2 : i64, tiles = 2 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("decoder")
+//     %0 = "attn.sparse_mha"(%arg0, %arg1, %arg2) {causal = false, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.ablate = "sads", sofa.q_block = 128 : i64, sofa.schedule = "cct", sofa.tc = 1 : i64, tiles = 1 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("encoder")
+//     %1 = "attn.sparse_mha"(%arg0, %arg1, %arg2) {causal = true, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.ablate = "sads", sofa.q_block = 128 : i64, sofa.schedule = "cct", sofa.tc = 1 : i64, tiles = 1 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("decoder")
 //     "func.return"(%0, %1) : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> () loc(unknown)
 //   }) : () -> () loc(unknown)
 // }) : () -> () loc(unknown)

@@ -1,8 +1,6 @@
 // RUN-PIPELINE: cct-tile{schedule=staged}
 // schedule=staged pins the three-stage flow (Â and A through DRAM): one whole-row SADS, so
-// sofa.tc = 1 and sofa.bc = 256 (the whole key length), q_block 128. NOTE: unlike cct, `tiles`
-// stays 8 although the staged hardware selects over the whole row, so the op's
-// reference semantics no longer describe what runs.
+// sofa.tc = 1, q_block 128, and the op's `tiles` becomes 1 to match what the hardware selects.
 "builtin.module"() ({
   "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>), sym_name = "main"}> ({
   ^bb0(%q: tensor<1x2x256x64xf32> loc("q"), %k: tensor<1x2x256x64xf32> loc("k"), %v: tensor<1x2x256x64xf32> loc("v")):
@@ -15,8 +13,8 @@
 // "builtin.module"() ({
 //   "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>), sym_name = "main"}> ({
 //   ^bb0(%arg0: tensor<1x2x256x64xf32> loc("q"), %arg1: tensor<1x2x256x64xf32> loc("k"), %arg2: tensor<1x2x256x64xf32> loc("v")):
-//     %0 = "attn.sparse_mha"(%arg0, %arg1, %arg2) {causal = false, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.bc = 256 : i64, sofa.khat = "spill", sofa.q_block = 128 : i64, sofa.schedule = "staged", sofa.tc = 1 : i64, tiles = 8 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("encoder")
-//     %1 = "attn.sparse_mha"(%arg0, %arg1, %arg2) {causal = true, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.bc = 256 : i64, sofa.khat = "spill", sofa.q_block = 128 : i64, sofa.schedule = "staged", sofa.tc = 1 : i64, tiles = 8 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("decoder")
+//     %0 = "attn.sparse_mha"(%arg0, %arg1, %arg2) {causal = false, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.ablate = "", sofa.q_block = 128 : i64, sofa.schedule = "staged", sofa.tc = 1 : i64, tiles = 1 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("encoder")
+//     %1 = "attn.sparse_mha"(%arg0, %arg1, %arg2) {causal = true, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.ablate = "", sofa.q_block = 128 : i64, sofa.schedule = "staged", sofa.tc = 1 : i64, tiles = 1 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("decoder")
 //     "func.return"(%0, %1) : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> () loc(unknown)
 //   }) : () -> () loc(unknown)
 // }) : () -> () loc(unknown)

@@ -1,4 +1,4 @@
-// RUN-PIPELINE: sparsify{keep=0.25},cct-tile,lower-to-sofa{dt=f16}
+// RUN-PIPELINE: sparsify{keep=0.25},cct-tile,lower-to-sofa
 // Attention-only IR (q, k, v are arguments, so K/V are gathered from DRAM): a causal attn.mha
 // [1, 2, 256, 64] at keep 0.25 under the CCT plan (Tc 2, Bc 128, q_block 128) becomes a
 // sofa.kernel with its f16 SRAM buffers (128-row Q, K tile and gathered K/V, 128×128 Â, per-tile
@@ -6,16 +6,16 @@
 // q_block → k_tile (causal: future tiles skipped) with predict, causal mask, SADS, RASS, gather,
 // SU-FA steps, then SUFA.SYNC and the store.
 "builtin.module"() ({
-  "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32>, sym_name = "main"}> ({
-  ^bb0(%q: tensor<1x2x256x64xf32> loc("q"), %k: tensor<1x2x256x64xf32> loc("k"), %v: tensor<1x2x256x64xf32> loc("v")):
-    %o = "attn.mha"(%q, %k, %v) {causal = true, head_dim = 64 : i64, heads = 2 : i64, kv_heads = 2 : i64, scale = 0.125 : f32} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("decoder")
-    "func.return"(%o) : (tensor<1x2x256x64xf32>) -> ()
+  "func.func"() <{function_type = (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>) -> tensor<1x2x256x64xf16>, sym_name = "main"}> ({
+  ^bb0(%q: tensor<1x2x256x64xf16> loc("q"), %k: tensor<1x2x256x64xf16> loc("k"), %v: tensor<1x2x256x64xf16> loc("v")):
+    %o = "attn.mha"(%q, %k, %v) {causal = true, head_dim = 64 : i64, heads = 2 : i64, kv_heads = 2 : i64, scale = 0.125 : f32} : (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>) -> tensor<1x2x256x64xf16> loc("decoder")
+    "func.return"(%o) : (tensor<1x2x256x64xf16>) -> ()
   }) : () -> ()
 }) : () -> ()
 // CHECK-OUTPUT:
 // "builtin.module"() ({
-//   "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32>, sym_name = "main"}> ({
-//   ^bb0(%arg0: tensor<1x2x256x64xf32> loc("q"), %arg1: tensor<1x2x256x64xf32> loc("k"), %arg2: tensor<1x2x256x64xf32> loc("v")):
+//   "func.func"() <{function_type = (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>) -> tensor<1x2x256x64xf16>, sym_name = "main"}> ({
+//   ^bb0(%arg0: tensor<1x2x256x64xf16> loc("q"), %arg1: tensor<1x2x256x64xf16> loc("k"), %arg2: tensor<1x2x256x64xf16> loc("v")):
 //     %0 = "sofa.kernel"(%arg0, %arg1, %arg2) ({
 //       "sofa.buffer"() {bytes = 16384 : i64, name = "q", offset = 150016 : i64, ring = 1 : i64, space = "token"} : () -> () loc("decoder")
 //       "sofa.buffer"() {bytes = 16384 : i64, name = "q_scaled", offset = 166400 : i64, ring = 1 : i64, space = "token"} : () -> () loc("decoder")
@@ -51,7 +51,7 @@
 //           }) {dim = "q_block", lower = 0 : i64, step = 128 : i64, upper = 256 : i64} : () -> () loc("decoder")
 //         }) {dim = "head", lower = 0 : i64, step = 1 : i64, upper = 2 : i64} : () -> () loc("decoder")
 //       }) {dim = "batch", lower = 0 : i64, step = 1 : i64, upper = 1 : i64} : () -> () loc("decoder")
-//     }) {causal = true, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.bc = 128 : i64, sofa.from = "attn.sparse_mha", sofa.khat = "spill", sofa.kv = "gathered", sofa.q_block = 128 : i64, sofa.schedule = "cct", sofa.tc = 2 : i64, tiles = 2 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("decoder")
-//     "func.return"(%0) : (tensor<1x2x256x64xf32>) -> () loc(unknown)
+//     }) {causal = true, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.ablate = "", sofa.from = "attn.sparse_mha", sofa.kv = "gathered", sofa.q_block = 128 : i64, sofa.schedule = "cct", sofa.tc = 2 : i64, tiles = 2 : i64} : (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>) -> tensor<1x2x256x64xf16> loc("decoder")
+//     "func.return"(%0) : (tensor<1x2x256x64xf16>) -> () loc(unknown)
 //   }) : () -> () loc(unknown)
 // }) : () -> () loc(unknown)

@@ -1,18 +1,18 @@
-// RUN-PIPELINE: cct-tile{schedule=dense},lower-to-sofa{dt=f16}
+// RUN-PIPELINE: cct-tile{schedule=dense},lower-to-sofa
 // The dense schedule (FlashAttention-2, no prediction) on a causal attn.mha [1, 2, 256, 64]:
 // key tiles of 64 (Tc 4), K and V tiles double-buffered (ring 2), a constant slot table listing
 // each row's visible keys, SU-FA in fa2 mode into four 128-row partial blocks, no Â, SADS or RASS.
 "builtin.module"() ({
-  "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32>, sym_name = "main"}> ({
-  ^bb0(%q: tensor<1x2x256x64xf32> loc("q"), %k: tensor<1x2x256x64xf32> loc("k"), %v: tensor<1x2x256x64xf32> loc("v")):
-    %o = "attn.mha"(%q, %k, %v) {causal = true, head_dim = 64 : i64, heads = 2 : i64, kv_heads = 2 : i64, scale = 0.125 : f32} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("decoder")
-    "func.return"(%o) : (tensor<1x2x256x64xf32>) -> ()
+  "func.func"() <{function_type = (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>) -> tensor<1x2x256x64xf16>, sym_name = "main"}> ({
+  ^bb0(%q: tensor<1x2x256x64xf16> loc("q"), %k: tensor<1x2x256x64xf16> loc("k"), %v: tensor<1x2x256x64xf16> loc("v")):
+    %o = "attn.mha"(%q, %k, %v) {causal = true, head_dim = 64 : i64, heads = 2 : i64, kv_heads = 2 : i64, scale = 0.125 : f32} : (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>) -> tensor<1x2x256x64xf16> loc("decoder")
+    "func.return"(%o) : (tensor<1x2x256x64xf16>) -> ()
   }) : () -> ()
 }) : () -> ()
 // CHECK-OUTPUT:
 // "builtin.module"() ({
-//   "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32>, sym_name = "main"}> ({
-//   ^bb0(%arg0: tensor<1x2x256x64xf32> loc("q"), %arg1: tensor<1x2x256x64xf32> loc("k"), %arg2: tensor<1x2x256x64xf32> loc("v")):
+//   "func.func"() <{function_type = (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>) -> tensor<1x2x256x64xf16>, sym_name = "main"}> ({
+//   ^bb0(%arg0: tensor<1x2x256x64xf16> loc("q"), %arg1: tensor<1x2x256x64xf16> loc("k"), %arg2: tensor<1x2x256x64xf16> loc("v")):
 //     %0 = "sofa.kernel"(%arg0, %arg1, %arg2) ({
 //       "sofa.buffer"() {bytes = 16384 : i64, name = "q", offset = 167936 : i64, ring = 1 : i64, space = "token"} : () -> () loc("decoder")
 //       "sofa.buffer"() {bytes = 16384 : i64, name = "q_scaled", offset = 65536 : i64, ring = 1 : i64, space = "weight"} : () -> () loc("decoder")
@@ -37,7 +37,7 @@
 //           }) {dim = "q_block", lower = 0 : i64, step = 128 : i64, upper = 256 : i64} : () -> () loc("decoder")
 //         }) {dim = "head", lower = 0 : i64, step = 1 : i64, upper = 2 : i64} : () -> () loc("decoder")
 //       }) {dim = "batch", lower = 0 : i64, step = 1 : i64, upper = 1 : i64} : () -> () loc("decoder")
-//     }) {causal = true, head_dim = 64 : i64, heads = 2 : i64, kv_heads = 2 : i64, scale = 0.125 : f32, sofa.bc = 64 : i64, sofa.from = "attn.mha", sofa.khat = "none", sofa.kv = "gathered", sofa.q_block = 128 : i64, sofa.schedule = "dense", sofa.tc = 4 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("decoder")
-//     "func.return"(%0) : (tensor<1x2x256x64xf32>) -> () loc(unknown)
+//     }) {causal = true, head_dim = 64 : i64, heads = 2 : i64, kv_heads = 2 : i64, scale = 0.125 : f32, sofa.ablate = "", sofa.from = "attn.mha", sofa.kv = "gathered", sofa.q_block = 128 : i64, sofa.schedule = "dense", sofa.tc = 4 : i64} : (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>) -> tensor<1x2x256x64xf16> loc("decoder")
+//     "func.return"(%0) : (tensor<1x2x256x64xf16>) -> () loc(unknown)
 //   }) : () -> () loc(unknown)
 // }) : () -> () loc(unknown)

@@ -1,22 +1,21 @@
-// RUN-PIPELINE: sparsify{keep=0.25},cct-tile{schedule=staged},lower-to-sofa{dt=f16}
+// RUN-PIPELINE: sparsify{keep=0.25},cct-tile{schedule=staged},lower-to-sofa
 // The staged schedule on a non-causal attn.mha [1, 2, 256, 64] with an additive padding mask at
 // keep 0.25: per q_block a prediction loop (K̂ tile → Â, + mask tile, Â stored to the DRAM spill),
 // then per row chunk Â loaded back, one whole-row SADS (budget 64), one list of RASS/gather/SU-FA
 // fa2, the partials through the A spill, SUFA.SYNC and the store. NOTE: the plan says
 // sofa.q_block = 128 but the body's q_block loop steps 64 rows: the 256-key mask rows do not
-// fit with 128-row blocks, and cct-tile prices the layer without its mask: the plan and the
-// kernel disagree.
+// fit with 128-row blocks, and cct-tile prices the layer without its mask.
 "builtin.module"() ({
-  "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x1x1x256xf32>) -> tensor<1x2x256x64xf32>, sym_name = "main"}> ({
-  ^bb0(%q: tensor<1x2x256x64xf32> loc("q"), %k: tensor<1x2x256x64xf32> loc("k"), %v: tensor<1x2x256x64xf32> loc("v"), %mask: tensor<1x1x1x256xf32> loc("mask")):
-    %o = "attn.mha"(%q, %k, %v, %mask) {causal = false, head_dim = 64 : i64, heads = 2 : i64, kv_heads = 2 : i64, scale = 0.125 : f32} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x1x1x256xf32>) -> tensor<1x2x256x64xf32> loc("encoder")
-    "func.return"(%o) : (tensor<1x2x256x64xf32>) -> ()
+  "func.func"() <{function_type = (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x1x1x256xf32>) -> tensor<1x2x256x64xf16>, sym_name = "main"}> ({
+  ^bb0(%q: tensor<1x2x256x64xf16> loc("q"), %k: tensor<1x2x256x64xf16> loc("k"), %v: tensor<1x2x256x64xf16> loc("v"), %mask: tensor<1x1x1x256xf32> loc("mask")):
+    %o = "attn.mha"(%q, %k, %v, %mask) {causal = false, head_dim = 64 : i64, heads = 2 : i64, kv_heads = 2 : i64, scale = 0.125 : f32} : (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x1x1x256xf32>) -> tensor<1x2x256x64xf16> loc("encoder")
+    "func.return"(%o) : (tensor<1x2x256x64xf16>) -> ()
   }) : () -> ()
 }) : () -> ()
 // CHECK-OUTPUT:
 // "builtin.module"() ({
-//   "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x1x1x256xf32>) -> tensor<1x2x256x64xf32>, sym_name = "main"}> ({
-//   ^bb0(%arg0: tensor<1x2x256x64xf32> loc("q"), %arg1: tensor<1x2x256x64xf32> loc("k"), %arg2: tensor<1x2x256x64xf32> loc("v"), %arg3: tensor<1x1x1x256xf32> loc("mask")):
+//   "func.func"() <{function_type = (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x1x1x256xf32>) -> tensor<1x2x256x64xf16>, sym_name = "main"}> ({
+//   ^bb0(%arg0: tensor<1x2x256x64xf16> loc("q"), %arg1: tensor<1x2x256x64xf16> loc("k"), %arg2: tensor<1x2x256x64xf16> loc("v"), %arg3: tensor<1x1x1x256xf32> loc("mask")):
 //     %0 = "sofa.kernel"(%arg0, %arg1, %arg2, %arg3) ({
 //       "sofa.buffer"() {bytes = 8192 : i64, name = "q", offset = 164352 : i64, ring = 1 : i64, space = "token"} : () -> () loc("encoder")
 //       "sofa.buffer"() {bytes = 8192 : i64, name = "q_scaled", offset = 172544 : i64, ring = 1 : i64, space = "token"} : () -> () loc("encoder")
@@ -60,7 +59,7 @@
 //           }) {dim = "q_block", lower = 0 : i64, step = 64 : i64, upper = 256 : i64} : () -> () loc("encoder")
 //         }) {dim = "head", lower = 0 : i64, step = 1 : i64, upper = 2 : i64} : () -> () loc("encoder")
 //       }) {dim = "batch", lower = 0 : i64, step = 1 : i64, upper = 1 : i64} : () -> () loc("encoder")
-//     }) {causal = false, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.bc = 256 : i64, sofa.from = "attn.sparse_mha", sofa.khat = "spill", sofa.kv = "gathered", sofa.q_block = 128 : i64, sofa.schedule = "staged", sofa.tc = 1 : i64, tiles = 2 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x1x1x256xf32>) -> tensor<1x2x256x64xf32> loc("encoder")
-//     "func.return"(%0) : (tensor<1x2x256x64xf32>) -> () loc(unknown)
+//     }) {causal = false, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.ablate = "", sofa.from = "attn.sparse_mha", sofa.kv = "gathered", sofa.q_block = 128 : i64, sofa.schedule = "staged", sofa.tc = 1 : i64, tiles = 1 : i64} : (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x1x1x256xf32>) -> tensor<1x2x256x64xf16> loc("encoder")
+//     "func.return"(%0) : (tensor<1x2x256x64xf16>) -> () loc(unknown)
 //   }) : () -> () loc(unknown)
 // }) : () -> () loc(unknown)
