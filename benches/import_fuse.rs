@@ -12,7 +12,7 @@ use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::pass::{NoInstrumentation, PassManager};
 
 const RUNS: usize = 21;
-const PIPELINE: &str = "shape-infer,canonicalize,fuse-attention";
+const PIPELINE: &str = sofa_compiler::driver::FRONT;
 const TARGET: Duration = Duration::from_millis(50);
 const FIXTURES: [&str; 6] = [
     "bert_sdpa_ts_op17",

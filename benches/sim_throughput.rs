@@ -221,7 +221,7 @@ fn llama_extrapolated(hw: &HwConfig, schedule: Schedule) -> Fallible<Report> {
         let out = simulate(&program, hw, &BTreeMap::new(), &opts).map_err(|e| e.to_string())?;
         reports.push(out.report);
     }
-    extrapolate_layers(&reports[0], &reports[1], spec.layers)
+    extrapolate_layers(&reports[0], &reports[1], spec.layers).map_err(|e| e.to_string())
 }
 
 fn llama_cli_run(hw: &HwConfig) -> Fallible<()> {

@@ -2,4 +2,3 @@
 
 pub mod cli;
 pub mod npz;
-pub mod paper;

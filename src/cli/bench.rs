@@ -1,16 +1,15 @@
 //! `sofa bench`: benchmarks that print figures. `sofa bench paper` runs the paper's ablations
-//! on the paper's configuration and prints them beside the paper's figures (`crate::paper`,
+//! on the paper's configuration and prints them beside the paper's figures (`sofa_bench::paper`,
 //! `docs/paper-comparison.md`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use sofa_compiler::passes::cct_tile::load_config;
 
 use super::diag::CliError;
 use super::io::write_output;
-use crate::paper::{run as run_paper, PaperOptions};
+use sofa_bench::paper::{run as run_paper, PaperOptions};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -72,7 +71,7 @@ fn default_workloads() -> PathBuf {
 fn paper(args: &PaperArgs) -> Result<(), CliError> {
     let mut opts = PaperOptions::paper(args.workloads.clone().unwrap_or_else(default_workloads));
     if let Some(p) = &args.config {
-        opts.hw = load_config(&p.to_string_lossy()).map_err(CliError::input)?;
+        opts.hw = sofa_ir::hw::HwConfig::load(p).map_err(CliError::input)?;
     }
     let start = Instant::now();
     let table = run_paper(&opts).map_err(CliError::input)?;

@@ -10,7 +10,6 @@ use super::diag::CliError;
 use super::pipeline::{import_model, run_quiet};
 
 /// The pipeline whose result `inspect` reports attention blocks from.
-const RECOGNITION_PIPELINE: &str = "shape-infer,canonicalize,fuse-attention";
 
 #[derive(Debug, Args)]
 #[command(
@@ -31,7 +30,8 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::input(format!("{}: {e}", args.model.display())))?;
     print!("{}", sofa_compiler::onnx::model_summary(&loaded));
     let mut module = import_model(&args.model, &Default::default())?.module;
-    let records = run_quiet(&mut module, RECOGNITION_PIPELINE)?;
+    let pm = sofa_compiler::driver::front_pipeline().map_err(CliError::input)?;
+    let records = run_quiet(&mut module, pm)?;
     print!("{}", attention_report(&module));
     if let Some(fuse) = records.iter().find(|r| r.pass.name == "fuse-attention") {
         for (name, value) in fuse.stats.iter() {

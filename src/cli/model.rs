@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use sofa_compiler::driver::{self, Target};
-use sofa_compiler::passes::cct_tile::load_config;
 use sofa_ir::dialect::attn::{check_keep_ratio, Ablation, KvSource, Schedule};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
@@ -61,7 +60,7 @@ impl TargetArgs {
         }
         let hw = match &self.config {
             None => HwConfig::default(),
-            Some(p) => load_config(&p.to_string_lossy()).map_err(CliError::input)?,
+            Some(p) => HwConfig::load(p).map_err(CliError::input)?,
         };
         Ok(Target {
             hw,

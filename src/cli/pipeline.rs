@@ -84,12 +84,9 @@ pub fn run_manager(
     Ok(records)
 }
 
-/// Run a fixed pipeline silently (no flags, no dumps), verifying after each pass.
-pub fn run_quiet(module: &mut Module, pipeline: &str) -> Result<Vec<PassRecord>, CliError> {
-    let passes = sofa_compiler::passes::registry();
-    let mut pm =
-        PassManager::from_pipeline(DialectRegistry::with_core_dialects(), &passes, pipeline)
-            .map_err(|e| pipeline_error("pipeline", pipeline, &e))?;
+/// Run a prepared pipeline silently (no flags, no dumps), verifying after each pass; the
+/// per-pass records.
+pub fn run_quiet(module: &mut Module, mut pm: PassManager) -> Result<Vec<PassRecord>, CliError> {
     pm.run(module, &mut NoInstrumentation)
         .map_err(CliError::input)
 }

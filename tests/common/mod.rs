@@ -32,7 +32,7 @@ pub fn fixture(name: &str, suffix: &str) -> PathBuf {
 }
 
 /// The acceptance pipeline: shapes, folding, then attention recognition.
-pub const FUSE_PIPELINE: &str = "shape-infer,canonicalize,fuse-attention";
+pub const FUSE_PIPELINE: &str = sofa_compiler::driver::FRONT;
 
 /// Largest absolute error accepted against onnxruntime's outputs.
 pub const TOLERANCE: f64 = 1e-4;

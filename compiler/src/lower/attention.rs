@@ -442,26 +442,18 @@ impl Emitter<'_> {
             for h in 0..l.shape.heads {
                 let qh = (b * l.shape.heads + h) * l.shape.seq_q * rb;
                 let kh = (b * l.shape.kv_heads + h / group) * l.shape.seq_k * rb;
-                let mut q0 = 0;
-                while q0 < l.shape.seq_q {
-                    let rows = rows_cap.min(l.shape.seq_q - q0);
-                    let n = if l.shape.causal {
-                        l.shape.seq_k.min(q0 + rows)
-                    } else {
-                        l.shape.seq_k
-                    };
+                for qb in l.shape.query_blocks(rows_cap) {
                     out.push(BlockGeo {
                         b,
                         h,
-                        q0,
-                        rows,
-                        n,
-                        q: l.dram.q + qh + q0 * rb,
-                        o: l.dram.o + qh + q0 * rb,
+                        q0: qb.q0,
+                        rows: qb.rows,
+                        n: qb.visible,
+                        q: l.dram.q + qh + qb.q0 * rb,
+                        o: l.dram.o + qh + qb.q0 * rb,
                         k: l.dram.k + kh,
                         v: l.dram.v + kh,
                     });
-                    q0 += rows;
                 }
             }
         }

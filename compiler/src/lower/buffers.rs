@@ -18,7 +18,7 @@ use sofa_ir::isa::{DType, SramSpace};
 
 use super::sram::{Buf, Request, SramLayout};
 use super::sync::Chan;
-use super::{Layer, LowerError, MaskRef};
+use super::{Layer, LowerError, MaskRef, ResourceError};
 use sofa_ir::dialect::attn::Schedule;
 
 pub use staged::StagedPlan;
@@ -51,11 +51,6 @@ pub fn exact(l: &Layer) -> bool {
     l.plan.keep >= 1.0
 }
 
-/// Keys kept out of `n` visible ones (at least one).
-pub fn budget(keep: f64, n: u64) -> u64 {
-    ((keep * n as f64).ceil() as u64).clamp(1.min(n), n)
-}
-
 /// Rows RASS lists (and GATHER loads) for a tile of `width` keys, `rows` queries selecting
 /// `sel` each: the distinct keys (at most the tile), or every entry, duplicates kept, under the
 /// rass ablation (in-order issue).
@@ -78,8 +73,8 @@ pub fn max_sel(l: &Layer) -> u64 {
     match l.plan.schedule {
         Schedule::Dense => l.bc(),
         Schedule::Cct if exact(l) => l.bc(),
-        Schedule::Cct => budget(l.plan.keep, l.bc()).saturating_add(1).min(l.bc()),
-        Schedule::Staged => budget(l.plan.keep, l.shape.seq_k),
+        Schedule::Cct => l.budget(l.bc()).saturating_add(1).min(l.bc()),
+        Schedule::Staged => l.budget(l.shape.seq_k),
     }
 }
 
@@ -310,7 +305,13 @@ fn requests(
 }
 
 /// Place the requests, largest first.
-fn place(hw: &HwConfig, l: &Layer, rows: u64, depth: u32, merge: Merge) -> Result<Fit, String> {
+fn place(
+    hw: &HwConfig,
+    l: &Layer,
+    rows: u64,
+    depth: u32,
+    merge: Merge,
+) -> Result<Fit, ResourceError> {
     place_with(hw, l, rows, depth, merge, None)
 }
 
@@ -322,7 +323,7 @@ fn place_with(
     depth: u32,
     merge: Merge,
     plan: Option<StagedPlan>,
-) -> Result<Fit, String> {
+) -> Result<Fit, ResourceError> {
     let mut reqs = requests(l, rows, depth, merge, plan);
     reqs.sort_by_key(|r| std::cmp::Reverse(r.bytes * u64::from(r.depth)));
     let sram = SramLayout::allocate(hw, &reqs)?;
@@ -370,7 +371,7 @@ fn fits_for_rows(hw: &HwConfig, l: &Layer, rows: u64, spill: bool) -> (Vec<Fit>,
                     fits.push(f);
                     break;
                 }
-                Err(e) => last = e,
+                Err(e) => last = e.to_string(),
             }
         }
     }

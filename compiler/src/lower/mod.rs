@@ -28,6 +28,7 @@ use sofa_ir::dialect::attn::{
     SparseMhaAttrs, SPARSE_MHA,
 };
 use sofa_ir::dialect::sofa::KERNEL;
+use sofa_ir::eval::sads::keep_count;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Instr, Program, TensorKind};
 use sofa_ir::{Location, Module, Op, Value};
@@ -77,6 +78,31 @@ pub enum LowerError {
     },
     #[error("lower-to-isa: {0}")]
     Module(String),
+}
+
+/// Why SRAM buffers or DMA transfers could not be laid out (the caller names the op).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResourceError {
+    #[error("a {bytes}-byte buffer does not fit {space} SRAM ({used} of {capacity} bytes in use)")]
+    SramFull {
+        bytes: u64,
+        space: &'static str,
+        used: u64,
+        capacity: u64,
+    },
+    #[error("{buf} buffer of {bytes} B x {depth} does not fit the SRAM spaces {spaces}")]
+    NoSpace {
+        buf: String,
+        bytes: u64,
+        depth: u32,
+        spaces: String,
+    },
+    #[error("SRAM offset {0} exceeds 32 bits")]
+    SramOffset(u64),
+    #[error("DMA {what} {value} exceeds 32 bits")]
+    DmaField { what: &'static str, value: u64 },
+    #[error("a column window of a view whose columns are not one strided dim")]
+    ColumnWindow,
 }
 
 /// An exclusion mask in DRAM: f32, 0.0 = keep, -inf = exclude; element (b, h, i, j) at
@@ -173,6 +199,12 @@ impl Layer {
             plan,
             dram: LayerDram::default(),
         }
+    }
+
+    /// The selection budget of `n` visible keys at the layer's keep ratio (the reference
+    /// semantics' [`keep_count`]).
+    pub fn budget(&self, n: u64) -> u64 {
+        keep_count(self.plan.keep, n)
     }
 
     /// Key tile width `Bc = ⌈Sk/Tc⌉`.

@@ -19,7 +19,7 @@ use sofa_ir::isa::SramSpace;
 use sofa_ir::{Module, Op};
 
 use super::buffers::{
-    budget, chunk_rows, elem, exact, fit, gathered, score_dt, Fit, Merge, StagedPlan, F32, U32,
+    chunk_rows, elem, exact, fit, gathered, score_dt, Fit, Merge, StagedPlan, F32, U32,
 };
 use super::sram::Buf;
 use super::{loc_text, plan_layer, Layer, LowerDefaults, LowerError, MaskRef};
@@ -289,7 +289,7 @@ impl Ctx<'_> {
         let sel = if exact(l) {
             l.bc()
         } else {
-            budget(l.plan.keep, l.shape.seq_k)
+            l.budget(l.shape.seq_k)
                 .div_ceil(self.tiles().max(1))
                 .min(l.bc())
         };
@@ -374,7 +374,7 @@ impl Ctx<'_> {
         let width = p.khat_keys.max(1);
         let mut predict = self.predict(width);
         predict.push(store(Buf::AHat, "ahat_spill", self.rows, width * self.sc));
-        let sel = budget(l.plan.keep, l.shape.seq_k);
+        let sel = l.budget(l.shape.seq_k);
         let (rc, keys) = p.chunk(l, self.rows, l.shape.seq_k);
         let (lists, listed) = if keys >= sel {
             (1, gathered(l, l.shape.seq_k, rc, sel))

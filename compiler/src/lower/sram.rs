@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::lower::ResourceError;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{SramRef, SramSpace};
 
@@ -85,7 +86,7 @@ pub struct SramLayout {
 impl SramLayout {
     /// Place every request first-fit in its preferred spaces; `Err` names the first that fits
     /// nowhere.
-    pub fn allocate(hw: &HwConfig, reqs: &[Request]) -> Result<SramLayout, String> {
+    pub fn allocate(hw: &HwConfig, reqs: &[Request]) -> Result<SramLayout, ResourceError> {
         let mut next: BTreeMap<SramSpace, u64> = BTreeMap::new();
         let mut layout = SramLayout::default();
         for r in reqs {
@@ -96,13 +97,14 @@ impl SramLayout {
                 (at + total <= hw.sram_capacity(s)).then_some((s, at))
             });
             let Some((space, at)) = spot else {
-                return Err(format!(
-                    "{:?} buffer of {} B x {} does not fit the SRAM spaces {:?}",
-                    r.buf, r.bytes, r.depth, r.spaces
-                ));
+                return Err(ResourceError::NoSpace {
+                    buf: format!("{:?}", r.buf),
+                    bytes: r.bytes,
+                    depth: r.depth,
+                    spaces: format!("{:?}", r.spaces),
+                });
             };
-            let offset =
-                u32::try_from(at).map_err(|_| "SRAM offset exceeds 32 bits".to_string())?;
+            let offset = u32::try_from(at).map_err(|_| ResourceError::SramOffset(at))?;
             next.insert(space, at + total);
             layout
                 .bufs
@@ -177,8 +179,9 @@ mod tests {
             depth: 1,
             spaces: T,
         }];
-        assert!(SramLayout::allocate(&hw, &too_big)
-            .unwrap_err()
-            .contains("Part"));
+        assert!(matches!(
+            SramLayout::allocate(&hw, &too_big),
+            Err(ResourceError::NoSpace { buf, .. }) if buf == "Part"
+        ));
     }
 }

@@ -27,11 +27,14 @@
 //! alternative, its latency and DRAM bytes, the runner-up and its margin in %, and the e-graph
 //! (alternatives eligible of all, classes, nodes, iterations, stop reason).
 
+use std::path::Path;
+
 use sofa_ir::attr::Attribute;
 use sofa_ir::dialect::attn::{Plan, SPARSE_MHA};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::pass::{
-    OptionKind, Pass, PassContext, PassError, PassInfo, PassOption, PassOptions, PassOutcome,
+    OptionKind, Pass, PassBuildError, PassContext, PassError, PassInfo, PassOption, PassOptions,
+    PassOutcome,
 };
 use sofa_ir::Module;
 
@@ -72,11 +75,7 @@ pub static INFO: PassInfo = PassInfo {
             help: "hardware configuration TOML; empty = the paper's chip",
         },
     ],
-    build: |opts| {
-        Ok(Box::new(
-            CctTile::from_options(opts).map_err(sofa_ir::pass::PassBuildError::pass)?,
-        ))
-    },
+    build: |opts| Ok(Box::new(CctTile::from_options(opts)?)),
 };
 
 /// The `cct-tile` pass.
@@ -98,19 +97,19 @@ impl CctTile {
         CctTile { hw, pin }
     }
 
-    fn from_options(opts: &PassOptions) -> Result<CctTile, String> {
+    fn from_options(opts: &PassOptions) -> Result<CctTile, PassBuildError> {
         let schedule = match opts.string("schedule")? {
             "auto" => None,
-            s => Some(Schedule::parse(s).map_err(|e| e.to_string())?),
+            s => Some(Schedule::parse(s).map_err(PassBuildError::pass)?),
         };
         let kv = match opts.string("kv")? {
             "auto" => None,
-            k => Some(KvSource::parse(k).map_err(|e| e.to_string())?),
+            k => Some(KvSource::parse(k).map_err(PassBuildError::pass)?),
         };
-        let ablate = Ablation::parse(opts.string("ablate")?).map_err(|e| e.to_string())?;
+        let ablate = Ablation::parse(opts.string("ablate")?).map_err(PassBuildError::pass)?;
         let hw = match opts.string("config")? {
             "" => HwConfig::default(),
-            path => load_config(path)?,
+            path => HwConfig::load(Path::new(path)).map_err(PassBuildError::pass)?,
         };
         let pin = Pin {
             schedule,
@@ -119,14 +118,6 @@ impl CctTile {
         };
         Ok(CctTile::pinned(hw, pin))
     }
-}
-
-/// Read and validate a HwConfig TOML; errors name the file.
-pub fn load_config(path: &str) -> Result<HwConfig, String> {
-    let text = std::fs::read(path)
-        .and_then(sofa_ir::text::decode_utf8_io)
-        .map_err(|e| format!("cannot read hardware config '{path}': {e}"))?;
-    HwConfig::from_toml_str(&text).map_err(|e| format!("hardware config '{path}': {e}"))
 }
 
 /// Write each layer's plan onto its op (see the module doc).

@@ -27,16 +27,18 @@
 //!
 //! Statistics: `kernels-built`, `kernels-checked`, `buffers`, `loops`.
 
+use std::path::Path;
+
 use sofa_ir::dialect::attn::KvSource;
 use sofa_ir::dialect::attn::{MHA, SPARSE_MHA};
 use sofa_ir::dialect::sofa::KERNEL;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::pass::{
-    OptionKind, Pass, PassContext, PassError, PassInfo, PassOption, PassOptions, PassOutcome,
+    OptionKind, OptionValue, Pass, PassBuildError, PassContext, PassError, PassInfo, PassOption,
+    PassOptions, PassOutcome,
 };
 use sofa_ir::{Module, Op};
 
-use super::cct_tile::load_config;
 use crate::lower::model::annotate_kv;
 use crate::lower::sofa_level::{build_kernel, check_kernel, kernel_counts};
 use crate::lower::LowerDefaults;
@@ -74,11 +76,7 @@ pub static INFO: PassInfo = PassInfo {
                    segments), gathered, or on-demand (an error where impossible)",
         },
     ],
-    build: |opts| {
-        Ok(Box::new(
-            LowerToSofa::from_options(opts).map_err(sofa_ir::pass::PassBuildError::pass)?,
-        ))
-    },
+    build: |opts| Ok(Box::new(LowerToSofa::from_options(opts)?)),
 };
 
 /// The `lower-to-sofa` pass.
@@ -93,23 +91,27 @@ impl LowerToSofa {
         LowerToSofa { hw, defaults }
     }
 
-    fn from_options(o: &PassOptions) -> Result<LowerToSofa, String> {
+    fn from_options(o: &PassOptions) -> Result<LowerToSofa, PassBuildError> {
         let hw = match o.string("config")? {
             "" => HwConfig::default(),
-            path => load_config(path)?,
+            path => HwConfig::load(Path::new(path)).map_err(PassBuildError::pass)?,
         };
         let kv = match o.string("kv")? {
             "auto" => None,
-            k => match KvSource::parse(k).map_err(|e| e.to_string())? {
+            k => match KvSource::parse(k).map_err(PassBuildError::pass)? {
                 KvSource::Preload => {
-                    return Err("kv = preload is priced by cct-tile but not lowered".into())
+                    return Err(PassBuildError::Invalid {
+                        option: "kv",
+                        expected: "auto, gathered or on-demand (preload is priced, not lowered)",
+                        value: OptionValue::String(k.into()),
+                    })
                 }
                 k => Some(k),
             },
         };
         let defaults = LowerDefaults {
-            schedule: Schedule::parse(o.string("schedule")?).map_err(|e| e.to_string())?,
-            ablate: Ablation::parse(o.string("ablate")?).map_err(|e| e.to_string())?,
+            schedule: Schedule::parse(o.string("schedule")?).map_err(PassBuildError::pass)?,
+            ablate: Ablation::parse(o.string("ablate")?).map_err(PassBuildError::pass)?,
             kv,
         };
         Ok(LowerToSofa::new(hw, defaults))

@@ -36,10 +36,12 @@ use std::path::Path;
 
 use serde::Deserialize;
 use sofa_ir::dialect::attn::{
-    check_keep_ratio, MhaAttrs, Rounding, SparseMhaAttrs, MHA, PRED_BITS_RANGE, SPARSE_MHA,
+    check_keep_ratio, KeepRatioOutOfRange, MhaAttrs, Rounding, SparseMhaAttrs, MHA,
+    PRED_BITS_RANGE, SPARSE_MHA,
 };
 use sofa_ir::pass::{
-    OptionKind, Pass, PassContext, PassError, PassInfo, PassOption, PassOptions, PassOutcome,
+    OptionKind, OptionLookupError, Pass, PassContext, PassError, PassInfo, PassOption, PassOptions,
+    PassOutcome,
 };
 use sofa_ir::{Module, Op};
 
@@ -91,6 +93,65 @@ pub static INFO: PassInfo = PassInfo {
         Ok(Box::new(Sparsify::new(config)))
     },
 };
+
+/// A keep ratio, tile count or radius out of range (in an option or a per-layer entry).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SettingError {
+    #[error(transparent)]
+    Keep(#[from] KeepRatioOutOfRange),
+    #[error("must be at least 1, got {0}")]
+    Tiles(i64),
+    #[error("must be positive and finite, got {0}")]
+    Radius(f64),
+}
+
+/// Why `sparsify`'s options are not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum SparsifyError {
+    #[error(transparent)]
+    Lookup(#[from] OptionLookupError),
+    #[error("option '{key}': {problem}")]
+    Setting {
+        key: &'static str,
+        problem: SettingError,
+    },
+    #[error("option 'pred-bits': must be in {lo}..={hi}, got {0}", lo = PRED_BITS_RANGE.0, hi = PRED_BITS_RANGE.1)]
+    PredBits(i64),
+    #[error("option 'rounding': expected floor or nearest, found '{0}'")]
+    Rounding(String),
+    #[error(transparent)]
+    Layers(#[from] LayersFileError),
+}
+
+/// Why a per-layer file's text is not valid.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LayersError {
+    #[error("{0}")]
+    Toml(String),
+    #[error("layer {index}: key '{key}': {problem}")]
+    Setting {
+        index: usize,
+        key: &'static str,
+        problem: SettingError,
+    },
+    #[error("layer {0}: index given twice")]
+    Repeated(usize),
+}
+
+/// Why a per-layer file could not be used; names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum LayersFileError {
+    #[error("cannot read layers file '{}': {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("layers file '{}': {source}", path.display())]
+    Parse {
+        path: std::path::PathBuf,
+        source: LayersError,
+    },
+}
 
 /// Settings applied to one layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -146,7 +207,7 @@ impl Default for SparsifyConfig {
 
 impl SparsifyConfig {
     /// The config a pipeline element describes (reads the `layers` file, if any).
-    pub fn from_options(opts: &PassOptions) -> Result<SparsifyConfig, String> {
+    pub fn from_options(opts: &PassOptions) -> Result<SparsifyConfig, SparsifyError> {
         let tiles = opts.uint("tiles")?;
         let radius = opts.float("radius")?;
         let rounding = opts.string("rounding")?;
@@ -156,13 +217,11 @@ impl SparsifyConfig {
             radius: (radius != 0.0).then_some(radius),
         };
         check_settings(global.keep, global.tiles, global.radius)
-            .map_err(|(key, msg)| format!("option '{key}': {msg}"))?;
+            .map_err(|(key, problem)| SparsifyError::Setting { key, problem })?;
         let pred_bits = i64::try_from(opts.uint("pred-bits")?).unwrap_or(i64::MAX);
         let (lo, hi) = PRED_BITS_RANGE;
         if !(lo..=hi).contains(&pred_bits) {
-            return Err(format!(
-                "option 'pred-bits': must be in {lo}..={hi}, got {pred_bits}"
-            ));
+            return Err(SparsifyError::PredBits(pred_bits));
         }
         let layers = match opts.string("layers")? {
             "" => BTreeMap::new(),
@@ -170,9 +229,8 @@ impl SparsifyConfig {
         };
         Ok(SparsifyConfig {
             global,
-            rounding: Rounding::parse(rounding).ok_or_else(|| {
-                format!("option 'rounding': expected floor or nearest, found '{rounding}'")
-            })?,
+            rounding: Rounding::parse(rounding)
+                .ok_or_else(|| SparsifyError::Rounding(rounding.into()))?,
             pred_bits,
             layers,
         })
@@ -192,45 +250,57 @@ impl SparsifyConfig {
     }
 }
 
-/// Range checks shared by options and per-layer entries: `Err((key, message))`.
+/// Range checks shared by options and per-layer entries: `Err((key, problem))`.
 fn check_settings(
     keep: f64,
     tiles: Option<i64>,
     radius: Option<f64>,
-) -> Result<(), (&'static str, String)> {
+) -> Result<(), (&'static str, SettingError)> {
     if let Err(e) = check_keep_ratio(keep) {
-        return Err(("keep", e.to_string()));
+        return Err(("keep", e.into()));
     }
     if let Some(t) = tiles.filter(|&t| t < 1) {
-        return Err(("tiles", format!("must be at least 1, got {t}")));
+        return Err(("tiles", SettingError::Tiles(t)));
     }
     if let Some(r) = radius.filter(|r| !(r.is_finite() && *r > 0.0)) {
-        return Err(("radius", format!("must be positive and finite, got {r}")));
+        return Err(("radius", SettingError::Radius(r)));
     }
     Ok(())
 }
 
 /// Parse a per-layer file's text: unknown keys, repeated indices and bad values are errors.
-pub fn parse_layers(text: &str) -> Result<BTreeMap<usize, LayerOverride>, String> {
-    let file: LayerFile = toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
+pub fn parse_layers(text: &str) -> Result<BTreeMap<usize, LayerOverride>, LayersError> {
+    let file: LayerFile =
+        toml::from_str(text).map_err(|e| LayersError::Toml(e.to_string().trim().to_string()))?;
     let mut out = BTreeMap::new();
     for entry in file.layer {
-        check_settings(entry.keep.unwrap_or(1.0), entry.tiles, entry.radius)
-            .map_err(|(key, msg)| format!("layer {}: key '{key}': {msg}", entry.index))?;
         let index = entry.index;
+        check_settings(entry.keep.unwrap_or(1.0), entry.tiles, entry.radius).map_err(
+            |(key, problem)| LayersError::Setting {
+                index,
+                key,
+                problem,
+            },
+        )?;
         if out.insert(index, entry).is_some() {
-            return Err(format!("layer {index}: index given twice"));
+            return Err(LayersError::Repeated(index));
         }
     }
     Ok(out)
 }
 
 /// Read and parse a per-layer file; errors name the file.
-pub fn load_layers(path: &Path) -> Result<BTreeMap<usize, LayerOverride>, String> {
+pub fn load_layers(path: &Path) -> Result<BTreeMap<usize, LayerOverride>, LayersFileError> {
     let text = std::fs::read(path)
         .and_then(sofa_ir::text::decode_utf8_io)
-        .map_err(|e| format!("cannot read layers file '{}': {e}", path.display()))?;
-    parse_layers(&text).map_err(|e| format!("layers file '{}': {e}", path.display()))
+        .map_err(|source| LayersFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    parse_layers(&text).map_err(|source| LayersFileError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The automatic key-tile count for a key length (see the module docs).
@@ -386,18 +456,26 @@ mod tests {
             (config.layer(3).keep, config.layer(3).tiles),
             (1.0, Some(8))
         );
-        let e = parse_layers("[[layer]]\nindex = 0\nkepp = 0.5\n").unwrap_err();
+        let e = parse_layers("[[layer]]\nindex = 0\nkepp = 0.5\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("kepp"), "{e}");
-        let e = parse_layers("[[layers]]\nindex = 0\n").unwrap_err();
+        let e = parse_layers("[[layers]]\nindex = 0\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("layers"), "{e}");
-        let e = parse_layers("[[layer]]\nindex = 2\nkeep = 1.5\n").unwrap_err();
+        let e = parse_layers("[[layer]]\nindex = 2\nkeep = 1.5\n")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "layer 2: key 'keep': 1.5 is out of range: must be in [1.1754944e-38, 1] (stored as f32)"
         );
         let e = parse_layers("[[layer]]\nindex = 2\n[[layer]]\nindex = 2\n").unwrap_err();
-        assert_eq!(e, "layer 2: index given twice");
-        let e = parse_layers("[[layer]]\nkeep = 0.5\n").unwrap_err();
+        assert_eq!(e, LayersError::Repeated(2));
+        let e = parse_layers("[[layer]]\nkeep = 0.5\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("index"), "{e}");
     }
 }

@@ -246,6 +246,21 @@ impl Default for HwConfig {
     }
 }
 
+/// Why a hardware configuration file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum HwLoadError {
+    #[error("cannot read hardware config '{}': {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("hardware config '{}': {source}", path.display())]
+    Invalid {
+        path: std::path::PathBuf,
+        source: HwConfigError,
+    },
+}
+
 /// Why a configuration was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HwConfigError {
@@ -272,6 +287,20 @@ impl HwConfig {
             message: e.to_string().trim_end().to_string(),
         })?;
         cfg.validated()
+    }
+
+    /// Read, parse and validate a TOML file; errors name the file.
+    pub fn load(path: &std::path::Path) -> Result<HwConfig, HwLoadError> {
+        let text = std::fs::read(path)
+            .and_then(crate::text::decode_utf8_io)
+            .map_err(|source| HwLoadError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        HwConfig::from_toml_str(&text).map_err(|source| HwLoadError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Parse JSON and validate.

@@ -85,14 +85,6 @@ pub enum OptionLookupError {
     },
 }
 
-/// Transitional: lets `?` work in pass constructors that still return `String` errors
-/// (sparsify, cct-tile, lower-to-sofa); remove once those are typed.
-impl From<OptionLookupError> for String {
-    fn from(e: OptionLookupError) -> String {
-        e.to_string()
-    }
-}
-
 /// One option in a pass's schema.
 #[derive(Copy, Clone, Debug)]
 pub struct PassOption {

@@ -12,10 +12,31 @@
 
 use super::report::{EnergyTerm, Report};
 
+/// Why two reports do not extrapolate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtrapolateError {
+    #[error("cannot extrapolate to 0 layers")]
+    ZeroLayers,
+    #[error("the two reports do not have the same shape (or have regions)")]
+    Shape,
+    #[error("{what} shrinks from 1 layer ({one}) to 2 ({two})")]
+    Shrinks { what: String, one: u64, two: u64 },
+    #[error("{what} overflows 64 bits at {layers} layers")]
+    Overflow { what: String, layers: u64 },
+    #[error("functional figures (recall, max assurance) do not extrapolate")]
+    Functional,
+    #[error("energy term {component} has unit '{unit}'")]
+    EnergyUnit { component: String, unit: String },
+    #[error("energy of {0} overflows 64 bits")]
+    EnergyOverflow(String),
+    #[error("total energy overflows 64 bits")]
+    TotalEnergy,
+}
+
 /// The report of `n ≥ 1` identical layers from the reports of 1 and 2 layers.
-pub fn extrapolate_layers(one: &Report, two: &Report, n: u64) -> Result<Report, String> {
+pub fn extrapolate_layers(one: &Report, two: &Report, n: u64) -> Result<Report, ExtrapolateError> {
     if n == 0 {
-        return Err("cannot extrapolate to 0 layers".into());
+        return Err(ExtrapolateError::ZeroLayers);
     }
     if one.engines.len() != two.engines.len()
         || one.dram.classes.len() != two.dram.classes.len()
@@ -23,15 +44,20 @@ pub fn extrapolate_layers(one: &Report, two: &Report, n: u64) -> Result<Report, 
         || one.energy.terms.len() != two.energy.terms.len()
         || !one.regions.is_empty()
     {
-        return Err("the two reports do not have the same shape (or have regions)".into());
+        return Err(ExtrapolateError::Shape);
     }
-    let ext = |what: &str, a: u64, b: u64| -> Result<u64, String> {
-        let step = b
-            .checked_sub(a)
-            .ok_or_else(|| format!("{what} shrinks from 1 layer ({a}) to 2 ({b})"))?;
+    let ext = |what: &str, a: u64, b: u64| -> Result<u64, ExtrapolateError> {
+        let step = b.checked_sub(a).ok_or_else(|| ExtrapolateError::Shrinks {
+            what: what.into(),
+            one: a,
+            two: b,
+        })?;
         step.checked_mul(n - 1)
             .and_then(|s| s.checked_add(a))
-            .ok_or_else(|| format!("{what} overflows 64 bits at {n} layers"))
+            .ok_or_else(|| ExtrapolateError::Overflow {
+                what: what.into(),
+                layers: n,
+            })
     };
     let mut r = two.clone();
     r.instructions = ext("instructions", one.instructions, two.instructions)?;
@@ -77,7 +103,7 @@ pub fn extrapolate_layers(one: &Report, two: &Report, n: u64) -> Result<Report, 
         t.energy_fj = term_energy(t, r.clock_mhz)?;
         total = total
             .checked_add(t.energy_fj)
-            .ok_or("total energy overflows 64 bits")?;
+            .ok_or(ExtrapolateError::TotalEnergy)?;
     }
     r.energy.total_fj = total;
     r.energy.total_uj = total as f64 / 1e9;
@@ -87,7 +113,7 @@ pub fn extrapolate_layers(one: &Report, two: &Report, n: u64) -> Result<Report, 
     if let (Some(s), Some(a), Some(b)) = (&mut r.sparse, &one.sparse, &two.sparse) {
         s.sads_instructions = ext("SADS", a.sads_instructions, b.sads_instructions)?;
         if s.recall.is_some() || s.max_assurance_events.is_some() {
-            return Err("functional figures (recall, max assurance) do not extrapolate".into());
+            return Err(ExtrapolateError::Functional);
         }
     }
     Ok(r)
@@ -103,12 +129,17 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 /// A term's energy from its quantity, with the formulas of `sofa_ir::hw::energy`.
-fn term_energy(t: &EnergyTerm, clock_mhz: u64) -> Result<u64, String> {
+fn term_energy(t: &EnergyTerm, clock_mhz: u64) -> Result<u64, ExtrapolateError> {
     let q = u128::from(t.quantity) * u128::from(t.rate);
     let fj = match t.unit.as_str() {
         "cycles" if clock_mhz > 0 => q * 1000 / u128::from(clock_mhz),
         "bytes" => q,
-        other => return Err(format!("energy term {} has unit '{other}'", t.component)),
+        other => {
+            return Err(ExtrapolateError::EnergyUnit {
+                component: t.component.clone(),
+                unit: other.into(),
+            })
+        }
     };
-    u64::try_from(fj).map_err(|_| format!("energy of {} overflows 64 bits", t.component))
+    u64::try_from(fj).map_err(|_| ExtrapolateError::EnergyOverflow(t.component.clone()))
 }

@@ -35,7 +35,7 @@ use sofa_ir::hw::timing::ReplayError;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Instr, Opcode, Program};
 
-pub use extrapolate::extrapolate_layers;
+pub use extrapolate::{extrapolate_layers, ExtrapolateError};
 pub use report::{
     ClassTraffic, DramReport, EnergyReport, EnergyTerm, EngineReport, OpsReport, RegionReport,
     Report, ReportError, SparseReport, SramTraffic, REPORT_FORMAT, REPORT_VERSION,

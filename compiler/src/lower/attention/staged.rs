@@ -16,7 +16,7 @@
 use sofa_ir::isa::{DramAddr, Instr, SramRef, SufaMode};
 
 use super::{op_err, BlockGeo, Emitter};
-use crate::lower::buffers::{budget, elem, gathered, score_dt, F32, U32};
+use crate::lower::buffers::{elem, gathered, score_dt, F32, U32};
 use crate::lower::sram::Buf;
 use crate::lower::sync::Chan;
 use crate::lower::LowerError;
@@ -71,7 +71,7 @@ impl Emitter<'_> {
         self.sems.take(Chan::QDlzs, self.out);
         self.sems.take(Chan::QSufa, self.out);
         self.predict_to_dram(g, qs, plan.khat_keys)?;
-        let sel = budget(self.l.plan.keep, g.n);
+        let sel = self.l.budget(g.n);
         let (rc, keys) = plan.chunk(self.l, g.rows, g.n);
         let chunks = g.rows.div_ceil(rc);
         for i in 0..chunks {
@@ -159,7 +159,7 @@ impl Emitter<'_> {
         self.sems.publish(Chan::Reload, self.out);
         let ci = self.next(Chan::Idx);
         let idx = self.sram.at(Buf::Idx, ci);
-        let sel = budget(self.l.plan.keep, g.n);
+        let sel = self.l.budget(g.n);
         self.sems.take(Chan::Reload, self.out);
         self.sems.acquire(Chan::Idx, self.out);
         self.out.push(Instr::Sads {

@@ -11,7 +11,7 @@
 
 use sofa_ir::hw::HwConfig;
 
-use super::{budget, elem, gathered, max_sel, place_with, score_dt, Fit, Merge, F32, U32};
+use super::{elem, gathered, max_sel, place_with, score_dt, Fit, Merge, F32, U32};
 use crate::lower::sram::Buf;
 use crate::lower::{Layer, LowerError};
 
@@ -84,7 +84,7 @@ impl StagedPlan {
     /// one list is attended for all rows of the chunk at once; a longer one is split into
     /// lists per row (a list is a contiguous run of one row's SADS output).
     pub fn chunk(&self, l: &Layer, rows: u64, n: u64) -> (u64, u64) {
-        let sel = budget(l.plan.keep, n);
+        let sel = l.budget(n);
         let whole = sel <= self.list_keys;
         let lists = if whole {
             1
@@ -121,7 +121,7 @@ impl StagedPlan {
                 l.shape.seq_k
             };
             let (rc, keys) = self.chunk(l, rows, n);
-            let sel = budget(l.plan.keep, n);
+            let sel = l.budget(n);
             // Per chunk: one list for all its rows, or sub-lists per row.
             let lists = if keys >= sel {
                 1
@@ -169,7 +169,7 @@ pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
                 let placed = [2, 1]
                     .into_iter()
                     .map(|depth| place_with(hw, l, block_rows, depth, Merge::OnChip, Some(plan)))
-                    .find_map(|r| r.map_err(|e| last = e).ok());
+                    .find_map(|r| r.map_err(|e| last = e.to_string()).ok());
                 if let Some(f) = placed {
                     let cost = plan.estimate(l);
                     if best.as_ref().is_none_or(|(c, _)| cost < *c) {

@@ -11,6 +11,7 @@
 use sofa_ir::isa::{DramAddr, Instr, SramRef};
 
 use super::view::View;
+use crate::lower::ResourceError;
 
 /// Rows `r0..r1` and columns `c0..c1` of a view read as a matrix.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -53,7 +54,7 @@ pub fn load(
     tile: Tile,
     dst: SramRef,
     out: &mut Vec<Instr>,
-) -> Result<u64, String> {
+) -> Result<u64, ResourceError> {
     transfer(view, inner, tile, dst, Dir::Load, out)
 }
 
@@ -64,12 +65,17 @@ pub fn store(
     tile: Tile,
     src: SramRef,
     out: &mut Vec<Instr>,
-) -> Result<u64, String> {
+) -> Result<u64, ResourceError> {
     transfer(view, inner, tile, src, Dir::Store, out)
 }
 
 /// Run offsets (elements, relative to a row's first element) and run length of the columns.
-fn column_runs(view: &View, inner: usize, c0: u64, c1: u64) -> Result<(Vec<u64>, u64), String> {
+fn column_runs(
+    view: &View,
+    inner: usize,
+    c0: u64,
+    c1: u64,
+) -> Result<(Vec<u64>, u64), ResourceError> {
     let split = view.rank() - inner.min(view.rank());
     let dims = view.canonical_from(split);
     let cols: u64 = view.shape[split..].iter().product();
@@ -78,7 +84,7 @@ fn column_runs(view: &View, inner: usize, c0: u64, c1: u64) -> Result<(Vec<u64>,
             [] => Ok((vec![0], 1)),
             [(_, 1)] => Ok((vec![c0], c1 - c0)),
             [(_, s)] => Ok(((c0..c1).map(|c| c * s).collect(), 1)),
-            _ => Err("a column window of a view whose columns are not one strided dim".into()),
+            _ => Err(ResourceError::ColumnWindow),
         };
     }
     let (outer, run) = match dims.split_last() {
@@ -108,7 +114,7 @@ fn transfer(
     sram: SramRef,
     dir: Dir,
     out: &mut Vec<Instr>,
-) -> Result<u64, String> {
+) -> Result<u64, ResourceError> {
     let split = view.rank() - inner.min(view.rank());
     let (offsets, run) = column_runs(view, inner, tile.c0, tile.c1)?;
     let es = view.elem_bytes();
@@ -169,7 +175,7 @@ struct Grouper<'o> {
 }
 
 impl Grouper<'_> {
-    fn push(&mut self, addr: u64) -> Result<(), String> {
+    fn push(&mut self, addr: u64) -> Result<(), ResourceError> {
         let extends = match self.count {
             0 => false,
             1 => {
@@ -192,7 +198,7 @@ impl Grouper<'_> {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self) -> Result<(), ResourceError> {
         if self.count == 0 {
             return Ok(());
         }
@@ -201,8 +207,8 @@ impl Grouper<'_> {
         } else {
             self.delta
         };
-        let narrow = |v: u64, what: &str| {
-            u32::try_from(v).map_err(|_| format!("DMA {what} {v} exceeds 32 bits"))
+        let narrow = |value: u64, what: &'static str| {
+            u32::try_from(value).map_err(|_| ResourceError::DmaField { what, value })
         };
         let (rows, row_bytes, stride) = (
             narrow(self.count, "rows")?,
@@ -212,7 +218,7 @@ impl Grouper<'_> {
         let offset = u64::from(self.sram.offset) + self.written;
         let at = SramRef::new(
             self.sram.space,
-            u32::try_from(offset).map_err(|_| "SRAM offset exceeds 32 bits".to_string())?,
+            u32::try_from(offset).map_err(|_| ResourceError::SramOffset(offset))?,
         );
         self.out.push(match self.dir {
             Dir::Load => Instr::Ld {

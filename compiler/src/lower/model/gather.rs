@@ -18,6 +18,7 @@ use super::vector::narrow;
 use super::view::{row_major, View};
 use super::{Ctx, OpRef};
 use crate::lower::LowerError;
+use crate::lower::ResourceError;
 
 pub fn gather(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
     let (dt, shape) = ctx.shape_of(o, ctx.result(o, 0)?)?;
@@ -186,7 +187,7 @@ fn gather_rows(
     for ((c0, c1), list_src) in chunks(count, chunk).zip(lists) {
         seg.release(start);
         let n = c1 - c0;
-        let err = |e: String| o.err(e);
+        let err = |e: ResourceError| o.err(e);
         let dst = seg.alloc(SramSpace::Token, n * row_bytes).map_err(err)?;
         let list = seg.alloc(SramSpace::Temp, (n + 1) * 4).map_err(err)?;
         // A 1-D table is one row of `len` columns.

@@ -30,6 +30,38 @@ use crate::lower::{plan_layer, LowerDefaults, LowerError};
 
 use super::OpRef;
 
+/// Why an attention op's K and V are not generated on demand.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotFusable {
+    #[error("{what} is not an {expected}")]
+    NotOp {
+        what: String,
+        expected: &'static str,
+    },
+    #[error("{what} has other users")]
+    Shared { what: String },
+    #[error("{what} is not a [0, 2, 1, 3] head transpose")]
+    HeadTranspose { what: String },
+    #[error("{what}'s MatMul does not have two operands")]
+    MatMulArity { what: String },
+    #[error("{what}'s projection has dynamic shapes")]
+    Dynamic { what: String },
+    #[error("{what}'s projection is not X[B, S, hidden] · constant W[hidden, heads·d]")]
+    Projection { what: String },
+    #[error("{what}'s bias is not a constant [{cols}] row")]
+    Bias { what: String, cols: u64 },
+    #[error("{what} is not projected")]
+    NotProjected { what: String },
+    #[error("{what}'s Add is not a constant bias")]
+    BiasAdd { what: String },
+    #[error("K and V are projections of different inputs")]
+    DifferentInputs,
+    #[error("the layer input has a dynamic shape")]
+    DynamicInput,
+    #[error("on-demand K/V needs the cct schedule, the layer runs {0}")]
+    Schedule(Schedule),
+}
+
 /// One projection: `X · W (+ b)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Projection {
@@ -78,15 +110,18 @@ pub(crate) struct Graph<'a> {
 impl Graph<'_> {
     /// The op defining `v` when it is named `name` and `v` has exactly one user and is not
     /// returned.
-    fn single_def(&self, v: Value, name: &str, what: &str) -> Result<Op, String> {
+    fn single_def(&self, v: Value, name: &'static str, what: &str) -> Result<Op, NotFusable> {
         let def = self
             .m
             .defining_op(v)
             .filter(|&d| self.m.op(d).name == name)
-            .ok_or_else(|| format!("{what} is not an {name}"))?;
+            .ok_or_else(|| NotFusable::NotOp {
+                what: what.into(),
+                expected: name,
+            })?;
         let users = self.uses.get(&v).map_or(0, Vec::len);
         if users != 1 || self.outputs.contains(&v) {
-            return Err(format!("{what} has other users"));
+            return Err(NotFusable::Shared { what: what.into() });
         }
         Ok(def)
     }
@@ -103,7 +138,7 @@ impl Graph<'_> {
     }
 
     /// `(X, projection)` of the `[B, KVH, S, d]` operand `t`.
-    fn projection(&self, t: Value, what: &str) -> Result<(Value, Projection, Vec<Op>), String> {
+    fn projection(&self, t: Value, what: &str) -> Result<(Value, Projection, Vec<Op>), NotFusable> {
         let tr = self.single_def(t, "onnx.Transpose", what)?;
         let perm = self
             .m
@@ -112,7 +147,7 @@ impl Graph<'_> {
             .get("perm")
             .and_then(|a| a.as_int_array());
         if perm.as_deref() != Some(&[0, 2, 1, 3][..]) {
-            return Err(format!("{what} is not a [0, 2, 1, 3] head transpose"));
+            return Err(NotFusable::HeadTranspose { what: what.into() });
         }
         let r = self.m.op(tr).operands[0];
         let rs = self.single_def(r, "onnx.Reshape", &format!("{what}'s head split"))?;
@@ -123,11 +158,11 @@ impl Graph<'_> {
         chain.extend(bias.and_then(|_| self.m.defining_op(a)));
         let (x, w) = match *self.m.op(mm).operands.as_slice() {
             [x, w] => (x, w),
-            _ => return Err(format!("{what}'s MatMul does not have two operands")),
+            _ => return Err(NotFusable::MatMulArity { what: what.into() }),
         };
         let (ts, xs, ws) = (self.dims(t), self.dims(x), self.dims(w));
         let (Some(ts), Some(xs), Some(ws)) = (ts, xs, ws) else {
-            return Err(format!("{what}'s projection has dynamic shapes"));
+            return Err(NotFusable::Dynamic { what: what.into() });
         };
         let heads_cols = ts.get(1).zip(ts.get(3)).map(|(h, d)| h * d);
         let shapes_ok = ts.len() == 4
@@ -138,13 +173,14 @@ impl Graph<'_> {
             && ws[0] == xs[2]
             && Some(ws[1]) == heads_cols;
         if !shapes_ok || !self.is_const(w) {
-            return Err(format!(
-                "{what}'s projection is not X[B, S, hidden] · constant W[hidden, heads·d]"
-            ));
+            return Err(NotFusable::Projection { what: what.into() });
         }
         if let Some(b) = bias {
             if !self.is_const(b) || self.dims(b) != Some(vec![ws[1]]) {
-                return Err(format!("{what}'s bias is not a constant [{}] row", ws[1]));
+                return Err(NotFusable::Bias {
+                    what: what.into(),
+                    cols: ws[1],
+                });
             }
         }
         Ok((x, Projection { w, bias }, chain))
@@ -152,9 +188,9 @@ impl Graph<'_> {
 
     /// `(product, bias)` when `a` is `Add(b, product)` / `Add(product, b)` with a constant
     /// `b`, or `(a, None)` when `a` is the product itself.
-    fn bias_add(&self, a: Value, what: &str) -> Result<(Value, Option<Value>), String> {
+    fn bias_add(&self, a: Value, what: &str) -> Result<(Value, Option<Value>), NotFusable> {
         let Some(def) = self.m.defining_op(a) else {
-            return Err(format!("{what} is not projected"));
+            return Err(NotFusable::NotProjected { what: what.into() });
         };
         if self.m.op(def).name != "onnx.Add" {
             return Ok((a, None));
@@ -163,23 +199,23 @@ impl Graph<'_> {
         match *self.m.op(def).operands.as_slice() {
             [x, y] if self.is_const(x) && !self.is_const(y) => Ok((y, Some(x))),
             [x, y] if self.is_const(y) && !self.is_const(x) => Ok((x, Some(y))),
-            _ => Err(format!("{what}'s Add is not a constant bias")),
+            _ => Err(NotFusable::BiasAdd { what: what.into() }),
         }
     }
 
     /// The K and V projections of attention op `op`, or why they are not fusable.
-    pub fn recognise(&self, op: Op) -> Result<KvProjections, String> {
+    pub fn recognise(&self, op: Op) -> Result<KvProjections, NotFusable> {
         let ops = &self.m.op(op).operands;
         let (xk, k, mut chain) = self.projection(ops[1], "K")?;
         let (xv, v, chain_v) = self.projection(ops[2], "V")?;
         chain.extend(chain_v);
         if xk != xv {
-            return Err("K and V are projections of different inputs".into());
+            return Err(NotFusable::DifferentInputs);
         }
         let hidden = self
             .dims(xk)
             .and_then(|d| d.last().copied())
-            .ok_or("the layer input has a dynamic shape")?;
+            .ok_or(NotFusable::DynamicInput)?;
         Ok(KvProjections {
             x: xk,
             hidden,
@@ -220,10 +256,7 @@ pub(crate) fn candidates(
         };
         let mut layer = plan_layer(g.m, op, index, hw, defaults)?;
         let why = if layer.plan.schedule != Schedule::Cct {
-            Err(format!(
-                "on-demand K/V needs the cct schedule, the layer runs {}",
-                layer.plan.schedule.name()
-            ))
+            Err(NotFusable::Schedule(layer.plan.schedule))
         } else {
             g.recognise(op)
         };

@@ -17,6 +17,7 @@ use super::vector::{mode_of, narrow, Mode};
 use super::view::View;
 use super::{Ctx, OpRef};
 use crate::lower::LowerError;
+use crate::lower::ResourceError;
 
 /// One 2-D product with its epilogue.
 pub(super) struct Product {
@@ -276,7 +277,7 @@ pub(super) fn emit(ctx: &mut Ctx<'_>, o: &OpRef, dt: DType, p: Product) -> Resul
         choose_tiles(ctx, &p, es, r, k, n).ok_or_else(|| o.err("no GEMM tile fits the SRAMs"))?;
     let k_steps: Vec<(u64, u64)> = chunks(k, kt).collect();
     let mut seg = Seg::new(ctx.hw, &mut ctx.out);
-    let err = |e: String| o.err(e);
+    let err = |e: ResourceError| o.err(e);
     let b_tile = |k0: u64, k1: u64, n0: u64, n1: u64| match p.trans_b {
         true => Tile {
             r0: n0,
@@ -388,7 +389,7 @@ fn load_b(
     n0: u64,
     n1: u64,
     es: u64,
-) -> Result<(SramRef, Option<SramRef>), String> {
+) -> Result<(SramRef, Option<SramRef>), ResourceError> {
     let b_buf = seg.alloc(SramSpace::Weight, t.rows() * t.cols() * es)?;
     load(
         &p.b,
@@ -420,7 +421,12 @@ fn load_b(
 }
 
 /// Load the epilogue's C window (row / scalar pieces in Weight, full tiles in Token).
-fn load_c(seg: &mut Seg<'_>, p: &Product, t: Tile, es: u64) -> Result<Option<SramRef>, String> {
+fn load_c(
+    seg: &mut Seg<'_>,
+    p: &Product,
+    t: Tile,
+    es: u64,
+) -> Result<Option<SramRef>, ResourceError> {
     let Some((view, mode)) = &p.c else {
         return Ok(None);
     };

@@ -65,11 +65,11 @@ impl OpRef {
     }
 
     /// An error naming this op.
-    pub fn err(&self, message: impl Into<String>) -> LowerError {
+    pub fn err(&self, message: impl std::fmt::Display) -> LowerError {
         LowerError::Op {
             op: self.kind.clone(),
             loc: self.loc.clone(),
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 }

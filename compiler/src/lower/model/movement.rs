@@ -17,6 +17,7 @@ use super::vector::{map_tiles, narrow, Input, Shape};
 use super::view::View;
 use super::{Ctx, OpRef};
 use crate::lower::LowerError;
+use crate::lower::ResourceError;
 
 /// Copy `src` into `dst` (same shape), converting the element type if needed.
 pub fn copy_view(ctx: &mut Ctx<'_>, o: &OpRef, src: &View, dst: &View) -> Result<(), LowerError> {
@@ -102,7 +103,7 @@ fn transpose_copy(ctx: &mut Ctx<'_>, o: &OpRef, t: &View, dst: &View) -> Result<
         return Ok(false);
     }
     let batch: u64 = t.shape[..r - 2].iter().product();
-    let err = |e: String| o.err(e);
+    let err = |e: ResourceError| o.err(e);
     let mut seg = Seg::new(ctx.hw, &mut ctx.out);
     let start = seg.mark();
     for i in 0..batch {

@@ -13,6 +13,7 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Engine, Instr, SramRef, SramSpace};
 
 use crate::lower::sync::{done_sem, go_sem, RESERVED};
+use crate::lower::ResourceError;
 
 /// Alignment of every SRAM buffer.
 pub const ALIGN: u64 = 64;
@@ -51,20 +52,21 @@ impl<'a> Seg<'a> {
     }
 
     /// `bytes` in `space`, aligned; `Err` when the space is full.
-    pub fn alloc(&mut self, space: SramSpace, bytes: u64) -> Result<SramRef, String> {
+    pub fn alloc(&mut self, space: SramSpace, bytes: u64) -> Result<SramRef, ResourceError> {
         let k = usize::from(space.code());
         let at = self.next[k];
         let end = at + bytes.max(1).next_multiple_of(ALIGN);
         let cap = self.hw.sram_capacity(space);
         if end > cap {
-            return Err(format!(
-                "a {bytes}-byte buffer does not fit {} SRAM ({} of {cap} bytes in use)",
-                space.name(),
-                at
-            ));
+            return Err(ResourceError::SramFull {
+                bytes,
+                space: space.name(),
+                used: at,
+                capacity: cap,
+            });
         }
         self.next[k] = end;
-        let offset = u32::try_from(at).map_err(|_| "SRAM offset exceeds 32 bits".to_string())?;
+        let offset = u32::try_from(at).map_err(|_| ResourceError::SramOffset(at))?;
         Ok(SramRef::new(space, offset))
     }
 

@@ -28,7 +28,6 @@ mod rewrite;
 mod rules;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::eval::module_opset;
@@ -61,12 +60,6 @@ pub static INFO: PassInfo = PassInfo {
             default: "20000",
             help: "e-graph size limit in e-nodes per candidate",
         },
-        PassOption {
-            name: "time-limit-ms",
-            kind: OptionKind::UInt,
-            default: "1000",
-            help: "e-graph time limit per candidate, in milliseconds",
-        },
     ],
     build: |opts| {
         let at_least_one = |option: &'static str| match opts.uint(option)? {
@@ -80,7 +73,6 @@ pub static INFO: PassInfo = PassInfo {
         let limits = Limits {
             iterations: at_least_one("max-iterations")?,
             nodes: at_least_one("max-nodes")?,
-            time: Duration::from_millis(opts.uint("time-limit-ms")?),
         };
         Ok(Box::new(FuseAttention::new(limits)))
     },
@@ -91,7 +83,6 @@ impl Default for Limits {
         Limits {
             iterations: 30,
             nodes: 20_000,
-            time: Duration::from_millis(1000),
         }
     }
 }

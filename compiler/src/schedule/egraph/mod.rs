@@ -18,6 +18,8 @@ pub mod extract;
 pub mod lang;
 pub mod rules;
 
+use std::time::Duration;
+
 use egg::{Id, RecExpr, Runner, SimpleScheduler, StopReason};
 
 pub use extract::{extract, Extraction, Pin, Ranked};
@@ -107,6 +109,8 @@ pub fn build<'p>(pricer: &'p Pricer<'p>, shape: &LayerShape) -> ScheduleGraph<'p
         .with_scheduler(SimpleScheduler)
         .with_iter_limit(ITER_LIMIT)
         .with_node_limit(NODE_LIMIT)
+        // egg bounds runs by time by default (5 s): lift it, the limits above bound the run.
+        .with_time_limit(Duration::MAX)
         .with_expr(&seed)
         .run(&rules::rules(pricer, shape));
     let stop = stop_name(runner.stop_reason.as_ref());

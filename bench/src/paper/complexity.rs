@@ -24,6 +24,7 @@
 use std::collections::BTreeMap;
 
 use sofa_compiler::schedule::{Ablation, KhatPlacement, LayerPlan, LayerShape, Schedule};
+use sofa_ir::dialect::attn::QueryBlock;
 use sofa_ir::hw::HwConfig;
 
 use super::workload::Workload;
@@ -118,36 +119,6 @@ pub const VARIANTS: [(&str, Ablation); 4] = [
     ),
 ];
 
-/// One query block: rows, visible keys, active tiles (as the cost model splits a layer).
-struct Block {
-    rows: u64,
-    n: u64,
-    tiles: u64,
-}
-
-fn blocks(s: &LayerShape, q_block: u64, bc: u64) -> Vec<Block> {
-    (0..s.seq_q.div_ceil(q_block))
-        .map(|b| {
-            let rows = q_block.min(s.seq_q - b * q_block);
-            let n = if s.causal {
-                s.seq_k.min(b * q_block + rows)
-            } else {
-                s.seq_k
-            };
-            Block {
-                rows,
-                n,
-                tiles: n.div_ceil(bc),
-            }
-        })
-        .collect()
-}
-
-/// The selection budget of `n` visible keys: `⌈keep·n⌉`, within 1..=n.
-fn budget(keep: f64, n: u64) -> u64 {
-    ((keep * n as f64).ceil() as u64).clamp(1.min(n), n)
-}
-
 /// Compare-exchanges of one sort-core pass over `n` candidates keeping `sel`, per row.
 fn sort_compares(hw: &HwConfig, n: u64, sel: u64) -> f64 {
     // Any configuration prices: at least 2 inputs and 1..inputs outputs.
@@ -229,11 +200,12 @@ impl Walk<'_> {
         }
     }
 
-    fn block(&mut self, plan: &LayerPlan, b: &Block) {
+    fn block(&mut self, plan: &LayerPlan, b: &QueryBlock) {
         let (s, d) = (self.s, self.s.head_dim);
-        let per_tile = budget(s.keep, b.n).div_ceil(b.tiles.max(1));
-        for j in 0..b.tiles {
-            let width = plan.bc.min(b.n - j * plan.bc);
+        let tiles = b.tiles(plan.bc);
+        let per_tile = s.budget(b.visible).div_ceil(tiles.max(1));
+        for j in 0..tiles {
+            let width = plan.bc.min(b.visible - j * plan.bc);
             if plan.khat == KhatPlacement::Recompute {
                 self.predict(true, width * s.hidden * d);
             }
@@ -247,9 +219,9 @@ impl Walk<'_> {
             self.attend(b.rows, sel);
         }
         if self.abl.sads {
-            self.select(b.rows, b.n, budget(s.keep, b.n));
+            self.select(b.rows, b.visible, s.budget(b.visible));
         }
-        self.sync(b.rows, b.tiles.max(1));
+        self.sync(b.rows, tiles.max(1));
     }
 }
 
@@ -271,7 +243,7 @@ pub fn layer_complexity(
     if plan.khat == KhatPlacement::Spill {
         walk.predict(true, s.seq_k * s.hidden * s.head_dim);
     }
-    for b in blocks(s, plan.q_block, plan.bc.max(1)) {
+    for b in s.blocks(plan.q_block) {
         walk.block(plan, &b);
     }
     let heads = (s.batch * s.heads) as f64;

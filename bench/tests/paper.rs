@@ -1,19 +1,19 @@
-//! `sofa bench paper` (src/paper): each measurement against a stated threshold, and the
-//! command end to end. Thresholds are on the figures, never on timing.
+//! The paper benchmark (`sofa_bench::paper`): each measurement against a stated threshold.
+//! Thresholds are on the figures, never on timing. The command itself: `tests/cli_bench.rs`.
 
 use std::path::PathBuf;
 
-use sofa::paper::complexity::{self, VARIANTS};
-use sofa::paper::selection;
-use sofa::paper::synth::Synthetic;
-use sofa::paper::workload::Workload;
-use sofa::paper::{dram, rass, utilisation, PaperOptions};
+use sofa_bench::paper::complexity::{self, VARIANTS};
+use sofa_bench::paper::selection;
+use sofa_bench::paper::synth::Synthetic;
+use sofa_bench::paper::workload::Workload;
+use sofa_bench::paper::{dram, rass, utilisation, PaperOptions};
 use sofa_compiler::schedule::Schedule;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Engine;
 
 fn workloads() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/workloads"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../workloads"))
 }
 
 fn load(name: &str) -> Workload {
@@ -160,45 +160,6 @@ fn pe_utilisation_from_a_timing_only_run() {
     let sufa = u.of(Engine::Sufa);
     assert!(sufa > 0.3 && sufa <= 1.0, "SU-FA utilisation {sufa}");
     assert!(u.instructions > 1000 && u.total_cycles > 0);
-}
-
-#[test]
-fn the_command_prints_every_row() {
-    let dir = std::env::temp_dir().join(format!("sofa-bench-paper-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join("paper.json");
-    let args = ["sofa", "bench", "paper", "--json", "--workloads"];
-    let mut argv: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    argv.push(workloads().display().to_string());
-    argv.extend(["-o".to_string(), out.display().to_string()]);
-    assert_eq!(sofa::cli::run_with(argv), 0);
-    let json = std::fs::read_to_string(&out).unwrap();
-    std::fs::remove_dir_all(&dir).ok();
-    assert!(json.starts_with("{\n  \"format\": \"sofa-bench-paper\",\n  \"version\": 1,"));
-    for key in [
-        "dram.sofa",
-        "dram.rass",
-        "dram.tiling",
-        "complexity.dlzs",
-        "complexity.sads",
-        "complexity.sufa",
-        "sufa.fa2",
-        "sufa.ascending",
-        "sads.diff",
-        "rass.toy",
-        "pe.utilisation",
-    ] {
-        assert!(
-            json.contains(&format!("\"key\": \"{key}\"")),
-            "missing row {key}"
-        );
-    }
-    assert!(json.contains("\"sofa_text\": \"24 → 16\""));
-    // A bad workloads directory is an input error (exit 1), not a panic.
-    assert_eq!(
-        sofa::cli::run_with(["sofa", "bench", "paper", "--workloads", "/nonexistent"]),
-        1
-    );
 }
 
 #[test]
