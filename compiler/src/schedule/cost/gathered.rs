@@ -53,7 +53,7 @@ pub struct EmittedHead {
 }
 
 /// The lowering as the cost model needs it. The cost model does not import the lowering:
-/// `passes::cct_tile::LoweredHeads` implements this over `lower::emit_segment`, and whoever
+/// `passes::lowered_heads::LoweredHeads` implements this over `lower::emit_segment`, and whoever
 /// plans (the `cct-tile` pass, the driver) hands it in.
 pub trait HeadLowering {
     /// Emit one head of `h` at the workload type (f16), K and V gathered from DRAM.
