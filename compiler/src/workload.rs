@@ -12,6 +12,8 @@
 //! seq = 512
 //! # batch = 1         (default 1)
 //! causal = false      # required: decoders mask the future
+//! # window = 4096     (causal only: sliding window, each query sees itself and window − 1
+//! #                    keys before it, as Mistral; default: none)
 //! # keep_ratio = 1.0  (default 1 = dense; in [f32::MIN_POSITIVE, 1] = [1.2e-38, 1])
 //! ```
 //! Unknown keys are rejected by name; values are range-checked with the key named; errors of a
@@ -78,6 +80,8 @@ pub struct WorkloadSpec {
     #[serde(default = "default_batch")]
     pub batch: u64,
     pub causal: bool,
+    /// Sliding-window width (causal specs only).
+    pub window: Option<u64>,
     #[serde(default = "default_keep_ratio")]
     pub keep_ratio: f64,
 }
@@ -269,6 +273,7 @@ impl WorkloadSpec {
             ("head_dim", self.head_dim),
             ("seq", Some(self.seq)),
             ("batch", Some(self.batch)),
+            ("window", self.window),
         ];
         for (key, value) in counts {
             match value {
@@ -309,6 +314,12 @@ impl WorkloadSpec {
                     self.kv_heads(),
                     self.heads
                 ),
+            ));
+        }
+        if self.window.is_some() && !self.causal {
+            return Err(WorkloadError::invalid(
+                "window",
+                "a sliding window needs causal = true (it bounds how far back a query sees)",
             ));
         }
         check_keep_ratio(self.keep_ratio)
@@ -370,6 +381,7 @@ impl WorkloadSpec {
             head_dim: as_i64(head_dim),
             scale: f64::from(1.0 / (head_dim as f32).sqrt()),
             causal: self.causal,
+            window: self.window.and_then(|w| i64::try_from(w).ok()),
         }
     }
 }

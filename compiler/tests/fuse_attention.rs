@@ -92,6 +92,31 @@ fn every_fixture_block_becomes_one_mha() {
     }
 }
 
+/// The decoder fixtures with RoPE keep their K/V head layout and mask band through fusion:
+/// Qwen2 (dynamo SDPA: repeat_kv through an `allowzero` Reshape, Kᵀ through a flattened swap)
+/// has 2 kv heads; Mistral (eager) has 1 kv head and a sliding window of 5 keys.
+#[test]
+fn rope_fixtures_fuse_with_kv_heads_and_window() {
+    let cases = [
+        ("qwen2_gqa_rope_sdpa_dynamo_op18", 2, None),
+        ("mistral_swa_eager_ts_op17", 1, Some(5)),
+    ];
+    for (name, kv_heads, window) in cases {
+        let mut m = import(name);
+        run_pipeline(&mut m, pipeline());
+        assert_eq!(count(&m, "attn.mha"), 2, "{name}: attention blocks fused");
+        for a in attrs(&m) {
+            assert_eq!(
+                (a.heads, a.kv_heads, a.head_dim),
+                (4, kv_heads, 32),
+                "{name}"
+            );
+            assert!(a.causal, "{name}: causal");
+            assert_eq!(a.window, window, "{name}: window");
+        }
+    }
+}
+
 #[test]
 fn fused_fixtures_compute_the_same_outputs() {
     for name in FIXTURES {
@@ -254,8 +279,13 @@ fn repeat_kv(g: &mut G, x: sofa_ir::Value, n: i64) -> sofa_ir::Value {
     g.op("onnx.Reshape", &[e, s4], &[])
 }
 
-#[test]
-fn llama_gqa_rope_and_causal_constant_mask() {
+/// A Llama-style block: 8 query heads, `kv` kv heads repeated by `repeat`, RoPE, and a
+/// constant additive `[1, 1, 6, 6]` mask hiding key j from query i unless `visible(i, j)`.
+fn llama_block_with(
+    visible: impl Fn(usize, usize) -> bool,
+    kv: i64,
+    repeat: fn(&mut G, sofa_ir::Value, i64, i64) -> sofa_ir::Value,
+) -> Module {
     let (mut g, a) = G::new(17, &[dims(&[1, 6, 64])]);
     let angles: Vec<f32> = (0..48).map(|i| (i as f32 * 0.37).sin()).collect();
     let cos_v: Vec<f32> = angles.iter().map(|x| x.cos()).collect();
@@ -263,33 +293,86 @@ fn llama_gqa_rope_and_causal_constant_mask() {
     let cos = g.f32s(&[6, 8], &cos_v);
     let sin = g.f32s(&[6, 8], &sin_v);
     let q = llama_heads(&mut g, a[0], 8, 1, cos, sin);
-    let k = llama_heads(&mut g, a[0], 2, 2, cos, sin);
+    let k = llama_heads(&mut g, a[0], kv, 2, cos, sin);
     let v = {
-        let w = random(&[64, 16], 3);
-        let w = g.f32s(&[64, 16], w.as_f32().unwrap());
+        let w = random(&[64, kv as usize * 8], 3);
+        let w = g.f32s(&[64, kv as u64 * 8], w.as_f32().unwrap());
         let p = g.op("onnx.MatMul", &[a[0], w], &[]);
-        let shape = g.i64s(&[1, 6, 2, 8]);
+        let shape = g.i64s(&[1, 6, kv, 8]);
         let r = g.op("onnx.Reshape", &[p, shape], &[]);
         g.op("onnx.Transpose", &[r], &[perm(&[0, 2, 1, 3])])
     };
-    let (k4, v4) = (repeat_kv(&mut g, k, 4), repeat_kv(&mut g, v, 4));
+    let n = 8 / kv;
+    let (k4, v4) = (repeat(&mut g, k, kv, n), repeat(&mut g, v, kv, n));
     let kt = g.op("onnx.Transpose", &[k4], &[perm(&[0, 1, 3, 2])]);
     let s = g.op("onnx.MatMul", &[q, kt], &[]);
     let scale = g.scalar(1.0 / 8f32.sqrt());
     let scaled = g.op("onnx.Mul", &[s, scale], &[]);
     let mask: Vec<f32> = (0..36)
-        .map(|i| if i % 6 > i / 6 { f32::MIN } else { 0.0 })
+        .map(|x| if visible(x / 6, x % 6) { 0.0 } else { f32::MIN })
         .collect();
     let mask = g.f32s(&[1, 1, 6, 6], &mask);
     let masked = g.op("onnx.Add", &[scaled, mask], &[]);
     let p = g.op("onnx.Softmax", &[masked], &[axis(-1)]);
     let o = g.op("onnx.MatMul", &[p, v4], &[]);
-    let m = g.finish(&[o]);
+    g.finish(&[o])
+}
+
+/// [`llama_block_with`] 2 kv heads repeated as transformers' `repeat_kv` does.
+fn llama_block(visible: impl Fn(usize, usize) -> bool) -> Module {
+    llama_block_with(visible, 2, |g, x, _, n| repeat_kv(g, x, n))
+}
+
+/// The repetition spellings other than Unsqueeze/Expand/Reshape: `Tile` of the unsqueezed
+/// heads, and for one kv head `Tile`, `Expand` or `Concat` along the head axis. Each keeps the
+/// kv head count.
+#[test]
+fn tile_concat_and_single_head_repetitions_keep_kv_heads() {
+    type Repeat = fn(&mut G, sofa_ir::Value, i64, i64) -> sofa_ir::Value;
+    let tile_unsqueezed: Repeat = |g, x, kv, n| {
+        let two = g.i64s(&[2]);
+        let u = g.op("onnx.Unsqueeze", &[x, two], &[]);
+        let reps = g.i64s(&[1, 1, n, 1, 1]);
+        let t = g.op("onnx.Tile", &[u, reps], &[]);
+        let s4 = g.i64s(&[1, kv * n, 6, 8]);
+        g.op("onnx.Reshape", &[t, s4], &[])
+    };
+    let tile_heads: Repeat = |g, x, _, n| {
+        let reps = g.i64s(&[1, n, 1, 1]);
+        g.op("onnx.Tile", &[x, reps], &[])
+    };
+    let expand_heads: Repeat = |g, x, _, n| {
+        let shape = g.i64s(&[1, n, 6, 8]);
+        g.op("onnx.Expand", &[x, shape], &[])
+    };
+    let concat_heads: Repeat = |g, x, _, n| {
+        let copies = vec![x; n as usize];
+        g.op("onnx.Concat", &copies, &[axis(1)])
+    };
+    let cases: [(&str, i64, Repeat); 4] = [
+        ("tile of unsqueezed heads", 2, tile_unsqueezed),
+        ("tile of one head", 1, tile_heads),
+        ("expand of one head", 1, expand_heads),
+        ("concat of one head", 1, concat_heads),
+    ];
+    for (name, kv, repeat) in cases {
+        let m = llama_block_with(|i, j| j <= i, kv, repeat);
+        let (f, report) = fuse_and_compare(&m, &[random(&[1, 6, 64], 9)]);
+        assert_eq!(report.fused, 1, "{name}: {:?}", report.unfused_lines());
+        let a = MhaAttrs::of(&f, mhas(&f)[0]).unwrap();
+        assert_eq!((a.heads, a.kv_heads), (8, kv as i64), "{name}");
+    }
+}
+
+#[test]
+fn llama_gqa_rope_and_causal_constant_mask() {
+    let m = llama_block(|i, j| j <= i);
     let (f, report) = fuse_and_compare(&m, &[random(&[1, 6, 64], 9)]);
     assert_eq!(report.fused, 1, "{:?}", report.unfused_lines());
     let op = mhas(&f)[0];
     let a = MhaAttrs::of(&f, op).unwrap();
     assert_eq!((a.heads, a.kv_heads, a.head_dim, a.causal), (8, 2, 8, true));
+    assert_eq!(a.window, None);
     assert_eq!(
         f.op(op).operands.len(),
         3,
@@ -300,6 +383,31 @@ fn llama_gqa_rope_and_causal_constant_mask() {
         0,
         "the KV repetition died with the chain"
     );
+}
+
+/// Mistral's sliding window as a constant band (each query sees itself and the 2 keys before
+/// it) becomes `window = 3`; the mask goes, and the fused op computes what the band did.
+#[test]
+fn sliding_window_band_becomes_the_window_attribute() {
+    let m = llama_block(|i, j| j <= i && i < j + 3);
+    let (f, report) = fuse_and_compare(&m, &[random(&[1, 6, 64], 9)]);
+    assert_eq!(report.fused, 1, "{:?}", report.unfused_lines());
+    let op = mhas(&f)[0];
+    let a = MhaAttrs::of(&f, op).unwrap();
+    assert_eq!((a.kv_heads, a.causal, a.window), (2, true, Some(3)));
+    assert_eq!(f.op(op).operands.len(), 3, "the band mask is dropped");
+}
+
+/// A band that is not causal (keys after the query visible) is no window: the mask stays.
+#[test]
+fn a_non_causal_band_keeps_its_mask() {
+    let m = llama_block(|i, j| j + 2 >= i && j <= i + 1);
+    let (f, report) = fuse_and_compare(&m, &[random(&[1, 6, 64], 9)]);
+    assert_eq!(report.fused, 1, "{:?}", report.unfused_lines());
+    let op = mhas(&f)[0];
+    let a = MhaAttrs::of(&f, op).unwrap();
+    assert_eq!((a.causal, a.window), (false, None));
+    assert_eq!(f.op(op).operands.len(), 4, "the mask stays an operand");
 }
 
 #[test]
@@ -429,6 +537,51 @@ fn opset23_attention_with_3d_inputs_is_mapped_directly() {
         (count(&f, "onnx.Reshape"), count(&f, "onnx.Transpose")),
         (4, 4)
     );
+}
+
+/// Causality that the opset-23 op carries in `attn_mask` rather than `is_causal`: a constant
+/// top-left pattern gives `causal`, a band gives the window too, and the mask goes.
+#[test]
+fn opset23_attention_reads_causality_and_windows_from_attn_mask() {
+    for (window, want) in [(None, None), (Some(3), Some(3))] {
+        let types: Vec<TensorType> = [[1, 4, 6, 8], [1, 2, 6, 8], [1, 2, 6, 8]]
+            .iter()
+            .map(|d| TensorType::static_shape(d, ElemType::F32))
+            .collect();
+        let (mut g, a) = G::with_types(23, types);
+        let visible = |i: usize, j: usize| j <= i && window.is_none_or(|w| i < j + w);
+        let mask: Vec<f32> = (0..36)
+            .map(|x| {
+                if visible(x / 6, x % 6) {
+                    0.0
+                } else {
+                    f32::NEG_INFINITY
+                }
+            })
+            .collect();
+        let mask = g.f32s(&[6, 6], &mask);
+        let y = g.op_n("onnx.Attention", &[a[0], a[1], a[2], mask], &[], 1)[0];
+        let m = g.finish(&[y]);
+        let inputs = vec![
+            random(&[1, 4, 6, 8], 1),
+            random(&[1, 2, 6, 8], 2),
+            random(&[1, 2, 6, 8], 3),
+        ];
+        let (f, report) = fuse_and_compare(&m, &inputs);
+        assert_eq!(report.fused, 1);
+        let op = mhas(&f)[0];
+        let a = MhaAttrs::of(&f, op).unwrap();
+        assert_eq!(
+            (a.kv_heads, a.causal, a.window),
+            (2, true, want),
+            "{window:?}"
+        );
+        assert_eq!(
+            f.op(op).operands.len(),
+            3,
+            "{window:?}: the mask is dropped"
+        );
+    }
 }
 
 // ---- left alone, with a reason ---------------------------------------------------------------

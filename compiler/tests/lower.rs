@@ -40,6 +40,7 @@ fn spec(causal: bool) -> WorkloadSpec {
         seq: 300,
         batch: 1,
         causal,
+        window: None,
         keep_ratio: 1.0,
     }
 }

@@ -378,6 +378,7 @@ fn plan_layer_carries_the_ablation_and_sads_plans_one_tile() {
         head_dim: 8,
         scale: 0.35,
         causal: false,
+        window: None,
     };
     let mut spec = OpSpec::new(MHA)
         .operands(args)

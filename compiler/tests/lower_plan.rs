@@ -37,6 +37,7 @@ fn module(
         head_dim: 8,
         scale: 0.3,
         causal: true,
+        window: None,
     };
     let mut spec = OpSpec::new(MHA)
         .operands(args)

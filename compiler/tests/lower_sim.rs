@@ -46,6 +46,8 @@ struct Case {
     tc: u64,
     q_block: u64,
     causal: bool,
+    /// Sliding window (with `causal`): a query sees itself and the `w − 1` keys before it.
+    window: Option<u64>,
     mask: bool,
     keep: f64,
     /// With the mask: keys below this are excluded too (left padding).
@@ -65,6 +67,7 @@ fn case(schedule: Schedule) -> Case {
         tc: 3,
         q_block: 8,
         causal: false,
+        window: None,
         mask: true,
         keep: 1.0,
         left_pad: 0,
@@ -80,6 +83,7 @@ fn layer(c: &Case) -> Layer {
     };
     let shape = AttnShape {
         causal: c.causal,
+        window: c.window,
         scale: 1.0 / (c.d as f32).sqrt(),
         ..AttnShape::new(1, c.heads, c.kv_heads, c.queries, c.seq, c.d, DType::F32)
     };
@@ -108,7 +112,9 @@ fn reference(c: &Case, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f32> {
     for h in 0..c.heads as usize {
         let (qh, kh) = (h * sq * d, (h / group) * s * d);
         for i in 0..sq {
-            let visible = |j: usize| (!c.mask || !padded(c, j as u64)) && (!c.causal || j <= i);
+            let in_band =
+                |j: usize| !c.causal || (j <= i && c.window.is_none_or(|w| j + w as usize > i));
+            let visible = |j: usize| (!c.mask || !padded(c, j as u64)) && in_band(j);
             let scores: Vec<f64> = (0..s)
                 .map(|j| {
                     (0..d)
@@ -193,7 +199,15 @@ fn run(c: &Case, hw: &HwConfig) -> (Program, Vec<f32>, f32) {
         instrs,
     };
     if let Err(e) = p.check(hw) {
-        panic!("{:?}", &e[..e.len().min(3)]);
+        panic!(
+            "{:?} {}x{} w={:?} keep {}: {:?}",
+            c.schedule,
+            c.queries,
+            c.seq,
+            c.window,
+            c.keep,
+            &e[..e.len().min(3)]
+        );
     }
     let got = simulate(&p, hw, &inputs, &SimOptions::default())
         .unwrap_or_else(|e| panic!("{e}"))
@@ -251,6 +265,67 @@ fn causal_gqa_and_partial_tiles_are_exact() {
             }
         }
     }
+}
+
+#[test]
+fn sliding_windows_are_exact_under_every_schedule() {
+    let hw = HwConfig::default();
+    for s in SCHEDULES {
+        // Windows narrower than a key tile, spanning tiles, and wider than the block.
+        for (queries, seq, window) in [(20, 20, 2), (20, 20, 5), (12, 20, 9), (20, 13, 4)] {
+            for keep in [1.0, 0.5] {
+                let c = Case {
+                    heads: 4,
+                    kv_heads: 1,
+                    queries,
+                    seq,
+                    q_block: 4,
+                    causal: true,
+                    window: Some(window),
+                    mask: seq > PADDED_FROM,
+                    keep,
+                    ..case(s)
+                };
+                let (_, got, err) = run(&c, &hw);
+                if keep == 1.0 {
+                    assert!(
+                        err < 1e-5,
+                        "{s:?} {queries}x{seq} w={window}: max error {err}"
+                    );
+                } else {
+                    assert!(
+                        got.iter().all(|x| x.is_finite()),
+                        "{s:?} w={window} keep {keep}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A window of 8 over 64 keys in tiles of 8 and blocks of 8 queries: block b touches tiles
+/// b−1 and b only (1 + 7·2 = 15 per head) instead of the causal 1 + 2 + … + 8 = 36.
+#[test]
+fn windows_skip_key_tiles_behind_the_band() {
+    let hw = HwConfig::default();
+    let predictions = |window| {
+        let c = Case {
+            queries: 64,
+            seq: 64,
+            tc: 8,
+            q_block: 8,
+            causal: true,
+            window,
+            mask: false,
+            keep: 0.5,
+            ..case(Schedule::Cct)
+        };
+        let (p, _, _) = run(&c, &hw);
+        let dlzs = p.instrs.iter().filter(|i| matches!(i, Instr::DlzsS { .. }));
+        dlzs.count()
+    };
+    assert_eq!(predictions(None), 2 * 36);
+    assert_eq!(predictions(Some(8)), 2 * 15);
 }
 
 #[test]

@@ -157,6 +157,14 @@ fn bad_specs_name_the_key() {
         "keep_ratio"
     );
     assert_eq!(invalid_key(&with("\"bad\"", "\"  \"")), "name");
+    assert_eq!(
+        invalid_key(&with("causal = false", "causal = false\nwindow = 64")),
+        "window"
+    );
+    assert_eq!(
+        invalid_key(&with("causal = false", "causal = true\nwindow = 0")),
+        "window"
+    );
     let e = parse_spec(&with("seq = 512", "seq = 512\nsequence = 4")).unwrap_err();
     assert!(
         matches!(&e, WorkloadError::Parse { message, .. } if message.contains("sequence")),

@@ -16,7 +16,7 @@ use super::pipeline::{import_model, run_quiet};
     long_about = "Describe an ONNX model: producer, IR and opset versions, inputs and outputs with \
                   their dims, the op histogram, initializer bytes, and the attention blocks sofa \
                   recognises (after 'shape-infer,canonicalize,fuse-attention'), each with heads, \
-                  kv_heads, head_dim, scale and causal."
+                  kv_heads, head_dim, scale, causal and (for a sliding-window band) window."
 )]
 pub struct InspectArgs {
     /// The ONNX model file.
@@ -67,13 +67,17 @@ fn attention_report(m: &Module) -> String {
             .get("causal")
             .and_then(Attribute::as_bool)
             .map_or("?".into(), |v| v.to_string());
+        let window = a
+            .get("window")
+            .and_then(Attribute::as_int)
+            .map_or(String::new(), |w| format!(" window={w}"));
         let mask = if m.ops[op].operands.len() > 3 {
             "yes"
         } else {
             "no"
         };
         s.push_str(&format!(
-            "  #{i} heads={} kv_heads={} head_dim={} scale={scale} causal={causal} mask={mask} at {}\n",
+            "  #{i} heads={} kv_heads={} head_dim={} scale={scale} causal={causal}{window} mask={mask} at {}\n",
             int("heads"),
             int("kv_heads"),
             int("head_dim"),

@@ -203,9 +203,8 @@ impl Walk<'_> {
     fn block(&mut self, plan: &LayerPlan, b: &QueryBlock) {
         let (s, d) = (self.s, self.s.head_dim);
         let tiles = b.tiles(plan.bc);
-        let per_tile = s.budget(b.visible).div_ceil(tiles.max(1));
-        for j in 0..tiles {
-            let width = plan.bc.min(b.visible - j * plan.bc);
+        let per_tile = s.budget(b.keys()).div_ceil(tiles.max(1));
+        for (_, width) in b.tile_spans(plan.bc) {
             if plan.khat == KhatPlacement::Recompute {
                 self.predict(true, width * s.hidden * d);
             }
@@ -219,7 +218,7 @@ impl Walk<'_> {
             self.attend(b.rows, sel);
         }
         if self.abl.sads {
-            self.select(b.rows, b.visible, s.budget(b.visible));
+            self.select(b.rows, b.keys(), s.budget(b.keys()));
         }
         self.sync(b.rows, tiles.max(1));
     }

@@ -63,6 +63,7 @@ pub fn layer_shape(spec: &WorkloadSpec) -> LayerShape {
         head_dim,
         hidden: spec.heads.saturating_mul(head_dim),
         causal: spec.causal,
+        window: None,
         keep: spec.keep_ratio,
     }
 }

@@ -383,13 +383,23 @@ struct BlockGeo {
     /// First query row of the block and its row count.
     q0: u64,
     rows: u64,
-    /// Visible keys (all, or up to the block's last query when causal).
+    /// One past the last visible key (all keys, or up to the block's last query when
+    /// causal).
     n: u64,
+    /// The first key visible to some query of the block (0 unless windowed).
+    first: u64,
     /// Base of the block's q/o rows, and of the head's k rows, v rows in DRAM.
     q: u64,
     o: u64,
     k: u64,
     v: u64,
+}
+
+impl BlockGeo {
+    /// Keys visible to some query of the block: `[first, n)`.
+    fn keys(&self) -> u64 {
+        self.n - self.first
+    }
 }
 
 struct Emitter<'a> {
@@ -449,6 +459,7 @@ impl Emitter<'_> {
                         q0: qb.q0,
                         rows: qb.rows,
                         n: qb.visible,
+                        first: qb.first,
                         q: l.dram.q + qh + qb.q0 * rb,
                         o: l.dram.o + qh + qb.q0 * rb,
                         k: l.dram.k + kh,
@@ -516,20 +527,25 @@ impl Emitter<'_> {
         Ok(cs)
     }
 
-    /// Key tiles of the block: (first key, width), future tiles skipped.
+    /// Key tiles of the block: (first key, width), tiles in the future or before a window
+    /// skipped.
     fn tiles(&self, g: &BlockGeo) -> Vec<(u64, u64)> {
         let bc = self.l.bc();
-        (0..g.n.div_ceil(bc))
+        (g.first / bc..g.n.div_ceil(bc))
             .map(|j| (j * bc, bc.min(g.n - j * bc)))
             .collect()
     }
 
     /// For a causal layer, when the tile starting at `k0` of `width` keys reaches into some
-    /// row's future: the causal offset of its first key relative to the block's first query
-    /// (the causal table to add). `None` when every key of the tile is visible to every row.
+    /// row's future (or, windowed, behind some row's window): the offset of its first key
+    /// relative to the block's first query, which picks the band table to add. `None` when
+    /// every key of the tile is visible to every row.
     fn diagonal(&self, g: &BlockGeo, k0: u64, width: u64) -> Option<i64> {
         let delta = g.q0 as i64 - k0 as i64;
-        (self.l.shape.causal && delta < width as i64 - 1).then_some(delta)
+        let future = delta < width as i64 - 1;
+        let last_query = g.q0 + g.rows.max(1) - 1;
+        let past = self.l.shape.window.is_some_and(|w| k0 + w <= last_query);
+        (self.l.shape.causal && (future || past)).then_some(delta)
     }
 
     /// DMA: LD the mask tiles of the block's rows × keys `[k0, k0+w)` into ring entry `cm` of
@@ -549,7 +565,7 @@ impl Emitter<'_> {
         if let Some(delta) = diag {
             let table = self
                 .dram
-                .causal_mask(g.rows, w, delta, sdt)
+                .causal_mask(g.rows, w, delta, self.l.shape.window, sdt)
                 .ok_or_else(|| op_err(l, "DRAM addresses overflow".into()))?;
             let mrb: u32 = self.n(w * elem(sdt), "mask row bytes")?;
             self.out.push(Instr::Ld {

@@ -394,24 +394,18 @@ pub fn estimate(l: &Layer, f: &Fit) -> u64 {
     };
     let rows_cap = l.plan.q_block.min(f.rows_cap).max(1);
     let mut total = 0u64;
-    let mut q0 = 0;
-    while q0 < l.shape.seq_q {
-        let rows = rows_cap.min(l.shape.seq_q - q0);
-        let n = if l.shape.causal {
-            l.shape.seq_k.min(q0 + rows)
-        } else {
-            l.shape.seq_k
-        };
-        let tiles = n.div_ceil(l.bc().max(1));
+    for b in l.shape.query_blocks(rows_cap) {
+        let tiles = b.tiles(l.bc());
         total += BLOCK
             + match f.merge {
                 Merge::OnChip => tiles * tile + MERGE,
                 Merge::Spill { chunk, out_rows } => {
-                    let merges = rows.div_ceil(chunk_rows(l, chunk, out_rows, rows, tiles));
+                    let merges = b
+                        .rows
+                        .div_ceil(chunk_rows(l, chunk, out_rows, b.rows, tiles));
                     tiles * (tile + SPILL_TILE) + merges * MERGE
                 }
             };
-        q0 += rows;
     }
     total
 }

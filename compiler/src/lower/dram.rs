@@ -96,7 +96,14 @@ impl DramLayout {
     /// The causal mask of a `rows × width` score tile whose first key is `delta` positions
     /// before the block's first query: 0 where key `c ≤ r + delta`, −inf elsewhere, as `dt`
     /// (f16 or f32, the type of the scores it is added to). `None` for other types.
-    pub fn causal_mask(&mut self, rows: u64, width: u64, delta: i64, dt: DType) -> Option<u64> {
+    pub fn causal_mask(
+        &mut self,
+        rows: u64,
+        width: u64,
+        delta: i64,
+        window: Option<u64>,
+        dt: DType,
+    ) -> Option<u64> {
         let (zero, neg_inf): (&[u8], &[u8]) = match dt {
             DType::F16 => (&[0, 0], &[0x00, 0xfc]),
             DType::F32 => (&[0, 0, 0, 0], &[0x00, 0x00, 0x80, 0xff]),
@@ -106,20 +113,33 @@ impl DramLayout {
         let mut data = Vec::with_capacity(usize::try_from(bytes).ok()?);
         for r in 0..rows {
             for c in 0..width {
-                data.extend_from_slice(if visible(r, c, delta) { zero } else { neg_inf });
+                data.extend_from_slice(if visible(r, c, delta, window) {
+                    zero
+                } else {
+                    neg_inf
+                });
             }
         }
-        let name = format!("const.causal_mask.{dt}.r{rows}.w{width}.d{delta}");
+        let name = match window {
+            None => format!("const.causal_mask.{dt}.r{rows}.w{width}.d{delta}"),
+            Some(win) => format!("const.band_mask.{dt}.r{rows}.w{width}.d{delta}.win{win}"),
+        };
         self.constant(name, dt, vec![rows, width], data)
     }
 
     /// The dense schedule's slot table of a `rows × width` tile: `c` where key `c` is visible
     /// to row `r` (see [`DramLayout::causal_mask`]), `NO_INDEX` elsewhere.
-    pub fn slot_table(&mut self, rows: u64, width: u64, delta: i64) -> Option<u64> {
+    pub fn slot_table(
+        &mut self,
+        rows: u64,
+        width: u64,
+        delta: i64,
+        window: Option<u64>,
+    ) -> Option<u64> {
         let mut data = Vec::with_capacity(usize::try_from(rows.checked_mul(width)? * 4).ok()?);
         for r in 0..rows {
             for c in 0..width {
-                let v = if visible(r, c, delta) {
+                let v = if visible(r, c, delta, window) {
                     u32::try_from(c).ok()?
                 } else {
                     NO_INDEX
@@ -127,13 +147,19 @@ impl DramLayout {
                 data.extend_from_slice(&v.to_le_bytes());
             }
         }
-        let name = format!("const.slots.r{rows}.w{width}.d{delta}");
+        let name = match window {
+            None => format!("const.slots.r{rows}.w{width}.d{delta}"),
+            Some(win) => format!("const.slots.r{rows}.w{width}.d{delta}.win{win}"),
+        };
         self.constant(name, DType::U32, vec![rows, width], data)
     }
 }
 
-fn visible(r: u64, c: u64, delta: i64) -> bool {
-    (c as i64) <= (r as i64) + delta
+/// Whether key `c` of a tile is visible to row `r` when the tile's first key is `delta`
+/// before the block's first query: not in the row's future, and within its window if any.
+fn visible(r: u64, c: u64, delta: i64, window: Option<u64>) -> bool {
+    let behind = r as i64 + delta - c as i64;
+    behind >= 0 && window.is_none_or(|w| behind < w as i64)
 }
 
 #[cfg(test)]
@@ -144,8 +170,8 @@ mod tests {
     fn addresses_are_aligned_and_constants_shared() {
         let mut d = DramLayout::default();
         let a = d.add("a".into(), TensorKind::Input, DType::F32, vec![3], vec![]);
-        let m1 = d.causal_mask(2, 3, 0, DType::F16);
-        let m2 = d.causal_mask(2, 3, 0, DType::F16);
+        let m1 = d.causal_mask(2, 3, 0, None, DType::F16);
+        let m2 = d.causal_mask(2, 3, 0, None, DType::F16);
         assert_eq!(a, Some(0));
         assert_eq!(m1, Some(64));
         assert_eq!(m1, m2);
@@ -162,14 +188,14 @@ mod tests {
     #[test]
     fn f32_masks_and_unique_scratch_names() {
         let mut d = DramLayout::default();
-        d.causal_mask(1, 2, 0, DType::F32).unwrap();
+        d.causal_mask(1, 2, 0, None, DType::F32).unwrap();
         let v: Vec<f32> = d.tensors[0]
             .data
             .chunks(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
         assert_eq!(v, [0.0, f32::NEG_INFINITY]);
-        assert_eq!(d.causal_mask(1, 2, 0, DType::I32), None);
+        assert_eq!(d.causal_mask(1, 2, 0, None, DType::I32), None);
         d.scratch("x", ".ahat", DType::F32, vec![2]).unwrap();
         d.scratch("x", ".ahat", DType::F32, vec![2]).unwrap();
         assert_eq!(d.tensors[2].name, "x#2.ahat");

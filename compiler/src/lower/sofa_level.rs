@@ -63,6 +63,14 @@ impl Step {
         }
     }
 
+    /// The k_tile loop of a windowed layer records its window (see `sofa.for`).
+    fn windowed(mut self, window: Option<u64>) -> Step {
+        if let Some(w) = window {
+            self.attrs.push(("window", int(w)));
+        }
+        self
+    }
+
     /// Loops in this step and below.
     pub fn loops(&self) -> u64 {
         u64::from(self.name == d::FOR) + self.body.iter().map(Step::loops).sum::<u64>()
@@ -341,13 +349,10 @@ impl Ctx<'_> {
             tile.push(store(Buf::Part, "parts_spill", self.rows, prb));
         }
         let mut v = self.load_q();
-        v.push(Step::looped(
-            "k_tile",
-            l.shape.seq_k,
-            l.bc(),
-            l.shape.causal,
-            tile,
-        ));
+        v.push(
+            Step::looped("k_tile", l.shape.seq_k, l.bc(), l.shape.causal, tile)
+                .windowed(l.shape.window),
+        );
         match spill {
             None => v.extend(self.sync_store(Buf::Part, self.rows)),
             Some((chunk, out_rows)) => {

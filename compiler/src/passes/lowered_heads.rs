@@ -25,6 +25,7 @@ fn one_head(h: &HeadPlan<'_>) -> Layer {
     let s = h.shape;
     let shape = AttnShape {
         causal: s.causal,
+        window: s.window,
         ..AttnShape::new(1, 1, 1, s.seq_q, s.seq_k, s.head_dim, PRICED_DT)
     };
     let tc = h.tc.clamp(1, s.seq_k.max(1));
@@ -100,6 +101,7 @@ mod tests {
             head_dim: 64,
             hidden: 128,
             causal,
+            window: None,
             keep,
         }
     }

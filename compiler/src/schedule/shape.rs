@@ -3,7 +3,7 @@
 //! `schedule`: the cost model, the e-graph and the planner all read it, it reads none of them.
 
 use sofa_ir::dialect::attn::shape::QueryBlocks;
-use sofa_ir::dialect::attn::{query_blocks, AttnShape, SparseMhaAttrs, SPARSE_MHA};
+use sofa_ir::dialect::attn::{query_blocks, AttnShape, Band, SparseMhaAttrs, SPARSE_MHA};
 use sofa_ir::dialect::sofa::attention_kind;
 use sofa_ir::eval::sads::keep_count;
 use sofa_ir::hw::HwConfig;
@@ -22,12 +22,14 @@ pub struct LayerShape {
     /// Width of the token rows X that K/V are generated from (`heads · head_dim`).
     pub hidden: u64,
     pub causal: bool,
+    /// Sliding window of a causal layer (`None`: plain causal or not causal).
+    pub window: Option<u64>,
     /// Fraction of each row's visible keys kept (1 = dense).
     pub keep: f64,
 }
 
 /// A [`LayerShape`] as an ordered key (the keep ratio by its bits): memo and cache keys.
-pub type ShapeKey = (u64, u64, u64, u64, u64, u64, bool, u64);
+pub type ShapeKey = (u64, u64, u64, u64, u64, u64, bool, Option<u64>, u64);
 
 impl LayerShape {
     pub fn key(&self) -> ShapeKey {
@@ -39,6 +41,7 @@ impl LayerShape {
             self.head_dim,
             self.hidden,
             self.causal,
+            self.window,
             self.keep.to_bits(),
         )
     }
@@ -63,13 +66,19 @@ impl LayerShape {
             head_dim: shape.head_dim,
             hidden: shape.heads.saturating_mul(shape.head_dim),
             causal: shape.causal,
+            window: shape.window,
             keep,
         })
     }
 
     /// The query blocks of one (batch, head) in blocks of `rows` queries.
     pub fn blocks(&self, rows: u64) -> QueryBlocks {
-        query_blocks(self.seq_q, self.seq_k, self.causal, rows)
+        query_blocks(
+            self.seq_q,
+            self.seq_k,
+            Band::of(self.causal, self.window),
+            rows,
+        )
     }
 
     /// The selection budget of `n` visible keys.

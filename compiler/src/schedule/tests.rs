@@ -72,6 +72,7 @@ fn tiny(causal: bool, seq: u64) -> LayerShape {
         head_dim: 4,
         hidden: 4,
         causal,
+        window: None,
         keep: 0.5,
     }
 }

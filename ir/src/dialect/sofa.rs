@@ -20,7 +20,9 @@
 //!   ring = 1 : i64} : () -> ()`
 //! - `sofa.for` — a loop over `dim` from `lower` to `upper` by `step`; with `causal = true`
 //!   (only on `k_tile`) the upper bound of a query block starting at `q0` with `rows` rows is
-//!   `min(upper, q0 + rows)`: tiles in the block's future are skipped:
+//!   `min(upper, q0 + rows)`: tiles in the block's future are skipped; with `window = W` as
+//!   well the lower bound is `q0 + 1 − W` rounded down to a step (tiles behind every query's
+//!   window are skipped):
 //!   `"sofa.for"() ({ ... }) {dim = "k_tile", lower = 0 : i64, upper = 300 : i64,
 //!   step = 100 : i64, causal = true} : () -> ()`
 //! - `sofa.dma_load` — DRAM → SRAM, `rows` rows of `bytes` bytes (a full step's):
@@ -177,8 +179,8 @@ const KERNEL_OWN: [AttrDef; 6] = [
     req("sofa.from", S),
 ];
 /// The replaced op's attributes, its plan and `sofa.from`.
-static KERNEL_ATTRS: [AttrDef; 19] =
-    concat_attrs(concat_attrs::<5, 6, 11>(MHA_ATTRS, KERNEL_OWN), PLAN_ATTRS);
+static KERNEL_ATTRS: [AttrDef; 20] =
+    concat_attrs(concat_attrs::<6, 6, 12>(MHA_ATTRS, KERNEL_OWN), PLAN_ATTRS);
 
 pub static SOFA: Dialect = Dialect {
     name: "sofa",
@@ -231,6 +233,7 @@ pub static SOFA: Dialect = Dialect {
                 req("upper", I),
                 req("step", I),
                 AttrDef::optional("causal", B),
+                AttrDef::optional("window", I),
             ],
             props: &[],
             traits: &[],
@@ -423,6 +426,11 @@ fn verify_for(m: &Module, op: Op, errors: &mut Vec<String>) {
     let dim = m.op(op).attrs.get("dim").and_then(Attribute::as_str);
     if causal == Some(true) && dim != Some("k_tile") {
         errors.push("causal = true is only meaningful on a k_tile loop".into());
+    }
+    match int(m, op, "window") {
+        Some(w) if w < 1 => errors.push(format!("window must be at least 1, got {w}")),
+        Some(_) if causal != Some(true) => errors.push("window needs causal = true".into()),
+        _ => {}
     }
     if m.op(op).regions.first().map(|&r| m.regions[r].blocks.len()) != Some(1) {
         errors.push("the loop region must hold exactly one block".into());

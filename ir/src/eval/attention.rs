@@ -23,6 +23,8 @@ use crate::types::ElemType;
 pub struct AttentionOptions {
     pub scale: f32,
     pub causal: bool,
+    /// With `causal`: a query sees itself and the `window − 1` keys before it.
+    pub window: Option<usize>,
     /// Keys before the current block (causal offset).
     pub past_len: usize,
     /// `softcap * tanh(s / softcap)` when positive.
@@ -173,11 +175,19 @@ pub fn attention_core(
     }
     if opts.causal {
         for (row, chunk) in scores.chunks_mut(d.kv_len.max(1)).enumerate() {
-            let i = row % d.q_len.max(1);
+            let i = row % d.q_len.max(1) + opts.past_len;
             chunk
                 .iter_mut()
-                .skip(i + opts.past_len + 1)
+                .skip(i + 1)
                 .for_each(|s| *s = f32::NEG_INFINITY);
+            if let Some(w) = opts.window {
+                // Keys j ≤ i − w are out of the window.
+                let before = (i + 1).saturating_sub(w);
+                chunk
+                    .iter_mut()
+                    .take(before)
+                    .for_each(|s| *s = f32::NEG_INFINITY);
+            }
         }
     }
     let mut probs = scores.clone();
@@ -272,6 +282,7 @@ pub fn attention(args: &OpArgs) -> KResult<Vec<Tensor>> {
         .opt_float("scale")?
         .unwrap_or(1.0 / (dims.head_dim as f32).sqrt());
     let opts = AttentionOptions {
+        window: None,
         scale,
         causal: args.int("is_causal", 0)? != 0,
         past_len,

@@ -34,6 +34,14 @@ pub fn mha_attrs(attrs: &AttrDict) -> KResult<MhaAttrs> {
             .get("causal")
             .and_then(|a| a.as_bool())
             .ok_or_else(|| EvalErrorKind::attr("causal", "required bool"))?,
+        window: match attrs.get("window") {
+            None => None,
+            Some(w) => Some(
+                w.as_int()
+                    .filter(|&w| w >= 1)
+                    .ok_or_else(|| EvalErrorKind::attr("window", "positive integer"))?,
+            ),
+        },
     })
 }
 
@@ -74,6 +82,7 @@ fn mha_kernel(
     let opts = AttentionOptions {
         scale: a.scale as f32,
         causal: a.causal,
+        window: a.window.map(|w| w as usize),
         past_len: 0,
         softcap: 0.0,
         zero_masked_rows: true,
@@ -102,6 +111,7 @@ mod tests {
             head_dim: 2,
             scale: 1.0,
             causal,
+            window: None,
         }
     }
 

@@ -173,6 +173,7 @@ struct Problem<'a> {
     mask: Option<Vec<f32>>,
     scale: f32,
     causal: bool,
+    window: Option<usize>,
 }
 
 impl<'a> Problem<'a> {
@@ -206,13 +207,14 @@ impl<'a> Problem<'a> {
             mask,
             scale: m.scale as f32,
             causal: m.causal,
+            window: m.window.map(|w| w as usize),
         })
     }
 
     /// The mask value of (row, key) where `row = (b·H + h)·Sq + i`, or `None` when the key is
     /// excluded (`-inf`, or in the causal future of query `i`).
     fn mask_at(&self, row: usize, i: usize, t: usize) -> Option<f32> {
-        if self.causal && t > i {
+        if self.causal && (t > i || self.window.is_some_and(|w| t + w <= i)) {
             return None;
         }
         let m = self
@@ -296,6 +298,7 @@ impl<'a> Problem<'a> {
         let opts = AttentionOptions {
             scale: self.scale,
             causal: self.causal,
+            window: self.window,
             past_len: 0,
             softcap: 0.0,
             zero_masked_rows: true,

@@ -81,7 +81,7 @@ impl Emitter<'_> {
     ) -> Result<SramRef, LowerError> {
         let table = self
             .dram
-            .slot_table(g.rows, w, delta)
+            .slot_table(g.rows, w, delta, self.l.shape.window)
             .ok_or_else(|| op_err(self.l, "DRAM addresses overflow".into()))?;
         let sb = self.sram.at(Buf::DenseSlot, c);
         let srb: u32 = self.n(w * U32, "slot row bytes")?;

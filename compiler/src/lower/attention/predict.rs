@@ -25,7 +25,7 @@ impl Emitter<'_> {
     /// The `cct` key tiles of a block; returns the tile count.
     pub(super) fn cct_tiles(&mut self, g: &BlockGeo, qs: u64) -> Result<u64, LowerError> {
         let tiles = self.tiles(g);
-        let per_tile = self.l.budget(g.n).div_ceil(tiles.len().max(1) as u64);
+        let per_tile = self.l.budget(g.keys()).div_ceil(tiles.len().max(1) as u64);
         let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
         self.sems.take(Chan::QDlzs, self.out);
         self.sems.take(Chan::QSufa, self.out);

@@ -71,8 +71,8 @@ impl Emitter<'_> {
         self.sems.take(Chan::QDlzs, self.out);
         self.sems.take(Chan::QSufa, self.out);
         self.predict_to_dram(g, qs, plan.khat_keys)?;
-        let sel = self.l.budget(g.n);
-        let (rc, keys) = plan.chunk(self.l, g.rows, g.n);
+        let sel = self.l.budget(g.keys());
+        let (rc, keys) = plan.chunk(self.l, g.rows, g.keys());
         let chunks = g.rows.div_ceil(rc);
         for i in 0..chunks {
             let r0 = i * rc;
@@ -83,7 +83,7 @@ impl Emitter<'_> {
                     row: 0,
                     rows,
                     sel,
-                    n: g.n,
+                    n: g.keys(),
                     tile: 0,
                 }]
             } else {
@@ -96,13 +96,15 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    /// Stage 1: per K̂ tile of `width` keys, LD → predict (with masks) → ST into the Â spill.
+    /// Stage 1: per K̂ tile of `width` keys from the block's first visible key, LD → predict
+    /// (with masks) → ST into the Â spill at the tile's key columns.
     fn predict_to_dram(&mut self, g: &BlockGeo, qs: u64, width: u64) -> Result<(), LowerError> {
         let rb = self.row_bytes();
         let sc = elem(score_dt(self.l));
-        let tiles = g.n.div_ceil(width.max(1));
+        let tiles = g.keys().div_ceil(width.max(1));
         for j in 0..tiles {
-            let (k0, w) = (j * width, width.min(g.n - j * width));
+            let k0 = g.first + j * width;
+            let w = width.min(g.n - k0);
             let c = self.next(Chan::KHat);
             let kt = self.sram.at(Buf::KTile, c);
             self.sems.acquire(Chan::KHat, self.out);
@@ -135,7 +137,8 @@ impl Emitter<'_> {
     }
 
     /// Stages 2 and 3 for block rows `[r0, r0 + rows)`: LD their Â → SADS over the visible
-    /// keys → each list attended → the partials (`tiles` blocks of the rows) through DRAM →
+    /// keys (columns from the block's first, indices made absolute by `base`) → each list
+    /// attended → the partials (`tiles` blocks of the rows) through DRAM →
     /// SUFA.SYNC → ST.
     fn select_chunk(
         &mut self,
@@ -151,15 +154,15 @@ impl Emitter<'_> {
         let rows16: u16 = self.n(rows, "rows")?;
         self.out.push(Instr::Ld {
             dst: ahat,
-            src: DramAddr(self.spills.ahat + r0 * self.l.shape.seq_k * sc),
+            src: DramAddr(self.spills.ahat + (r0 * self.l.shape.seq_k + g.first) * sc),
             rows: self.n(rows, "rows")?,
-            row_bytes: self.n(g.n * sc, "Â row bytes")?,
+            row_bytes: self.n(g.keys() * sc, "Â row bytes")?,
             stride: self.n(self.l.shape.seq_k * sc, "Â stride")?,
         });
         self.sems.publish(Chan::Reload, self.out);
         let ci = self.next(Chan::Idx);
         let idx = self.sram.at(Buf::Idx, ci);
-        let sel = self.l.budget(g.n);
+        let sel = self.l.budget(g.keys());
         self.sems.take(Chan::Reload, self.out);
         self.sems.acquire(Chan::Idx, self.out);
         self.out.push(Instr::Sads {
@@ -167,9 +170,9 @@ impl Emitter<'_> {
             top: self.sram.at(Buf::Top, 0),
             src: ahat,
             rows: rows16,
-            n: self.n(g.n, "visible keys")?,
+            n: self.n(g.keys(), "visible keys")?,
             sel: self.n(sel, "sel")?,
-            base: 0,
+            base: self.n(g.first, "first key")?,
             radius: self.l.plan.radius,
             dt: score_dt(self.l),
         });

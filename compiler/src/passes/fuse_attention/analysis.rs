@@ -42,6 +42,9 @@ pub struct ShapedOut {
     pub shape: LeafRef,
     pub input: Vec<Dim>,
     pub out: TensorType,
+    /// The Reshape's `allowzero`: a 0 in the shape is a zero-sized dim, not a copied one.
+    /// Copies of the op keep it, so that they mean what the original meant.
+    pub allowzero: bool,
 }
 
 /// The analysis; it owns the candidate's leaf table.
@@ -134,11 +137,14 @@ pub fn unsqueeze_result(t: &TensorType, axis: i64) -> Option<TensorType> {
 }
 
 /// The recorded result type of a Reshape/Expand by shape operand `shape` of an input `t`.
-pub fn shaped_result(table: &[ShapedOut], shape: LeafRef, t: &TensorType) -> Option<TensorType> {
+pub fn shaped_result<'t>(
+    table: &'t [ShapedOut],
+    shape: LeafRef,
+    t: &TensorType,
+) -> Option<&'t ShapedOut> {
     table
         .iter()
         .find(|s| s.shape == shape && s.input == t.dims && s.out.elem == t.elem)
-        .map(|s| s.out.clone())
 }
 
 fn binary_ty(eg: &AttnGraph, a: Id, b: Id) -> Option<TensorType> {
@@ -164,7 +170,7 @@ fn shaped_ty(eg: &AttnGraph, x: Id, shape: Id) -> Option<TensorType> {
         AttnLang::Leaf(r) => Some(*r),
         _ => None,
     })?;
-    shaped_result(&eg.analysis.shaped, leaf, ty_of(eg, x)?)
+    shaped_result(&eg.analysis.shaped, leaf, ty_of(eg, x)?).map(|s| s.out.clone())
 }
 
 fn ty2(

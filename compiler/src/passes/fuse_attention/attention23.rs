@@ -6,14 +6,20 @@
 //! 3-D `[B, S, H·D]` inputs are split with `Reshape [0, 0, H, D]` + `Transpose [0, 2, 1, 3]`, and
 //! the result is merged back with the inverse pair. ONNX's GQA (query head h reads kv head
 //! h / (Hq/Hkv)), its bool mask (true = attend) and float mask, its top-left `is_causal` and its
-//! default scale 1/√D are those of `attn.mha`.
+//! default scale 1/√D are those of `attn.mha`. A mask that carries the causal pattern or a
+//! sliding-window band (checked at the probe shapes, as for the e-graph path) sets `causal`
+//! and `window` too, and is dropped when it is nothing else.
 
 use sofa_ir::attr::{Attribute, DenseAttr};
 use sofa_ir::dialect::attn::{MhaAttrs, MHA};
 use sofa_ir::dialect::{DialectRegistry, Trait};
 use sofa_ir::{Dim, ElemType, Module, Op, OpSpec, SecondaryMap, TensorType, Type, Value};
 
+use super::build::scalar_constant;
+use super::causal::{self, Causal, MaskContext};
 use super::extract::Refusal;
+use super::module_opset;
+use super::probe::Probes;
 
 fn refuse(detail: impl Into<String>) -> Refusal {
     Refusal::new("unfused-attention-op", detail)
@@ -140,15 +146,48 @@ fn check_mappable(
     Ok(mask)
 }
 
+/// The mask's causal structure (see [`super::causal`]): `attn_mask` may carry the causal
+/// pattern or band instead of `is_causal`.
+fn mask_band(
+    m: &Module,
+    dialects: &DialectRegistry,
+    probes: &Probes,
+    op: Op,
+    mask: Option<Value>,
+) -> Causal {
+    let Some(mask) = mask else {
+        return Causal::default();
+    };
+    let xs = &m.op(op).operands;
+    let (Some(q), Some(k)) = (tensor(m, xs[0]), tensor(m, xs[1])) else {
+        return Causal::default();
+    };
+    // The sequence axis: 2 of [B, H, S, D], 1 of [B, S, H·D].
+    let axis = q.rank() - 2;
+    let scalar = |v| scalar_constant(m, dialects, v);
+    let cx = MaskContext {
+        m,
+        opset: module_opset(m),
+        probes,
+        sq: &q.dims[axis],
+        sk: &k.dims[axis],
+        scalar: &scalar,
+    };
+    causal::analyse(&cx, mask)
+}
+
 /// Replace `op` by an `attn.mha`; returns it and the number of ops erased.
 pub fn map_attention(
     m: &mut Module,
     dialects: &DialectRegistry,
+    probes: &Probes,
     op: Op,
 ) -> Result<(Op, u64), Refusal> {
     let uses = m.uses();
     let mask = check_mappable(m, &uses, op)?;
     let l = layout(m, op)?;
+    let band = mask_band(m, dialects, probes, op, mask);
+    let mask = mask.filter(|_| !band.mask_is_causal);
     if l.kv_heads == 0 || l.heads % l.kv_heads != 0 {
         return Err(refuse("kv heads do not divide query heads"));
     }
@@ -161,7 +200,8 @@ pub fn map_attention(
         kv_heads: l.kv_heads as i64,
         head_dim: l.head_dim as i64,
         scale,
-        causal: int_attr(m, op, "is_causal").unwrap_or(0) != 0,
+        causal: int_attr(m, op, "is_causal").unwrap_or(0) != 0 || band.causal,
+        window: band.window.and_then(|w| i64::try_from(w).ok()),
     };
     let xs = m.op(op).operands.clone();
     let y_ty = tensor(m, m.result(op, 0))

@@ -22,7 +22,7 @@ use super::probe::Probes;
 use crate::passes::equiv::{constant_value, resolve_dense};
 
 /// How many ops deep the term reaches from the root.
-pub const MAX_DEPTH: usize = 12;
+pub const MAX_DEPTH: usize = 16;
 /// How many IR values one term may hold.
 pub const MAX_VALUES: usize = 160;
 
@@ -260,11 +260,13 @@ impl Builder<'_> {
                 let perm = self.eg.add(AttnLang::Perm(self.perm(op)?));
                 AttnLang::Transpose([self.chain(op, operands[0], depth), perm])
             }
-            "onnx.Reshape" | "onnx.Expand"
-                if operands.len() == 2 && self.int_attr(op, "allowzero").unwrap_or(0) == 0 =>
-            {
+            "onnx.Reshape" | "onnx.Expand" if operands.len() == 2 => {
                 return self.shaped(op, v, &operands, depth);
             }
+            "onnx.Tile" if operands.len() == 2 && self.tile_is_broadcast(&operands) => {
+                return self.shaped(op, v, &operands, depth);
+            }
+            "onnx.Concat" => return self.head_copies(op, v, &operands, depth),
             "onnx.Unsqueeze" => {
                 let axis = self.eg.add(AttnLang::Int(self.unsqueeze_axis(op, v)?));
                 AttnLang::Unsqueeze([self.chain(op, operands[0], depth), axis])
@@ -291,12 +293,22 @@ impl Builder<'_> {
     fn shaped(&mut self, op: Op, v: Value, operands: &[Value], depth: usize) -> Option<Id> {
         let input = tensor_ty(self.m, operands[0])?.dims.clone();
         let out = tensor_ty(self.m, v)?.clone();
-        let x = self.chain(op, operands[0], depth);
+        let allowzero = self.int_attr(op, "allowzero").unwrap_or(0) != 0;
         let (shape, leaf) = self.shape_leaf(operands[1]);
+        // One shape operand on one input type must mean one thing wherever it is copied.
+        let known = &self.eg.analysis.shaped;
+        if known
+            .iter()
+            .any(|s| s.shape == leaf && s.input == input && s.allowzero != allowzero)
+        {
+            return None;
+        }
+        let x = self.chain(op, operands[0], depth);
         self.eg.analysis.shaped.push(ShapedOut {
             shape: leaf,
             input,
             out,
+            allowzero,
         });
         let node = if self.m.op(op).name == "onnx.Reshape" {
             AttnLang::Reshape([x, shape])
@@ -304,6 +316,42 @@ impl Builder<'_> {
             AttnLang::Expand([x, shape])
         };
         Some(self.eg.add(node))
+    }
+
+    /// A Tile whose repeats are 1 on every axis where its input is not 1 is an Expand by the
+    /// repeats (Expand broadcasts both ways): `Tile(Unsqueeze(K, 2), [1, 1, n, 1, 1])` is the
+    /// repeat_kv spelling, and so is `Tile(K, [1, n, 1, 1])` for a single kv head.
+    fn tile_is_broadcast(&self, operands: &[Value]) -> bool {
+        let (Some(t), Some(reps)) = (
+            tensor_ty(self.m, operands[0]),
+            int_constant(self.m, self.dialects, operands[1]),
+        ) else {
+            return false;
+        };
+        reps.len() == t.rank()
+            && reps.iter().all(|&r| r >= 1)
+            && reps
+                .iter()
+                .zip(&t.dims)
+                .all(|(&r, d)| r == 1 || d.as_static() == Some(1))
+    }
+
+    /// `Concat([K; n], axis = 1)` of one single-head K is `(repeat_kv K n)` (every query head
+    /// reads head 0).
+    fn head_copies(&mut self, op: Op, v: Value, operands: &[Value], depth: usize) -> Option<Id> {
+        let &x = operands.first()?;
+        let t = tensor_ty(self.m, x)?;
+        let axis = self.int_attr(op, "axis")?;
+        let copies = operands.len();
+        let single_head = t.rank() == 4 && t.dims[1].as_static() == Some(1);
+        let same = operands.iter().all(|&o| o == x);
+        if !(single_head && same && copies > 1 && normalize_axis(axis, 4).ok()? == 1) {
+            return None;
+        }
+        tensor_ty(self.m, v)?;
+        let x = self.chain(op, x, depth);
+        let n = self.eg.add(AttnLang::Int(i64::try_from(copies).ok()?));
+        Some(self.eg.add(AttnLang::RepeatKv([x, n])))
     }
 
     /// A MatMul with a constant operand is a projection: the chain stops there.

@@ -8,12 +8,15 @@
 //! (key j visible to query i iff j ≤ i) over the `[Sq, Sk]` the scores have at that probe.
 //!
 //! `causal = true` when one part equals the pattern: the mask then implies causal masking, so
-//! adding it to `attn.mha` changes nothing. When the whole mask is such a part, it carries no
+//! adding it to `attn.mha` changes nothing. A part may also be a causal *band* — key j visible
+//! to query i iff i − W < j ≤ i, a sliding window of W keys (Mistral) — which gives the op its
+//! `window = W`; every probe must agree on W (a probe shorter than W sees plain causal
+//! masking, which is consistent with it). When the whole mask is such a part, it carries no
 //! other information and is dropped; otherwise it stays the mask operand (GPT-2's causal AND
 //! padding mask), which keeps the rewrite exact.
 
 use sofa_ir::eval::{Tensor, TensorData};
-use sofa_ir::{Dim, Module, Value};
+use sofa_ir::{Dim, ElemType, Module, Value};
 
 use super::probe::Probes;
 
@@ -21,13 +24,18 @@ use super::probe::Probes;
 const MASKED_AT_MOST: f64 = -1e30;
 
 /// What the mask says about causality.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Causal {
     /// The mask includes top-left causal masking.
     pub causal: bool,
+    /// ... within a sliding window of this many keys.
+    pub window: Option<u64>,
     /// The mask is nothing but that causal masking (it can be dropped).
     pub mask_is_causal: bool,
 }
+
+/// A causal band seen at one probe: `None` for plain causal masking.
+type Window = Option<u64>;
 
 /// How a mask part is read.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -52,21 +60,29 @@ pub struct MaskContext<'a> {
     pub scalar: &'a dyn Fn(Value) -> Option<f64>,
 }
 
-/// Analyse the additive mask `mask`.
+/// Analyse the mask `mask`: additive when float, keep-mask (true = attend) when bool.
 pub fn analyse(cx: &MaskContext<'_>, mask: Value) -> Causal {
-    if part_is_causal(cx, mask, Kind::Additive) == Some(true) {
+    let kind = match cx.m.value_type(mask).elem() {
+        Some(ElemType::I1) => Kind::Keep,
+        _ => Kind::Additive,
+    };
+    if let Some(window) = part_band(cx, mask, kind) {
         return Causal {
             causal: true,
+            window,
             mask_is_causal: true,
         };
     }
     let mut parts = Vec::new();
-    decompose(cx, mask, Kind::Additive, &mut parts, 0);
-    let causal = parts
+    decompose(cx, mask, kind, &mut parts, 0);
+    // The narrowest band of the parts: their conjunction is what the mask keeps.
+    let bands: Vec<Window> = parts
         .into_iter()
-        .any(|(v, kind)| part_is_causal(cx, v, kind) == Some(true));
+        .filter_map(|(v, kind)| part_band(cx, v, kind))
+        .collect();
     Causal {
-        causal,
+        causal: !bands.is_empty(),
+        window: bands.into_iter().flatten().min(),
         mask_is_causal: false,
     }
 }
@@ -126,28 +142,56 @@ fn decompose(
     }
 }
 
-/// `Some(true)` when `v` is a position function equal to the causal pattern at every probe,
-/// `Some(false)` when it is a position function that differs, `None` when it is not one.
-fn part_is_causal(cx: &MaskContext<'_>, v: Value, kind: Kind) -> Option<bool> {
+/// The band `v` implements when it is a position function equal to a causal band at every
+/// probe (the same window wherever a probe can see it), `None` otherwise.
+fn part_band(cx: &MaskContext<'_>, v: Value, kind: Kind) -> Option<Window> {
     let tensors = cx.probes.eval_all(cx.m, cx.opset, v)?;
-    let all = tensors.iter().enumerate().all(|(p, t)| {
-        let (Some(sq), Some(sk)) = (cx.probes.size(p, cx.sq), cx.probes.size(p, cx.sk)) else {
-            return false;
-        };
-        matches_pattern(t, kind, sq as usize, sk as usize)
-    });
-    Some(all)
+    let mut seen = Vec::with_capacity(tensors.len());
+    for (p, t) in tensors.iter().enumerate() {
+        let (sq, sk) = (cx.probes.size(p, cx.sq)?, cx.probes.size(p, cx.sk)?);
+        seen.push((sq, band_pattern(t, kind, sq as usize, sk as usize)?));
+    }
+    let window = seen.iter().find_map(|&(_, w)| w);
+    // Every probe long enough to show the window shows it; shorter ones see plain causal.
+    let agrees = |&(sq, w): &(u64, Window)| match window {
+        Some(win) if sq > win => w == Some(win),
+        _ => w.is_none(),
+    };
+    seen.iter().all(agrees).then_some(window)
 }
 
-/// `t` broadcast over `[.., Sq, Sk]` is the top-left causal pattern (read as `kind`).
-fn matches_pattern(t: &Tensor, kind: Kind, sq: usize, sk: usize) -> bool {
+/// The band `t` broadcast over `[.., Sq, Sk]` is (read as `kind`): `Some(None)` for the
+/// top-left causal pattern, `Some(Some(w))` for the causal band of `w` keys (visible iff
+/// `i − w < j ≤ i`, with `w < Sq` so that it differs from plain causal), `None` otherwise.
+fn band_pattern(t: &Tensor, kind: Kind, sq: usize, sk: usize) -> Option<Window> {
+    let visible = visibility(t, kind, sq, sk)?;
+    // The window: the span of the first row whose earliest visible key is not key 0.
+    let mut window: Window = None;
+    for (i, row) in visible.iter().enumerate() {
+        let lo = row.iter().position(|&v| v)?;
+        if lo > i {
+            return None; // a key after the query is its first: not causal
+        }
+        if lo > 0 && window.is_none() {
+            window = Some((i - lo + 1) as u64);
+        }
+    }
+    let expect = |i: usize, j: usize| j <= i && window.is_none_or(|w| (j as u64) + w > i as u64);
+    (0..sq)
+        .all(|i| (0..sk).all(|j| visible[i][j] == expect(i, j)))
+        .then_some(window)
+}
+
+/// `t` broadcast over `[.., Sq, Sk]` as one `[Sq][Sk]` visibility plane (read as `kind`),
+/// when every plane of `t` is the same and every entry is visible or masked.
+fn visibility(t: &Tensor, kind: Kind, sq: usize, sk: usize) -> Option<Vec<Vec<bool>>> {
     let shape = t.shape();
     if shape.len() < 2 || sq < 2 || sk < 2 {
-        return false;
+        return None;
     }
     let (rows, cols) = (shape[shape.len() - 2], shape[shape.len() - 1]);
     if !(rows == sq || rows == 1) || !(cols == sk || cols == 1) {
-        return false;
+        return None;
     }
     let plane = rows * cols;
     let visible = |x: usize| -> Option<bool> {
@@ -167,15 +211,23 @@ fn matches_pattern(t: &Tensor, kind: Kind, sq: usize, sk: usize) -> bool {
             _ => None,
         }
     };
-    (0..t.len() / plane.max(1)).all(|outer| {
-        (0..sq).all(|i| {
-            (0..sk).all(|j| {
-                let r = if rows == 1 { 0 } else { i };
-                let c = if cols == 1 { 0 } else { j };
-                visible(outer * plane + r * cols + c) == Some(j <= i)
-            })
-        })
-    })
+    let at = |outer: usize, i: usize, j: usize| {
+        let r = if rows == 1 { 0 } else { i };
+        let c = if cols == 1 { 0 } else { j };
+        visible(outer * plane + r * cols + c)
+    };
+    let first: Vec<Vec<bool>> = (0..sq)
+        .map(|i| (0..sk).map(|j| at(0, i, j)).collect::<Option<Vec<bool>>>())
+        .collect::<Option<_>>()?;
+    let same = (1..t.len() / plane.max(1))
+        .all(|outer| (0..sq).all(|i| (0..sk).all(|j| at(outer, i, j) == Some(first[i][j]))));
+    same.then_some(first)
+}
+
+/// `t` is the plain top-left causal pattern.
+#[cfg(test)]
+fn matches_pattern(t: &Tensor, kind: Kind, sq: usize, sk: usize) -> bool {
+    band_pattern(t, kind, sq, sk) == Some(None)
 }
 
 #[cfg(test)]
@@ -199,5 +251,22 @@ mod tests {
         assert!(matches_pattern(&tl, Kind::Additive, 2, 3));
         let all_visible = Tensor::from_bool(vec![1, 1], vec![true]).unwrap();
         assert!(!matches_pattern(&all_visible, Kind::Keep, 3, 3));
+    }
+
+    #[test]
+    fn bands_give_their_window() {
+        let plane = |f: &dyn Fn(usize, usize) -> bool| {
+            let keep = (0..16).map(|x| f(x / 4, x % 4)).collect();
+            Tensor::from_bool(vec![4, 4], keep).unwrap()
+        };
+        let band2 = plane(&|i, j| j <= i && i < j + 2);
+        assert_eq!(band_pattern(&band2, Kind::Keep, 4, 4), Some(Some(2)));
+        let causal = plane(&|i, j| j <= i);
+        assert_eq!(band_pattern(&causal, Kind::Keep, 4, 4), Some(None));
+        // Widths that change along the rows, and an anti-causal band, are no window.
+        let ragged = plane(&|i, j| j <= i && (i < 2 || j >= 2));
+        assert_eq!(band_pattern(&ragged, Kind::Keep, 4, 4), None);
+        let future = plane(&|i, j| j >= i && j < i + 2);
+        assert_eq!(band_pattern(&future, Kind::Keep, 4, 4), None);
     }
 }

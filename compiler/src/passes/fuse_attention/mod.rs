@@ -208,7 +208,7 @@ pub fn fuse_attention(m: &mut Module, dialects: &DialectRegistry, limits: &Limit
         }
         report.found += 1;
         let result = if m.op(anchor).name == "onnx.Attention" {
-            attention23::map_attention(m, dialects, anchor)
+            attention23::map_attention(m, dialects, &probes, anchor)
         } else {
             let cx = SoftmaxCx {
                 dialects,
@@ -274,6 +274,7 @@ fn fuse_softmax(
         analysis: &sat.egraph.analysis,
         chain: &chain,
         causal: causal.causal,
+        window: causal.window,
         drop_mask: causal.mask_is_causal,
         opset: cx.opset,
     };
@@ -288,10 +289,7 @@ fn mask_causality(
     plan: &extract::Plan,
     an: &analysis::AttnAnalysis,
 ) -> causal::Causal {
-    let none = causal::Causal {
-        causal: false,
-        mask_is_causal: false,
-    };
+    let none = causal::Causal::default();
     let Some(mask) = &plan.mask else {
         return none;
     };
@@ -316,6 +314,8 @@ fn mask_causality(
     let results: Vec<causal::Causal> = leaves.iter().map(|&v| causal::analyse(&mcx, v)).collect();
     causal::Causal {
         causal: results.iter().any(|c| c.causal),
+        // Summed masks keep what every leaf keeps: the narrowest band wins.
+        window: results.iter().filter_map(|c| c.window).min(),
         mask_is_causal: nodes.len() == 1 && results.iter().all(|c| c.mask_is_causal),
     }
 }

@@ -26,6 +26,8 @@ pub struct Fusion<'a> {
     pub analysis: &'a AttnAnalysis,
     pub chain: &'a BTreeSet<Op>,
     pub causal: bool,
+    /// Causal band width (Mistral's sliding window), when the mask has one.
+    pub window: Option<u64>,
     /// Leave the mask out (it is exactly the causal masking).
     pub drop_mask: bool,
     pub opset: i64,
@@ -61,6 +63,7 @@ pub fn apply(
         head_dim: f.plan.head_dim as i64,
         scale: f.plan.scale,
         causal: f.causal,
+        window: f.window.and_then(|w| i64::try_from(w).ok()),
     };
     let mut spec = OpSpec::new(MHA)
         .operands(operands)
@@ -241,10 +244,15 @@ impl Materializer<'_> {
                     L::Leaf(r) => *r,
                     _ => return Err(MaterializeError::ShapeNotValue),
                 };
-                let ty = shaped_result(&self.analysis.shaped, leaf, &xt)
+                let shaped = shaped_result(&self.analysis.shaped, leaf, &xt)
                     .ok_or(MaterializeError::ReshapeType)?;
+                let (ty, allowzero) = (shaped.out.clone(), shaped.allowzero);
                 let sv = self.analysis.leaves[leaf.index()].value;
-                self.op(OpSpec::new(name).operands([xv, sv]), ty)
+                let mut spec = OpSpec::new(name).operands([xv, sv]);
+                if allowzero {
+                    spec = spec.attr("allowzero", Attribute::i64(1));
+                }
+                self.op(spec, ty)
             }
             L::Unsqueeze([x, a]) => {
                 let axis = match &e[*a] {

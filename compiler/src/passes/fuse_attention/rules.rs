@@ -16,7 +16,9 @@
 //! - the NaN guard `Where(IsNaN(P), 0, P)` is `P` when P is a softmax (softmax here has
 //!   FlashAttention semantics, see [`super::lang`]);
 //! - `Reshape(Expand(Unsqueeze(K, 2)))` that repeats each of Hkv heads n times is
-//!   `(repeat_kv K n)`;
+//!   `(repeat_kv K n)`, and so is `Expand` of a single-head K to n heads (a Tile that only
+//!   broadcasts size-1 axes enters the term as that Expand; `Concat([K; n], 1)` of a single
+//!   head enters it as the repeat);
 //! - `Reshape(Transpose(Reshape(K, [-1, S, D]), [0, 2, 1]), [B, H, D, S])` (torchlib's SDPA
 //!   spelling of Kᵀ for any rank) is `Transpose(K, [0, 1, 3, 2])`.
 
@@ -117,6 +119,7 @@ fn structure_rules() -> Vec<AttnRewrite> {
         rewrite!("transpose-compose"; "(transpose (transpose ?x ?p1) ?p2)" => { computed(compose_transposes) }),
         rewrite!("transpose-split-last-swap"; "(transpose ?x ?p)" => { computed(split_last_swap) }),
         rewrite!("repeat-kv"; "(reshape ?e ?shape)" => { computed(repeat_kv) }),
+        rewrite!("repeat-single-kv"; "(expand ?x ?shape)" => { computed(repeat_single_kv) }),
         rewrite!("flattened-swap"; "(reshape ?t ?shape)" => { computed(flattened_swap) }),
     ]
 }
@@ -214,6 +217,26 @@ fn repeat_kv(eg: &mut AttnGraph, eclass: Id, s: &Subst) -> Option<Id> {
     Some(eg.add(AttnLang::RepeatKv([x, n])))
 }
 
+/// `Expand(x, shape)` of a single-head x = `[B, 1, S, D]` to `[B, n, S, D]`: every query head
+/// reads head 0, which is `(repeat_kv x n)` (multi-query attention).
+fn repeat_single_kv(eg: &mut AttnGraph, eclass: Id, s: &Subst) -> Option<Id> {
+    let out = ty_of(eg, eclass)?.clone();
+    let x = get(s, "?x");
+    let xt = ty_of(eg, x)?.clone();
+    if xt.rank() != 4 || out.rank() != 4 || xt.dims[1].as_static() != Some(1) {
+        return None;
+    }
+    let n = out.dims[1].as_static()?;
+    let keeps = [0, 2, 3]
+        .iter()
+        .all(|&i| same_dim(&out.dims[i], &xt.dims[i]));
+    if !keeps || n < 2 {
+        return None;
+    }
+    let n = eg.add(AttnLang::Int(i64::try_from(n).ok()?));
+    Some(eg.add(AttnLang::RepeatKv([x, n])))
+}
+
 /// `Reshape(Transpose(Reshape(k, [N, S, D]), [0, 2, 1]), [B, H, D, S])` with k = `[B, H, S, D]`:
 /// the batch and head dims are flattened (N = B·H, forced by the element count once S and D
 /// provably stay), the last two swapped, and the dims restored — i.e. `Transpose(k, [0,1,3,2])`.
@@ -290,11 +313,13 @@ mod tests {
                     shape: LeafRef(1),
                     input: unsq,
                     out: ty(five.clone()),
+                    allowzero: false,
                 },
                 ShapedOut {
                     shape: LeafRef(2),
                     input: five,
                     out: ty(four),
+                    allowzero: false,
                 },
             ],
         };

@@ -169,7 +169,7 @@ pub fn staged_estimate(
     let (d, act) = (s.head_dim, 2);
     let part_row = (d + 2) * 4;
     for b in s.blocks(q_block) {
-        let n = b.visible;
+        let n = b.keys();
         let k = if s.keep >= 1.0 { n } else { s.budget(n) };
         t.dma(TensorClass::Q, b.rows, d * act, heads, false)?;
         t.vec_affine(b.rows, d, heads)?;

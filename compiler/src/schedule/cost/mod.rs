@@ -446,7 +446,7 @@ pub fn analytical_cost(
 
 /// Widths of the visible part of each active tile.
 fn tile_widths(b: &QueryBlock, bc: u64) -> impl Iterator<Item = u64> + '_ {
-    (0..b.tiles(bc)).map(move |j| bc.min(b.visible - j * bc))
+    b.tile_spans(bc).map(|(_, w)| w)
 }
 
 /// Preload: K and V of every key projected once per head, tile by tile, and stored.
@@ -456,6 +456,7 @@ fn project_kv(t: &mut Tally<'_>, s: &LayerShape, bc: u64, heads: u64) -> Result<
         q0: 0,
         rows: 0,
         visible: s.seq_k,
+        first: 0,
     };
     for width in tile_widths(&all, bc) {
         t.dma(TensorClass::KX, width, s.hidden, heads, false)?;
@@ -504,7 +505,7 @@ fn cct_block(
     preload: bool,
 ) -> Result<(), ScheduleError> {
     let d = s.head_dim;
-    let per_tile = s.budget(b.visible).div_ceil(b.tiles(bc).max(1));
+    let per_tile = s.budget(b.keys()).div_ceil(b.tiles(bc).max(1));
     for width in tile_widths(b, bc) {
         if spill {
             t.dma(TensorClass::Khat, width, d, heads, false)?;
@@ -533,13 +534,13 @@ fn cct_block(
         t.sufa_tile(b.rows, sel, d, abl.sufa, heads)?;
     }
     if abl.sads {
-        let k = s.budget(b.visible);
-        if b.rows * b.visible > t.hw.sram.temp_bytes {
+        let k = s.budget(b.keys());
+        if b.rows * b.keys() > t.hw.sram.temp_bytes {
             // The whole predicted row does not fit the temp SRAM: it goes through DRAM.
-            t.dma(TensorClass::Ahat, b.rows, b.visible, heads, true)?;
-            t.dma(TensorClass::Ahat, b.rows, b.visible, heads, false)?;
+            t.dma(TensorClass::Ahat, b.rows, b.keys(), heads, true)?;
+            t.dma(TensorClass::Ahat, b.rows, b.keys(), heads, false)?;
         }
-        t.select(b.rows, b.visible, k, abl, heads)?;
+        t.select(b.rows, b.keys(), k, abl, heads)?;
     }
     Ok(())
 }
@@ -553,7 +554,7 @@ fn staged_block(
     preload: bool,
 ) -> Result<(), ScheduleError> {
     let d = s.head_dim;
-    let n = b.visible;
+    let n = b.keys();
     let k = s.budget(n);
     t.dma(TensorClass::Khat, n, d, heads, false)?;
     t.predict(false, b.rows, d, n, abl, heads)?;

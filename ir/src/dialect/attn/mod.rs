@@ -8,7 +8,7 @@
 //! ## `attn.mha`
 //!
 //! `%o = "attn.mha"(%q, %k, %v[, %mask]) {heads = H : i64, kv_heads = Hkv : i64,
-//! head_dim = D : i64, scale = s : f32, causal = true|false}`
+//! head_dim = D : i64, scale = s : f32, causal = true|false, window = W : i64 (optional)}`
 //!
 //! - q: `[B, H, Sq, D]`, k: `[B, Hkv, Sk, D]`, v: `[B, Hkv, Sk, Dv]` → result `[B, H, Sq, Dv]`
 //!   with q's element type.
@@ -16,6 +16,8 @@
 //!   bool mask, true = keep, is also accepted and means 0 / −inf).
 //! - causal: key j is masked for query i when j > i (top-left aligned, as PyTorch SDPA's
 //!   `is_causal`).
+//! - window (sliding-window attention, requires `causal`): key j is also masked for query i when
+//!   j ≤ i − W, so each query sees itself and the W − 1 keys before it (Mistral's band).
 //! - probs = softmax over keys; a row whose scores are all −inf yields probs 0 (FlashAttention
 //!   semantics; this is what makes the exporters' IsNaN/Where(nan → 0) guard a no-op).
 //! - GQA: query head h reads kv head ⌊h / (H / Hkv)⌋; H must be a multiple of Hkv.
@@ -33,7 +35,7 @@
 //! query row `i`):
 //!
 //! 1. **Valid keys**: key `t` is excluded when the mask gives it `-inf` (a bool mask's `false`)
-//!    or, with `causal`, when `t > i`. Excluded keys are removed *before* selection and are never
+//!    or, with `causal`, when `t > i` (or `t ≤ i − W` with a `window`). Excluded keys are removed *before* selection and are never
 //!    selected. `n` = number of valid keys; the budget is `k = ⌈r·n⌉` (≥ 1 when `n ≥ 1`).
 //! 2. **Dense case**: `keep_ratio = 1` selects every valid key; no prediction is made, so
 //!    `sparse_mha(keep 1) ≡ mha` bit for bit.
@@ -74,7 +76,7 @@ pub mod plan;
 pub mod shape;
 
 pub use plan::{Ablation, KvGenPlan, KvPlan, KvSource, Plan, PlanError, Schedule};
-pub use shape::{query_blocks, AttnShape, AttnShapeError, QueryBlock};
+pub use shape::{query_blocks, AttnShape, AttnShapeError, Band, QueryBlock};
 
 use super::{Arity, AttrDef, AttrKind, Dialect, InferError, OpDef, Trait};
 use crate::attr::{AttrDict, Attribute};
@@ -91,12 +93,13 @@ pub const SPARSE_MHA: &str = "attn.sparse_mha";
 pub const PRED_BITS_RANGE: (i64, i64) = (2, 5);
 
 /// The attributes of `attn.mha` (its semantics).
-pub const MHA_ATTRS: [AttrDef; 5] = [
+pub const MHA_ATTRS: [AttrDef; 6] = [
     AttrDef::required("heads", AttrKind::Int),
     AttrDef::required("kv_heads", AttrKind::Int),
     AttrDef::required("head_dim", AttrKind::Int),
     AttrDef::required("scale", AttrKind::Float),
     AttrDef::required("causal", AttrKind::Bool),
+    AttrDef::optional("window", AttrKind::Int),
 ];
 
 /// What `attn.sparse_mha` adds to [`MHA_ATTRS`].
@@ -109,9 +112,9 @@ pub const SPARSE_ATTRS: [AttrDef; 5] = [
 ];
 
 /// `attn.sparse_mha`'s semantic attributes.
-pub const SPARSE_MHA_ATTRS: [AttrDef; 10] = concat_attrs(MHA_ATTRS, SPARSE_ATTRS);
-static MHA_OP_ATTRS: [AttrDef; 13] = concat_attrs(MHA_ATTRS, PLAN_ATTRS);
-static SPARSE_OP_ATTRS: [AttrDef; 18] = concat_attrs(SPARSE_MHA_ATTRS, PLAN_ATTRS);
+pub const SPARSE_MHA_ATTRS: [AttrDef; 11] = concat_attrs(MHA_ATTRS, SPARSE_ATTRS);
+static MHA_OP_ATTRS: [AttrDef; 14] = concat_attrs(MHA_ATTRS, PLAN_ATTRS);
+static SPARSE_OP_ATTRS: [AttrDef; 19] = concat_attrs(SPARSE_MHA_ATTRS, PLAN_ATTRS);
 
 /// Smallest keep ratio: `attn.sparse_mha` carries it as an `f32` attribute, where anything
 /// smaller loses precision or rounds to 0 (any ratio keeps at least one key per row anyway).
@@ -179,6 +182,8 @@ pub struct MhaAttrs {
     pub head_dim: i64,
     pub scale: f64,
     pub causal: bool,
+    /// Sliding window `W` (causal ops only): a query sees itself and the `W − 1` keys before it.
+    pub window: Option<i64>,
 }
 
 impl MhaAttrs {
@@ -195,6 +200,10 @@ impl MhaAttrs {
             head_dim: a.get("head_dim")?.as_int()?,
             scale: a.get("scale")?.as_float()?,
             causal: a.get("causal")?.as_bool()?,
+            window: match a.get("window") {
+                None => None,
+                Some(w) => Some(w.as_int()?),
+            },
         })
     }
 
@@ -207,6 +216,9 @@ impl MhaAttrs {
             ("scale", Attribute::f32(self.scale as f32)),
             ("causal", Attribute::Bool(self.causal)),
         ]
+        .into_iter()
+        .chain(self.window.map(|w| ("window", Attribute::i64(w))))
+        .collect()
     }
 }
 
@@ -408,6 +420,11 @@ fn verify_attention(module: &Module, op: Op, attrs: &MhaAttrs, errors: &mut Vec<
     }
     if !attrs.scale.is_finite() {
         errors.push("scale must be finite".into());
+    }
+    match attrs.window {
+        Some(w) if w < 1 => errors.push(format!("window must be at least 1, got {w}")),
+        Some(_) if !attrs.causal => errors.push("window needs causal = true".into()),
+        _ => {}
     }
     let (Some(q), Some(k), Some(v)) = (
         operand(module, op, 0),

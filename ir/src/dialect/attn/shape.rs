@@ -19,6 +19,8 @@ pub struct AttnShape {
     pub seq_k: u64,
     pub head_dim: u64,
     pub causal: bool,
+    /// Sliding window of a causal op: a query sees itself and the `window − 1` keys before it.
+    pub window: Option<u64>,
     /// The op has a mask operand.
     pub masked: bool,
     /// Element type of q (and k, v, the output).
@@ -70,6 +72,10 @@ impl AttnShape {
             seq_k: k[2],
             head_dim: q[3],
             causal: attrs.causal,
+            window: attrs
+                .window
+                .filter(|_| attrs.causal)
+                .and_then(|w| u64::try_from(w).ok()),
             masked: m.op(op).operands.len() > 3,
             dt,
             scale,
@@ -94,6 +100,7 @@ impl AttnShape {
             seq_k,
             head_dim,
             causal: false,
+            window: None,
             masked: false,
             dt,
             scale: 1.0,
@@ -102,7 +109,12 @@ impl AttnShape {
 
     /// The query blocks of one (batch, head) in blocks of `rows` queries.
     pub fn query_blocks(&self, rows: u64) -> QueryBlocks {
-        query_blocks(self.seq_q, self.seq_k, self.causal, rows)
+        query_blocks(self.seq_q, self.seq_k, self.band(), rows)
+    }
+
+    /// Which keys each query sees by position.
+    pub fn band(&self) -> Band {
+        Band::of(self.causal, self.window)
     }
 }
 
@@ -122,6 +134,37 @@ fn operand(m: &Module, op: Op, i: usize) -> Result<(DType, Vec<u64>), AttnShapeE
     }
 }
 
+/// Which keys a query sees by position (top-left aligned).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Band {
+    /// Every key.
+    None,
+    /// Keys up to the query.
+    Causal,
+    /// The query and the `w − 1` keys before it.
+    Window(u64),
+}
+
+impl Band {
+    /// The band of an op's `causal` flag and `window` (which only a causal op has).
+    pub fn of(causal: bool, window: Option<u64>) -> Band {
+        match (causal, window) {
+            (false, _) => Band::None,
+            (true, None) => Band::Causal,
+            (true, Some(w)) => Band::Window(w),
+        }
+    }
+
+    /// Whether key `j` is visible to query `i`.
+    pub fn visible(self, i: u64, j: u64) -> bool {
+        match self {
+            Band::None => true,
+            Band::Causal => j <= i,
+            Band::Window(w) => j <= i && j + w > i,
+        }
+    }
+}
+
 /// One block of consecutive queries of a (batch, head).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueryBlock {
@@ -130,24 +173,46 @@ pub struct QueryBlock {
     /// Its first query.
     pub q0: u64,
     pub rows: u64,
-    /// Keys visible to the block: all of them, or up to its last query when causal.
+    /// One past the last key visible to the block: all keys, or up to its last query when
+    /// causal.
     pub visible: u64,
+    /// The first key visible to some query of the block: 0, or the window's start of its
+    /// first query (at most `visible − 1`, so that a block never covers zero keys).
+    pub first: u64,
 }
 
 impl QueryBlock {
+    /// Keys visible to some query of the block.
+    pub fn keys(&self) -> u64 {
+        self.visible - self.first
+    }
+
+    /// Index of the first key tile (of width `bc`) holding visible keys: tiles before it are
+    /// skipped (before a window).
+    pub fn first_tile(&self, bc: u64) -> u64 {
+        self.first / bc.max(1)
+    }
+
     /// Key tiles of width `bc` that hold visible keys (the others are skipped).
     pub fn tiles(&self, bc: u64) -> u64 {
-        self.visible.div_ceil(bc.max(1))
+        self.visible.div_ceil(bc.max(1)) - self.first_tile(bc)
+    }
+
+    /// `(first key, width)` of each key tile of width `bc` holding visible keys, in order.
+    pub fn tile_spans(&self, bc: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let bc = bc.max(1);
+        (self.first_tile(bc)..self.visible.div_ceil(bc))
+            .map(move |j| (j * bc, bc.min(self.visible - j * bc)))
     }
 }
 
 /// Blocks of `rows` queries (the last one may be shorter) over `seq_q` queries and `seq_k`
-/// keys.
-pub fn query_blocks(seq_q: u64, seq_k: u64, causal: bool, rows: u64) -> QueryBlocks {
+/// keys under `band`.
+pub fn query_blocks(seq_q: u64, seq_k: u64, band: Band, rows: u64) -> QueryBlocks {
     QueryBlocks {
         seq_q,
         seq_k,
-        causal,
+        band,
         rows: rows.max(1),
         next: 0,
         index: 0,
@@ -159,7 +224,7 @@ pub fn query_blocks(seq_q: u64, seq_k: u64, causal: bool, rows: u64) -> QueryBlo
 pub struct QueryBlocks {
     seq_q: u64,
     seq_k: u64,
-    causal: bool,
+    band: Band,
     rows: u64,
     next: u64,
     index: u64,
@@ -174,16 +239,22 @@ impl Iterator for QueryBlocks {
         }
         let q0 = self.next;
         let rows = self.rows.min(self.seq_q - q0);
-        let visible = if self.causal {
-            self.seq_k.min(q0 + rows)
-        } else {
-            self.seq_k
+        let (visible, first) = match self.band {
+            Band::None => (self.seq_k, 0),
+            Band::Causal => (self.seq_k.min(q0 + rows), 0),
+            Band::Window(w) => (
+                self.seq_k.min(q0 + rows),
+                (q0 + 1).saturating_sub(w).min(self.seq_k),
+            ),
         };
         let block = QueryBlock {
             index: self.index,
             q0,
             rows,
             visible,
+            // A block whose window lies past the last key (more queries than keys) still
+            // covers one key, which the band masks: its rows come out as zeros.
+            first: first.min(visible.saturating_sub(1)),
         };
         self.next += rows;
         self.index += 1;
@@ -197,7 +268,7 @@ mod tests {
 
     #[test]
     fn causal_blocks_see_keys_up_to_their_last_query() {
-        let blocks: Vec<QueryBlock> = query_blocks(300, 300, true, 128).collect();
+        let blocks: Vec<QueryBlock> = query_blocks(300, 300, Band::Causal, 128).collect();
         let rows: Vec<u64> = blocks.iter().map(|b| b.rows).collect();
         let visible: Vec<u64> = blocks.iter().map(|b| b.visible).collect();
         assert_eq!(rows, [128, 128, 44]);
@@ -205,10 +276,27 @@ mod tests {
         assert_eq!(blocks[2].q0, 256);
         assert_eq!(blocks[2].index, 2);
         assert_eq!(blocks[1].tiles(100), 3);
-        let full: Vec<u64> = query_blocks(10, 7, false, 4).map(|b| b.visible).collect();
+        let full: Vec<u64> = query_blocks(10, 7, Band::None, 4)
+            .map(|b| b.visible)
+            .collect();
         assert_eq!(full, [7, 7, 7]);
-        assert_eq!(query_blocks(0, 5, true, 4).count(), 0);
+        assert_eq!(query_blocks(0, 5, Band::Causal, 4).count(), 0);
         // A zero block size is one row per block, not an endless loop.
-        assert_eq!(query_blocks(3, 3, false, 0).count(), 3);
+        assert_eq!(query_blocks(3, 3, Band::None, 0).count(), 3);
+    }
+
+    #[test]
+    fn window_blocks_skip_tiles_before_the_band() {
+        // Window 5 over 300 keys in blocks of 128: block 1 (queries 128..256) sees keys
+        // 124..256, so with tiles of 100 it starts at tile 1 and touches tiles 1 and 2.
+        let blocks: Vec<QueryBlock> = query_blocks(300, 300, Band::Window(5), 128).collect();
+        assert_eq!((blocks[1].first, blocks[1].visible), (124, 256));
+        assert_eq!(blocks[1].keys(), 132);
+        assert_eq!((blocks[1].first_tile(100), blocks[1].tiles(100)), (1, 2));
+        let spans: Vec<(u64, u64)> = blocks[2].tile_spans(100).collect();
+        assert_eq!(spans, [(200, 100)]);
+        assert_eq!(blocks[0].first, 0);
+        assert!(Band::Window(5).visible(10, 6) && !Band::Window(5).visible(10, 5));
+        assert!(Band::Causal.visible(3, 3) && !Band::Causal.visible(3, 4));
     }
 }

@@ -15,6 +15,7 @@ fn mha_attrs(heads: i64, kv: i64) -> MhaAttrs {
         head_dim: 16,
         scale: 0.25,
         causal: false,
+        window: None,
     }
 }
 

@@ -84,6 +84,7 @@ fn kernel() -> Kernel {
         head_dim: 4,
         scale: 0.5,
         causal: true,
+        window: None,
     };
     for (k, a) in attrs.to_attrs() {
         spec = spec.attr(k, a);

@@ -33,6 +33,7 @@ fn attrs(heads: i64, kv_heads: i64, d: i64, causal: bool, keep: f64, tiles: i64)
             head_dim: d,
             scale: 1.0 / (d as f64).sqrt(),
             causal,
+            window: None,
         },
         keep_ratio: keep,
         tiles,
