@@ -360,7 +360,7 @@ fn tile_concat_and_single_head_repetitions_keep_kv_heads() {
         let (f, report) = fuse_and_compare(&m, &[random(&[1, 6, 64], 9)]);
         assert_eq!(report.fused, 1, "{name}: {:?}", report.unfused_lines());
         let a = MhaAttrs::of(&f, mhas(&f)[0]).unwrap();
-        assert_eq!((a.heads, a.kv_heads), (8, kv as i64), "{name}");
+        assert_eq!((a.heads, a.kv_heads), (8, kv), "{name}");
     }
 }
 
