@@ -3,13 +3,15 @@
 //! interpreter and the simulator (dense, cct and staged schedules) on both recorded cases,
 //! against onnxruntime's outputs with exact integer arithmetic (`tests/fixtures/int8`, see its
 //! README for why the recorded `expected*.npz` are not those), and the simulator against the
-//! interpreter at a shape other than the recorded ones.
+//! interpreter at a shape other than the recorded ones; the compiled program (cct, keep 0.25)
+//! is an insta snapshot.
 
 mod common;
 use common::*;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::process::Command;
 
 use sofa::npz::read_npz;
 use sofa_compiler::lower::model::lower_model;
@@ -17,6 +19,7 @@ use sofa_compiler::lower::LowerDefaults;
 use sofa_compiler::schedule::Schedule;
 use sofa_ir::eval::Tensor;
 use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::Program;
 use sofa_ir::Module;
 use sofa_runtime::sim::{simulate, SimOptions};
 
@@ -165,4 +168,28 @@ fn simulator_matches_the_reference_at_batch_2_by_64_tokens_and_keeps_a_quarter()
             "keep 0.25: '{k}' max error {e:e}"
         );
     }
+}
+
+#[test]
+fn program_snapshot_cct_keep_quarter() {
+    let out = std::env::temp_dir().join(format!("sofa-int8-{}.sofabin", std::process::id()));
+    let run = Command::new(env!("CARGO_BIN_EXE_sofa"))
+        .arg("compile")
+        .arg(fixture(NAME, "onnx"))
+        .args(["--shape", "batch=1,seq=16", "--keep-ratio", "0.25", "-o"])
+        .arg(&out)
+        .output()
+        .expect("sofa runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let bytes = std::fs::read(&out).expect("the program was written");
+    let _ = std::fs::remove_file(&out);
+    let p = Program::decode(&bytes).expect("decodes");
+    if let Err(errs) = p.check(&HwConfig::default()) {
+        panic!("{}", errs[0]);
+    }
+    insta::assert_snapshot!(format!("asm_{NAME}"), asm_with_hashed_data(&p));
 }
