@@ -109,6 +109,7 @@ fn elem_of(ts: &TypeStr) -> Option<(ElemType, usize)> {
         (TypeChar::Int, 8) => (ElemType::I64, 8),
         (TypeChar::Int, 4) => (ElemType::I32, 4),
         (TypeChar::Int, 1) => (ElemType::I8, 1),
+        (TypeChar::Uint, 1) => (ElemType::U8, 1),
         (TypeChar::Bool, 1) => (ElemType::I1, 1),
         _ => return None,
     })
@@ -188,6 +189,7 @@ fn decode_le(elem: ElemType, b: &[u8]) -> TensorData {
                 .collect(),
         ),
         ElemType::I8 => TensorData::I64(b.iter().map(|&x| i64::from(x as i8)).collect()),
+        ElemType::U8 => TensorData::I64(b.iter().map(|&x| i64::from(x)).collect()),
         ElemType::I1 => TensorData::Bool(b.iter().map(|&x| x != 0).collect()),
     }
 }
@@ -270,6 +272,7 @@ fn encode(t: &Tensor) -> (&'static str, Vec<u8>) {
         ElemType::I64 => ("<i8", t.to_bytes()),
         ElemType::I32 => ("<i4", t.to_bytes()),
         ElemType::I8 => ("|i1", t.to_bytes()),
+        ElemType::U8 => ("|u1", t.to_bytes()),
         ElemType::I1 => ("|b1", t.to_bytes()),
     }
 }

@@ -215,6 +215,7 @@ pub fn elem_to_i64(elem: ElemType, b: &[u8]) -> i64 {
         ElemType::I64 => i64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
         ElemType::I32 => i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
         ElemType::I8 => i64::from(b[0] as i8),
+        ElemType::U8 => i64::from(b[0]),
         ElemType::I1 => i64::from(b[0] != 0),
         _ => elem_to_f64(elem, b) as i64,
     }

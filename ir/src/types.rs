@@ -16,18 +16,21 @@ pub enum ElemType {
     I64,
     I32,
     I8,
+    /// Unsigned bytes (`ui8`): quantized activations and zero points.
+    U8,
     /// Booleans (`i1`).
     I1,
 }
 
 impl ElemType {
-    pub const ALL: [ElemType; 7] = [
+    pub const ALL: [ElemType; 8] = [
         ElemType::F32,
         ElemType::F16,
         ElemType::BF16,
         ElemType::I64,
         ElemType::I32,
         ElemType::I8,
+        ElemType::U8,
         ElemType::I1,
     ];
 
@@ -40,6 +43,7 @@ impl ElemType {
             ElemType::I64 => "i64",
             ElemType::I32 => "i32",
             ElemType::I8 => "i8",
+            ElemType::U8 => "ui8",
             ElemType::I1 => "i1",
         }
     }
@@ -62,7 +66,7 @@ impl ElemType {
             ElemType::F32 | ElemType::I32 => 4,
             ElemType::F16 | ElemType::BF16 => 2,
             ElemType::I64 => 8,
-            ElemType::I8 | ElemType::I1 => 1,
+            ElemType::I8 | ElemType::U8 | ElemType::I1 => 1,
         }
     }
 

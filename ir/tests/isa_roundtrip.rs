@@ -5,8 +5,8 @@ mod isa_common;
 
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{
-    parse_asm, print_asm, DType, DramAddr, Engine, Instr, Program, ProgramLoc, SramRef, TensorKind,
-    INSTR_BYTES,
+    parse_asm, print_asm, Bcast, DType, DramAddr, Engine, Instr, Program, ProgramLoc, SramRef,
+    TensorKind, INSTR_BYTES,
 };
 
 #[test]
@@ -271,4 +271,77 @@ fn every_instruction_has_a_cycle_count_on_the_default_hardware() {
         assert!(c >= 1, "{i:?}");
         assert!(!i.formula().is_empty());
     }
+}
+
+#[test]
+fn check_enforces_the_integer_types_of_quantized_compute() {
+    let hw = HwConfig::default();
+    let p = Program {
+        config_hash: hw.hash(),
+        tensors: vec![],
+        instrs: vec![
+            Instr::GemmQ {
+                dst: SramRef::temp(0),
+                a: SramRef::token(0),
+                b: SramRef::weight(0),
+                azp: None,
+                bzp: None,
+                m: 1,
+                n: 0,
+                k: 1,
+                trans_b: false,
+                acc: false,
+                at: DType::F32,
+                bt: DType::I32,
+            },
+            Instr::VecQuant {
+                dst: SramRef::temp(0),
+                a: SramRef::token(0),
+                scale: SramRef::weight(0),
+                zp: None,
+                rows: 1,
+                cols: 1,
+                bcast: Bcast::Scalar,
+                from: DType::I8,
+                to: DType::F32,
+            },
+            Instr::VecDequant {
+                dst: SramRef::temp(0),
+                a: SramRef::token(0),
+                scale: SramRef::weight(0),
+                zp: None,
+                rows: 1,
+                cols: 1,
+                bcast: Bcast::Scalar,
+                from: DType::F16,
+                to: DType::I8,
+            },
+            Instr::VecQParam {
+                scale: SramRef::temp(0),
+                zp: SramRef::temp(0x40),
+                src: SramRef::temp(0x80),
+                qt: DType::I16,
+            },
+            Instr::Halt {},
+        ],
+    };
+    let text: Vec<String> = p
+        .check(&hw)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        text,
+        vec![
+            "instr #0 (GEMM.Q): `n` must be > 0",
+            "instr #0 (GEMM.Q): `at` must be u8 or i8, found f32",
+            "instr #0 (GEMM.Q): `bt` must be u8 or i8, found i32",
+            "instr #1 (VEC.QUANT): `from` must be a float type, found i8",
+            "instr #1 (VEC.QUANT): `to` must be u8 or i8, found f32",
+            "instr #2 (VEC.DEQUANT): `from` must be u8, i8 or i32, found f16",
+            "instr #2 (VEC.DEQUANT): `to` must be a float type, found i8",
+            "instr #3 (VEC.QPARAM): `qt` must be u8 or i8, found i16",
+        ]
+    );
 }

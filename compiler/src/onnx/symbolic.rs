@@ -65,6 +65,7 @@ impl SymValues {
                 .flat_map(|&x| (x as i32).to_le_bytes())
                 .collect(),
             ElemType::I8 => lits.iter().map(|&x| x as i8 as u8).collect(),
+            ElemType::U8 => lits.iter().map(|&x| x as u8).collect(),
             ElemType::I1 => lits.iter().map(|&x| u8::from(x != 0)).collect(),
             _ => return None,
         };

@@ -80,6 +80,7 @@ pub enum TensorError {
 /// ONNX `TensorProto.DataType` codes.
 pub mod dtype {
     pub const FLOAT: i32 = 1;
+    pub const UINT8: i32 = 2;
     pub const INT8: i32 = 3;
     pub const INT32: i32 = 6;
     pub const INT64: i32 = 7;
@@ -237,6 +238,10 @@ fn typed_payload(t: &TensorProto, elem: ElemType, count: usize) -> Result<Vec<u8
         ElemType::I8 => {
             check("int32_data", t.int32_data.len())?;
             t.int32_data.iter().map(|&v| v as i8 as u8).collect()
+        }
+        ElemType::U8 => {
+            check("int32_data", t.int32_data.len())?;
+            t.int32_data.iter().map(|&v| v as u8).collect()
         }
         ElemType::I1 => {
             check("int32_data", t.int32_data.len())?;

@@ -139,4 +139,10 @@ pub enum InferError {
     HeadSizes(#[source] ShapeError),
     #[error("q and v must be 4-D, got ranks {q} and {v}")]
     MhaRank { q: usize, v: usize },
+
+    // Quantization.
+    #[error("unsupported quantized type {0} (ui8 or i8)")]
+    QuantType(crate::types::ElemType),
+    #[error("unsupported output_dtype {0}")]
+    OutputDtype(i64),
 }

@@ -7,7 +7,7 @@
 //! - [`tensor`]: the host [`Tensor`] and its conversion from/to IR constants.
 //! - [`broadcast`]: numpy broadcasting and strided iteration, the basis of every layout kernel.
 //! - [`elementwise`], [`reduce`], [`shape_ops`], [`index`], [`matmul`], [`conv`], [`nn`],
-//!   [`attention`]: kernels by family; [`mha`] and [`sparse_mha`] (with [`dlzs`], [`sads`]):
+//!   [`attention`], [`quant`] (linear quantization): kernels by family; [`mha`] and [`sparse_mha`] (with [`dlzs`], [`sads`]):
 //!   the fused `attn.*` ops.
 //! - [`eval_op`] / [`eval_op_n`]: the dispatcher; [`fold_onnx`]: the `FoldFn` for onnx ops.
 //!
@@ -46,6 +46,7 @@ pub mod matmul;
 pub mod mha;
 pub mod nn;
 pub mod precision;
+pub mod quant;
 pub mod reduce;
 pub mod sads;
 pub mod shape_ops;
@@ -83,7 +84,9 @@ static KERNELS: &[(&str, Kernel)] = &[
     ("ConstantOfShape", shape_ops::constant_of_shape),
     ("Conv", conv::conv),
     ("Cos", |a| elementwise::unary_float(a, f32::cos)),
+    ("DequantizeLinear", quant::dequantize_linear),
     ("Div", |a| elementwise::binary(a, Arith::Div)),
+    ("DynamicQuantizeLinear", quant::dynamic_quantize_linear),
     ("Equal", |a| elementwise::compare(a, Cmp::Eq)),
     ("Erf", |a| elementwise::unary_float(a, elementwise::erf_f32)),
     ("Exp", |a| elementwise::unary_float(a, f32::exp)),
@@ -105,6 +108,7 @@ static KERNELS: &[(&str, Kernel)] = &[
     ("Log", |a| elementwise::unary_float(a, f32::ln)),
     ("LogSoftmax", |a| nn::softmax(a, true)),
     ("MatMul", matmul::matmul),
+    ("MatMulInteger", quant::matmul_integer),
     ("Max", |a| elementwise::variadic(a, Arith::Max)),
     ("Mean", elementwise::mean),
     ("Min", |a| elementwise::variadic(a, Arith::Min)),
@@ -117,6 +121,7 @@ static KERNELS: &[(&str, Kernel)] = &[
     ("Not", elementwise::not),
     ("Or", |a| elementwise::logical(a, |x, y| x || y)),
     ("Pow", elementwise::pow),
+    ("QuantizeLinear", quant::quantize_linear),
     ("RMSNormalization", nn::rms_norm),
     ("Range", shape_ops::range),
     ("Reciprocal", |a| elementwise::unary_float(a, |x| 1.0 / x)),

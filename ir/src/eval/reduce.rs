@@ -161,6 +161,7 @@ fn reduce_i64(
     let (lowest, highest) = match elem {
         ElemType::I32 => (i64::from(i32::MIN), i64::from(i32::MAX)),
         ElemType::I8 => (i64::from(i8::MIN), i64::from(i8::MAX)),
+        ElemType::U8 => (0, i64::from(u8::MAX)),
         _ => (i64::MIN, i64::MAX),
     };
     let init = match kind {

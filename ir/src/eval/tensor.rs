@@ -1,8 +1,8 @@
 //! Host tensors: a shape, an element type, and row-major data in one of three storages.
 //!
-//! Storage is `f32` for `f32`/`f16`/`bf16`, `i64` for `i64`/`i32`/`i8`, and `bool` for `i1`.
+//! Storage is `f32` for `f32`/`f16`/`bf16`, `i64` for `i64`/`i32`/`i8`/`ui8`, and `bool` for `i1`.
 //! The element type says what the values *represent*: every constructor rounds `f16`/`bf16`
-//! values to that precision and wraps `i32`/`i8` values into range, so kernels compute in the
+//! values to that precision and wraps `i32`/`i8`/`ui8` values into range, so kernels compute in the
 //! wide storage type and the result is exactly what a narrow-typed device would hold.
 //! Element counts are checked: no tensor has more than 2^31 elements.
 
@@ -38,7 +38,7 @@ impl Storage {
     pub fn of(elem: ElemType) -> Storage {
         match elem {
             ElemType::F32 | ElemType::F16 | ElemType::BF16 => Storage::F32,
-            ElemType::I64 | ElemType::I32 | ElemType::I8 => Storage::I64,
+            ElemType::I64 | ElemType::I32 | ElemType::I8 | ElemType::U8 => Storage::I64,
             ElemType::I1 => Storage::Bool,
         }
     }
@@ -258,7 +258,7 @@ impl Tensor {
             ElemType::F32 | ElemType::F16 | ElemType::BF16 => {
                 TensorData::F32(chunks.map(|c| elem_to_f64(ty.elem, c) as f32).collect())
             }
-            ElemType::I64 | ElemType::I32 | ElemType::I8 => {
+            ElemType::I64 | ElemType::I32 | ElemType::I8 | ElemType::U8 => {
                 TensorData::I64(chunks.map(|c| elem_to_i64(ty.elem, c)).collect())
             }
             ElemType::I1 => TensorData::Bool(chunks.map(|c| c[0] != 0).collect()),
@@ -309,6 +309,7 @@ impl Tensor {
                     match self.elem {
                         ElemType::I32 => out.extend((x as i32).to_le_bytes()),
                         ElemType::I8 => out.push(x as i8 as u8),
+                        ElemType::U8 => out.push(x as u8),
                         _ => out.extend(x.to_le_bytes()),
                     }
                 }
@@ -380,6 +381,9 @@ fn normalize(elem: ElemType, data: TensorData) -> TensorData {
         }
         (ElemType::I8, TensorData::I64(v)) => {
             TensorData::I64(v.into_iter().map(|x| i64::from(x as i8)).collect())
+        }
+        (ElemType::U8, TensorData::I64(v)) => {
+            TensorData::I64(v.into_iter().map(|x| i64::from(x as u8)).collect())
         }
         (_, data) => data,
     }

@@ -23,6 +23,9 @@ use crate::isa::{Instr, SufaMode};
 /// A count of core clock cycles.
 pub type Cycles = u64;
 
+/// `VEC.QPARAM`: a handful of scalar operations.
+const QPARAM_CYCLES: Cycles = 4;
+
 /// Why a formula could not be evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CostError {
@@ -281,6 +284,17 @@ impl Instr {
                 sufa_sync(hw, (*rows).into(), (*tiles).into(), (*d).into())
             }
             Instr::Gemm { m, n, k, .. } => kvpe(hw, (*m).into(), (*n).into(), (*k).into()),
+            // The PE array takes 8-bit operands at the float rate; zero points are subtracted
+            // as operands enter the array.
+            Instr::GemmQ { m, n, k, .. } => kvpe(hw, (*m).into(), (*n).into(), (*k).into()),
+            // One sweep, then one tree over the lanes for the whole tile.
+            Instr::VecMinMax { rows, cols, .. } => add(
+                vec_cycles(hw, (*rows).into(), (*cols).into(), 1, 0)?,
+                ceil_log2(hw.vector.lanes.into()),
+                "VEC.MINMAX",
+            ),
+            // A subtraction, two divisions, a clamp and a rounding on scalars.
+            Instr::VecQParam { .. } => Ok(QPARAM_CYCLES),
             Instr::VecSoftmax { rows, cols, .. } | Instr::VecLayerNorm { rows, cols, .. } => {
                 vec_cycles(hw, (*rows).into(), (*cols).into(), 3, 2)
             }
@@ -316,6 +330,8 @@ impl Instr {
             | Instr::VecRecip { rows, cols, .. }
             | Instr::VecAffine { rows, cols, .. }
             | Instr::VecCvt { rows, cols, .. }
+            | Instr::VecQuant { rows, cols, .. }
+            | Instr::VecDequant { rows, cols, .. }
             | Instr::VecTranspose { rows, cols, .. } => {
                 vec_cycles(hw, (*rows).into(), (*cols).into(), 1, 0)
             }
@@ -336,7 +352,9 @@ impl Instr {
             Instr::SufaT { mode: SufaMode::Sorted, .. } => "ceil(rows/sufa.rows) * (sel*key + 2) + rescales*ceil(d/(sufa.cols/2)) + key, key = max(ceil(d/(sufa.cols/2)), ceil(sufa.rows/sufa.exp_units))",
             Instr::SufaT { mode: SufaMode::Fa2, .. } => "ceil(rows/sufa.rows) * (sel*key + sel + ceil(d/(sufa.cols/2))) + key, key = max(ceil(d/(sufa.cols/2)), ceil(sufa.rows/sufa.exp_units))",
             Instr::SufaSync { .. } => "ceil(rows/sufa.rows) * (tiles*(ceil(d/(sufa.cols/2)) + ceil(sufa.rows/sufa.exp_units)) + ceil(d*sufa.rows/sufa.div_units)) + ceil(d/(sufa.cols/2))",
-            Instr::Gemm { .. } => "ceil(m/kvpe.rows) * ceil(n/kvpe.cols) * k + kvpe.rows + kvpe.cols",
+            Instr::Gemm { .. } | Instr::GemmQ { .. } => "ceil(m/kvpe.rows) * ceil(n/kvpe.cols) * k + kvpe.rows + kvpe.cols",
+            Instr::VecMinMax { .. } => "ceil(rows*cols/vector.lanes) + ceil(log2 vector.lanes)",
+            Instr::VecQParam { .. } => "4",
             Instr::VecSoftmax { .. } | Instr::VecLayerNorm { .. } => "3*ceil(rows*cols/vector.lanes) + 2*rows*ceil(log2 min(cols, vector.lanes))",
             Instr::VecRmsNorm { .. } => "2*ceil(rows*cols/vector.lanes) + rows*ceil(log2 min(cols, vector.lanes))",
             Instr::VecRope { .. } => "2*ceil(rows*cols/vector.lanes)",
@@ -359,6 +377,8 @@ impl Instr {
             | Instr::VecRecip { .. }
             | Instr::VecAffine { .. }
             | Instr::VecCvt { .. }
+            | Instr::VecQuant { .. }
+            | Instr::VecDequant { .. }
             | Instr::VecTranspose { .. } => "ceil(rows*cols/vector.lanes)",
         }
     }

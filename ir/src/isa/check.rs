@@ -206,6 +206,12 @@ fn instr_rules(instr: &Instr, hw: &HwConfig) -> Vec<String> {
             format!("`{role}` must be a float type, found {dt}"),
         )
     };
+    let byte = |role: &str, dt: DType| {
+        (
+            !matches!(dt, DType::U8 | DType::I8),
+            format!("`{role}` must be u8 or i8, found {dt}"),
+        )
+    };
     let pred = |role: &str, dt: DType| {
         (
             !predictable(dt),
@@ -353,6 +359,41 @@ fn instr_rules(instr: &Instr, hw: &HwConfig) -> Vec<String> {
         Instr::Gemm { m, n, k, dt, .. } => {
             nonzero(&[("m", (*m).into()), ("n", (*n).into()), ("k", (*k).into())]);
             rules.push(float("dt", *dt));
+        }
+        Instr::GemmQ {
+            m, n, k, at, bt, ..
+        } => {
+            nonzero(&[("m", (*m).into()), ("n", (*n).into()), ("k", (*k).into())]);
+            rules.extend([byte("at", *at), byte("bt", *bt)]);
+        }
+        Instr::VecMinMax { rows, cols, dt, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into())]);
+            rules.push(float("dt", *dt));
+        }
+        Instr::VecQParam { qt, .. } => rules.push(byte("qt", *qt)),
+        Instr::VecQuant {
+            rows,
+            cols,
+            from,
+            to,
+            ..
+        } => {
+            nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into())]);
+            rules.extend([float("from", *from), byte("to", *to)]);
+        }
+        Instr::VecDequant {
+            rows,
+            cols,
+            from,
+            to,
+            ..
+        } => {
+            nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into())]);
+            rules.push((
+                !matches!(from, DType::U8 | DType::I8 | DType::I32),
+                format!("`from` must be u8, i8 or i32, found {from}"),
+            ));
+            rules.push(float("to", *to));
         }
         Instr::VecRope {
             rows,

@@ -110,6 +110,7 @@ impl DType {
             ElemType::I64 => DType::I64,
             ElemType::I32 => DType::I32,
             ElemType::I8 => DType::I8,
+            ElemType::U8 => DType::U8,
             ElemType::I1 => DType::I1,
         }
     }

@@ -182,6 +182,9 @@ isa! {
     /// Dense matrix product on the PE array, optional bias, optional accumulation.
     Gemm = 0x40, "GEMM", [Engine::Kvpe],
         { dst: SramRef, a: SramRef, b: SramRef, bias: Option<SramRef>, m: u32, n: u32, k: u32, trans_b: bool, acc: bool, dt: DType };
+    /// 8-bit integer product with zero points, i32 result: `dst (+)= (a − azp) · (b − bzp)`.
+    GemmQ = 0x41, "GEMM.Q", [Engine::Kvpe],
+        { dst: SramRef, a: SramRef, b: SramRef, azp: Option<SramRef>, bzp: Option<SramRef>, m: u16, n: u16, k: u16, trans_b: bool, acc: bool, at: DType, bt: DType };
 
     /// dst = a + b (b broadcast).
     VecAdd = 0x50, "VEC.ADD", [Engine::Vec],
@@ -240,6 +243,19 @@ isa! {
         { dst: SramRef, a: SramRef, rows: u32, cols: u32, from: DType, to: DType };
     /// 2-D transpose: dst (cols × rows) = aᵀ.
     VecTranspose = 0x6e, "VEC.TRANSPOSE", [Engine::Vec], { dst: SramRef, a: SramRef, rows: u32, cols: u32, dt: DType };
+
+    /// Smallest and largest value of a tile into `dst[2]` (f32); `acc` folds in the previous pair.
+    VecMinMax = 0x80, "VEC.MINMAX", [Engine::Vec],
+        { dst: SramRef, a: SramRef, rows: u32, cols: u32, acc: bool, dt: DType };
+    /// `DynamicQuantizeLinear`'s scale and zero point from a `[min, max]` pair.
+    VecQParam = 0x81, "VEC.QPARAM", [Engine::Vec],
+        { scale: SramRef, zp: SramRef, src: SramRef, qt: DType };
+    /// dst = saturate(round_half_even(a / scale) + zp), scale and zp broadcast.
+    VecQuant = 0x82, "VEC.QUANT", [Engine::Vec],
+        { dst: SramRef, a: SramRef, scale: SramRef, zp: Option<SramRef>, rows: u32, cols: u32, bcast: Bcast, from: DType, to: DType };
+    /// dst = (a − zp) · scale, scale and zp broadcast.
+    VecDequant = 0x83, "VEC.DEQUANT", [Engine::Vec],
+        { dst: SramRef, a: SramRef, scale: SramRef, zp: Option<SramRef>, rows: u32, cols: u32, bcast: Bcast, from: DType, to: DType };
 
     /// Once every earlier instruction of `engine` has finished, increment semaphore `sem`.
     Signal = 0x70, "SIGNAL", [*engine], { engine: Engine, sem: u16 };

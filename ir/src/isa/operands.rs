@@ -376,6 +376,87 @@ impl Instr {
                     o.mat("bias", R, *bias, 1, (*n).into(), *dt)?;
                 }
             }
+            Instr::GemmQ {
+                dst,
+                a,
+                b,
+                azp,
+                bzp,
+                m,
+                n,
+                k,
+                acc,
+                at,
+                bt,
+                ..
+            } => {
+                let (m, n, k) = (u64::from(*m), u64::from(*n), u64::from(*k));
+                o.mat("dst", out_access(*acc), *dst, m, n, DType::I32)?;
+                o.mat("a", R, *a, m, k, *at)?;
+                o.mat("b", R, *b, k, n, *bt)?;
+                if let Some(azp) = azp {
+                    o.mat("azp", R, *azp, 1, 1, *at)?;
+                }
+                if let Some(bzp) = bzp {
+                    o.mat("bzp", R, *bzp, 1, n, *bt)?;
+                }
+            }
+            Instr::VecMinMax {
+                dst,
+                a,
+                rows,
+                cols,
+                acc,
+                dt,
+            } => {
+                o.mat("dst", out_access(*acc), *dst, 1, 2, DType::F32)?;
+                o.mat("a", R, *a, (*rows).into(), (*cols).into(), *dt)?;
+            }
+            Instr::VecQParam { scale, zp, src, qt } => {
+                o.mat("scale", W, *scale, 1, 1, DType::F32)?;
+                o.mat("zp", W, *zp, 1, 1, *qt)?;
+                o.mat("src", R, *src, 1, 2, DType::F32)?;
+            }
+            Instr::VecQuant {
+                dst,
+                a,
+                scale,
+                zp,
+                rows,
+                cols,
+                bcast,
+                from,
+                to,
+            } => {
+                let (r, c) = ((*rows).into(), (*cols).into());
+                let (pr, pc) = bcast_shape(*bcast, r, c);
+                o.mat("dst", W, *dst, r, c, *to)?;
+                o.mat("a", R, *a, r, c, *from)?;
+                o.mat("scale", R, *scale, pr, pc, *from)?;
+                if let Some(zp) = zp {
+                    o.mat("zp", R, *zp, pr, pc, *to)?;
+                }
+            }
+            Instr::VecDequant {
+                dst,
+                a,
+                scale,
+                zp,
+                rows,
+                cols,
+                bcast,
+                from,
+                to,
+            } => {
+                let (r, c) = ((*rows).into(), (*cols).into());
+                let (pr, pc) = bcast_shape(*bcast, r, c);
+                o.mat("dst", W, *dst, r, c, *to)?;
+                o.mat("a", R, *a, r, c, *from)?;
+                o.mat("scale", R, *scale, pr, pc, *to)?;
+                if let Some(zp) = zp {
+                    o.mat("zp", R, *zp, pr, pc, *from)?;
+                }
+            }
             Instr::VecAdd {
                 dst,
                 a,

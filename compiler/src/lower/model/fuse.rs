@@ -24,12 +24,23 @@ pub struct Fused {
 /// other operand is already available: a row (bias) goes into the `GEMM`, any other operand
 /// (a residual) into the epilogue's `VEC.ADD`. The folded `Add`s are skipped by the walk.
 pub fn fold_adds(ctx: &mut Ctx<'_>, o: &OpRef, shape: &[u64]) -> Result<Fused, LowerError> {
+    fold_adds_after(ctx, o, o, shape)
+}
+
+/// [`fold_adds`] continuing after `from`, an op already folded into `o`'s segment (the other
+/// operands must still be available before `o`).
+pub fn fold_adds_after(
+    ctx: &mut Ctx<'_>,
+    o: &OpRef,
+    from: &OpRef,
+    shape: &[u64],
+) -> Result<Fused, LowerError> {
     let mut f = Fused {
-        last: o.clone(),
+        last: from.clone(),
         bias: None,
         c: None,
     };
-    let mut cur = ctx.result(o, 0)?;
+    let mut cur = ctx.result(from, 0)?;
     while f.c.is_none() {
         let add = match ctx.uses.get(&cur).map(Vec::as_slice) {
             Some(&[add]) if ctx.m.op(add).name == "onnx.Add" => add,

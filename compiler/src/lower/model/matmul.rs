@@ -39,7 +39,7 @@ pub(super) struct Product {
 }
 
 /// The stored form of a logical `[K, N]` right factor.
-fn stored_b(b: View) -> (View, bool) {
+pub(super) fn stored_b(b: View) -> (View, bool) {
     let dense_rows = b.strides[1] == 1 || b.shape[1] == 1;
     if !dense_rows && (b.strides[0] == 1 || b.shape[0] == 1) {
         if let Some(t) = b.permute(&[1, 0]) {
@@ -50,7 +50,7 @@ fn stored_b(b: View) -> (View, bool) {
 }
 
 /// Numpy broadcast of two batch shapes.
-fn broadcast_shapes(a: &[u64], b: &[u64]) -> Option<Vec<u64>> {
+pub(super) fn broadcast_shapes(a: &[u64], b: &[u64]) -> Option<Vec<u64>> {
     let r = a.len().max(b.len());
     let dim = |s: &[u64], k: usize| (k + s.len()).checked_sub(r).map_or(1, |i| s[i]);
     (0..r)

@@ -12,7 +12,8 @@
 //!
 //! Modules: `view` (strided views), `values` (the value table, constants, tensors),
 //! `dma` (LD/ST of view windows), `seg` (segments, semaphores), `tiling` (SRAM fits),
-//! `vector` (the tile loop of vector-unit ops), and one module per op family.
+//! `vector` (the tile loop of vector-unit ops), and one module per op family (`quant`: the
+//! int8 ops, integer GEMM and its dequantizing epilogue).
 
 mod attention;
 mod conv;
@@ -24,6 +25,7 @@ mod kvfuse;
 mod matmul;
 mod movement;
 mod norm;
+mod quant;
 mod seg;
 mod tiling;
 mod values;
@@ -357,6 +359,10 @@ impl Ctx<'_> {
             "And" | "Or" | "Not" => elementwise::logical(self, &o, &kind),
             "Where" => elementwise::select(self, &o),
             "MatMul" => matmul::matmul(self, &o),
+            "MatMulInteger" => quant::matmul_integer(self, &o),
+            "DynamicQuantizeLinear" => quant::dynamic_quantize(self, &o),
+            "QuantizeLinear" => quant::linear(self, &o, true),
+            "DequantizeLinear" => quant::linear(self, &o, false),
             "Gemm" => matmul::gemm(self, &o),
             "LayerNormalization" => norm::layer_norm(self, &o),
             "Softmax" => norm::softmax(self, &o),

@@ -146,3 +146,11 @@ pub(super) const NORM_ATTRS: &[AttrDef] = &[
     opt("epsilon", Float),
     opt("stash_type", Int),
 ];
+/// `QuantizeLinear` / `DequantizeLinear` (opsets 13–25).
+pub(super) const QUANT_ATTRS: &[AttrDef] = &[
+    opt("axis", Int),
+    opt("block_size", Int),
+    opt("output_dtype", Int),
+    opt("precision", Int),
+    opt("saturate", Int),
+];

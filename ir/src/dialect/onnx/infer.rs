@@ -27,6 +27,7 @@ pub(super) fn one(t: TensorType) -> Result<Vec<Type>, InferError> {
 pub fn elem_from_onnx(code: i64) -> Option<ElemType> {
     Some(match code {
         1 => ElemType::F32,
+        2 => ElemType::U8,
         3 => ElemType::I8,
         6 => ElemType::I32,
         7 => ElemType::I64,

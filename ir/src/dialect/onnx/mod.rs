@@ -13,6 +13,7 @@ pub mod fold;
 pub mod infer;
 pub mod nn;
 pub mod ops;
+pub mod quant;
 pub mod shape;
 pub mod verify;
 

@@ -11,7 +11,7 @@
 //! inference identity), so folding any of them is sound.
 
 use super::builders::*;
-use super::{fold, infer, nn, verify};
+use super::{fold, infer, nn, quant, verify};
 use crate::dialect::{Arity, AttrKind, OpDef};
 
 use AttrKind::{Float, Int, IntArray, String as Str, Tensor};
@@ -120,6 +120,16 @@ pub static OPS: &[OpDef] = &[
         None,
         infer::same_as_first,
     ),
+    op(
+        "onnx.DequantizeLinear",
+        "(x - zero_point) * scale, per tensor, per axis or blocked; result has the scale's type.",
+        Arity::Between(2, 3),
+        Arity::Exact(1),
+        QUANT_ATTRS,
+        PURE,
+        None,
+        quant::dequantize_linear,
+    ),
     binary("onnx.Div", "Elementwise quotient with numpy broadcasting.", PURE),
     op(
         "onnx.Dropout",
@@ -130,6 +140,16 @@ pub static OPS: &[OpDef] = &[
         PURE,
         None,
         nn::dropout,
+    ),
+    op(
+        "onnx.DynamicQuantizeLinear",
+        "ui8 quantization of x with a scale and zero point computed from its range (which includes 0).",
+        Arity::Exact(1),
+        Arity::Exact(3),
+        &[],
+        PURE,
+        None,
+        quant::dynamic_quantize_linear,
     ),
     compare("onnx.Equal", "Elementwise equality, broadcasting; i1 result.", COMMUTATIVE),
     unary("onnx.Erf", "Elementwise Gauss error function."),
@@ -255,6 +275,16 @@ pub static OPS: &[OpDef] = &[
         nn::matmul,
     ),
     op(
+        "onnx.MatMulInteger",
+        "(A - a_zero_point) * (B - b_zero_point) of 8-bit integers, numpy matmul shapes, i32 result.",
+        Arity::Between(2, 4),
+        Arity::Exact(1),
+        &[],
+        PURE,
+        Some(verify::matmul),
+        quant::matmul_integer,
+    ),
+    op(
         "onnx.Max",
         "Elementwise maximum of one or more tensors, broadcasting.",
         Arity::AtLeast(1),
@@ -308,6 +338,16 @@ pub static OPS: &[OpDef] = &[
     ),
     binary("onnx.Or", "Elementwise logical or of booleans, broadcasting.", COMMUTATIVE),
     binary("onnx.Pow", "Elementwise base ^ exponent, broadcasting; result has the base's type.", PURE),
+    op(
+        "onnx.QuantizeLinear",
+        "saturate(round_half_even(x / scale) + zero_point), per tensor, per axis or blocked.",
+        Arity::Between(2, 3),
+        Arity::Exact(1),
+        QUANT_ATTRS,
+        PURE,
+        None,
+        quant::quantize_linear,
+    ),
     op(
         "onnx.RMSNormalization",
         "Root-mean-square normalisation over dims from `axis` (default -1) on, then scale (opset 23).",

@@ -5,6 +5,7 @@ mod fold;
 mod index;
 mod matmul;
 mod nn;
+mod quant;
 mod shape;
 
 use super::*;

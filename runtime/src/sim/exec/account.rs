@@ -7,14 +7,18 @@
 //! Work (`ops`) counts a multiply-accumulate, shift-add, compare, exp or divide as one op:
 //! DLZS `rows·n·k` shift-adds; SADS `rows·n` compares; RASS `rows·sel`; KVGEN `count·n·k` and
 //! GEMM `m·n·k` MACs; SUFA.T `2d` MACs per selected key; SUFA.SYNC `rows·tiles·(d+2)` rescale
-//! MACs plus `rows·d` divides; vector ops a fixed number per element (1 elementwise, 2 RoPE,
-//! 3 RMSNorm, 4 softmax, 5 LayerNorm). `dense_ops` is the dense-equivalent: SUFA.T attending all
+//! MACs plus `rows·d` divides; GEMM.Q `m·n·k` MACs; VEC.QPARAM 5; vector ops a fixed number
+//! per element (1 elementwise, min/max, (de)quantization; 2 RoPE; 3 RMSNorm; 4 softmax;
+//! 5 LayerNorm). `dense_ops` is the dense-equivalent: SUFA.T attending all
 //! `slots` keys of every row, KVGEN generating all `max_rows` rows; else equal to `ops`.
 
 use sofa_ir::hw::DynamicCounts;
 use sofa_ir::isa::{Access, Instr, Mem, Operand};
 
 use super::{ExecError, ExecOutcome};
+
+/// `VEC.QPARAM`: clamp, subtract, two divides, round.
+const QPARAM_OPS: u64 = 5;
 
 /// Product of factors, checked.
 fn prod(factors: &[u64]) -> Result<u64, ExecError> {
@@ -149,6 +153,8 @@ fn work(instr: &Instr, counts: &DynamicCounts) -> Result<(u64, u64), ExecError> 
             same(merge.checked_add(rows * d).ok_or(ExecError::OpCount)?)
         }
         Instr::Gemm { m, n, k, .. } => same(prod(&[(*m).into(), (*n).into(), (*k).into()])?),
+        Instr::GemmQ { m, n, k, .. } => same(prod(&[(*m).into(), (*n).into(), (*k).into()])?),
+        Instr::VecQParam { .. } => same(QPARAM_OPS),
         Instr::VecRope {
             rows, cols, pos, ..
         } => {
@@ -180,6 +186,9 @@ fn work(instr: &Instr, counts: &DynamicCounts) -> Result<(u64, u64), ExecError> 
         | Instr::VecRecip { rows, cols, .. }
         | Instr::VecAffine { rows, cols, .. }
         | Instr::VecCvt { rows, cols, .. }
+        | Instr::VecMinMax { rows, cols, .. }
+        | Instr::VecQuant { rows, cols, .. }
+        | Instr::VecDequant { rows, cols, .. }
         | Instr::VecTranspose { rows, cols, .. } => same(prod(&[(*rows).into(), (*cols).into()])?),
         Instr::Ld { .. }
         | Instr::St { .. }

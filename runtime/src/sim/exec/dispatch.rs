@@ -5,7 +5,7 @@ use sofa_ir::isa::{DType, Instr};
 
 use super::predict::{self, DlzsTypes};
 use super::vector::{self, BinOp, Mat, UnOp};
-use super::{convert, dense, mem_ops, select, sufa, Done, ExecError, ScoreShadows};
+use super::{convert, dense, mem_ops, quant, select, sufa, Done, ExecError, ScoreShadows};
 use crate::sim::memory::Memory;
 
 /// The elementwise matrix of a vector instruction.
@@ -176,6 +176,36 @@ pub(super) fn run(
                 trans_b,
                 acc,
                 dt,
+            },
+        ),
+        I::GemmQ {
+            dst,
+            a,
+            b,
+            azp,
+            bzp,
+            m,
+            n,
+            k,
+            trans_b,
+            acc,
+            at,
+            bt,
+        } => quant::gemm_q(
+            mem,
+            quant::GemmQArgs {
+                dst,
+                a,
+                b,
+                azp,
+                bzp,
+                m,
+                n,
+                k,
+                trans_b,
+                acc,
+                at,
+                bt,
             },
         ),
         _ => run_vector(instr, mem),
@@ -407,6 +437,55 @@ fn run_vector(instr: &Instr, mem: &mut Memory) -> Result<Done, ExecError> {
             cols,
             dt,
         } => convert::transpose(mem, (dst, a), (rows as usize, cols as usize), dt),
+        I::VecMinMax {
+            dst,
+            a,
+            rows,
+            cols,
+            acc,
+            dt,
+        } => quant::min_max_tile(mem, (dst, a), mat(rows, cols, dt), acc),
+        I::VecQParam { scale, zp, src, qt } => quant::qparam(mem, (scale, zp, src), qt),
+        I::VecQuant {
+            dst,
+            a,
+            scale,
+            zp,
+            rows,
+            cols,
+            bcast,
+            from,
+            to,
+        } => {
+            let p = quant::QParams {
+                scale,
+                zp,
+                bcast,
+                from,
+                to,
+            };
+            quant::quantize(mem, (dst, a), (rows, cols), p)
+        }
+        I::VecDequant {
+            dst,
+            a,
+            scale,
+            zp,
+            rows,
+            cols,
+            bcast,
+            from,
+            to,
+        } => {
+            let p = quant::QParams {
+                scale,
+                zp,
+                bcast,
+                from,
+                to,
+            };
+            quant::dequantize(mem, (dst, a), (rows, cols), p)
+        }
         I::Signal { .. } | I::Wait { .. } | I::Halt {} => Ok(Done::default()),
         // The formal/memory/selection instructions are dispatched by `run`.
         _ => Err(ExecError::NotVector(instr.opcode())),

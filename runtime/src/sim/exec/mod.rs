@@ -6,8 +6,8 @@
 //! problems `Program::check` cannot see (a GATHER row outside DRAM, an index-list count above
 //! its bound, a slot or RoPE position out of range) are [`ExecError`]s; the caller names the
 //! instruction. Kernels live one concept per module: `mem_ops` (LD/ST/GATHER/COPY), `predict`
-//! (DLZS), `select` (SADS/RASS), `sufa` (KVGEN/SUFA.T/SUFA.SYNC), `dense` (GEMM), `vector` and
-//! `convert` (VEC.*), with element coding in `data` and the recall shadow in `recall`.
+//! (DLZS), `select` (SADS/RASS), `sufa` (KVGEN/SUFA.T/SUFA.SYNC), `dense` (GEMM), `quant`
+//! (GEMM.Q and the quantization VEC.*), `vector` and `convert` (VEC.*), with element coding in `data` and the recall shadow in `recall`.
 
 mod account;
 mod convert;
@@ -17,6 +17,7 @@ mod dispatch;
 mod error;
 mod mem_ops;
 pub mod predict;
+mod quant;
 mod recall;
 mod select;
 mod sufa;
@@ -152,6 +153,8 @@ mod tests_common;
 mod tests_compute;
 #[cfg(test)]
 mod tests_mem;
+#[cfg(test)]
+mod tests_quant;
 #[cfg(test)]
 mod tests_select;
 #[cfg(test)]
