@@ -60,6 +60,13 @@ pub enum NotFusable {
     DynamicInput,
     #[error("on-demand K/V needs the cct schedule, the layer runs {0}")]
     Schedule(Schedule),
+    /// Rotated keys would need the cos/sin rows of every generated key gathered and applied
+    /// per query block; docs/kv-on-demand.md measures why gathering is kept instead.
+    #[error(
+        "{what} is rotated by a rotary embedding (RoPE): on-demand generation of rotated keys \
+         is not built (docs/kv-on-demand.md)"
+    )]
+    Rotary { what: String },
 }
 
 /// One projection: `X · W (+ b)`.
@@ -126,6 +133,31 @@ impl Graph<'_> {
         Ok(def)
     }
 
+    /// `v` is RoPE's output: an opset-23 `RotaryEmbedding`, or rotate-half spelled out as
+    /// `x·cos + Concat(−x₂, x₁)·sin` (an Add of two Muls, one of them reading a Concat).
+    fn is_rotary(&self, v: Value) -> bool {
+        let name = |v: Value| self.m.defining_op(v).map(|d| self.m.op(d).name.as_str());
+        let Some(def) = self.m.defining_op(v) else {
+            return false;
+        };
+        let op = self.m.op(def);
+        if op.name == "onnx.RotaryEmbedding" {
+            return true;
+        }
+        let muls: Vec<Op> = op
+            .operands
+            .iter()
+            .filter_map(|&x| self.m.defining_op(x))
+            .filter(|&d| self.m.op(d).name == "onnx.Mul")
+            .collect();
+        op.name == "onnx.Add"
+            && muls.len() == 2
+            && muls.iter().any(|&mul| {
+                let reads = &self.m.op(mul).operands;
+                reads.iter().any(|&x| name(x) == Some("onnx.Concat"))
+            })
+    }
+
     fn is_const(&self, v: Value) -> bool {
         self.m
             .defining_op(v)
@@ -139,6 +171,9 @@ impl Graph<'_> {
 
     /// `(X, projection)` of the `[B, KVH, S, d]` operand `t`.
     fn projection(&self, t: Value, what: &str) -> Result<(Value, Projection, Vec<Op>), NotFusable> {
+        if self.is_rotary(t) {
+            return Err(NotFusable::Rotary { what: what.into() });
+        }
         let tr = self.single_def(t, "onnx.Transpose", what)?;
         let perm = self
             .m
