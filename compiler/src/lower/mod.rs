@@ -336,6 +336,7 @@ pub fn lower_attention(
         )));
     }
     Ok(Program {
+        host_ops: Vec::new(),
         config_hash: hw.hash(),
         tensors: dram.tensors,
         instrs: out,

@@ -287,6 +287,7 @@ fn lower_with(
         )));
     }
     let program = Program {
+        host_ops: Vec::new(),
         config_hash: hw.hash(),
         tensors: ctx.dram.tensors,
         instrs: ctx.out,
