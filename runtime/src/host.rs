@@ -270,6 +270,7 @@ mod tests {
     #[test]
     fn a_missing_input_lists_what_was_given() {
         let p = Program {
+            host_ops: Vec::new(),
             config_hash: 0,
             tensors: vec![decl("ids", TensorKind::Input, DType::I64, vec![1])],
             instrs: vec![],

@@ -178,6 +178,8 @@ pub(super) fn run(
                 dt,
             },
         ),
+        // A host op needs the program's host-op table: the simulator's driver runs it.
+        I::Host { op } => Err(ExecError::HostOp(op)),
         _ => run_vector(instr, mem),
     }
 }
