@@ -59,8 +59,8 @@ macro_rules! isa {
         #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Opcode { $( $variant ),* }
 
-        // Every instruction must fit its fixed width: opcode byte plus fields.
-        const _: () = { $( assert!(1 $(+ <$fty as Field>::WIDTH)* <= INSTR_BYTES); )* };
+        // Every instruction must fit its fixed width: the fields leave room for the opcode byte.
+        const _: () = { $( assert!(0 $(+ <$fty as Field>::WIDTH)* < INSTR_BYTES); )* };
 
         impl Opcode {
             pub const ALL: &'static [Opcode] = &[$(Opcode::$variant),*];
