@@ -73,17 +73,14 @@ pub(super) fn gather(
     (max_rows, row_bytes, stride): (u32, u32, u32),
 ) -> Result<Done, ExecError> {
     let list = read_list(mem, idx, max_rows.into(), "idx")?;
-    let span = mem
-        .tensor_at(src.0)
-        .cloned()
-        .ok_or(ExecError::GatherSource(src.0))?;
-    let rows = rows_in(&span, src.0, row_bytes, stride);
+    let span = mem.tensor_at(src.0).ok_or(ExecError::GatherSource(src.0))?;
+    let rows = rows_in(span, src.0, row_bytes, stride);
     if let Some((row, index)) = live(&list).find(|&(_, e)| u64::from(e) >= rows) {
         return Err(ExecError::GatherOutOfTensor {
             row,
             index,
-            tensor: span.name,
-            shape: span.shape,
+            tensor: span.name.clone(),
+            shape: span.shape.clone(),
             rows,
             row_bytes,
             stride,
