@@ -228,6 +228,13 @@ pub fn write_npz(path: &Path, tensors: &BTreeMap<String, Tensor>) -> Result<(), 
     result
 }
 
+/// The bytes of the `.npz` file [`write_npz`] would write (`path` names it in errors).
+pub fn npz_bytes(path: &Path, tensors: &BTreeMap<String, Tensor>) -> Result<Vec<u8>, NpzError> {
+    let mut out = io::Cursor::new(Vec::new());
+    write_npz_to(&mut out, tensors).map_err(|e| e.at(path))?;
+    Ok(out.into_inner())
+}
+
 /// Write `tensors` as an `.npz` stream, in key order.
 pub fn write_npz_to<W: Write + Seek>(
     writer: W,

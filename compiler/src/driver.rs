@@ -49,6 +49,9 @@ pub struct Target {
     pub ablate: Ablation,
     /// Where model attention ops take K and V from; `None` = auto. Workload specs gather.
     pub kv: Option<KvSource>,
+    /// Run ops without a chip lowering on the host (`HOST`) instead of failing; on by default,
+    /// off with `--no-host-fallback`.
+    pub host_fallback: bool,
 }
 
 impl Default for Target {
@@ -59,6 +62,7 @@ impl Default for Target {
             schedule: Schedule::Cct,
             ablate: Ablation::default(),
             kv: None,
+            host_fallback: true,
         }
     }
 }
@@ -89,6 +93,7 @@ fn defaults(target: &Target) -> LowerDefaults {
         schedule: target.schedule,
         ablate: target.ablate,
         kv: target.kv,
+        host_fallback: target.host_fallback,
     }
 }
 

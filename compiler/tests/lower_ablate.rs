@@ -165,6 +165,7 @@ fn run(mut l: Layer, hw: &HwConfig) -> (Program, Vec<f32>, Vec<f32>) {
     emit_segment(hw, &l, &mut dram, &mut instrs).unwrap_or_else(|e| panic!("{e}"));
     instrs.push(Instr::Halt {});
     let p = Program {
+        host_ops: Vec::new(),
         config_hash: hw.hash(),
         tensors: dram.tensors,
         instrs,

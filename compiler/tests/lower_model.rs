@@ -200,14 +200,27 @@ fn single_op(op: &str, extra: Option<(&str, Attribute)>) -> Module {
 
 #[test]
 fn unsupported_ops_name_the_op_and_its_location() {
-    let err = lower(&single_op("onnx.Floor", None), Schedule::Dense).unwrap_err();
+    let m = single_op("onnx.Floor", None);
+    let err = lower(&m, Schedule::Dense).unwrap_err();
     match err {
-        LowerError::Op { op, loc, message } => {
-            assert_eq!((op.as_str(), loc.as_str()), ("onnx.Floor", "node"));
-            assert!(message.contains("not supported"), "{message}");
+        LowerError::NoChipLowering(ops) => {
+            let named: Vec<(&str, &str)> = ops
+                .iter()
+                .map(|o| (o.op.as_str(), o.name.as_str()))
+                .collect();
+            assert_eq!(named, [("onnx.Floor", "node")]);
         }
         other => panic!("{other:?}"),
     }
+    // With host fallback the op is one HOST between the chip's (empty) segments.
+    let defaults = LowerDefaults {
+        host_fallback: true,
+        ..LowerDefaults::default()
+    };
+    let p = lower_model(&m, &HwConfig::default(), &defaults).unwrap();
+    check("floor", &p);
+    assert_eq!(counts(&p)["HOST"], 1);
+    assert_eq!(p.host_ops[0].op, "onnx.Floor");
     // A supported op lowers: Tanh is one VEC.TANH between a load and a store.
     let p = lower(&single_op("onnx.Tanh", None), Schedule::Dense).unwrap();
     check("tanh", &p);

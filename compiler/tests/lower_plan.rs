@@ -99,6 +99,7 @@ fn the_plan_comes_from_the_attributes_and_defaults_fill_only_the_gaps() {
         schedule: Schedule::Staged,
         ablate: rass,
         kv: None,
+        host_fallback: false,
     };
     let l = plan_layer(&m, op, 0, &hw, &defaults).unwrap();
     // Schedule, Tc and query block from the op; the ablations (absent there) by default; the

@@ -56,6 +56,7 @@ fn program(mut l: Layer, mask: bool) -> Program {
     emit_segment(&hw, &l, &mut dram, &mut instrs).unwrap();
     instrs.push(Instr::Halt {});
     Program {
+        host_ops: Vec::new(),
         config_hash: hw.hash(),
         tensors: dram.tensors,
         instrs,
@@ -199,6 +200,7 @@ fn two_segments_back_to_back_replay_and_get_their_own_spills() {
     emit_segment(&hw, &l, &mut dram, &mut instrs).unwrap();
     instrs.push(Instr::Halt {});
     let p = Program {
+        host_ops: Vec::new(),
         config_hash: hw.hash(),
         tensors: dram.tensors,
         instrs,

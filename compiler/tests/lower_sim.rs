@@ -194,6 +194,7 @@ fn run(c: &Case, hw: &HwConfig) -> (Program, Vec<f32>, f32) {
     emit_segment(hw, &l, &mut dram, &mut instrs).unwrap();
     instrs.push(Instr::Halt {});
     let p = Program {
+        host_ops: Vec::new(),
         config_hash: hw.hash(),
         tensors: dram.tensors,
         instrs,

@@ -66,6 +66,7 @@ fn program(hw: &HwConfig, mut l: Layer, mask: bool) -> Program {
     emit_segment(hw, &l, &mut dram, &mut instrs).unwrap();
     instrs.push(Instr::Halt {});
     Program {
+        host_ops: Vec::new(),
         config_hash: hw.hash(),
         tensors: dram.tensors,
         instrs,

@@ -27,9 +27,26 @@ fn binary_round_trip() {
         .iter()
         .map(|t| 2 + t.name.len() + 4 + 8 + 8 * t.shape.len() + 8 + t.data.len())
         .sum();
+    let host_bytes: usize = p
+        .host_ops
+        .iter()
+        .map(|h| {
+            let args = h.operands.iter().flatten().chain(&h.results);
+            let absent = h.operands.iter().filter(|a| a.is_none()).count();
+            2 + h.op.len()
+                + 2
+                + h.name.len()
+                + 2
+                + 4
+                + h.attrs_text().len()
+                + 2
+                + args.map(|a| 5 + 8 * a.shape.len()).sum::<usize>()
+                + 5 * absent
+        })
+        .sum();
     assert_eq!(
         bytes.len(),
-        24 + tensor_bytes + INSTR_BYTES * p.instrs.len()
+        28 + tensor_bytes + host_bytes + INSTR_BYTES * p.instrs.len()
     );
 }
 
@@ -52,6 +69,7 @@ fn disasm_then_asm_reproduces_the_bytes() {
 #[test]
 fn the_binary_layout_is_pinned() {
     let p = Program {
+        host_ops: vec![],
         config_hash: 0x0102_0304_0506_0708,
         tensors: vec![sofa_ir::isa::TensorDecl {
             name: "w".into(),
@@ -225,6 +243,7 @@ fn check_enforces_stream_and_engine_rules() {
     let p = Program {
         config_hash: hw.hash(),
         tensors: vec![],
+        host_ops: vec![],
         instrs: vec![
             Instr::Halt {},
             Instr::Sads {
@@ -268,9 +287,229 @@ fn every_instruction_has_a_cycle_count_on_the_default_hardware() {
     let hw = HwConfig::default();
     for i in isa_common::instrs() {
         let c = i.cycles(&hw).unwrap_or_else(|e| panic!("{i:?}: {e}"));
-        assert!(c >= 1, "{i:?}");
+        // The host's time is not chip time.
+        let host = matches!(i, Instr::Host { .. });
+        assert_eq!(c == 0, host, "{i:?}");
         assert!(!i.formula().is_empty());
     }
+}
+
+/// `y = floor(x)` on the host: the smallest program with a host-op table.
+fn floor_program() -> Program {
+    let t = |name: &str, kind, dram| sofa_ir::isa::TensorDecl {
+        name: name.into(),
+        kind,
+        dtype: DType::F32,
+        shape: vec![2],
+        dram,
+        data: vec![],
+    };
+    Program {
+        config_hash: HwConfig::default().hash(),
+        tensors: vec![
+            t("x", TensorKind::Input, 0),
+            t("y", TensorKind::Output, 0x40),
+        ],
+        host_ops: vec![sofa_ir::isa::HostOp {
+            op: "onnx.Floor".into(),
+            name: "F".into(),
+            opset: 17,
+            attrs: Default::default(),
+            operands: vec![Some(sofa_ir::isa::HostArg {
+                tensor: 0,
+                shape: vec![2],
+            })],
+            results: vec![sofa_ir::isa::HostArg {
+                tensor: 1,
+                shape: vec![2],
+            }],
+        }],
+        instrs: vec![Instr::Host { op: 0 }, Instr::Halt {}],
+    }
+}
+
+/// Offset of the host-op table of [`floor_program`]'s binary.
+const FLOOR_HOST_TABLE: usize = 28 + 2 * (2 + 1 + 4 + 8 + 8 + 8);
+
+#[test]
+fn the_host_op_table_layout_is_pinned() {
+    let p = floor_program();
+    assert_eq!(p.check(&HwConfig::default()), Ok(()));
+    let bytes = p.encode();
+    assert_eq!(&bytes[4..6], &[2, 0], "version 2");
+    assert_eq!(&bytes[24..28], &[1, 0, 0, 0], "one host op");
+    let mut table = Vec::new();
+    table.extend_from_slice(&[10, 0]);
+    table.extend_from_slice(b"onnx.Floor");
+    table.extend_from_slice(&[1, 0, b'F', 17, 0]); // name, opset
+    table.extend_from_slice(&[2, 0, 0, 0, b'{', b'}']); // attributes
+    table.extend_from_slice(&[1, 1]); // one operand, one result
+    table.extend_from_slice(&[0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0]); // x as [2]
+    table.extend_from_slice(&[1, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0]); // y as [2]
+    assert_eq!(
+        &bytes[FLOOR_HOST_TABLE..FLOOR_HOST_TABLE + table.len()],
+        &table[..]
+    );
+    assert_eq!(
+        bytes.len(),
+        FLOOR_HOST_TABLE + table.len() + 2 * INSTR_BYTES
+    );
+    assert_eq!(bytes[FLOOR_HOST_TABLE + table.len()], 0xa0, "HOST");
+    let text = print_asm(&p);
+    assert!(
+        text.contains(".version 2\n.config_hash 0x")
+            && text.contains(
+                ".host \"onnx.Floor\" name=\"F\" opset=17 attrs=\"{}\"\n\
+             .operand \"x\" shape=[2]\n\
+             .result \"y\" shape=[2]\n\nHOST op=0 ; onnx.Floor \"F\"\nHALT\n"
+            ),
+        "{text}"
+    );
+    assert_eq!(parse_asm(&text).unwrap().encode(), bytes);
+    // Without host ops the same program is a version-1 file.
+    let mut chip = p.clone();
+    chip.host_ops.clear();
+    chip.instrs.remove(0);
+    assert_eq!(&chip.encode()[4..6], &[1, 0]);
+}
+
+fn decode_error(bytes: &[u8]) -> String {
+    Program::decode(bytes).unwrap_err().to_string()
+}
+
+#[test]
+fn malformed_host_tables_are_rejected_at_their_byte_offset() {
+    let good = floor_program().encode();
+    let h = FLOOR_HOST_TABLE;
+    let with = |at: usize, patch: &[u8]| {
+        let mut b = good.clone();
+        b[at..at + patch.len()].copy_from_slice(patch);
+        b
+    };
+    // Attribute text starts after op (12), name (3), opset (2) and its length (4).
+    let attrs = h + 12 + 3 + 2 + 4;
+    assert_eq!(
+        decode_error(&with(24, &[0, 0, 0, 0])),
+        "byte offset 24: a version 2 file must have host ops (without them it is written as \
+         version 1)"
+    );
+    assert_eq!(
+        decode_error(&with(attrs, b"{ ")),
+        format!(
+            "byte offset {attrs}: host op #0 (onnx.Floor): attributes: 1:3: expected an \
+             attribute name, found end of file"
+        )
+    );
+    assert_eq!(
+        decode_error(&with(attrs, &[0xff])),
+        format!("byte offset {attrs}: host op #0 (onnx.Floor): attributes are not UTF-8")
+    );
+    assert_eq!(
+        decode_error(&with(h + 2, &[0xc3])),
+        format!("byte offset {}: host op #0 op name is not UTF-8", h + 2)
+    );
+    let operand = attrs + 2 + 2;
+    assert_eq!(
+        decode_error(&with(operand, &[9, 0, 0, 0])),
+        format!(
+            "byte offset {operand}: host op #0 (onnx.Floor) operand 0: tensor index 9 is not \
+             below the tensor count 2"
+        )
+    );
+    let result = operand + 13;
+    assert_eq!(
+        decode_error(&with(result, &[0xff, 0xff, 0xff, 0xff, 0])),
+        format!(
+            "byte offset {result}: host op #0 (onnx.Floor) result 0: a result cannot be absent"
+        )
+    );
+    assert_eq!(
+        decode_error(&with(operand, &[0xff, 0xff, 0xff, 0xff, 1])),
+        format!(
+            "byte offset {}: host op #0 (onnx.Floor) operand 0: an absent operand has rank 0",
+            operand + 4
+        )
+    );
+    assert!(decode_error(&good[..h + 20]).starts_with(&format!("byte offset {}", h + 17)));
+    // Non-canonical attribute text (`{ }`) has another encoding: rejected.
+    let mut spaced = good[..attrs - 4].to_vec();
+    spaced.extend_from_slice(&[3, 0, 0, 0, b'{', b' ', b'}']);
+    spaced.extend_from_slice(&good[attrs + 2..]);
+    assert_eq!(
+        decode_error(&spaced),
+        format!(
+            "byte offset {attrs}: host op #0 (onnx.Floor): attributes are not in canonical form \
+             (expected `{{}}`)"
+        )
+    );
+}
+
+#[test]
+fn host_op_assembly_errors_are_located() {
+    let h = ".config_hash 0\n.tensor \"x\" kind=input dtype=f32 shape=[2] dram=0\n";
+    assert_eq!(
+        asm_error(&format!("{h}.operand \"x\" shape=[2]")),
+        "3:1: `.operand` before any `.host`"
+    );
+    assert_eq!(
+        asm_error(&format!(
+            "{h}.host \"onnx.Floor\" name=\"F\" opset=17 attrs=\"{{a=1}}\""
+        )),
+        "3:44: field `attrs`: attributes are not in canonical form (expected `{a = 1 : i64}`)"
+    );
+    assert_eq!(
+        asm_error(&format!(
+            "{h}.host \"onnx.Floor\" name=\"F\" opset=17 attrs=\"{{}}\"\n.result \"z\" shape=[2]"
+        )),
+        "4:9: no tensor named 'z' is declared before this line"
+    );
+    assert_eq!(
+        asm_error(&format!(
+            ".version 1\n{h}.host \"onnx.Floor\" name=\"F\" opset=17 attrs=\"{{}}\""
+        )),
+        "4:1: host ops need `.version 2`"
+    );
+    assert_eq!(
+        asm_error(&format!(
+            "{h}.host \"onnx.Floor\" name=\"F\" opset=17 attrs=\"{{}}\"\n.data 00"
+        )),
+        "4:1: `.data` must follow its `.tensor` (or another `.data`)"
+    );
+}
+
+#[test]
+fn check_names_the_host_op() {
+    let hw = HwConfig::default();
+    let mut p = floor_program();
+    p.host_ops[0].op = "onnx.Hardmax".into();
+    p.host_ops[0].results[0].tensor = 0;
+    p.host_ops[0].operands[0] = Some(sofa_ir::isa::HostArg {
+        tensor: 1,
+        shape: vec![3],
+    });
+    p.instrs.insert(0, Instr::Host { op: 4 });
+    let text: Vec<String> = p
+        .check(&hw)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        text,
+        vec![
+            "instr #0 (HOST): host op 4 is not in the host-op table (1 entries)",
+            "host op #0 (onnx.Hardmax): 'onnx.Hardmax' has no host kernel",
+            "host op #0 (onnx.Hardmax): operand 0: shape [3] does not hold the 2 elements of \
+             tensor 'y' [2]",
+            "host op #0 (onnx.Hardmax): result 0 writes input tensor 'x'",
+        ]
+    );
+    let mut twice = floor_program();
+    twice.instrs.insert(0, Instr::Host { op: 0 });
+    assert_eq!(
+        twice.check(&hw).unwrap_err()[0].to_string(),
+        "host op #0 (onnx.Floor): run by 2 HOST instructions, expected exactly 1"
+    );
 }
 
 #[test]
@@ -279,6 +518,7 @@ fn check_enforces_the_integer_types_of_quantized_compute() {
     let p = Program {
         config_hash: hw.hash(),
         tensors: vec![],
+        host_ops: vec![],
         instrs: vec![
             Instr::GemmQ {
                 dst: SramRef::temp(0),

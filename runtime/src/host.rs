@@ -57,6 +57,24 @@ pub enum HostError {
     },
     #[error("output '{name}' is {dtype}, which has no host tensor type")]
     NoHostType { name: String, dtype: DType },
+    /// `outputs` lists the program's outputs.
+    #[error(
+        "expected array '{name}' is not an output of the program (outputs: {})",
+        outputs.join(", ")
+    )]
+    UnknownExpected { name: String, outputs: Vec<String> },
+    #[error("expected array '{name}' has shape {shape:?}, the program's output is {expected:?}")]
+    ExpectedShape {
+        name: String,
+        shape: Vec<usize>,
+        expected: Vec<u64>,
+    },
+    #[error("expected array '{name}' holds {elem}, the program's output is {dtype}")]
+    ExpectedType {
+        name: String,
+        elem: ElemType,
+        dtype: DType,
+    },
 }
 
 /// What a host tensor holds that the program's type cannot: one value, or its whole storage.
@@ -116,6 +134,47 @@ pub fn program_outputs(
         out.insert(decl.name.clone(), output_tensor(decl, b)?);
     }
     Ok(out)
+}
+
+/// Check expected outputs against the program before running it: every array names an output
+/// tensor and has its shape and element type (outputs without an array are not compared).
+pub fn check_expected(
+    program: &Program,
+    expected: &BTreeMap<String, Tensor>,
+) -> Result<(), HostError> {
+    let outputs: Vec<&TensorDecl> = program
+        .tensors
+        .iter()
+        .filter(|t| t.kind == TensorKind::Output)
+        .collect();
+    for (name, t) in expected {
+        let Some(decl) = outputs.iter().find(|d| &d.name == name) else {
+            return Err(HostError::UnknownExpected {
+                name: name.clone(),
+                outputs: outputs.iter().map(|d| d.name.clone()).collect(),
+            });
+        };
+        let same = t.shape().len() == decl.shape.len()
+            && t.shape()
+                .iter()
+                .zip(&decl.shape)
+                .all(|(&a, &b)| a as u64 == b);
+        if !same {
+            return Err(HostError::ExpectedShape {
+                name: name.clone(),
+                shape: t.shape().to_vec(),
+                expected: decl.shape.clone(),
+            });
+        }
+        if decl.dtype.to_elem() != Some(t.elem()) {
+            return Err(HostError::ExpectedType {
+                name: name.clone(),
+                elem: t.elem(),
+                dtype: decl.dtype,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The bytes of `t` as tensor `decl` (same shape; values converted to `decl.dtype`).
@@ -270,6 +329,7 @@ mod tests {
     #[test]
     fn a_missing_input_lists_what_was_given() {
         let p = Program {
+            host_ops: Vec::new(),
             config_hash: 0,
             tensors: vec![decl("ids", TensorKind::Input, DType::I64, vec![1])],
             instrs: vec![],

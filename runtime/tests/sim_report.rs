@@ -101,10 +101,10 @@ fn a_report_of_another_version_is_rejected() {
     let text = r
         .to_json()
         .unwrap()
-        .replace("\"version\": 1", "\"version\": 2");
+        .replace("\"version\": 2", "\"version\": 1");
     assert!(matches!(
         Report::from_json(&text),
-        Err(ReportError::Format { version: 2, .. })
+        Err(ReportError::Format { version: 1, .. })
     ));
 }
 

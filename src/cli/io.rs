@@ -65,6 +65,38 @@ fn temp_sibling(path: &Path) -> io::Result<PathBuf> {
     Ok(path.with_file_name(tmp_name))
 }
 
+/// Write several files all or nothing: each is first written to a temporary sibling, and only
+/// when every one of them is complete are they renamed into place. A failure removes the
+/// temporary files, so no output of a failed command is left behind (files that existed before
+/// are left as they were). A path of `-` is stdout, written last.
+pub fn write_all_or_none(files: &[(&Path, &[u8])]) -> Result<(), CliError> {
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
+    let cleanup = |staged: &[(PathBuf, &Path)]| {
+        for (tmp, _) in staged {
+            let _ = fs::remove_file(tmp);
+        }
+    };
+    for &(path, contents) in files.iter().filter(|(p, _)| p.as_os_str() != "-") {
+        let tmp = temp_sibling(path).map_err(|e| CliError::io("write", path, &e))?;
+        if let Err(e) = write_synced(&tmp, contents) {
+            let _ = fs::remove_file(&tmp);
+            cleanup(&staged);
+            return Err(CliError::io("write", path, &e));
+        }
+        staged.push((tmp, path));
+    }
+    for (i, (tmp, path)) in staged.iter().enumerate() {
+        if let Err(e) = fs::rename(tmp, path) {
+            cleanup(&staged[i..]);
+            return Err(CliError::io("write", path, &e));
+        }
+    }
+    for &(_, contents) in files.iter().filter(|(p, _)| p.as_os_str() == "-") {
+        write_output(None, contents)?;
+    }
+    Ok(())
+}
+
 /// Write `contents` to `path` atomically, or to stdout when `path` is `None` or `-`.
 pub fn write_output(path: Option<&Path>, contents: &[u8]) -> Result<(), CliError> {
     match path {
@@ -98,6 +130,22 @@ mod tests {
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.mlir")]);
         assert!(write_atomic(&dir.join("missing-dir").join("x"), b"x").is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn several_files_are_written_all_or_none() {
+        let dir = std::env::temp_dir().join(format!("sofa-io-all-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.json"), dir.join("b.npz"));
+        write_all_or_none(&[(&a, b"a"), (&b, b"b")]).unwrap();
+        assert_eq!(fs::read(&b).unwrap(), b"b");
+        fs::remove_file(&a).unwrap();
+        fs::remove_file(&b).unwrap();
+        let bad = dir.join("missing-dir").join("c");
+        assert!(write_all_or_none(&[(&a, b"a"), (&bad, b"c")]).is_err());
+        let left: Vec<_> = fs::read_dir(&dir).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use sofa_compiler::driver::{self, Target};
+use sofa_compiler::driver::{self, DriverError, Target};
+use sofa_compiler::lower::{LowerError, UnloweredOp};
+use sofa_compiler::onnx::load_model;
 use sofa_ir::dialect::attn::{check_keep_ratio, Ablation, KvSource, Schedule};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
@@ -45,6 +47,13 @@ pub struct TargetArgs {
     /// cannot be). Workload specs have no projections: their K and V are always gathered.
     #[arg(long, default_value = "auto", value_parser = ["auto", "gathered", "on-demand"])]
     pub kv: String,
+
+    /// Fail instead of running ops that have no chip lowering on the host. By default such
+    /// ops (the long tail: shape arithmetic, rare ops) become host segments (HOST, evaluated
+    /// with the reference kernels; the report shows them apart); with this flag the error
+    /// lists every one of them (ONNX node index, name, op type).
+    #[arg(long)]
+    pub no_host_fallback: bool,
 }
 
 impl TargetArgs {
@@ -68,6 +77,7 @@ impl TargetArgs {
             schedule,
             ablate,
             kv,
+            host_fallback: !self.no_host_fallback,
         })
     }
 }
@@ -96,12 +106,46 @@ pub fn compile_model(
 /// Lower a compiled model to a SOFA-ISA program; prints where each attention op takes K and V
 /// from on stderr.
 pub fn lower(module: &Module, target: &Target, path: &Path) -> Result<Program, CliError> {
-    let (program, notes) = driver::lower_model(module, target)
-        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    let (program, notes) = driver::lower_model(module, target).map_err(|e| match e {
+        DriverError::Lower(LowerError::NoChipLowering(ops)) => no_chip_lowering(path, &ops),
+        e => CliError::input(format!("{}: {e}", path.display())),
+    })?;
     for n in notes {
         eprintln!("note: {n}");
     }
     Ok(program)
+}
+
+/// Every op without a chip lowering, named as the ONNX file has it: `node #i "name" (Type)`
+/// when a node of the graph has that name, else by its op in the IR.
+fn no_chip_lowering(path: &Path, ops: &[UnloweredOp]) -> CliError {
+    let nodes: BTreeMap<String, (usize, String)> = load_model(path)
+        .ok()
+        .and_then(|l| l.model.graph)
+        .map(|g| {
+            g.node
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| Some((n.name.clone()?, (i, n.op_type.clone()?))))
+                .collect()
+        })
+        .unwrap_or_default();
+    let lines: Vec<String> = ops
+        .iter()
+        .map(|o| match nodes.get(&o.name) {
+            Some((i, ty)) => format!("\n  node #{i} \"{}\" ({ty})", o.name),
+            None => format!(
+                "\n  op #{} \"{}\" ({}) of the compiled IR",
+                o.index, o.name, o.op
+            ),
+        })
+        .collect();
+    CliError::input(format!(
+        "{}: {} op(s) have no chip lowering (--no-host-fallback):{}",
+        path.display(),
+        ops.len(),
+        lines.concat()
+    ))
 }
 
 /// Every graph input must be fully static before lowering: name the unbound dims.

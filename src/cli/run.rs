@@ -19,14 +19,14 @@ use sofa_compiler::workload::{load_spec, WorkloadSpec};
 use sofa_ir::eval::Tensor;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
-use sofa_runtime::host::{program_inputs, program_outputs};
+use sofa_runtime::host::{check_expected, program_inputs, program_outputs};
 use sofa_runtime::interp::{compare, run_function, OutputDiff};
 use sofa_runtime::sim::{extrapolate_layers, simulate, Mode, Report, SimOptions, SimOutcome};
 
 use super::compile::{compile_workload_module, lower_workload};
 use super::diag::CliError;
 use super::import::{import_options, parse_shape_bindings, ShapeBindings};
-use super::io::write_output;
+use super::io::write_all_or_none;
 use super::model::{bindings_from_inputs, compile_model, lower, TargetArgs};
 use super::pipeline::{import_model, run_pipeline, PipelineArgs};
 use sofa_compiler::driver::Target;
@@ -42,7 +42,14 @@ use sofa_compiler::driver::Target;
                   IR instead (ONNX semantics, optionally after --pass-pipeline).\n\n\
                   Prints one line per output (max absolute error; cosine similarity to the dense \
                   result for sparse runs) and the simulator's report table. Exit code 1 when an \
-                  output is missing, has the wrong shape or type, or exceeds the tolerance.",
+                  output is missing, has the wrong shape or type, or exceeds the tolerance.\n\n\
+                  Inputs are checked before anything runs: --inputs and --expected must be \
+                  readable, and every --expected array must name an output of the program with \
+                  its shape and element type. Files are written only by a run that succeeds: \
+                  -o, --report and --trace are all written (atomically) after every output is \
+                  within --tolerance, and a failed run (any error, a tolerance failure \
+                  included) writes none of them; files already at those paths are left as \
+                  they were.",
     after_help = "Examples:\n  \
                   sofa run model.onnx --inputs in.npz --expected out.npz --report r.json --trace t.json\n  \
                   sofa run model.onnx --inputs in.npz --keep-ratio 0.25 --schedule cct\n  \
@@ -81,7 +88,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "T", default_value_t = 1e-4)]
     pub tolerance: f64,
 
-    /// Write the produced outputs to OUT.npz (atomically).
+    /// Write the produced outputs to OUT.npz (atomically, only when the run succeeds).
     #[arg(short = 'o', long = "output", value_name = "OUT.npz")]
     pub output: Option<PathBuf>,
 
@@ -92,11 +99,13 @@ pub struct RunArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
-    /// Write the simulator's report (JSON, format "sofa-report") to R.json.
+    /// Write the simulator's report (JSON, format "sofa-report") to R.json (only when the run
+    /// succeeds: a tolerance failure writes no file).
     #[arg(long, value_name = "R.json")]
     pub report: Option<PathBuf>,
 
-    /// Write a Chrome trace-event JSON (one track per engine; open in Perfetto) to T.json.
+    /// Write a Chrome trace-event JSON (one track per engine; open in Perfetto) to T.json
+    /// (only when the run succeeds).
     #[arg(long, value_name = "T.json")]
     pub trace: Option<PathBuf>,
 
@@ -127,11 +136,19 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
              (see sofa compile --help)",
         ));
     }
+    if args.timing_only && (args.expected.is_some() || args.output.is_some()) {
+        return Err(CliError::usage(
+            "--expected and -o need outputs: a --timing-only run computes none",
+        ));
+    }
     let target = args.target.resolve()?;
+    // Read before compiling or simulating: an unreadable file fails the run at once.
+    let expected = args.expected.as_deref().map(read_npz).transpose()?;
+    let expected = expected.as_ref();
     match (&args.program, &args.workload) {
         (None, Some(w)) => run_workload(args, w, &target),
-        (Some(p), None) if is_sofabin(p)? => run_sofabin(args, p, &target),
-        (Some(p), None) => run_onnx(args, p, &target),
+        (Some(p), None) if is_sofabin(p)? => run_sofabin(args, p, &target, expected),
+        (Some(p), None) => run_onnx(args, p, &target, expected),
         _ => Err(CliError::usage(
             "give an ONNX model, a .sofabin program or --workload W.toml (see sofa run --help)",
         )),
@@ -146,7 +163,7 @@ fn is_sofabin(path: &Path) -> Result<bool, CliError> {
     let mut magic = [0u8; 4];
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut magic))
-        .map_err(|e| CliError::io("cannot read", path, &e))?;
+        .map_err(|e| CliError::io("read", path, &e))?;
     Ok(n == 4 && magic == sofa_ir::isa::MAGIC)
 }
 
@@ -173,7 +190,8 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
     if spec.layers <= 2 || args.trace.is_some() || args.no_extrapolate {
         let program = program_of(&spec).map_err(|e| e.in_file(path))?;
         let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
-        return report(args, &outcome.report, outcome.trace.as_deref());
+        print_report(args, &outcome.report);
+        return write_files(args, None, &outcome.report, outcome.trace.as_deref());
     }
     // The layers of a spec are identical: simulate one and two, extrapolate the rest.
     let mut reports = Vec::with_capacity(2);
@@ -191,18 +209,31 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
          identical segments; --no-extrapolate simulates every layer)",
         spec.layers, spec.layers
     );
-    report(args, &full, None)
+    print_report(args, &full);
+    write_files(args, None, &full, None)
 }
 
-fn run_sofabin(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliError> {
-    let bytes = std::fs::read(path).map_err(|e| CliError::io("cannot read", path, &e))?;
+type Arrays = BTreeMap<String, Tensor>;
+
+fn run_sofabin(
+    args: &RunArgs,
+    path: &Path,
+    target: &Target,
+    expected: Option<&Arrays>,
+) -> Result<(), CliError> {
+    let bytes = std::fs::read(path).map_err(|e| CliError::io("read", path, &e))?;
     let program =
         Program::decode(&bytes).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     check_program(&program, &target.hw, path)?;
-    execute(args, &program, target, path, None)
+    execute(args, &program, target, path, (None, expected))
 }
 
-fn run_onnx(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliError> {
+fn run_onnx(
+    args: &RunArgs,
+    path: &Path,
+    target: &Target,
+    expected: Option<&Arrays>,
+) -> Result<(), CliError> {
     let arrays = match &args.inputs {
         Some(p) => Some(read_npz(p)?),
         None => None,
@@ -220,7 +251,7 @@ fn run_onnx(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliError
         (Some(a), Some(k)) if k < 1.0 => Some(dense_reference(path, &bindings, a)?),
         _ => None,
     };
-    execute(args, &program, target, path, dense)
+    execute(args, &program, target, path, (dense.as_ref(), expected))
 }
 
 /// The program must fit the hardware it runs on (the simulator relies on it).
@@ -237,17 +268,20 @@ fn check_program(program: &Program, hw: &HwConfig, path: &Path) -> Result<(), Cl
     })
 }
 
-/// Simulate (functionally unless --timing-only), then compare and report.
+/// Simulate (functionally unless --timing-only), compare and report; write the files only
+/// when everything passed. `refs` are the dense result of a sparse run and the expected
+/// outputs, both checked against the program before the simulation starts.
 fn execute(
     args: &RunArgs,
     program: &Program,
     target: &Target,
     path: &Path,
-    dense: Option<BTreeMap<String, Tensor>>,
+    (dense, expected): (Option<&Arrays>, Option<&Arrays>),
 ) -> Result<(), CliError> {
     if args.timing_only {
         let outcome = simulate_program(args, program, &target.hw, &BTreeMap::new(), path)?;
-        return report(args, &outcome.report, outcome.trace.as_deref());
+        print_report(args, &outcome.report);
+        return write_files(args, None, &outcome.report, outcome.trace.as_deref());
     }
     let inputs_path = args
         .inputs
@@ -256,19 +290,25 @@ fn execute(
     let arrays = read_npz(inputs_path)?;
     let bytes = program_inputs(program, &arrays)
         .map_err(|e| CliError::input(format!("{}: {e}", inputs_path.display())))?;
+    if let (Some(e), Some(p)) = (expected, &args.expected) {
+        check_expected(program, e)
+            .map_err(|err| CliError::input(format!("{}: {err}", p.display())))?;
+    }
     let outcome = simulate_program(args, program, &target.hw, &bytes, path)?;
     let outputs = program_outputs(program, &outcome.outputs).map_err(CliError::input)?;
-    if let Some(out) = &args.output {
-        crate::npz::write_npz(out, &outputs).map_err(CliError::input)?;
-    }
-    if let Some(dense) = &dense {
+    if let Some(dense) = dense {
         print_similarity(&outputs, dense);
     }
-    report(args, &outcome.report, outcome.trace.as_deref())?;
-    match &args.expected {
-        Some(p) => check(&compare(&outputs, &read_npz(p)?), args.tolerance),
-        None => Ok(()),
+    print_report(args, &outcome.report);
+    if let Some(e) = expected {
+        check(&compare(&outputs, e), args.tolerance)?;
     }
+    write_files(
+        args,
+        Some(&outputs),
+        &outcome.report,
+        outcome.trace.as_deref(),
+    )
 }
 
 fn simulate_program(
@@ -291,20 +331,40 @@ fn simulate_program(
         .map_err(|e| CliError::input(format!("{}: simulation failed: {e}", path.display())))
 }
 
-/// Print the report table; write the JSON report and trace when asked.
-fn report(args: &RunArgs, report: &Report, trace: Option<&str>) -> Result<(), CliError> {
+/// Print the report table (and the energy explanation when asked).
+fn print_report(args: &RunArgs, report: &Report) {
     print!("{}", report.to_table());
     if args.explain_energy {
         print!("{}", report.explain_energy());
     }
-    if let Some(path) = &args.report {
-        let json = report.to_json().map_err(CliError::input)?;
-        write_output(Some(path), json.as_bytes())?;
+}
+
+/// Write -o, --report and --trace, all or none (the run has succeeded).
+fn write_files(
+    args: &RunArgs,
+    outputs: Option<&Arrays>,
+    report: &Report,
+    trace: Option<&str>,
+) -> Result<(), CliError> {
+    let npz = match (&args.output, outputs) {
+        (Some(p), Some(o)) => Some(crate::npz::npz_bytes(p, o).map_err(CliError::input)?),
+        _ => None,
+    };
+    let json = match &args.report {
+        Some(_) => Some(report.to_json().map_err(CliError::input)?),
+        None => None,
+    };
+    let mut files: Vec<(&Path, &[u8])> = Vec::new();
+    if let (Some(p), Some(b)) = (&args.output, &npz) {
+        files.push((p, b));
     }
-    if let (Some(path), Some(trace)) = (&args.trace, trace) {
-        write_output(Some(path), trace.as_bytes())?;
+    if let (Some(p), Some(j)) = (&args.report, &json) {
+        files.push((p, j.as_bytes()));
     }
-    Ok(())
+    if let (Some(p), Some(t)) = (&args.trace, trace) {
+        files.push((p, t.as_bytes()));
+    }
+    write_all_or_none(&files)
 }
 
 /// The dense result a sparse run is measured against: the host interpreter on the model.
@@ -363,27 +423,31 @@ fn run_reference(args: &RunArgs) -> Result<(), CliError> {
         .inputs
         .as_ref()
         .ok_or_else(|| CliError::usage("--inputs IN.npz is required"))?;
+    // Read every input file before running anything.
+    let inputs = read_npz(inputs_path)?;
+    let expected = args.expected.as_deref().map(read_npz).transpose()?;
     let imported = import_model(model, &import_options(&args.shape))?;
     for w in &imported.warnings {
         eprintln!("warning: {}: {w}", model.display());
     }
     let mut module = imported.module;
     run_pipeline(&mut module, &args.pipeline)?;
-    let inputs = read_npz(inputs_path)?;
     let outputs = run_function(&module, &inputs)
         .map_err(|e| CliError::input(format!("{}: {e}", model.display())))?;
-    if let Some(out) = &args.output {
-        crate::npz::write_npz(out, &outputs).map_err(CliError::input)?;
-    }
-    match &args.expected {
-        Some(path) => check(&compare(&outputs, &read_npz(path)?), args.tolerance),
+    match &expected {
+        Some(e) => check(&compare(&outputs, e), args.tolerance)?,
         None => {
             for (name, t) in &outputs {
                 println!("{name}: {:?} {}", t.shape(), t.elem());
             }
-            Ok(())
         }
     }
+    // Only a successful run writes its outputs.
+    if let Some(out) = &args.output {
+        let bytes = crate::npz::npz_bytes(out, &outputs).map_err(CliError::input)?;
+        write_all_or_none(&[(out, &bytes)])?;
+    }
+    Ok(())
 }
 
 fn read_npz(path: &Path) -> Result<BTreeMap<String, Tensor>, CliError> {

@@ -49,6 +49,11 @@ pub struct LowerDefaults {
     /// the lowered segments are faster), `Gathered`, or `OnDemand` (an error naming the op
     /// where impossible). Attention-only modules always gather.
     pub kv: Option<KvSource>,
+    /// Ops of a model with no chip lowering run on the host (`HOST`, see
+    /// `lower::model::host`). Off (the default), the model lowering fails on them with
+    /// [`LowerError::NoChipLowering`], which lists every such op. The driver's `Target`
+    /// turns it on unless the user says `--no-host-fallback`.
+    pub host_fallback: bool,
 }
 
 /// K and V of one attention op generated on chip from the layer input (the paper's
@@ -78,6 +83,32 @@ pub enum LowerError {
     },
     #[error("lower-to-isa: {0}")]
     Module(String),
+    /// Host fallback is off and these ops have no chip lowering (all of them, in body order).
+    #[error("{}", no_chip_lowering(.0))]
+    NoChipLowering(Vec<UnloweredOp>),
+}
+
+/// An op of a model that has no chip lowering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnloweredOp {
+    /// Its position in the lowered function's body.
+    pub index: usize,
+    /// Its location (the ONNX node name).
+    pub name: String,
+    /// The IR op name (`onnx.Floor`).
+    pub op: String,
+}
+
+fn no_chip_lowering(ops: &[UnloweredOp]) -> String {
+    let lines: Vec<String> = ops
+        .iter()
+        .map(|o| format!("\n  op #{} \"{}\" ({})", o.index, o.name, o.op))
+        .collect();
+    format!(
+        "{} op(s) have no chip lowering and host fallback is off:{}",
+        ops.len(),
+        lines.concat()
+    )
 }
 
 /// Why SRAM buffers or DMA transfers could not be laid out (the caller names the op).
@@ -336,6 +367,7 @@ pub fn lower_attention(
         )));
     }
     Ok(Program {
+        host_ops: Vec::new(),
         config_hash: hw.hash(),
         tensors: dram.tensors,
         instrs: out,

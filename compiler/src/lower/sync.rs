@@ -373,6 +373,7 @@ mod tests {
 
     fn prog(instrs: Vec<Instr>) -> Program {
         Program {
+            host_ops: Vec::new(),
             config_hash: 0,
             tensors: vec![],
             instrs,

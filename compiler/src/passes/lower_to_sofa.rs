@@ -113,6 +113,7 @@ impl LowerToSofa {
             schedule: Schedule::parse(o.string("schedule")?).map_err(PassBuildError::pass)?,
             ablate: Ablation::parse(o.string("ablate")?).map_err(PassBuildError::pass)?,
             kv,
+            host_fallback: false,
         };
         Ok(LowerToSofa::new(hw, defaults))
     }

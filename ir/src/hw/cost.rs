@@ -312,6 +312,7 @@ impl Instr {
                 vec_cycles(hw, r, (*cols).into(), 2, 0)
             }
             Instr::Signal { .. } | Instr::Wait { .. } | Instr::Halt {} => Ok(1),
+            Instr::Host { .. } => Ok(0),
             Instr::VecAdd { rows, cols, .. }
             | Instr::VecSub { rows, cols, .. }
             | Instr::VecMul { rows, cols, .. }
@@ -359,6 +360,7 @@ impl Instr {
             Instr::VecRmsNorm { .. } => "2*ceil(rows*cols/vector.lanes) + rows*ceil(log2 min(cols, vector.lanes))",
             Instr::VecRope { .. } => "2*ceil(rows*cols/vector.lanes)",
             Instr::Signal { .. } | Instr::Wait { .. } | Instr::Halt {} => "1 (time blocked in WAIT is the simulator's, not the formula's)",
+            Instr::Host { .. } => "0 (the host runs it; host time is not chip time)",
             Instr::VecAdd { .. }
             | Instr::VecSub { .. }
             | Instr::VecMul { .. }

@@ -13,15 +13,25 @@
 //! HALT
 //! ```
 //!
+//! A program with host ops (format version 2) lists them after the tensors, each `.host`
+//! followed by its operands and results, which name tensors declared above:
+//!
+//! ```text
+//! .host "onnx.Floor" name="/Floor" opset=17 attrs="{}"
+//! .operand "x" shape=[2,8]
+//! .operand none
+//! .result "y" shape=[2,8]
+//! ```
+//!
 //! Every field is printed, by name, in encoding order; integers in decimal, addresses in hex,
 //! immediates as the shortest decimal that reads back to the same bits. Tensor names are quoted
 //! (`\"`, `\\` and `\xNN` for control characters). Initializer bytes follow their tensor as
-//! `.data` lines of 32 bytes in hex. The `; @name+0x..` comments after DRAM operands are for
-//! readers only.
+//! `.data` lines of 32 bytes in hex. The `; @name+0x..` comments after DRAM operands and
+//! the `; onnx.Floor "/Floor"` comment after `HOST` are for readers only.
 
 use std::fmt::Write as _;
 
-use super::{DramAddr, Instr, Program, TensorDecl, FORMAT_VERSION};
+use super::{DramAddr, HostArg, HostOp, Instr, Program, TensorDecl};
 
 /// Bytes of initializer data per `.data` line.
 const DATA_BYTES_PER_LINE: usize = 32;
@@ -29,21 +39,57 @@ const DATA_BYTES_PER_LINE: usize = 32;
 /// The canonical assembly text of a program.
 pub fn print_asm(p: &Program) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "; SOFA assembly (.sofabin format version {FORMAT_VERSION})"
-    );
-    let _ = writeln!(out, ".version {FORMAT_VERSION}");
+    let version = p.format_version();
+    let _ = writeln!(out, "; SOFA assembly (.sofabin format version {version})");
+    let _ = writeln!(out, ".version {version}");
     let _ = writeln!(out, ".config_hash {:#018x}", p.config_hash);
     for t in &p.tensors {
         print_tensor(t, &mut out);
     }
+    for h in &p.host_ops {
+        print_host_op(h, &p.tensors, &mut out);
+    }
     out.push('\n');
     for i in &p.instrs {
         out.push_str(&print_instr(i, &p.tensors));
+        if let Instr::Host { op } = i {
+            if let Some(h) = p.host_ops.get(*op as usize) {
+                let _ = write!(out, " ; {} {}", h.op, quote(&h.name));
+            }
+        }
         out.push('\n');
     }
     out
+}
+
+fn print_host_op(h: &HostOp, tensors: &[TensorDecl], out: &mut String) {
+    let _ = writeln!(
+        out,
+        ".host {} name={} opset={} attrs={}",
+        quote(&h.op),
+        quote(&h.name),
+        h.opset,
+        quote(&h.attrs_text())
+    );
+    for a in &h.operands {
+        match a {
+            Some(a) => print_host_arg(".operand", a, tensors, out),
+            None => out.push_str(".operand none\n"),
+        }
+    }
+    for a in &h.results {
+        print_host_arg(".result", a, tensors, out);
+    }
+}
+
+/// `.operand "name" shape=[..]`; a tensor index outside the table prints as `#index` (which
+/// the parser rejects, as `Program::check` does).
+fn print_host_arg(directive: &str, a: &HostArg, tensors: &[TensorDecl], out: &mut String) {
+    let shape: Vec<String> = a.shape.iter().map(u64::to_string).collect();
+    let tensor = tensors
+        .get(a.tensor as usize)
+        .map_or_else(|| format!("#{}", a.tensor), |t| quote(&t.name));
+    let _ = writeln!(out, "{directive} {tensor} shape=[{}]", shape.join(","));
 }
 
 fn print_tensor(t: &TensorDecl, out: &mut String) {

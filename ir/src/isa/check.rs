@@ -10,12 +10,18 @@
 //!   (`lz4` only as the DLZS weight, float types for formal compute); even RoPE widths;
 //!   every SRAM operand inside its SRAM and every static DRAM range inside DRAM;
 //!   semaphore ids below `control.semaphores`, every waited semaphore signalled somewhere;
+//! - host ops: a host kernel exists for the op (`crate::eval::is_supported`), names and
+//!   counts fit the format, attributes carry no `dense_resource` (the program has no
+//!   resources), operand and result tensors exist, have a host element type and the element
+//!   count of their shape, results are `scratch` or `output` tensors written once; every host
+//!   op is run by exactly one `HOST` and every `HOST` names one;
 //! - the stream ends with its only `HALT`.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
-use super::{DType, Instr, Mem, Opcode, Program, TensorDecl, TensorKind};
+use super::{numel, DType, HostArg, HostOp, Instr, Mem, Opcode, Program, TensorDecl, TensorKind};
+use crate::attr::Attribute;
 use crate::hw::HwConfig;
 
 /// Where a problem is.
@@ -27,6 +33,8 @@ pub enum ProgramLoc {
     Tensor(usize, String),
     /// Instruction `index`.
     Instr(usize, Opcode),
+    /// Host-op table entry `index`, with its op name.
+    Host(usize, String),
 }
 
 /// One problem found by [`Program::check`].
@@ -44,6 +52,7 @@ impl fmt::Display for ProgramError {
             ProgramLoc::Instr(i, op) => {
                 write!(f, "instr #{i} ({}): {}", op.mnemonic(), self.message)
             }
+            ProgramLoc::Host(i, op) => write!(f, "host op #{i} ({op}): {}", self.message),
         }
     }
 }
@@ -66,11 +75,13 @@ pub(crate) fn check_program(p: &Program, hw: &HwConfig) -> Result<(), Vec<Progra
             hw.hash()
         ));
     }
-    if p.tensors.len() > u32::MAX as usize || p.instrs.len() > u32::MAX as usize {
-        at_program("more than 2^32-1 tensors or instructions".into());
+    let limit = u32::MAX as usize;
+    if p.tensors.len() > limit || p.instrs.len() > limit || p.host_ops.len() > limit {
+        at_program("more than 2^32-1 tensors, host ops or instructions".into());
     }
     check_stream(p, hw, &mut at_program);
     check_tensors(&p.tensors, hw, &mut errs);
+    check_host_ops(p, &mut errs);
     for (i, instr) in p.instrs.iter().enumerate() {
         let mut problems = instr_rules(instr, hw);
         problems.extend(operand_ranges(instr, hw));
@@ -176,6 +187,129 @@ fn check_tensors(tensors: &[TensorDecl], hw: &HwConfig, errs: &mut Vec<ProgramEr
                 message: format!("DRAM range overlaps tensor '{}'", tensors[a].name),
             });
         }
+    }
+}
+
+/// Host-op table entries, and the `HOST` instructions that run them.
+fn check_host_ops(p: &Program, errs: &mut Vec<ProgramError>) {
+    let mut runs = vec![0usize; p.host_ops.len()];
+    for (i, instr) in p.instrs.iter().enumerate() {
+        let Instr::Host { op } = instr else { continue };
+        match runs.get_mut(*op as usize) {
+            Some(n) => *n += 1,
+            None => errs.push(ProgramError {
+                loc: ProgramLoc::Instr(i, Opcode::Host),
+                message: format!(
+                    "host op {op} is not in the host-op table ({} entries)",
+                    p.host_ops.len()
+                ),
+            }),
+        }
+    }
+    for (k, h) in p.host_ops.iter().enumerate() {
+        let mut problems = host_op_rules(h, &p.tensors);
+        if runs[k] != 1 {
+            problems.push(format!(
+                "run by {} HOST instructions, expected exactly 1",
+                runs[k]
+            ));
+        }
+        errs.extend(problems.into_iter().map(|message| ProgramError {
+            loc: ProgramLoc::Host(k, h.op.clone()),
+            message,
+        }));
+    }
+}
+
+/// What must hold for one host op to be evaluated (see the module doc).
+fn host_op_rules(h: &HostOp, tensors: &[TensorDecl]) -> Vec<String> {
+    let mut e = Vec::new();
+    if !crate::eval::is_supported(&h.op) {
+        e.push(format!("'{}' has no host kernel", h.op));
+    }
+    for (what, len) in [("op name", h.op.len()), ("node name", h.name.len())] {
+        if len > usize::from(u16::MAX) {
+            e.push(format!("{what} of {len} bytes exceeds 65535"));
+        }
+    }
+    if h.attrs_text().len() > u32::MAX as usize {
+        e.push("attributes exceed 2^32-1 bytes".into());
+    }
+    if let Some(key) = h
+        .attrs
+        .iter()
+        .find(|(_, a)| has_resource(a))
+        .map(|(k, _)| k)
+    {
+        e.push(format!("attribute '{key}' is a dense_resource (inline it)"));
+    }
+    for (what, n) in [("operands", h.operands.len()), ("results", h.results.len())] {
+        if n > usize::from(u8::MAX) {
+            e.push(format!("{n} {what} exceed 255"));
+        }
+    }
+    if h.results.is_empty() {
+        e.push("no results".into());
+    }
+    for (k, a) in h.operands.iter().enumerate() {
+        if let Some(a) = a {
+            e.extend(host_arg_rules(a, tensors, &format!("operand {k}")));
+        }
+    }
+    let mut written = BTreeSet::new();
+    for (k, a) in h.results.iter().enumerate() {
+        let what = format!("result {k}");
+        e.extend(host_arg_rules(a, tensors, &what));
+        if let Some(t) = tensors.get(a.tensor as usize) {
+            if !matches!(t.kind, TensorKind::Scratch | TensorKind::Output) {
+                e.push(format!("{what} writes {} tensor '{}'", t.kind, t.name));
+            }
+        }
+        if !written.insert(a.tensor) {
+            e.push(format!("{what} writes tensor #{} a second time", a.tensor));
+        }
+    }
+    e
+}
+
+fn host_arg_rules(a: &HostArg, tensors: &[TensorDecl], what: &str) -> Vec<String> {
+    let Some(t) = tensors.get(a.tensor as usize) else {
+        return vec![format!(
+            "{what}: tensor index {} is not in the table ({} tensors)",
+            a.tensor,
+            tensors.len()
+        )];
+    };
+    let mut e = Vec::new();
+    if a.shape.len() > usize::from(u8::MAX) {
+        e.push(format!("{what}: rank {} exceeds 255", a.shape.len()));
+    }
+    if t.dtype.to_elem().is_none() {
+        e.push(format!(
+            "{what}: tensor '{}' is {}, which has no host tensor type",
+            t.name, t.dtype
+        ));
+    }
+    let fits = a.shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d));
+    if fits.is_none() || numel(&a.shape) != numel(&t.shape) {
+        e.push(format!(
+            "{what}: shape {:?} does not hold the {} elements of tensor '{}' {:?}",
+            a.shape,
+            numel(&t.shape),
+            t.name,
+            t.shape
+        ));
+    }
+    e
+}
+
+/// Whether an attribute is or contains a `dense_resource`.
+fn has_resource(a: &Attribute) -> bool {
+    match a {
+        Attribute::DenseResource { .. } => true,
+        Attribute::Array(items) => items.iter().any(has_resource),
+        Attribute::Dict(d) => d.values().any(has_resource),
+        _ => false,
     }
 }
 
@@ -442,7 +576,7 @@ fn instr_rules(instr: &Instr, hw: &HwConfig) -> Vec<String> {
                 format!("semaphore {sem} out of range (control.semaphores = {n})"),
             ));
         }
-        Instr::Halt {} => {}
+        Instr::Halt {} | Instr::Host { .. } => {}
         Instr::VecAdd { rows, cols, dt, .. }
         | Instr::VecSub { rows, cols, dt, .. }
         | Instr::VecMul { rows, cols, dt, .. }

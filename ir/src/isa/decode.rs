@@ -5,9 +5,11 @@
 //! never panics and never allocates more than the input's own length justifies: counts are
 //! validated against the bytes that remain before any buffer is reserved.
 
+use super::encode::NO_TENSOR;
 use super::instr::FieldReader;
 use super::{
-    DType, Instr, Opcode, Program, TensorDecl, TensorKind, FORMAT_VERSION, INSTR_BYTES, MAGIC,
+    DType, HostArg, HostOp, Instr, Opcode, Program, TensorDecl, TensorKind, FORMAT_VERSION,
+    FORMAT_VERSION_CHIP_ONLY, INSTR_BYTES, MAGIC,
 };
 
 /// A malformed binary: where and why.
@@ -85,10 +87,13 @@ pub(crate) fn decode_program(bytes: &[u8]) -> Result<Program, DecodeError> {
         return err(0, format!("bad magic {magic:02x?}: not a .sofabin file"));
     }
     let version = c.u16("the format version")?;
-    if version != FORMAT_VERSION {
+    if !(FORMAT_VERSION_CHIP_ONLY..=FORMAT_VERSION).contains(&version) {
         return err(
             4,
-            format!("unsupported format version {version} (this build reads {FORMAT_VERSION})"),
+            format!(
+                "unsupported format version {version} (this build reads \
+                 {FORMAT_VERSION_CHIP_ONLY} to {FORMAT_VERSION})"
+            ),
         );
     }
     if c.u16("the reserved header field")? != 0 {
@@ -97,16 +102,138 @@ pub(crate) fn decode_program(bytes: &[u8]) -> Result<Program, DecodeError> {
     let config_hash = c.u64("the config hash")?;
     let tensor_count = c.u32("the tensor count")?;
     let instr_count = c.u32("the instruction count")?;
+    let host_count = match version {
+        FORMAT_VERSION => {
+            let at = c.pos;
+            let n = c.u32("the host-op count")?;
+            if n == 0 {
+                return err(
+                    at,
+                    "a version 2 file must have host ops (without them it is written as version 1)",
+                );
+            }
+            n
+        }
+        _ => 0,
+    };
     let mut tensors = Vec::new();
     for i in 0..tensor_count {
         tensors.push(decode_tensor(&mut c, i)?);
+    }
+    let mut host_ops = Vec::new();
+    for i in 0..host_count {
+        host_ops.push(decode_host_op(&mut c, i, tensor_count)?);
     }
     let instrs = decode_instrs(&mut c, instr_count)?;
     Ok(Program {
         config_hash,
         tensors,
+        host_ops,
         instrs,
     })
+}
+
+/// A u16-length-prefixed UTF-8 string.
+fn decode_str16(c: &mut Cursor<'_>, what: &str) -> Result<String, DecodeError> {
+    let len = c.u16(&format!("{what} length"))?;
+    let at = c.pos;
+    let bytes = c.take(usize::from(len), what)?;
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_string()),
+        Err(e) => err(at + e.valid_up_to(), format!("{what} is not UTF-8")),
+    }
+}
+
+fn decode_host_op(
+    c: &mut Cursor<'_>,
+    index: u32,
+    tensor_count: u32,
+) -> Result<HostOp, DecodeError> {
+    let what = |field: &str| format!("host op #{index} {field}");
+    let op_at = c.pos;
+    let op = decode_str16(c, &what("op name"))?;
+    if op.is_empty() {
+        return err(op_at, format!("host op #{index}: empty op name"));
+    }
+    let name = decode_str16(c, &what("node name"))?;
+    let opset = c.u16(&what("opset"))?;
+    let len_at = c.pos;
+    let attrs_len = c.u32(&what("attribute length"))?;
+    let Ok(attrs_len) = usize::try_from(attrs_len) else {
+        return err(
+            len_at,
+            format!("host op #{index}: attribute length is too large"),
+        );
+    };
+    let attrs_at = c.pos;
+    let bytes = c.take(attrs_len, &what("attributes"))?;
+    let text = std::str::from_utf8(bytes).or_else(|e| {
+        err(
+            attrs_at + e.valid_up_to(),
+            format!("host op #{index} ({op}): attributes are not UTF-8"),
+        )
+    })?;
+    let attrs = HostOp::parse_attrs(text)
+        .or_else(|e| err(attrs_at, format!("host op #{index} ({op}): {e}")))?;
+    let operand_count = c.u8(&what("operand count"))?;
+    let result_count = c.u8(&what("result count"))?;
+    let mut operands = Vec::with_capacity(usize::from(operand_count));
+    for k in 0..operand_count {
+        let arg = decode_host_arg(
+            c,
+            &format!("host op #{index} ({op}) operand {k}"),
+            tensor_count,
+        )?;
+        operands.push(arg);
+    }
+    let mut results = Vec::with_capacity(usize::from(result_count));
+    for k in 0..result_count {
+        let at = c.pos;
+        let subject = format!("host op #{index} ({op}) result {k}");
+        match decode_host_arg(c, &subject, tensor_count)? {
+            Some(arg) => results.push(arg),
+            None => return err(at, format!("{subject}: a result cannot be absent")),
+        }
+    }
+    Ok(HostOp {
+        op,
+        name,
+        opset,
+        attrs,
+        operands,
+        results,
+    })
+}
+
+/// One operand or result: a tensor index and a shape, or an absent operand.
+fn decode_host_arg(
+    c: &mut Cursor<'_>,
+    subject: &str,
+    tensor_count: u32,
+) -> Result<Option<HostArg>, DecodeError> {
+    let at = c.pos;
+    let tensor = c.u32(&format!("{subject} tensor"))?;
+    let rank_at = c.pos;
+    let rank = c.u8(&format!("{subject} rank"))?;
+    if tensor == NO_TENSOR {
+        if rank != 0 {
+            return err(rank_at, format!("{subject}: an absent operand has rank 0"));
+        }
+        return Ok(None);
+    }
+    if tensor >= tensor_count {
+        return err(
+            at,
+            format!(
+                "{subject}: tensor index {tensor} is not below the tensor count {tensor_count}"
+            ),
+        );
+    }
+    let mut shape = Vec::with_capacity(usize::from(rank));
+    for _ in 0..rank {
+        shape.push(c.u64(&format!("{subject} dimension"))?);
+    }
+    Ok(Some(HostArg { tensor, shape }))
 }
 
 fn decode_tensor(c: &mut Cursor<'_>, index: u32) -> Result<TensorDecl, DecodeError> {

@@ -1,45 +1,69 @@
-//! The `.sofabin` binary format (version 1). All integers little-endian, no alignment padding.
+//! The `.sofabin` binary format (versions 1 and 2). All integers little-endian, no alignment
+//! padding.
 //!
 //! ```text
-//! header, 24 bytes
+//! header, 24 bytes (version 1) or 28 bytes (version 2)
 //!   0   magic          4 bytes  "SOFA"
-//!   4   version        u16      1
+//!   4   version        u16      1: no host ops; 2: with the host-op table
 //!   6   reserved       u16      0
 //!   8   config_hash    u64      HwConfig::hash() of the target
 //!   16  tensor_count   u32
 //!   20  instr_count    u32
+//!   24  host_count     u32      version 2 only; at least 1
 //! tensor table, tensor_count entries, each
 //!   name_len u16, name (UTF-8, name_len bytes)
 //!   kind u8, dtype u8, rank u8, reserved u8 (0)
 //!   dram u64
 //!   dims  rank × u64
 //!   data_len u64, data (data_len bytes: the initializer of a `const` tensor, else 0 bytes)
+//! host-op table (version 2 only), host_count entries, each
+//!   op_len u16, op (UTF-8: the IR op name, `onnx.Floor`)
+//!   name_len u16, name (UTF-8: the ONNX node name)
+//!   opset u16
+//!   attrs_len u32, attrs (UTF-8: the canonical attribute dictionary, `{axis = 1 : i64}`)
+//!   operand_count u8, result_count u8
+//!   operands, then results, each
+//!     tensor u32 (index into the tensor table; 0xffffffff: an absent optional operand)
+//!     rank u8, dims rank × u64 (rank 0 for an absent operand)
 //! instructions, instr_count × 32 bytes, each
 //!   opcode u8, the fields in the order of the instruction table, zero padding to 32 bytes
 //! end of file: nothing may follow the last instruction
 //! ```
 //!
-//! Encoding is a pure function of the [`Program`], so equal programs give identical bytes.
-//! Programs that pass [`Program::check`] encode losslessly; limits the format cannot express
-//! (a name over 65,535 bytes, rank over 255, more than 2³²−1 tensors or instructions) are
+//! Encoding is a pure function of the [`Program`], so equal programs give identical bytes. A
+//! program without host ops is written as version 1 (exactly the layout before host ops
+//! existed), one with host ops as version 2; the decoder reads both and rejects a version-2
+//! file without host ops, so every valid binary has one encoding. Programs that pass
+//! [`Program::check`] encode losslessly; limits the format cannot express (a name over 65,535
+//! bytes, rank over 255, more than 2³²−1 tensors or instructions, more than 255 operands) are
 //! reported by `check`, and the encoder saturates rather than panics.
 
-use super::{Program, TensorDecl, FORMAT_VERSION, INSTR_BYTES, MAGIC};
+use super::{HostArg, HostOp, Program, TensorDecl, FORMAT_VERSION, INSTR_BYTES, MAGIC};
 
-/// Size of the fixed header.
+/// Size of the fixed header of version 1 (version 2 adds the 4-byte host-op count).
 pub const HEADER_BYTES: usize = 24;
+
+/// The tensor index of an absent optional host-op operand.
+pub const NO_TENSOR: u32 = u32::MAX;
 
 /// Encode a whole program.
 pub(crate) fn encode_program(p: &Program) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_BYTES + p.instrs.len() * INSTR_BYTES);
+    let version = p.format_version();
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&p.config_hash.to_le_bytes());
     out.extend_from_slice(&saturate_u32(p.tensors.len()).to_le_bytes());
     out.extend_from_slice(&saturate_u32(p.instrs.len()).to_le_bytes());
+    if version == FORMAT_VERSION {
+        out.extend_from_slice(&saturate_u32(p.host_ops.len()).to_le_bytes());
+    }
     for t in &p.tensors {
         encode_tensor(t, &mut out);
+    }
+    for h in &p.host_ops {
+        encode_host_op(h, &mut out);
     }
     for i in &p.instrs {
         encode_instr(i, &mut out);
@@ -64,6 +88,49 @@ fn encode_tensor(t: &TensorDecl, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&(t.data.len() as u64).to_le_bytes());
     out.extend_from_slice(&t.data);
+}
+
+/// A length-prefixed (u16) string, cut at 65,535 bytes (on a character boundary).
+fn encode_str16(text: &str, out: &mut Vec<u8>) {
+    let mut end = text.len().min(usize::from(u16::MAX));
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.extend_from_slice(&(end as u16).to_le_bytes());
+    out.extend_from_slice(&text.as_bytes()[..end]);
+}
+
+fn encode_host_op(h: &HostOp, out: &mut Vec<u8>) {
+    encode_str16(&h.op, out);
+    encode_str16(&h.name, out);
+    out.extend_from_slice(&h.opset.to_le_bytes());
+    let attrs = h.attrs_text();
+    let len = saturate_u32(attrs.len());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&attrs.as_bytes()[..len as usize]);
+    let operands = h.operands.len().min(usize::from(u8::MAX));
+    let results = h.results.len().min(usize::from(u8::MAX));
+    out.extend_from_slice(&[operands as u8, results as u8]);
+    for a in &h.operands[..operands] {
+        encode_host_arg(a.as_ref(), out);
+    }
+    for a in &h.results[..results] {
+        encode_host_arg(Some(a), out);
+    }
+}
+
+fn encode_host_arg(a: Option<&HostArg>, out: &mut Vec<u8>) {
+    let Some(a) = a else {
+        out.extend_from_slice(&NO_TENSOR.to_le_bytes());
+        out.push(0);
+        return;
+    };
+    out.extend_from_slice(&a.tensor.to_le_bytes());
+    let rank = a.shape.len().min(usize::from(u8::MAX));
+    out.push(rank as u8);
+    for d in &a.shape[..rank] {
+        out.extend_from_slice(&d.to_le_bytes());
+    }
 }
 
 /// Append one instruction's 32 bytes.

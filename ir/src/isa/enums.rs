@@ -114,6 +114,21 @@ impl DType {
             ElemType::I1 => DType::I1,
         }
     }
+
+    /// The IR element type of this ISA type (host tensors), `None` for types the IR has no
+    /// tensors of.
+    pub fn to_elem(self) -> Option<ElemType> {
+        Some(match self {
+            DType::F32 => ElemType::F32,
+            DType::F16 => ElemType::F16,
+            DType::BF16 => ElemType::BF16,
+            DType::I64 => ElemType::I64,
+            DType::I32 => ElemType::I32,
+            DType::I8 => ElemType::I8,
+            DType::I1 => ElemType::I1,
+            DType::U32 | DType::U8 | DType::I16 | DType::Lz4 => return None,
+        })
+    }
 }
 
 code_enum! {

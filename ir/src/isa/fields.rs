@@ -66,6 +66,8 @@ pub enum FieldError {
     Escape(String),
     #[error("unescaped '\"' inside a string")]
     BareQuote,
+    #[error(transparent)]
+    Attrs(#[from] super::HostAttrError),
 }
 
 /// One kind of instruction field.

@@ -59,8 +59,8 @@ macro_rules! isa {
         #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Opcode { $( $variant ),* }
 
-        // Every instruction must fit its fixed width: opcode byte plus fields.
-        const _: () = { $( assert!(1 $(+ <$fty as Field>::WIDTH)* <= INSTR_BYTES); )* };
+        // Every instruction must fit its fixed width: the fields leave room for the opcode byte.
+        const _: () = { $( assert!(0 $(+ <$fty as Field>::WIDTH)* < INSTR_BYTES); )* };
 
         impl Opcode {
             pub const ALL: &'static [Opcode] = &[$(Opcode::$variant),*];
@@ -263,6 +263,11 @@ isa! {
     Wait = 0x71, "WAIT", [*engine], { engine: Engine, sem: u16 };
     /// Wait for every engine to drain, then stop.
     Halt = 0x7f, "HALT", [Engine::Ctrl], {};
+
+    /// Run host op `op` of the program's host-op table on the host: read its operand tensors
+    /// from DRAM, evaluate it with the reference kernels, write its results; 0 chip cycles.
+    /// Queued on the DMA engine, so DRAM is read and written in DMA order.
+    Host = 0xa0, "HOST", [Engine::Dma], { op: u32 };
 }
 
 #[cfg(test)]

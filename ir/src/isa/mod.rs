@@ -1,7 +1,8 @@
 //! The SOFA instruction set: what the compiler's backend emits and the simulator executes.
 //!
 //! In-memory form: a [`Program`] (the hardware-config hash it was compiled for, a tensor table
-//! describing DRAM, and a `Vec<`[`Instr`]`>`). Two external forms, both exact:
+//! describing DRAM, the host-op table of the ops that run on the host ([`HostOp`], executed by
+//! `HOST` instructions) and a `Vec<`[`Instr`]`>`). Two external forms, both exact:
 //! - binary (`.sofabin`): [`Program::encode`] / [`Program::decode`], see [`encode`] for the
 //!   layout; the decoder rejects malformed input with [`DecodeError`] naming the byte offset;
 //! - assembly text (`.s`): [`print_asm`] / [`parse_asm`]; the printed text is canonical, so
@@ -22,6 +23,7 @@ mod decode;
 pub mod encode;
 mod enums;
 mod fields;
+mod host;
 mod instr;
 mod operands;
 mod parse;
@@ -31,6 +33,7 @@ pub use check::{ProgramError, ProgramLoc};
 pub use decode::DecodeError;
 pub use enums::{Bcast, DType, Engine, SramSpace, SufaMode, TensorKind};
 pub use fields::FieldError;
+pub use host::{numel, HostArg, HostAttrError, HostOp};
 pub use instr::{Instr, Opcode};
 pub use operands::{Access, Mem, Operand, OperandOverflow};
 pub use parse::{parse_asm, AsmError};
@@ -39,8 +42,11 @@ use crate::hw::HwConfig;
 
 /// The file magic of a `.sofabin`.
 pub const MAGIC: [u8; 4] = *b"SOFA";
-/// The binary format version this crate reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+/// The newest binary format version this crate reads and writes (2: with a host-op table).
+pub const FORMAT_VERSION: u16 = 2;
+/// The format version of programs without host ops (the layout without a host-op table), which
+/// the encoder writes for them so that chip-only programs keep their bytes.
+pub const FORMAT_VERSION_CHIP_ONLY: u16 = 1;
 /// Every instruction is encoded in exactly this many bytes.
 pub const INSTR_BYTES: usize = 32;
 /// An index-list or slot entry that selects nothing (fewer candidates than requested).
@@ -115,6 +121,8 @@ pub struct Program {
     /// [`HwConfig::hash`] of the configuration the program was compiled for.
     pub config_hash: u64,
     pub tensors: Vec<TensorDecl>,
+    /// Ops run on the host, referenced by `HOST op=k` (index `k`).
+    pub host_ops: Vec<HostOp>,
     pub instrs: Vec<Instr>,
 }
 
@@ -132,6 +140,16 @@ impl Program {
     /// Validate against a hardware description; every problem, each naming where it is.
     pub fn check(&self, hw: &HwConfig) -> Result<(), Vec<ProgramError>> {
         check::check_program(self, hw)
+    }
+
+    /// The format version this program is written in: [`FORMAT_VERSION_CHIP_ONLY`] without
+    /// host ops, [`FORMAT_VERSION`] with them.
+    pub fn format_version(&self) -> u16 {
+        if self.host_ops.is_empty() {
+            FORMAT_VERSION_CHIP_ONLY
+        } else {
+            FORMAT_VERSION
+        }
     }
 
     /// The tensor with this name, if any.

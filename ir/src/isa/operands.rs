@@ -678,7 +678,8 @@ impl Instr {
                     o.list("pos", R, *pos, r)?;
                 }
             }
-            Instr::Signal { .. } | Instr::Wait { .. } | Instr::Halt {} => {}
+            // A host op's tensors are in the host-op table (`HostOp`), not in the instruction.
+            Instr::Signal { .. } | Instr::Wait { .. } | Instr::Halt {} | Instr::Host { .. } => {}
         }
         Ok(o.0)
     }

@@ -3,12 +3,17 @@
 //! Line oriented: one directive or instruction per line, `;` starts a comment outside quotes.
 //! Instruction fields are `name=value` pairs, each required exactly once, in any order.
 //! DRAM operands may be written `@name` or `@name+offset` against tensors declared earlier.
+//! Host ops (`.host`, then its `.operand` and `.result` lines) name tensors declared earlier
+//! and need `.version 2` when a `.version` line is given.
 //! Errors carry the 1-based `line:col` of the offending token, quote it with control characters
 //! escaped (`\u{7}`), and the parser never panics.
 
 use super::fields::{parse_u64, Field, FieldError};
 use super::instr::FieldSource;
-use super::{DType, Instr, Opcode, Program, TensorDecl, TensorKind, FORMAT_VERSION};
+use super::{
+    DType, HostArg, HostOp, Instr, Opcode, Program, TensorDecl, TensorKind, FORMAT_VERSION,
+    FORMAT_VERSION_CHIP_ONLY,
+};
 
 /// A syntax or value error in assembly text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +35,10 @@ struct Token<'a> {
 
 struct Parser {
     config_hash: Option<u64>,
+    /// The `.version` given, if any.
+    version: Option<u16>,
+    /// Whether the previous directive was `.tensor` or `.data` (where `.data` may follow).
+    after_tensor: bool,
     program: Program,
     line: usize,
 }
@@ -50,6 +59,8 @@ impl Parser {
 pub fn parse_asm(text: &str) -> Result<Program, AsmError> {
     let mut p = Parser {
         config_hash: None,
+        version: None,
+        after_tensor: false,
         program: Program::default(),
         line: 0,
     };
@@ -62,6 +73,7 @@ pub fn parse_asm(text: &str) -> Result<Program, AsmError> {
         };
         if first.text.starts_with('.') {
             directive(&mut p, *first, rest)?;
+            p.after_tensor = matches!(first.text, ".tensor" | ".data");
         } else {
             let instr = instruction(&p, *first, rest)?;
             p.program.instrs.push(instr);
@@ -160,12 +172,22 @@ fn directive(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
     match first.text {
         ".version" => {
             let v = single_arg(p, first, rest)?;
-            match parse_u64(v.text) {
-                Ok(n) if n == u64::from(FORMAT_VERSION) => Ok(()),
+            let known = FORMAT_VERSION_CHIP_ONLY..=FORMAT_VERSION;
+            match parse_u64(v.text).ok().and_then(|n| u16::try_from(n).ok()) {
+                Some(n) if known.contains(&n) && p.version.is_none() => {
+                    if n < FORMAT_VERSION && !p.program.host_ops.is_empty() {
+                        return p
+                            .error(v.col, format!("host ops need `.version {FORMAT_VERSION}`"));
+                    }
+                    p.version = Some(n);
+                    Ok(())
+                }
+                Some(_) if p.version.is_some() => p.error(first.col, "duplicate `.version`"),
                 _ => p.error(
                     v.col,
                     format!(
-                        "unsupported version '{}' (expected {FORMAT_VERSION})",
+                        "unsupported version '{}' (expected {FORMAT_VERSION_CHIP_ONLY} or \
+                         {FORMAT_VERSION})",
                         v.text
                     ),
                 ),
@@ -186,10 +208,23 @@ fn directive(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
             Ok(())
         }
         ".data" => data_line(p, first, rest),
+        ".host" => {
+            if p.version.is_some_and(|v| v < FORMAT_VERSION) {
+                return p.error(
+                    first.col,
+                    format!("host ops need `.version {FORMAT_VERSION}`"),
+                );
+            }
+            let h = host_decl(p, first, rest)?;
+            p.program.host_ops.push(h);
+            Ok(())
+        }
+        ".operand" | ".result" => host_arg_line(p, first, rest),
         other => p.error(
             first.col,
             format!(
-                "unknown directive '{other}' (expected .version, .config_hash, .tensor or .data)"
+                "unknown directive '{other}' (expected .version, .config_hash, .tensor, .data, \
+                 .host, .operand or .result)"
             ),
         ),
     }
@@ -251,6 +286,12 @@ fn data_line(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
     if p.program.tensors.is_empty() {
         return p.error(first.col, "`.data` before any `.tensor`");
     }
+    if !p.after_tensor {
+        return p.error(
+            first.col,
+            "`.data` must follow its `.tensor` (or another `.data`)",
+        );
+    }
     let mut bytes = Vec::new();
     for tok in rest {
         let hex = tok.text.as_bytes();
@@ -269,6 +310,71 @@ fn data_line(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
     }
     if let Some(t) = p.program.tensors.last_mut() {
         t.data.extend_from_slice(&bytes);
+    }
+    Ok(())
+}
+
+/// `.host "op" name="node" opset=N attrs="{...}"`.
+fn host_decl(p: &Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<HostOp, AsmError> {
+    let Some((op_tok, args)) = rest.split_first() else {
+        return p.error(first.col, "`.host` needs a quoted op name");
+    };
+    let op = unquote(op_tok.text).or_else(|e| p.error(op_tok.col, e.to_string()))?;
+    if op.is_empty() {
+        return p.error(op_tok.col, "empty op name");
+    }
+    let mut args = Args::collect(p, args)?;
+    let name = args.value(p, first.col, "name", unquote)?;
+    let opset = args.value(p, first.col, "opset", |s| u16::parse(s, &[]))?;
+    let attrs = args.value(p, first.col, "attrs", |s| {
+        Ok(HostOp::parse_attrs(&unquote(s)?)?)
+    })?;
+    args.finish(p, ".host", &["name", "opset", "attrs"])?;
+    Ok(HostOp {
+        op,
+        name,
+        opset,
+        attrs,
+        operands: Vec::new(),
+        results: Vec::new(),
+    })
+}
+
+/// `.operand "tensor" shape=[..]`, `.operand none` or `.result "tensor" shape=[..]`, appended
+/// to the last `.host`.
+fn host_arg_line(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(), AsmError> {
+    if p.program.host_ops.is_empty() {
+        return p.error(first.col, format!("`{}` before any `.host`", first.text));
+    }
+    let Some((tensor_tok, args)) = rest.split_first() else {
+        return p.error(
+            first.col,
+            format!("`{}` needs a quoted tensor name", first.text),
+        );
+    };
+    let result = first.text == ".result";
+    let arg = if tensor_tok.text == "none" && !result {
+        if let Some(extra) = args.first() {
+            return p.error(extra.col, "unexpected extra token");
+        }
+        None
+    } else {
+        let name = unquote(tensor_tok.text).or_else(|e| p.error(tensor_tok.col, e.to_string()))?;
+        let Some(index) = p.program.tensors.iter().position(|t| t.name == name) else {
+            return p.error(tensor_tok.col, FieldError::UnknownTensor(name).to_string());
+        };
+        let mut args = Args::collect(p, args)?;
+        let shape = args.value(p, first.col, "shape", parse_shape)?;
+        args.finish(p, first.text, &["shape"])?;
+        let tensor =
+            u32::try_from(index).or_else(|_| p.error(tensor_tok.col, "too many tensors"))?;
+        Some(HostArg { tensor, shape })
+    };
+    if let Some(h) = p.program.host_ops.last_mut() {
+        match arg {
+            Some(a) if result => h.results.push(a),
+            a => h.operands.push(a),
+        }
     }
     Ok(())
 }

@@ -69,7 +69,7 @@ fn the_complete_program_passes_check_on_the_default_hardware() {
     let hw = HwConfig::default();
     let block = doc_blocks()
         .into_iter()
-        .find(|b| b.contains(".config_hash"))
+        .find(|b| b.contains(".config_hash") && !b.contains(".host"))
         .expect("isa.md has a complete program");
     let mut p = parse_block(&block);
     assert_eq!(p.instrs.len(), 31);
@@ -104,4 +104,22 @@ fn the_complete_program_passes_check_on_the_default_hardware() {
             ..
         }
     ));
+}
+
+#[test]
+fn the_host_op_example_passes_check_and_round_trips() {
+    let hw = HwConfig::default();
+    let block = doc_blocks()
+        .into_iter()
+        .find(|b| b.contains(".host"))
+        .expect("isa.md has a host-op example");
+    let mut p = parse_block(&block);
+    p.config_hash = hw.hash();
+    assert_eq!(p.check(&hw), Ok(()));
+    assert_eq!(p.format_version(), FORMAT_VERSION);
+    let bytes = p.encode();
+    assert_eq!(&bytes[4..6], &2u16.to_le_bytes());
+    let back = Program::decode(&bytes).unwrap();
+    assert_eq!(back, p);
+    assert_eq!(parse_asm(&print_asm(&back)).unwrap().encode(), bytes);
 }

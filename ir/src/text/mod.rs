@@ -113,6 +113,12 @@ pub fn parse_module(src: &str) -> Result<Module, ParseError> {
     parser::parse(src).map_err(|e| e.into_parse_error(src))
 }
 
+/// Parse one attribute in the syntax [`print_attr`] prints (`{axis = 1 : i64}`,
+/// `dense<1.0> : tensor<2xf32>`, ...); aliases are not available, and nothing may follow.
+pub fn parse_attribute(src: &str) -> Result<Attribute, ParseError> {
+    parser::parse_single_attr(src).map_err(|e| e.into_parse_error(src))
+}
+
 /// `tensor<2x?xf32>`, `(f32) -> i1`, ...
 pub fn print_type(ty: &Type) -> String {
     let mut s = String::new();

@@ -59,6 +59,17 @@ pub(super) fn parse(src: &str) -> PResult<Module> {
     }
 }
 
+/// Parse exactly one attribute (no aliases, nothing after it but trivia).
+pub(super) fn parse_single_attr(src: &str) -> PResult<Attribute> {
+    let mut p = Parser::new(src);
+    p.advance()?;
+    let attr = p.parse_attr()?;
+    if !p.at(Tok::Eof) {
+        return Err(p.expected("the end of the attribute"));
+    }
+    Ok(attr)
+}
+
 fn empty_module() -> Module {
     Module {
         ops: PrimaryMap::new(),

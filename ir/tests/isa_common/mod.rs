@@ -3,10 +3,11 @@
 
 #![allow(dead_code)]
 
+use sofa_ir::attr::{AttrDict, Attribute};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{
-    Bcast, DType, DramAddr, Engine, Instr, Opcode, Program, SramRef, SufaMode, TensorDecl,
-    TensorKind,
+    Bcast, DType, DramAddr, Engine, HostArg, HostOp, Instr, Opcode, Program, SramRef, SufaMode,
+    TensorDecl, TensorKind,
 };
 
 fn tok(o: u32) -> SramRef {
@@ -85,7 +86,41 @@ pub fn tensors() -> Vec<TensorDecl> {
             0x6000,
             vec![],
         ),
+        t(
+            "host \"out\"",
+            TensorKind::Scratch,
+            DType::F32,
+            &[16],
+            0x7000,
+            vec![],
+        ),
     ]
+}
+
+/// One host op reading `logits` twice (once reshaped), with an absent optional operand and
+/// attributes that need quoting; it writes tensor 7.
+pub fn host_ops() -> Vec<HostOp> {
+    let mut attrs = AttrDict::new();
+    attrs.insert(
+        "fmod".into(),
+        Attribute::Int {
+            value: 1,
+            ty: Some(sofa_ir::ElemType::I64),
+        },
+    );
+    attrs.insert("note".into(), Attribute::String("a \"q\"\n\\".into()));
+    let arg = |tensor, shape: &[u64]| HostArg {
+        tensor,
+        shape: shape.to_vec(),
+    };
+    vec![HostOp {
+        op: "onnx.Mod".into(),
+        name: "/Mod \"n\"".into(),
+        opset: 17,
+        attrs,
+        operands: vec![Some(arg(6, &[16])), Some(arg(6, &[1, 8, 2])), None],
+        results: vec![arg(7, &[2, 8])],
+    }]
 }
 
 type UnaryCtor = fn(SramRef, SramRef, u32, u32, DType) -> Instr;
@@ -489,6 +524,7 @@ pub fn instrs() -> Vec<Instr> {
             engine: Engine::Dma,
             sem: 31,
         },
+        Instr::Host { op: 0 },
         Instr::Halt {},
     ]);
     out
@@ -499,6 +535,7 @@ pub fn program() -> Program {
     Program {
         config_hash: HwConfig::default().hash(),
         tensors: tensors(),
+        host_ops: host_ops(),
         instrs: instrs(),
     }
 }

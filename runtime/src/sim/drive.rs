@@ -7,6 +7,7 @@ use sofa_ir::hw::{DynamicCounts, HwConfig};
 use sofa_ir::isa::{Instr, Program, TensorKind};
 
 use super::exec::{self, ExecOutcome, FunctionalStats};
+use super::host_ops::{self, HostOpError, HostWork};
 use super::memory::Memory;
 use super::tally::Accounts;
 use super::SimError;
@@ -19,6 +20,44 @@ pub(crate) struct Run {
     /// Functional statistics (functional mode only).
     pub stats: Option<FunctionalStats>,
     pub outputs: BTreeMap<String, Vec<u8>>,
+    /// The HOST instructions executed, in execution order.
+    pub host: Vec<HostRecord>,
+}
+
+/// One executed HOST instruction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HostRecord {
+    pub instr: usize,
+    /// Its host-op table entry.
+    pub op: u32,
+    pub work: HostWork,
+}
+
+/// Run `HOST op=k` (on data when `mem` is given): account its work, no chip cycles.
+fn host_step(
+    program: &Program,
+    (index, instr, k): (usize, &Instr, u32),
+    mem: Option<&mut Memory>,
+    records: &mut Vec<HostRecord>,
+) -> Result<u64, SimError> {
+    let h = host_ops::entry(program, k).map_err(|e| SimError::at(index, instr, e.to_string()))?;
+    let named = |e: HostOpError| {
+        SimError::at(
+            index,
+            instr,
+            format!("host op #{k} {} at \"{}\": {e}", h.op, h.name),
+        )
+    };
+    let work = host_ops::work(program, h).map_err(named)?;
+    if let Some(mem) = mem {
+        host_ops::run(program, h, mem).map_err(named)?;
+    }
+    records.push(HostRecord {
+        instr: index,
+        op: k,
+        work,
+    });
+    Ok(0)
 }
 
 /// SIGNAL, WAIT and HALT move no data and compute nothing.
@@ -42,9 +81,11 @@ fn cycles(
 }
 
 struct TimingExec<'a> {
+    program: &'a Program,
     hw: &'a HwConfig,
     model: ListModel,
     accounts: Accounts,
+    host: Vec<HostRecord>,
 }
 
 impl Executor for TimingExec<'_> {
@@ -53,6 +94,9 @@ impl Executor for TimingExec<'_> {
     fn start(&mut self, index: usize, instr: &Instr) -> Result<u64, SimError> {
         if is_control(instr) {
             return cycles(index, instr, self.hw, &DynamicCounts::default());
+        }
+        if let Instr::Host { op } = instr {
+            return host_step(self.program, (index, instr, *op), None, &mut self.host);
         }
         let counts = self.model.counts(instr);
         let outcome = exec::static_outcome(instr, &counts)
@@ -70,9 +114,11 @@ pub(crate) fn run_timing_only(
     record: bool,
 ) -> Result<Run, SimError> {
     let mut ex = TimingExec {
+        program,
         hw,
         model: ListModel::default(),
         accounts: Accounts::new(program, per_instr),
+        host: Vec::new(),
     };
     let timeline = replay(&program.instrs, hw.control.semaphores, &mut ex, record)?;
     Ok(Run {
@@ -80,14 +126,17 @@ pub(crate) fn run_timing_only(
         accounts: ex.accounts,
         stats: None,
         outputs: BTreeMap::new(),
+        host: ex.host,
     })
 }
 
 struct FunctionalExec<'a> {
+    program: &'a Program,
     hw: &'a HwConfig,
     mem: Memory,
     stats: FunctionalStats,
     accounts: Accounts,
+    host: Vec<HostRecord>,
 }
 
 impl Executor for FunctionalExec<'_> {
@@ -96,6 +145,10 @@ impl Executor for FunctionalExec<'_> {
     fn start(&mut self, index: usize, instr: &Instr) -> Result<u64, SimError> {
         if is_control(instr) {
             return cycles(index, instr, self.hw, &DynamicCounts::default());
+        }
+        if let Instr::Host { op } = instr {
+            let at = (index, instr, *op);
+            return host_step(self.program, at, Some(&mut self.mem), &mut self.host);
         }
         let outcome: ExecOutcome =
             exec::execute(index, instr, &mut self.mem, self.hw, &mut self.stats)
@@ -117,10 +170,12 @@ pub(crate) fn run_functional(
         .map_err(|m| SimError::general(format!("cannot set up memory: {m}")))?;
     load_inputs(program, inputs, &mut mem)?;
     let mut ex = FunctionalExec {
+        program,
         hw,
         mem,
         stats: FunctionalStats::default(),
         accounts: Accounts::new(program, per_instr),
+        host: Vec::new(),
     };
     let timeline = replay(&program.instrs, hw.control.semaphores, &mut ex, record)?;
     let outputs = read_outputs(program, &ex.mem)?;
@@ -129,6 +184,7 @@ pub(crate) fn run_functional(
         accounts: ex.accounts,
         stats: Some(ex.stats),
         outputs,
+        host: ex.host,
     })
 }
 

@@ -10,7 +10,7 @@
 //! layer to two is not additive and is an error rather than a guess. `tests/sim_cli.rs` checks
 //! that the extrapolation equals a full simulation field for field.
 
-use super::report::{EnergyTerm, Report};
+use super::report::{chip_share, EnergyTerm, Report};
 
 /// Why two reports do not extrapolate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,6 +25,8 @@ pub enum ExtrapolateError {
     Overflow { what: String, layers: u64 },
     #[error("functional figures (recall, max assurance) do not extrapolate")]
     Functional,
+    #[error("host ops do not extrapolate (workload layers have none)")]
+    Host,
     #[error("energy term {component} has unit '{unit}'")]
     EnergyUnit { component: String, unit: String },
     #[error("energy of {0} overflows 64 bits")]
@@ -110,6 +112,11 @@ pub fn extrapolate_layers(one: &Report, two: &Report, n: u64) -> Result<Report, 
     r.ops.executed = ext("ops", one.ops.executed, two.ops.executed)?;
     r.ops.dense_equivalent = ext("ops", one.ops.dense_equivalent, two.ops.dense_equivalent)?;
     r.ops.executed_fraction = ratio(r.ops.executed, r.ops.dense_equivalent);
+    if one.host.ops > 0 || two.host.ops > 0 {
+        return Err(ExtrapolateError::Host);
+    }
+    r.macs.chip = ext("chip MACs", one.macs.chip, two.macs.chip)?;
+    r.macs.chip_share = chip_share(r.macs.chip, r.macs.host);
     if let (Some(s), Some(a), Some(b)) = (&mut r.sparse, &one.sparse, &two.sparse) {
         s.sads_instructions = ext("SADS", a.sads_instructions, b.sads_instructions)?;
         if s.recall.is_some() || s.max_assurance_events.is_some() {

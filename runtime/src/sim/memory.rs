@@ -4,6 +4,8 @@
 //! (8 GiB by default), so a run allocates only what the program can address through its tensor
 //! table; an access past that end is a run-time error, never a panic. Every accessor checks its
 //! range and returns a [`MemoryError`] naming the range (the caller adds the instruction).
+//! The memory also knows the DRAM range of every tensor ([`Memory::tensor_at`]), so that
+//! data-dependent reads (GATHER rows) are bounded by their tensor, not by DRAM.
 
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Program, SramRef, SramSpace, TensorDecl, TensorKind};
@@ -15,6 +17,18 @@ pub struct Memory {
     pub token: Vec<u8>,
     pub weight: Vec<u8>,
     pub temp: Vec<u8>,
+    /// The program's non-empty tensors by DRAM range, sorted by start.
+    spans: Vec<TensorSpan>,
+}
+
+/// Where one tensor of the program lies in DRAM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorSpan {
+    /// First byte and one past the last.
+    pub start: u64,
+    pub end: u64,
+    pub name: String,
+    pub shape: Vec<u64>,
 }
 
 /// An access outside the memories, or a size the host cannot hold.
@@ -63,6 +77,7 @@ impl Memory {
     /// Zeroed memories with every `const` tensor's data in place.
     pub fn new(program: &Program, hw: &HwConfig) -> Result<Memory, MemoryError> {
         let mut end = 0u64;
+        let mut spans = Vec::with_capacity(program.tensors.len());
         for t in &program.tensors {
             let len = t
                 .byte_len()
@@ -72,12 +87,22 @@ impl Memory {
                 .checked_add(len)
                 .ok_or_else(|| MemoryError::TensorRange(t.name.clone()))?;
             end = end.max(stop);
+            if len > 0 {
+                spans.push(TensorSpan {
+                    start: t.dram,
+                    end: stop,
+                    name: t.name.clone(),
+                    shape: t.shape.clone(),
+                });
+            }
         }
+        spans.sort_unstable_by_key(|s| (s.start, s.end));
         let mut mem = Memory {
             dram: zeroed(end, "DRAM size")?,
             token: zeroed(hw.sram.token_bytes, "sram.token_bytes")?,
             weight: zeroed(hw.sram.weight_bytes, "sram.weight_bytes")?,
             temp: zeroed(hw.sram.temp_bytes, "sram.temp_bytes")?,
+            spans,
         };
         for t in program
             .tensors
@@ -87,6 +112,13 @@ impl Memory {
             mem.write_tensor(t, &t.data)?;
         }
         Ok(mem)
+    }
+
+    /// The tensor whose DRAM range contains `addr` (`Program::check` rules out overlaps).
+    pub fn tensor_at(&self, addr: u64) -> Option<&TensorSpan> {
+        let i = self.spans.partition_point(|s| s.start <= addr);
+        let span = self.spans.get(i.checked_sub(1)?)?;
+        (addr < span.end).then_some(span)
     }
 
     pub fn sram(&self, space: SramSpace) -> &[u8] {
@@ -158,6 +190,7 @@ impl Memory {
             token,
             weight,
             temp,
+            ..
         } = self;
         let sram = match space {
             SramSpace::Token => token,
@@ -245,6 +278,7 @@ mod tests {
     fn dram_ends_at_the_last_tensor_and_consts_are_loaded() {
         let hw = HwConfig::default();
         let p = Program {
+            host_ops: Vec::new(),
             config_hash: hw.hash(),
             tensors: vec![
                 decl("x", TensorKind::Input, 0x10, vec![]),

@@ -23,6 +23,7 @@ pub mod report;
 
 mod drive;
 mod energy;
+mod host_ops;
 mod table;
 mod tally;
 mod trace;
@@ -37,8 +38,9 @@ use sofa_ir::isa::{Instr, Opcode, Program};
 
 pub use extrapolate::{extrapolate_layers, ExtrapolateError};
 pub use report::{
-    ClassTraffic, DramReport, EnergyReport, EnergyTerm, EngineReport, OpsReport, RegionReport,
-    Report, ReportError, SparseReport, SramTraffic, REPORT_FORMAT, REPORT_VERSION,
+    ClassTraffic, DramReport, EnergyReport, EnergyTerm, EngineReport, HostNode, HostOpCount,
+    HostReport, MacsReport, OpsReport, RegionReport, Report, ReportError, SparseReport,
+    SramTraffic, REPORT_FORMAT, REPORT_VERSION,
 };
 pub use tally::TensorClass;
 

@@ -1,6 +1,6 @@
 //! The simulation report: a stable, versioned JSON document and a readable table.
 //!
-//! `{"format": "sofa-report", "version": 1, ...}`; fields appear in declaration order, lists in
+//! `{"format": "sofa-report", "version": 2, ...}`; fields appear in declaration order, lists in
 //! a fixed order (engines by code, tensor classes and SRAM spaces as declared), so the same run
 //! gives byte-identical JSON. Readers reject other formats/versions and unknown fields. Adding
 //! or changing a field means a new version.
@@ -8,6 +8,13 @@
 //! Units are in the field names where not obvious: cycles of `clock_mhz`, bytes, femtojoules
 //! (`_fj`), microseconds/microjoules for the derived `time_us`/`total_uj`. Every energy term
 //! names the `HwConfig` key it multiplies by ([`Report::explain_energy`]).
+//!
+//! Host work is reported apart ([`HostReport`], version 2): the ops a `HOST` instruction ran
+//! on the host (count, types, each node), the DRAM bytes they read and wrote (the bytes
+//! crossing the chip–host boundary) and their MACs. Host work takes no chip cycles: it is in
+//! no cycle, engine, traffic or energy figure of the chip (a `HOST` sits in the `dma` queue but
+//! is not counted as a `dma` instruction), and host wall time is not reported (it would make
+//! reports differ between runs). [`MacsReport`] defines the share of MACs on chip.
 
 use serde::{Deserialize, Serialize};
 use sofa_ir::hw::HwConfig;
@@ -22,7 +29,7 @@ use sofa_ir::hw::timing::{engine_slot, Slot};
 /// The `format` field of every report.
 pub const REPORT_FORMAT: &str = "sofa-report";
 /// The report schema version this crate writes and reads.
-pub const REPORT_VERSION: u32 = 1;
+pub const REPORT_VERSION: u32 = 2;
 
 /// Everything measured in one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,6 +59,10 @@ pub struct Report {
     pub sram: Vec<SramTraffic>,
     pub energy: EnergyReport,
     pub ops: OpsReport,
+    /// The model's multiply-accumulates on chip and on the host.
+    pub macs: MacsReport,
+    /// Ops run on the host (`HOST` instructions), apart from every chip figure.
+    pub host: HostReport,
     /// Present when the program predicts and selects (has SADS instructions).
     pub sparse: Option<SparseReport>,
     /// The figures of each requested region, in request order.
@@ -133,6 +144,60 @@ pub struct OpsReport {
     pub dense_equivalent: u64,
     /// `executed / dense_equivalent` (0 when nothing dense).
     pub executed_fraction: f64,
+}
+
+/// Multiply-accumulates (MACs) of the model's products, by where they ran.
+///
+/// On chip: GEMM `m·n·k`, KVGEN `count·n·k` and SUFA.T `2·d` per attended key (q·k and p·v);
+/// DLZS prediction shift-adds are work the chip adds, not the model's, and are not counted.
+/// On the host: [`sofa_ir::isa::HostOp::macs`], the contractions of host `MatMul`,
+/// `MatMulInteger`, `Gemm`, `Conv`, `ConvInteger` and attention ops (0 for other ops).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MacsReport {
+    pub chip: u64,
+    pub host: u64,
+    /// `chip / (chip + host)`; 1 when there are none.
+    pub chip_share: f64,
+}
+
+/// Host work: the ops run by `HOST` instructions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostReport {
+    /// `HOST` instructions executed.
+    pub ops: u64,
+    /// How many host ops of each op name, sorted by name.
+    pub op_types: Vec<HostOpCount>,
+    /// DRAM bytes the host read (operand tensors) and wrote (result tensors).
+    pub read_bytes: u64,
+    pub written_bytes: u64,
+    /// Multiply-accumulates on the host (= `macs.host`).
+    pub macs: u64,
+    /// Every host op, in execution order.
+    pub nodes: Vec<HostNode>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostOpCount {
+    /// `onnx.Floor`, ...
+    pub op: String,
+    pub count: u64,
+}
+
+/// One host op of the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostNode {
+    /// The `HOST` instruction's index.
+    pub instr: u64,
+    pub op: String,
+    /// The ONNX node it comes from.
+    pub name: String,
+    pub read_bytes: u64,
+    pub written_bytes: u64,
+    pub macs: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -230,13 +295,16 @@ pub(crate) fn build(
     let tl = &run.timeline;
     let t = &run.accounts.total;
     let total = tl.total_cycles;
+    let host = host_report(program, run)?;
     let engines = Engine::ALL
         .iter()
         .map(|&e| {
             let s = tl.engines[engine_slot(e)];
+            // HOST sits in the dma queue for ordering; it is host work, not a dma instruction.
+            let off_chip = if e == Engine::Dma { host.ops } else { 0 };
             EngineReport {
                 engine: e.name().into(),
-                instructions: s.instructions,
+                instructions: s.instructions.saturating_sub(off_chip),
                 busy_cycles: s.busy,
                 blocked_cycles: s.blocked,
                 utilisation: ratio(s.busy, total),
@@ -288,8 +356,61 @@ pub(crate) fn build(
             dense_equivalent: t.dense_ops,
             executed_fraction: ratio(t.ops, t.dense_ops),
         },
+        macs: MacsReport {
+            chip: t.macs,
+            host: host.macs,
+            chip_share: chip_share(t.macs, host.macs),
+        },
+        host,
         sparse: sparse_report(program, run)?,
         regions,
+    })
+}
+
+/// `chip / (chip + host)`, 1 when both are 0.
+pub(crate) fn chip_share(chip: u64, host: u64) -> f64 {
+    let all = u128::from(chip) + u128::from(host);
+    if all == 0 {
+        1.0
+    } else {
+        chip as f64 / all as f64
+    }
+}
+
+/// The host section from the HOST instructions the run executed.
+fn host_report(program: &Program, run: &Run) -> Result<HostReport, SimError> {
+    let mut types: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    let mut nodes = Vec::with_capacity(run.host.len());
+    for r in &run.host {
+        let Some(h) = program.host_ops.get(r.op as usize) else {
+            return Err(SimError::general(format!(
+                "host op {} is not in the table",
+                r.op
+            )));
+        };
+        *types.entry(h.op.as_str()).or_default() += 1;
+        nodes.push(HostNode {
+            instr: r.instr as u64,
+            op: h.op.clone(),
+            name: h.name.clone(),
+            read_bytes: r.work.read_bytes,
+            written_bytes: r.work.written_bytes,
+            macs: r.work.macs,
+        });
+    }
+    Ok(HostReport {
+        ops: nodes.len() as u64,
+        op_types: types
+            .into_iter()
+            .map(|(op, count)| HostOpCount {
+                op: op.into(),
+                count,
+            })
+            .collect(),
+        read_bytes: checked_sum(nodes.iter().map(|n| n.read_bytes), "host bytes read")?,
+        written_bytes: checked_sum(nodes.iter().map(|n| n.written_bytes), "host bytes written")?,
+        macs: checked_sum(nodes.iter().map(|n| n.macs), "host MACs")?,
+        nodes,
     })
 }
 

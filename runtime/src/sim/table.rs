@@ -4,6 +4,9 @@ use std::fmt::Write as _;
 
 use super::report::Report;
 
+/// Host ops listed one per line in the table (all are in the JSON report).
+const MAX_HOST_LINES: usize = 20;
+
 /// `a / b` as a percentage with one decimal, `-` when `b` is 0.
 fn percent(a: u64, b: u64) -> String {
     if b == 0 {
@@ -41,6 +44,7 @@ impl Report {
             self.ops.dense_equivalent,
             percent(self.ops.executed, self.ops.dense_equivalent)
         );
+        self.host_table(&mut o);
         if let Some(s) = &self.sparse {
             let _ = writeln!(
                 o,
@@ -130,6 +134,51 @@ impl Report {
             "{:<20} {:>20} ({:.3} uJ)\n",
             "total", self.energy.total_fj, self.energy.total_uj
         );
+    }
+
+    /// MACs by side, then the host ops (if any) apart from the chip's figures.
+    fn host_table(&self, o: &mut String) {
+        let m = &self.macs;
+        let _ = writeln!(
+            o,
+            "MACs: {} on chip, {} on host ({:.1}% on chip)",
+            m.chip,
+            m.host,
+            m.chip_share * 100.0
+        );
+        let h = &self.host;
+        if h.ops == 0 {
+            let _ = writeln!(o, "host: no host ops (every op ran on the chip)");
+            return;
+        }
+        let types: Vec<String> = h
+            .op_types
+            .iter()
+            .map(|t| format!("{} x{}", t.op, t.count))
+            .collect();
+        let _ = writeln!(
+            o,
+            "host: {} op(s) off the chip ({}), 0 chip cycles; DRAM across the boundary: {} B \
+             read, {} B written",
+            h.ops,
+            types.join(", "),
+            h.read_bytes,
+            h.written_bytes
+        );
+        for n in h.nodes.iter().take(MAX_HOST_LINES) {
+            let _ = writeln!(
+                o,
+                "  instr #{} {} {:?}: {} B read, {} B written, {} MACs",
+                n.instr, n.op, n.name, n.read_bytes, n.written_bytes, n.macs
+            );
+        }
+        if h.nodes.len() > MAX_HOST_LINES {
+            let _ = writeln!(
+                o,
+                "  ... {} more (see the JSON report)",
+                h.nodes.len() - MAX_HOST_LINES
+            );
+        }
     }
 
     fn regions_table(&self, o: &mut String) {

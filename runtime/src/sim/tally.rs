@@ -147,6 +147,8 @@ pub(crate) struct Tally {
     pub sram_written: [u64; 3],
     pub ops: u64,
     pub dense_ops: u64,
+    /// The model's multiply-accumulates on chip (GEMM, KVGEN, SUFA.T).
+    pub macs: u64,
 }
 
 /// The figures of one instruction that regions sum.
@@ -197,6 +199,7 @@ impl Accounts {
         }
         sum(&mut t.ops, o.ops)?;
         sum(&mut t.dense_ops, o.dense_ops)?;
+        sum(&mut t.macs, o.macs)?;
         if let Some(slot) = self.per_instr.as_mut().and_then(|v| v.get_mut(index)) {
             *slot = InstrTally {
                 ops: o.ops,

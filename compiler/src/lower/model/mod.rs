@@ -8,7 +8,10 @@
 //! one self-contained segment (loads on DMA, compute, stores on DMA; see `seg`), attention
 //! ops through the attention segment emitter (`plan_layer` + `emit_segment`). `Add`s of a
 //! bias or residual right after a matrix product ride in its segment (`fuse`). The program
-//! ends with copies for outputs that are not already their own tensor, then `HALT`.
+//! ends with copies for outputs that are not already their own tensor, then `HALT`. Ops with
+//! no chip lowering are partitioned off to the host (`host`: a `HOST` instruction and a
+//! host-op table entry) when `LowerDefaults::host_fallback` allows it; otherwise the lowering
+//! fails listing every one of them.
 //!
 //! Modules: `view` (strided views), `values` (the value table, constants, tensors),
 //! `dma` (LD/ST of view windows), `seg` (segments, semaphores), `tiling` (SRAM fits),
@@ -21,6 +24,7 @@ mod dma;
 mod elementwise;
 mod fuse;
 mod gather;
+mod host;
 mod kvfuse;
 mod matmul;
 mod movement;
@@ -38,12 +42,12 @@ use sofa_ir::dialect::attn::{KvPlan, Plan};
 use sofa_ir::dialect::attn::{MHA, SPARSE_MHA};
 use sofa_ir::dialect::sofa::KERNEL;
 use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::{Instr, Program};
+use sofa_ir::isa::{HostOp, Instr, Program};
 use sofa_ir::module::RETURN_OP;
 use sofa_ir::{Location, Module, Op, Value};
 
 use super::dram::DramLayout;
-use super::{LowerDefaults, LowerError, MaskRef};
+use super::{LowerDefaults, LowerError, MaskRef, UnloweredOp};
 use view::View;
 
 /// The op being lowered, for error messages.
@@ -115,6 +119,10 @@ pub(crate) struct Ctx<'a> {
     skip: BTreeSet<Op>,
     /// Attention ops that generate K and V on demand, with their projections.
     kv_fused: BTreeMap<Op, kvfuse::KvProjections>,
+    /// The program's host-op table so far (ops run on the host).
+    host_ops: Vec<HostOp>,
+    /// Ops without a chip lowering met while host fallback is off.
+    unlowered: Vec<UnloweredOp>,
 }
 
 /// Lower the first function of `m` (a fused model, every dim static) to one program.
@@ -133,10 +141,28 @@ pub fn lower_model_explained(
     hw: &HwConfig,
     defaults: &LowerDefaults,
 ) -> Result<(Program, Vec<String>), LowerError> {
-    with_walk(m, hw, defaults, |walk, fused, notes| {
+    with_walk(m, hw, defaults, |walk, fused, mut notes| {
         let (program, _) = lower_with(m, hw, defaults, walk, &fused)?;
+        notes.extend(host_note(&program));
         Ok((program, notes))
     })
+}
+
+/// One note naming the ops the program runs on the host, if any.
+fn host_note(program: &Program) -> Option<String> {
+    if program.host_ops.is_empty() {
+        return None;
+    }
+    let ops: Vec<String> = program
+        .host_ops
+        .iter()
+        .map(|h| format!("{} at \"{}\"", h.op, h.name))
+        .collect();
+    Some(format!(
+        "{} op(s) have no chip lowering and run on the host (HOST): {}",
+        ops.len(),
+        ops.join(", ")
+    ))
 }
 
 /// Decide each attention op's K/V source as [`lower_model`] would and record it on the op
@@ -264,6 +290,8 @@ fn lower_with(
         order: w.body.iter().enumerate().map(|(i, &o)| (o, i)).collect(),
         skip: BTreeSet::new(),
         kv_fused: kv_fused.clone(),
+        host_ops: Vec::new(),
+        unlowered: Vec::new(),
     };
     ctx.bind_inputs(w.func, w.entry)?;
     let results = ctx.result_names(w.func, w.ret)?;
@@ -279,6 +307,9 @@ fn lower_with(
             ranges.insert(op, start..ctx.out.len());
         }
     }
+    if !ctx.unlowered.is_empty() {
+        return Err(LowerError::NoChipLowering(ctx.unlowered));
+    }
     ctx.finish_outputs(&results)?;
     ctx.out.push(Instr::Halt {});
     if ctx.dram.used() > hw.dram.capacity_bytes {
@@ -291,6 +322,7 @@ fn lower_with(
     let program = Program {
         config_hash: hw.hash(),
         tensors: ctx.dram.tensors,
+        host_ops: ctx.host_ops,
         instrs: ctx.out,
     };
     Ok((program, ranges))
@@ -377,10 +409,8 @@ impl Ctx<'_> {
             "Gather" => gather::gather(self, &o),
             "Conv" => conv::conv(self, &o),
             _ if is_attention(self.m, op) => attention::attention(self, &o),
-            _ => Err(o.err(format!(
-                "{} is not supported by the SOFA model lowering",
-                o.kind
-            ))),
+            // No chip lowering: a host segment (or, without fallback, an error at the end).
+            _ => host::host_op(self, &o),
         }
     }
 }

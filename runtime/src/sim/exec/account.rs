@@ -11,6 +11,7 @@
 //! per element (1 elementwise, min/max, (de)quantization; 2 RoPE; 3 RMSNorm; 4 softmax;
 //! 5 LayerNorm). `dense_ops` is the dense-equivalent: SUFA.T attending all
 //! `slots` keys of every row, KVGEN generating all `max_rows` rows; else equal to `ops`.
+//! `macs` are the model's multiply-accumulates among them: the ops of GEMM, KVGEN and SUFA.T.
 
 use sofa_ir::hw::DynamicCounts;
 use sofa_ir::isa::{Access, Instr, Mem, Operand};
@@ -196,7 +197,8 @@ fn work(instr: &Instr, counts: &DynamicCounts) -> Result<(u64, u64), ExecError> 
         | Instr::Copy { .. }
         | Instr::Signal { .. }
         | Instr::Wait { .. }
-        | Instr::Halt {} => Ok((0, 0)),
+        | Instr::Halt {}
+        | Instr::Host { .. } => Ok((0, 0)),
     }
 }
 
@@ -216,5 +218,16 @@ pub(super) fn outcome(
     let (static_ops, dense) = work(instr, &counts)?;
     out.ops = ops.unwrap_or(static_ops);
     out.dense_ops = dense;
+    out.macs = if is_model_mac(instr) { out.ops } else { 0 };
     Ok(out)
+}
+
+/// Whether an instruction's ops are multiply-accumulates of the model's own products (GEMM,
+/// KVGEN, SUFA.T's q·k and p·v): the chip side of the report's MAC share. DLZS shift-adds
+/// (the prediction, work the chip adds) and vector ops are not.
+fn is_model_mac(instr: &Instr) -> bool {
+    matches!(
+        instr,
+        Instr::Gemm { .. } | Instr::Kvgen { .. } | Instr::SufaT { .. }
+    )
 }

@@ -208,6 +208,8 @@ pub(super) fn run(
                 bt,
             },
         ),
+        // A host op needs the program's host-op table: the simulator's driver runs it.
+        I::Host { op } => Err(ExecError::HostOp(op)),
         _ => run_vector(instr, mem),
     }
 }

@@ -46,6 +46,26 @@ pub enum ExecError {
         src: u64,
         dram: usize,
     },
+    /// A gathered row past the end of the tensor the GATHER reads (`rows` valid indices).
+    #[error(
+        "index {index} (list entry {row}) is out of range for tensor '{tensor}' {shape:?}: it \
+         has {rows} row(s) of {row_bytes} bytes, {stride} bytes apart, from {src:#x}"
+    )]
+    GatherOutOfTensor {
+        row: usize,
+        index: u32,
+        tensor: String,
+        shape: Vec<u64>,
+        rows: u64,
+        row_bytes: u32,
+        stride: u32,
+        src: u64,
+    },
+    #[error("GATHER source {0:#x} lies in no tensor of the program")]
+    GatherSource(u64),
+    /// `execute` has no host-op table; `sim::simulate` runs HOST instructions.
+    #[error("HOST op={0} runs on the host through the program's host-op table, not on an engine")]
+    HostOp(u32),
     #[error("SADS index base {base} + column {column} overflows u32")]
     SadsIndex { base: u32, column: u32 },
     #[error(

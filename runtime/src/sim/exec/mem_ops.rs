@@ -2,14 +2,16 @@
 //!
 //! Bytes are moved verbatim, whatever they encode. `Program::check` bounds every static range by
 //! the SRAM sizes and `dram.capacity_bytes`; DRAM here only reaches the end of the last tensor,
-//! and GATHER's row addresses depend on data, so DRAM ranges are checked on every access.
+//! and GATHER's row addresses depend on data, so DRAM ranges are checked on every access: a
+//! gathered row must lie inside the tensor that holds `src` (an embedding row past the
+//! vocabulary is an error naming the tensor and the index, never the neighbour's bytes).
 
 use sofa_ir::hw::DynamicCounts;
 use sofa_ir::isa::{DramAddr, SramRef};
 
 use super::data::{live, mul, read_list};
 use super::{Done, ExecError};
-use crate::sim::memory::{dram_range, sram_range, Memory};
+use crate::sim::memory::{dram_range, sram_range, Memory, TensorSpan};
 
 /// `rows` rows of `row_bytes` between DRAM (rows `stride` apart from `dram`) and a contiguous
 /// SRAM buffer; `to_sram` picks the direction.
@@ -71,6 +73,20 @@ pub(super) fn gather(
     (max_rows, row_bytes, stride): (u32, u32, u32),
 ) -> Result<Done, ExecError> {
     let list = read_list(mem, idx, max_rows.into(), "idx")?;
+    let span = mem.tensor_at(src.0).ok_or(ExecError::GatherSource(src.0))?;
+    let rows = rows_in(span, src.0, row_bytes, stride);
+    if let Some((row, index)) = live(&list).find(|&(_, e)| u64::from(e) >= rows) {
+        return Err(ExecError::GatherOutOfTensor {
+            row,
+            index,
+            tensor: span.name.clone(),
+            shape: span.shape.clone(),
+            rows,
+            row_bytes,
+            stride,
+            src: src.0,
+        });
+    }
     let rb = row_bytes as usize;
     let (dram_buf, sram_buf) = mem.dram_and_sram(dst.space);
     let total = sram_range(dst, mul(max_rows as usize, rb)?, sram_buf.len())?;
@@ -94,6 +110,17 @@ pub(super) fn gather(
         fetched += 1;
     }
     Ok(Done::rows(fetched))
+}
+
+/// How many rows of `row_bytes`, `stride` apart from `src`, lie inside `span` (every index
+/// when the stride is 0 and one row fits).
+fn rows_in(span: &TensorSpan, src: u64, row_bytes: u32, stride: u32) -> u64 {
+    let room = span.end.saturating_sub(src);
+    match room.checked_sub(row_bytes.into()) {
+        None => 0,
+        Some(_) if stride == 0 => u64::MAX,
+        Some(rest) => rest / u64::from(stride) + 1,
+    }
 }
 
 /// `COPY`: `bytes` from `src` to `dst`, overlapping ranges allowed (memmove).

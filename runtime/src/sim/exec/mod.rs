@@ -46,6 +46,8 @@ pub struct ExecOutcome {
     /// (SUFA.T: rows·slots keys instead of the selected ones; DLZS: shift-adds).
     pub ops: u64,
     pub dense_ops: u64,
+    /// Multiply-accumulates of the model's products among `ops` (GEMM, KVGEN, SUFA.T).
+    pub macs: u64,
 }
 
 /// Functional statistics accumulated over a run.

@@ -1,11 +1,12 @@
 //! LD / ST / GATHER / COPY and their traffic figures.
 
 use sofa_ir::hw::DynamicCounts;
-use sofa_ir::isa::{DramAddr, Instr, SramRef, NO_INDEX};
+use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::{DType, DramAddr, Instr, Program, SramRef, TensorDecl, TensorKind, NO_INDEX};
 
 use super::tests_common::{exec, exec_err, memory, put_list};
 use super::{static_outcome, ExecError};
-use crate::sim::memory::MemoryError;
+use crate::sim::memory::{Memory, MemoryError};
 
 #[test]
 fn ld_with_stride_zero_broadcasts_one_row() {
@@ -102,24 +103,69 @@ fn gather_fetches_listed_rows_and_skips_no_index() {
 }
 
 #[test]
-fn gather_row_outside_dram_is_an_error() {
+fn gather_row_outside_its_tensor_is_an_error() {
     let mut m = memory(128);
     put_list(&mut m, SramRef::temp(0), &[1, 50]);
     let e = exec_err(&mut m, &gather(4));
-    assert!(
-        matches!(
-            e,
-            ExecError::GatherRow {
-                row: 1,
-                index: 50,
-                ..
-            }
-        ),
-        "{e}"
+    // 128 bytes from 16: rows 0..=13 of 4 bytes, 8 apart, lie inside the tensor.
+    assert_eq!(
+        e,
+        ExecError::GatherOutOfTensor {
+            row: 1,
+            index: 50,
+            tensor: "scratch".into(),
+            shape: vec![128],
+            rows: 14,
+            row_bytes: 4,
+            stride: 8,
+            src: 16,
+        }
     );
     put_list(&mut m, SramRef::temp(0), &[u32::MAX - 1]);
     let e = exec_err(&mut m, &gather(4)).to_string();
-    assert!(e.contains("outside the program's DRAM"), "{e}");
+    assert!(
+        e.contains("index 4294967294 (list entry 0) is out of range for tensor 'scratch'"),
+        "{e}"
+    );
+}
+
+/// The neighbour of an embedding table is never read through it: an index one past the last
+/// row stops at the table's end, although DRAM continues.
+#[test]
+fn gather_never_reads_the_neighbouring_tensor() {
+    let hw = HwConfig::default();
+    let t = |name: &str, dram| TensorDecl {
+        name: name.into(),
+        kind: TensorKind::Scratch,
+        dtype: DType::F32,
+        shape: vec![4, 2],
+        dram,
+        data: vec![],
+    };
+    let p = Program {
+        config_hash: hw.hash(),
+        tensors: vec![t("vocab", 0), t("next", 32)],
+        host_ops: Vec::new(),
+        instrs: vec![Instr::Halt {}],
+    };
+    let mut m = Memory::new(&p, &hw).unwrap();
+    put_list(&mut m, SramRef::temp(0), &[3, 4]);
+    let g = Instr::Gather {
+        dst: SramRef::token(0),
+        src: DramAddr(0),
+        idx: SramRef::temp(0),
+        max_rows: 2,
+        row_bytes: 8,
+        stride: 8,
+    };
+    let e = exec_err(&mut m, &g).to_string();
+    assert_eq!(
+        e,
+        "index 4 (list entry 1) is out of range for tensor 'vocab' [4, 2]: it has 4 row(s) of 8 \
+         bytes, 8 bytes apart, from 0x0"
+    );
+    put_list(&mut m, SramRef::temp(0), &[3, 0]);
+    assert_eq!(exec(&mut m, &g).counts.rows, Some(2));
 }
 
 #[test]
