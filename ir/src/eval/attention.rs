@@ -7,7 +7,7 @@
 //! mask is added, and `is_causal` masks key `j > i + past_len`; fully masked rows give NaN.
 //! [`attention_core`] is the 4-D kernel, reusable by fused attention ops.
 
-use crate::dialect::attn::MhaAttrs;
+use crate::dialect::attn::{MhaAttrs, EXCLUDED_AT_MOST};
 use crate::eval::args::{int_values, OpArgs};
 use crate::eval::broadcast::{broadcast_shapes, broadcast_strides, for_each_offset};
 use crate::eval::elementwise::not_float;
@@ -29,8 +29,9 @@ pub struct AttentionOptions {
     pub past_len: usize,
     /// `softcap * tanh(s / softcap)` when positive.
     pub softcap: f32,
-    /// Rows whose scores are all `-inf` get probabilities 0 (FlashAttention) instead of NaN
-    /// (ONNX `Attention`).
+    /// `attn.*` semantics: mask values ≤ [`EXCLUDED_AT_MOST`] exclude their key, and rows whose
+    /// scores are all `-inf` get probabilities 0 (FlashAttention) instead of NaN (ONNX
+    /// `Attention`, which adds the mask as it is).
     pub zero_masked_rows: bool,
 }
 
@@ -167,9 +168,16 @@ pub fn attention_core(
     }
     if let Some(m) = mask {
         let strides = broadcast_strides(m.shape, &score_shape);
+        // attn.* ops read the exporters' finite "−inf" as exclusion; ONNX Attention adds it.
+        let excluded = |x: f32| opts.zero_masked_rows && x <= EXCLUDED_AT_MOST;
         let mut i = 0;
         for_each_offset(&score_shape, [&strides], [0], |[o]| {
-            scores[i] += m.values[o];
+            let x = m.values[o];
+            scores[i] = if excluded(x) {
+                f32::NEG_INFINITY
+            } else {
+                scores[i] + x
+            };
             i += 1;
         });
     }

@@ -10,7 +10,7 @@
 //! `attn.mha` kernel itself, which makes the dense case bit-identical.
 
 use crate::attr::AttrDict;
-use crate::dialect::attn::{SparseMhaAttrs, SPARSE_MHA};
+use crate::dialect::attn::{SparseMhaAttrs, EXCLUDED_AT_MOST, SPARSE_MHA};
 use crate::eval::args::OpArgs;
 use crate::eval::attention::{
     additive_mask, attention_core, fused_operands, AttentionOptions, AttnDims, MaskView,
@@ -212,7 +212,7 @@ impl<'a> Problem<'a> {
     }
 
     /// The mask value of (row, key) where `row = (b·H + h)·Sq + i`, or `None` when the key is
-    /// excluded (`-inf`, or in the causal future of query `i`).
+    /// excluded (≤ [`EXCLUDED_AT_MOST`], or outside query `i`'s causal band).
     fn mask_at(&self, row: usize, i: usize, t: usize) -> Option<f32> {
         if self.causal && (t > i || self.window.is_some_and(|w| t + w <= i)) {
             return None;
@@ -221,7 +221,7 @@ impl<'a> Problem<'a> {
             .mask
             .as_ref()
             .map_or(0.0, |m| m[row * self.dims.kv_len + t]);
-        (m != f32::NEG_INFINITY).then_some(m)
+        (m > EXCLUDED_AT_MOST).then_some(m)
     }
 
     /// K̂ of every (batch, kv head), in that order.

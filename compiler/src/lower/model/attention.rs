@@ -17,6 +17,8 @@ use sofa_ir::isa::{DType, TensorKind};
 use sofa_ir::{Module, Value};
 
 use super::elementwise::emit_select;
+use sofa_ir::dialect::attn::EXCLUDED_AT_MOST;
+
 use super::kvfuse::KvProjections;
 use super::movement::copy_view;
 use super::view::View;
@@ -25,7 +27,7 @@ use crate::lower::sofa_level::check_kernel;
 use crate::lower::{emit_segment, plan_layer, KvGenDram, Layer, LowerError, MaskRef};
 
 /// Scores at or below this are exclusions (`finfo(float32).min` ≈ −3.4e38 qualifies).
-const EXCLUDE: f64 = -1e30;
+const EXCLUDE: f64 = EXCLUDED_AT_MOST as f64;
 
 const MASK_ERROR: &str = "general additive masks are not supported by the SU-FA engine; only \
                           0/−inf key-exclusion masks";

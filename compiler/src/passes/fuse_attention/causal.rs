@@ -15,13 +15,14 @@
 //! other information and is dropped; otherwise it stays the mask operand (GPT-2's causal AND
 //! padding mask), which keeps the rewrite exact.
 
+use sofa_ir::dialect::attn::EXCLUDED_AT_MOST;
 use sofa_ir::eval::{Tensor, TensorData};
 use sofa_ir::{Dim, ElemType, Module, Value};
 
 use super::probe::Probes;
 
-/// Additive masks at or below this are "−inf": `exp` of them underflows to exactly 0 in f32.
-const MASKED_AT_MOST: f64 = -1e30;
+/// Additive masks at or below this are "−inf" (`attn.mha` reads them as exclusion).
+const MASKED_AT_MOST: f64 = EXCLUDED_AT_MOST as f64;
 
 /// What the mask says about causality.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]

@@ -13,13 +13,16 @@
 //! - q: `[B, H, Sq, D]`, k: `[B, Hkv, Sk, D]`, v: `[B, Hkv, Sk, Dv]` → result `[B, H, Sq, Dv]`
 //!   with q's element type.
 //! - scores = s · q·kᵀ (+ mask, an additive float tensor broadcastable to `[B, H, Sq, Sk]`; a
-//!   bool mask, true = keep, is also accepted and means 0 / −inf).
+//!   bool mask, true = keep, is also accepted and means 0 / −inf). Mask values ≤ −1e30
+//!   ([`EXCLUDED_AT_MOST`], e.g. `finfo(float32).min`) exclude their key like −inf.
 //! - causal: key j is masked for query i when j > i (top-left aligned, as PyTorch SDPA's
 //!   `is_causal`).
 //! - window (sliding-window attention, requires `causal`): key j is also masked for query i when
 //!   j ≤ i − W, so each query sees itself and the W − 1 keys before it (Mistral's band).
-//! - probs = softmax over keys; a row whose scores are all −inf yields probs 0 (FlashAttention
-//!   semantics; this is what makes the exporters' IsNaN/Where(nan → 0) guard a no-op).
+//! - probs = softmax over keys; a row whose keys are all excluded yields probs 0 (FlashAttention
+//!   semantics; this is what makes the exporters' IsNaN/Where(nan → 0) guard a no-op). ONNX
+//!   would average V over such a row's keys when its mask is finite; those rows are fully
+//!   padded queries, whose outputs models discard.
 //! - GQA: query head h reads kv head ⌊h / (H / Hkv)⌋; H must be a multiple of Hkv.
 //!
 //! The projections stay outside the op. Reference semantics: `crate::eval::mha`.
@@ -86,6 +89,12 @@ use plan::{concat_attrs, PLAN_ATTRS};
 
 /// The `attn.mha` op name.
 pub const MHA: &str = "attn.mha";
+
+/// Mask values at or below this exclude their key as `-inf` does. Exporters write
+/// `finfo(float32).min` (≈ −3.4e38) for masked keys; reading it as exclusion is what the chip
+/// does, and it is what makes a fully masked row (a padded query) give 0 rather than ONNX's
+/// average over every key.
+pub const EXCLUDED_AT_MOST: f32 = -1e30;
 /// The `attn.sparse_mha` op name.
 pub const SPARSE_MHA: &str = "attn.sparse_mha";
 
