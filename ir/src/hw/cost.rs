@@ -287,6 +287,9 @@ impl Instr {
             Instr::VecRmsNorm { rows, cols, .. } => {
                 vec_cycles(hw, (*rows).into(), (*cols).into(), 2, 1)
             }
+            Instr::VecReduce { rows, cols, .. } => {
+                vec_cycles(hw, (*rows).into(), (*cols).into(), 1, 1)
+            }
             Instr::VecRope {
                 rows, cols, pos, ..
             } => {
@@ -314,6 +317,9 @@ impl Instr {
             | Instr::VecSigmoid { rows, cols, .. }
             | Instr::VecSqrt { rows, cols, .. }
             | Instr::VecRecip { rows, cols, .. }
+            | Instr::VecCos { rows, cols, .. }
+            | Instr::VecSin { rows, cols, .. }
+            | Instr::VecCmp { rows, cols, .. }
             | Instr::VecAffine { rows, cols, .. }
             | Instr::VecCvt { rows, cols, .. }
             | Instr::VecTranspose { rows, cols, .. } => {
@@ -339,6 +345,7 @@ impl Instr {
             Instr::Gemm { .. } => "ceil(m/kvpe.rows) * ceil(n/kvpe.cols) * k + kvpe.rows + kvpe.cols",
             Instr::VecSoftmax { .. } | Instr::VecLayerNorm { .. } => "3*ceil(rows*cols/vector.lanes) + 2*rows*ceil(log2 min(cols, vector.lanes))",
             Instr::VecRmsNorm { .. } => "2*ceil(rows*cols/vector.lanes) + rows*ceil(log2 min(cols, vector.lanes))",
+            Instr::VecReduce { .. } => "ceil(rows*cols/vector.lanes) + rows*ceil(log2 min(cols, vector.lanes))",
             Instr::VecRope { .. } => "2*ceil(rows*cols/vector.lanes)",
             Instr::Signal { .. } | Instr::Wait { .. } | Instr::Halt {} => "1 (time blocked in WAIT is the simulator's, not the formula's)",
             Instr::VecAdd { .. }
@@ -357,6 +364,9 @@ impl Instr {
             | Instr::VecSigmoid { .. }
             | Instr::VecSqrt { .. }
             | Instr::VecRecip { .. }
+            | Instr::VecCos { .. }
+            | Instr::VecSin { .. }
+            | Instr::VecCmp { .. }
             | Instr::VecAffine { .. }
             | Instr::VecCvt { .. }
             | Instr::VecTranspose { .. } => "ceil(rows*cols/vector.lanes)",
