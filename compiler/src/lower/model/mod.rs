@@ -15,6 +15,7 @@
 //! `vector` (the tile loop of vector-unit ops), and one module per op family.
 
 mod attention;
+mod compare;
 mod conv;
 mod dma;
 mod elementwise;
@@ -24,7 +25,10 @@ mod kvfuse;
 mod matmul;
 mod movement;
 mod norm;
+mod reduce;
+mod scatter;
 mod seg;
+mod static_eval;
 mod tiling;
 mod values;
 mod vector;
@@ -113,6 +117,8 @@ pub(crate) struct Ctx<'a> {
     skip: BTreeSet<Op>,
     /// Attention ops that generate K and V on demand, with their projections.
     kv_fused: BTreeMap<Op, kvfuse::KvProjections>,
+    /// Values evaluated at compile time (see `static_eval`).
+    known: BTreeMap<Value, sofa_ir::eval::Tensor>,
 }
 
 /// Lower the first function of `m` (a fused model, every dim static) to one program.
@@ -262,6 +268,7 @@ fn lower_with(
         order: w.body.iter().enumerate().map(|(i, &o)| (o, i)).collect(),
         skip: BTreeSet::new(),
         kv_fused: kv_fused.clone(),
+        known: BTreeMap::new(),
     };
     ctx.bind_inputs(w.func, w.entry)?;
     let results = ctx.result_names(w.func, w.ret)?;
@@ -347,18 +354,28 @@ impl Ctx<'_> {
     fn lower_op(&mut self, op: Op) -> Result<(), LowerError> {
         let o = OpRef::new(self.m, op);
         let kind = o.kind.strip_prefix("onnx.").unwrap_or(&o.kind).to_string();
+        let integer = kind != "Constant" && static_eval::integer_results(self, &o);
+        if integer && static_eval::try_evaluate(self, &o)? {
+            return Ok(());
+        }
         match kind.as_str() {
             "Constant" | "NoValue" => Ok(()),
             "Add" | "Sub" | "Mul" | "Div" | "Max" => elementwise::binary(self, &o, &kind),
             "Pow" => elementwise::pow(self, &o),
             "Erf" | "Tanh" | "Relu" | "Sigmoid" | "Sqrt" | "Reciprocal" | "Exp" | "Neg"
-            | "Gelu" => elementwise::unary(self, &o, &kind),
+            | "Gelu" | "Cos" | "Sin" => elementwise::unary(self, &o, &kind),
+            "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" => {
+                compare::compare(self, &o, &kind)
+            }
+            "IsNaN" => compare::is_nan(self, &o),
+            "Trilu" => elementwise::trilu(self, &o),
             "Cast" => elementwise::cast(self, &o),
             "And" | "Or" | "Not" => elementwise::logical(self, &o, &kind),
             "Where" => elementwise::select(self, &o),
             "MatMul" => matmul::matmul(self, &o),
             "Gemm" => matmul::gemm(self, &o),
             "LayerNormalization" => norm::layer_norm(self, &o),
+            "RMSNormalization" => norm::rms_norm(self, &o),
             "Softmax" => norm::softmax(self, &o),
             "Identity" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => {
                 movement::reshape(self, &o)
@@ -368,9 +385,16 @@ impl Ctx<'_> {
             "Split" => movement::split(self, &o),
             "Slice" => movement::slice(self, &o),
             "Concat" => movement::concat(self, &o),
+            "Tile" => movement::tile(self, &o),
+            "ScatterND" => scatter::scatter_nd(self, &o),
             "Gather" => gather::gather(self, &o),
+            "GatherND" => gather::gather_nd(self, &o),
+            "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" => {
+                reduce::reduce(self, &o, &kind)
+            }
             "Conv" => conv::conv(self, &o),
             _ if is_attention(self.m, op) => attention::attention(self, &o),
+            _ if static_eval::try_evaluate(self, &o)? => Ok(()),
             _ => Err(o.err(format!(
                 "{} is not supported by the SOFA model lowering",
                 o.kind
