@@ -419,3 +419,276 @@ fn constant_only_ops_are_evaluated_at_compile_time() {
     let c = agree(&src, &[("x", random(&[3000], 600))]);
     assert_eq!(c["VEC.ADD"], 1);
 }
+
+/// Opset-23 `RotaryEmbedding`: 4-D and 3-D inputs, constant (in order, shuffled) and run-time
+/// position ids, caches per batch without ids, partial rotation, interleaved pairs.
+#[test]
+fn rotary_embedding_op() {
+    let (b, h, s, d) = (2usize, 3usize, 6usize, 8usize);
+    let max_pos = 10;
+    let x4 = ty(&[b, h, s, d], "f32");
+    let x3 = ty(&[b, s, h * d], "f32");
+    let cache = |r: usize| ty(&[max_pos, r / 2], "f32");
+    let ids = ty(&[b, s], "i64");
+    let in_order = nested(
+        &(0..b * s).map(|i| (i % s) as i64).collect::<Vec<_>>(),
+        &[b, s],
+    );
+    let shuffled = nested(
+        &(0..b * s)
+            .map(|i| ((i * 7 + 3) % max_pos) as i64)
+            .collect::<Vec<_>>(),
+        &[b, s],
+    );
+    let body = format!(
+        r#"
+    %p0 = "onnx.Constant"() {{value = dense<{in_order}> : {ids}}} : () -> {ids} loc("ids_in_order")
+    %p1 = "onnx.Constant"() {{value = dense<{shuffled}> : {ids}}} : () -> {ids} loc("ids_shuffled")
+    %0 = "onnx.RotaryEmbedding"(%arg0, %arg1, %arg2, %p0) : ({x4}, {c8}, {c8}, {ids}) -> {x4} loc("static")
+    %1 = "onnx.RotaryEmbedding"(%arg0, %arg1, %arg2, %p1) {{interleaved = 1 : i64}} : ({x4}, {c8}, {c8}, {ids}) -> {x4} loc("shuffled")
+    %2 = "onnx.RotaryEmbedding"(%arg3, %arg4, %arg5, %arg6) {{num_heads = {h} : i64, rotary_embedding_dim = 4 : i64}} : ({x3}, {c4}, {c4}, {ids}) -> {x3} loc("runtime_partial")
+    %3 = "onnx.RotaryEmbedding"(%arg0, %arg7, %arg8) : ({x4}, {bc}, {bc}) -> {x4} loc("batch_caches")"#,
+        c8 = cache(d),
+        c4 = cache(4),
+        bc = ty(&[b, s, d / 2], "f32"),
+    );
+    let src = module(
+        23,
+        &[
+            ("x", x4.clone()),
+            ("cos", cache(d)),
+            ("sin", cache(d)),
+            ("x3", x3.clone()),
+            ("cos4", cache(4)),
+            ("sin4", cache(4)),
+            ("ids", ids.clone()),
+            ("bcos", ty(&[b, s, d / 2], "f32")),
+            ("bsin", ty(&[b, s, d / 2], "f32")),
+        ],
+        &body,
+        &[
+            ("static", "%0", x4.clone()),
+            ("shuffled", "%1", x4.clone()),
+            ("partial", "%2", x3),
+            ("batched", "%3", x4),
+        ],
+    );
+    let c = agree(
+        &src,
+        &[
+            ("x", random(&[b, h, s, d], 700)),
+            ("cos", random(&[max_pos, d / 2], 701)),
+            ("sin", random(&[max_pos, d / 2], 702)),
+            ("x3", random(&[b, s, h * d], 703)),
+            ("cos4", random(&[max_pos, 2], 704)),
+            ("sin4", random(&[max_pos, 2], 705)),
+            ("ids", random_ints(&[b, s], max_pos as i64, 706)),
+            ("bcos", random(&[b, s, d / 2], 707)),
+            ("bsin", random(&[b, s, d / 2], 708)),
+        ],
+    );
+    assert!(c["VEC.ROPE"] >= 4, "{c:?}");
+    assert!(
+        c["GATHER"] >= 2,
+        "shuffled and run-time positions gather table rows"
+    );
+}
+
+/// RMSNorm as Qwen2 (Pow, Reciprocal, scale first), Mistral (identity Casts, Div(1, ·)) and a
+/// scale-free `x / √…` spell it: one `VEC.RMSNORM` each. A `x·x` square feeding a second user
+/// stays op by op, and so does a mean over another axis.
+#[test]
+fn rms_norm_spellings_become_one_instruction() {
+    for (seed, (b, s, d)) in [(2usize, 8usize, 128usize), (1, 13, 64), (3, 5, 48)]
+        .into_iter()
+        .enumerate()
+    {
+        let x = ty(&[b, s, d], "f32");
+        let r = ty(&[b, s, 1], "f32");
+        let g = ty(&[d], "f32");
+        let body = format!(
+            r#"
+    %two = "onnx.Constant"() {{value = dense<2.0> : tensor<f32>}} : () -> tensor<f32> loc("two")
+    %eps = "onnx.Constant"() {{value = dense<1.0e-6> : tensor<f32>}} : () -> tensor<f32> loc("eps")
+    %one = "onnx.Constant"() {{value = dense<1.0> : tensor<f32>}} : () -> tensor<f32> loc("one")
+    %ax = "onnx.Constant"() {{value = dense<[-1]> : tensor<1xi64>}} : () -> tensor<1xi64> loc("axes")
+    %0 = "onnx.Pow"(%arg0, %two) : ({x}, tensor<f32>) -> {x} loc("q_pow")
+    %1 = "onnx.ReduceMean"(%0, %ax) {{keepdims = 1 : i64}} : ({x}, tensor<1xi64>) -> {r} loc("q_mean")
+    %2 = "onnx.Add"(%1, %eps) : ({r}, tensor<f32>) -> {r} loc("q_add")
+    %3 = "onnx.Sqrt"(%2) : ({r}) -> {r} loc("q_sqrt")
+    %4 = "onnx.Reciprocal"(%3) : ({r}) -> {r} loc("q_rsqrt")
+    %5 = "onnx.Mul"(%arg0, %4) : ({x}, {r}) -> {x} loc("q_mul")
+    %6 = "onnx.Mul"(%arg1, %5) : ({g}, {x}) -> {x} loc("q_scale")
+    %c = "onnx.Cast"(%6) {{to = 1 : i64}} : ({x}) -> {x} loc("m_cast")
+    %10 = "onnx.Pow"(%c, %two) : ({x}, tensor<f32>) -> {x} loc("m_pow")
+    %11 = "onnx.ReduceMean"(%10) {{axes = [-1 : i64], keepdims = 1 : i64}} : ({x}) -> {r} loc("m_mean")
+    %12 = "onnx.Add"(%eps, %11) : (tensor<f32>, {r}) -> {r} loc("m_add")
+    %13 = "onnx.Sqrt"(%12) : ({r}) -> {r} loc("m_sqrt")
+    %14 = "onnx.Div"(%one, %13) : (tensor<f32>, {r}) -> {r} loc("m_div")
+    %15 = "onnx.Mul"(%6, %14) : ({x}, {r}) -> {x} loc("m_mul")
+    %16 = "onnx.Cast"(%15) {{to = 1 : i64}} : ({x}) -> {x} loc("m_cast_back")
+    %17 = "onnx.Mul"(%16, %arg1) : ({x}, {g}) -> {x} loc("m_scale")
+    %20 = "onnx.Mul"(%17, %17) : ({x}, {x}) -> {x} loc("d_sq")
+    %21 = "onnx.ReduceMean"(%20, %ax) {{keepdims = 1 : i64}} : ({x}, tensor<1xi64>) -> {r} loc("d_mean")
+    %22 = "onnx.Add"(%21, %eps) : ({r}, tensor<f32>) -> {r} loc("d_add")
+    %23 = "onnx.Sqrt"(%22) : ({r}) -> {r} loc("d_sqrt")
+    %24 = "onnx.Div"(%17, %23) : ({x}, {r}) -> {x} loc("d_div")
+    %30 = "onnx.Mul"(%24, %24) : ({x}, {x}) -> {x} loc("n_sq")
+    %31 = "onnx.ReduceMean"(%30, %ax) {{keepdims = 1 : i64}} : ({x}, tensor<1xi64>) -> {r} loc("n_mean")
+    %32 = "onnx.Add"(%31, %eps) : ({r}, tensor<f32>) -> {r} loc("n_add")
+    %33 = "onnx.Sqrt"(%32) : ({r}) -> {r} loc("n_sqrt")
+    %34 = "onnx.Div"(%24, %33) : ({x}, {r}) -> {x} loc("n_div")
+    %35 = "onnx.Add"(%34, %30) : ({x}, {x}) -> {x} loc("n_uses_square")"#
+        );
+        let src = module(
+            18,
+            &[("x", x.clone()), ("g", g.clone())],
+            &body,
+            &[("y", "%35", x)],
+        );
+        let c = agree(
+            &src,
+            &[
+                ("x", random(&[b, s, d], 800 + seed as u64)),
+                ("g", random(&[d], 810 + seed as u64)),
+            ],
+        );
+        assert_eq!(c["VEC.RMSNORM"], 3, "{c:?}");
+        assert_eq!(c["VEC.REDUCE"], 1, "the square with a second user stays");
+    }
+}
+
+/// SiLU as `x · Sigmoid(x)` in either order, in a SwiGLU block.
+#[test]
+fn silu_spelling_becomes_one_instruction() {
+    for (seed, shape) in [vec![2usize, 8, 256], vec![3, 17]].into_iter().enumerate() {
+        let x = ty(&shape, "f32");
+        let body = format!(
+            r#"
+    %0 = "onnx.Sigmoid"(%arg0) : ({x}) -> {x} loc("sig")
+    %1 = "onnx.Mul"(%0, %arg0) : ({x}, {x}) -> {x} loc("silu")
+    %2 = "onnx.Mul"(%1, %arg1) : ({x}, {x}) -> {x} loc("glu")"#
+        );
+        let src = module(
+            17,
+            &[("x", x.clone()), ("up", x.clone())],
+            &body,
+            &[("y", "%2", x)],
+        );
+        let c = agree(
+            &src,
+            &[
+                ("x", random(&shape, 900 + seed as u64)),
+                ("up", random(&shape, 910 + seed as u64)),
+            ],
+        );
+        assert_eq!((c["VEC.SILU"], c.get("VEC.SIGMOID")), (1, None));
+    }
+}
+
+/// HF's rotate-half RoPE with folded cos/sin tables (`[1, 1, S, D]`, halves repeated): one
+/// `VEC.ROPE` per (batch, head) block, the table loaded once; a table whose halves differ stays
+/// op by op and still agrees.
+#[test]
+fn rotate_half_rope_becomes_vec_rope() {
+    for (seed, (b, h, s, d)) in [
+        (2usize, 4usize, 8usize, 32usize),
+        (1, 2, 13, 16),
+        (2, 1, 64, 64),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let half = d / 2;
+        let freqs: Vec<f32> = (0..half)
+            .map(|j| 1.0 / 10000f32.powf(2.0 * j as f32 / d as f32))
+            .collect();
+        let table = |f: fn(f32) -> f32, repeat: bool| -> Vec<f32> {
+            (0..s)
+                .flat_map(|p| {
+                    let freqs = &freqs;
+                    (0..d).map(move |j| {
+                        let k = if repeat { j % half } else { j / 2 };
+                        f(p as f32 * freqs[k])
+                    })
+                })
+                .collect()
+        };
+        let tt = ty(&[1, 1, s, d], "f32");
+        let lit = |v: Vec<f32>| nested(&v, &[1, 1, s, d]);
+        let x = ty(&[b, h, s, d], "f32");
+        let hx = ty(&[b, h, s, half], "f32");
+        let rope = |tag: &str, cos: &str, sin: &str| {
+            format!(
+                r#"
+    %{tag}m1 = "onnx.Mul"(%arg0, %{cos}) : ({x}, {tt}) -> {x} loc("{tag}mul_cos")
+    %{tag}lo = "onnx.Slice"(%arg0, %z, %h, %a, %st) : ({x}, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> {hx} loc("{tag}lo")
+    %{tag}hi = "onnx.Slice"(%arg0, %h, %big, %a, %st) : ({x}, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> {hx} loc("{tag}hi")
+    %{tag}n = "onnx.Neg"(%{tag}hi) : ({hx}) -> {hx} loc("{tag}neg")
+    %{tag}c = "onnx.Concat"(%{tag}n, %{tag}lo) {{axis = -1 : i64}} : ({hx}, {hx}) -> {x} loc("{tag}cat")
+    %{tag}m2 = "onnx.Mul"(%{tag}c, %{sin}) : ({x}, {tt}) -> {x} loc("{tag}mul_sin")
+    %{tag}y = "onnx.Add"(%{tag}m1, %{tag}m2) : ({x}, {x}) -> {x} loc("{tag}add")"#
+            )
+        };
+        let body = format!(
+            r#"
+    %cos = "onnx.Constant"() {{value = dense<{}> : {tt}}} : () -> {tt} loc("cos")
+    %sin = "onnx.Constant"() {{value = dense<{}> : {tt}}} : () -> {tt} loc("sin")
+    %cos2 = "onnx.Constant"() {{value = dense<{}> : {tt}}} : () -> {tt} loc("cos_interleaved")
+    %z = "onnx.Constant"() {{value = dense<[0]> : tensor<1xi64>}} : () -> tensor<1xi64> loc("zero")
+    %h = "onnx.Constant"() {{value = dense<[{half}]> : tensor<1xi64>}} : () -> tensor<1xi64> loc("half")
+    %big = "onnx.Constant"() {{value = dense<[9223372036854775807]> : tensor<1xi64>}} : () -> tensor<1xi64> loc("end")
+    %a = "onnx.Constant"() {{value = dense<[3]> : tensor<1xi64>}} : () -> tensor<1xi64> loc("axis")
+    %st = "onnx.Constant"() {{value = dense<[1]> : tensor<1xi64>}} : () -> tensor<1xi64> loc("step")
+{}{}"#,
+            lit(table(f32::cos, true)),
+            lit(table(f32::sin, true)),
+            lit(table(f32::cos, false)),
+            rope("r", "cos", "sin"),
+            rope("u", "cos2", "sin"),
+        );
+        let src = module(
+            17,
+            &[("x", x.clone())],
+            &body,
+            &[("rope", "%ry", x.clone()), ("other", "%uy", x)],
+        );
+        let c = agree(&src, &[("x", random(&[b, h, s, d], 1000 + seed as u64))]);
+        assert_eq!(c["VEC.ROPE"], b * h, "{c:?}");
+    }
+}
+
+/// Static positions whose table does not fit Weight SRAM: each tile loads its own table rows.
+#[test]
+fn rotary_embedding_with_a_table_larger_than_weight_sram() {
+    let (s, d) = (1024usize, 32usize);
+    let x = ty(&[1, 2, s, d], "f32");
+    let c = ty(&[s, d / 2], "f32");
+    let ids = ty(&[1, s], "i64");
+    let body = format!(
+        r#"
+    %p = "onnx.Constant"() {{value = dense<{}> : {ids}}} : () -> {ids} loc("ids")
+    %0 = "onnx.RotaryEmbedding"(%arg0, %arg1, %arg2, %p) : ({x}, {c}, {c}, {ids}) -> {x} loc("rope")"#,
+        nested(&(0..s as i64).collect::<Vec<_>>(), &[1, s])
+    );
+    let src = module(
+        23,
+        &[("x", x.clone()), ("cos", c.clone()), ("sin", c)],
+        &body,
+        &[("y", "%0", x)],
+    );
+    let counts = agree(
+        &src,
+        &[
+            ("x", random(&[1, 2, s, d], 1100)),
+            ("cos", random(&[s, d / 2], 1101)),
+            ("sin", random(&[s, d / 2], 1102)),
+        ],
+    );
+    assert!(counts["VEC.ROPE"] > 2, "{counts:?}");
+    assert_eq!(
+        counts.get("GATHER"),
+        None,
+        "consecutive positions load table rows"
+    );
+}

@@ -21,11 +21,13 @@ mod dma;
 mod elementwise;
 mod fuse;
 mod gather;
+mod idiom;
 mod kvfuse;
 mod matmul;
 mod movement;
 mod norm;
 mod reduce;
+mod rope;
 mod scatter;
 mod seg;
 mod static_eval;
@@ -119,6 +121,8 @@ pub(crate) struct Ctx<'a> {
     kv_fused: BTreeMap<Op, kvfuse::KvProjections>,
     /// Values evaluated at compile time (see `static_eval`).
     known: BTreeMap<Value, sofa_ir::eval::Tensor>,
+    /// Multi-op idioms lowered as one instruction, by root op (their other ops are in `skip`).
+    idioms: BTreeMap<Op, idiom::Idiom>,
 }
 
 /// Lower the first function of `m` (a fused model, every dim static) to one program.
@@ -269,7 +273,12 @@ fn lower_with(
         skip: BTreeSet::new(),
         kv_fused: kv_fused.clone(),
         known: BTreeMap::new(),
+        idioms: BTreeMap::new(),
     };
+    let returned: BTreeSet<Value> = m.op(w.ret).operands.iter().copied().collect();
+    let found = idiom::find(m, w.body, w.uses, &returned);
+    ctx.skip.extend(found.absorbed);
+    ctx.idioms = found.roots;
     ctx.bind_inputs(w.func, w.entry)?;
     let results = ctx.result_names(w.func, w.ret)?;
     let needed = needed_ops(m, w.body, w.ret, &ctx.kv_fused);
@@ -353,6 +362,9 @@ impl Ctx<'_> {
     /// Dispatch one op to its family.
     fn lower_op(&mut self, op: Op) -> Result<(), LowerError> {
         let o = OpRef::new(self.m, op);
+        if let Some(found) = self.idioms.get(&op).cloned() {
+            return idiom::lower(self, &o, found);
+        }
         let kind = o.kind.strip_prefix("onnx.").unwrap_or(&o.kind).to_string();
         let integer = kind != "Constant" && static_eval::integer_results(self, &o);
         if integer && static_eval::try_evaluate(self, &o)? {
@@ -376,6 +388,7 @@ impl Ctx<'_> {
             "Gemm" => matmul::gemm(self, &o),
             "LayerNormalization" => norm::layer_norm(self, &o),
             "RMSNormalization" => norm::rms_norm(self, &o),
+            "RotaryEmbedding" => rope::rotary_embedding(self, &o),
             "Softmax" => norm::softmax(self, &o),
             "Identity" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => {
                 movement::reshape(self, &o)
