@@ -211,20 +211,12 @@ fn last_axis_only(g: &Graph<'_>, op: Op, rank: usize) -> bool {
 
 /// Anchored at the `ReduceMean`.
 fn rms_norm(g: &Graph<'_>, mean: Op) -> Option<Hit> {
-    let mut absorbed = vec![mean];
-    let sq = g.operands(mean)[0];
-    let sq_op = g.m.defining_op(sq)?;
-    let x = match g.m.op(sq_op).name.as_str() {
-        "onnx.Pow" if g.splat(g.operands(sq_op)[1]) == Some(2.0) => g.operands(sq_op)[0],
-        "onnx.Mul" if g.operands(sq_op)[0] == g.operands(sq_op)[1] => g.operands(sq_op)[0],
-        _ => return None,
-    };
-    g.sole_user(sq)?;
-    absorbed.push(sq_op);
+    let (x, sq_op) = squared_input(g, mean)?;
     let shape = g.static_shape(x)?;
     if !last_axis_only(g, mean, shape.len()) || !g.m.value_type(x).as_tensor()?.elem.is_float() {
         return None;
     }
+    let mut absorbed = vec![sq_op, mean];
     let add = g.sole_user(g.result(mean)?)?;
     let eps = g.splat(g.other(add, g.result(mean)?)?)?;
     let sqrt = g.sole_user(g.result(add)?)?;
@@ -232,45 +224,8 @@ fn rms_norm(g: &Graph<'_>, mean: Op) -> Option<Hit> {
         return None;
     }
     absorbed.extend([add, sqrt]);
-    let root_sq = g.result(sqrt)?;
-    let next = g.sole_user(root_sq)?;
-    let normed = match g.m.op(next).name.as_str() {
-        // x / √…
-        "onnx.Div" if g.operands(next)[1] == root_sq && g.same(g.operands(next)[0], x) => next,
-        // 1/√… then · x
-        "onnx.Reciprocal" | "onnx.Div" => {
-            if g.named(next, "onnx.Div")
-                && (g.operands(next)[1] != root_sq || g.splat(g.operands(next)[0]) != Some(1.0))
-            {
-                return None;
-            }
-            absorbed.push(next);
-            let inv = g.result(next)?;
-            let mul = g.sole_user(inv)?;
-            let other = g.other(mul, inv)?;
-            (g.named(mul, "onnx.Mul") && g.same(other, x)).then_some(mul)?
-        }
-        _ => return None,
-    };
-    // An optional scale after identity casts.
-    let mut casts = Vec::new();
-    let mut root = normed;
-    let mut gamma = None;
-    if let Some((last, user)) = g.skip_casts_forward(g.result(normed)?, &mut casts) {
-        let scale = g.other(user, last);
-        let row = scale.and_then(|s| g.static_shape(s)).is_some_and(|s| {
-            s.len() <= shape.len()
-                && s.last() == shape.last()
-                && s[..s.len() - 1].iter().all(|&d| d == 1)
-        });
-        let same_shape = g.static_shape(g.result(user)?).as_deref() == Some(&shape);
-        if g.named(user, "onnx.Mul") && row && same_shape {
-            absorbed.push(normed);
-            absorbed.extend(casts);
-            root = user;
-            gamma = scale;
-        }
-    }
+    let normed = normalised(g, x, g.result(sqrt)?, &mut absorbed)?;
+    let (root, gamma) = scaled(g, normed, &shape, &mut absorbed)?;
     Some((
         root,
         Idiom::RmsNorm {
@@ -282,9 +237,76 @@ fn rms_norm(g: &Graph<'_>, mean: Op) -> Option<Hit> {
     ))
 }
 
+/// `x` and the op squaring it (`Pow(x, 2)` or `x·x`) for the mean, if its only user is the mean.
+fn squared_input(g: &Graph<'_>, mean: Op) -> Option<(Value, Op)> {
+    let sq = *g.operands(mean).first()?;
+    let sq_op = g.m.defining_op(sq)?;
+    let ops = g.operands(sq_op);
+    let x = match (g.m.op(sq_op).name.as_str(), ops) {
+        ("onnx.Pow", &[x, e]) if g.splat(e) == Some(2.0) => x,
+        ("onnx.Mul", &[x, y]) if x == y => x,
+        _ => return None,
+    };
+    g.sole_user(sq)?;
+    Some((x, sq_op))
+}
+
+/// The op computing `x / √…` from the square root `root_sq`: `Div(x, √)`, or `Reciprocal` /
+/// `Div(1, ·)` then `Mul` by `x`.
+fn normalised(g: &Graph<'_>, x: Value, root_sq: Value, absorbed: &mut Vec<Op>) -> Option<Op> {
+    let next = g.sole_user(root_sq)?;
+    let ops = g.operands(next);
+    match (g.m.op(next).name.as_str(), ops) {
+        ("onnx.Div", &[n, d]) if d == root_sq && g.same(n, x) => Some(next),
+        ("onnx.Div", &[n, d]) if d == root_sq && g.splat(n) == Some(1.0) => {
+            inverse_times_x(g, x, next, absorbed)
+        }
+        ("onnx.Reciprocal", _) => inverse_times_x(g, x, next, absorbed),
+        _ => None,
+    }
+}
+
+/// `Mul(x, inv)` where `inv_op` computes `1/√…`.
+fn inverse_times_x(g: &Graph<'_>, x: Value, inv_op: Op, absorbed: &mut Vec<Op>) -> Option<Op> {
+    let inv = g.result(inv_op)?;
+    let mul = g.sole_user(inv)?;
+    if !g.named(mul, "onnx.Mul") || !g.same(g.other(mul, inv)?, x) {
+        return None;
+    }
+    absorbed.push(inv_op);
+    Some(mul)
+}
+
+/// The root and scale: a following `Mul` (after identity casts) by a value that varies along the
+/// last axis only, else `normed` itself without a scale.
+fn scaled(
+    g: &Graph<'_>,
+    normed: Op,
+    shape: &[u64],
+    absorbed: &mut Vec<Op>,
+) -> Option<(Op, Option<Value>)> {
+    let mut casts = Vec::new();
+    let Some((last, user)) = g.skip_casts_forward(g.result(normed)?, &mut casts) else {
+        return Some((normed, None));
+    };
+    let scale = g.other(user, last);
+    let row = scale.and_then(|s| g.static_shape(s)).is_some_and(|s| {
+        s.split_last().is_some_and(|(d, lead)| {
+            s.len() <= shape.len() && Some(d) == shape.last() && lead.iter().all(|&n| n == 1)
+        })
+    });
+    let same_shape = g.static_shape(g.result(user)?).as_deref() == Some(shape);
+    if !(g.named(user, "onnx.Mul") && row && same_shape) {
+        return Some((normed, None));
+    }
+    absorbed.push(normed);
+    absorbed.extend(casts);
+    Some((user, scale))
+}
+
 /// Anchored at the `Sigmoid`.
 fn silu(g: &Graph<'_>, sig: Op) -> Option<Hit> {
-    let x = g.operands(sig)[0];
+    let x = *g.operands(sig).first()?;
     let s = g.result(sig)?;
     let mul = g.sole_user(s)?;
     (g.named(mul, "onnx.Mul") && g.other(mul, s) == Some(x))
@@ -297,7 +319,7 @@ fn last_axis_slice(g: &Graph<'_>, op: Op, width: u64) -> Option<(Value, u64, u64
         return None;
     }
     let ops = g.operands(op);
-    let x = ops[0];
+    let x = *ops.first()?;
     let rank = g.static_shape(x)?.len() as i64;
     let one = |i: usize| -> Option<i64> {
         let t = g.constant(*ops.get(i)?)?;
@@ -321,21 +343,23 @@ fn last_axis_slice(g: &Graph<'_>, op: Op, width: u64) -> Option<(Value, u64, u64
     Some((x, clamp(one(1)?), clamp(one(2)?)))
 }
 
-/// Anchored at the `Neg` of the second half.
-fn rotate_half(g: &Graph<'_>, neg: Op) -> Option<Hit> {
-    let hi = g.operands(neg)[0];
+/// `Concat(−x[…, h:], x[…, :h])` around the `Neg`: x, its width and the slice and concat ops.
+struct RotatedHalves {
+    x: Value,
+    d: u64,
+    hi_op: Op,
+    lo_op: Op,
+    cat: Op,
+}
+
+fn rotated_halves(g: &Graph<'_>, neg: Op) -> Option<RotatedHalves> {
+    let hi = *g.operands(neg).first()?;
     let hi_op = g.m.defining_op(hi)?;
-    let shape = g.static_shape(hi)?;
-    let x_probe = g.operands(hi_op).first().copied()?;
-    let xshape = g.static_shape(x_probe)?;
+    let xshape = g.static_shape(*g.operands(hi_op).first()?)?;
     let d = *xshape.last()?;
     let half = d / 2;
     let (x, s0, s1) = last_axis_slice(g, hi_op, d)?;
-    if !d.is_multiple_of(2)
-        || (s0, s1) != (half, d)
-        || shape.last() != Some(&half)
-        || xshape.len() < 2
-    {
+    if !d.is_multiple_of(2) || (s0, s1) != (half, d) || xshape.len() < 2 {
         return None;
     }
     let n = g.result(neg)?;
@@ -343,45 +367,52 @@ fn rotate_half(g: &Graph<'_>, neg: Op) -> Option<Hit> {
     g.sole_user(hi)?;
     let c = g.m.op(cat);
     let axis = c.attrs.get("axis").and_then(Attribute::as_int)?;
-    if c.name != "onnx.Concat" || c.operands.len() != 2 || c.operands[0] != n {
+    let last = axis == -1 || axis == xshape.len() as i64 - 1;
+    let (first, lo) = match *c.operands.as_slice() {
+        [a, b] => (a, b),
+        _ => return None,
+    };
+    if c.name != "onnx.Concat" || first != n || !last {
         return None;
     }
-    if axis != -1 && axis != xshape.len() as i64 - 1 {
-        return None;
-    }
-    let lo = c.operands[1];
     let lo_op = g.m.defining_op(lo)?;
     g.sole_user(lo)?;
-    if last_axis_slice(g, lo_op, d)? != (x, 0, half) {
-        return None;
-    }
-    let rot = g.result(cat)?;
+    (last_axis_slice(g, lo_op, d)? == (x, 0, half)).then_some(RotatedHalves {
+        x,
+        d,
+        hi_op,
+        lo_op,
+        cat,
+    })
+}
+
+/// Anchored at the `Neg` of the second half: `Add(Mul(x, cos), Mul(rotated, sin))`.
+fn rotate_half(g: &Graph<'_>, neg: Op) -> Option<Hit> {
+    let h = rotated_halves(g, neg)?;
+    let rot = g.result(h.cat)?;
     let mul_sin = g.sole_user(rot)?;
     let sin = g.other(mul_sin, rot)?;
     let add = g.sole_user(g.result(mul_sin)?)?;
     let mul_cos_v = g.other(add, g.result(mul_sin)?)?;
     let mul_cos = g.m.defining_op(mul_cos_v)?;
     g.sole_user(mul_cos_v)?;
-    let cos = g.other(mul_cos, x)?;
+    let cos = g.other(mul_cos, h.x)?;
     let all_mul = [mul_sin, mul_cos].iter().all(|&o| g.named(o, "onnx.Mul"));
-    if !all_mul || !g.named(add, "onnx.Add") {
-        return None;
-    }
-    if g.static_shape(g.result(add)?)? != xshape {
+    let xshape = g.static_shape(h.x)?;
+    if !all_mul || !g.named(add, "onnx.Add") || g.static_shape(g.result(add)?)? != xshape {
         return None;
     }
     let s = xshape[xshape.len() - 2];
-    let (cos_t, sin_t) = (g.constant(cos)?, g.constant(sin)?);
-    let table = rope_table(&cos_t, &sin_t, s, d)?;
+    let table = rope_table(&g.constant(cos)?, &g.constant(sin)?, s, h.d)?;
     Some((
         add,
         Idiom::Rope {
-            x,
+            x: h.x,
             table,
             positions: s,
-            width: d,
+            width: h.d,
         },
-        vec![hi_op, neg, lo_op, cat, mul_sin, mul_cos],
+        vec![h.hi_op, neg, h.lo_op, h.cat, mul_sin, mul_cos],
     ))
 }
 

@@ -144,8 +144,7 @@ fn hoisted(
 /// Every other case: per tile, the x rows and their table rows (`LD` of a consecutive run or a
 /// `GATHER` by an index list), then `VEC.ROPE`.
 fn tiled(ctx: &mut Ctx<'_>, o: &OpRef, job: &Job, rows: u64, cols: u64) -> Result<(), LowerError> {
-    let es = job.x.elem_bytes();
-    let row_bytes = cols * es;
+    let row_bytes = cols * job.x.elem_bytes();
     let runtime = matches!(job.positions, Positions::Runtime(_));
     let needs = [
         Need::new(SramSpace::Token, 0, row_bytes),
@@ -156,7 +155,6 @@ fn tiled(ctx: &mut Ctx<'_>, o: &OpRef, job: &Job, rows: u64, cols: u64) -> Resul
     if rc == 0 {
         return Err(o.err("one row and its table row do not fit on chip"));
     }
-    let table_rows = job.table.shape[0];
     // Cyclic positions: tiles never straddle a block, so each loads one run of table rows.
     let tiles: Vec<(u64, u64)> = match job.positions {
         Positions::Cyclic(p) if p > 0 && rows.is_multiple_of(p) => (0..rows / p)
@@ -165,56 +163,70 @@ fn tiled(ctx: &mut Ctx<'_>, o: &OpRef, job: &Job, rows: u64, cols: u64) -> Resul
         _ => chunks(rows, rc).collect(),
     };
     // Index lists are generated before the segment (constants of the tensor table).
-    let mut lists = Vec::with_capacity(tiles.len());
+    let mut sources = Vec::with_capacity(tiles.len());
     for &(r0, r1) in &tiles {
-        lists.push(index_source(ctx, o, job, r0, r1, table_rows)?);
+        sources.push(index_source(ctx, o, job, r0, r1, job.table.shape[0])?);
     }
     let err = |e: ResourceError| o.err(e);
-    let dt = job.x.dt;
     let mut seg = Seg::new(ctx.hw, &mut ctx.out);
     let start = seg.mark();
-    for (&(r0, r1), src) in tiles.iter().zip(lists) {
+    for (&(r0, r1), src) in tiles.iter().zip(sources) {
         seg.release(start);
         let n = r1 - r0;
         let buf = seg.alloc(SramSpace::Token, n * row_bytes).map_err(err)?;
         let tab = seg.alloc(SramSpace::Weight, n * row_bytes).map_err(err)?;
         load(&job.x, 1, whole(r0, r1, cols), buf, seg.out).map_err(err)?;
-        match src {
-            Source::Run(p0) => {
-                load(&job.table, 1, whole(p0, p0 + n, cols), tab, seg.out).map_err(err)?;
-                seg.handoff(Engine::Dma, Engine::Vec);
-            }
-            Source::List(list_src) => {
-                let list = seg.alloc(SramSpace::Temp, (n + 1) * 4).map_err(err)?;
-                load(&list_src, 1, whole(0, 1, n + 1), list, seg.out).map_err(err)?;
-                seg.push(gather(tab, list, &job.table, n, row_bytes, o)?);
-                seg.handoff(Engine::Dma, Engine::Vec);
-            }
-            Source::Ids(ids, count) => {
-                let list = seg.alloc(SramSpace::Temp, (n + 1) * 4).map_err(err)?;
-                let raw = seg
-                    .alloc(SramSpace::Temp, n * ids.elem_bytes())
-                    .map_err(err)?;
-                load(&ids, 1, whole(r0, r1, 1), raw, seg.out).map_err(err)?;
-                load(&count, 1, whole(0, 1, 1), list, seg.out).map_err(err)?;
-                seg.handoff(Engine::Dma, Engine::Vec);
-                seg.push(Instr::VecCvt {
-                    dst: offset(list, 4, o)?,
-                    a: raw,
-                    rows: 1,
-                    cols: narrow(o, n)?,
-                    from: ids.dt,
-                    to: DType::U32,
-                });
-                seg.handoff(Engine::Vec, Engine::Dma);
-                seg.push(gather(tab, list, &job.table, n, row_bytes, o)?);
-                seg.handoff(Engine::Dma, Engine::Vec);
-            }
-        }
-        seg.push(rope(buf, tab, n, cols, job.interleaved, dt, o)?);
+        table_rows(&mut seg, o, job, (r0, r1, cols), src, tab)?;
+        seg.push(rope(buf, tab, n, cols, job.interleaved, job.x.dt, o)?);
         seg.handoff(Engine::Vec, Engine::Dma);
         store(&job.out, 1, whole(r0, r1, cols), buf, seg.out).map_err(err)?;
     }
+    Ok(())
+}
+
+/// Bring the table rows of tile rows `r0..r1` into `tab` from their source; ends with the
+/// vector unit holding the tile.
+fn table_rows(
+    seg: &mut Seg<'_>,
+    o: &OpRef,
+    job: &Job,
+    (r0, r1, cols): (u64, u64, u64),
+    src: Source,
+    tab: SramRef,
+) -> Result<(), LowerError> {
+    let err = |e: ResourceError| o.err(e);
+    let n = r1 - r0;
+    let row_bytes = cols * job.x.elem_bytes();
+    match src {
+        Source::Run(p0) => {
+            load(&job.table, 1, whole(p0, p0 + n, cols), tab, seg.out).map_err(err)?;
+        }
+        Source::List(list_src) => {
+            let list = seg.alloc(SramSpace::Temp, (n + 1) * 4).map_err(err)?;
+            load(&list_src, 1, whole(0, 1, n + 1), list, seg.out).map_err(err)?;
+            seg.push(gather(tab, list, &job.table, n, row_bytes, o)?);
+        }
+        Source::Ids(ids, count) => {
+            let list = seg.alloc(SramSpace::Temp, (n + 1) * 4).map_err(err)?;
+            let raw = seg
+                .alloc(SramSpace::Temp, n * ids.elem_bytes())
+                .map_err(err)?;
+            load(&ids, 1, whole(r0, r1, 1), raw, seg.out).map_err(err)?;
+            load(&count, 1, whole(0, 1, 1), list, seg.out).map_err(err)?;
+            seg.handoff(Engine::Dma, Engine::Vec);
+            seg.push(Instr::VecCvt {
+                dst: offset(list, 4, o)?,
+                a: raw,
+                rows: 1,
+                cols: narrow(o, n)?,
+                from: ids.dt,
+                to: DType::U32,
+            });
+            seg.handoff(Engine::Vec, Engine::Dma);
+            seg.push(gather(tab, list, &job.table, n, row_bytes, o)?);
+        }
+    }
+    seg.handoff(Engine::Dma, Engine::Vec);
     Ok(())
 }
 
@@ -372,6 +384,132 @@ pub fn const_table(
     ctx.add_const(name, dt, shape, bytes).map_err(|e| o.err(e))
 }
 
+/// The head layout of a `RotaryEmbedding` input: rows are `(b, h, s)` for `[B, H, S, D]` and
+/// `(b, s, h)` for `[B, S, H·D]` (viewed as `[B, S, H, D]`).
+struct Layout {
+    four_d: bool,
+    b: u64,
+    h: u64,
+    s: u64,
+    d: u64,
+}
+
+impl Layout {
+    fn of(o: &OpRef, shape: &[u64], heads: Option<i64>) -> Result<Layout, LowerError> {
+        match (shape, heads) {
+            (&[b, h, s, d], _) => Ok(Layout {
+                four_d: true,
+                b,
+                h,
+                s,
+                d,
+            }),
+            (&[b, s, hidden], Some(h)) if h > 0 && hidden.is_multiple_of(h as u64) => {
+                let h = h as u64;
+                Ok(Layout {
+                    four_d: false,
+                    b,
+                    h,
+                    s,
+                    d: hidden / h,
+                })
+            }
+            _ => Err(o.err("X must be [B, H, S, D] or [B, S, H·D] with num_heads")),
+        }
+    }
+
+    /// `v` as the 4-D tensor whose leading dims are the rows.
+    fn rows_view(&self, o: &OpRef, v: View) -> Result<View, LowerError> {
+        if self.four_d {
+            return Ok(v);
+        }
+        v.reshape(&[self.b, self.s, self.h, self.d])
+            .ok_or_else(|| o.err("X cannot be split into heads"))
+    }
+
+    fn rows(&self) -> u64 {
+        self.b * self.h * self.s
+    }
+
+    /// The row of (batch, head, position index).
+    fn row(&self, bi: u64, hi: u64, si: u64) -> u64 {
+        if self.four_d {
+            (bi * self.h + hi) * self.s + si
+        } else {
+            (bi * self.s + si) * self.h + hi
+        }
+    }
+
+    /// `f(b, s)` placed at every row of that batch and position.
+    fn per_row(
+        &self,
+        f: impl Fn(u64, u64) -> Result<u64, LowerError>,
+    ) -> Result<Vec<u64>, LowerError> {
+        let mut p = vec![0; self.rows() as usize];
+        for bi in 0..self.b {
+            for si in 0..self.s {
+                let v = f(bi, si)?;
+                for hi in 0..self.h {
+                    p[self.row(bi, hi, si) as usize] = v;
+                }
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// Each row's position: the cache row `b·S + s` without ids (caches `[B, S, R/2]`), the constant
+/// ids, or the run-time ids broadcast over the heads.
+fn positions(
+    ctx: &mut Ctx<'_>,
+    o: &OpRef,
+    l: &Layout,
+    ids: Option<sofa_ir::Value>,
+) -> Result<Positions, LowerError> {
+    let Some(pv) = ids else {
+        return Ok(cyclic_or_const(l.per_row(|bi, si| Ok(bi * l.s + si))?, l.s));
+    };
+    let (_, ishape) = ctx.shape_of(o, pv)?;
+    if ishape != [l.b, l.s] {
+        return Err(o.err(format!(
+            "position_ids {ishape:?} must be [{}, {}]",
+            l.b, l.s
+        )));
+    }
+    if let Some(t) = ctx.const_value(pv) {
+        let ids = t.to_i64_vec();
+        let p = l.per_row(|bi, si| {
+            let id = ids[(bi * l.s + si) as usize];
+            u64::try_from(id).map_err(|_| o.err(format!("negative position id {id}")))
+        })?;
+        return Ok(cyclic_or_const(p, l.s));
+    }
+    let ids = ctx.view(o, pv)?;
+    if !matches!(ids.dt, DType::I64 | DType::I32) {
+        return Err(o.err(format!("position ids of type {}", ids.dt)));
+    }
+    let (sb, ss) = (ids.strides[0], ids.strides[1]);
+    let (shape, strides) = if l.four_d {
+        (vec![l.b, l.h, l.s, 1], vec![sb, 0, ss, 0])
+    } else {
+        (vec![l.b, l.s, l.h, 1], vec![sb, ss, 0, 0])
+    };
+    Ok(Positions::Runtime(View {
+        shape,
+        strides,
+        ..ids
+    }))
+}
+
+/// `rotary_embedding_dim` (0: the whole head) checked to be even and within the head.
+fn rotary_width(o: &OpRef, attr: i64, d: u64) -> Result<u64, LowerError> {
+    match attr {
+        0 => Ok(d),
+        r if r > 0 && (r as u64) <= d && (r as u64).is_multiple_of(2) => Ok(r as u64),
+        r => Err(o.err(format!("rotary_embedding_dim {r} is not even and <= {d}"))),
+    }
+}
+
 /// `RotaryEmbedding` (opset 23): `X` `[B, H, S, D]` or `[B, S, H·D]` (`num_heads`), caches
 /// `[max_pos, R/2]` indexed by `position_ids [B, S]`, or `[B, S, R/2]` without them.
 pub fn rotary_embedding(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
@@ -382,104 +520,20 @@ pub fn rotary_embedding(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> 
     let attrs = &ctx.m.op(o.op).attrs;
     let int = |k: &str| attrs.get(k).and_then(|a| a.as_int());
     let interleaved = int("interleaved").unwrap_or(0) != 0;
-    let heads = int("num_heads");
-    let rot_attr = int("rotary_embedding_dim").unwrap_or(0);
-    let x = ctx.view(o, ctx.operand(o, 0)?)?;
-    let out = ctx.new_result(o, 0, dt, shape.clone())?;
-    // Heads-last rows: [B, H, S, D] stays, [B, S, H·D] becomes [B, S, H, D].
-    let (x4, out4, four_d) = match (shape.as_slice(), heads) {
-        ([_, _, _, _], _) => (x, out, true),
-        ([b, s, hidden], Some(h)) if h > 0 && hidden.is_multiple_of(h as u64) => {
-            let h = h as u64;
-            let s4 = [*b, *s, h, hidden / h];
-            let x4 = x
-                .reshape(&s4)
-                .ok_or_else(|| o.err("X cannot be split into heads"))?;
-            (
-                x4,
-                out.reshape(&s4).ok_or_else(|| o.err("bad result"))?,
-                false,
-            )
-        }
-        _ => return Err(o.err("X must be [B, H, S, D] or [B, S, H·D] with num_heads")),
-    };
-    let (b, d) = (x4.shape[0], x4.shape[3]);
-    let (h, s) = if four_d {
-        (x4.shape[1], x4.shape[2])
-    } else {
-        (x4.shape[2], x4.shape[1])
-    };
-    let rot = match rot_attr {
-        0 => d,
-        r if r > 0 && (r as u64) <= d && (r as u64).is_multiple_of(2) => r as u64,
-        r => return Err(o.err(format!("rotary_embedding_dim {r} is not even and <= {d}"))),
-    };
+    let layout = Layout::of(o, &shape, int("num_heads"))?;
+    let rot = rotary_width(o, int("rotary_embedding_dim").unwrap_or(0), layout.d)?;
     let operands = ctx.m.op(o.op).operands.clone();
-    let table = table_of(ctx, o, operands[1], operands[2], dt)?;
-    let pos_operand = operands
+    let ids = operands
         .get(3)
         .copied()
         .filter(|&v| ctx.m.value_type(v).as_tensor().is_some());
-    // Row order: (b, h, s) for 4-D, (b, s, h) for 3-D.
-    let row_of = |bi: u64, hi: u64, si: u64| {
-        if four_d {
-            (bi * h + hi) * s + si
-        } else {
-            (bi * s + si) * h + hi
-        }
-    };
-    let rows = b * h * s;
-    let positions = match pos_operand {
-        None => {
-            // Caches are [B, S, R/2]: row (b, ·, s) uses table row b·S + s.
-            let mut p = vec![0; rows as usize];
-            for bi in 0..b {
-                for hi in 0..h {
-                    for si in 0..s {
-                        p[row_of(bi, hi, si) as usize] = bi * s + si;
-                    }
-                }
-            }
-            cyclic_or_const(p, s)
-        }
-        Some(pv) => match ctx.const_value(pv) {
-            Some(t) => {
-                let ids = t.to_i64_vec();
-                let mut p = vec![0; rows as usize];
-                for bi in 0..b {
-                    for hi in 0..h {
-                        for si in 0..s {
-                            let id = ids[(bi * s + si) as usize];
-                            p[row_of(bi, hi, si) as usize] = u64::try_from(id)
-                                .map_err(|_| o.err(format!("negative position id {id}")))?;
-                        }
-                    }
-                }
-                cyclic_or_const(p, s)
-            }
-            None => {
-                let ids = ctx.view(o, pv)?;
-                // Broadcast the [B, S] ids over the heads in row order.
-                let bcast = if four_d {
-                    View {
-                        shape: vec![b, h, s, 1],
-                        strides: vec![ids.strides[0], 0, ids.strides[1], 0],
-                        ..ids
-                    }
-                } else {
-                    View {
-                        shape: vec![b, s, h, 1],
-                        strides: vec![ids.strides[0], ids.strides[1], 0, 0],
-                        ..ids
-                    }
-                };
-                if !matches!(bcast.dt, DType::I64 | DType::I32) {
-                    return Err(o.err(format!("position ids of type {}", bcast.dt)));
-                }
-                Positions::Runtime(bcast)
-            }
-        },
-    };
+    let x = ctx.view(o, ctx.operand(o, 0)?)?;
+    let x4 = layout.rows_view(o, x)?;
+    let table = table_of(ctx, o, ctx.operand(o, 1)?, ctx.operand(o, 2)?, dt)?;
+    let positions = positions(ctx, o, &layout, ids)?;
+    let out = ctx.new_result(o, 0, dt, shape)?;
+    let out4 = layout.rows_view(o, out)?;
+    let d = layout.d;
     let job = Job {
         x: x4.slice(3, 0, 1, rot),
         out: out4.slice(3, 0, 1, rot),
