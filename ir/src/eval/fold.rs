@@ -80,10 +80,10 @@ pub fn fold_onnx(
     let shape_arith = results
         .iter()
         .all(|t| t.elem() == ElemType::I64 && t.rank() <= 1);
-    let derived = operands
-        .iter()
-        .flatten()
-        .all(|a| !matches!(a, Attribute::DenseResource { .. }));
+    let derived =
+        !data.operands.iter().zip(operands).any(|(&v, a)| {
+            is_payload(module, v) || matches!(a, Some(Attribute::DenseResource { .. }))
+        });
     let limit = if derived {
         FOLD_MAX_DERIVED_ELEMENTS
     } else {
@@ -100,4 +100,13 @@ pub fn fold_onnx(
             t.matches_type(declared).then(|| t.to_attr().ok())?
         })
         .collect()
+}
+
+/// Whether `v` is an initializer payload: a constant whose value is a module resource (the
+/// folding pass hands resolved values to the hooks, so the attribute is read from the op).
+fn is_payload(module: &Module, v: crate::module::Value) -> bool {
+    module
+        .defining_op(v)
+        .and_then(|d| module.ops[d].attrs.get("value"))
+        .is_some_and(|a| matches!(a, Attribute::DenseResource { .. }))
 }

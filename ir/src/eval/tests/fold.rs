@@ -121,26 +121,39 @@ fn position_arithmetic_folds_large_but_weights_stay_small() {
     };
     assert_eq!(mask.len(), 4096);
     // The same size computed from an initializer payload (a resource) does not: weights are
-    // never rewritten into new constants by folding.
-    let (mut m, op) = build(
-        "onnx.Neg",
-        &[ty(&[64, 64], ElemType::F32)],
-        ty(&[64, 64], ElemType::F32),
-        &[],
-    );
+    // never rewritten into new constants by folding. The pass hands hooks resolved values, so
+    // the payload is recognised by the constant op defining the operand.
+    let mut m = Module::new();
+    let w_ty = ty(&[64, 64], ElemType::F32);
+    let (_f, entry) = m.add_func("main", vec![], vec![w_ty.clone()]);
     let bytes: Vec<u8> = (0..4096).flat_map(|i| (i as f32).to_le_bytes()).collect();
     m.resources.insert(
         "w".into(),
         crate::attr::Resource {
             alignment: 4,
-            bytes: bytes.into(),
+            bytes: bytes.clone().into(),
         },
     );
     let w = Attribute::DenseResource {
         name: "w".into(),
         ty: TensorType::static_shape(&[64, 64], ElemType::F32),
     };
-    assert!(fold_onnx(&m, op, &[Some(w)]).is_none());
+    let c = m.build_at_end(
+        entry,
+        OpSpec::new("onnx.Constant")
+            .attr("value", w)
+            .results([w_ty.clone()]),
+    );
+    let wv = m.result(c, 0);
+    let neg = m.build_at_end(
+        entry,
+        OpSpec::new("onnx.Neg")
+            .operands([wv])
+            .results([w_ty.clone()]),
+    );
+    let resolved = DenseAttr::new(TensorType::static_shape(&[64, 64], ElemType::F32), bytes)
+        .map(Attribute::Dense);
+    assert!(fold_onnx(&m, neg, &[resolved]).is_none());
 }
 
 #[test]
