@@ -7,8 +7,12 @@
 //! new views. The function body is walked in order; each op that some output depends on emits
 //! one self-contained segment (loads on DMA, compute, stores on DMA; see `seg`), attention
 //! ops through the attention segment emitter (`plan_layer` + `emit_segment`). `Add`s of a
-//! bias or residual right after a matrix product ride in its segment (`fuse`). The program
-//! ends with copies for outputs that are not already their own tensor, then `HALT`.
+//! bias or residual right after a matrix product ride in its segment (`fuse`); multi-op idioms
+//! (spelled-out RMSNorm, SiLU, rotate-half RoPE) found before the walk are emitted at their last
+//! op as one instruction (`idiom`). Ops whose operands are all known at compile time and that
+//! have an integer result or no chip lowering are evaluated when the program is built
+//! (`static_eval`). The program ends with copies for outputs that are not already their own
+//! tensor, then `HALT`.
 //!
 //! Modules: `view` (strided views), `values` (the value table, constants, tensors),
 //! `dma` (LD/ST of view windows), `seg` (segments, semaphores), `tiling` (SRAM fits),
