@@ -144,6 +144,18 @@ fn vit_eager() {
     check_fixture("vit_eager_ts_op17");
 }
 
+/// GQA 4/2, RoPE, RMSNorm, SwiGLU, dynamo's GatherND mask lookup.
+#[test]
+fn qwen2_gqa_rope_sdpa_dynamo() {
+    check_fixture("qwen2_gqa_rope_sdpa_dynamo_op18");
+}
+
+/// Multi-query 4/1, RoPE, RMSNorm (identity Casts, `Div(1, ·)`), SwiGLU, a sliding window.
+#[test]
+fn mistral_swa_eager() {
+    check_fixture("mistral_swa_eager_ts_op17");
+}
+
 /// SOFA's sparse attention (keep 1/4 of the keys, predicted by DLZS, selected by SADS) runs
 /// every fixture with reduced but bounded accuracy.
 #[test]

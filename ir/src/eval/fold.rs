@@ -2,8 +2,14 @@
 //!
 //! An op folds when every operand is constant (absent optional operands, typed `none`, count as
 //! absent), it is not itself a constant, and each result is small (at most
-//! [`FOLD_MAX_ELEMENTS`]) or the op is shape arithmetic (integer vectors). Results must agree
-//! with the op's declared result types, so folding never changes a type.
+//! [`FOLD_MAX_ELEMENTS`]), or the op is shape arithmetic (integer vectors), or it is position
+//! arithmetic: no operand is an initializer payload (the importer keeps every payload of more than
+//! a few elements in the module's resources, so `dense_resource` operands are weights) and each
+//! result has at most [`FOLD_MAX_DERIVED_ELEMENTS`]. That last rule is what lets the masks and
+//! RoPE tables a model computes from `Range` fold at every sequence length a model is run at, not
+//! only while they are small, without ever folding a transformed weight (a transposed,
+//! dequantized or cast initializer stays an op the lowering sees). Results must agree with the
+//! op's declared result types, so folding never changes a type.
 
 use crate::attr::Attribute;
 use crate::eval::tensor::Tensor;
@@ -14,8 +20,15 @@ use crate::types::{ElemType, Type};
 /// Opset assumed when the module does not record `onnx.opset`.
 pub const DEFAULT_OPSET: i64 = 23;
 
-/// Results larger than this are not folded (they would bloat the IR).
+/// Results larger than this are not folded (they would bloat the IR), unless derived from
+/// inline constants only (see [`FOLD_MAX_DERIVED_ELEMENTS`]).
 pub const FOLD_MAX_ELEMENTS: usize = 1024;
+
+/// Results computed from inline constants only (positions, frequencies, scalars; no initializer
+/// payload) fold up to this many elements: a 1024 × 1024 causal mask, RoPE tables for 4096
+/// positions × 128 dims (4 MiB of `f32`). Larger ones stay ops, which the model lowering runs on
+/// the chip (`VEC.CMP`, `VEC.COS`, …).
+pub const FOLD_MAX_DERIVED_ELEMENTS: usize = 1 << 20;
 
 /// Inputs larger than this are not folded (folding must stay cheap).
 const FOLD_MAX_INPUT_ELEMENTS: usize = 1 << 20;
@@ -67,7 +80,16 @@ pub fn fold_onnx(
     let shape_arith = results
         .iter()
         .all(|t| t.elem() == ElemType::I64 && t.rank() <= 1);
-    if !shape_arith && results.iter().any(|t| t.len() > FOLD_MAX_ELEMENTS) {
+    let derived =
+        !data.operands.iter().zip(operands).any(|(&v, a)| {
+            is_payload(module, v) || matches!(a, Some(Attribute::DenseResource { .. }))
+        });
+    let limit = if derived {
+        FOLD_MAX_DERIVED_ELEMENTS
+    } else {
+        FOLD_MAX_ELEMENTS
+    };
+    if !shape_arith && results.iter().any(|t| t.len() > limit) {
         return None;
     }
     results
@@ -78,4 +100,13 @@ pub fn fold_onnx(
             t.matches_type(declared).then(|| t.to_attr().ok())?
         })
         .collect()
+}
+
+/// Whether `v` is an initializer payload: a constant whose value is a module resource (the
+/// folding pass hands resolved values to the hooks, so the attribute is read from the op).
+fn is_payload(module: &Module, v: crate::module::Value) -> bool {
+    module
+        .defining_op(v)
+        .and_then(|d| module.ops[d].attrs.get("value"))
+        .is_some_and(|a| matches!(a, Attribute::DenseResource { .. }))
 }

@@ -1,10 +1,10 @@
-//! Indexing: `Gather`, `GatherElements`, `GatherND`, `Slice`, `Trilu`.
+//! Indexing: `Gather`, `GatherElements`, `GatherND`, `ScatterND`, `Slice`, `Trilu`.
 //!
 //! Negative indices count from the end of their axis; an index still out of range after that
 //! is an error (ONNX leaves it undefined). Slice bounds are clamped as the spec says, with
 //! `i128` arithmetic so `INT64_MAX`/`INT64_MIN` ends never overflow.
 
-use crate::eval::args::{int_scalar, int_values, norm_axes, norm_axis, OpArgs};
+use crate::eval::args::{int_scalar, int_values, norm_axes, norm_axis, same_elem, OpArgs};
 use crate::eval::broadcast::{contiguous_strides, for_each_offset, strided_gather};
 use crate::eval::error::{EvalErrorKind, KResult};
 use crate::eval::tensor::{num_elements, Tensor, TensorData};
@@ -134,6 +134,111 @@ pub fn gather_nd(args: &OpArgs) -> KResult<Vec<Tensor>> {
     }
     let data = map_data!(x.data(), v => starts.iter().flat_map(|&s| v[s..s + slice].iter().copied()).collect());
     Ok(vec![Tensor::new(x.elem(), shape, data)?])
+}
+
+/// `ScatterND`: a copy of `data` whose slices addressed by the k-tuples of `indices` are
+/// replaced by (`reduction = none`) or combined with (`add`, `mul`, `max`, `min`) the slices of
+/// `updates`, in index order. Negative indices count from the end of their axis.
+pub fn scatter_nd(args: &OpArgs) -> KResult<Vec<Tensor>> {
+    args.arity(3, 3)?;
+    let (x, idx, upd) = (args.input(0)?, args.input(1)?, args.input(2)?);
+    same_elem(x, upd, 2)?;
+    let indices = int_values(idx, 1)?;
+    let (r, q) = (x.rank(), idx.rank());
+    let k = idx.shape().last().copied().unwrap_or(0);
+    if q == 0 || k == 0 || k > r {
+        return Err(EvalErrorKind::shape(format!(
+            "ScatterND cannot index data {:?} with indices {:?}",
+            x.shape(),
+            idx.shape()
+        )));
+    }
+    let mut want = idx.shape()[..q - 1].to_vec();
+    want.extend_from_slice(&x.shape()[k..]);
+    if upd.shape() != want.as_slice() {
+        return Err(EvalErrorKind::input(
+            2,
+            format!("updates {:?} should be {want:?}", upd.shape()),
+        ));
+    }
+    let slice: usize = x.shape()[k..].iter().product();
+    let strides = contiguous_strides(&x.shape()[..k]);
+    let mut starts = Vec::with_capacity(indices.len() / k);
+    for tuple in indices.chunks_exact(k) {
+        let mut off = 0;
+        for (j, &i) in tuple.iter().enumerate() {
+            off += resolve(i, x.shape()[j], j)? * strides[j] * slice;
+        }
+        starts.push(off);
+    }
+    let reduction = args.string("reduction", "none")?;
+    if !matches!(reduction, "none" | "add" | "mul" | "max" | "min") {
+        return Err(EvalErrorKind::attr(
+            "reduction",
+            format!("unknown reduction '{reduction}'"),
+        ));
+    }
+    let data = match (x.data(), upd.data()) {
+        (TensorData::F32(v), TensorData::F32(u)) => {
+            let f: fn(f32, f32) -> f32 = match reduction {
+                "add" => |a, b| a + b,
+                "mul" => |a, b| a * b,
+                "max" => |a, b| {
+                    if a.is_nan() || b.is_nan() {
+                        f32::NAN
+                    } else {
+                        a.max(b)
+                    }
+                },
+                "min" => |a, b| {
+                    if a.is_nan() || b.is_nan() {
+                        f32::NAN
+                    } else {
+                        a.min(b)
+                    }
+                },
+                _ => |_, b| b,
+            };
+            TensorData::F32(scatter(v, u, &starts, slice, f))
+        }
+        (TensorData::I64(v), TensorData::I64(u)) => {
+            let f: fn(i64, i64) -> i64 = match reduction {
+                "add" => i64::wrapping_add,
+                "mul" => i64::wrapping_mul,
+                "max" => std::cmp::max,
+                "min" => std::cmp::min,
+                _ => |_, b| b,
+            };
+            TensorData::I64(scatter(v, u, &starts, slice, f))
+        }
+        (TensorData::Bool(v), TensorData::Bool(u)) if reduction == "none" => {
+            TensorData::Bool(scatter(v, u, &starts, slice, |_, b| b))
+        }
+        _ => {
+            return Err(EvalErrorKind::attr(
+                "reduction",
+                format!("'{reduction}' is not defined on bool"),
+            ))
+        }
+    };
+    Ok(vec![Tensor::new(x.elem(), x.shape().to_vec(), data)?])
+}
+
+/// `data` with `f(old, update)` written over the slice of `slice` elements at each start.
+fn scatter<T: Copy>(
+    data: &[T],
+    upd: &[T],
+    starts: &[usize],
+    slice: usize,
+    f: fn(T, T) -> T,
+) -> Vec<T> {
+    let mut out = data.to_vec();
+    for (t, &s) in starts.iter().enumerate() {
+        for j in 0..slice {
+            out[s + j] = f(out[s + j], upd[t * slice + j]);
+        }
+    }
+    out
 }
 
 pub fn slice(args: &OpArgs) -> KResult<Vec<Tensor>> {

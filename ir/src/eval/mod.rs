@@ -57,7 +57,9 @@ pub mod tensor;
 mod tests;
 
 pub use error::{EvalError, EvalErrorKind};
-pub use fold::{fold_onnx, module_opset, DEFAULT_OPSET, FOLD_MAX_ELEMENTS};
+pub use fold::{
+    fold_onnx, module_opset, DEFAULT_OPSET, FOLD_MAX_DERIVED_ELEMENTS, FOLD_MAX_ELEMENTS,
+};
 pub use tensor::{Storage, Tensor, TensorData};
 
 use crate::attr::{AttrDict, Attribute};
@@ -135,6 +137,7 @@ static KERNELS: &[(&str, Kernel)] = &[
     }),
     ("Reshape", shape_ops::reshape),
     ("RotaryEmbedding", attention::rotary_embedding),
+    ("ScatterND", index::scatter_nd),
     ("Shape", shape_ops::shape),
     ("Sigmoid", |a| {
         elementwise::unary_float(a, elementwise::sigmoid)

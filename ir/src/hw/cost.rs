@@ -301,6 +301,9 @@ impl Instr {
             Instr::VecRmsNorm { rows, cols, .. } => {
                 vec_cycles(hw, (*rows).into(), (*cols).into(), 2, 1)
             }
+            Instr::VecReduce { rows, cols, .. } => {
+                vec_cycles(hw, (*rows).into(), (*cols).into(), 1, 1)
+            }
             Instr::VecRope {
                 rows, cols, pos, ..
             } => {
@@ -329,6 +332,9 @@ impl Instr {
             | Instr::VecSigmoid { rows, cols, .. }
             | Instr::VecSqrt { rows, cols, .. }
             | Instr::VecRecip { rows, cols, .. }
+            | Instr::VecCos { rows, cols, .. }
+            | Instr::VecSin { rows, cols, .. }
+            | Instr::VecCmp { rows, cols, .. }
             | Instr::VecAffine { rows, cols, .. }
             | Instr::VecCvt { rows, cols, .. }
             | Instr::VecQuant { rows, cols, .. }
@@ -358,6 +364,7 @@ impl Instr {
             Instr::VecQParam { .. } => "4",
             Instr::VecSoftmax { .. } | Instr::VecLayerNorm { .. } => "3*ceil(rows*cols/vector.lanes) + 2*rows*ceil(log2 min(cols, vector.lanes))",
             Instr::VecRmsNorm { .. } => "2*ceil(rows*cols/vector.lanes) + rows*ceil(log2 min(cols, vector.lanes))",
+            Instr::VecReduce { .. } => "ceil(rows*cols/vector.lanes) + rows*ceil(log2 min(cols, vector.lanes))",
             Instr::VecRope { .. } => "2*ceil(rows*cols/vector.lanes)",
             Instr::Signal { .. } | Instr::Wait { .. } | Instr::Halt {} => "1 (time blocked in WAIT is the simulator's, not the formula's)",
             Instr::Host { .. } => "0 (the host runs it; host time is not chip time)",
@@ -377,6 +384,9 @@ impl Instr {
             | Instr::VecSigmoid { .. }
             | Instr::VecSqrt { .. }
             | Instr::VecRecip { .. }
+            | Instr::VecCos { .. }
+            | Instr::VecSin { .. }
+            | Instr::VecCmp { .. }
             | Instr::VecAffine { .. }
             | Instr::VecCvt { .. }
             | Instr::VecQuant { .. }

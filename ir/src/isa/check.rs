@@ -565,6 +565,10 @@ fn instr_rules(instr: &Instr, hw: &HwConfig) -> Vec<String> {
                 "lz4 is only a DLZS weight format".into(),
             ));
         }
+        Instr::VecCmp { rows, cols, dt, .. } => {
+            nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into())]);
+            rules.push((*dt == DType::Lz4, "lz4 is only a DLZS weight format".into()));
+        }
         Instr::VecTranspose { rows, cols, dt, .. } | Instr::VecSelect { rows, cols, dt, .. } => {
             nonzero(&[("rows", (*rows).into()), ("cols", (*cols).into())]);
             rules.push((*dt == DType::Lz4, "lz4 is only a DLZS weight format".into()));
@@ -592,6 +596,9 @@ fn instr_rules(instr: &Instr, hw: &HwConfig) -> Vec<String> {
         | Instr::VecSigmoid { rows, cols, dt, .. }
         | Instr::VecSqrt { rows, cols, dt, .. }
         | Instr::VecRecip { rows, cols, dt, .. }
+        | Instr::VecCos { rows, cols, dt, .. }
+        | Instr::VecSin { rows, cols, dt, .. }
+        | Instr::VecReduce { rows, cols, dt, .. }
         | Instr::VecAffine { rows, cols, dt, .. }
         | Instr::VecSoftmax { rows, cols, dt, .. }
         | Instr::VecLayerNorm { rows, cols, dt, .. }

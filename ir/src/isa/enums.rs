@@ -178,6 +178,46 @@ code_enum! {
 }
 
 code_enum! {
+    /// The reduction `VEC.REDUCE` applies to each row.
+    ReduceOp {
+        /// Σ of the row.
+        Sum = 0, "sum";
+        /// Σ / cols.
+        Mean = 1, "mean";
+        /// Largest element (NaN if any element is NaN).
+        Max = 2, "max";
+        /// Smallest element (NaN if any element is NaN).
+        Min = 3, "min";
+    }
+}
+
+code_enum! {
+    /// The comparison `VEC.CMP` applies elementwise (IEEE: every comparison with a NaN is
+    /// false except `ne`).
+    CmpOp {
+        Eq = 0, "eq";
+        Ne = 1, "ne";
+        Lt = 2, "lt";
+        Le = 3, "le";
+        Gt = 4, "gt";
+        Ge = 5, "ge";
+    }
+}
+
+impl CmpOp {
+    /// The comparison with its operands swapped: `a op b` ⟺ `b op.swapped() a`.
+    pub fn swapped(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+            same => same,
+        }
+    }
+}
+
+code_enum! {
     /// The role of a DRAM tensor.
     TensorKind {
         /// Filled by the host before the run.

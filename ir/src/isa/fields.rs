@@ -6,7 +6,9 @@
 //! Decoding rejects every bit pattern the printer could not reproduce (NaN immediates, unknown
 //! enum codes, the unused SRAM space code), which is what makes `disasm | asm` byte-exact.
 
-use super::{Bcast, DType, DramAddr, Engine, SramRef, SramSpace, SufaMode, TensorDecl};
+use super::{
+    Bcast, CmpOp, DType, DramAddr, Engine, ReduceOp, SramRef, SramSpace, SufaMode, TensorDecl,
+};
 
 /// Why a field's bytes (binary) or text (assembly) are not a valid value. The decoder adds the
 /// byte offset, the assembly parser the field name and `line:col`.
@@ -330,6 +332,8 @@ enum_field!(DType, "dtype");
 enum_field!(Engine, "engine");
 enum_field!(Bcast, "broadcast");
 enum_field!(SufaMode, "SU-FA mode");
+enum_field!(ReduceOp, "reduction");
+enum_field!(CmpOp, "comparison");
 
 #[cfg(test)]
 mod tests {

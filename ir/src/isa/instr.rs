@@ -9,7 +9,7 @@
 //! (a test fails until the example exists). Never reuse or renumber an opcode.
 
 use super::fields::{Field, FieldError};
-use super::{Bcast, DType, DramAddr, Engine, SramRef, SufaMode, INSTR_BYTES};
+use super::{Bcast, CmpOp, DType, DramAddr, Engine, ReduceOp, SramRef, SufaMode, INSTR_BYTES};
 
 /// Where the assembly parser gets named field values from.
 pub(crate) trait FieldSource {
@@ -224,6 +224,16 @@ isa! {
     VecSqrt = 0x60, "VEC.SQRT", [Engine::Vec], { dst: SramRef, a: SramRef, rows: u32, cols: u32, dt: DType };
     /// dst = 1 / a.
     VecRecip = 0x61, "VEC.RECIP", [Engine::Vec], { dst: SramRef, a: SramRef, rows: u32, cols: u32, dt: DType };
+    /// Row reduction: dst[rows×1] = sum / mean / max / min of each row of a[rows×cols].
+    VecReduce = 0x62, "VEC.REDUCE", [Engine::Vec],
+        { dst: SramRef, a: SramRef, rows: u32, cols: u32, op: ReduceOp, dt: DType };
+    /// dst (`i1`) = a op b elementwise (b broadcast); integers compare exactly.
+    VecCmp = 0x63, "VEC.CMP", [Engine::Vec],
+        { dst: SramRef, a: SramRef, b: SramRef, rows: u32, cols: u32, bcast: Bcast, op: CmpOp, dt: DType };
+    /// dst = cos(a).
+    VecCos = 0x64, "VEC.COS", [Engine::Vec], { dst: SramRef, a: SramRef, rows: u32, cols: u32, dt: DType };
+    /// dst = sin(a).
+    VecSin = 0x65, "VEC.SIN", [Engine::Vec], { dst: SramRef, a: SramRef, rows: u32, cols: u32, dt: DType };
     /// dst = a · mul + add.
     VecAffine = 0x68, "VEC.AFFINE", [Engine::Vec],
         { dst: SramRef, a: SramRef, rows: u32, cols: u32, mul: f32, add: f32, dt: DType };

@@ -31,7 +31,7 @@ mod parse;
 pub use asm::{print_asm, print_instr};
 pub use check::{ProgramError, ProgramLoc};
 pub use decode::DecodeError;
-pub use enums::{Bcast, DType, Engine, SramSpace, SufaMode, TensorKind};
+pub use enums::{Bcast, CmpOp, DType, Engine, ReduceOp, SramSpace, SufaMode, TensorKind};
 pub use fields::FieldError;
 pub use host::{numel, HostArg, HostAttrError, HostOp};
 pub use instr::{Instr, Opcode};

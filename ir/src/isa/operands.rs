@@ -508,6 +508,33 @@ impl Instr {
                 let (br, bc) = bcast_shape(*bcast, r, c);
                 o.mat("b", R, *b, br, bc, *dt)?;
             }
+            Instr::VecCmp {
+                dst,
+                a,
+                b,
+                rows,
+                cols,
+                bcast,
+                op: _,
+                dt,
+            } => {
+                let (r, c) = ((*rows).into(), (*cols).into());
+                o.mat("dst", W, *dst, r, c, DType::I1)?;
+                o.mat("a", R, *a, r, c, *dt)?;
+                let (br, bc) = bcast_shape(*bcast, r, c);
+                o.mat("b", R, *b, br, bc, *dt)?;
+            }
+            Instr::VecReduce {
+                dst,
+                a,
+                rows,
+                cols,
+                op: _,
+                dt,
+            } => {
+                o.mat("dst", W, *dst, (*rows).into(), 1, *dt)?;
+                o.mat("a", R, *a, (*rows).into(), (*cols).into(), *dt)?;
+            }
             Instr::VecSelect {
                 dst,
                 cond,
@@ -587,6 +614,20 @@ impl Instr {
                 dt,
             }
             | Instr::VecRecip {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecCos {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            }
+            | Instr::VecSin {
                 dst,
                 a,
                 rows,

@@ -6,7 +6,8 @@
 use sofa_ir::attr::{AttrDict, Attribute};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{
-    Bcast, DType, DramAddr, Engine, HostArg, HostOp, Instr, Opcode, Program, SramRef, SufaMode,
+    Bcast, CmpOp, DType, DramAddr, Engine, HostArg, HostOp, Instr, Opcode, Program, ReduceOp,
+    SramRef, SufaMode,
     TensorDecl, TensorKind,
 };
 
@@ -456,6 +457,56 @@ pub fn instrs() -> Vec<Instr> {
             rows: 8,
             cols: 4,
             dt: DType::I8,
+        },
+        Instr::VecCmp {
+            dst: tmp(0x1500),
+            a: tmp(0x1600),
+            b: tmp(0x1700),
+            rows: 5,
+            cols: 9,
+            bcast: Bcast::Col,
+            op: CmpOp::Le,
+            dt: DType::I64,
+        },
+        Instr::VecCmp {
+            dst: tmp(0x1800),
+            a: tok(0x1900),
+            b: tok(0x1900),
+            rows: 3,
+            cols: 7,
+            bcast: Bcast::None,
+            op: CmpOp::Ne,
+            dt: DType::BF16,
+        },
+        Instr::VecReduce {
+            dst: tmp(0x1a00),
+            a: tok(0x1b00),
+            rows: 6,
+            cols: 11,
+            op: ReduceOp::Mean,
+            dt: DType::F32,
+        },
+        Instr::VecReduce {
+            dst: tmp(0x1c00),
+            a: tok(0x1d00),
+            rows: 2,
+            cols: 13,
+            op: ReduceOp::Min,
+            dt: DType::F16,
+        },
+        Instr::VecCos {
+            dst: tmp(0x1e00),
+            a: tmp(0x1f00),
+            rows: 4,
+            cols: 12,
+            dt: DType::F32,
+        },
+        Instr::VecSin {
+            dst: tmp(0x2000),
+            a: tmp(0x2100),
+            rows: 12,
+            cols: 4,
+            dt: DType::BF16,
         },
         Instr::VecSelect {
             dst: tmp(0x1100),

@@ -5,8 +5,11 @@
 //!   pattern allows (commutative ops swap a broadcast first operand into second place), and
 //!   is materialised by strided / stride-0 loads otherwise.
 //! - `Pow` by a constant 2, 3, 4, 1, −1, 0.5 or −0.5: `VEC.MUL`s, `VEC.SQRT`, `VEC.RECIP`.
-//! - Unary functions map to their `VEC.*`; `Cast` is `VEC.CVT` (an alias when the type does
-//!   not change); `Where`, `And`, `Or`, `Not` are `VEC.SELECT` over materialised operands.
+//! - Unary functions map to their `VEC.*` (`Cos`/`Sin`: RoPE tables that did not fold); `Cast`
+//!   is `VEC.CVT` (an alias when the type does not change); `Where`, `And`, `Or`, `Not` are
+//!   `VEC.SELECT` over materialised operands.
+//! - `Trilu` of a computed tensor: `VEC.SELECT` between it and zeros under the triangle, a
+//!   compile-time `i1` constant of the last two dims broadcast over the others.
 
 use sofa_ir::isa::{Bcast, DType, Instr};
 
@@ -317,6 +320,20 @@ pub fn unary(ctx: &mut Ctx<'_>, o: &OpRef, kind: &str) -> Result<(), LowerError>
                 cols,
                 dt,
             },
+            "Cos" => Instr::VecCos {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            },
+            "Sin" => Instr::VecSin {
+                dst,
+                a,
+                rows,
+                cols,
+                dt,
+            },
             "Gelu" if tanh_gelu => Instr::VecGeluTanh {
                 dst,
                 a,
@@ -456,4 +473,52 @@ fn splats(ctx: &mut Ctx<'_>, o: &OpRef, shape: &[u64]) -> Result<(View, View), L
         .splat_view(DType::I1, 1.0, shape)
         .map_err(|e| o.err(e))?;
     Ok((zeros, ones))
+}
+
+/// `Trilu(x, k)`: keep `x[…, i, j]` where `j − i ≥ k` (upper) or `j − i ≤ k` (lower), zeros
+/// elsewhere; the triangle is a constant `i1` table of the last two dims.
+pub fn trilu(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
+    let (dt, shape) = ctx.shape_of(o, ctx.result(o, 0)?)?;
+    let r = shape.len();
+    if r < 2 {
+        return Err(o.err("Trilu needs a rank of at least 2"));
+    }
+    let k = match ctx.m.op(o.op).operands.get(1) {
+        Some(&v) if ctx.m.value_type(v).as_tensor().is_some() => ctx
+            .const_value(v)
+            .and_then(|t| t.to_i64_vec().first().copied())
+            .ok_or_else(|| o.err("the diagonal offset k must be a constant"))?,
+        _ => 0,
+    };
+    let upper = ctx
+        .m
+        .op(o.op)
+        .attrs
+        .get("upper")
+        .and_then(|a| a.as_int())
+        .unwrap_or(1)
+        != 0;
+    let (rows, cols) = (shape[r - 2], shape[r - 1]);
+    let mut keep = Vec::with_capacity((rows * cols) as usize);
+    for i in 0..rows {
+        for j in 0..cols {
+            let diff = i128::from(j) - i128::from(i);
+            let kept = if upper {
+                diff >= i128::from(k)
+            } else {
+                diff <= i128::from(k)
+            };
+            keep.push(u8::from(kept));
+        }
+    }
+    let name = ctx.unique_name(&format!("const.trilu.{}", o.loc));
+    let mask = ctx
+        .add_const(name, DType::I1, vec![rows, cols], keep)
+        .map_err(|e| o.err(e))?
+        .broadcast_to(&shape)
+        .ok_or_else(|| o.err("the triangle does not broadcast"))?;
+    let x = operand_as(ctx, o, 0, &shape)?;
+    let zeros = ctx.splat_view(dt, 0.0, &shape).map_err(|e| o.err(e))?;
+    let out = ctx.new_result(o, 0, dt, shape)?;
+    emit_select(ctx, o, mask, x, zeros, &out)
 }

@@ -1,4 +1,4 @@
-//! `Gather`: embedding lookups and constant index selections.
+//! `Gather`: embedding lookups and constant index selections; `GatherND` with constant indices.
 //!
 //! - Constant indices forming an arithmetic progression (one index, a range, a repeated
 //!   index) are a view: no data moves.
@@ -7,6 +7,8 @@
 //! - Run-time indices on axis 0 (token ids): per chunk, `LD` the i64 indices, `VEC.CVT` them
 //!   to u32 behind a count word loaded from a `const.count.*` table, then `GATHER` the rows.
 //!   Negative ids saturate to row 0 (ONNX would count them from the end).
+//! - `GatherND` with constant indices is a `Gather` on axis 0 of the data viewed with its batch
+//!   and indexed dims merged into one (dynamo's padding-mask lookups): usually a view.
 
 use sofa_ir::isa::{DType, Engine, Instr, SramRef, SramSpace};
 
@@ -37,7 +39,6 @@ pub fn gather(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
         .filter(|&k| k < data.rank())
         .ok_or_else(|| o.err(format!("axis {a} is out of range for rank {rank}")))?;
     let (_, idx_shape) = ctx.shape_of(o, iv)?;
-    let r = ctx.result(o, 0)?;
     if let Some(t) = ctx.const_value(iv) {
         let dim = data.shape[axis] as i64;
         let idx: Vec<u64> = t
@@ -47,15 +48,7 @@ pub fn gather(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
             .map(|i| u64::try_from(i).ok().filter(|&i| i < dim as u64))
             .collect::<Option<_>>()
             .ok_or_else(|| o.err("a constant index is out of range"))?;
-        if let Some(view) = progression_view(&data, axis, &idx, &idx_shape) {
-            ctx.bind(r, view);
-            return Ok(());
-        }
-        let out = ctx.new_result(o, 0, dt, shape)?;
-        if axis == 0 {
-            return gather_rows(ctx, o, &data, Indices::Const(&idx), &out);
-        }
-        return strided_copies(ctx, o, &data, axis, &idx, &out);
+        return gather_const(ctx, o, &data, axis, &idx, &idx_shape);
     }
     if axis != 0 {
         return Err(o.err("Gather with run-time indices is only supported on axis 0"));
@@ -66,6 +59,104 @@ pub fn gather(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
     }
     let out = ctx.new_result(o, 0, dt, shape)?;
     gather_rows(ctx, o, &data, Indices::Runtime(&indices), &out)
+}
+
+/// `data` indexed along `axis` by the in-range constant indices `idx` (shaped `idx_shape`) into
+/// result 0 of the op: a view when they step evenly, else `GATHER` (axis 0) or copies.
+fn gather_const(
+    ctx: &mut Ctx<'_>,
+    o: &OpRef,
+    data: &View,
+    axis: usize,
+    idx: &[u64],
+    idx_shape: &[u64],
+) -> Result<(), LowerError> {
+    let r = ctx.result(o, 0)?;
+    let (dt, shape) = ctx.shape_of(o, r)?;
+    if let Some(view) = progression_view(data, axis, idx, idx_shape) {
+        if view.shape != shape {
+            return Err(o.err(format!(
+                "the gather gives {:?}, the result type says {shape:?}",
+                view.shape
+            )));
+        }
+        ctx.bind(r, view);
+        return Ok(());
+    }
+    let out = ctx.new_result(o, 0, dt, shape)?;
+    if axis == 0 {
+        return gather_rows(ctx, o, data, Indices::Const(idx), &out);
+    }
+    strided_copies(ctx, o, data, axis, idx, &out)
+}
+
+/// `GatherND` with constant indices: the row of each index tuple in the data viewed as
+/// `[batch · indexed, rest…]`, gathered like `Gather` on axis 0.
+pub fn gather_nd(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
+    let data = ctx.view(o, ctx.operand(o, 0)?)?;
+    let iv = ctx.operand(o, 1)?;
+    let t = ctx
+        .const_value(iv)
+        .ok_or_else(|| o.err("GatherND with run-time indices is not supported"))?;
+    let idx_shape: Vec<u64> = t.shape().iter().map(|&d| d as u64).collect();
+    let b = ctx
+        .m
+        .op(o.op)
+        .attrs
+        .get("batch_dims")
+        .and_then(|a| a.as_int())
+        .unwrap_or(0);
+    let rows = nd_rows(&data.shape, &idx_shape, &t.to_i64_vec(), b)
+        .map_err(|e| o.err(format!("GatherND: {e}")))?;
+    let k = idx_shape[idx_shape.len() - 1] as usize;
+    let b = b as usize;
+    let merged: u64 = data.shape[..b + k].iter().product();
+    let flat = [&[merged][..], &data.shape[b + k..]].concat();
+    let data = match data.reshape(&flat) {
+        Some(v) => v,
+        None => dense(ctx, o, data, "dense")?
+            .reshape(&flat)
+            .ok_or_else(|| o.err("element counts differ"))?,
+    };
+    gather_const(ctx, o, &data, 0, &rows, &idx_shape[..idx_shape.len() - 1])
+}
+
+/// The row of every index tuple of `GatherND` in the data viewed as `[Π shape[..b+k], rest…]`,
+/// in index order; an error text for bad shapes or out-of-range indices.
+pub(super) fn nd_rows(
+    shape: &[u64],
+    idx_shape: &[u64],
+    idx: &[i64],
+    b: i64,
+) -> Result<Vec<u64>, String> {
+    let (r, q) = (shape.len(), idx_shape.len());
+    let b = usize::try_from(b).map_err(|_| "batch_dims must be non-negative".to_string())?;
+    let k = idx_shape.last().copied().unwrap_or(0) as usize;
+    if k == 0 || b >= q || b + k > r || shape[..b] != idx_shape[..b] {
+        return Err(format!(
+            "batch_dims {b} cannot index data {shape:?} with indices {idx_shape:?}"
+        ));
+    }
+    let per_batch: u64 = shape[b..b + k].iter().product();
+    let tuples_per_batch: u64 = idx_shape[b..q - 1].iter().product();
+    let mut rows = Vec::with_capacity(idx.len() / k);
+    for (t, tuple) in idx.chunks_exact(k).enumerate() {
+        let batch = t as u64 / tuples_per_batch.max(1);
+        let mut row = 0u64;
+        for (j, &i) in tuple.iter().enumerate() {
+            let dim = shape[b + j] as i64;
+            let i = if i < 0 { i + dim } else { i };
+            if !(0..dim).contains(&i) {
+                return Err(format!(
+                    "index {i} is out of range for axis {} of size {dim}",
+                    b + j
+                ));
+            }
+            row = row * shape[b + j] + i as u64;
+        }
+        rows.push(batch * per_batch + row);
+    }
+    Ok(rows)
 }
 
 /// The view selecting `idx` (shaped `idx_shape`) along `axis` when the indices step evenly

@@ -7,11 +7,15 @@
 //! new views. The function body is walked in order; each op that some output depends on emits
 //! one self-contained segment (loads on DMA, compute, stores on DMA; see `seg`), attention
 //! ops through the attention segment emitter (`plan_layer` + `emit_segment`). `Add`s of a
-//! bias or residual right after a matrix product ride in its segment (`fuse`). The program
-//! ends with copies for outputs that are not already their own tensor, then `HALT`. Ops with
-//! no chip lowering are partitioned off to the host (`host`: a `HOST` instruction and a
-//! host-op table entry) when `LowerDefaults::host_fallback` allows it; otherwise the lowering
-//! fails listing every one of them.
+//! bias or residual right after a matrix product ride in its segment (`fuse`); multi-op idioms
+//! (spelled-out RMSNorm, SiLU, rotate-half RoPE) found before the walk are emitted at their last
+//! op as one instruction (`idiom`). Ops whose operands are all known at compile time and that
+//! have an integer result or no chip lowering are evaluated when the program is built
+//! (`static_eval`). The program ends with copies for outputs that are not already their own
+//! tensor, then `HALT`. Other ops with no chip lowering are partitioned off to the host
+//! (`host`: a `HOST` instruction and a host-op table entry) when
+//! `LowerDefaults::host_fallback` allows it; otherwise the lowering fails listing every one of
+//! them.
 //!
 //! Modules: `view` (strided views), `values` (the value table, constants, tensors),
 //! `dma` (LD/ST of view windows), `seg` (segments, semaphores), `tiling` (SRAM fits),
@@ -19,18 +23,24 @@
 //! int8 ops, integer GEMM and its dequantizing epilogue).
 
 mod attention;
+mod compare;
 mod conv;
 mod dma;
 mod elementwise;
 mod fuse;
 mod gather;
 mod host;
+mod idiom;
 mod kvfuse;
 mod matmul;
 mod movement;
 mod norm;
 mod quant;
+mod reduce;
+mod rope;
+mod scatter;
 mod seg;
+mod static_eval;
 mod tiling;
 mod values;
 mod vector;
@@ -123,6 +133,10 @@ pub(crate) struct Ctx<'a> {
     host_ops: Vec<HostOp>,
     /// Ops without a chip lowering met while host fallback is off.
     unlowered: Vec<UnloweredOp>,
+    /// Values evaluated at compile time (see `static_eval`).
+    known: BTreeMap<Value, sofa_ir::eval::Tensor>,
+    /// Multi-op idioms lowered as one instruction, by root op (their other ops are in `skip`).
+    idioms: BTreeMap<Op, idiom::Idiom>,
 }
 
 /// Lower the first function of `m` (a fused model, every dim static) to one program.
@@ -292,7 +306,13 @@ fn lower_with(
         kv_fused: kv_fused.clone(),
         host_ops: Vec::new(),
         unlowered: Vec::new(),
+        known: BTreeMap::new(),
+        idioms: BTreeMap::new(),
     };
+    let returned: BTreeSet<Value> = m.op(w.ret).operands.iter().copied().collect();
+    let found = idiom::find(m, w.body, w.uses, &returned);
+    ctx.skip.extend(found.absorbed);
+    ctx.idioms = found.roots;
     ctx.bind_inputs(w.func, w.entry)?;
     let results = ctx.result_names(w.func, w.ret)?;
     let needed = needed_ops(m, w.body, w.ret, &ctx.kv_fused);
@@ -380,13 +400,25 @@ impl Ctx<'_> {
     /// Dispatch one op to its family.
     fn lower_op(&mut self, op: Op) -> Result<(), LowerError> {
         let o = OpRef::new(self.m, op);
+        if let Some(found) = self.idioms.get(&op).cloned() {
+            return idiom::lower(self, &o, found);
+        }
         let kind = o.kind.strip_prefix("onnx.").unwrap_or(&o.kind).to_string();
+        let integer = kind != "Constant" && static_eval::integer_results(self, &o);
+        if integer && static_eval::try_evaluate(self, &o)? {
+            return Ok(());
+        }
         match kind.as_str() {
             "Constant" | "NoValue" => Ok(()),
             "Add" | "Sub" | "Mul" | "Div" | "Max" => elementwise::binary(self, &o, &kind),
             "Pow" => elementwise::pow(self, &o),
             "Erf" | "Tanh" | "Relu" | "Sigmoid" | "Sqrt" | "Reciprocal" | "Exp" | "Neg"
-            | "Gelu" => elementwise::unary(self, &o, &kind),
+            | "Gelu" | "Cos" | "Sin" => elementwise::unary(self, &o, &kind),
+            "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" => {
+                compare::compare(self, &o, &kind)
+            }
+            "IsNaN" => compare::is_nan(self, &o),
+            "Trilu" => elementwise::trilu(self, &o),
             "Cast" => elementwise::cast(self, &o),
             "And" | "Or" | "Not" => elementwise::logical(self, &o, &kind),
             "Where" => elementwise::select(self, &o),
@@ -397,6 +429,8 @@ impl Ctx<'_> {
             "DequantizeLinear" => quant::linear(self, &o, false),
             "Gemm" => matmul::gemm(self, &o),
             "LayerNormalization" => norm::layer_norm(self, &o),
+            "RMSNormalization" => norm::rms_norm(self, &o),
+            "RotaryEmbedding" => rope::rotary_embedding(self, &o),
             "Softmax" => norm::softmax(self, &o),
             "Identity" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => {
                 movement::reshape(self, &o)
@@ -406,9 +440,16 @@ impl Ctx<'_> {
             "Split" => movement::split(self, &o),
             "Slice" => movement::slice(self, &o),
             "Concat" => movement::concat(self, &o),
+            "Tile" => movement::tile(self, &o),
+            "ScatterND" => scatter::scatter_nd(self, &o),
             "Gather" => gather::gather(self, &o),
+            "GatherND" => gather::gather_nd(self, &o),
+            "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" => {
+                reduce::reduce(self, &o, &kind)
+            }
             "Conv" => conv::conv(self, &o),
             _ if is_attention(self.m, op) => attention::attention(self, &o),
+            _ if static_eval::try_evaluate(self, &o)? => Ok(()),
             // No chip lowering: a host segment (or, without fallback, an error at the end).
             _ => host::host_op(self, &o),
         }

@@ -4,7 +4,8 @@
 //! when the strides allow (always for dense data), else a dense copy first. `Transpose`
 //! permutes strides, `Expand` sets broadcast strides, `Split` and `Slice` (positive steps)
 //! offset and stride; the consumers' strided `LD`s do the actual data movement. `Concat`
-//! copies each input into its slab of a fresh tensor. [`copy_view`] is the DMA-only copy
+//! copies each input into its slab of a fresh tensor, `Tile` its input, read with stride-0
+//! repeat dims, into a fresh tensor. [`copy_view`] is the DMA-only copy
 //! (`LD` into Token SRAM, `ST` out), with a `VEC.CVT` when the element types differ.
 
 use sofa_ir::eval::module_opset;
@@ -315,4 +316,33 @@ pub fn concat(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
         offset += len;
     }
     Ok(())
+}
+
+/// `Tile(x, repeats)`: the result viewed as `[r₀, d₀, r₁, d₁, …]` is `x` with stride-0 repeat
+/// dims, copied once.
+pub fn tile(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
+    let (dt, shape) = ctx.shape_of(o, ctx.result(o, 0)?)?;
+    let src = ctx.view(o, ctx.operand(o, 0)?)?;
+    let reps = ints(ctx, o, 1, "repeats")?.ok_or_else(|| o.err("repeats are missing"))?;
+    if reps.len() != src.rank() {
+        return Err(o.err(format!("{} repeats for rank {}", reps.len(), src.rank())));
+    }
+    let mut virt_shape = Vec::with_capacity(2 * reps.len());
+    let mut virt_strides = Vec::with_capacity(2 * reps.len());
+    for (k, &r) in reps.iter().enumerate() {
+        let r = u64::try_from(r).map_err(|_| o.err(format!("negative repeat {r}")))?;
+        virt_shape.extend([r, src.shape[k]]);
+        virt_strides.extend([0, src.strides[k]]);
+    }
+    let repeated = View {
+        base: src.base,
+        dt: src.dt,
+        shape: virt_shape.clone(),
+        strides: virt_strides,
+    };
+    let out = ctx.new_result(o, 0, dt, shape)?;
+    let dst = out
+        .reshape(&virt_shape)
+        .ok_or_else(|| o.err("the result shape is not the repeated input's"))?;
+    copy_view(ctx, o, &repeated, &dst)
 }

@@ -1,5 +1,5 @@
-//! Row-wise normalisations on the vector unit: `LayerNormalization` (`VEC.LAYERNORM`) and
-//! `Softmax` (`VEC.SOFTMAX`).
+//! Row-wise normalisations on the vector unit: `LayerNormalization` (`VEC.LAYERNORM`),
+//! `RMSNormalization` (opset 23, `VEC.RMSNORM`) and `Softmax` (`VEC.SOFTMAX`).
 //!
 //! Both reduce over trailing dims, which become the columns of whole-row tiles (a row is
 //! never split); the scale and bias of a layer norm are loaded once per op as `1 × cols`
@@ -31,9 +31,19 @@ fn axis_attr(ctx: &Ctx<'_>, o: &OpRef, default: i64, rank: usize) -> Result<usiz
 
 /// `LayerNormalization` over the dims from `axis` on.
 pub fn layer_norm(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
+    normalization(ctx, o, true)
+}
+
+/// `RMSNormalization` (opset 23) over the dims from `axis` on.
+pub fn rms_norm(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
+    normalization(ctx, o, false)
+}
+
+/// A layer (`centered`) or RMS normalisation with its scale (and a layer norm's bias).
+fn normalization(ctx: &mut Ctx<'_>, o: &OpRef, centered: bool) -> Result<(), LowerError> {
     let (dt, shape) = ctx.shape_of(o, ctx.result(o, 0)?)?;
     if !dt.is_float() {
-        return Err(o.err("layer normalisation needs a float type"));
+        return Err(o.err("normalisation needs a float type"));
     }
     let axis = axis_attr(ctx, o, -1, shape.len())?;
     let eps = ctx
@@ -66,7 +76,7 @@ pub fn layer_norm(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
         }))
     };
     let gamma = row(ctx, 1)?.ok_or_else(|| o.err("the scale operand is missing"))?;
-    let beta = row(ctx, 2)?;
+    let beta = if centered { row(ctx, 2)? } else { None };
     let has_beta = beta.is_some();
     let mut inputs = vec![Input::full(x), gamma];
     inputs.extend(beta);
@@ -77,15 +87,27 @@ pub fn layer_norm(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
         in_place: false,
     };
     map_tiles(ctx, o, &inputs, &out, cfg, &mut |s| {
-        vec![Instr::VecLayerNorm {
-            dst: s.dst,
-            x: s.ins[0],
-            gamma: s.ins[1],
-            beta: has_beta.then(|| s.ins[2]),
-            rows: s.rows,
-            cols: s.cols,
-            eps,
-            dt,
+        vec![if centered {
+            Instr::VecLayerNorm {
+                dst: s.dst,
+                x: s.ins[0],
+                gamma: s.ins[1],
+                beta: has_beta.then(|| s.ins[2]),
+                rows: s.rows,
+                cols: s.cols,
+                eps,
+                dt,
+            }
+        } else {
+            Instr::VecRmsNorm {
+                dst: s.dst,
+                x: s.ins[0],
+                gamma: s.ins[1],
+                rows: s.rows,
+                cols: s.cols,
+                eps,
+                dt,
+            }
         }]
     })
 }

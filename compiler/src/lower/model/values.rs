@@ -12,6 +12,7 @@
 //!   encodes the data); index lists belong to their op.
 
 use sofa_ir::attr::Attribute;
+use sofa_ir::eval::precision::{f32_to_bf16_bits, f32_to_f16_bits};
 use sofa_ir::eval::Tensor;
 use sofa_ir::isa::{DType, TensorKind};
 use sofa_ir::{Block, Location, Op, Value};
@@ -246,8 +247,12 @@ impl Ctx<'_> {
         }
     }
 
-    /// The compile-time value of `v` when an `onnx.Constant` defines it.
+    /// The compile-time value of `v` when an `onnx.Constant` defines it or the lowering
+    /// evaluated its producer at compile time.
     pub(super) fn const_value(&self, v: Value) -> Option<Tensor> {
+        if let Some(t) = self.known.get(&v) {
+            return Some(t.clone());
+        }
         let def = self.m.defining_op(v)?;
         let d = self.m.op(def);
         if d.name != "onnx.Constant" {
@@ -264,6 +269,11 @@ impl Ctx<'_> {
         vals.iter()
             .all(|&x| x.to_bits() == first.to_bits())
             .then_some(first)
+    }
+
+    /// Record the compile-time value of `v` (see [`super::static_eval`]).
+    pub(super) fn know(&mut self, v: Value, t: Tensor) {
+        self.known.insert(v, t);
     }
 
     /// Bind `v` to `view` (layout ops).
@@ -348,6 +358,8 @@ impl Ctx<'_> {
 pub(super) fn scalar_bytes(dt: DType, x: f64) -> Result<Vec<u8>, String> {
     Ok(match dt {
         DType::F32 => (x as f32).to_le_bytes().to_vec(),
+        DType::F16 => f32_to_f16_bits(x as f32).to_le_bytes().to_vec(),
+        DType::BF16 => f32_to_bf16_bits(x as f32).to_le_bytes().to_vec(),
         DType::I64 => (x as i64).to_le_bytes().to_vec(),
         DType::I32 => (x as i32).to_le_bytes().to_vec(),
         DType::U32 => (x as u32).to_le_bytes().to_vec(),

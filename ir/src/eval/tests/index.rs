@@ -1,4 +1,4 @@
-//! Gather*, Slice and Trilu.
+//! Gather*, ScatterND, Slice and Trilu.
 
 use super::*;
 
@@ -72,6 +72,50 @@ fn gather_nd_with_and_without_batch_dims() {
         (&[2, 2][..], &[2.0, 3.0, 4.0, 5.0][..])
     );
     assert!(try_run("GatherND", &[], &[&x, &i64t(&[1, 4], &[0, 0, 0, 0])]).is_err());
+}
+
+#[test]
+fn scatter_nd_replaces_or_reduces_slices() {
+    let x = iota(&[2, 3]);
+    // Whole rows (k = 1), one negative index.
+    let y = run1(
+        "ScatterND",
+        &[],
+        &[&x, &i64t(&[1, 1], &[-1]), &f32t(&[1, 3], &[9.0, 8.0, 7.0])],
+    );
+    assert_eq!(y.as_f32().unwrap(), &[0.0, 1.0, 2.0, 9.0, 8.0, 7.0]);
+    // Single elements (k = rank), in index order: the later duplicate wins.
+    let idx = i64t(&[3, 2], &[0, 1, 1, 2, 0, 1]);
+    let upd = f32t(&[3], &[10.0, 20.0, 30.0]);
+    let y = run1("ScatterND", &[], &[&x, &idx, &upd]);
+    assert_eq!(y.as_f32().unwrap(), &[0.0, 30.0, 2.0, 3.0, 4.0, 20.0]);
+    let add = [("reduction", Attribute::String("add".into()))];
+    let y = run1("ScatterND", &add, &[&x, &idx, &upd]);
+    assert_eq!(y.as_f32().unwrap(), &[0.0, 41.0, 2.0, 3.0, 4.0, 25.0]);
+    let y = run1(
+        "ScatterND",
+        &[],
+        &[
+            &boolt(&[2], &[false, false]),
+            &i64t(&[1, 1], &[1]),
+            &boolt(&[1], &[true]),
+        ],
+    );
+    assert_eq!(y.as_bool().unwrap(), &[false, true]);
+    assert!(try_run(
+        "ScatterND",
+        &[],
+        &[&x, &i64t(&[1, 1], &[2]), &f32t(&[1, 3], &[0.0; 3])]
+    )
+    .is_err());
+    assert!(try_run(
+        "ScatterND",
+        &[],
+        &[&x, &i64t(&[1, 1], &[0]), &f32t(&[3], &[0.0; 3])]
+    )
+    .is_err());
+    let bad = [("reduction", Attribute::String("sub".into()))];
+    assert!(try_run("ScatterND", &bad, &[&x, &idx, &upd]).is_err());
 }
 
 fn slice(x: &Tensor, starts: &[i64], ends: &[i64], axes: &[i64], steps: &[i64]) -> Tensor {

@@ -169,6 +169,7 @@ fn work(instr: &Instr, counts: &DynamicCounts) -> Result<(u64, u64), ExecError> 
         Instr::VecSoftmax { rows, cols, .. } => same(prod(&[4, (*rows).into(), (*cols).into()])?),
         Instr::VecLayerNorm { rows, cols, .. } => same(prod(&[5, (*rows).into(), (*cols).into()])?),
         Instr::VecRmsNorm { rows, cols, .. } => same(prod(&[3, (*rows).into(), (*cols).into()])?),
+        Instr::VecReduce { rows, cols, .. } => same(prod(&[(*rows).into(), (*cols).into()])?),
         Instr::VecAdd { rows, cols, .. }
         | Instr::VecSub { rows, cols, .. }
         | Instr::VecMul { rows, cols, .. }
@@ -185,6 +186,9 @@ fn work(instr: &Instr, counts: &DynamicCounts) -> Result<(u64, u64), ExecError> 
         | Instr::VecSigmoid { rows, cols, .. }
         | Instr::VecSqrt { rows, cols, .. }
         | Instr::VecRecip { rows, cols, .. }
+        | Instr::VecCos { rows, cols, .. }
+        | Instr::VecSin { rows, cols, .. }
+        | Instr::VecCmp { rows, cols, .. }
         | Instr::VecAffine { rows, cols, .. }
         | Instr::VecCvt { rows, cols, .. }
         | Instr::VecMinMax { rows, cols, .. }

@@ -1,6 +1,6 @@
 //! VEC.*: broadcasts, unary functions, reductions, RoPE, CVT, TRANSPOSE, SELECT; control no-ops.
 
-use sofa_ir::isa::{Bcast, DType, Engine, Instr, SramRef, NO_INDEX};
+use sofa_ir::isa::{Bcast, CmpOp, DType, Engine, Instr, ReduceOp, SramRef, NO_INDEX};
 
 use super::tests_common::{assert_close, exec, exec_err, get, memory, put, put_list};
 use super::ExecOutcome;
@@ -486,6 +486,109 @@ fn select_picks_a_where_cond_is_non_zero() {
     let out = exec(&mut m, &s);
     assert_eq!(get(&m, DST, DType::I32, 4), vec![1., 20., 3., 40.]);
     assert_eq!(out.sram_read[2], 4 + 16 + 16);
+}
+
+#[test]
+fn compare_is_exact_on_integers_and_ieee_on_floats() {
+    let mut m = memory(8);
+    // 2^53 + 1 and 2^53 are equal as f64 but not as i64.
+    let big = (1i64 << 53) + 1;
+    let words: Vec<u8> = [big, 1 << 53, -3, 7]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    m.temp[..32].copy_from_slice(&words);
+    m.temp[0x100..0x108].copy_from_slice(&(1i64 << 53).to_le_bytes());
+    let cmp = |op, bcast, dt| Instr::VecCmp {
+        dst: DST,
+        a: A,
+        b: B,
+        rows: 2,
+        cols: 2,
+        bcast,
+        op,
+        dt,
+    };
+    exec(&mut m, &cmp(CmpOp::Gt, Bcast::Scalar, DType::I64));
+    assert_eq!(m.temp[0x200..0x204], [1, 0, 0, 0]);
+    exec(&mut m, &cmp(CmpOp::Le, Bcast::Scalar, DType::I64));
+    assert_eq!(m.temp[0x200..0x204], [0, 1, 1, 1]);
+    put(&mut m, A, DType::F32, &[1.0, f32::NAN, -0.0, 2.0]);
+    put(&mut m, B, DType::F32, &[0.0, 2.0]);
+    exec(&mut m, &cmp(CmpOp::Eq, Bcast::Row, DType::F32));
+    assert_eq!(m.temp[0x200..0x204], [0, 0, 1, 1]);
+    // `ne` of a value with itself is IsNaN.
+    let is_nan = Instr::VecCmp {
+        dst: DST,
+        a: A,
+        b: A,
+        rows: 1,
+        cols: 4,
+        bcast: Bcast::None,
+        op: CmpOp::Ne,
+        dt: DType::F32,
+    };
+    exec(&mut m, &is_nan);
+    assert_eq!(m.temp[0x200..0x204], [0, 1, 0, 0]);
+}
+
+#[test]
+fn reduce_rows_four_ways() {
+    let mut m = memory(8);
+    put(&mut m, A, DType::F32, &[1., 2., 6., -4., f32::NAN, 0.5]);
+    let red = |op| Instr::VecReduce {
+        dst: DST,
+        a: A,
+        rows: 2,
+        cols: 3,
+        op,
+        dt: DType::F32,
+    };
+    let cases: [(ReduceOp, [f32; 2]); 4] = [
+        (ReduceOp::Sum, [9., f32::NAN]),
+        (ReduceOp::Mean, [3., f32::NAN]),
+        (ReduceOp::Max, [6., f32::NAN]),
+        (ReduceOp::Min, [1., f32::NAN]),
+    ];
+    for (op, want) in cases {
+        let out = exec(&mut m, &red(op));
+        let got = get(&m, DST, DType::F32, 2);
+        assert_eq!(got[0], want[0], "{op}");
+        assert!(got[1].is_nan(), "{op}: NaN propagates");
+        assert_eq!(out.ops, 6);
+    }
+}
+
+#[test]
+fn cos_and_sin() {
+    let mut m = memory(8);
+    put(&mut m, A, DType::F32, &[0.0, 1.0, -2.5]);
+    for (instr, f) in [
+        (
+            Instr::VecCos {
+                dst: DST,
+                a: A,
+                rows: 1,
+                cols: 3,
+                dt: DType::F32,
+            },
+            f32::cos as fn(f32) -> f32,
+        ),
+        (
+            Instr::VecSin {
+                dst: DST,
+                a: A,
+                rows: 3,
+                cols: 1,
+                dt: DType::F32,
+            },
+            f32::sin,
+        ),
+    ] {
+        exec(&mut m, &instr);
+        let want: Vec<f32> = [0.0f32, 1.0, -2.5].iter().map(|&x| f(x)).collect();
+        assert_eq!(get(&m, DST, DType::F32, 3), want);
+    }
 }
 
 #[test]

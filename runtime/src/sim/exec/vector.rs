@@ -1,5 +1,6 @@
-//! The vector unit's arithmetic: binary elementwise ops with broadcast, unary functions,
-//! `VEC.AFFINE`, and the row reductions `VEC.SOFTMAX`, `VEC.LAYERNORM`, `VEC.RMSNORM`.
+//! The vector unit's arithmetic: binary elementwise ops with broadcast, comparisons
+//! (`VEC.CMP`), unary functions, `VEC.AFFINE`, and the row reductions `VEC.REDUCE`,
+//! `VEC.SOFTMAX`, `VEC.LAYERNORM`, `VEC.RMSNORM`.
 //!
 //! Values are decoded to `f32` once, computed, and encoded back in `dt`. The special functions
 //! and the reductions are the host reference interpreter's own (`sofa_ir::eval`): erf and GELU
@@ -8,9 +9,9 @@
 
 use sofa_ir::eval::elementwise::{erf_f32, sigmoid};
 use sofa_ir::eval::nn::{gelu_exact, gelu_tanh, softmax_strided};
-use sofa_ir::isa::{Bcast, DType, SramRef};
+use sofa_ir::isa::{Bcast, CmpOp, DType, ReduceOp, SramRef};
 
-use super::data::{live, load_f32, mul, read_list, store_f32};
+use super::data::{int_at, live, load_f32, mul, read_list, store_f32};
 use super::{Done, ExecError};
 use crate::sim::memory::Memory;
 
@@ -37,6 +38,8 @@ pub(super) enum UnOp {
     Sigmoid,
     Sqrt,
     Recip,
+    Cos,
+    Sin,
     /// `x·mul + add`.
     Affine(f32, f32),
 }
@@ -122,6 +125,118 @@ pub(super) fn binary(
     Ok(Done::default())
 }
 
+/// `VEC.CMP`: `dst[i] = a[i] op b[bi(i)]` as bytes 0/1; integers (and `i1`) compare exactly as
+/// `i64`, floats as IEEE `f32` (the host interpreter's `Equal`/`Less`/…; `ne` is `IsNaN` when
+/// `a` is `b`).
+pub(super) fn compare(
+    mem: &mut Memory,
+    op: CmpOp,
+    (dst, a, b): (SramRef, SramRef, SramRef),
+    m: Mat,
+    bcast: Bcast,
+) -> Result<Done, ExecError> {
+    let dims = m.dims();
+    let n = m.len()?;
+    let b_len = match bcast {
+        Bcast::None => n,
+        Bcast::Row => dims.1,
+        Bcast::Col => dims.0,
+        Bcast::Scalar => 1,
+    };
+    let out = if m.dt.is_float() {
+        let (av, bv) = (load_f32(mem, a, m.dt, n)?, load_f32(mem, b, m.dt, b_len)?);
+        compare_bcast(&av, &bv, dims, bcast, op)
+    } else {
+        let (av, bv) = (load_ints(mem, a, m.dt, n)?, load_ints(mem, b, m.dt, b_len)?);
+        compare_bcast(&av, &bv, dims, bcast, op)
+    };
+    mem.sram_at_mut(dst, out.len())?.copy_from_slice(&out);
+    Ok(Done::default())
+}
+
+/// `n` integer elements of `dt` as `i64` (`i1`: any non-zero byte is 1).
+fn load_ints(mem: &Memory, at: SramRef, dt: DType, n: usize) -> Result<Vec<i64>, ExecError> {
+    let bytes = mem.sram_at(at, super::data::byte_len(dt, n)?)?;
+    Ok((0..n)
+        .map(|i| match dt {
+            DType::I1 => i64::from(int_at(bytes, dt, i) != 0),
+            _ => int_at(bytes, dt, i),
+        })
+        .collect())
+}
+
+/// `a op b` per element with `b` broadcast per `bcast`, as bytes 0/1.
+fn compare_bcast<T: PartialOrd + Copy>(
+    a: &[T],
+    b: &[T],
+    (rows, cols): (usize, usize),
+    bcast: Bcast,
+    op: CmpOp,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(a.len());
+    for r in 0..rows {
+        for c in 0..cols {
+            let y = match bcast {
+                Bcast::None => b[r * cols + c],
+                Bcast::Row => b[c],
+                Bcast::Col => b[r],
+                Bcast::Scalar => b[0],
+            };
+            out.push(u8::from(cmp(op, a[r * cols + c], y)));
+        }
+    }
+    out
+}
+
+fn cmp<T: PartialOrd>(op: CmpOp, x: T, y: T) -> bool {
+    match op {
+        CmpOp::Eq => x == y,
+        CmpOp::Ne => x != y,
+        CmpOp::Lt => x < y,
+        CmpOp::Le => x <= y,
+        CmpOp::Gt => x > y,
+        CmpOp::Ge => x >= y,
+    }
+}
+
+/// `VEC.REDUCE`: one value per row; sums in `f64` rounded once, max/min NaN-propagating (the
+/// reference `ReduceSum`/`ReduceMean`/`ReduceMax`/`ReduceMin`).
+pub(super) fn reduce(
+    mem: &mut Memory,
+    op: ReduceOp,
+    (dst, a): (SramRef, SramRef),
+    m: Mat,
+) -> Result<Done, ExecError> {
+    let (_, cols) = m.dims();
+    let v = load_f32(mem, a, m.dt, m.len()?)?;
+    let out: Vec<f32> = v
+        .chunks_exact(cols.max(1))
+        .map(|row| reduce_row(op, row))
+        .collect();
+    store_f32(mem, dst, m.dt, &out)?;
+    Ok(Done::default())
+}
+
+fn reduce_row(op: ReduceOp, row: &[f32]) -> f32 {
+    let nan_or = |f: fn(f64, f64) -> f64, init: f64| {
+        row.iter().fold(init, |acc, &x| {
+            let x = f64::from(x);
+            if acc.is_nan() || x.is_nan() {
+                f64::NAN
+            } else {
+                f(acc, x)
+            }
+        })
+    };
+    let r = match op {
+        ReduceOp::Sum => row.iter().map(|&x| f64::from(x)).sum::<f64>(),
+        ReduceOp::Mean => row.iter().map(|&x| f64::from(x)).sum::<f64>() / row.len() as f64,
+        ReduceOp::Max => nan_or(f64::max, f64::NEG_INFINITY),
+        ReduceOp::Min => nan_or(f64::min, f64::INFINITY),
+    };
+    r as f32
+}
+
 /// The function of a unary op.
 fn unary_fn(op: UnOp) -> impl Fn(f32) -> f32 {
     move |x: f32| match op {
@@ -141,6 +256,8 @@ fn unary_fn(op: UnOp) -> impl Fn(f32) -> f32 {
         UnOp::Sigmoid => sigmoid(x),
         UnOp::Sqrt => x.sqrt(),
         UnOp::Recip => 1.0 / x,
+        UnOp::Cos => x.cos(),
+        UnOp::Sin => x.sin(),
         UnOp::Affine(mul, add) => x * mul + add,
     }
 }
