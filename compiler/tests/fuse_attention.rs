@@ -80,14 +80,20 @@ fn every_fixture_block_becomes_one_mha() {
         run_pipeline(&mut m, pipeline());
         assert_eq!(count(&m, "attn.mha"), 2, "{name}: attention blocks fused");
         assert_eq!(count(&m, "onnx.Softmax"), 0, "{name}: Softmax left");
+        // What the models' configs say (tests/fixtures/models/README.md).
+        let (kv_heads, causal, window) = match name {
+            n if n.starts_with("qwen2") => (2, true, None),
+            n if n.starts_with("mistral") => (1, true, Some(5)),
+            n => (4, n.starts_with("gpt2"), None),
+        };
         for a in attrs(&m) {
-            assert_eq!((a.heads, a.kv_heads, a.head_dim), (4, 4, 32), "{name}");
+            assert_eq!((a.heads, a.kv_heads, a.head_dim), (4, kv_heads, 32), "{name}");
             assert!(
                 (a.scale - 0.176_776_69).abs() < 1e-6,
                 "{name}: scale {}",
                 a.scale
             );
-            assert_eq!(a.causal, name.starts_with("gpt2"), "{name}: causal");
+            assert_eq!((a.causal, a.window), (causal, window), "{name}: causal band");
         }
     }
 }

@@ -101,6 +101,8 @@ fn bound_shape_arithmetic_folds_away_on_every_fixture() {
         ("gpt2_eager_ts_op17", 45, 513, 150),
         ("vit_sdpa_ts_op17", 13, 257, 131),
         ("vit_eager_ts_op17", 7, 221, 130),
+        ("qwen2_gqa_rope_sdpa_dynamo_op18", 5, 244, 199),
+        ("mistral_swa_eager_ts_op17", 34, 588, 197),
     ];
     assert_eq!(expected.len(), FIXTURES.len());
     for (name, shapes_before, ops_before, ops_after) in expected {

@@ -19,13 +19,15 @@ pub fn models_dir() -> PathBuf {
     }
 }
 
-pub const FIXTURES: [&str; 6] = [
+pub const FIXTURES: [&str; 8] = [
     "bert_sdpa_ts_op17",
     "bert_eager_ts_op17",
     "gpt2_sdpa_ts_op17",
     "gpt2_eager_ts_op17",
     "vit_sdpa_ts_op17",
     "vit_eager_ts_op17",
+    "qwen2_gqa_rope_sdpa_dynamo_op18",
+    "mistral_swa_eager_ts_op17",
 ];
 
 pub fn fixture_path(name: &str) -> PathBuf {
