@@ -41,6 +41,34 @@ fn inspect_reports_the_attention_blocks() {
     }
 }
 
+/// The decoders' attention as their configs have it: Qwen2 4 query / 2 KV heads, causal;
+/// Mistral 4 / 1 with a sliding window of 5 tokens.
+#[test]
+fn inspect_reports_kv_heads_and_windows_of_the_decoders() {
+    let cases = [
+        (
+            "qwen2_gqa_rope_sdpa_dynamo_op18",
+            "kv_heads=2 ",
+            "causal=true mask",
+        ),
+        (
+            "mistral_swa_eager_ts_op17",
+            "kv_heads=1 ",
+            "causal=true window=5 mask",
+        ),
+    ];
+    for (name, heads, band) in cases {
+        let o = sofa(&["inspect", &path(&fixture(name, "onnx"))]);
+        let out = text(&o.stdout);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let blocks: Vec<&str> = out.lines().filter(|l| l.contains("  #")).collect();
+        assert_eq!(blocks.len(), 2, "{out}");
+        for b in blocks {
+            assert!(b.contains(heads) && b.contains(band), "{name}: {b}");
+        }
+    }
+}
+
 #[test]
 fn run_reference_matches_onnxruntime_and_fails_above_tolerance() {
     let (model, inputs, expected) = (

@@ -87,13 +87,21 @@ fn every_fixture_block_becomes_one_mha() {
             n => (4, n.starts_with("gpt2"), None),
         };
         for a in attrs(&m) {
-            assert_eq!((a.heads, a.kv_heads, a.head_dim), (4, kv_heads, 32), "{name}");
+            assert_eq!(
+                (a.heads, a.kv_heads, a.head_dim),
+                (4, kv_heads, 32),
+                "{name}"
+            );
             assert!(
                 (a.scale - 0.176_776_69).abs() < 1e-6,
                 "{name}: scale {}",
                 a.scale
             );
-            assert_eq!((a.causal, a.window), (causal, window), "{name}: causal band");
+            assert_eq!(
+                (a.causal, a.window),
+                (causal, window),
+                "{name}: causal band"
+            );
         }
     }
 }

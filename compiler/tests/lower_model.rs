@@ -95,7 +95,10 @@ fn every_fixture_lowers_to_a_valid_program_with_the_expected_instructions() {
         } else {
             &["VEC.LAYERNORM"]
         };
-        for &op in ["LD", "ST", "GEMM", "SUFA.T", "SUFA.SYNC"].iter().chain(family) {
+        for &op in ["LD", "ST", "GEMM", "SUFA.T", "SUFA.SYNC"]
+            .iter()
+            .chain(family)
+        {
             assert!(has(op), "{name}: no {op} in {c:?}");
         }
         assert_eq!(c["HALT"], 1, "{name}");

@@ -206,11 +206,7 @@ fn fixtures_pass_the_verifier_and_record_the_opset() {
             (17, "pytorch 2.15.0")
         };
         assert_eq!(top["onnx.opset"], Attribute::i64(opset), "{name}");
-        assert_eq!(
-            top["onnx.producer"],
-            Attribute::string(producer),
-            "{name}"
-        );
+        assert_eq!(top["onnx.producer"], Attribute::string(producer), "{name}");
         // Every node keeps its name as its location.
         let softmax: Vec<_> = m
             .all_ops()

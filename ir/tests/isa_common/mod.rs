@@ -7,8 +7,7 @@ use sofa_ir::attr::{AttrDict, Attribute};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{
     Bcast, CmpOp, DType, DramAddr, Engine, HostArg, HostOp, Instr, Opcode, Program, ReduceOp,
-    SramRef, SufaMode,
-    TensorDecl, TensorKind,
+    SramRef, SufaMode, TensorDecl, TensorKind,
 };
 
 fn tok(o: u32) -> SramRef {

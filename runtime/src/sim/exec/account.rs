@@ -227,11 +227,11 @@ pub(super) fn outcome(
 }
 
 /// Whether an instruction's ops are multiply-accumulates of the model's own products (GEMM,
-/// KVGEN, SUFA.T's q·k and p·v): the chip side of the report's MAC share. DLZS shift-adds
+/// the integer GEMM.Q, KVGEN, SUFA.T's q·k and p·v): the chip side of the report's MAC share. DLZS shift-adds
 /// (the prediction, work the chip adds) and vector ops are not.
 fn is_model_mac(instr: &Instr) -> bool {
     matches!(
         instr,
-        Instr::Gemm { .. } | Instr::Kvgen { .. } | Instr::SufaT { .. }
+        Instr::Gemm { .. } | Instr::GemmQ { .. } | Instr::Kvgen { .. } | Instr::SufaT { .. }
     )
 }
