@@ -3,21 +3,22 @@
 //! Per (batch, head, query block), by schedule:
 //! - `cct` (`predict.rs`): per key tile j: LD K̂ tile → DLZS.S → (VEC.ADD the causal table on
 //!   diagonal tiles, the op's mask on every tile) → SADS top-(k/Tc) with radius → RASS →
-//!   GATHER K and V rows → SUFA.T sorted; then SUFA.SYNC over the block's tiles and ST.
+//!   GATHER K and V rows → SUFA.T sorted, merged into the block's running partials; then
+//!   SUFA.SYNC (divide) and ST.
 //! - `staged` (`staged.rs`): per K̂ tile: LD → DLZS.S → (masks) → ST into the Â spill; then
 //!   per chunk of query rows: LD Â back → whole-row SADS → per list of selected keys (the whole
 //!   selection, or sub-lists of a long row): RASS → GATHER → SUFA.T fa2; A (the partials) to
 //!   DRAM and back → SUFA.SYNC over the lists → ST.
 //! - `dense` (`dense.rs`): per key tile: LD K, V and the slot table (or, with a mask, the mask
-//!   tile, whose SADS over all columns lists exactly the unmasked keys) → SUFA.T fa2;
-//!   SUFA.SYNC; ST.
+//!   tile, whose SADS over all columns lists exactly the unmasked keys) → SUFA.T fa2 into the
+//!   running partials; SUFA.SYNC; ST.
 //!
 //! Every block first loads Q and multiplies it by the op's scale (VEC.AFFINE). Causal
 //! attention is top-left aligned (key j is visible to query i when j ≤ i): blocks skip the key
 //! tiles entirely in their future; the last tile of a row may be partial. At keep ratio 1
-//! every visible key is selected, so all schedules compute exact attention. When a block's
-//! partials do not fit on chip they are spilled per tile and merged in row chunks
-//! ([`Merge::Spill`], `merge.rs`).
+//! every visible key is selected, so all schedules compute exact attention. A block's tiles
+//! merge into one running partial per row (`SUFA.T acc=true` after the first tile), so its
+//! on-chip state does not grow with `Tc` (`merge.rs`).
 //!
 //! Ablations (`Layer::ablate`, predicting schedules) swap one mechanism for its baseline on
 //! the same hardware model: `dlzs` — `GEMM` (trans_b) of the scaled Q by the K̂ tile on the
@@ -43,7 +44,7 @@ use sofa_ir::dialect::attn::KvGenPlan;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, DramAddr, Engine, Instr, SramRef};
 
-use super::buffers::{elem, fit, score_dt, Merge, StagedPlan, F32};
+use super::buffers::{elem, fit, score_dt, StagedPlan, F32};
 use super::dram::DramLayout;
 use super::sram::{Buf, SramLayout};
 use super::sync::{segment_begin, segment_end, Chan, Sems, RESERVED};
@@ -86,14 +87,11 @@ pub fn emit_segment(
         l: layer,
         sram: f.sram,
         sems,
-        merge: f.merge,
-        depth: f.depth,
         staged: f.staged,
         dram,
         out,
         seq: BTreeMap::new(),
         spills,
-        pending_parts: Vec::new(),
         final_st: None,
         kv_head: None,
         bias_rows: super::buffers::listed_cap(layer, f.rows_cap),
@@ -330,8 +328,6 @@ struct Spills {
     ahat: u64,
     /// Staged A: the partials of a row chunk's lists, `(d+2)` f32 per row.
     a: u64,
-    /// Spilled SU-FA partials of a block: `Tc × rows × (d+2)` f32.
-    parts: u64,
 }
 
 impl Spills {
@@ -358,16 +354,6 @@ impl Spills {
                     ".spill.a",
                     DType::F32,
                     vec![p.part_rows(l), l.shape.head_dim + 2],
-                )
-                .ok_or_else(overflow)?;
-        }
-        if matches!(f.merge, Merge::Spill { .. }) {
-            s.parts = dram
-                .scratch(
-                    &l.name,
-                    ".spill.parts",
-                    DType::F32,
-                    vec![l.plan.tc, rows, l.shape.head_dim + 2],
                 )
                 .ok_or_else(overflow)?;
         }
@@ -406,8 +392,6 @@ struct Emitter<'a> {
     l: &'a Layer,
     sram: SramLayout,
     sems: Sems,
-    merge: Merge,
-    depth: u32,
     /// The staged schedule's geometry.
     staged: Option<StagedPlan>,
     dram: &'a mut DramLayout,
@@ -415,9 +399,6 @@ struct Emitter<'a> {
     /// Items produced so far per channel (picks the ring entry).
     seq: BTreeMap<Chan, u64>,
     spills: Spills,
-    /// Spilled-partials mode: tiles whose partials SUFA.T wrote but DMA has not stored yet
-    /// (tile index, Part ring entry).
-    pending_parts: Vec<(u64, u64)>,
     /// The segment's last `ST`, emitted after the closing handshakes.
     final_st: Option<Instr>,
     /// On-demand K/V: the KV head whose weights are loaded.
@@ -475,13 +456,13 @@ impl Emitter<'_> {
         let predicts = self.l.plan.schedule != Schedule::Dense;
         self.load_head_weights(g)?;
         let qs = self.load_q(g, predicts)?;
-        let tiles = match self.l.plan.schedule {
+        match self.l.plan.schedule {
             Schedule::Dense => self.dense_tiles(g, qs)?,
             Schedule::Cct => self.cct_tiles(g, qs)?,
             // Staged merges and stores per row chunk.
             Schedule::Staged => return self.staged(g, qs, last),
-        };
-        self.finish(g, tiles, last)
+        }
+        self.finish(g, last)
     }
 
     /// LD Q, scale it; returns the ring entry of the scaled Q.

@@ -2,12 +2,9 @@
 //! query-row block that fits.
 //!
 //! Element sizes follow the layer's activation type (`Layer::dt`) and its score type
-//! ([`score_dt`]). SUFA.SYNC merges every tile's partials of a row at once, so either all
-//! `Tc × rows × (d+2)` f32 partials of a block stay on chip ([`Merge::OnChip`]), or each tile's
-//! partials are spilled to DRAM as SUFA.T produces them and reloaded per chunk of rows, every
-//! tile of the chunk together ([`Merge::Spill`]) — which frees the query block from `Tc`. The
-//! search halves the rows until something fits, trying ring depth 2 then 1, on-chip first.
-//! The `staged` schedule sizes its own buffers ([`staged`]).
+//! ([`score_dt`]). A block keeps one running partial `rows × (d+2)` f32 whatever its `Tc`
+//! (`SUFA.T acc`). The search halves the rows until something fits, trying ring depth 2 then
+//! 1. The `staged` schedule sizes its own buffers ([`staged`]).
 
 mod staged;
 
@@ -78,31 +75,11 @@ pub fn max_sel(l: &Layer) -> u64 {
     }
 }
 
-/// How a block's tile partials reach SUFA.SYNC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Merge {
-    /// All tiles' partials of the block on chip; one SYNC per block.
-    OnChip,
-    /// Each tile's partials spilled to DRAM; reloaded and merged in row chunks. The reload
-    /// buffer holds `Tc × chunk` rows of partials, so a block with fewer tiles (causal) merges
-    /// more rows at a time, up to `out_rows` (the output buffer) ([`chunk_rows`]).
-    Spill { chunk: u64, out_rows: u64 },
-}
-
-/// Rows merged per SUFA.SYNC of a `rows`-row block with `tiles` key tiles under spilled
-/// partials (`chunk`, `out_rows` from [`Merge::Spill`]).
-pub fn chunk_rows(l: &Layer, chunk: u64, out_rows: u64, rows: u64, tiles: u64) -> u64 {
-    (l.plan.tc * chunk / tiles.max(1))
-        .min(out_rows)
-        .clamp(1, rows.max(1))
-}
-
-/// The chosen layout: row cap, ring depth, merge mode, placement, channels (→ ring depth,
-/// 0 = event only).
+/// The chosen layout: row cap, ring depth, placement, channels (→ ring depth, 0 = event
+/// only).
 pub struct Fit {
     pub rows_cap: u64,
     pub depth: u32,
-    pub merge: Merge,
     pub sram: SramLayout,
     pub chans: BTreeMap<Chan, u32>,
     /// The `staged` schedule's geometry (`None` for the others).
@@ -120,12 +97,10 @@ fn masked(l: &Layer) -> bool {
 /// before its last reader is done:
 /// - the Q buffers: a block's Q is loaded after the previous block's output `ST`, which waits
 ///   for everything that read the previous Q (so they are single buffers);
-/// - reloaded partial chunks: chunk i+1 (one ahead) is loaded after chunk i−1's output `ST`,
-///   which follows the SYNC that read its ring entry;
 /// - the `staged` flow, which passes every stage through DMA in program order — except the
 ///   sub-lists of one row chunk (RASS → GATHER → SUFA.T per list), whose order, slots and
 ///   gathered rows are rings with credits.
-pub fn channels(l: &Layer, depth: u32, merge: Merge) -> BTreeMap<Chan, u32> {
+pub fn channels(l: &Layer, depth: u32) -> BTreeMap<Chan, u32> {
     let mut list = vec![Chan::Out];
     match l.plan.schedule {
         Schedule::Dense => {
@@ -156,9 +131,6 @@ pub fn channels(l: &Layer, depth: u32, merge: Merge) -> BTreeMap<Chan, u32> {
         }
         Schedule::Dense => {}
     }
-    if matches!(merge, Merge::Spill { .. }) {
-        list.push(Chan::PartSt);
-    }
     if l.plan.kv_gen.is_some() {
         // The Kv ring (GX, GK, GV) is filled by DMA and KVGEN, freed by SU-FA.
         list.extend([Chan::KvX, Chan::KvDone]);
@@ -179,20 +151,11 @@ pub fn channels(l: &Layer, depth: u32, merge: Merge) -> BTreeMap<Chan, u32> {
     if l.plan.schedule != Schedule::Dense {
         events.push(Chan::QDlzs);
     }
-    if matches!(merge, Merge::Spill { .. }) {
-        events.push(Chan::PartLd);
-    }
     chans.extend(events.into_iter().map(|c| (c, 0)));
     chans
 }
 
-fn requests(
-    l: &Layer,
-    rows: u64,
-    depth: u32,
-    merge: Merge,
-    plan: Option<StagedPlan>,
-) -> Vec<Request> {
+fn requests(l: &Layer, rows: u64, depth: u32, plan: Option<StagedPlan>) -> Vec<Request> {
     let mut size: BTreeMap<Buf, u64> = BTreeMap::new();
     let mut need = |b: Buf, bytes: u64| {
         size.insert(b, bytes);
@@ -206,18 +169,11 @@ fn requests(
     );
     need(Buf::Q, r * d * act);
     need(Buf::QScaled, r * d * act);
-    let part_row = (d + 2) * F32;
-    match merge {
-        Merge::OnChip => {
-            need(Buf::Part, l.plan.tc * r * part_row);
-            need(Buf::Out, r * d * act);
-        }
-        Merge::Spill { chunk, out_rows } => {
-            need(Buf::Part, r * part_row);
-            need(Buf::PartChunk, l.plan.tc * chunk * part_row);
-            need(Buf::Out, out_rows * d * act);
-        }
+    if l.plan.schedule != Schedule::Staged {
+        // The block's running partials (staged sizes its lists' partials itself).
+        need(Buf::Part, r * (d + 2) * F32);
     }
+    need(Buf::Out, r * d * act);
     match l.plan.schedule {
         Schedule::Dense => {
             need(Buf::DenseK, bc * d * act);
@@ -284,8 +240,8 @@ fn requests(
             };
             let (depth, spaces) = match buf {
                 Buf::Q | Buf::QScaled => (1, TOKEN_FIRST),
-                Buf::Part if merge == Merge::OnChip => (1, TOKEN_FIRST),
-                Buf::Out | Buf::Part | Buf::PartChunk => (ring, TOKEN_FIRST),
+                Buf::Part if !staged => (1, TOKEN_FIRST),
+                Buf::Out | Buf::Part => (ring, TOKEN_FIRST),
                 Buf::Top | Buf::Bk | Buf::Bv => (1, TEMP_FIRST),
                 // Loaded once per KV head, after the previous block's output ST.
                 Buf::Wk | Buf::Wv => (1, WEIGHT_FIRST),
@@ -305,14 +261,8 @@ fn requests(
 }
 
 /// Place the requests, largest first.
-fn place(
-    hw: &HwConfig,
-    l: &Layer,
-    rows: u64,
-    depth: u32,
-    merge: Merge,
-) -> Result<Fit, ResourceError> {
-    place_with(hw, l, rows, depth, merge, None)
+fn place(hw: &HwConfig, l: &Layer, rows: u64, depth: u32) -> Result<Fit, ResourceError> {
+    place_with(hw, l, rows, depth, None)
 }
 
 /// [`place`] with the staged plan, if any.
@@ -321,139 +271,73 @@ fn place_with(
     l: &Layer,
     rows: u64,
     depth: u32,
-    merge: Merge,
     plan: Option<StagedPlan>,
 ) -> Result<Fit, ResourceError> {
-    let mut reqs = requests(l, rows, depth, merge, plan);
+    let mut reqs = requests(l, rows, depth, plan);
     reqs.sort_by_key(|r| std::cmp::Reverse(r.bytes * u64::from(r.depth)));
     let sram = SramLayout::allocate(hw, &reqs)?;
     Ok(Fit {
         rows_cap: rows,
         depth,
-        merge,
         sram,
-        chans: channels(l, depth, merge),
+        chans: channels(l, depth),
         staged: plan,
     })
 }
 
-/// Every layout that fits `rows`-row blocks: on chip, then (when allowed) spilled partials
-/// with halving chunks; for each, ring depth 2 before 1.
-fn fits_for_rows(hw: &HwConfig, l: &Layer, rows: u64, spill: bool) -> (Vec<Fit>, String) {
-    let mut merges = vec![Merge::OnChip];
-    if spill {
-        let mut chunk = rows;
-        loop {
-            // Output rows for the chunks of blocks with fewer tiles, or just `chunk`.
-            let grown = rows.min(l.plan.tc * chunk);
-            merges.push(Merge::Spill {
-                chunk,
-                out_rows: grown,
-            });
-            if grown > chunk {
-                merges.push(Merge::Spill {
-                    chunk,
-                    out_rows: chunk,
-                });
-            }
-            if chunk == 1 {
-                break;
-            }
-            chunk = chunk.div_ceil(2);
-        }
-    }
-    let mut fits = Vec::new();
-    let mut last = String::new();
-    for merge in merges {
-        for depth in [2, 1] {
-            match place(hw, l, rows, depth, merge) {
-                Ok(f) => {
-                    fits.push(f);
-                    break;
-                }
-                Err(e) => last = e.to_string(),
-            }
-        }
-    }
-    (fits, last)
+/// The layout of `rows`-row blocks with the deepest rings that fit (2, else 1).
+fn fit_rows(hw: &HwConfig, l: &Layer, rows: u64) -> Result<Fit, ResourceError> {
+    place(hw, l, rows, 2).or_else(|_| place(hw, l, rows, 1))
 }
 
-/// Instructions of one head under `f` (the emitter's per-block, per-tile and per-merge
-/// sequences with their semaphores; masks left out; staged: [`StagedPlan::estimate`]): what
-/// [`fit`] minimises.
+/// Instructions of one head under `f` (the emitter's per-block and per-tile sequences with
+/// their semaphores; masks left out; staged: [`StagedPlan::estimate`]).
 pub fn estimate(l: &Layer, f: &Fit) -> u64 {
     if let Some(p) = &f.staged {
         return p.estimate(l);
     }
     const BLOCK: u64 = 12;
     const MERGE: u64 = 9;
-    const SPILL_TILE: u64 = 5;
     let tile = match l.plan.schedule {
         Schedule::Dense => 8,
         Schedule::Cct | Schedule::Staged => 31,
     };
     let rows_cap = l.plan.q_block.min(f.rows_cap).max(1);
-    let mut total = 0u64;
-    for b in l.shape.query_blocks(rows_cap) {
-        let tiles = b.tiles(l.bc());
-        total += BLOCK
-            + match f.merge {
-                Merge::OnChip => tiles * tile + MERGE,
-                Merge::Spill { chunk, out_rows } => {
-                    let merges = b
-                        .rows
-                        .div_ceil(chunk_rows(l, chunk, out_rows, b.rows, tiles));
-                    tiles * (tile + SPILL_TILE) + merges * MERGE
-                }
-            };
-    }
-    total
+    l.shape
+        .query_blocks(rows_cap)
+        .map(|b| BLOCK + b.tiles(l.bc()) * tile + MERGE)
+        .sum()
 }
 
-/// The layout with the fewest instructions ([`estimate`]) among the row blocks (halving from
-/// the layer's query block), merge modes and ring depths that fit; ties keep the earlier
-/// (larger rows, on chip, deeper rings). Spilled partials are an option for multi-tile layers.
-/// `staged` searches its own plans ([`staged::fit`]).
+/// The largest row block (halving from the layer's query block) whose buffers fit, with the
+/// deepest rings that fit it. `staged` searches its own plans ([`staged::fit`]).
 pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
     if l.plan.schedule == Schedule::Staged {
         return staged::fit(hw, l);
     }
-    let spill = l.plan.tc > 1;
-    let mut best: Option<(u64, Fit)> = None;
-    let mut last = String::new();
     let mut rows = l.plan.q_block.max(1);
     loop {
-        let (fits, e) = fits_for_rows(hw, l, rows, spill);
-        if fits.is_empty() {
-            last = e;
-        }
-        for f in fits {
-            let cost = estimate(l, &f);
-            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-                best = Some((cost, f));
+        match fit_rows(hw, l, rows) {
+            Ok(f) => return Ok(f),
+            Err(e) if rows == 1 => {
+                return Err(LowerError::Op {
+                    op: "attention".into(),
+                    loc: l.name.clone(),
+                    message: format!(
+                        "the attention buffers do not fit on chip even with 1-row blocks: {e}"
+                    ),
+                })
             }
+            Err(_) => rows = rows.div_ceil(2),
         }
-        // Once full blocks fit on chip, smaller blocks only add instructions.
-        let full_on_chip = best
-            .as_ref()
-            .is_some_and(|(_, f)| f.merge == Merge::OnChip && f.rows_cap == l.plan.q_block);
-        if rows == 1 || full_on_chip {
-            break;
-        }
-        rows = rows.div_ceil(2);
     }
-    best.map(|(_, f)| f).ok_or_else(|| LowerError::Op {
-        op: "attention".into(),
-        loc: l.name.clone(),
-        message: format!("the attention buffers do not fit on chip even with 1-row blocks: {last}"),
-    })
 }
 
 /// For a layer without a given tile count: keep the default `Tc` when its buffers fit full
-/// query blocks on chip, otherwise take the power-of-two `Tc` (up to 64) whose best layout
-/// has the fewest instructions ([`estimate`]; ties: the smaller `Tc`), which keeps
-/// paper-scale programs as short as the ISA allows. A masked op is sized with its mask (the
-/// plan is made before the mask has its DRAM address).
+/// query blocks, otherwise take the power-of-two `Tc` (up to 64) whose layout has the fewest
+/// instructions ([`estimate`]; ties: the smaller `Tc`), which keeps paper-scale programs as
+/// short as the ISA allows. A masked op is sized with its mask (the plan is made before the
+/// mask has its DRAM address).
 pub fn default_tiles(hw: &HwConfig, l: &mut Layer) {
     if l.plan.tc_fixed {
         return;
@@ -468,7 +352,7 @@ pub fn default_tiles(hw: &HwConfig, l: &mut Layer) {
     };
     let default = with(l.plan.tc);
     if let Some((_, f)) = &default {
-        if f.merge == Merge::OnChip && f.rows_cap == l.plan.q_block {
+        if f.rows_cap == l.plan.q_block {
             return;
         }
     }

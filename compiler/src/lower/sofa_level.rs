@@ -18,9 +18,7 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::SramSpace;
 use sofa_ir::{Module, Op};
 
-use super::buffers::{
-    chunk_rows, elem, exact, fit, gathered, score_dt, Fit, Merge, StagedPlan, F32, U32,
-};
+use super::buffers::{elem, exact, fit, gathered, score_dt, Fit, StagedPlan, F32, U32};
 use super::sram::Buf;
 use super::{loc_text, plan_layer, Layer, LowerDefaults, LowerError, MaskRef};
 use sofa_ir::dialect::attn::Schedule;
@@ -335,34 +333,17 @@ impl Ctx<'_> {
     /// The tile loop and the merge of a cct or dense block.
     fn tiled_block(&self) -> Vec<Step> {
         let l = self.l;
-        let prb = (l.shape.head_dim + 2) * F32;
-        let mut tile = if l.plan.schedule == Schedule::Dense {
+        let tile = if l.plan.schedule == Schedule::Dense {
             self.dense_tile()
         } else {
             self.cct_tile()
         };
-        let spill = match self.f.merge {
-            Merge::Spill { chunk, out_rows } => Some((chunk, out_rows)),
-            Merge::OnChip => None,
-        };
-        if spill.is_some() {
-            tile.push(store(Buf::Part, "parts_spill", self.rows, prb));
-        }
         let mut v = self.load_q();
         v.push(
             Step::looped("k_tile", l.shape.seq_k, l.bc(), l.shape.causal, tile)
                 .windowed(l.shape.window),
         );
-        match spill {
-            None => v.extend(self.sync_store(Buf::Part, self.rows)),
-            Some((chunk, out_rows)) => {
-                let tiles = self.tiles();
-                let per = chunk_rows(l, chunk, out_rows, self.rows, tiles);
-                let mut body = vec![load(Buf::PartChunk, "parts_spill", tiles, per * prb)];
-                body.extend(self.sync_store(Buf::PartChunk, per));
-                v.push(Step::looped("row_chunk", self.rows, per, false, body));
-            }
-        }
+        v.extend(self.sync_store(Buf::Part, self.rows));
         v
     }
 
@@ -530,6 +511,6 @@ mod tests {
         assert_eq!(buf_name(Buf::GK), "g_k");
         assert_eq!(buf_name(Buf::AHat), "a_hat");
         assert_eq!(buf_name(Buf::Q), "q");
-        assert_eq!(buf_name(Buf::PartChunk), "part_chunk");
+        assert_eq!(buf_name(Buf::DenseSlot), "dense_slot");
     }
 }

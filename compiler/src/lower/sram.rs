@@ -47,10 +47,8 @@ pub enum Buf {
     GK,
     /// Gathered V rows.
     GV,
-    /// SU-FA partials of every tile of a block (one tile's when partials are spilled).
+    /// SU-FA partials: a block's running ones (staged: its lists').
     Part,
-    /// Spilled partials reloaded for a chunk of rows, every tile of the block.
-    PartChunk,
     /// The output block.
     Out,
     /// On-demand K/V: the token rows X of a key tile (DLZS.K's input for K̂).

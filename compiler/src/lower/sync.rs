@@ -113,10 +113,6 @@ pub enum Chan {
     Slot,
     /// Gathered K/V rows: dma → sufa.
     Kv,
-    /// Spilled partials: a tile's partials ready for the DRAM spill: sufa → dma.
-    PartSt,
-    /// Spilled partials: a row chunk of every tile's partials reloaded: dma → sufa.
-    PartLd,
     /// Output block: sufa → dma.
     Out,
     /// Staged: Â ready for the DRAM spill: dlzs → dma.
@@ -155,8 +151,6 @@ impl Chan {
             Chan::Order => (Ctrl, Dma, true),
             Chan::Slot => (Ctrl, Sufa, true),
             Chan::Kv => (Dma, Sufa, true),
-            Chan::PartSt => (Sufa, Dma, true),
-            Chan::PartLd => (Dma, Sufa, true),
             Chan::Out => (Sufa, Dma, true),
             Chan::SpillA => (Dlzs, Dma, false),
             Chan::SpillAMasked => (Vec, Dma, false),

@@ -45,9 +45,11 @@
 //!   `{dst = "g_k", idx = "order", from = "k", rows = 100 : i64}`
 //! - `sofa.kvgen` — on-demand K or V rows from gathered token rows:
 //!   `{dst = "g_k", src = "g_x", weight = "wk"}`
-//! - `sofa.sufa_tile` — one tile's SU-FA partials; `mode = "sorted"` or `"fa2"`:
+//! - `sofa.sufa_tile` — one tile's SU-FA partials; `mode = "sorted"` or `"fa2"`. Inside a
+//!   `k_tile` loop the first iteration writes `dst` and every later one merges into it (the
+//!   block's running partials):
 //!   `{dst = "part", q = "q_scaled", k = "g_k", v = "g_v", slot = "slot", mode = "sorted"}`
-//! - `sofa.sufa_sync` — merge the partials into output rows: `{dst = "out", part = "part"}`
+//! - `sofa.sufa_sync` — divide the partials into output rows: `{dst = "out", part = "part"}`
 //!
 //! ## Invariants checked here
 //!

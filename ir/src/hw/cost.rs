@@ -147,23 +147,27 @@ fn sufa_rates(hw: &HwConfig, d: u64) -> Result<(u64, u64), CostError> {
     Ok((vec_pass.max(exp), vec_pass))
 }
 
-fn sufa_tile(
-    hw: &HwConfig,
+/// The operands of one SUFA.T that its cycles depend on.
+struct SufaTile {
     rows: u64,
     sel: u64,
     d: u64,
     mode: SufaMode,
-    rescales: u64,
-) -> Result<Cycles, CostError> {
-    let (per_key, vec_pass) = sufa_rates(hw, d)?;
-    let groups = ceil_div(rows, hw.sufa.rows.into(), "sufa.rows")?;
-    let keys = mul(sel, per_key, "SUFA.T")?;
-    let per_group = match mode {
+    acc: bool,
+}
+
+fn sufa_tile(hw: &HwConfig, t: SufaTile, rescales: u64) -> Result<Cycles, CostError> {
+    let (per_key, vec_pass) = sufa_rates(hw, t.d)?;
+    let groups = ceil_div(t.rows, hw.sufa.rows.into(), "sufa.rows")?;
+    let keys = mul(t.sel, per_key, "SUFA.T")?;
+    let per_group = match t.mode {
         // Two mode-1 compares fix the tile max (max assurance); no rescale afterwards.
         SufaMode::Sorted => add(keys, 2, "SUFA.T")?,
         // A max scan over the tile's scores, then one rescale of o.
-        SufaMode::Fa2 => add(add(keys, sel, "SUFA.T")?, vec_pass, "SUFA.T")?,
+        SufaMode::Fa2 => add(add(keys, t.sel, "SUFA.T")?, vec_pass, "SUFA.T")?,
     };
+    // Merging into the running partials rescales the running o once at the tile switch.
+    let per_group = add(per_group, u64::from(t.acc) * vec_pass, "SUFA.T")?;
     let body = mul(groups, per_group, "SUFA.T")?;
     let fixups = mul(rescales, vec_pass, "SUFA.T")?;
     add(add(body, fixups, "SUFA.T")?, per_key, "SUFA.T")
@@ -271,13 +275,21 @@ impl Instr {
                 kvpe(hw, rows_or((*max_rows).into()), (*n).into(), (*k).into())
             }
             Instr::SufaT {
-                rows, sel, d, mode, ..
+                rows,
+                sel,
+                d,
+                mode,
+                acc,
+                ..
             } => sufa_tile(
                 hw,
-                (*rows).into(),
-                (*sel).into(),
-                (*d).into(),
-                *mode,
+                SufaTile {
+                    rows: (*rows).into(),
+                    sel: (*sel).into(),
+                    d: (*d).into(),
+                    mode: *mode,
+                    acc: *acc,
+                },
                 dy.rescales,
             ),
             Instr::SufaSync { rows, tiles, d, .. } => {
@@ -356,8 +368,8 @@ impl Instr {
             Instr::Rass { reuse: true, .. } => "ceil(rows/block.query_rows)*sel + n + unique, unique <= min(n, rows*sel)",
             Instr::Rass { reuse: false, .. } => "rows*sel",
             Instr::Kvgen { .. } => "ceil(count/kvpe.rows) * ceil(n/kvpe.cols) * k + kvpe.rows + kvpe.cols, count <= max_rows",
-            Instr::SufaT { mode: SufaMode::Sorted, .. } => "ceil(rows/sufa.rows) * (sel*key + 2) + rescales*ceil(d/(sufa.cols/2)) + key, key = max(ceil(d/(sufa.cols/2)), ceil(sufa.rows/sufa.exp_units))",
-            Instr::SufaT { mode: SufaMode::Fa2, .. } => "ceil(rows/sufa.rows) * (sel*key + sel + ceil(d/(sufa.cols/2))) + key, key = max(ceil(d/(sufa.cols/2)), ceil(sufa.rows/sufa.exp_units))",
+            Instr::SufaT { mode: SufaMode::Sorted, .. } => "ceil(rows/sufa.rows) * (sel*key + 2 + acc*ceil(d/(sufa.cols/2))) + rescales*ceil(d/(sufa.cols/2)) + key, key = max(ceil(d/(sufa.cols/2)), ceil(sufa.rows/sufa.exp_units))",
+            Instr::SufaT { mode: SufaMode::Fa2, .. } => "ceil(rows/sufa.rows) * (sel*key + sel + (1+acc)*ceil(d/(sufa.cols/2))) + key, key = max(ceil(d/(sufa.cols/2)), ceil(sufa.rows/sufa.exp_units))",
             Instr::SufaSync { .. } => "ceil(rows/sufa.rows) * (tiles*(ceil(d/(sufa.cols/2)) + ceil(sufa.rows/sufa.exp_units)) + ceil(d*sufa.rows/sufa.div_units)) + ceil(d/(sufa.cols/2))",
             Instr::Gemm { .. } | Instr::GemmQ { .. } => "ceil(m/kvpe.rows) * ceil(n/kvpe.cols) * k + kvpe.rows + kvpe.cols",
             Instr::VecMinMax { .. } => "ceil(rows*cols/vector.lanes) + ceil(log2 vector.lanes)",

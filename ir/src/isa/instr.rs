@@ -172,9 +172,9 @@ isa! {
     /// On-demand K or V rows: `dst[i] (+)= x[i] · W` for the rows of an index list.
     Kvgen = 0x30, "KVGEN", [Engine::Kvpe],
         { dst: SramRef, x: SramRef, w: SramRef, list: SramRef, max_rows: u32, k: u32, n: u16, acc: bool, dt: DType };
-    /// SU-FA over one key tile: per-row partial (m, l, o).
+    /// SU-FA over one key tile: per-row partial (m, l, o), or (`acc`) merged into `dst`'s.
     SufaT = 0x31, "SUFA.T", [Engine::Sufa],
-        { dst: SramRef, q: SramRef, k: SramRef, v: SramRef, slot: SramRef, rows: u16, sel: u16, d: u16, slots: u16, mode: SufaMode, dt: DType };
+        { dst: SramRef, q: SramRef, k: SramRef, v: SramRef, slot: SramRef, rows: u16, sel: u16, d: u16, slots: u16, mode: SufaMode, acc: bool, dt: DType };
     /// SU-FA tile synchronisation: merge the tiles' partials and divide.
     SufaSync = 0x32, "SUFA.SYNC", [Engine::Sufa],
         { dst: SramRef, part: SramRef, rows: u16, tiles: u16, d: u16, dt: DType };

@@ -335,10 +335,18 @@ impl Instr {
                 d,
                 slots,
                 mode: _,
+                acc,
                 dt,
             } => {
                 let d = u64::from(*d);
-                o.mat("dst", W, *dst, (*rows).into(), d + 2, DType::F32)?;
+                o.mat(
+                    "dst",
+                    out_access(*acc),
+                    *dst,
+                    (*rows).into(),
+                    d + 2,
+                    DType::F32,
+                )?;
                 o.mat("q", R, *q, (*rows).into(), d, *dt)?;
                 o.mat("k", R, *k, (*slots).into(), d, *dt)?;
                 o.mat("v", R, *v, (*slots).into(), d, *dt)?;

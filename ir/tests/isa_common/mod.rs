@@ -339,6 +339,7 @@ pub fn instrs() -> Vec<Instr> {
             d: 16,
             slots: 31,
             mode: SufaMode::Fa2,
+            acc: true,
             dt: DType::F16,
         },
         Instr::SufaSync {

@@ -16,8 +16,8 @@ use crate::lower::sync::Chan;
 use crate::lower::LowerError;
 
 impl Emitter<'_> {
-    /// The dense key tiles of a block; returns the tile count.
-    pub(super) fn dense_tiles(&mut self, g: &BlockGeo, qs: u64) -> Result<u64, LowerError> {
+    /// The dense key tiles of a block.
+    pub(super) fn dense_tiles(&mut self, g: &BlockGeo, qs: u64) -> Result<(), LowerError> {
         let tiles = self.tiles(g);
         let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
         self.sems.take(Chan::QSufa, self.out);
@@ -48,7 +48,7 @@ impl Emitter<'_> {
             };
             self.sems.take(Chan::DenseKv, self.out);
             let w16: u16 = self.n(w, "tile width")?;
-            let dst = self.part_dst(g, j as u64);
+            let (dst, acc) = self.part_dst(j as u64);
             self.out.push(Instr::SufaT {
                 dst,
                 q: self.sram.at(Buf::QScaled, qs),
@@ -60,15 +60,15 @@ impl Emitter<'_> {
                 d: self.n(self.l.shape.head_dim, "d")?,
                 slots: w16,
                 mode: SufaMode::Fa2,
+                acc,
                 dt: self.l.shape.dt,
             });
             self.sems.release(Chan::DenseKv, self.out);
             if table_slots.is_none() {
                 self.sems.release(Chan::DenseIdx, self.out);
             }
-            self.part_written(g)?;
         }
-        Ok(tiles.len() as u64)
+        Ok(())
     }
 
     /// DMA (inside the DenseKv item): LD the constant slot table of the tile.

@@ -22,8 +22,8 @@ pub(super) struct Pick {
 }
 
 impl Emitter<'_> {
-    /// The `cct` key tiles of a block; returns the tile count.
-    pub(super) fn cct_tiles(&mut self, g: &BlockGeo, qs: u64) -> Result<u64, LowerError> {
+    /// The `cct` key tiles of a block.
+    pub(super) fn cct_tiles(&mut self, g: &BlockGeo, qs: u64) -> Result<(), LowerError> {
         let tiles = self.tiles(g);
         let per_tile = self.l.budget(g.keys()).div_ceil(tiles.len().max(1) as u64);
         let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
@@ -65,7 +65,7 @@ impl Emitter<'_> {
             };
             self.select_and_attend(g, qs, ca, masked, pick)?;
         }
-        Ok(tiles.len() as u64)
+        Ok(())
     }
 
     /// DLZS.S of `w` keys (K̂ at `kt`, first predicted from XTile entry `x` when K/V are
@@ -193,7 +193,7 @@ impl Emitter<'_> {
             kv
         };
         self.sems.take(Chan::Slot, self.out);
-        let dst = self.part_dst(g, p.tile);
+        let (dst, acc) = self.part_dst(p.tile);
         self.out.push(Instr::SufaT {
             dst,
             q: self.sram.at(Buf::QScaled, qs),
@@ -205,11 +205,12 @@ impl Emitter<'_> {
             d: self.n(self.l.shape.head_dim, "d")?,
             slots: self.n(listed, "gathered rows")?,
             mode: p.mode,
+            acc,
             dt: self.l.shape.dt,
         });
         self.sems.release(Chan::Kv, self.out);
         self.sems.release(Chan::Slot, self.out);
-        self.part_written(g)
+        Ok(())
     }
 
     /// Control: RASS over the SADS indices at `idx` (`rows × sel` of an `n`-key list) into

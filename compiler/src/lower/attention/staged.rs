@@ -247,6 +247,7 @@ impl Emitter<'_> {
             d: self.n(self.l.shape.head_dim, "d")?,
             slots: self.n(listed, "gathered rows")?,
             mode: SufaMode::Fa2,
+            acc: false,
             dt: self.l.shape.dt,
         });
         self.sems.release(Chan::Kv, self.out);

@@ -11,7 +11,7 @@
 
 use sofa_ir::hw::HwConfig;
 
-use super::{elem, gathered, max_sel, place_with, score_dt, Fit, Merge, F32, U32};
+use super::{elem, gathered, max_sel, place_with, score_dt, Fit, F32, U32};
 use crate::lower::sram::Buf;
 use crate::lower::{Layer, LowerError};
 
@@ -168,7 +168,7 @@ pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
                 };
                 let placed = [2, 1]
                     .into_iter()
-                    .map(|depth| place_with(hw, l, block_rows, depth, Merge::OnChip, Some(plan)))
+                    .map(|depth| place_with(hw, l, block_rows, depth, Some(plan)))
                     .find_map(|r| r.map_err(|e| last = e.to_string()).ok());
                 if let Some(f) = placed {
                     let cost = plan.estimate(l);

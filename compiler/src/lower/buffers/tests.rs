@@ -20,7 +20,7 @@ fn layer(schedule: Schedule, seq: u64, d: u64, tc: u64, fixed: bool) -> Layer {
 fn small_layers_keep_full_blocks_on_chip() {
     let hw = HwConfig::default();
     let f = fit(&hw, &layer(Schedule::Cct, 300, 32, 3, true)).unwrap();
-    assert_eq!((f.rows_cap, f.merge), (128, Merge::OnChip));
+    assert_eq!(f.rows_cap, 128);
     // f32 activations and a mask double the element sizes, still full blocks.
     let mut l = layer(Schedule::Cct, 300, 32, 3, true);
     l.shape.dt = DType::F32;
@@ -29,48 +29,27 @@ fn small_layers_keep_full_blocks_on_chip() {
     assert_eq!(fit(&hw, &l).unwrap().rows_cap, 128);
 }
 
-/// The best on-chip layout: the largest row block whose partials fit.
-fn best_on_chip(hw: &HwConfig, l: &Layer) -> Fit {
-    let mut rows = l.plan.q_block;
-    loop {
-        for depth in [2, 1] {
-            if let Ok(f) = place(hw, l, rows, depth, Merge::OnChip) {
-                return f;
-            }
-        }
-        rows = rows.div_ceil(2);
-    }
-}
-
 #[test]
-fn long_rows_spill_partials_when_that_saves_instructions() {
+fn running_partials_do_not_grow_with_the_tile_count() {
     let hw = HwConfig::default();
-    // S = 4096, d = 128, 32 tiles: the 32 partial blocks of 130 f32 per row keep on-chip
-    // merging to 8-row blocks; spilled partials allow larger blocks and fewer instructions.
+    // S = 4096, d = 128: one running partial of 130 f32 per row of the block, whether the
+    // row has 32 tiles or 64.
     for schedule in [Schedule::Cct, Schedule::Dense] {
-        let l = layer(schedule, 4096, 128, 32, true);
-        let f = fit(&hw, &l).unwrap();
-        let Merge::Spill { chunk, out_rows } = f.merge else {
-            panic!("{schedule:?}: expected spilled partials, got {:?}", f.merge)
-        };
-        let on_chip = best_on_chip(&hw, &l);
-        assert_eq!(on_chip.rows_cap, 8, "{schedule:?}");
-        assert!(f.rows_cap > 8, "{schedule:?}: rows {}", f.rows_cap);
-        assert!(estimate(&l, &f) < estimate(&l, &on_chip), "{schedule:?}");
-        assert!(32 * chunk * 130 * 4 <= hw.sram.token_bytes);
-        assert!(out_rows >= chunk && out_rows <= f.rows_cap);
+        for tc in [32, 64] {
+            let l = layer(schedule, 4096, 128, tc, true);
+            let f = fit(&hw, &l).unwrap();
+            assert_eq!(
+                f.sram.at(Buf::Part, 1),
+                f.sram.at(Buf::Part, 0),
+                "one buffer"
+            );
+            let part = requests(&l, f.rows_cap, f.depth, None)
+                .into_iter()
+                .find(|r| r.buf == Buf::Part)
+                .unwrap();
+            assert_eq!(part.bytes, f.rows_cap * 130 * 4, "{schedule:?} Tc {tc}");
+        }
     }
-}
-
-#[test]
-fn blocks_with_fewer_tiles_merge_more_rows_at_once() {
-    let l = layer(Schedule::Cct, 4096, 128, 32, true);
-    // Room for 32 tiles x 2 rows: 2 rows of a full row of tiles, 8 rows of 8 tiles,
-    // capped by the output buffer and the block.
-    assert_eq!(chunk_rows(&l, 2, 64, 64, 32), 2);
-    assert_eq!(chunk_rows(&l, 2, 64, 64, 8), 8);
-    assert_eq!(chunk_rows(&l, 2, 4, 64, 8), 4);
-    assert_eq!(chunk_rows(&l, 2, 64, 16, 1), 16);
 }
 
 #[test]

@@ -185,7 +185,7 @@ pub fn staged_estimate(
         };
         t.gather(TensorClass::KX, rows, d * act, heads)?;
         t.gather(TensorClass::V, rows, d * act, heads)?;
-        t.sufa_tile(b.rows, k, d, true, heads)?;
+        t.sufa_tile(b.rows, k, d, (true, false), heads)?;
         t.dma(TensorClass::A, b.rows, part_row, heads, true)?;
         t.dma(TensorClass::A, b.rows, part_row, heads, false)?;
         t.sync(b.rows, 1, d, heads)?;

@@ -232,12 +232,14 @@ impl Tally<'_> {
         self.issue(&i, 2 * times)
     }
 
+    /// SUFA.T of one tile; `acc`: merged into the block's running partials (every tile
+    /// after a block's first).
     fn sufa_tile(
         &mut self,
         rows: u64,
         sel: u64,
         d: u64,
-        fa2: bool,
+        (fa2, acc): (bool, bool),
         times: u64,
     ) -> Result<(), ScheduleError> {
         let mode = if fa2 { SufaMode::Fa2 } else { SufaMode::Sorted };
@@ -252,6 +254,7 @@ impl Tally<'_> {
             d: narrow(d, "d")?,
             slots: narrow(sel, "sel")?,
             mode,
+            acc,
             dt: DType::F16,
         };
         self.issue(&i, times)
@@ -438,7 +441,8 @@ pub fn analytical_cost(
             Schedule::Cct => cct_block(&mut t, shape, b, bc, heads, abl, spill, preload)?,
             Schedule::Staged => staged_block(&mut t, shape, b, heads, abl, preload)?,
         }
-        t.sync(b.rows, tiles, d, heads)?;
+        // One running partial per row: SYNC only divides.
+        t.sync(b.rows, 1, d, heads)?;
         t.dma(TensorClass::O, b.rows, 2 * d, heads, true)?;
     }
     finish(t, sched)
@@ -481,14 +485,14 @@ fn dense_block(
     heads: u64,
     preload: bool,
 ) -> Result<(), ScheduleError> {
-    for width in tile_widths(b, bc) {
+    for (j, width) in tile_widths(b, bc).enumerate() {
         if preload {
             load_kv(t, s, width, heads)?;
         } else {
             t.dma(TensorClass::KX, width, s.hidden, heads, false)?;
             t.kvgen(width, s.hidden, s.head_dim, heads)?;
         }
-        t.sufa_tile(b.rows, width, s.head_dim, true, heads)?;
+        t.sufa_tile(b.rows, width, s.head_dim, (true, j > 0), heads)?;
     }
     Ok(())
 }
@@ -506,7 +510,7 @@ fn cct_block(
 ) -> Result<(), ScheduleError> {
     let d = s.head_dim;
     let per_tile = s.budget(b.keys()).div_ceil(b.tiles(bc).max(1));
-    for width in tile_widths(b, bc) {
+    for (j, width) in tile_widths(b, bc).enumerate() {
         if spill {
             t.dma(TensorClass::Khat, width, d, heads, false)?;
         } else {
@@ -531,7 +535,7 @@ fn cct_block(
             t.gather(TensorClass::KX, gen, s.hidden, heads)?;
             t.kvgen(gen, s.hidden, d, heads)?;
         }
-        t.sufa_tile(b.rows, sel, d, abl.sufa, heads)?;
+        t.sufa_tile(b.rows, sel, d, (abl.sufa, j > 0), heads)?;
     }
     if abl.sads {
         let k = s.budget(b.keys());
@@ -567,7 +571,7 @@ fn staged_block(
         t.gather(TensorClass::KX, gen, s.hidden, heads)?;
         t.kvgen(gen, s.hidden, d, heads)?;
     }
-    t.sufa_tile(b.rows, k, d, true, heads)?;
+    t.sufa_tile(b.rows, k, d, (true, false), heads)?;
     // A (16-bit scores of the selected keys) is stored, then read back for softmax and A·V.
     t.dma(TensorClass::A, b.rows, 2 * k, heads, true)?;
     t.dma(TensorClass::A, b.rows, 2 * k, heads, false)

@@ -133,7 +133,7 @@ fn kvgen_uses_the_run_time_row_count_up_to_its_bound() {
     assert_eq!(g.cycles_with(&hw(), &too_many), Ok(12_420));
 }
 
-fn sufa(mode: SufaMode) -> Instr {
+fn sufa_acc(mode: SufaMode, acc: bool) -> Instr {
     Instr::SufaT {
         dst: t(0),
         q: t(0),
@@ -145,8 +145,13 @@ fn sufa(mode: SufaMode) -> Instr {
         d: 64,
         slots: 64,
         mode,
+        acc,
         dt: DType::F16,
     }
+}
+
+fn sufa(mode: SufaMode) -> Instr {
+    sufa_acc(mode, false)
 }
 
 #[test]
@@ -161,6 +166,9 @@ fn sufa_sorted_saves_the_max_scan_and_rescale_of_fa2() {
     assert_eq!(sufa(SufaMode::Sorted).cycles_with(&hw(), &v), Ok(642));
     // FA-2: 16·32 + 16 compares + 32 rescale + 32 fill = 592.
     assert_eq!(sufa(SufaMode::Fa2).cycles(&hw()), Ok(592));
+    // Merging into the running partials rescales the running o once more: + 32.
+    assert_eq!(sufa_acc(SufaMode::Sorted, true).cycles(&hw()), Ok(578));
+    assert_eq!(sufa_acc(SufaMode::Fa2, true).cycles(&hw()), Ok(624));
     // Tile sync of 4 tiles: 4·(32 + 1) merge + 64 divides + 32 fill.
     let sync = Instr::SufaSync {
         dst: t(0),

@@ -134,6 +134,7 @@ pub(super) fn run(
             d,
             slots,
             mode,
+            acc,
             dt,
         } => {
             let shape = sufa::TileShape {
@@ -142,7 +143,7 @@ pub(super) fn run(
                 d,
                 slots,
             };
-            sufa::sufa_t(mem, (dst, q, k, v, slot), shape, mode, dt)
+            sufa::sufa_t(mem, (dst, q, k, v, slot), shape, (mode, acc), dt)
         }
         I::SufaSync {
             dst,

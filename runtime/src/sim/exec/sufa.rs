@@ -9,7 +9,8 @@
 //! - `fa2`: `m` is the max over all the row's scores first, then the same sums.
 //!
 //! A row without valid keys gets `m = −inf, l = 0, o = 0`, which SUFA.SYNC skips; a row empty in
-//! every tile outputs zeros.
+//! every tile outputs zeros. With `acc` the tile's partials are merged into the running ones
+//! in `dst` (log-sum-exp), the block's state across tiles.
 
 use sofa_ir::isa::{DType, SramRef, SufaMode, NO_INDEX};
 
@@ -83,12 +84,13 @@ impl RowState<'_> {
     }
 }
 
-/// `SUFA.T`: partials `(m, l, o)` per row into `dst[rows×(d+2)]` f32.
+/// `SUFA.T`: partials `(m, l, o)` per row into `dst[rows×(d+2)]` f32, or (`acc`) merged into
+/// the partials already there.
 pub(super) fn sufa_t(
     mem: &mut Memory,
     (dst, q, k, v, slot): (SramRef, SramRef, SramRef, SramRef, SramRef),
     t: TileShape,
-    mode: SufaMode,
+    (mode, acc): (SufaMode, bool),
     dt: DType,
 ) -> Result<Done, ExecError> {
     let (rows, sel, d, slots) = (
@@ -147,6 +149,12 @@ pub(super) fn sufa_t(
         events += row_events;
         worst = worst.max(row_events);
     }
+    if acc {
+        let running = load_f32(mem, dst, DType::F32, rows * (d + 2))?;
+        for (tile, run) in out.chunks_exact_mut(d + 2).zip(running.chunks_exact(d + 2)) {
+            merge_partial(tile, run);
+        }
+    }
     store_f32(mem, dst, DType::F32, &out)?;
     let two_d = 2 * d as u64;
     Ok(Done {
@@ -158,6 +166,31 @@ pub(super) fn sufa_t(
         events,
         ..Done::default()
     })
+}
+
+/// Whether a partial row `(m, l, o…)` holds any key.
+fn has_keys(p: &[f32]) -> bool {
+    p[1] != 0.0 && p[0] != f32::NEG_INFINITY
+}
+
+/// `tile ← tile ⊕ run`: the log-sum-exp merge of two partial rows (one side without keys
+/// leaves the other as it is).
+fn merge_partial(tile: &mut [f32], run: &[f32]) {
+    if !has_keys(run) {
+        return;
+    }
+    if !has_keys(tile) {
+        tile.copy_from_slice(run);
+        return;
+    }
+    let m = tile[0].max(run[0]);
+    let (ft, fr) = ((tile[0] - m).exp(), (run[0] - m).exp());
+    tile[0] = m;
+    tile[1] = ft * tile[1] + fr * run[1];
+    tile[2..]
+        .iter_mut()
+        .zip(&run[2..])
+        .for_each(|(o, &x)| *o = ft * *o + fr * x);
 }
 
 /// `SUFA.SYNC`: merge `tiles` partial blocks per row and divide, into `dst[rows×d]` (`dt`).
@@ -174,7 +207,7 @@ pub(super) fn sufa_sync(
     for (r, orow) in out.chunks_exact_mut(d).enumerate() {
         let live = |j: usize| {
             let p = &ps[(j * rows + r) * w..(j * rows + r + 1) * w];
-            (p[1] != 0.0 && p[0] != f32::NEG_INFINITY).then_some(p)
+            has_keys(p).then_some(p)
         };
         let m = (0..tiles)
             .filter_map(live)

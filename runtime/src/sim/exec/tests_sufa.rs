@@ -50,6 +50,10 @@ fn setup() -> Memory {
 }
 
 fn tile(dst: u32, slot: u32, sel: u16, mode: SufaMode) -> Instr {
+    tile_acc(dst, slot, sel, mode, false)
+}
+
+fn tile_acc(dst: u32, slot: u32, sel: u16, mode: SufaMode, acc: bool) -> Instr {
     Instr::SufaT {
         dst: SramRef::temp(dst),
         q: SramRef::token(0),
@@ -61,6 +65,7 @@ fn tile(dst: u32, slot: u32, sel: u16, mode: SufaMode) -> Instr {
         d: D as u16,
         slots: SLOTS as u16,
         mode,
+        acc,
         dt: DType::F32,
     }
 }
@@ -169,6 +174,31 @@ fn sync_of_two_tiles_equals_the_one_tile_result() {
     let two = get(&m, SramRef::temp(0x800), DType::F32, 16);
     assert_close(&two, &one, 1e-6);
     assert_eq!(&two[8..12], &[0.0; 4], "an all-empty row outputs zeros");
+}
+
+/// The same split merged into one running partial (`acc`) gives the one-tile result after a
+/// one-tile SYNC, including the row that is empty in every tile.
+#[test]
+fn running_partials_equal_the_one_tile_result() {
+    let mut m = setup();
+    let mut stats = FunctionalStats::default();
+    run(&mut m, &mut stats, &tile(0x100, 0, 4, SufaMode::Sorted));
+    run(&mut m, &mut stats, &sync(0x100, 1));
+    let one = get(&m, SramRef::temp(0x800), DType::F32, 16);
+    let halves: Vec<u32> = (0..4)
+        .flat_map(|r| SLOT_TABLE[r * 4..r * 4 + 2].to_vec())
+        .chain((0..4).flat_map(|r| SLOT_TABLE[r * 4 + 2..r * 4 + 4].to_vec()))
+        .chain([N; 8])
+        .collect();
+    put_u32(&mut m, SramRef::temp(0x40), &halves);
+    for t in 0..3 {
+        let i = tile_acc(0x200, 0x40 + t * 32, 2, SufaMode::Sorted, t > 0);
+        run(&mut m, &mut stats, &i);
+    }
+    run(&mut m, &mut stats, &sync(0x200, 1));
+    let merged = get(&m, SramRef::temp(0x800), DType::F32, 16);
+    assert_close(&merged, &one, 1e-6);
+    assert_eq!(&merged[8..12], &[0.0; 4], "an all-empty row outputs zeros");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 // RUN-PIPELINE: cct-tile{schedule=dense}
-// schedule=dense pins FlashAttention-2 without prediction: the cost model picks key tiles of 64
-// (Tc 4), q_block 128. The op keeps its keep_ratio and tiles: sofa.schedule = "dense" says the
+// schedule=dense pins FlashAttention-2 without prediction: the cost model picks key tiles of 128
+// (Tc 2), q_block 128. The op keeps its keep_ratio and tiles: sofa.schedule = "dense" says the
 // chip attends to every visible key (the dense baseline of the sparse layer, which schedule-json
 // compares against staged at the layer's own keep ratio).
 "builtin.module"() ({
@@ -15,8 +15,8 @@
 // "builtin.module"() ({
 //   "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>), sym_name = "main"}> ({
 //   ^bb0(%arg0: tensor<1x2x256x64xf32> loc("q"), %arg1: tensor<1x2x256x64xf32> loc("k"), %arg2: tensor<1x2x256x64xf32> loc("v")):
-//     %0 = "attn.sparse_mha"(%arg0, %arg1, %arg2) {causal = false, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.ablate = "", sofa.q_block = 128 : i64, sofa.schedule = "dense", sofa.tc = 4 : i64, tiles = 8 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("encoder")
-//     %1 = "attn.sparse_mha"(%arg0, %arg1, %arg2) {causal = true, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.ablate = "", sofa.q_block = 128 : i64, sofa.schedule = "dense", sofa.tc = 4 : i64, tiles = 8 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("decoder")
+//     %0 = "attn.sparse_mha"(%arg0, %arg1, %arg2) {causal = false, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.ablate = "", sofa.q_block = 128 : i64, sofa.schedule = "dense", sofa.tc = 2 : i64, tiles = 8 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("encoder")
+//     %1 = "attn.sparse_mha"(%arg0, %arg1, %arg2) {causal = true, head_dim = 64 : i64, heads = 2 : i64, keep_ratio = 0.25 : f32, kv_heads = 2 : i64, pred_bits = 4 : i64, rounding = "floor", scale = 0.125 : f32, sofa.ablate = "", sofa.q_block = 128 : i64, sofa.schedule = "dense", sofa.tc = 2 : i64, tiles = 8 : i64} : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> loc("decoder")
 //     "func.return"(%0, %1) : (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> () loc(unknown)
 //   }) : () -> () loc(unknown)
 // }) : () -> () loc(unknown)
