@@ -25,6 +25,7 @@ mod fields;
 mod instr;
 mod operands;
 mod parse;
+pub mod prefix;
 
 pub use asm::{print_asm, print_instr};
 pub use check::{ProgramError, ProgramLoc};
@@ -34,6 +35,7 @@ pub use fields::FieldError;
 pub use instr::{Instr, Opcode};
 pub use operands::{Access, Mem, Operand, OperandOverflow};
 pub use parse::{parse_asm, AsmError};
+pub use prefix::{BiasPrefix, PrefixError};
 
 use crate::hw::HwConfig;
 

@@ -29,6 +29,7 @@ use sofa_ir::isa::{Access, Instr, Mem, Operand};
 use super::memory::Memory;
 pub use error::ExecError;
 pub use recall::ScoreShadows;
+pub use sufa::GatheredBias;
 
 /// What one instruction did, for timing, traffic and energy.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -57,6 +58,9 @@ pub struct FunctionalStats {
     pub recall: Vec<RecallSample>,
     /// Exact scores of live DLZS.S outputs (the recall shadow; functional state, not a figure).
     pub shadows: ScoreShadows,
+    /// The bias tile a `SUFA.BIAS` left in the SU-FA engine for the next `SUFA.T` (functional
+    /// state, not a figure).
+    pub pending_bias: Option<GatheredBias>,
 }
 
 /// Recall of one SADS instruction against the exact scores.
@@ -79,6 +83,8 @@ pub(crate) struct Done {
     recall: Option<(u64, u64)>,
     /// SUFA.T: max-assurance events over all rows.
     events: u64,
+    /// SUFA.BIAS: the tile it gathered.
+    bias: Option<GatheredBias>,
 }
 
 /// Execute `instr` (instruction number `index`) on `mem`.
@@ -90,7 +96,19 @@ pub fn execute(
     stats: &mut FunctionalStats,
 ) -> Result<ExecOutcome, ExecError> {
     let operands = instr.operands()?;
-    let done = dispatch::run(instr, mem, hw, &stats.shadows)?;
+    // SUFA.T consumes the pending bias; the prefix rule keeps anything else from seeing one.
+    let bias = match instr {
+        Instr::SufaT { .. } => stats.pending_bias.take(),
+        _ => None,
+    };
+    let held = dispatch::Held {
+        shadows: &stats.shadows,
+        bias: bias.as_ref(),
+    };
+    let mut done = dispatch::run(index, instr, mem, hw, held)?;
+    if let Some(tile) = done.bias.take() {
+        stats.pending_bias = Some(tile);
+    }
     let out = account::outcome(instr, &operands, done.counts, done.ops)?;
     track_shadows(instr, &operands, done.exact, &mut stats.shadows);
     stats.max_assurance_events += done.events;
