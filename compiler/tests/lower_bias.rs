@@ -16,7 +16,9 @@ use sofa_compiler::lower::model::lower_model;
 use sofa_compiler::lower::sync::replay;
 use sofa_compiler::lower::LowerDefaults;
 use sofa_ir::attr::{AttrDict, Attribute};
-use sofa_ir::dialect::attn::{MhaAttrs, Plan, Rounding, Schedule, SparseMhaAttrs, MHA, SPARSE_MHA};
+use sofa_ir::dialect::attn::{
+    Ablation, MhaAttrs, Plan, Rounding, Schedule, SparseMhaAttrs, MHA, SPARSE_MHA,
+};
 use sofa_ir::eval::Tensor;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Opcode, Program};
@@ -406,6 +408,83 @@ fn staged_sub_lists_read_their_rows_of_the_bias() {
     );
     assert!(err < 1e-5, "max error {err}");
     assert_eq!(count(&p, Opcode::SufaBias), count(&p, Opcode::SufaT));
+}
+
+#[test]
+fn spilled_partials_keep_the_bias() {
+    // SRAMs too small for a block's partials of all tiles: each tile's partials go to DRAM as
+    // its SUFA.T (after its SUFA.BIAS) writes them.
+    for s in [Schedule::Cct, Schedule::Dense] {
+        let c = Case {
+            tc: 5,
+            q_block: 40,
+            causal: true,
+            ..case(40, 40)
+        };
+        let bias = t5_bias(&c);
+        let m = module(&c, s, &bias, Feed::Constant);
+        let defaults = LowerDefaults {
+            schedule: s,
+            ..LowerDefaults::default()
+        };
+        let spills = |p: &Program| p.tensors.iter().any(|t| t.name.ends_with(".spill.parts"));
+        let hw = (8..512)
+            .map(|n| {
+                let mut hw = HwConfig::default();
+                hw.sram.token_bytes = n * 64;
+                hw.sram.weight_bytes = n * 64;
+                hw.sram.temp_bytes = n * 64;
+                hw
+            })
+            .find(|hw| lower_model(&m, hw, &defaults).is_ok_and(|p| spills(&p)))
+            .unwrap_or_else(|| panic!("{s:?}: no SRAM size makes the partials spill"));
+        let (_, err) = run_on(&hw, &m, &inputs(&c, &bias, Feed::Constant), s);
+        assert!(err < 1e-5, "{s:?}: max error {err}");
+    }
+}
+
+#[test]
+fn every_ablation_keeps_the_bias_exact() {
+    // dlzs: GEMM predicts; sads: one whole-row tile; sufa: the FA-2 update; rass: every
+    // query's keys issued apart (SUFA.BIAS's entries follow the slots either way).
+    let c = Case {
+        causal: true,
+        ..case(20, 29)
+    };
+    let bias = t5_bias(&c);
+    let ablations = [
+        Ablation {
+            dlzs: true,
+            ..Ablation::default()
+        },
+        Ablation {
+            sads: true,
+            ..Ablation::default()
+        },
+        Ablation {
+            sufa: true,
+            ..Ablation::default()
+        },
+        Ablation {
+            rass: true,
+            ..Ablation::default()
+        },
+    ];
+    for a in ablations {
+        let mut m = module(&c, Schedule::Cct, &bias, Feed::Constant);
+        let op = m
+            .all_ops()
+            .into_iter()
+            .find(|&o| m.op(o).name == MHA)
+            .unwrap();
+        Plan {
+            ablate: Some(a),
+            ..Plan::default()
+        }
+        .to_attrs(&mut m.op_mut(op).attrs);
+        let (_, err) = run(&m, &inputs(&c, &bias, Feed::Constant), Schedule::Cct);
+        assert!(err < 1e-5, "{a:?}: max error {err}");
+    }
 }
 
 #[test]

@@ -24,7 +24,7 @@ mod sufa;
 mod vector;
 
 use sofa_ir::hw::{DynamicCounts, HwConfig};
-use sofa_ir::isa::{Access, Instr, Mem, Operand};
+use sofa_ir::isa::{Access, Bcast, Instr, Mem, Operand, SramRef};
 
 use super::memory::Memory;
 pub use error::ExecError;
@@ -105,7 +105,11 @@ pub fn execute(
         shadows: &stats.shadows,
         bias: bias.as_ref(),
     };
+    let addend = shadow_addend(instr, mem, &stats.shadows)?;
     let mut done = dispatch::run(index, instr, mem, hw, held)?;
+    if let Some((at, values)) = addend {
+        stats.shadows.add_onto(at, &values);
+    }
     if let Some(tile) = done.bias.take() {
         stats.pending_bias = Some(tile);
     }
@@ -125,6 +129,35 @@ pub fn execute(
 /// Static (timing-only) traffic/ops of an instruction with the given counts (no data).
 pub fn static_outcome(instr: &Instr, counts: &DynamicCounts) -> Result<ExecOutcome, ExecError> {
     account::outcome(instr, &instr.operands()?, *counts, None)
+}
+
+/// The tile a `VEC.ADD` puts onto a shadowed Â (the causal table, the op's mask or score
+/// bias), so the exact scores get it too and recall ranks keys by what SADS should select on.
+/// Read before the add runs (`b` could alias `dst`).
+fn shadow_addend(
+    instr: &Instr,
+    mem: &Memory,
+    shadows: &ScoreShadows,
+) -> Result<Option<(SramRef, Vec<f32>)>, ExecError> {
+    let Instr::VecAdd {
+        dst,
+        a,
+        b,
+        rows,
+        cols,
+        bcast: Bcast::None,
+        dt,
+    } = *instr
+    else {
+        return Ok(None);
+    };
+    let shape = (rows as usize, cols as usize);
+    match shadows.get(dst) {
+        Some(sh) if dst == a && (sh.rows, sh.n) == shape => {
+            Ok(Some((dst, data::load_f32(mem, b, dt, sh.rows * sh.n)?)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Drop shadows overwritten by `instr`, then record a DLZS.S's exact scores.
