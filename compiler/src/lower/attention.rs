@@ -12,6 +12,13 @@
 //!   tile, whose SADS over all columns lists exactly the unmasked keys) → SUFA.T fa2;
 //!   SUFA.SYNC; ST.
 //!
+//! A mask that is a score bias (`Layer::biased`: T5's position bias, ALiBi, any finite mask)
+//! is added to Â like any mask, so selection ranks biased scores, and every SUFA.T is preceded
+//! by a `SUFA.BIAS` that adds it to the selected keys' exact scores: `cct` and `dense` read the
+//! tile's mask (SU-FA then returns the mask's and, `cct`, SADS's index credits), `staged`
+//! reloads the mask's rows per row chunk. Masks of exclusions only (0 / −inf) need nothing
+//! more: SADS never selects an excluded key.
+//!
 //! Every block first loads Q and multiplies it by the op's scale (VEC.AFFINE). Causal
 //! attention is top-left aligned (key j is visible to query i when j ≤ i): blocks skip the key
 //! tiles entirely in their future; the last tile of a row may be partial. At keep ratio 1
