@@ -7,6 +7,7 @@
 //! tolerances of `tests/cost_vs_sim.rs`.
 
 mod fuse_attention_util;
+mod onnx_common;
 
 use std::collections::BTreeMap;
 
@@ -263,4 +264,75 @@ fn schedule_json_prices_the_bias_as_the_simulator_times_it() {
         }
     }
     assert!(bad.is_empty(), "{bad:?}");
+}
+
+/// The T5 block as an ONNX file (the position bias an initializer), compiled from the file by
+/// the driver as `sofa run model.onnx` does, against the reference interpreter on the imported
+/// model as `sofa run --reference` runs it.
+#[test]
+fn an_onnx_t5_model_runs_like_its_reference() {
+    use onnx_common::{encode, ints_attr, model, node, value_info, D};
+    use sofa_compiler::onnx::proto::GraphProto;
+    use sofa_compiler::onnx::{import_file, ImportOptions};
+    let (h, s, d) = (2usize, 13usize, 8usize);
+    let qkv = |n: &str| {
+        value_info(
+            n,
+            1,
+            &[D::N(1), D::N(h as i64), D::N(s as i64), D::N(d as i64)],
+        )
+    };
+    let dims = [1, h as i64, s as i64, s as i64];
+    let mut softmax = node("Softmax", "softmax", &["biased"], &["p"]);
+    softmax.attribute.push(onnx_common::int_attr("axis", -1));
+    let mut transpose = node("Transpose", "kt", &["k"], &["kt"]);
+    transpose.attribute.push(ints_attr("perm", &[0, 1, 3, 2]));
+    let g = GraphProto {
+        node: vec![
+            transpose,
+            node("MatMul", "scores", &["q", "kt"], &["s"]),
+            node("Add", "bias", &["s", "position_bias"], &["biased"]),
+            softmax,
+            node("MatMul", "out", &["p", "v"], &["o"]),
+        ],
+        input: vec![qkv("q"), qkv("k"), qkv("v")],
+        output: vec![qkv("o")],
+        initializer: vec![onnx_common::f32_tensor_raw(
+            "position_bias",
+            &dims,
+            &bias(h, s, false),
+        )],
+        ..GraphProto::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t5.onnx");
+    std::fs::write(&path, encode(&model(17, g))).unwrap();
+    let reference = import_file(&path, &ImportOptions::default()).unwrap();
+    let inputs: BTreeMap<String, Tensor> = ["q", "k", "v"]
+        .iter()
+        .zip(60..)
+        .map(|(n, seed)| (n.to_string(), random(&[1, h, s, d], seed)))
+        .collect();
+    let want = sofa_runtime::interp::run_function(&reference, &inputs).unwrap();
+    for sched in SCHEDULES {
+        let t = target(sched, 1.0);
+        let m = driver::compile_onnx(&path, &BTreeMap::new(), &t).unwrap();
+        let (p, _) = driver::lower_model(&m, &t).unwrap();
+        p.check(&t.hw).unwrap_or_else(|e| panic!("{}", e[0]));
+        assert!(count(&p, Opcode::SufaBias) > 0, "{sched:?}");
+        let raw = inputs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_bytes()))
+            .collect();
+        let got = simulate(&p, &t.hw, &raw, &SimOptions::default()).unwrap();
+        let w = &want["o"];
+        let g = Tensor::from_bytes(&w.tensor_type(), &got.outputs["o"]).unwrap();
+        let err = g
+            .to_f64_vec()
+            .iter()
+            .zip(w.to_f64_vec())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f64, f64::max);
+        assert!(err < 1e-5, "{sched:?}: max error {err}");
+    }
 }
