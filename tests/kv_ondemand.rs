@@ -235,3 +235,54 @@ fn on_demand_ablations_are_exact_at_keep_1() {
         assert!(e <= TOLERANCE, "{ablate}: max error {e:e}");
     }
 }
+
+/// A score bias in place of BERT's padding mask (finite values, so `SUFA.BIAS` adds them to
+/// the exact scores) rides along with K/V generated on demand: the program matches the
+/// reference interpreter on the same module.
+#[test]
+fn a_score_bias_rides_along_with_on_demand_kv() {
+    use sofa_ir::attr::{Attribute, DenseAttr};
+    use sofa_ir::{Location, OpSpec};
+    let name = "bert_sdpa_ts_op17";
+    let mut m = fused_at(name, &bind_of(name, "input"));
+    let attn: Vec<_> = m
+        .all_ops()
+        .into_iter()
+        .filter(|&o| sofa_ir::dialect::attn::AttnShape::of(&m, o).is_ok_and(|s| s.masked))
+        .collect();
+    assert!(!attn.is_empty());
+    let mask = m.op(attn[0]).operands[3];
+    let ty = m.value_type(mask).clone();
+    let shape = ty.as_tensor().unwrap().static_dims().unwrap();
+    let n: u64 = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|i| ((i * 7) % 11) as f32 * 0.3 - 1.5).collect();
+    let c = m.create_op(
+        OpSpec::new("onnx.Constant")
+            .attr(
+                "value",
+                Attribute::Dense(DenseAttr::from_f32(&shape, &values).unwrap()),
+            )
+            .results([ty])
+            .loc(Location::name("bias")),
+    );
+    m.insert_before(attn[0], c);
+    let bias = m.result(c, 0);
+    for &a in &attn {
+        m.op_mut(a).operands[3] = bias;
+    }
+    let inputs = read_npz(&fixture(name, "input.npz")).unwrap();
+    let want = sofa_runtime::interp::run_function(&m, &inputs).unwrap();
+    let p = lower_model(&m, ON_DEMAND, 1.0).unwrap();
+    assert!(count(&p, Opcode::Kvgen) > 0 && count(&p, Opcode::SufaBias) > 0);
+    let out = simulate_case(&p, name, "input");
+    let mut worst = 0f64;
+    for (k, w) in &want {
+        let got = out.outputs[k]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        for (g, w) in got.zip(w.as_f32().unwrap()) {
+            worst = worst.max(f64::from((g - w).abs()));
+        }
+    }
+    assert!(worst <= TOLERANCE, "max error {worst:e}");
+}

@@ -1,7 +1,8 @@
 //! `lower_model` on the six ONNX fixtures: every program passes `Program::check`, replays
 //! without deadlock under every schedule, names its tensors by the contract (ONNX inputs and
 //! outputs, `.q/.k/.v/.out/.mask` per attention layer) and uses the instructions each model's
-//! ops need. Plus the error paths: unsupported ops and masks name the op.
+//! ops need. Plus the error paths: unsupported ops name the op; a general additive mask lowers
+//! with SU-FA's bias prefix.
 
 mod onnx_common;
 
@@ -243,9 +244,10 @@ fn unsupported_ops_name_the_op_and_its_location() {
 }
 
 #[test]
-fn general_additive_masks_are_refused() {
+fn general_additive_masks_lower_with_a_bias_prefix() {
     let mut m = fused("bert_eager_ts_op17");
-    // Replace the shared mask by a constant with a value that is neither 0 nor -inf.
+    // Replace the shared mask by a constant with a value that is neither 0 nor -inf: a score
+    // bias, which SU-FA adds to every selected key's exact score.
     let attn: Vec<_> = m
         .all_ops()
         .into_iter()
@@ -274,9 +276,10 @@ fn general_additive_masks_are_refused() {
     for &a in &attn {
         m.op_mut(a).operands[3] = cv;
     }
-    let err = lower(&m, Schedule::Dense).unwrap_err().to_string();
-    assert!(
-        err.contains("attn.mha") && err.contains("only 0/−inf"),
-        "{err}"
-    );
+    for s in [Schedule::Dense, Schedule::Cct, Schedule::Staged] {
+        let p = lower(&m, s).unwrap_or_else(|e| panic!("{s:?}: {e}"));
+        check(&format!("odd mask {s:?}"), &p);
+        let c = counts(&p);
+        assert_eq!(c["SUFA.BIAS"], c["SUFA.T"], "{s:?}: {c:?}");
+    }
 }

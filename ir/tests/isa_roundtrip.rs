@@ -585,3 +585,107 @@ fn check_enforces_the_integer_types_of_quantized_compute() {
         ]
     );
 }
+
+fn sufa_bias(rows: u16, sel: u16, n: u32, base: u32, dt: DType) -> Instr {
+    Instr::SufaBias {
+        bias: SramRef::temp(0x40),
+        idx: SramRef::temp(0x1000),
+        rows,
+        sel,
+        n,
+        base,
+        dt,
+    }
+}
+
+#[test]
+fn sufa_bias_encodes_in_its_opcode_byte_and_round_trips_as_text() {
+    let i = sufa_bias(16, 4, 20, 7, DType::F32);
+    let p = Program {
+        config_hash: 0,
+        tensors: vec![],
+        host_ops: vec![],
+        instrs: vec![i.clone(), Instr::Halt {}],
+    };
+    let bytes = p.encode();
+    let at = bytes.len() - 2 * INSTR_BYTES;
+    let mut want = vec![0x33];
+    want.extend_from_slice(&(0x8000_0040u32).to_le_bytes()); // temp[0x40]
+    want.extend_from_slice(&(0x8000_1000u32).to_le_bytes()); // temp[0x1000]
+    want.extend_from_slice(&[16, 0, 4, 0, 20, 0, 0, 0, 7, 0, 0, 0]);
+    want.push(DType::F32.code());
+    want.resize(INSTR_BYTES, 0);
+    assert_eq!(&bytes[at..at + INSTR_BYTES], want.as_slice());
+    assert_eq!(Program::decode(&bytes), Ok(p.clone()));
+    let text = print_asm(&p);
+    assert!(
+        text.contains(
+            "SUFA.BIAS bias=temp[0x40] idx=temp[0x1000] rows=16 sel=4 n=20 base=7 dt=f32"
+        ),
+        "{text}"
+    );
+    assert_eq!(parse_asm(&text), Ok(p));
+}
+
+#[test]
+fn check_rejects_bad_sufa_bias_fields_and_dangling_prefixes() {
+    let hw = HwConfig::default();
+    let tile = |rows, sel| Instr::SufaT {
+        dst: SramRef::token(0),
+        q: SramRef::token(0x4000),
+        k: SramRef::token(0x8000),
+        v: SramRef::token(0xc000),
+        slot: SramRef::temp(0x2000),
+        rows,
+        sel,
+        d: 8,
+        slots: 8,
+        mode: sofa_ir::isa::SufaMode::Fa2,
+        acc: false,
+        dt: DType::F32,
+    };
+    let p = Program {
+        config_hash: hw.hash(),
+        tensors: vec![],
+        host_ops: vec![],
+        instrs: vec![
+            sufa_bias(129, 9, 8, u32::MAX - 4, DType::I32),
+            tile(129, 9),
+            sufa_bias(4, 4, 8, 0, DType::F32),
+            Instr::SufaSync {
+                dst: SramRef::token(0),
+                part: SramRef::token(0x1000),
+                rows: 4,
+                tiles: 1,
+                d: 8,
+                dt: DType::F32,
+            },
+            sufa_bias(4, 4, 8, 0, DType::F32),
+            tile(4, 2),
+            sufa_bias(4, 4, 8, 0, DType::F32),
+            Instr::Halt {},
+        ],
+    };
+    let text: Vec<String> = p
+        .check(&hw)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        text,
+        vec![
+            "instr #2 (SUFA.BIAS): the SUFA.BIAS at instr #2 is not followed by a SUFA.T on the \
+             sufa queue (next: SUFA.SYNC at instr #3)",
+            "instr #4 (SUFA.BIAS): the SUFA.T at instr #5 attends 4×2 entries, but the SUFA.BIAS \
+             at instr #4 gathered 4×4",
+            "instr #6 (SUFA.BIAS): the SUFA.BIAS at instr #6 is not followed by a SUFA.T on the \
+             sufa queue (the stream ends)",
+            "instr #0 (SUFA.BIAS): `rows` 129 exceeds block.query_rows (128)",
+            "instr #0 (SUFA.BIAS): `sel` 9 exceeds the bias width `n` 8",
+            "instr #0 (SUFA.BIAS): `base` 4294967291 + `n` 8 leaves the u32 key indices",
+            "instr #0 (SUFA.BIAS): `dt` must be a float type, found i32",
+            "instr #1 (SUFA.T): `rows` 129 exceeds block.query_rows (128)",
+        ]
+    );
+}

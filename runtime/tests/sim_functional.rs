@@ -95,6 +95,40 @@ HALT
     assert!(err.to_string().starts_with("instr #1 (GATHER): "), "{err}");
 }
 
+#[test]
+fn a_dangling_sufa_bias_is_an_error_naming_the_prefix_in_both_modes() {
+    // Unchecked (Program::check rejects it): the simulator must refuse it on its own.
+    let mut p = sofa_ir::isa::parse_asm(
+        r#".version 1
+.config_hash 0x0
+SUFA.BIAS bias=temp[0x0] idx=temp[0x100] rows=2 sel=2 n=4 base=0 dt=f32
+SIGNAL engine=sufa sem=0
+SUFA.SYNC dst=token[0x0] part=token[0x100] rows=2 tiles=1 d=4 dt=f32
+SUFA.BIAS bias=temp[0x0] idx=temp[0x100] rows=2 sel=2 n=4 base=0 dt=f32
+HALT
+"#,
+    )
+    .unwrap();
+    p.config_hash = sofa_ir::hw::HwConfig::default().hash();
+    let err = functional(&p, &BTreeMap::new(), vec![]).unwrap_err();
+    assert_eq!((err.instr, err.opcode), (Some(0), Some(Opcode::SufaBias)));
+    assert_eq!(
+        err.to_string(),
+        "instr #0 (SUFA.BIAS): the SUFA.BIAS at instr #0 is not followed by a SUFA.T on the \
+         sufa queue (next: SUFA.SYNC at instr #2)"
+    );
+    // Without the SYNC, the last prefix dangles at the end of the stream, in timing-only runs
+    // too.
+    p.instrs.remove(2);
+    p.instrs.remove(0);
+    let err = sim_common::timing(&p, false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "instr #1 (SUFA.BIAS): the SUFA.BIAS at instr #1 is not followed by a SUFA.T on the \
+         sufa queue (the stream ends)"
+    );
+}
+
 /// Random inputs of the right size for every input tensor of `p`.
 fn random_inputs(p: &sofa_ir::isa::Program, seed: u64) -> BTreeMap<String, Vec<u8>> {
     let mut rng = Rng(seed);

@@ -65,5 +65,6 @@ pub fn layer_shape(spec: &WorkloadSpec) -> LayerShape {
         causal: spec.causal,
         window: None,
         keep: spec.keep_ratio,
+        bias: false,
     }
 }

@@ -13,6 +13,13 @@
 //!   tile, whose SADS over all columns lists exactly the unmasked keys) → SUFA.T fa2 into the
 //!   running partials; SUFA.SYNC; ST.
 //!
+//! A mask that is a score bias (`Layer::biased`: T5's position bias, ALiBi, any finite mask)
+//! is added to Â like any mask, so selection ranks biased scores, and every SUFA.T is preceded
+//! by a `SUFA.BIAS` that adds it to the selected keys' exact scores: `cct` and `dense` read the
+//! tile's mask (SU-FA then returns the mask's and, `cct`, SADS's index credits), `staged`
+//! reloads the mask's rows per row chunk. Masks of exclusions only (0 / −inf) need nothing
+//! more: SADS never selects an excluded key.
+//!
 //! Every block first loads Q and multiplies it by the op's scale (VEC.AFFINE). Causal
 //! attention is top-left aligned (key j is visible to query i when j ≤ i): blocks skip the key
 //! tiles entirely in their future; the last tile of a row may be partial. At keep ratio 1
@@ -81,6 +88,7 @@ pub fn emit_segment(
     if layer.plan.ablate.dlzs && layer.plan.schedule != Schedule::Dense {
         sems.predict_on(Engine::Kvpe);
     }
+    hold_for_bias(layer, &mut sems);
     let spills = Spills::allocate(layer, &f, dram)?;
     let engines = sems.engines();
     let mut e = Emitter {
@@ -111,6 +119,23 @@ pub fn emit_segment(
         .ok_or_else(|| op_err(layer, "the segment has no query block".into()))?;
     e.out.push(last);
     Ok(())
+}
+
+/// With a score bias, SU-FA's `SUFA.BIAS` reads the tile's mask (`cct`, `dense`) and SADS's
+/// indices (`cct`) after their consumers are done, so it returns their credits. The staged
+/// flow reloads the bias per row chunk instead, in DMA's program order.
+fn hold_for_bias(l: &Layer, sems: &mut Sems) {
+    if !l.biased() {
+        return;
+    }
+    match l.plan.schedule {
+        Schedule::Cct => {
+            sems.credits_from(Chan::Mask, Engine::Sufa);
+            sems.credits_from(Chan::Idx, Engine::Sufa);
+        }
+        Schedule::Dense => sems.credits_from(Chan::Mask, Engine::Sufa),
+        Schedule::Staged => {}
+    }
 }
 
 /// The `cct` layer under the sads ablation as one key tile of the whole row (`Tc` = 1), when
@@ -605,7 +630,44 @@ impl Emitter<'_> {
             let i = add(self.sram.at(Buf::UMask, cm));
             self.out.push(i);
         }
-        self.sems.release(Chan::Mask, self.out);
+        self.release_unless_held(Chan::Mask);
+        Ok(())
+    }
+
+    /// Whether SU-FA returns `c`'s credits (its `SUFA.BIAS` reads the buffer last).
+    fn held_for_bias(&self, c: Chan) -> bool {
+        self.sems.credits_returned_by(c) == Engine::Sufa
+    }
+
+    /// The consumer's release of `c`, unless SU-FA returns its credits after `SUFA.BIAS`.
+    fn release_unless_held(&mut self, c: Chan) {
+        if !self.held_for_bias(c) {
+            self.sems.release(c, self.out);
+        }
+    }
+
+    /// SU-FA: `SUFA.BIAS` of the `rows × sel` selection at `idx` (absolute key indices) from
+    /// the bias rows at `bias` (`n` keys from `base` per row), for the SUFA.T that follows;
+    /// then the credits of `held` (buffers it was the last to read) go back.
+    fn bias_prefix(
+        &mut self,
+        (bias, idx): (SramRef, SramRef),
+        (rows, sel): (u16, u16),
+        (n, base): (u64, u64),
+        held: &[Chan],
+    ) -> Result<(), LowerError> {
+        self.out.push(Instr::SufaBias {
+            bias,
+            idx,
+            rows,
+            sel,
+            n: self.n(n, "bias width")?,
+            base: self.n(base, "bias base key")?,
+            dt: DType::F32,
+        });
+        for &c in held {
+            self.sems.release(c, self.out);
+        }
         Ok(())
     }
 }

@@ -136,7 +136,8 @@ pub enum ResourceError {
     ColumnWindow,
 }
 
-/// An exclusion mask in DRAM: f32, 0.0 = keep, -inf = exclude; element (b, h, i, j) at
+/// The op's mask in DRAM, f32: 0.0 = keep, -inf = exclude, and (when the layer is
+/// [`Layer::biased`]) any finite score bias; element (b, h, i, j) at
 /// `dram + b*batch_stride + h*head_stride + i*row_stride + j*4` (stride 0 = broadcast).
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct MaskRef {
@@ -194,7 +195,7 @@ pub struct LayerDram {
     pub k: u64,
     pub v: u64,
     pub o: u64,
-    /// The op's exclusion mask, when it has one.
+    /// The op's mask, when it has one.
     pub mask: Option<MaskRef>,
     /// On-demand K/V: the layer input and projection weights (k and v are then unused).
     pub kv_gen: Option<KvGenDram>,
@@ -236,6 +237,13 @@ impl Layer {
     /// semantics' [`keep_count`]).
     pub fn budget(&self, n: u64) -> u64 {
         keep_count(self.plan.keep, n)
+    }
+
+    /// Whether the mask may hold a score bias (values other than 0 / −inf, `AttnShape::bias`)
+    /// and is in DRAM: then SU-FA adds it to the selected keys' exact scores (`SUFA.BIAS`),
+    /// not only prediction to Â. A mask of exclusions only is never biased.
+    pub fn biased(&self) -> bool {
+        self.shape.bias && self.dram.mask.is_some()
     }
 
     /// Key tile width `Bc = ⌈Sk/Tc⌉`.

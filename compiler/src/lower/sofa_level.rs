@@ -229,8 +229,9 @@ impl Ctx<'_> {
         Step::new(d::SADS, attrs)
     }
 
-    /// RASS → GATHER K, V → SUFA.T of one selection listing `listed` rows.
-    fn attend(&self, listed: u64, mode: &str) -> Vec<Step> {
+    /// RASS → GATHER K, V → (with a score bias, SUFA.BIAS from `bias`) → SUFA.T of one
+    /// selection listing `listed` rows.
+    fn attend(&self, listed: u64, mode: &str, bias: Buf) -> Vec<Step> {
         let gather = |dst: Buf, from: &str| {
             Step::new(
                 d::GATHER,
@@ -261,6 +262,7 @@ impl Ctx<'_> {
             ],
             None => vec![gather(Buf::GK, "k"), gather(Buf::GV, "v")],
         })
+        .chain(self.l.biased().then(|| sufa_bias(bias)))
         .chain([sufa_tile(Buf::GK, Buf::GV, Buf::Slot, mode)])
         .collect()
     }
@@ -301,7 +303,7 @@ impl Ctx<'_> {
         };
         v.push(self.sads(sel, l.plan.ablate.sads));
         let mode = if l.plan.ablate.sufa { "fa2" } else { "sorted" };
-        v.extend(self.attend(gathered(l, l.bc(), self.rows, sel), mode));
+        v.extend(self.attend(gathered(l, l.bc(), self.rows, sel), mode, Buf::UMask));
         v
     }
 
@@ -326,6 +328,9 @@ impl Ctx<'_> {
             v.push(mask_add(Buf::AHat, Buf::Mask, "causal"));
         }
         v.push(self.sads(l.bc(), false));
+        if l.biased() {
+            v.push(sufa_bias(Buf::UMask));
+        }
         v.push(sufa_tile(Buf::DenseK, Buf::VTile, Buf::Idx, "fa2"));
         v
     }
@@ -368,13 +373,21 @@ impl Ctx<'_> {
             (rc * sel.div_ceil(keys.max(1)), gathered(l, keys, 1, keys))
         };
         let tiles = sel.div_ceil(keys.max(1));
-        let mut chunk = vec![
+        let bias_rows = load(Buf::BiasRows, "mask", rc, l.shape.seq_k * F32);
+        let mut chunk: Vec<Step> = l.biased().then_some(bias_rows).into_iter().collect();
+        chunk.extend([
             load(Buf::AHat, "ahat_spill", rc, l.shape.seq_k * self.sc),
             self.sads(sel, true),
-            Step::looped("list", lists, 1, false, self.attend(listed, "fa2")),
+            Step::looped(
+                "list",
+                lists,
+                1,
+                false,
+                self.attend(listed, "fa2", Buf::BiasRows),
+            ),
             store(Buf::Part, "a_spill", tiles * rc, prb),
             load(Buf::Part, "a_spill", tiles * rc, prb),
-        ];
+        ]);
         chunk.extend(self.sync_store(Buf::Part, rc));
         let mut v = self.load_q();
         v.push(Step::looped(
@@ -394,6 +407,10 @@ fn kvgen(dst: Buf, weight: &str) -> Step {
         d::KVGEN,
         vec![("dst", b(dst)), ("src", b(Buf::GX)), ("weight", s(weight))],
     )
+}
+
+fn sufa_bias(bias: Buf) -> Step {
+    Step::new(d::SUFA_BIAS, vec![("bias", b(bias)), ("idx", b(Buf::Idx))])
 }
 
 fn sufa_tile(k: Buf, v: Buf, slot: Buf, mode: &str) -> Step {

@@ -35,6 +35,8 @@ pub enum Buf {
     Mask,
     /// The op's mask operand over a score tile (f32, loaded from its `MaskRef`).
     UMask,
+    /// Staged with a score bias: the op's mask over a row chunk's visible keys, for SUFA.BIAS.
+    BiasRows,
     /// SADS indices.
     Idx,
     /// SADS top-1/top-2 values.

@@ -7,6 +7,12 @@
 //! emitter writes instructions in an order that is itself a valid sequential execution, which
 //! makes the in-order per-engine replay ([`replay`]) deadlock-free; a test checks it.
 //!
+//! A ring read by an engine further down the dataflow than its consumer returns its credits
+//! from that engine instead ([`Sems::credits_from`]): with a score bias, SU-FA's `SUFA.BIAS`
+//! reads the op's mask tile (consumed by VEC) and SADS's indices (consumed by RASS), so SU-FA
+//! frees both. It needs no "full" event of its own: it reaches `SUFA.BIAS` only after taking
+//! the tile's RASS slots, which follow the SADS that followed the VEC that took the mask.
+//!
 //! **Segments.** A program is a sequence of segments (one per model op); the only ordering
 //! between segments is DMA's program order. Engines run ahead into the next segment as soon as
 //! their own queue allows, so a segment's early `SIGNAL` (a credit priming) or `WAIT` on a
@@ -171,6 +177,8 @@ pub struct Sems {
     depth: BTreeMap<Chan, u32>,
     /// The engine that predicts in place of DLZS (the dlzs ablation: the PE array).
     predictor: Option<Engine>,
+    /// Channels whose free credits an engine other than the consumer returns.
+    returner: BTreeMap<Chan, Engine>,
 }
 
 impl Sems {
@@ -200,6 +208,20 @@ impl Sems {
         self.predictor = Some(e);
     }
 
+    /// Channel `c`'s free credits are returned by engine `e` (a later reader of its buffers)
+    /// instead of its consumer: priming and [`Sems::release`] signal on `e`.
+    pub fn credits_from(&mut self, c: Chan, e: Engine) {
+        self.returner.insert(c, e);
+    }
+
+    /// The engine that returns `c`'s free credits.
+    pub fn credits_returned_by(&self, c: Chan) -> Engine {
+        self.returner
+            .get(&c)
+            .copied()
+            .unwrap_or_else(|| self.route(c).1)
+    }
+
     /// [`Chan::route`] with DLZS replaced by the predicting engine.
     fn route(&self, c: Chan) -> (Engine, Engine, bool) {
         let (p, q, credits) = c.route();
@@ -224,7 +246,7 @@ impl Sems {
             .keys()
             .flat_map(|&c| {
                 let (p, q, _) = self.route(c);
-                [p, q]
+                [p, q, self.credits_returned_by(c)]
             })
             .collect()
     }
@@ -235,13 +257,13 @@ impl Sems {
         self.ids.get(&c).copied().unwrap_or((0, None))
     }
 
-    /// The priming credits: each consumer frees its whole ring once.
+    /// The priming credits: each consumer (or credit returner) frees its whole ring once.
     pub fn prime(&self, out: &mut Vec<Instr>) {
         for (&c, &(_, free)) in &self.ids {
             if let Some(sem) = free {
                 for _ in 0..self.depth[&c] {
                     out.push(Instr::Signal {
-                        engine: self.route(c).1,
+                        engine: self.credits_returned_by(c),
                         sem,
                     });
                 }
@@ -292,11 +314,12 @@ impl Sems {
         });
     }
 
-    /// Consumer: done reading; the producer may overwrite.
+    /// Consumer (or the engine [`Sems::credits_from`] names): done reading; the producer may
+    /// overwrite.
     pub fn release(&self, c: Chan, out: &mut Vec<Instr>) {
         if let (_, Some(sem)) = self.id(c) {
             out.push(Instr::Signal {
-                engine: self.route(c).1,
+                engine: self.credits_returned_by(c),
                 sem,
             });
         }
@@ -459,6 +482,35 @@ mod tests {
         // Kv's producer (DMA) takes both credits back; Out's (SU-FA) one fewer: its last item
         // is never released.
         assert_eq!(out, [dma_wait(2), dma_wait(2), sufa_wait(4)]);
+        let engines: Vec<Engine> = s.engines().into_iter().collect();
+        assert_eq!(engines, [Engine::Dma, Engine::Sufa, Engine::Vec]);
+    }
+
+    #[test]
+    fn a_credit_returner_primes_and_releases_in_place_of_the_consumer() {
+        let chans: BTreeMap<Chan, u32> = [(Chan::Mask, 1)].into();
+        let mut s = Sems::assign(&chans, 32).unwrap();
+        s.credits_from(Chan::Mask, Engine::Sufa);
+        let mut out = Vec::new();
+        s.prime(&mut out);
+        s.acquire(Chan::Mask, &mut out);
+        s.publish(Chan::Mask, &mut out);
+        s.take(Chan::Mask, &mut out);
+        s.release(Chan::Mask, &mut out);
+        s.drain(None, &mut out);
+        let signal = |engine, sem| Instr::Signal { engine, sem };
+        let wait = |engine, sem| Instr::Wait { engine, sem };
+        assert_eq!(
+            out,
+            [
+                signal(Engine::Sufa, 1),
+                wait(Engine::Dma, 1),
+                signal(Engine::Dma, 0),
+                wait(Engine::Vec, 0),
+                signal(Engine::Sufa, 1),
+                wait(Engine::Dma, 1),
+            ]
+        );
         let engines: Vec<Engine> = s.engines().into_iter().collect();
         assert_eq!(engines, [Engine::Dma, Engine::Sufa, Engine::Vec]);
     }

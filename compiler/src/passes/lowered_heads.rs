@@ -9,7 +9,7 @@ use sofa_ir::isa::{DType, TensorKind};
 
 use crate::lower::buffers::{default_tiles, fit};
 use crate::lower::dram::DramLayout;
-use crate::lower::{emit_segment, Layer, SegmentPlan};
+use crate::lower::{emit_segment, Layer, MaskRef, SegmentPlan};
 use crate::schedule::cost::{EmittedHead, HeadLowering, HeadPlan};
 use crate::schedule::{LayerShape, ScheduleError};
 
@@ -20,12 +20,15 @@ pub const PRICED_DT: DType = DType::F16;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LoweredHeads;
 
-/// The lowering's layer for one head of `h` (DRAM addresses unset).
+/// The lowering's layer for one head of `h` (DRAM addresses unset; a score bias's mask sized
+/// in).
 fn one_head(h: &HeadPlan<'_>) -> Layer {
     let s = h.shape;
     let shape = AttnShape {
         causal: s.causal,
         window: s.window,
+        masked: s.bias,
+        bias: s.bias,
         ..AttnShape::new(1, 1, 1, s.seq_q, s.seq_k, s.head_dim, PRICED_DT)
     };
     let tc = h.tc.clamp(1, s.seq_k.max(1));
@@ -33,7 +36,11 @@ fn one_head(h: &HeadPlan<'_>) -> Layer {
         ablate: h.ablate,
         ..SegmentPlan::new(h.schedule, s.keep, tc, h.q_block)
     };
-    Layer::new("layer", shape, plan)
+    let mut l = Layer::new("layer", shape, plan);
+    if s.bias {
+        l.dram.mask = Some(MaskRef::default());
+    }
+    l
 }
 
 fn lowering_error(e: crate::lower::LowerError) -> ScheduleError {
@@ -59,6 +66,23 @@ impl HeadLowering for LoweredHeads {
         l.dram.k = add("k", TensorKind::Input, s.seq_k)?;
         l.dram.v = add("v", TensorKind::Input, s.seq_k)?;
         l.dram.o = add("o", TensorKind::Output, s.seq_q)?;
+        if s.bias {
+            // One head's [Sq, Sk] f32 bias: a model's broadcast mask costs the same loads.
+            let dram = dram
+                .add(
+                    "mask".into(),
+                    TensorKind::Input,
+                    DType::F32,
+                    vec![1, 1, s.seq_q, s.seq_k],
+                    vec![],
+                )
+                .ok_or(ScheduleError::DramOverflow)?;
+            l.dram.mask = Some(MaskRef {
+                dram,
+                row_stride: s.seq_k.saturating_mul(4),
+                ..MaskRef::default()
+            });
+        }
         let mut instrs = Vec::new();
         emit_segment(hw, &l, &mut dram, &mut instrs).map_err(lowering_error)?;
         Ok(EmittedHead {
@@ -103,6 +127,7 @@ mod tests {
             causal,
             window: None,
             keep,
+            bias: false,
         }
     }
 

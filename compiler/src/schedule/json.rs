@@ -21,8 +21,8 @@
 //!   - `instrs`: instruction counts by mnemonic;
 //!   - `dram`: per tensor class (`q`, `k_x` token rows or K rows, `v`, `weights`, `khat`,
 //!     `ahat`, `a`, `o`, `spills` (spilled SU-FA partials), `tables` (causal and slot tables
-//!     of gathered plans); only classes moved) `{read, written}` bytes; `dram_bytes`: their
-//!     sum;
+//!     of gathered plans), `mask` (a score bias's tiles); only classes moved) `{read,
+//!     written}` bytes; `dram_bytes`: their sum;
 //!   - `energy_fj`: femtojoules per engine plus `dram_device` and `dram_interface`;
 //!     `energy_total_fj`;
 //!   - `staged_dram_bytes`: the same layer under `staged`; `dram_saving_vs_staged_pct`:

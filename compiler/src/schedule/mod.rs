@@ -74,10 +74,12 @@ pub enum TensorClass {
     A,
     O,
     Spills,
+    /// A score bias loaded per tile (and, staged, per row chunk).
+    Mask,
 }
 
 impl TensorClass {
-    pub const ALL: [TensorClass; 9] = [
+    pub const ALL: [TensorClass; 10] = [
         TensorClass::Q,
         TensorClass::KX,
         TensorClass::V,
@@ -87,6 +89,7 @@ impl TensorClass {
         TensorClass::A,
         TensorClass::O,
         TensorClass::Spills,
+        TensorClass::Mask,
     ];
 
     pub fn name(self) -> &'static str {
@@ -100,6 +103,7 @@ impl TensorClass {
             TensorClass::A => "a",
             TensorClass::O => "o",
             TensorClass::Spills => "spills",
+            TensorClass::Mask => "mask",
         }
     }
 }

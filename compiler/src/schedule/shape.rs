@@ -26,10 +26,13 @@ pub struct LayerShape {
     pub window: Option<u64>,
     /// Fraction of each row's visible keys kept (1 = dense).
     pub keep: f64,
+    /// The mask is a score bias (`AttnShape::bias`): every tile loads it and SU-FA adds it to
+    /// the selected keys' exact scores (`SUFA.BIAS`). Masks of exclusions only are not priced.
+    pub bias: bool,
 }
 
 /// A [`LayerShape`] as an ordered key (the keep ratio by its bits): memo and cache keys.
-pub type ShapeKey = (u64, u64, u64, u64, u64, u64, bool, Option<u64>, u64);
+pub type ShapeKey = (u64, u64, u64, u64, u64, u64, bool, Option<u64>, u64, bool);
 
 impl LayerShape {
     pub fn key(&self) -> ShapeKey {
@@ -43,6 +46,7 @@ impl LayerShape {
             self.causal,
             self.window,
             self.keep.to_bits(),
+            self.bias,
         )
     }
 
@@ -68,6 +72,7 @@ impl LayerShape {
             causal: shape.causal,
             window: shape.window,
             keep,
+            bias: shape.bias,
         })
     }
 

@@ -74,6 +74,7 @@ fn tiny(causal: bool, seq: u64) -> LayerShape {
         causal,
         window: None,
         keep: 0.5,
+        bias: false,
     }
 }
 

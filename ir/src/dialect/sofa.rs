@@ -49,6 +49,8 @@
 //!   `k_tile` loop the first iteration writes `dst` and every later one merges into it (the
 //!   block's running partials):
 //!   `{dst = "part", q = "q_scaled", k = "g_k", v = "g_v", slot = "slot", mode = "sorted"}`
+//! - `sofa.sufa_bias` — the op's score bias of the selected keys, for the next `sufa_tile`
+//!   (a biased mask): `{bias = "u_mask", idx = "idx"}`
 //! - `sofa.sufa_sync` — divide the partials into output rows: `{dst = "out", part = "part"}`
 //!
 //! ## Invariants checked here
@@ -82,6 +84,7 @@ pub const GATHER: &str = "sofa.gather";
 pub const KVGEN: &str = "sofa.kvgen";
 pub const SUFA_TILE: &str = "sofa.sufa_tile";
 pub const SUFA_SYNC: &str = "sofa.sufa_sync";
+pub const SUFA_BIAS: &str = "sofa.sufa_bias";
 
 /// SRAM spaces a buffer may live in.
 pub const SPACES: &[&str] = &["token", "weight", "temp"];
@@ -146,6 +149,7 @@ const BUF_ATTRS: &[(&str, &[&str])] = &[
     (KVGEN, &["dst", "src"]),
     (SUFA_TILE, &["dst", "q", "k", "v", "slot"]),
     (SUFA_SYNC, &["dst", "part"]),
+    (SUFA_BIAS, &["bias", "idx"]),
 ];
 
 /// Per op: string attributes restricted to a set of values.
@@ -326,6 +330,11 @@ pub static SOFA: Dialect = Dialect {
             SUFA_SYNC,
             "Merge a block's tile partials into output rows.",
             &[req("dst", S), req("part", S)],
+        ),
+        step(
+            SUFA_BIAS,
+            "The score bias of the selected keys, added by the next sufa_tile.",
+            &[req("bias", S), req("idx", S)],
         ),
     ],
 };

@@ -14,7 +14,8 @@
 //!   the tile `inputs − outputs` new values per cycle; rows spread over the sorters; plus
 //!   `ceil(log2 inputs)` pipeline stages.
 //! - SU-FA: SA-1 and SA-2 each have `sufa.cols/2` PEs per line, so a key costs `ceil(d/(cols/2))`
-//!   cycles per row (exp units permitting); rows spread over `sufa.rows` lines.
+//!   cycles per row (exp units permitting); rows spread over `sufa.rows` lines. A score bias
+//!   (`SUFA.BIAS`) is fetched one value per line per cycle and preloads SA-1's accumulators.
 //! - Vector: `vector.lanes` elements per cycle per pass, plus a log-depth tree per row reduction.
 
 use super::HwConfig;
@@ -194,6 +195,14 @@ fn sufa_sync(hw: &HwConfig, rows: u64, tiles: u64, d: u64) -> Result<Cycles, Cos
     )
 }
 
+/// SUFA.BIAS: each line fetches its row's `sel` bias values, one per cycle, into the
+/// accumulators SA-1 starts the next SUFA.T's scores from (so that SUFA.T costs nothing more);
+/// one cycle for the first index to reach the bias SRAM.
+fn sufa_bias(hw: &HwConfig, rows: u64, sel: u64) -> Result<Cycles, CostError> {
+    let groups = ceil_div(rows, hw.sufa.rows.into(), "sufa.rows")?;
+    add(mul(groups, sel, "SUFA.BIAS")?, 1, "SUFA.BIAS")
+}
+
 /// Vector unit: `passes` sweeps over `rows × cols` plus `reductions` log-depth trees per row.
 pub fn vec_cycles(
     hw: &HwConfig,
@@ -295,6 +304,7 @@ impl Instr {
             Instr::SufaSync { rows, tiles, d, .. } => {
                 sufa_sync(hw, (*rows).into(), (*tiles).into(), (*d).into())
             }
+            Instr::SufaBias { rows, sel, .. } => sufa_bias(hw, (*rows).into(), (*sel).into()),
             Instr::Gemm { m, n, k, .. } => kvpe(hw, (*m).into(), (*n).into(), (*k).into()),
             // The PE array takes 8-bit operands at the float rate; zero points are subtracted
             // as operands enter the array.
@@ -370,6 +380,7 @@ impl Instr {
             Instr::Kvgen { .. } => "ceil(count/kvpe.rows) * ceil(n/kvpe.cols) * k + kvpe.rows + kvpe.cols, count <= max_rows",
             Instr::SufaT { mode: SufaMode::Sorted, .. } => "ceil(rows/sufa.rows) * (sel*key + 2 + acc*ceil(d/(sufa.cols/2))) + rescales*ceil(d/(sufa.cols/2)) + key, key = max(ceil(d/(sufa.cols/2)), ceil(sufa.rows/sufa.exp_units))",
             Instr::SufaT { mode: SufaMode::Fa2, .. } => "ceil(rows/sufa.rows) * (sel*key + sel + (1+acc)*ceil(d/(sufa.cols/2))) + key, key = max(ceil(d/(sufa.cols/2)), ceil(sufa.rows/sufa.exp_units))",
+            Instr::SufaBias { .. } => "ceil(rows/sufa.rows) * sel + 1",
             Instr::SufaSync { .. } => "ceil(rows/sufa.rows) * (tiles*(ceil(d/(sufa.cols/2)) + ceil(sufa.rows/sufa.exp_units)) + ceil(d*sufa.rows/sufa.div_units)) + ceil(d/(sufa.cols/2))",
             Instr::Gemm { .. } | Instr::GemmQ { .. } => "ceil(m/kvpe.rows) * ceil(n/kvpe.cols) * k + kvpe.rows + kvpe.cols",
             Instr::VecMinMax { .. } => "ceil(rows*cols/vector.lanes) + ceil(log2 vector.lanes)",

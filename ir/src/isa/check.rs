@@ -15,6 +15,8 @@
 //!   resources), operand and result tensors exist, have a host element type and the element
 //!   count of their shape, results are `scratch` or `output` tensors written once; every host
 //!   op is run by exactly one `HOST` and every `HOST` names one;
+//! - every `SUFA.BIAS` is consumed by the next `SUFA.T` of the SU-FA queue, of its
+//!   `rows × sel` ([`super::prefix`]);
 //! - the stream ends with its only `HALT`.
 
 use std::collections::BTreeSet;
@@ -82,6 +84,14 @@ pub(crate) fn check_program(p: &Program, hw: &HwConfig) -> Result<(), Vec<Progra
     check_stream(p, hw, &mut at_program);
     check_tensors(&p.tensors, hw, &mut errs);
     check_host_ops(p, &mut errs);
+    errs.extend(
+        super::prefix::check_prefixes(&p.instrs)
+            .into_iter()
+            .map(|e| ProgramError {
+                loc: ProgramLoc::Instr(e.prefix(), Opcode::SufaBias),
+                message: e.to_string(),
+            }),
+    );
     for (i, instr) in p.instrs.iter().enumerate() {
         let mut problems = instr_rules(instr, hw);
         problems.extend(operand_ranges(instr, hw));
@@ -477,6 +487,31 @@ fn instr_rules(instr: &Instr, hw: &HwConfig) -> Vec<String> {
                 ("slots", (*slots).into()),
             ]);
             rules.push(block((*rows).into()));
+            rules.push(float("dt", *dt));
+        }
+        Instr::SufaBias {
+            rows,
+            sel,
+            n,
+            base,
+            dt,
+            ..
+        } => {
+            nonzero(&[
+                ("rows", (*rows).into()),
+                ("sel", (*sel).into()),
+                ("n", (*n).into()),
+            ]);
+            rules.push(block((*rows).into()));
+            rules.push((
+                u32::from(*sel) > *n,
+                format!("`sel` {sel} exceeds the bias width `n` {n}"),
+            ));
+            // Key indices are u32 with NO_INDEX reserved.
+            rules.push((
+                u64::from(*base) + u64::from(*n) > u64::from(u32::MAX),
+                format!("`base` {base} + `n` {n} leaves the u32 key indices"),
+            ));
             rules.push(float("dt", *dt));
         }
         Instr::SufaSync {

@@ -178,6 +178,10 @@ isa! {
     /// SU-FA tile synchronisation: merge the tiles' partials and divide.
     SufaSync = 0x32, "SUFA.SYNC", [Engine::Sufa],
         { dst: SramRef, part: SramRef, rows: u16, tiles: u16, d: u16, dt: DType };
+    /// SU-FA score bias (a prefix): gathers `bias[r][idx[r][s] − base]` for the next SUFA.T,
+    /// which adds it to its exact scores.
+    SufaBias = 0x33, "SUFA.BIAS", [Engine::Sufa],
+        { bias: SramRef, idx: SramRef, rows: u16, sel: u16, n: u32, base: u32, dt: DType };
 
     /// Dense matrix product on the PE array, optional bias, optional accumulation.
     Gemm = 0x40, "GEMM", [Engine::Kvpe],

@@ -27,6 +27,7 @@ mod host;
 mod instr;
 mod operands;
 mod parse;
+pub mod prefix;
 
 pub use asm::{print_asm, print_instr};
 pub use check::{ProgramError, ProgramLoc};
@@ -37,6 +38,7 @@ pub use host::{numel, HostArg, HostAttrError, HostOp};
 pub use instr::{Instr, Opcode};
 pub use operands::{Access, Mem, Operand, OperandOverflow};
 pub use parse::{parse_asm, AsmError};
+pub use prefix::{BiasPrefix, PrefixError};
 
 use crate::hw::HwConfig;
 

@@ -107,6 +107,31 @@ impl Ops {
         Ok(())
     }
 
+    /// A read `rows × cols` matrix of `dt` of which only `picked` elements are fetched (a
+    /// gather by index): the whole matrix is checked, the picked elements are the traffic.
+    fn gathered(
+        &mut self,
+        role: &'static str,
+        r: SramRef,
+        (rows, cols): (u64, u64),
+        picked: u64,
+        dt: DType,
+    ) -> Result<(), OperandOverflow> {
+        let extent = dt
+            .bytes_for(mul(rows, cols, role)?)
+            .ok_or(OperandOverflow { role })?;
+        let traffic = dt.bytes_for(picked).ok_or(OperandOverflow { role })?;
+        self.0.push(Operand {
+            role,
+            access: Access::Read,
+            mem: Mem::Sram(r),
+            extent: Some(extent),
+            traffic,
+            bounded: false,
+        });
+        Ok(())
+    }
+
     /// An index list: a u32 count then up to `max` u32 entries.
     fn list(
         &mut self,
@@ -364,6 +389,19 @@ impl Instr {
                 o.mat("dst", W, *dst, (*rows).into(), d, *dt)?;
                 let part_rows = u64::from(*tiles) * u64::from(*rows);
                 o.mat("part", R, *part, part_rows, d + 2, DType::F32)?;
+            }
+            Instr::SufaBias {
+                bias,
+                idx,
+                rows,
+                sel,
+                n,
+                base: _,
+                dt,
+            } => {
+                let (rows, sel) = (u64::from(*rows), u64::from(*sel));
+                o.gathered("bias", *bias, (rows, (*n).into()), rows * sel, *dt)?;
+                o.mat("idx", R, *idx, rows, sel, DType::U32)?;
             }
             Instr::Gemm {
                 dst,

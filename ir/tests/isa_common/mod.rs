@@ -328,6 +328,16 @@ pub fn instrs() -> Vec<Instr> {
             acc: true,
             dt: DType::F16,
         },
+        // A prefix: the next SU-FA instruction is the SUFA.T of the same rows × sel.
+        Instr::SufaBias {
+            bias: tmp(0),
+            idx: tmp(0x4400),
+            rows: 100,
+            sel: 7,
+            n: 32,
+            base: 96,
+            dt: DType::F32,
+        },
         Instr::SufaT {
             dst: tok(0x8000),
             q: tok(0x800),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use sofa_ir::hw::{DynamicCounts, HwConfig};
-use sofa_ir::isa::{Instr, Program, TensorKind};
+use sofa_ir::isa::{BiasPrefix, Instr, Opcode, PrefixError, Program, TensorKind};
 
 use super::exec::{self, ExecOutcome, FunctionalStats};
 use super::host_ops::{self, HostOpError, HostWork};
@@ -80,18 +80,34 @@ fn cycles(
         .map_err(|e| SimError::at(index, instr, e.to_string()))
 }
 
+/// Follows the SU-FA queue as its instructions start: a `SUFA.BIAS` must reach a `SUFA.T`
+/// (`Program::check` rejects it before a run; this names the instruction in an unchecked one).
+fn follow_prefix(prefix: &mut BiasPrefix, index: usize, instr: &Instr) -> Result<(), SimError> {
+    prefix.step(index, instr).map_err(prefix_error)
+}
+
+fn prefix_error(e: PrefixError) -> SimError {
+    SimError {
+        instr: Some(e.prefix()),
+        opcode: Some(Opcode::SufaBias),
+        message: e.to_string(),
+    }
+}
+
 struct TimingExec<'a> {
     program: &'a Program,
     hw: &'a HwConfig,
     model: ListModel,
     accounts: Accounts,
     host: Vec<HostRecord>,
+    prefix: BiasPrefix,
 }
 
 impl Executor for TimingExec<'_> {
     type Error = SimError;
 
     fn start(&mut self, index: usize, instr: &Instr) -> Result<u64, SimError> {
+        follow_prefix(&mut self.prefix, index, instr)?;
         if is_control(instr) {
             return cycles(index, instr, self.hw, &DynamicCounts::default());
         }
@@ -119,8 +135,10 @@ pub(crate) fn run_timing_only(
         model: ListModel::default(),
         accounts: Accounts::new(program, per_instr),
         host: Vec::new(),
+        prefix: BiasPrefix::default(),
     };
     let timeline = replay(&program.instrs, hw.control.semaphores, &mut ex, record)?;
+    ex.prefix.finish().map_err(prefix_error)?;
     Ok(Run {
         timeline,
         accounts: ex.accounts,
@@ -137,12 +155,14 @@ struct FunctionalExec<'a> {
     stats: FunctionalStats,
     accounts: Accounts,
     host: Vec<HostRecord>,
+    prefix: BiasPrefix,
 }
 
 impl Executor for FunctionalExec<'_> {
     type Error = SimError;
 
     fn start(&mut self, index: usize, instr: &Instr) -> Result<u64, SimError> {
+        follow_prefix(&mut self.prefix, index, instr)?;
         if is_control(instr) {
             return cycles(index, instr, self.hw, &DynamicCounts::default());
         }
@@ -176,8 +196,10 @@ pub(crate) fn run_functional(
         stats: FunctionalStats::default(),
         accounts: Accounts::new(program, per_instr),
         host: Vec::new(),
+        prefix: BiasPrefix::default(),
     };
     let timeline = replay(&program.instrs, hw.control.semaphores, &mut ex, record)?;
+    ex.prefix.finish().map_err(prefix_error)?;
     let outputs = read_outputs(program, &ex.mem)?;
     Ok(Run {
         timeline,

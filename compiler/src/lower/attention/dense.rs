@@ -5,7 +5,9 @@
 //! the tile's combined mask (the op's mask, plus the causal table on diagonal tiles) and SADS
 //! selects all `w` columns of it (base 0, no radius). SADS never selects −inf entries, so each
 //! row's slot list is exactly its unmasked keys (`NO_INDEX` for the rest), in the K/V tile's
-//! row numbering — the same exact FA-2 as the slot table, no prediction involved.
+//! row numbering — the same exact FA-2 as the slot table, no prediction involved. A score
+//! bias is added to the listed keys' scores by `SUFA.BIAS` from the same mask tile (SADS's
+//! base 0 numbers the tile's columns, as the tile is laid out).
 
 use sofa_ir::isa::{Bcast, DType, DramAddr, Instr, SramRef, SufaMode};
 
@@ -42,13 +44,22 @@ impl Emitter<'_> {
                 None
             };
             self.sems.publish(Chan::DenseKv, self.out);
-            let slot = match table_slots {
-                Some(s) => s,
-                None => self.mask_slots(g, k0, w, diag)?,
+            let (slot, mask) = match table_slots {
+                Some(s) => (s, None),
+                None => {
+                    let (idx, cm) = self.mask_slots(g, k0, w, diag)?;
+                    (idx, Some(cm))
+                }
             };
             self.sems.take(Chan::DenseKv, self.out);
             let w16: u16 = self.n(w, "tile width")?;
             let (dst, acc) = self.part_dst(j as u64);
+            if let Some(cm) = mask.filter(|_| self.l.biased()) {
+                let bias = self.sram.at(Buf::UMask, cm);
+                let rows: u16 = self.n(g.rows, "rows")?;
+                // SADS listed columns of the tile (base 0), as the bias tile is laid out.
+                self.bias_prefix((bias, slot), (rows, w16), (w, 0), &[Chan::Mask])?;
+            }
             self.out.push(Instr::SufaT {
                 dst,
                 q: self.sram.at(Buf::QScaled, qs),
@@ -95,15 +106,16 @@ impl Emitter<'_> {
         Ok(sb)
     }
 
-    /// The slot list of a tile under the op's mask (see the module docs); the SU-FA engine has
-    /// taken it (DenseIdx) when this returns, and releases it after its SUFA.T.
+    /// The slot list of a tile under the op's mask (see the module docs), and the mask's ring
+    /// entry; the SU-FA engine has taken the list (DenseIdx) when this returns, and releases
+    /// it after its SUFA.T.
     fn mask_slots(
         &mut self,
         g: &BlockGeo,
         k0: u64,
         w: u64,
         diag: Option<i64>,
-    ) -> Result<SramRef, LowerError> {
+    ) -> Result<(SramRef, u64), LowerError> {
         let cm = self.load_masks(g, k0, w, diag)?;
         let (rows, cols): (u32, u32) = (self.n(g.rows, "rows")?, self.n(w, "tile width")?);
         let ca = self.next(Chan::DenseSel);
@@ -131,7 +143,7 @@ impl Emitter<'_> {
                 dt: DType::F32,
             },
         });
-        self.sems.release(Chan::Mask, self.out);
+        self.release_unless_held(Chan::Mask);
         self.sems.publish(Chan::DenseSel, self.out);
         let ci = self.next(Chan::DenseIdx);
         let idx = self.sram.at(Buf::Idx, ci);
@@ -151,6 +163,6 @@ impl Emitter<'_> {
         self.sems.release(Chan::DenseSel, self.out);
         self.sems.publish(Chan::DenseIdx, self.out);
         self.sems.take(Chan::DenseIdx, self.out);
-        Ok(idx)
+        Ok((idx, cm))
     }
 }

@@ -19,6 +19,22 @@ pub(super) struct Pick {
     pub mode: SufaMode,
     /// Partial slot of the block.
     pub tile: u64,
+    /// Mask ring entry whose bias SU-FA adds to the exact scores (a biased layer).
+    pub bias: Option<u64>,
+}
+
+/// A predicted score tile: Â's ring entry, and the mask ring entry added onto it (none when
+/// unmasked).
+#[derive(Clone, Copy)]
+pub(super) struct Predicted {
+    pub ahat: u64,
+    pub mask: Option<u64>,
+}
+
+impl Predicted {
+    pub fn masked(&self) -> bool {
+        self.mask.is_some()
+    }
 }
 
 impl Emitter<'_> {
@@ -48,7 +64,7 @@ impl Emitter<'_> {
                 });
             }
             self.sems.publish(Chan::KHat, self.out);
-            let (masked, ca) = self.predict(g, qs, (kt, x_tile), k0, w, j == last)?;
+            let scores = self.predict(g, qs, (kt, x_tile), k0, w, j == last)?;
             // Keep 1: every visible key of the tile (exact attention).
             let sel = if exact(self.l) { w } else { per_tile.min(w) };
             let pick = Pick {
@@ -62,16 +78,17 @@ impl Emitter<'_> {
                     SufaMode::Sorted
                 },
                 tile: j as u64,
+                bias: scores.mask.filter(|_| self.l.biased()),
             };
-            self.select_and_attend(g, qs, ca, masked, pick)?;
+            self.select_and_attend(g, qs, scores, pick)?;
         }
         Ok(())
     }
 
     /// DLZS.S of `w` keys (K̂ at `kt`, first predicted from XTile entry `x` when K/V are
     /// generated on demand) against the scaled Q, then the masks (the causal table when the
-    /// keys reach into some row's future, the op's mask always). Returns whether Â was masked
-    /// and its ring entry.
+    /// keys reach into some row's future, the op's mask always). Returns Â's ring entry and
+    /// the mask ring entry added onto it.
     pub(super) fn predict(
         &mut self,
         g: &BlockGeo,
@@ -80,7 +97,7 @@ impl Emitter<'_> {
         k0: u64,
         w: u64,
         last: bool,
-    ) -> Result<(bool, u64), LowerError> {
+    ) -> Result<Predicted, LowerError> {
         let diag = self.diagonal(g, k0, w);
         let masked = diag.is_some() || self.l.dram.mask.is_some();
         let ca = self.next(Chan::AHat);
@@ -129,27 +146,29 @@ impl Emitter<'_> {
         if last {
             self.sems.release(Chan::QDlzs, self.out);
         }
+        let mut mask = None;
         if masked {
             self.sems.publish(Chan::AMask, self.out);
             let cm = self.load_masks(g, k0, w, diag)?;
             self.sems.take(Chan::AMask, self.out);
             self.add_masks(g, ahat, cm, w, diag.is_some())?;
+            mask = Some(cm);
         } else if self.l.plan.schedule == Schedule::Cct {
             self.sems.publish(Chan::AHat, self.out);
         }
-        Ok((masked, ca))
+        Ok(Predicted { ahat: ca, mask })
     }
 
-    /// SADS → RASS → GATHER K, V → SUFA.T into the tile's partials. Â (ring entry `ca`) must
-    /// be ready for the selection engine (staged: reloaded; masked: published by VEC here).
+    /// SADS → RASS → GATHER K, V → (SUFA.BIAS) → SUFA.T into the tile's partials. Â must be
+    /// ready for the selection engine (staged: reloaded; masked: published by VEC here).
     pub(super) fn select_and_attend(
         &mut self,
         g: &BlockGeo,
         qs: u64,
-        ca: u64,
-        masked: bool,
+        scores: Predicted,
         p: Pick,
     ) -> Result<(), LowerError> {
+        let (ca, masked) = (scores.ahat, scores.masked());
         let ready = match (self.l.plan.schedule, masked) {
             (Schedule::Staged, _) => Chan::Reload,
             (_, true) => Chan::AMasked,
@@ -178,7 +197,8 @@ impl Emitter<'_> {
         self.sems.release(Chan::AHat, self.out);
         self.sems.publish(Chan::Idx, self.out);
         self.sems.take(Chan::Idx, self.out);
-        let (order, slot) = self.issue_rass(idx, (rows16, sel16, w32), Some(Chan::Idx))?;
+        let held = Some(Chan::Idx).filter(|&c| !self.held_for_bias(c));
+        let (order, slot) = self.issue_rass(idx, (rows16, sel16, w32), held)?;
         let listed = gathered(self.l, p.w, g.rows, p.sel);
         let ck = self.next(Chan::Kv);
         self.sems.take(Chan::Order, self.out);
@@ -194,6 +214,11 @@ impl Emitter<'_> {
         };
         self.sems.take(Chan::Slot, self.out);
         let (dst, acc) = self.part_dst(p.tile);
+        if let Some(cm) = p.bias {
+            let bias = self.sram.at(Buf::UMask, cm);
+            let held = [Chan::Mask, Chan::Idx];
+            self.bias_prefix((bias, idx), (rows16, sel16), (p.w, p.k0), &held)?;
+        }
         self.out.push(Instr::SufaT {
             dst,
             q: self.sram.at(Buf::QScaled, qs),

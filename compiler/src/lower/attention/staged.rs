@@ -11,7 +11,9 @@
 //! serves all rows of the chunk; otherwise every row is attended alone in sub-lists (a
 //! sub-list is a contiguous run of that row's SADS output, read by RASS at its offset, with
 //! `n` = its length), sub-list `s` of each row being SYNC tile `s`. Every visible key of a
-//! row is in exactly one list, so keep ratio 1 stays exact.
+//! row is in exactly one list, so keep ratio 1 stays exact. A score bias is added to Â in
+//! stage 1 with the masks, and, for the exact scores, reloaded per row chunk (the chunk's rows
+//! over its visible keys) for each list's `SUFA.BIAS`.
 
 use sofa_ir::isa::{DramAddr, Instr, SramRef, SufaMode};
 
@@ -116,9 +118,9 @@ impl Emitter<'_> {
                 stride: self.n(rb, "row bytes")?,
             });
             self.sems.publish(Chan::KHat, self.out);
-            let (masked, ca) = self.predict(g, qs, (kt, None), k0, w, j + 1 == tiles)?;
+            let scores = self.predict(g, qs, (kt, None), k0, w, j + 1 == tiles)?;
             // Â to DRAM: the classic flow's stage boundary.
-            let spill = if masked {
+            let spill = if scores.masked() {
                 Chan::SpillAMasked
             } else {
                 Chan::SpillA
@@ -127,7 +129,7 @@ impl Emitter<'_> {
             self.sems.take(spill, self.out);
             self.out.push(Instr::St {
                 dst: DramAddr(self.spills.ahat + k0 * sc),
-                src: self.sram.at(Buf::AHat, ca),
+                src: self.sram.at(Buf::AHat, scores.ahat),
                 rows: self.n(g.rows, "rows")?,
                 row_bytes: self.n(w * sc, "Â row bytes")?,
                 stride: self.n(self.l.shape.seq_k * sc, "Â stride")?,
@@ -152,6 +154,9 @@ impl Emitter<'_> {
         let sc = elem(score_dt(self.l));
         let ahat = self.sram.at(Buf::AHat, 0);
         let rows16: u16 = self.n(rows, "rows")?;
+        if self.l.biased() {
+            self.load_bias_rows(g, r0, rows)?;
+        }
         self.out.push(Instr::Ld {
             dst: ahat,
             src: DramAddr(self.spills.ahat + (r0 * self.l.shape.seq_k + g.first) * sc),
@@ -213,8 +218,32 @@ impl Emitter<'_> {
         self.sync_rows(g, part, r0, rows, tiles, last)
     }
 
-    /// One list: RASS over its run of the SADS output (`idx`) → GATHER K, V → SUFA.T fa2 of
-    /// the list's rows from block row `r0` into `dst`.
+    /// DMA: LD the op's mask for block rows `[r0, r0 + rows)` over the block's visible keys
+    /// into the bias rows, before the chunk's Â: its lists' SUFA.BIAS read it after their
+    /// RASS slots, which follow this chunk's SADS, which follows the Â reload; the next chunk's
+    /// load comes after this chunk's partials spill, which waits for all of its SUFA.T.
+    fn load_bias_rows(&mut self, g: &BlockGeo, r0: u64, rows: u64) -> Result<(), LowerError> {
+        let Some(m) = self.l.dram.mask else {
+            return Ok(());
+        };
+        // check_layer bounded the whole mask range, so these cannot overflow.
+        let src = m.dram
+            + g.b * m.batch_stride
+            + g.h * m.head_stride
+            + (g.q0 + r0) * m.row_stride
+            + g.first * F32;
+        self.out.push(Instr::Ld {
+            dst: self.sram.at(Buf::BiasRows, 0),
+            src: DramAddr(src),
+            rows: self.n(rows, "rows")?,
+            row_bytes: self.n(g.keys() * F32, "bias row bytes")?,
+            stride: self.n(m.row_stride, "mask row stride")?,
+        });
+        Ok(())
+    }
+
+    /// One list: RASS over its run of the SADS output (`idx`) → GATHER K, V → (SUFA.BIAS of
+    /// its rows of the bias) → SUFA.T fa2 of the list's rows from block row `r0` into `dst`.
     fn attend_list(
         &mut self,
         g: &BlockGeo,
@@ -236,6 +265,12 @@ impl Emitter<'_> {
             .ok_or_else(|| op_err(self.l, "SRAM offsets overflow".into()))?;
         self.sems.take(Chan::Kv, self.out);
         self.sems.take(Chan::Slot, self.out);
+        if self.l.biased() {
+            let row_bytes = g.keys() * F32;
+            let bias = shifted(self.sram.at(Buf::BiasRows, 0), list.row * row_bytes)
+                .ok_or_else(|| op_err(self.l, "SRAM offsets overflow".into()))?;
+            self.bias_prefix((bias, idx), (rows16, sel16), (g.keys(), g.first), &[])?;
+        }
         self.out.push(Instr::SufaT {
             dst,
             q,

@@ -7,7 +7,8 @@
 //! selection stage reloads Â in chunks of query rows, and a row whose selection exceeds
 //! `list_keys` keys is attended in sub-lists of that many keys, merged by SUFA.SYNC. Only the
 //! partials grow with S (one `d + 2` row per sub-list). When everything fits, the plan is one
-//! tile, one chunk and one list per block: the unsplit flow.
+//! tile, one chunk and one list per block: the unsplit flow. A score bias adds one buffer of
+//! the same geometry as a chunk's Â (in f32): the op's mask over the chunk's rows and keys.
 
 use sofa_ir::hw::HwConfig;
 
@@ -76,7 +77,15 @@ impl StagedPlan {
         if l.dram.mask.is_some() {
             v.push((Buf::UMask, r * self.khat_keys * F32));
         }
+        if l.biased() {
+            v.push((Buf::BiasRows, self.bias_elems(l) * F32));
+        }
         v
+    }
+
+    /// Bias elements on chip with a score bias: a selection chunk's rows over every key.
+    fn bias_elems(&self, l: &Layer) -> u64 {
+        self.chunk_rows.saturating_mul(l.shape.seq_k)
     }
 
     /// For a block of `rows` query rows seeing `n` keys: the rows per selection chunk (one
@@ -92,8 +101,13 @@ impl StagedPlan {
             sel.div_ceil(self.list_keys)
         };
         let (ahat, listed) = (self.ahat_elems(l), self.listed(l));
+        let bias = if l.biased() {
+            self.bias_elems(l)
+        } else {
+            u64::MAX
+        };
         let fits = |r: u64| {
-            r * n <= ahat
+            r * n <= ahat.min(bias)
                 && r * sel <= self.chunk_rows * max_sel(l)
                 && r * lists <= self.part_rows(l)
                 && (!whole

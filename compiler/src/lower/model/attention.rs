@@ -1,62 +1,32 @@
 //! `attn.mha` / `attn.sparse_mha` inside a model: operands in the layout the attention segment
-//! expects, the exclusion mask, then the segment itself (`plan_layer` + `emit_segment`).
+//! expects, the mask, then the segment itself (`plan_layer` + `emit_segment`).
 //!
 //! - q, k, v become dense `[B, H, S, D]` tensors named `<layer>.q`, `.k`, `.v` (the simulator
 //!   classifies traffic by these suffixes): a dense scratch tensor the operand owns is renamed,
 //!   anything else (a transposed or split view) is copied.
 //! - The output is a fresh `<layer>.out` tensor.
-//! - The mask: the exporters build it as `Where(cond, 0, c)` with a constant `c ≤ −1e30`
-//!   (−inf or float32's lowest); that is recognised at compile time and lowered to
-//!   `VEC.SELECT(cond, 0, −inf)` into `<layer>.mask` (over the mask's own broadcast shape, with
-//!   keys as its last dim; stride-0 dims become zero [`MaskRef`] strides). A bool mask (true =
-//!   keep) is selected the same way, and a constant 0 / ≤ −1e30 float mask is converted at
-//!   compile time. Masks shared by several layers are built once.
+//! - The mask becomes an f32 `[mb, mh, mq, Sk]` tensor (the mask's own broadcast shape, keys
+//!   as its last dim; stride-0 dims become zero [`MaskRef`] strides), by what it is
+//!   ([`sofa_ir::dialect::attn::mask`]): the exporters' `Where(cond, 0, c ≤ −1e30)` and bool
+//!   masks (true = keep) are lowered to `VEC.SELECT(cond, 0, −inf)` into `<layer>.mask`; a
+//!   float constant becomes a `const` tensor (values ≤ −1e30 as −inf); a float mask known
+//!   only at run time is loaded in place when it is a dense f32 tensor of that shape, else
+//!   copied (and converted) into `<layer>.mask`. Only the last two can hold a score bias
+//!   (`Layer::biased`), which the segment adds to the exact scores too. Masks shared by several
+//!   layers are built once.
 
+use sofa_ir::dialect::attn::mask::{where_exclusion_cond, EXCLUDE};
 use sofa_ir::eval::Tensor;
 use sofa_ir::isa::{DType, TensorKind};
-use sofa_ir::{Module, Value};
+use sofa_ir::Value;
 
 use super::elementwise::emit_select;
-use sofa_ir::dialect::attn::EXCLUDED_AT_MOST;
-
 use super::kvfuse::KvProjections;
 use super::movement::copy_view;
 use super::view::View;
 use super::{Ctx, OpRef};
 use crate::lower::sofa_level::check_kernel;
 use crate::lower::{emit_segment, plan_layer, KvGenDram, Layer, LowerError, MaskRef};
-
-/// Scores at or below this are exclusions (`finfo(float32).min` ≈ −3.4e38 qualifies).
-const EXCLUDE: f64 = EXCLUDED_AT_MOST as f64;
-
-const MASK_ERROR: &str = "general additive masks are not supported by the SU-FA engine; only \
-                          0/−inf key-exclusion masks";
-
-/// The splat value of a constant, read straight from the module.
-fn module_splat(m: &Module, v: Value) -> Option<f64> {
-    let def = m.defining_op(v)?;
-    let d = m.op(def);
-    if d.name != "onnx.Constant" {
-        return None;
-    }
-    let vals = Tensor::from_attr(d.attrs.get("value")?, m)
-        .ok()?
-        .to_f64_vec();
-    let first = *vals.first()?;
-    vals.iter().all(|&x| x == first).then_some(first)
-}
-
-/// `cond` when `v` is `Where(cond, 0, c)` with a constant `c ≤ −1e30`.
-pub fn where_mask_cond(m: &Module, v: Value) -> Option<Value> {
-    let def = m.defining_op(v)?;
-    let d = m.op(def);
-    if d.name != "onnx.Where" || d.operands.len() != 3 {
-        return None;
-    }
-    let keep = module_splat(m, d.operands[1])?;
-    let drop = module_splat(m, d.operands[2])?;
-    (keep == 0.0 && drop <= EXCLUDE).then_some(d.operands[0])
-}
 
 pub fn attention(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
     let index = ctx.attn_count;
@@ -226,33 +196,14 @@ fn mask_ref(
     let shape = mask_shape(layer, &mshape)
         .ok_or_else(|| o.err(format!("mask {mshape:?} does not broadcast to the scores")))?;
     let name = format!("{}.mask", layer.name);
-    let view = if let Some(t) = ctx.const_value(mv).filter(|_| mdt.is_float()) {
-        const_mask(ctx, o, &t, &mshape, &shape, name)?
-    } else {
-        let cond = match (mdt, where_mask_cond(ctx.m, mv)) {
-            (DType::I1, _) => mv,
-            (_, Some(c)) => c,
-            _ => return Err(o.err(MASK_ERROR)),
-        };
-        let cv = ctx.view(o, cond)?;
-        let cond_view = View {
-            shape: [vec![1; 4 - cv.rank().min(4)], cv.shape.clone()].concat(),
-            strides: [vec![0; 4 - cv.rank().min(4)], cv.strides.clone()].concat(),
-            ..cv
-        }
-        .broadcast_to(&shape)
-        .ok_or_else(|| o.err("the mask condition does not broadcast to the mask"))?;
-        let out = ctx
-            .add_tensor(name, TensorKind::Scratch, DType::F32, shape.clone())
-            .map_err(|e| o.err(e))?;
-        let zeros = ctx
-            .splat_view(DType::F32, 0.0, &shape)
-            .map_err(|e| o.err(e))?;
-        let minus_inf = ctx
-            .splat_view(DType::F32, f64::NEG_INFINITY, &shape)
-            .map_err(|e| o.err(e))?;
-        emit_select(ctx, o, cond_view, zeros, minus_inf, &out)?;
-        out
+    let cond = match mdt {
+        DType::I1 => Some(mv),
+        _ => where_exclusion_cond(ctx.m, mv),
+    };
+    let view = match (ctx.const_value(mv).filter(|_| mdt.is_float()), cond) {
+        (Some(t), _) => const_mask(ctx, o, &t, &mshape, &shape, name)?,
+        (None, Some(cond)) => exclusion_mask(ctx, o, cond, &shape, name)?,
+        (None, None) => run_time_mask(ctx, o, mv, &shape, name)?,
     };
     let f = 4u64;
     let m = MaskRef {
@@ -273,7 +224,71 @@ fn mask_ref(
     Ok(m)
 }
 
-/// A constant float mask of 0 and ≤ −1e30 values as a `const` tensor of 0 / −inf.
+/// `VEC.SELECT(cond, 0, −inf)` into a new f32 tensor of `shape`.
+fn exclusion_mask(
+    ctx: &mut Ctx<'_>,
+    o: &OpRef,
+    cond: Value,
+    shape: &[u64],
+    name: String,
+) -> Result<View, LowerError> {
+    let cv = ctx.view(o, cond)?;
+    let cond_view = View {
+        shape: [vec![1; 4 - cv.rank().min(4)], cv.shape.clone()].concat(),
+        strides: [vec![0; 4 - cv.rank().min(4)], cv.strides.clone()].concat(),
+        ..cv
+    }
+    .broadcast_to(shape)
+    .ok_or_else(|| o.err("the mask condition does not broadcast to the mask"))?;
+    let out = ctx
+        .add_tensor(name, TensorKind::Scratch, DType::F32, shape.to_vec())
+        .map_err(|e| o.err(e))?;
+    let zeros = ctx
+        .splat_view(DType::F32, 0.0, shape)
+        .map_err(|e| o.err(e))?;
+    let minus_inf = ctx
+        .splat_view(DType::F32, f64::NEG_INFINITY, shape)
+        .map_err(|e| o.err(e))?;
+    emit_select(ctx, o, cond_view, zeros, minus_inf, &out)?;
+    Ok(out)
+}
+
+/// A float mask known only at run time (a score bias, whatever it holds): the operand itself
+/// when it is a dense f32 tensor of `shape`, else a copy converted to one.
+fn run_time_mask(
+    ctx: &mut Ctx<'_>,
+    o: &OpRef,
+    mv: Value,
+    shape: &[u64],
+    name: String,
+) -> Result<View, LowerError> {
+    let view = ctx
+        .view(o, mv)?
+        .broadcast_to(shape)
+        .ok_or_else(|| o.err("the mask does not broadcast"))?;
+    if view.dt == DType::F32 && view.is_contiguous() {
+        return Ok(view);
+    }
+    let out = ctx
+        .add_tensor(name, TensorKind::Scratch, DType::F32, shape.to_vec())
+        .map_err(|e| o.err(e))?;
+    copy_view(ctx, o, &view, &out)?;
+    Ok(out)
+}
+
+/// A mask value as the segment reads it: exclusions (≤ −1e30) as −inf, 0 as +0, the rest
+/// (a bias) as f32.
+fn mask_value(x: f64) -> f32 {
+    if x == 0.0 {
+        0.0
+    } else if x <= EXCLUDE {
+        f32::NEG_INFINITY
+    } else {
+        x as f32
+    }
+}
+
+/// A constant float mask as a `const` tensor of `shape` ([`mask_value`] of each element).
 fn const_mask(
     ctx: &mut Ctx<'_>,
     o: &OpRef,
@@ -296,14 +311,7 @@ fn const_mask(
     for _ in 0..n {
         let at = (src.addr_of(&idx) / 4) as usize;
         let x = vals.get(at).copied().unwrap_or(0.0);
-        let y = if x == 0.0 {
-            0.0f32
-        } else if x <= EXCLUDE {
-            f32::NEG_INFINITY
-        } else {
-            return Err(o.err(MASK_ERROR));
-        };
-        data.extend_from_slice(&y.to_le_bytes());
+        data.extend_from_slice(&mask_value(x).to_le_bytes());
         for k in (0..4).rev() {
             idx[k] += 1;
             if idx[k] < shape[k] {

@@ -119,7 +119,7 @@ pub(crate) struct Ctx<'a> {
     out_names: BTreeMap<Value, String>,
     /// Attention ops lowered so far (numbering for `plan_layer`).
     attn_count: usize,
-    /// Exclusion masks already built, by mask value.
+    /// Masks already built, by mask value.
     masks: BTreeMap<Value, MaskRef>,
     /// Every use of every value (ops in walk order).
     uses: BTreeMap<Value, Vec<Op>>,
@@ -383,7 +383,7 @@ fn needed_ops(
                 continue;
             }
             let cond = (attn && i == 3)
-                .then(|| attention::where_mask_cond(m, v))
+                .then(|| sofa_ir::dialect::attn::mask::where_exclusion_cond(m, v))
                 .flatten();
             live.insert(cond.unwrap_or(v));
         }

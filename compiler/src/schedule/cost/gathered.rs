@@ -19,7 +19,9 @@
 //! opening and closing handshakes once per head.
 //!
 //! Traffic classes: `q`, `k_x` (K rows: tiles and gathers), `v`, `o`, `tables` (causal and
-//! slot tables), `spills` (SU-FA partials spilled by long rows), `ahat` and `a` (staged).
+//! slot tables), `spills` (SU-FA partials spilled by long rows), `ahat` and `a` (staged),
+//! `mask` (a score bias: the head's `[Sq, Sk]` f32 tiles, which `SUFA.BIAS` also reads; masks
+//! of exclusions only are left out, as the plan's choice does not depend on them).
 //!
 //! Where the staged lowering does not fit the chip (long rows), [`staged_estimate`] prices
 //! the same instruction sequence analytically (its stages run back to back).
@@ -73,6 +75,7 @@ fn class_of_tensor(t: &TensorDecl) -> &'static str {
         _ if n == "q" => TensorClass::Q.name(),
         _ if n == "k" => TensorClass::KX.name(),
         _ if n == "v" => TensorClass::V.name(),
+        _ if n == "mask" => TensorClass::Mask.name(),
         _ if n.ends_with(".spill.ahat") => TensorClass::Ahat.name(),
         _ if n.ends_with(".spill.a") => TensorClass::A.name(),
         _ => TensorClass::Spills.name(),

@@ -73,8 +73,9 @@
 //! Both ops accept the optional plan attributes ([`plan`]: `sofa.schedule`, `sofa.tc`,
 //! `sofa.q_block`, `sofa.ablate` from `cct-tile`, the K/V source `sofa.kv*` from
 //! `lower-to-sofa`); they do not change semantics. [`shape`] reads an op's sizes and splits it
-//! into query blocks.
+//! into query blocks; [`mask`] tells key-exclusion masks from additive score biases.
 
+pub mod mask;
 pub mod plan;
 pub mod shape;
 

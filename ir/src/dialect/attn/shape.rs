@@ -23,6 +23,9 @@ pub struct AttnShape {
     pub window: Option<u64>,
     /// The op has a mask operand.
     pub masked: bool,
+    /// The mask may hold values other than 0 and −inf (a score bias, [`super::mask`]), which
+    /// the exact scores must add too; `false` without a mask.
+    pub bias: bool,
     /// Element type of q (and k, v, the output).
     pub dt: DType,
     pub scale: f32,
@@ -64,6 +67,7 @@ impl AttnShape {
         if !scale.is_finite() {
             return Err(AttnShapeError::Scale(attrs.scale));
         }
+        let mask = m.op(op).operands.get(3).copied();
         Ok(AttnShape {
             batch: q[0],
             heads: q[1],
@@ -76,7 +80,8 @@ impl AttnShape {
                 .window
                 .filter(|_| attrs.causal)
                 .and_then(|w| u64::try_from(w).ok()),
-            masked: m.op(op).operands.len() > 3,
+            masked: mask.is_some(),
+            bias: mask.is_some_and(|v| !super::mask::excludes_only(m, v)),
             dt,
             scale,
         })
@@ -102,6 +107,7 @@ impl AttnShape {
             causal: false,
             window: None,
             masked: false,
+            bias: false,
             dt,
             scale: 1.0,
         }

@@ -127,3 +127,67 @@ fn sparse_attribute_ranges_are_reported_by_name() {
     let e = sparse_errors(wrong_heads.to_attrs());
     assert!(e.iter().any(|s| s.contains("k's head count is 2")), "{e:?}");
 }
+
+/// An `attn.mha` over [1, 2, 3, 16] q, k, v whose mask operand is `mask(m, entry)`.
+fn masked_shape(mask: impl FnOnce(&mut Module, crate::Block) -> crate::Value) -> AttnShape {
+    let mut m = Module::new();
+    let qkv = t(&[1, 2, 3, 16]);
+    let (_, entry) = m.add_func("main", vec![qkv.clone(), qkv.clone(), qkv.clone()], vec![]);
+    let mut operands = m.blocks[entry].args.clone();
+    operands.push(mask(&mut m, entry));
+    let mut spec = OpSpec::new(MHA).operands(operands).results([qkv]);
+    for (k, a) in mha_attrs(2, 2).to_attrs() {
+        spec = spec.attr(k, a);
+    }
+    let op = m.build_at_end(entry, spec);
+    AttnShape::of(&m, op).unwrap()
+}
+
+fn constant(m: &mut Module, entry: crate::Block, shape: &[u64], v: &[f32]) -> crate::Value {
+    let d = crate::attr::DenseAttr::from_f32(shape, v).unwrap();
+    let ty = Type::Tensor(d.ty().clone());
+    let op = m.build_at_end(
+        entry,
+        OpSpec::new("onnx.Constant")
+            .attr("value", Attribute::Dense(d))
+            .results([ty]),
+    );
+    m.result(op, 0)
+}
+
+#[test]
+fn masks_of_zeros_and_exclusions_are_no_bias_anything_else_is() {
+    let exclusion =
+        masked_shape(|m, e| constant(m, e, &[1, 1, 1, 3], &[0.0, -1e38, f32::NEG_INFINITY]));
+    assert!(exclusion.masked && !exclusion.bias);
+    let finite =
+        masked_shape(|m, e| constant(m, e, &[1, 1, 1, 3], &[0.0, -0.5, f32::NEG_INFINITY]));
+    assert!(finite.masked && finite.bias);
+    // A float mask fed at run time: its values are unknown, so it is a bias.
+    let fed = masked_shape(|m, e| m.add_block_arg(e, t(&[1, 1, 3, 3]), crate::Location::Unknown));
+    assert!(fed.bias);
+    // The exporters' Where(cond, 0, lowest) form and a bool mask exclude only.
+    let where_form = masked_shape(|m, e| {
+        let bool_ty = Type::Tensor(TensorType::static_shape(&[1, 1, 3, 3], ElemType::I1));
+        let cond = m.add_block_arg(e, bool_ty, crate::Location::Unknown);
+        let zero = constant(m, e, &[], &[0.0]);
+        let low = constant(m, e, &[], &[f32::MIN]);
+        let op = m.build_at_end(
+            e,
+            OpSpec::new("onnx.Where")
+                .operands([cond, zero, low])
+                .results([t(&[1, 1, 3, 3])]),
+        );
+        m.result(op, 0)
+    });
+    assert!(where_form.masked && !where_form.bias);
+    let boolean = masked_shape(|m, e| {
+        m.add_block_arg(
+            e,
+            Type::Tensor(TensorType::static_shape(&[1, 1, 1, 3], ElemType::I1)),
+            crate::Location::Unknown,
+        )
+    });
+    assert!(!boolean.bias);
+    assert!(!AttnShape::new(1, 1, 1, 2, 2, 4, crate::isa::DType::F32).bias);
+}

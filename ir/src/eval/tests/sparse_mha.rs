@@ -163,6 +163,51 @@ fn budgets_follow_valid_keys() {
 }
 
 #[test]
+fn selection_ranks_the_biased_scores() {
+    // A finite bias of +8 on keys 2i+1 and 2i+2 of row i outweighs any |q·k| ≤ 2: with a
+    // budget of 2 of 8 keys those two are selected, and the output attends them with the bias.
+    let (q, k, v) = (
+        random(&[1, 1, 3, 4], 31),
+        random(&[1, 1, 8, 4], 32),
+        random(&[1, 1, 8, 4], 33),
+    );
+    let bias: Vec<f32> = (0..3)
+        .flat_map(|i| {
+            (0..8).map(move |j| {
+                if j == 2 * i + 1 || j == 2 * i + 2 {
+                    8.0
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect();
+    let bias = t(&[1, 1, 3, 8], &bias);
+    let a = attrs(1, 1, 4, false, 0.25, 1);
+    let sel = select_keys(&q, &k, &v, Some(&bias), &a).unwrap();
+    for i in 0..3 {
+        assert_eq!(
+            sel.row(0, 0, i),
+            &[2 * i as u32 + 1, 2 * i as u32 + 2],
+            "row {i}"
+        );
+    }
+    let got = sparse_mha_tensors(&q, &k, &v, Some(&bias), &a).unwrap();
+    let restricted: Vec<f32> = (0..24)
+        .map(|e| {
+            let (i, j) = (e / 8, e % 8);
+            if j == 2 * i + 1 || j == 2 * i + 2 {
+                8.0
+            } else {
+                f32::NEG_INFINITY
+            }
+        })
+        .collect();
+    let want = mha_tensors(&q, &k, &v, Some(&t(&[1, 1, 3, 8], &restricted)), &a.mha).unwrap();
+    assert_eq!(got, want);
+}
+
+#[test]
 fn well_separated_scores_are_recovered_exactly() {
     // Keys whose scores differ by ≥ 2× survive floor snapping in order: recall 1 with one tile.
     let q = t(&[1, 1, 1, 2], &[1.0, 0.5]);

@@ -182,6 +182,24 @@ fn sufa_sorted_saves_the_max_scan_and_rescale_of_fa2() {
 }
 
 #[test]
+fn sufa_bias_fetches_one_value_per_line_per_cycle() {
+    let bias = |rows, sel| Instr::SufaBias {
+        bias: t(0),
+        idx: t(0),
+        rows,
+        sel,
+        n: 64,
+        base: 0,
+        dt: DType::F32,
+    };
+    // 128 rows on 128 lines: 16 fetches + 1 cycle to the first index.
+    assert_eq!(bias(128, 16).cycles(&hw()), Ok(17));
+    // One row of a staged sub-list: 64 fetches + 1.
+    assert_eq!(bias(1, 64).cycles(&hw()), Ok(65));
+    assert_eq!(bias(1, 1).engine(), Engine::Sufa);
+}
+
+#[test]
 fn dense_and_vector_formulas() {
     let gemm = Instr::Gemm {
         dst: t(0),

@@ -148,11 +148,16 @@ impl ListModel {
     }
 }
 
-/// Whether `instr` may write SRAM (everything but ST and the control instructions).
+/// Whether `instr` may write SRAM (everything but ST, SUFA.BIAS (into the SU-FA engine) and
+/// the control instructions).
 fn writes_sram(instr: &Instr) -> bool {
     !matches!(
         instr,
-        Instr::St { .. } | Instr::Signal { .. } | Instr::Wait { .. } | Instr::Halt {}
+        Instr::St { .. }
+            | Instr::SufaBias { .. }
+            | Instr::Signal { .. }
+            | Instr::Wait { .. }
+            | Instr::Halt {}
     )
 }
 

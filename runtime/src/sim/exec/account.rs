@@ -6,7 +6,8 @@
 //!
 //! Work (`ops`) counts a multiply-accumulate, shift-add, compare, exp or divide as one op:
 //! DLZS `rows·n·k` shift-adds; SADS `rows·n` compares; RASS `rows·sel`; KVGEN `count·n·k` and
-//! GEMM `m·n·k` MACs; SUFA.T `2d` MACs per selected key; SUFA.SYNC `rows·tiles·(d+2)` rescale
+//! GEMM `m·n·k` MACs; SUFA.T `2d` MACs per selected key; SUFA.BIAS one fetch per entry
+//! (`rows·sel`); SUFA.SYNC `rows·tiles·(d+2)` rescale
 //! MACs plus `rows·d` divides; GEMM.Q `m·n·k` MACs; VEC.QPARAM 5; vector ops a fixed number
 //! per element (1 elementwise, min/max, (de)quantization; 2 RoPE; 3 RMSNorm; 4 softmax;
 //! 5 LayerNorm). `dense_ops` is the dense-equivalent: SUFA.T attending all
@@ -148,6 +149,7 @@ fn work(instr: &Instr, counts: &DynamicCounts) -> Result<(u64, u64), ExecError> 
                 prod(&[(*rows).into(), (*slots).into(), per_key])?,
             ))
         }
+        Instr::SufaBias { rows, sel, .. } => same(prod(&[(*rows).into(), (*sel).into()])?),
         Instr::SufaSync { rows, tiles, d, .. } => {
             let (rows, d) = (u64::from(*rows), u64::from(*d));
             let merge = prod(&[rows, (*tiles).into(), d + 2])?;

@@ -13,12 +13,20 @@ fn mat(rows: u32, cols: u32, dt: DType) -> Mat {
     Mat { rows, cols, dt }
 }
 
-/// Dispatch to the kernel of `instr`.
+/// What the engines hold between instructions, for the instruction being dispatched.
+pub(super) struct Held<'a> {
+    pub shadows: &'a ScoreShadows,
+    /// The `SUFA.BIAS` tile a `SUFA.T` adds to its scores.
+    pub bias: Option<&'a sufa::GatheredBias>,
+}
+
+/// Dispatch to the kernel of `instr` (instruction number `index`).
 pub(super) fn run(
+    index: usize,
     instr: &Instr,
     mem: &mut Memory,
     hw: &HwConfig,
-    shadows: &ScoreShadows,
+    held: Held<'_>,
 ) -> Result<Done, ExecError> {
     use Instr as I;
     match *instr {
@@ -101,7 +109,7 @@ pub(super) fn run(
                 base,
                 radius,
             };
-            select::sads(mem, shadows, (idx, top, src), shape, dt)
+            select::sads(mem, held.shadows, (idx, top, src), shape, dt)
         }
         I::Rass {
             order,
@@ -143,7 +151,23 @@ pub(super) fn run(
                 d,
                 slots,
             };
-            sufa::sufa_t(mem, (dst, q, k, v, slot), shape, (mode, acc), dt)
+            sufa::sufa_t(mem, (dst, q, k, v, slot), shape, (mode, acc, dt), held.bias)
+        }
+        I::SufaBias {
+            bias,
+            idx,
+            rows,
+            sel,
+            n,
+            base,
+            dt,
+        } => {
+            let shape = sufa::BiasShape { rows, sel, n, base };
+            let tile = sufa::sufa_bias(mem, index, (bias, idx), shape, dt)?;
+            Ok(Done {
+                bias: Some(tile),
+                ..Done::default()
+            })
         }
         I::SufaSync {
             dst,

@@ -79,6 +79,24 @@ pub enum ExecError {
         slot: usize,
         slots: usize,
     },
+    #[error(
+        "SUFA.BIAS row {row}: key index {index} is outside the bias columns [{base}, {base} + {n})"
+    )]
+    BiasIndex {
+        row: usize,
+        index: u32,
+        base: u32,
+        n: u32,
+    },
+    #[error(
+        "SUFA.T attends {}×{} entries, but the pending SUFA.BIAS (instr #{prefix}) gathered {}×{}",
+        tile.0, tile.1, bias.0, bias.1
+    )]
+    BiasShape {
+        prefix: usize,
+        bias: (usize, usize),
+        tile: (usize, usize),
+    },
     #[error("VEC.ROPE row {row}: position {pos} is not below table_rows {table_rows}")]
     RopePosition {
         row: usize,

@@ -24,11 +24,12 @@ mod sufa;
 mod vector;
 
 use sofa_ir::hw::{DynamicCounts, HwConfig};
-use sofa_ir::isa::{Access, Instr, Mem, Operand};
+use sofa_ir::isa::{Access, Bcast, Instr, Mem, Operand, SramRef};
 
 use super::memory::Memory;
 pub use error::ExecError;
 pub use recall::ScoreShadows;
+pub use sufa::GatheredBias;
 
 /// What one instruction did, for timing, traffic and energy.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -59,6 +60,9 @@ pub struct FunctionalStats {
     pub recall: Vec<RecallSample>,
     /// Exact scores of live DLZS.S outputs (the recall shadow; functional state, not a figure).
     pub shadows: ScoreShadows,
+    /// The bias tile a `SUFA.BIAS` left in the SU-FA engine for the next `SUFA.T` (functional
+    /// state, not a figure).
+    pub pending_bias: Option<GatheredBias>,
 }
 
 /// Recall of one SADS instruction against the exact scores.
@@ -81,6 +85,8 @@ pub(crate) struct Done {
     recall: Option<(u64, u64)>,
     /// SUFA.T: max-assurance events over all rows.
     events: u64,
+    /// SUFA.BIAS: the tile it gathered.
+    bias: Option<GatheredBias>,
 }
 
 /// Execute `instr` (instruction number `index`) on `mem`.
@@ -92,7 +98,23 @@ pub fn execute(
     stats: &mut FunctionalStats,
 ) -> Result<ExecOutcome, ExecError> {
     let operands = instr.operands()?;
-    let done = dispatch::run(instr, mem, hw, &stats.shadows)?;
+    // SUFA.T consumes the pending bias; the prefix rule keeps anything else from seeing one.
+    let bias = match instr {
+        Instr::SufaT { .. } => stats.pending_bias.take(),
+        _ => None,
+    };
+    let held = dispatch::Held {
+        shadows: &stats.shadows,
+        bias: bias.as_ref(),
+    };
+    let addend = shadow_addend(instr, mem, &stats.shadows)?;
+    let mut done = dispatch::run(index, instr, mem, hw, held)?;
+    if let Some((at, values)) = addend {
+        stats.shadows.add_onto(at, &values);
+    }
+    if let Some(tile) = done.bias.take() {
+        stats.pending_bias = Some(tile);
+    }
     let out = account::outcome(instr, &operands, done.counts, done.ops)?;
     track_shadows(instr, &operands, done.exact, &mut stats.shadows);
     stats.max_assurance_events += done.events;
@@ -109,6 +131,35 @@ pub fn execute(
 /// Static (timing-only) traffic/ops of an instruction with the given counts (no data).
 pub fn static_outcome(instr: &Instr, counts: &DynamicCounts) -> Result<ExecOutcome, ExecError> {
     account::outcome(instr, &instr.operands()?, *counts, None)
+}
+
+/// The tile a `VEC.ADD` puts onto a shadowed Â (the causal table, the op's mask or score
+/// bias), so the exact scores get it too and recall ranks keys by what SADS should select on.
+/// Read before the add runs (`b` could alias `dst`).
+fn shadow_addend(
+    instr: &Instr,
+    mem: &Memory,
+    shadows: &ScoreShadows,
+) -> Result<Option<(SramRef, Vec<f32>)>, ExecError> {
+    let Instr::VecAdd {
+        dst,
+        a,
+        b,
+        rows,
+        cols,
+        bcast: Bcast::None,
+        dt,
+    } = *instr
+    else {
+        return Ok(None);
+    };
+    let shape = (rows as usize, cols as usize);
+    match shadows.get(dst) {
+        Some(sh) if dst == a && (sh.rows, sh.n) == shape => {
+            Ok(Some((dst, data::load_f32(mem, b, dt, sh.rows * sh.n)?)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Drop shadows overwritten by `instr`, then record a DLZS.S's exact scores.

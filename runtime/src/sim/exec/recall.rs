@@ -5,7 +5,8 @@
 //! whose `src` is such an address compares, per row, its selection with the exact top-`sel` of
 //! the same row; positions masked in `src` (−inf, or the integer minimum) are excluded from both.
 //! Any other instruction writing into a shadowed range drops that shadow, except a `VEC.ADD` onto
-//! the buffer itself (the −inf mask). The map is small (one entry per live Â buffer), so the
+//! the buffer itself (a mask tile), whose tile is added to the exact scores as well: a score
+//! bias changes which keys are the exact top-`sel`, as in the reference's `selection_stats`. The map is small (one entry per live Â buffer), so the
 //! per-instruction overlap scan is cheap. Schedules that move Â through DRAM (staged) lose the
 //! shadow on the way and report no recall.
 
@@ -48,6 +49,13 @@ impl ScoreShadows {
 
     pub(crate) fn insert(&mut self, at: SramRef, shadow: Shadow) {
         self.map.insert((at.space.code(), at.offset), shadow);
+    }
+
+    /// Add `values` (row-major, the shadow's shape) to the exact scores of the shadow at `at`.
+    pub(crate) fn add_onto(&mut self, at: SramRef, values: &[f32]) {
+        if let Some(sh) = self.map.get_mut(&(at.space.code(), at.offset)) {
+            sh.scores.iter_mut().zip(values).for_each(|(s, v)| *s += v);
+        }
     }
 
     /// Drop every shadow overlapping `[start, start + len)` of `space`, except one keyed at

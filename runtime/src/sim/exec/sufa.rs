@@ -8,6 +8,9 @@
 //!   (`l, o *= e^{m−s}`, `m = s`) and counted; otherwise `l += e^{s−m}`, `o += e^{s−m}·v`.
 //! - `fa2`: `m` is the max over all the row's scores first, then the same sums.
 //!
+//! With a pending `SUFA.BIAS` tile ([`GatheredBias`]), entry (r, s)'s bias is added to its
+//! exact score first; keys whose biased score is `−inf` are skipped.
+//!
 //! A row without valid keys gets `m = −inf, l = 0, o = 0`, which SUFA.SYNC skips; a row empty in
 //! every tile outputs zeros. With `acc` the tile's partials are merged into the running ones
 //! in `dst` (log-sum-exp), the block's state across tiles.
@@ -53,6 +56,61 @@ pub(super) fn kvgen(
     Ok(Done::rows(rows))
 }
 
+/// The `rows × sel` f32 tile a `SUFA.BIAS` gathered, held by the SU-FA engine until the next
+/// `SUFA.T` adds it to its scores (entry (r, s) to the key of `slot[r][s]`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GatheredBias {
+    /// The `SUFA.BIAS` instruction that gathered it.
+    pub instr: usize,
+    pub rows: usize,
+    pub sel: usize,
+    pub values: Vec<f32>,
+}
+
+/// SUFA.BIAS geometry: `rows × sel` entries of `idx`, keys `base .. base + n` per bias row.
+pub(super) struct BiasShape {
+    pub rows: u16,
+    pub sel: u16,
+    pub n: u32,
+    pub base: u32,
+}
+
+/// `SUFA.BIAS` (instruction `instr`): `bias[r][idx[r][s] − base]` per entry, 0 where the
+/// entry is `NO_INDEX` (SUFA.T skips those keys).
+pub(super) fn sufa_bias(
+    mem: &Memory,
+    instr: usize,
+    (bias, idx): (SramRef, SramRef),
+    b: BiasShape,
+    dt: DType,
+) -> Result<GatheredBias, ExecError> {
+    let (rows, sel, n) = (usize::from(b.rows), usize::from(b.sel), b.n as usize);
+    let table = load_f32(mem, bias, dt, mul(rows, n)?)?;
+    let keys = load_u32(mem, idx, mul(rows, sel)?)?;
+    let mut values = vec![0f32; keys.len()];
+    for (e, (&key, v)) in keys.iter().zip(&mut values).enumerate() {
+        if key == NO_INDEX {
+            continue;
+        }
+        let column = key
+            .checked_sub(b.base)
+            .filter(|&c| c < b.n)
+            .ok_or(ExecError::BiasIndex {
+                row: e / sel,
+                index: key,
+                base: b.base,
+                n: b.n,
+            })?;
+        *v = table[(e / sel) * n + column as usize];
+    }
+    Ok(GatheredBias {
+        instr,
+        rows,
+        sel,
+        values,
+    })
+}
+
 /// SUFA.T geometry.
 pub(super) struct TileShape {
     pub rows: u16,
@@ -85,13 +143,14 @@ impl RowState<'_> {
 }
 
 /// `SUFA.T`: partials `(m, l, o)` per row into `dst[rows×(d+2)]` f32, or (`acc`) merged into
-/// the partials already there.
+/// the partials already there; the scores biased by the pending `SUFA.BIAS` tile when there is
+/// one.
 pub(super) fn sufa_t(
     mem: &mut Memory,
     (dst, q, k, v, slot): (SramRef, SramRef, SramRef, SramRef, SramRef),
     t: TileShape,
-    (mode, acc): (SufaMode, bool),
-    dt: DType,
+    (mode, acc, dt): (SufaMode, bool, DType),
+    bias: Option<&GatheredBias>,
 ) -> Result<Done, ExecError> {
     let (rows, sel, d, slots) = (
         usize::from(t.rows),
@@ -99,6 +158,13 @@ pub(super) fn sufa_t(
         usize::from(t.d),
         usize::from(t.slots),
     );
+    if let Some(b) = bias.filter(|b| (b.rows, b.sel) != (rows, sel)) {
+        return Err(ExecError::BiasShape {
+            prefix: b.instr,
+            bias: (b.rows, b.sel),
+            tile: (rows, sel),
+        });
+    }
     let qs = load_f32(mem, q, dt, rows * d)?;
     let ks = load_f32(mem, k, dt, slots * d)?;
     let vs = load_f32(mem, v, dt, slots * d)?;
@@ -110,9 +176,12 @@ pub(super) fn sufa_t(
         keys.clear();
         scores.clear();
         let qr = &qs[r * d..(r + 1) * d];
-        for &s in sl[r * sel..(r + 1) * sel]
+        for (e, &s) in sl
             .iter()
-            .filter(|&&s| s != NO_INDEX)
+            .enumerate()
+            .skip(r * sel)
+            .take(sel)
+            .filter(|&(_, &s)| s != NO_INDEX)
         {
             let s = s as usize;
             if s >= slots {
@@ -122,8 +191,12 @@ pub(super) fn sufa_t(
                     slots,
                 });
             }
-            keys.push(s);
-            scores.push(dot(qr, &ks[s * d..(s + 1) * d]));
+            let score = dot(qr, &ks[s * d..(s + 1) * d]) + bias.map_or(0.0, |b| b.values[e]);
+            // A key biased to −inf (an exclusion inside a bias) weighs nothing.
+            if score != f32::NEG_INFINITY {
+                keys.push(s);
+                scores.push(score);
+            }
         }
         used += keys.len() as u64;
         let (head, o) = out[r * (d + 2)..(r + 1) * (d + 2)].split_at_mut(2);

@@ -177,7 +177,12 @@ fn recall_compares_sads_picks_with_the_exact_top_sel() {
         selected,
         hits,
     };
-    let want = vec![sample(1, 0), sample(2, 2), sample(1, 1)];
+    // A score bias added onto Â moves the exact scores too: with −2 on key 1 both the
+    // prediction (0.5 vs 1) and the exact scores (0.5 vs 1) rank key 2 first, a hit.
+    put(&mut m, SramRef::temp(0x100), DType::F32, &[0.0, -2.0, 0.0]);
+    run(&mut m, &mut stats, &mask);
+    run(&mut m, &mut stats, &pick(1));
+    let want = vec![sample(1, 0), sample(2, 2), sample(1, 1), sample(1, 1)];
     assert_eq!(stats.recall, want);
     // Any other write into Â drops the shadow: no further samples.
     let scale = Instr::VecAffine {
@@ -192,5 +197,5 @@ fn recall_compares_sads_picks_with_the_exact_top_sel() {
     run(&mut m, &mut stats, &scale);
     assert!(stats.shadows.is_empty());
     run(&mut m, &mut stats, &pick(1));
-    assert_eq!(stats.recall.len(), 3);
+    assert_eq!(stats.recall.len(), 4);
 }

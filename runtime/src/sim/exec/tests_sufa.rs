@@ -4,7 +4,7 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Instr, SramRef, SufaMode, NO_INDEX};
 
 use super::tests_common::{assert_close, exec_err, get, memory, put, put_u32};
-use super::{execute, ExecError, FunctionalStats, Memory};
+use super::{execute, ExecError, FunctionalStats, GatheredBias, Memory};
 
 const N: u32 = NO_INDEX;
 const D: usize = 4;
@@ -83,17 +83,22 @@ fn sync(part: u32, tiles: u16) -> Instr {
 
 /// softmax(q·Kᵀ)·V over each row's valid slots, in f64; zeros for an empty row.
 fn naive() -> Vec<f32> {
+    naive_biased(&|_, _| 0.0)
+}
+
+/// [`naive`] with `bias(row, slot)` added to each score; keys biased to −inf are skipped.
+fn naive_biased(bias: &dyn Fn(usize, usize) -> f64) -> Vec<f32> {
     let q = [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [1.0, 0.0]];
     let mut out = Vec::new();
     for (r, qr) in q.iter().enumerate() {
         let keys: Vec<usize> = SLOT_TABLE[r * 4..r * 4 + 4]
             .iter()
-            .filter(|&&s| s != N)
+            .filter(|&&s| s != N && bias(r, s as usize) != f64::NEG_INFINITY)
             .map(|&s| s as usize)
             .collect();
         let s: Vec<f64> = keys
             .iter()
-            .map(|&k| qr[0] * f64::from(KEY_COL0[k]) + qr[1] * f64::from(KEY_COL1[k]))
+            .map(|&k| qr[0] * f64::from(KEY_COL0[k]) + qr[1] * f64::from(KEY_COL1[k]) + bias(r, k))
             .collect();
         let max = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let p: Vec<f64> = s.iter().map(|x| (x - max).exp()).collect();
@@ -230,5 +235,117 @@ fn slot_beyond_the_gathered_rows_is_an_error() {
             slot: 5,
             slots: 5
         }
+    );
+}
+
+/// Key index `slot + BASE`: the SADS numbering the bias table is read by.
+const BASE: u32 = 10;
+
+/// The bias of (row, key slot): a ramp, with key 2 of row 3 excluded.
+fn bias_value(r: usize, k: usize) -> f32 {
+    if (r, k) == (3, 2) {
+        f32::NEG_INFINITY
+    } else {
+        0.75 * r as f32 - 0.5 * k as f32
+    }
+}
+
+/// The bias table `[4 × SLOTS]` at temp[0x600] and the key indices of the slot table at
+/// temp[0x700].
+fn put_bias(m: &mut Memory) {
+    let table: Vec<f32> = (0..4)
+        .flat_map(|r| (0..SLOTS).map(move |k| bias_value(r, k)))
+        .collect();
+    put(m, SramRef::temp(0x600), DType::F32, &table);
+    let keys: Vec<u32> = SLOT_TABLE
+        .iter()
+        .map(|&s| if s == N { N } else { s + BASE })
+        .collect();
+    put_u32(m, SramRef::temp(0x700), &keys);
+}
+
+fn bias_instr(rows: u16, sel: u16, base: u32) -> Instr {
+    Instr::SufaBias {
+        bias: SramRef::temp(0x600),
+        idx: SramRef::temp(0x700),
+        rows,
+        sel,
+        n: SLOTS as u32,
+        base,
+        dt: DType::F32,
+    }
+}
+
+#[test]
+fn a_bias_prefix_adds_to_the_next_tiles_scores_only() {
+    let want = naive_biased(&|r, k| f64::from(bias_value(r, k)));
+    for mode in [SufaMode::Sorted, SufaMode::Fa2] {
+        let mut m = setup();
+        put_bias(&mut m);
+        let mut stats = FunctionalStats::default();
+        let fetched = run(&mut m, &mut stats, &bias_instr(4, 4, BASE));
+        // 10 live entries of 16: the idx words read, the bias elements fetched.
+        assert_eq!((fetched.ops, fetched.sram_read[2]), (16, 16 * 4 + 16 * 4));
+        let held = stats.pending_bias.as_ref().expect("held by SU-FA");
+        assert_eq!((held.rows, held.sel), (4, 4));
+        assert_eq!(
+            held.values[0],
+            bias_value(0, 1),
+            "row 0, entry 0 is key slot 1"
+        );
+        run(&mut m, &mut stats, &tile(0x100, 0, 4, mode));
+        assert!(stats.pending_bias.is_none(), "consumed");
+        run(&mut m, &mut stats, &sync(0x100, 1));
+        assert_close(&get(&m, SramRef::temp(0x800), DType::F32, 16), &want, 1e-6);
+        // The next tile is unbiased again.
+        run(&mut m, &mut stats, &tile(0x100, 0, 4, mode));
+        run(&mut m, &mut stats, &sync(0x100, 1));
+        assert_close(
+            &get(&m, SramRef::temp(0x800), DType::F32, 16),
+            &naive(),
+            1e-6,
+        );
+    }
+}
+
+#[test]
+fn bias_indices_outside_the_table_and_mismatched_tiles_are_errors() {
+    let mut m = setup();
+    put_bias(&mut m);
+    // Base 11: key 10 (row 0's third entry, slot 0) lies before the table.
+    let e = exec_err(&mut m, &bias_instr(4, 4, BASE + 1));
+    assert_eq!(
+        e,
+        ExecError::BiasIndex {
+            row: 0,
+            index: 10,
+            base: 11,
+            n: 5
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "SUFA.BIAS row 0: key index 10 is outside the bias columns [11, 11 + 5)"
+    );
+    let mut stats = FunctionalStats {
+        pending_bias: Some(GatheredBias {
+            instr: 7,
+            rows: 4,
+            sel: 2,
+            values: vec![0.0; 8],
+        }),
+        ..FunctionalStats::default()
+    };
+    let e = execute(
+        1,
+        &tile(0x100, 0, 4, SufaMode::Fa2),
+        &mut m,
+        &HwConfig::default(),
+        &mut stats,
+    )
+    .expect_err("shape mismatch");
+    assert_eq!(
+        e.to_string(),
+        "SUFA.T attends 4×4 entries, but the pending SUFA.BIAS (instr #7) gathered 4×2"
     );
 }
