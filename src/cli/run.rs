@@ -21,15 +21,18 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
 use sofa_runtime::host::{check_expected, program_inputs, program_outputs};
 use sofa_runtime::interp::{compare, run_function, OutputDiff};
-use sofa_runtime::sim::{extrapolate_layers, simulate, Mode, Report, SimOptions, SimOutcome};
+use sofa_runtime::sim::{
+    extrapolate_layers, extrapolate_roofline, simulate, Mode, Report, RooflineRequest, SimOptions,
+    SimOutcome,
+};
 
-use super::compile::{compile_workload_module, lower_workload};
+use super::compile::compile_workload_module;
 use super::diag::CliError;
 use super::import::{import_options, parse_shape_bindings, ShapeBindings};
 use super::io::write_all_or_none;
-use super::model::{bindings_from_inputs, compile_model, lower, TargetArgs};
+use super::model::{bindings_from_inputs, compile_model, lower_mapped, TargetArgs};
 use super::pipeline::{import_model, run_pipeline, PipelineArgs};
-use sofa_compiler::driver::Target;
+use sofa_compiler::driver::{self, Lowered, Target};
 
 #[derive(Debug, Args)]
 #[command(
@@ -183,13 +186,13 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
     spec.check_dram(&target.hw)
         .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     let instrument = &args.pipeline.instrument;
-    let program_of = |spec: &WorkloadSpec| -> Result<Program, CliError> {
+    let program_of = |spec: &WorkloadSpec| -> Result<Lowered, CliError> {
         let module = compile_workload_module(spec, target, instrument)?;
-        lower_workload(&module, target)
+        driver::lower_workload_mapped(&module, target).map_err(CliError::input)
     };
     if spec.layers <= 2 || args.trace.is_some() || args.no_extrapolate {
-        let program = program_of(&spec).map_err(|e| e.in_file(path))?;
-        let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
+        let lowered = program_of(&spec).map_err(|e| e.in_file(path))?;
+        let outcome = simulate_lowered(args, &lowered, &target.hw, &BTreeMap::new(), path)?;
         print_report(args, &outcome.report);
         return write_files(args, None, &outcome.report, outcome.trace.as_deref());
     }
@@ -198,12 +201,20 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
     for layers in [1, 2] {
         let mut short = spec.clone();
         short.layers = layers;
-        let program = program_of(&short).map_err(|e| e.in_file(path))?;
-        let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
+        let lowered = program_of(&short).map_err(|e| e.in_file(path))?;
+        let outcome = simulate_lowered(args, &lowered, &target.hw, &BTreeMap::new(), path)?;
         reports.push(outcome.report);
     }
-    let full = extrapolate_layers(&reports[0], &reports[1], spec.layers)
-        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    let in_file = |e: &dyn std::fmt::Display| CliError::input(format!("{}: {e}", path.display()));
+    let mut full =
+        extrapolate_layers(&reports[0], &reports[1], spec.layers).map_err(|e| in_file(&e))?;
+    // Every layer's work, from the whole spec (compiled silently: its plan is the short ones').
+    let work = driver::compile_workload(&spec, target)
+        .and_then(|m| driver::workload_roofline(&m, target))
+        .map_err(|e| in_file(&e))?;
+    let roofline = extrapolate_roofline(&target.hw, &work, &reports[0], &reports[1], &full)
+        .map_err(|e| in_file(&e))?;
+    full.roofline = Some(roofline);
     eprintln!(
         "note: {} identical layers: simulated 1 and 2, layers 3..{} extrapolated (exact for \
          identical segments; --no-extrapolate simulates every layer)",
@@ -225,7 +236,8 @@ fn run_sofabin(
     let program =
         Program::decode(&bytes).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     check_program(&program, &target.hw, path)?;
-    execute(args, &program, target, path, (None, expected))
+    // A .sofabin carries no layers: no roofline.
+    execute(args, (&program, None), target, path, (None, expected))
 }
 
 fn run_onnx(
@@ -245,13 +257,23 @@ fn run_onnx(
         .collect();
     let bindings = bindings_from_inputs(path, &args.shape, &shapes)?;
     let module = compile_model(path, &bindings, target, &args.pipeline.instrument)?;
-    let program = lower(&module, target, path)?;
-    check_program(&program, &target.hw, path)?;
+    let lowered = lower_mapped(&module, target, path)?;
+    check_program(&lowered.program, &target.hw, path)?;
     let dense = match (&arrays, target.keep) {
         (Some(a), Some(k)) if k < 1.0 => Some(dense_reference(path, &bindings, a)?),
         _ => None,
     };
-    execute(args, &program, target, path, (dense.as_ref(), expected))
+    let roofline = roofline_request(&lowered);
+    let run = (&lowered.program, Some(roofline));
+    execute(args, run, target, path, (dense.as_ref(), expected))
+}
+
+/// The simulator's roofline inputs of a lowered program.
+fn roofline_request(lowered: &Lowered) -> RooflineRequest {
+    RooflineRequest {
+        work: lowered.roofline.clone(),
+        layer_instrs: lowered.layer_instrs.clone(),
+    }
 }
 
 /// The program must fit the hardware it runs on (the simulator relies on it).
@@ -273,13 +295,19 @@ fn check_program(program: &Program, hw: &HwConfig, path: &Path) -> Result<(), Cl
 /// outputs, both checked against the program before the simulation starts.
 fn execute(
     args: &RunArgs,
-    program: &Program,
+    (program, roofline): (&Program, Option<RooflineRequest>),
     target: &Target,
     path: &Path,
     (dense, expected): (Option<&Arrays>, Option<&Arrays>),
 ) -> Result<(), CliError> {
     if args.timing_only {
-        let outcome = simulate_program(args, program, &target.hw, &BTreeMap::new(), path)?;
+        let outcome = simulate_program(
+            args,
+            (program, roofline),
+            &target.hw,
+            &BTreeMap::new(),
+            path,
+        )?;
         print_report(args, &outcome.report);
         return write_files(args, None, &outcome.report, outcome.trace.as_deref());
     }
@@ -294,7 +322,7 @@ fn execute(
         check_expected(program, e)
             .map_err(|err| CliError::input(format!("{}: {err}", p.display())))?;
     }
-    let outcome = simulate_program(args, program, &target.hw, &bytes, path)?;
+    let outcome = simulate_program(args, (program, roofline), &target.hw, &bytes, path)?;
     let outputs = program_outputs(program, &outcome.outputs).map_err(CliError::input)?;
     if let Some(dense) = dense {
         print_similarity(&outputs, dense);
@@ -311,9 +339,21 @@ fn execute(
     )
 }
 
+/// Simulate a lowered workload, with its roofline.
+fn simulate_lowered(
+    args: &RunArgs,
+    lowered: &Lowered,
+    hw: &HwConfig,
+    inputs: &BTreeMap<String, Vec<u8>>,
+    path: &Path,
+) -> Result<SimOutcome, CliError> {
+    let run = (&lowered.program, Some(roofline_request(lowered)));
+    simulate_program(args, run, hw, inputs, path)
+}
+
 fn simulate_program(
     args: &RunArgs,
-    program: &Program,
+    (program, roofline): (&Program, Option<RooflineRequest>),
     hw: &HwConfig,
     inputs: &BTreeMap<String, Vec<u8>>,
     path: &Path,
@@ -326,6 +366,7 @@ fn simulate_program(
         },
         trace: args.trace.is_some(),
         regions: Vec::new(),
+        roofline,
     };
     simulate(program, hw, inputs, &opts)
         .map_err(|e| CliError::input(format!("{}: simulation failed: {e}", path.display())))
