@@ -13,7 +13,7 @@
 mod table;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sofa_compiler::driver::{self, DriverError, Lowered, Target};
 use sofa_compiler::workload::{load_spec, WorkloadSpec};
@@ -275,7 +275,7 @@ fn cost_model_row(spec: &WorkloadSpec, target: &Target) -> Result<BenchRow, Roof
 }
 
 /// The row of one workload spec file.
-fn workload_row(path: &PathBuf, opts: &RooflineOptions) -> Result<BenchRow, RooflineError> {
+fn workload_row(path: &Path, opts: &RooflineOptions) -> Result<BenchRow, RooflineError> {
     let mut spec = load_spec(path).map_err(|e| RooflineError::Row {
         name: path.display().to_string(),
         message: e.to_string(),

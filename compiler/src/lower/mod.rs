@@ -290,12 +290,15 @@ pub fn lower_attention(
     lower_attention_mapped(m, hw, defaults).map(|(p, _)| p)
 }
 
+/// Each lowered attention op with its instruction range (its segments), in program order.
+pub type LayerRanges = Vec<(Op, Range<usize>)>;
+
 /// [`lower_attention`], with each attention op's instruction range (its segment), in order.
 pub fn lower_attention_mapped(
     m: &Module,
     hw: &HwConfig,
     defaults: &LowerDefaults,
-) -> Result<(Program, Vec<(Op, Range<usize>)>), LowerError> {
+) -> Result<(Program, LayerRanges), LowerError> {
     let (_, entry) = entry_function(m)?;
     let args = m.blocks[entry].args.clone();
     let mut dram = DramLayout::default();

@@ -146,7 +146,7 @@ pub fn lower_model_explained(
 
 /// A lowered model with the K/V notes and each attention op's instruction range (its
 /// segments), in body order.
-pub type MappedProgram = (Program, Vec<String>, Vec<(Op, std::ops::Range<usize>)>);
+pub type MappedProgram = (Program, Vec<String>, super::LayerRanges);
 
 /// [`lower_model_explained`], with each lowered attention op's instruction range.
 pub fn lower_model_mapped(
