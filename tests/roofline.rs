@@ -148,8 +148,18 @@ fn sofa_run_and_the_bench_report_the_same_roofline() {
     assert_eq!(sofa::cli::run_with(argv), 0);
     let cli = std::fs::read_to_string(&report).unwrap();
     let bench = workload_report(&load_spec(&spec).unwrap(), &target(0.25)).unwrap();
-    std::fs::remove_dir_all(&dir).ok();
     assert_eq!(cli, bench.to_json().unwrap());
+    // The table folds identical layers into one line.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sofa"))
+        .args(["run", "--workload", spec.to_str().unwrap(), "--timing-only"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("(+2 identical layers, to three/layer2/attention)"),
+        "{table}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
     let back = Report::from_json(&cli).unwrap();
     let roof = back.roofline.unwrap();
     assert_eq!(roof.layers.len(), 3);

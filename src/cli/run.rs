@@ -4,8 +4,9 @@
 //! - the SOFA simulator (default): an ONNX model is compiled exactly as `sofa compile` does
 //!   (named dims bound from the input arrays), a `.sofabin` runs as is; outputs are compared
 //!   with `--expected`, sparse runs also with the dense result of the host interpreter, and the
-//!   simulator's report (cycles, traffic, energy, recall) is printed, `--report` / `--trace`
-//!   write it as JSON;
+//!   simulator's report (cycles, traffic, energy, recall, and for compiled inputs the roofline
+//!   of each attention layer and of the program) is printed, `--report` / `--trace` write it
+//!   as JSON;
 //! - `--timing-only`: no data, data-dependent costs from the simulator's statistical model
 //!   (`--workload W.toml` specs have no weights, so they always run this way);
 //! - `--reference`: the host reference interpreter over the IR (ONNX semantics in f32/i64/bool),
@@ -39,7 +40,11 @@ use sofa_compiler::driver::{self, Lowered, Target};
     long_about = "Run an ONNX model or a .sofabin program on the SOFA simulator (or a workload \
                   spec in --timing-only mode), compare the outputs with expected values and \
                   report cycles, DRAM/SRAM traffic, energy per engine and, for sparse runs, \
-                  top-k recall and max-assurance events.\n\n\
+                  top-k recall and max-assurance events. Compiled here (an ONNX model or a \
+                  workload spec), the report also has the roofline: per attention layer and \
+                  for the program, each engine's bound (the work needed over its peak rate), \
+                  the DRAM lower bound, the binding bound, the achieved cycles and the \
+                  efficiency (docs/roofline.md).\n\n\
                   An ONNX model is compiled as `sofa compile` does; its named dims are bound from \
                   the --inputs arrays. With --reference the host reference interpreter runs the \
                   IR instead (ONNX semantics, optionally after --pass-pipeline).\n\n\

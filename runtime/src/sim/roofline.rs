@@ -277,3 +277,52 @@ pub fn extrapolate_roofline(
     roofline_report(hw, work, &layers, &program_achieved(full))
         .map_err(|e| ExtrapolateError::Roofline(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sofa_ir::hw::roofline::LayerWork;
+
+    fn work(pairs: u64) -> Work {
+        Work {
+            rows: 1,
+            selected_pairs: pairs,
+            sufa_lane_cycles: pairs * 32,
+            ..Work::default()
+        }
+    }
+
+    #[test]
+    fn rows_put_the_bounds_against_the_achieved_span() {
+        let hw = HwConfig::default();
+        let w = RooflineWork {
+            layers: vec![LayerWork {
+                name: "l0".into(),
+                work: work(400),
+            }],
+            program: work(400),
+        };
+        let layer = Achieved {
+            instrs: 3..9,
+            start_cycle: 10,
+            end_cycle: 410,
+            dram_bytes: 7,
+        };
+        let program = Achieved {
+            instrs: 0..12,
+            start_cycle: 0,
+            end_cycle: 500,
+            dram_bytes: 9,
+        };
+        let r = roofline_report(&hw, &w, &[layer], &program).unwrap();
+        // 400 pairs · 32 cycles over 128 lanes = 100 cycles, against a span of 400.
+        let l = r.layer("l0").unwrap();
+        assert_eq!((l.binding.as_str(), l.bound_cycles), ("sufa", 100));
+        assert_eq!((l.achieved_cycles, l.efficiency), (400, 0.25));
+        assert_eq!((l.first_instr, l.end_instr, l.dram_bytes), (3, 9, 7));
+        assert_eq!(r.program.efficiency, 0.2);
+        assert_eq!(r.on_chip_bytes, 323_584);
+        assert_eq!(r.formulas.len(), 5);
+        assert!(r.to_table().contains("program"));
+    }
+}
