@@ -4,5 +4,8 @@
 //!
 //! - [`paper`]: the SOFA paper's ablations (DRAM, complexity, SU-FA, SADS, RASS, PE
 //!   utilisation), each beside the paper's figure.
+//! - [`roofline`]: each paper workload and ONNX model against its roofline (bound, achieved,
+//!   efficiency, SU-FA utilisation, DRAM against its lower bound).
 
 pub mod paper;
+pub mod roofline;

@@ -14,23 +14,26 @@
 //! `compile_*` helpers run it silently.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
 
 use sofa_ir::dialect::attn::{Ablation, KvSource, Schedule};
 use sofa_ir::dialect::DialectRegistry;
+use sofa_ir::hw::roofline::RooflineWork;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
 use sofa_ir::pass::{NoInstrumentation, PassManager, PassManagerError, PipelineError};
 use sofa_ir::Module;
 
-use crate::lower::model::lower_model_explained;
-use crate::lower::{lower_attention, LowerDefaults, LowerError};
+use crate::lower::model::{lower_model_explained, lower_model_mapped as lower_model_ranges};
+use crate::lower::{lower_attention, lower_attention_mapped, LowerDefaults, LowerError};
 use crate::onnx::{import_file, ImportOptions, OnnxError};
 use crate::passes::cct_tile::CctTile;
 use crate::passes::lower_to_sofa::LowerToSofa;
 use crate::passes::lowered_heads::LoweredHeads;
 use crate::passes::registry;
 use crate::passes::sparsify::{Sparsify, SparsifyConfig};
+use crate::roofline::{self, RooflineError};
 use crate::schedule::price::{price_module, PricedLayer};
 use crate::schedule::{Pin, Pricer, ScheduleError};
 use crate::workload::{build_module, check_program_size, WorkloadError, WorkloadSpec};
@@ -85,6 +88,8 @@ pub enum DriverError {
     Lower(#[from] LowerError),
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    #[error(transparent)]
+    Roofline(#[from] RooflineError),
 }
 
 /// The lowering's defaults for ops the passes left without a plan (none in these pipelines).
@@ -189,13 +194,59 @@ pub fn lower_model(
 /// A compiled workload as one SOFA-ISA program, unless its plan shows the program would be
 /// too large to hold ([`check_program_size`]).
 pub fn lower_workload(module: &Module, target: &Target) -> Result<Program, DriverError> {
+    check_workload_size(module, target)?;
+    Ok(lower_attention(module, &target.hw, &defaults(target))?)
+}
+
+/// Refuse a workload whose planned program would be too large to hold.
+fn check_workload_size(module: &Module, target: &Target) -> Result<(), DriverError> {
     let layers = schedule_layers(module, target)?;
     let instrs = layers
         .iter()
         .flat_map(|l| l.plan.cost.instrs.values())
         .fold(1u64, |sum, &n| sum.saturating_add(n)); // + the final HALT
-    check_program_size(layers.len() as u64, instrs)?;
-    Ok(lower_attention(module, &target.hw, &defaults(target))?)
+    Ok(check_program_size(layers.len() as u64, instrs)?)
+}
+
+/// A lowered program with its roofline inputs: the work of each attention layer and of the
+/// whole program (`sofa_ir::hw::roofline`), and each layer's instruction range (aligned with
+/// `roofline.layers`; the simulator reports each layer's achieved cycles over it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lowered {
+    pub program: Program,
+    /// Where each attention op takes K and V from, host ops (models only).
+    pub notes: Vec<String>,
+    pub roofline: RooflineWork,
+    pub layer_instrs: Vec<Range<usize>>,
+}
+
+/// [`lower_workload`] with its roofline inputs.
+pub fn lower_workload_mapped(module: &Module, target: &Target) -> Result<Lowered, DriverError> {
+    check_workload_size(module, target)?;
+    let (program, ranges) = lower_attention_mapped(module, &target.hw, &defaults(target))?;
+    Ok(Lowered {
+        program,
+        notes: Vec::new(),
+        roofline: workload_roofline(module, target)?,
+        layer_instrs: roofline::layer_ranges(module, &ranges),
+    })
+}
+
+/// [`lower_model`] with its roofline inputs.
+pub fn lower_model_mapped(module: &Module, target: &Target) -> Result<Lowered, DriverError> {
+    let (program, notes, ranges) = lower_model_ranges(module, &target.hw, &defaults(target))?;
+    let roofline = roofline::model_work(module, &program, &target.hw)?;
+    Ok(Lowered {
+        layer_instrs: roofline::layer_ranges(module, &ranges),
+        program,
+        notes,
+        roofline,
+    })
+}
+
+/// The roofline work of a compiled workload (its attention layers), without lowering it.
+pub fn workload_roofline(module: &Module, target: &Target) -> Result<RooflineWork, DriverError> {
+    Ok(roofline::workload_work(module, &target.hw)?)
 }
 
 /// The plan every attention op of a compiled module records, priced (what `schedule-json`
@@ -208,13 +259,20 @@ pub fn schedule_layers(module: &Module, target: &Target) -> Result<Vec<PricedLay
 /// The `schedule-json` text of a compiled module.
 pub fn schedule_json(module: &Module, target: &Target, name: &str) -> Result<String, DriverError> {
     let layers = schedule_layers(module, target)?;
-    Ok(crate::schedule::json::render(
+    let work = layers
+        .iter()
+        .map(|l| Ok(roofline::attention_work(module, l.op)?.work(&target.hw)?))
+        .collect::<Result<Vec<_>, RooflineError>>()?;
+    let text = crate::schedule::json::render(
         &target.hw,
         name,
         target.schedule,
         target.ablate,
         &layers,
-    ))
+        &work,
+    )
+    .map_err(RooflineError::from)?;
+    Ok(text)
 }
 
 /// The extraction pin `cct-tile` plans under for `target`.

@@ -7,5 +7,6 @@ pub mod lower;
 pub mod mlir_bridge;
 pub mod onnx;
 pub mod passes;
+pub mod roofline;
 pub mod schedule;
 pub mod workload;

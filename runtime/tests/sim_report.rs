@@ -101,7 +101,7 @@ fn a_report_of_another_version_is_rejected() {
     let text = r
         .to_json()
         .unwrap()
-        .replace("\"version\": 2", "\"version\": 1");
+        .replace(&format!("\"version\": {REPORT_VERSION}"), "\"version\": 1");
     assert!(matches!(
         Report::from_json(&text),
         Err(ReportError::Format { version: 1, .. })

@@ -111,6 +111,7 @@ fn regions_split_cycles_by_instruction_range() {
         mode: Mode::TimingOnly,
         trace: false,
         regions: vec![("load+add".into(), 0..5), ("tail".into(), 9..12)],
+        ..SimOptions::default()
     };
     let r = simulate(&p, &HwConfig::default(), &BTreeMap::new(), &opts)
         .unwrap()
@@ -132,6 +133,7 @@ fn a_region_past_the_end_is_an_error() {
         mode: Mode::TimingOnly,
         trace: false,
         regions: vec![("bad".into(), 3..13)],
+        ..SimOptions::default()
     };
     let err = simulate(
         &program(THREE_ENGINES),
@@ -154,6 +156,7 @@ fn timing_only_counts_come_from_the_expected_distinct_keys() {
             ("gather".into(), 3..4),
             ("kvgen".into(), 6..7),
         ],
+        ..SimOptions::default()
     };
     let r = simulate(&p, &HwConfig::default(), &BTreeMap::new(), &opts)
         .unwrap()

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use sofa_compiler::driver::{self, DriverError, Target};
+use sofa_compiler::driver::{self, DriverError, Lowered, Target};
 use sofa_compiler::lower::{LowerError, UnloweredOp};
 use sofa_compiler::onnx::load_model;
 use sofa_ir::dialect::attn::{check_keep_ratio, Ablation, KvSource, Schedule};
@@ -106,14 +106,27 @@ pub fn compile_model(
 /// Lower a compiled model to a SOFA-ISA program; prints where each attention op takes K and V
 /// from on stderr.
 pub fn lower(module: &Module, target: &Target, path: &Path) -> Result<Program, CliError> {
-    let (program, notes) = driver::lower_model(module, target).map_err(|e| match e {
-        DriverError::Lower(LowerError::NoChipLowering(ops)) => no_chip_lowering(path, &ops),
-        e => CliError::input(format!("{}: {e}", path.display())),
-    })?;
+    let (program, notes) = driver::lower_model(module, target).map_err(|e| lower_error(e, path))?;
     for n in notes {
         eprintln!("note: {n}");
     }
     Ok(program)
+}
+
+/// [`lower`], with the roofline inputs (each layer's work and instruction range).
+pub fn lower_mapped(module: &Module, target: &Target, path: &Path) -> Result<Lowered, CliError> {
+    let lowered = driver::lower_model_mapped(module, target).map_err(|e| lower_error(e, path))?;
+    for n in &lowered.notes {
+        eprintln!("note: {n}");
+    }
+    Ok(lowered)
+}
+
+fn lower_error(e: DriverError, path: &Path) -> CliError {
+    match e {
+        DriverError::Lower(LowerError::NoChipLowering(ops)) => no_chip_lowering(path, &ops),
+        e => CliError::input(format!("{}: {e}", path.display())),
+    }
 }
 
 /// Every op without a chip lowering, named as the ONNX file has it: `node #i "name" (Type)`

@@ -4,8 +4,9 @@
 //! - the SOFA simulator (default): an ONNX model is compiled exactly as `sofa compile` does
 //!   (named dims bound from the input arrays), a `.sofabin` runs as is; outputs are compared
 //!   with `--expected`, sparse runs also with the dense result of the host interpreter, and the
-//!   simulator's report (cycles, traffic, energy, recall) is printed, `--report` / `--trace`
-//!   write it as JSON;
+//!   simulator's report (cycles, traffic, energy, recall, and for compiled inputs the roofline
+//!   of each attention layer and of the program) is printed, `--report` / `--trace` write it
+//!   as JSON;
 //! - `--timing-only`: no data, data-dependent costs from the simulator's statistical model
 //!   (`--workload W.toml` specs have no weights, so they always run this way);
 //! - `--reference`: the host reference interpreter over the IR (ONNX semantics in f32/i64/bool),
@@ -21,22 +22,29 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
 use sofa_runtime::host::{check_expected, program_inputs, program_outputs};
 use sofa_runtime::interp::{compare, run_function, OutputDiff};
-use sofa_runtime::sim::{extrapolate_layers, simulate, Mode, Report, SimOptions, SimOutcome};
+use sofa_runtime::sim::{
+    extrapolate_layers, extrapolate_roofline, simulate, Mode, Report, RooflineRequest, SimOptions,
+    SimOutcome,
+};
 
-use super::compile::{compile_workload_module, lower_workload};
+use super::compile::compile_workload_module;
 use super::diag::CliError;
 use super::import::{import_options, parse_shape_bindings, ShapeBindings};
 use super::io::write_all_or_none;
-use super::model::{bindings_from_inputs, compile_model, lower, TargetArgs};
+use super::model::{bindings_from_inputs, compile_model, lower_mapped, TargetArgs};
 use super::pipeline::{import_model, run_pipeline, PipelineArgs};
-use sofa_compiler::driver::Target;
+use sofa_compiler::driver::{self, Lowered, Target};
 
 #[derive(Debug, Args)]
 #[command(
     long_about = "Run an ONNX model or a .sofabin program on the SOFA simulator (or a workload \
                   spec in --timing-only mode), compare the outputs with expected values and \
                   report cycles, DRAM/SRAM traffic, energy per engine and, for sparse runs, \
-                  top-k recall and max-assurance events.\n\n\
+                  top-k recall and max-assurance events. Compiled here (an ONNX model or a \
+                  workload spec), the report also has the roofline: per attention layer and \
+                  for the program, each engine's bound (the work needed over its peak rate), \
+                  the DRAM lower bound, the binding bound, the achieved cycles and the \
+                  efficiency (docs/roofline.md).\n\n\
                   An ONNX model is compiled as `sofa compile` does; its named dims are bound from \
                   the --inputs arrays. With --reference the host reference interpreter runs the \
                   IR instead (ONNX semantics, optionally after --pass-pipeline).\n\n\
@@ -183,13 +191,13 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
     spec.check_dram(&target.hw)
         .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     let instrument = &args.pipeline.instrument;
-    let program_of = |spec: &WorkloadSpec| -> Result<Program, CliError> {
+    let program_of = |spec: &WorkloadSpec| -> Result<Lowered, CliError> {
         let module = compile_workload_module(spec, target, instrument)?;
-        lower_workload(&module, target)
+        driver::lower_workload_mapped(&module, target).map_err(CliError::input)
     };
     if spec.layers <= 2 || args.trace.is_some() || args.no_extrapolate {
-        let program = program_of(&spec).map_err(|e| e.in_file(path))?;
-        let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
+        let lowered = program_of(&spec).map_err(|e| e.in_file(path))?;
+        let outcome = simulate_lowered(args, &lowered, &target.hw, &BTreeMap::new(), path)?;
         print_report(args, &outcome.report);
         return write_files(args, None, &outcome.report, outcome.trace.as_deref());
     }
@@ -198,12 +206,20 @@ fn run_workload(args: &RunArgs, path: &Path, target: &Target) -> Result<(), CliE
     for layers in [1, 2] {
         let mut short = spec.clone();
         short.layers = layers;
-        let program = program_of(&short).map_err(|e| e.in_file(path))?;
-        let outcome = simulate_program(args, &program, &target.hw, &BTreeMap::new(), path)?;
+        let lowered = program_of(&short).map_err(|e| e.in_file(path))?;
+        let outcome = simulate_lowered(args, &lowered, &target.hw, &BTreeMap::new(), path)?;
         reports.push(outcome.report);
     }
-    let full = extrapolate_layers(&reports[0], &reports[1], spec.layers)
-        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    let in_file = |e: &dyn std::fmt::Display| CliError::input(format!("{}: {e}", path.display()));
+    let mut full =
+        extrapolate_layers(&reports[0], &reports[1], spec.layers).map_err(|e| in_file(&e))?;
+    // Every layer's work, from the whole spec (compiled silently: its plan is the short ones').
+    let work = driver::compile_workload(&spec, target)
+        .and_then(|m| driver::workload_roofline(&m, target))
+        .map_err(|e| in_file(&e))?;
+    let roofline = extrapolate_roofline(&target.hw, &work, &reports[0], &reports[1], &full)
+        .map_err(|e| in_file(&e))?;
+    full.roofline = Some(roofline);
     eprintln!(
         "note: {} identical layers: simulated 1 and 2, layers 3..{} extrapolated (exact for \
          identical segments; --no-extrapolate simulates every layer)",
@@ -225,7 +241,8 @@ fn run_sofabin(
     let program =
         Program::decode(&bytes).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     check_program(&program, &target.hw, path)?;
-    execute(args, &program, target, path, (None, expected))
+    // A .sofabin carries no layers: no roofline.
+    execute(args, (&program, None), target, path, (None, expected))
 }
 
 fn run_onnx(
@@ -245,13 +262,23 @@ fn run_onnx(
         .collect();
     let bindings = bindings_from_inputs(path, &args.shape, &shapes)?;
     let module = compile_model(path, &bindings, target, &args.pipeline.instrument)?;
-    let program = lower(&module, target, path)?;
-    check_program(&program, &target.hw, path)?;
+    let lowered = lower_mapped(&module, target, path)?;
+    check_program(&lowered.program, &target.hw, path)?;
     let dense = match (&arrays, target.keep) {
         (Some(a), Some(k)) if k < 1.0 => Some(dense_reference(path, &bindings, a)?),
         _ => None,
     };
-    execute(args, &program, target, path, (dense.as_ref(), expected))
+    let roofline = roofline_request(&lowered);
+    let run = (&lowered.program, Some(roofline));
+    execute(args, run, target, path, (dense.as_ref(), expected))
+}
+
+/// The simulator's roofline inputs of a lowered program.
+fn roofline_request(lowered: &Lowered) -> RooflineRequest {
+    RooflineRequest {
+        work: lowered.roofline.clone(),
+        layer_instrs: lowered.layer_instrs.clone(),
+    }
 }
 
 /// The program must fit the hardware it runs on (the simulator relies on it).
@@ -273,13 +300,19 @@ fn check_program(program: &Program, hw: &HwConfig, path: &Path) -> Result<(), Cl
 /// outputs, both checked against the program before the simulation starts.
 fn execute(
     args: &RunArgs,
-    program: &Program,
+    (program, roofline): (&Program, Option<RooflineRequest>),
     target: &Target,
     path: &Path,
     (dense, expected): (Option<&Arrays>, Option<&Arrays>),
 ) -> Result<(), CliError> {
     if args.timing_only {
-        let outcome = simulate_program(args, program, &target.hw, &BTreeMap::new(), path)?;
+        let outcome = simulate_program(
+            args,
+            (program, roofline),
+            &target.hw,
+            &BTreeMap::new(),
+            path,
+        )?;
         print_report(args, &outcome.report);
         return write_files(args, None, &outcome.report, outcome.trace.as_deref());
     }
@@ -294,7 +327,7 @@ fn execute(
         check_expected(program, e)
             .map_err(|err| CliError::input(format!("{}: {err}", p.display())))?;
     }
-    let outcome = simulate_program(args, program, &target.hw, &bytes, path)?;
+    let outcome = simulate_program(args, (program, roofline), &target.hw, &bytes, path)?;
     let outputs = program_outputs(program, &outcome.outputs).map_err(CliError::input)?;
     if let Some(dense) = dense {
         print_similarity(&outputs, dense);
@@ -311,9 +344,21 @@ fn execute(
     )
 }
 
+/// Simulate a lowered workload, with its roofline.
+fn simulate_lowered(
+    args: &RunArgs,
+    lowered: &Lowered,
+    hw: &HwConfig,
+    inputs: &BTreeMap<String, Vec<u8>>,
+    path: &Path,
+) -> Result<SimOutcome, CliError> {
+    let run = (&lowered.program, Some(roofline_request(lowered)));
+    simulate_program(args, run, hw, inputs, path)
+}
+
 fn simulate_program(
     args: &RunArgs,
-    program: &Program,
+    (program, roofline): (&Program, Option<RooflineRequest>),
     hw: &HwConfig,
     inputs: &BTreeMap<String, Vec<u8>>,
     path: &Path,
@@ -326,6 +371,7 @@ fn simulate_program(
         },
         trace: args.trace.is_some(),
         regions: Vec::new(),
+        roofline,
     };
     simulate(program, hw, inputs, &opts)
         .map_err(|e| CliError::input(format!("{}: simulation failed: {e}", path.display())))

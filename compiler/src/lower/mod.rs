@@ -33,6 +33,8 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Instr, Program, TensorKind};
 use sofa_ir::{Location, Module, Op, Value};
 
+use std::ops::Range;
+
 use dram::DramLayout;
 
 pub use attention::emit_segment;
@@ -293,6 +295,18 @@ pub fn lower_attention(
     hw: &HwConfig,
     defaults: &LowerDefaults,
 ) -> Result<Program, LowerError> {
+    lower_attention_mapped(m, hw, defaults).map(|(p, _)| p)
+}
+
+/// Each lowered attention op with its instruction range (its segments), in program order.
+pub type LayerRanges = Vec<(Op, Range<usize>)>;
+
+/// [`lower_attention`], with each attention op's instruction range (its segment), in order.
+pub fn lower_attention_mapped(
+    m: &Module,
+    hw: &HwConfig,
+    defaults: &LowerDefaults,
+) -> Result<(Program, LayerRanges), LowerError> {
     let (_, entry) = entry_function(m)?;
     let args = m.blocks[entry].args.clone();
     let mut dram = DramLayout::default();
@@ -363,8 +377,11 @@ pub fn lower_attention(
         layers.push(l);
     }
     let mut out = Vec::new();
-    for l in &layers {
+    let mut ranges = Vec::with_capacity(layers.len());
+    for (l, &op) in layers.iter().zip(&ops) {
+        let start = out.len();
         emit_segment(hw, l, &mut dram, &mut out)?;
+        ranges.push((op, start..out.len()));
     }
     out.push(Instr::Halt {});
     if dram.used() > hw.dram.capacity_bytes {
@@ -374,12 +391,13 @@ pub fn lower_attention(
             hw.dram.capacity_bytes
         )));
     }
-    Ok(Program {
+    let program = Program {
         host_ops: Vec::new(),
         config_hash: hw.hash(),
         tensors: dram.tensors,
         instrs: out,
-    })
+    };
+    Ok((program, ranges))
 }
 
 /// Shape and plan of one attention op (or its `sofa.kernel`), without DRAM addresses

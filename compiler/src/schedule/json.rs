@@ -1,7 +1,8 @@
 //! `schedule-json`: the stable, versioned summary of a module's attention schedule.
 //!
 //! Top level (keys in this order):
-//! - `format`: always `"sofa-schedule"`; `version`: `1` (bumped on any incompatible change).
+//! - `format`: always `"sofa-schedule"`; `version`: `2` (bumped on any change of layout; 2 added
+//!   `roofline`).
 //! - `hw`: `{ "name": HwConfig.name, "hash": HwConfig::hash as 16 lowercase hex digits }`.
 //! - `workload`: the workload name given by the caller; `schedule`: requested schedule
 //!   (`dense`|`staged`|`cct`); `ablate`: ablated mechanisms as a comma list (`""` = none).
@@ -26,21 +27,28 @@
 //!   - `energy_fj`: femtojoules per engine plus `dram_device` and `dram_interface`;
 //!     `energy_total_fj`;
 //!   - `staged_dram_bytes`: the same layer under `staged`; `dram_saving_vs_staged_pct`:
-//!     `100·(staged − this)/staged`, rounded to 2 decimals (0 when staged moves nothing).
-//! - `totals`: `{latency_cycles, dram_bytes, energy_fj, staged_dram_bytes}` summed over layers.
+//!     `100·(staged − this)/staged`, rounded to 2 decimals (0 when staged moves nothing);
+//!   - `roofline` (version 2): the layer's bounds, from `HwConfig` and its shape only
+//!     (`docs/roofline.md`): `bounds` (cycles per engine: `sufa`, `dlzs`, `sads`, `kvpe`,
+//!     `dram`), `dram_lower_bound_bytes`, `binding` (the largest bound's name), `bound_cycles`,
+//!     `predicted_cycles` (= `latency_cycles`) and `efficiency` (`bound_cycles /
+//!     predicted_cycles`, 4 decimals).
+//! - `totals`: `{latency_cycles, dram_bytes, energy_fj, staged_dram_bytes}` summed over layers,
+//!   and `roofline`: the bounds of the layers' summed work against the summed latency.
 //!
 //! Maps are ordered by key, so equal inputs print byte-identical JSON.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sofa_ir::hw::HwConfig;
+use sofa_ir::hw::roofline::{efficiency, Work};
+use sofa_ir::hw::{CostError, HwConfig};
 
 use super::price::PricedLayer;
 use super::{Ablation, Schedule, Traffic};
 
 pub const FORMAT: &str = "sofa-schedule";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Doc<'a> {
@@ -100,6 +108,7 @@ struct Layer<'a> {
     energy_total_fj: u64,
     staged_dram_bytes: u64,
     dram_saving_vs_staged_pct: f64,
+    roofline: Roofline,
 }
 
 #[derive(Serialize)]
@@ -108,6 +117,31 @@ struct Totals {
     dram_bytes: u64,
     energy_fj: u64,
     staged_dram_bytes: u64,
+    roofline: Roofline,
+}
+
+#[derive(Serialize)]
+struct Roofline {
+    bounds: BTreeMap<&'static str, u64>,
+    dram_lower_bound_bytes: u64,
+    binding: &'static str,
+    bound_cycles: u64,
+    predicted_cycles: u64,
+    efficiency: f64,
+}
+
+/// The roofline of `work` against `predicted` cycles.
+fn roofline(hw: &HwConfig, work: &Work, predicted: u64) -> Result<Roofline, CostError> {
+    let b = work.bounds(hw)?;
+    let (binding, bound_cycles) = b.binding();
+    Ok(Roofline {
+        bounds: b.cycles().into_iter().collect(),
+        dram_lower_bound_bytes: b.dram.bytes,
+        binding,
+        bound_cycles,
+        predicted_cycles: predicted,
+        efficiency: (efficiency(bound_cycles, predicted) * 1e4).round() / 1e4,
+    })
 }
 
 /// `100·(staged − ours)/staged`, rounded to 2 decimals.
@@ -119,7 +153,7 @@ pub fn saving_pct(ours: u64, staged: u64) -> f64 {
     (pct * 100.0).round() / 100.0
 }
 
-fn layer(p: &PricedLayer) -> Layer<'_> {
+fn layer<'a>(p: &'a PricedLayer, roofline: Roofline) -> Layer<'a> {
     let c = &p.plan.cost;
     let s = &p.shape;
     let dram = c
@@ -157,19 +191,29 @@ fn layer(p: &PricedLayer) -> Layer<'_> {
         energy_total_fj: c.energy_total(),
         staged_dram_bytes: p.staged.dram_bytes(),
         dram_saving_vs_staged_pct: saving_pct(c.dram_bytes(), p.staged.dram_bytes()),
+        roofline,
     }
 }
 
-/// The schedule-json text (pretty-printed, trailing newline).
+/// The schedule-json text (pretty-printed, trailing newline); `work` is each layer's roofline
+/// work (aligned with `layers`).
 pub fn render(
     hw: &HwConfig,
     workload: &str,
     schedule: Schedule,
     ablate: Ablation,
     layers: &[PricedLayer],
-) -> String {
+    work: &[Work],
+) -> Result<String, CostError> {
     let sum =
         |f: &dyn Fn(&PricedLayer) -> u64| layers.iter().map(f).fold(0u64, u64::saturating_add);
+    let latency = sum(&|p| p.plan.cost.latency);
+    let total = roofline(hw, &Work::sum(work)?, latency)?;
+    let rows = layers
+        .iter()
+        .zip(work)
+        .map(|(p, w)| Ok(layer(p, roofline(hw, w, p.plan.cost.latency)?)))
+        .collect::<Result<Vec<_>, CostError>>()?;
     let doc = Doc {
         format: FORMAT,
         version: VERSION,
@@ -181,15 +225,16 @@ pub fn render(
         schedule: schedule.name(),
         ablate: ablate.to_list(),
         totals: Totals {
-            latency_cycles: sum(&|p| p.plan.cost.latency),
+            latency_cycles: latency,
             dram_bytes: sum(&|p| p.plan.cost.dram_bytes()),
             energy_fj: sum(&|p| p.plan.cost.energy_total()),
             staged_dram_bytes: sum(&|p| p.staged.dram_bytes()),
+            roofline: total,
         },
-        layers: layers.iter().map(layer).collect(),
+        layers: rows,
     };
     // Plain structs of integers, strings and finite floats always serialise.
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
-    text
+    Ok(text)
 }

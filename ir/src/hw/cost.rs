@@ -148,6 +148,12 @@ fn sufa_rates(hw: &HwConfig, d: u64) -> Result<(u64, u64), CostError> {
     Ok((vec_pass.max(exp), vec_pass))
 }
 
+/// SU-FA cycles of one key for one row (`max(ceil(d/(sufa.cols/2)), ceil(sufa.rows/sufa.exp_units))`):
+/// the rate the roofline divides selected pairs by.
+pub fn sufa_key_cycles(hw: &HwConfig, d: u64) -> Result<Cycles, CostError> {
+    sufa_rates(hw, d).map(|(per_key, _)| per_key)
+}
+
 /// The operands of one SUFA.T that its cycles depend on.
 struct SufaTile {
     rows: u64,

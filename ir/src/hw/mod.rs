@@ -20,6 +20,7 @@
 
 pub mod cost;
 pub mod energy;
+pub mod roofline;
 pub mod timing;
 mod validate;
 

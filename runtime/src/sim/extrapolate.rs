@@ -8,7 +8,8 @@
 //! layers; ratios (time, utilisation, fractions) are recomputed from the extrapolated sums and
 //! energy terms from their quantities with the same formulas. A figure that shrinks from one
 //! layer to two is not additive and is an error rather than a guess. `tests/sim_cli.rs` checks
-//! that the extrapolation equals a full simulation field for field.
+//! that the extrapolation equals a full simulation field for field. The roofline section is
+//! left out here: it needs the work of all `n` layers ([`super::roofline::extrapolate_roofline`]).
 
 use super::report::{chip_share, EnergyTerm, Report};
 
@@ -33,6 +34,8 @@ pub enum ExtrapolateError {
     EnergyOverflow(String),
     #[error("total energy overflows 64 bits")]
     TotalEnergy,
+    #[error("roofline: {0}")]
+    Roofline(String),
 }
 
 /// The report of `n ≥ 1` identical layers from the reports of 1 and 2 layers.
@@ -62,6 +65,8 @@ pub fn extrapolate_layers(one: &Report, two: &Report, n: u64) -> Result<Report, 
             })
     };
     let mut r = two.clone();
+    // The layers' roofline needs every layer's work: `extrapolate_roofline`.
+    r.roofline = None;
     r.instructions = ext("instructions", one.instructions, two.instructions)?;
     r.total_cycles = ext("total cycles", one.total_cycles, two.total_cycles)?;
     r.time_us = ratio(r.total_cycles, r.clock_mhz);

@@ -20,6 +20,7 @@ pub mod exec;
 pub mod extrapolate;
 pub mod memory;
 pub mod report;
+pub mod roofline;
 
 mod drive;
 mod energy;
@@ -42,6 +43,7 @@ pub use report::{
     HostReport, MacsReport, OpsReport, RegionReport, Report, ReportError, SparseReport,
     SramTraffic, REPORT_FORMAT, REPORT_VERSION,
 };
+pub use roofline::{extrapolate_roofline, RooflineReport, RooflineRequest, RooflineRow};
 pub use tally::TensorClass;
 
 /// Whether instructions compute on data or only take time.
@@ -73,6 +75,9 @@ pub struct SimOptions {
     pub trace: bool,
     /// Optional names for instruction ranges (e.g. per layer) used to split report figures.
     pub regions: Vec<(String, Range<usize>)>,
+    /// The work the program needs and its layers' instruction ranges: the report then has a
+    /// roofline section.
+    pub roofline: Option<RooflineRequest>,
 }
 
 /// A run-time failure, naming the instruction when there is one.
@@ -167,7 +172,10 @@ pub fn simulate(
     opts: &SimOptions,
 ) -> Result<SimOutcome, SimError> {
     check_regions(program, &opts.regions)?;
-    let per_instr = !opts.regions.is_empty();
+    if let Some(r) = &opts.roofline {
+        check_roofline(program, r)?;
+    }
+    let per_instr = !opts.regions.is_empty() || opts.roofline.is_some();
     let record_slots = opts.trace || per_instr;
     let run = match opts.mode {
         Mode::TimingOnly => drive::run_timing_only(program, hw, per_instr, record_slots)?,
@@ -183,6 +191,25 @@ pub fn simulate(
         report,
         trace,
     })
+}
+
+/// One instruction range per layer, each inside the program.
+fn check_roofline(program: &Program, r: &RooflineRequest) -> Result<(), SimError> {
+    if r.layer_instrs.len() != r.work.layers.len() {
+        return Err(SimError::general(format!(
+            "roofline: {} layer ranges for {} layers",
+            r.layer_instrs.len(),
+            r.work.layers.len()
+        )));
+    }
+    let named: Vec<(String, Range<usize>)> = r
+        .work
+        .layers
+        .iter()
+        .zip(&r.layer_instrs)
+        .map(|(l, range)| (l.name.clone(), range.clone()))
+        .collect();
+    check_regions(program, &named)
 }
 
 /// Regions must lie inside the program (an out-of-range region is a caller's mistake).

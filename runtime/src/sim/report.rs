@@ -1,6 +1,6 @@
 //! The simulation report: a stable, versioned JSON document and a readable table.
 //!
-//! `{"format": "sofa-report", "version": 2, ...}`; fields appear in declaration order, lists in
+//! `{"format": "sofa-report", "version": 3, ...}`; fields appear in declaration order, lists in
 //! a fixed order (engines by code, tensor classes and SRAM spaces as declared), so the same run
 //! gives byte-identical JSON. Readers reject other formats/versions and unknown fields. Adding
 //! or changing a field means a new version.
@@ -15,6 +15,11 @@
 //! no cycle, engine, traffic or energy figure of the chip (a `HOST` sits in the `dma` queue but
 //! is not counted as a `dma` instruction), and host wall time is not reported (it would make
 //! reports differ between runs). [`MacsReport`] defines the share of MACs on chip.
+//!
+//! The roofline ([`RooflineReport`], version 3) is present when the caller gave the work the
+//! program needs (`SimOptions::roofline`: compiled ONNX models and workload specs; a bare
+//! `.sofabin` carries no layers): per attention layer and for the program, each engine's
+//! bound, the DRAM lower bound, the binding bound, the achieved cycles and the efficiency.
 
 use serde::{Deserialize, Serialize};
 use sofa_ir::hw::HwConfig;
@@ -22,6 +27,7 @@ use sofa_ir::isa::{Engine, Instr, Program, SramSpace};
 
 use super::drive::Run;
 use super::exec::RecallSample;
+use super::roofline::{program_achieved, roofline_report, Achieved, RooflineReport};
 use super::tally::{InstrTally, TensorClass};
 use super::{energy, SimError, SimOptions};
 use sofa_ir::hw::timing::{engine_slot, Slot};
@@ -29,7 +35,7 @@ use sofa_ir::hw::timing::{engine_slot, Slot};
 /// The `format` field of every report.
 pub const REPORT_FORMAT: &str = "sofa-report";
 /// The report schema version this crate writes and reads.
-pub const REPORT_VERSION: u32 = 2;
+pub const REPORT_VERSION: u32 = 3;
 
 /// Everything measured in one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,6 +73,8 @@ pub struct Report {
     pub sparse: Option<SparseReport>,
     /// The figures of each requested region, in request order.
     pub regions: Vec<RegionReport>,
+    /// Bounds against achieved cycles, when the caller gave the program's work.
+    pub roofline: Option<RooflineReport>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -337,7 +345,7 @@ pub(crate) fn build(
         .iter()
         .map(|(name, range)| region_report(name, range.clone(), run))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Report {
+    let mut report = Report {
         format: REPORT_FORMAT.into(),
         version: REPORT_VERSION,
         mode: opts.mode.name().into(),
@@ -364,6 +372,32 @@ pub(crate) fn build(
         host,
         sparse: sparse_report(program, run)?,
         regions,
+        roofline: None,
+    };
+    if let Some(req) = &opts.roofline {
+        let layers = req
+            .layer_instrs
+            .iter()
+            .map(|r| achieved(r.clone(), run))
+            .collect::<Result<Vec<_>, _>>()?;
+        let section = roofline_report(hw, &req.work, &layers, &program_achieved(&report))
+            .map_err(|e| SimError::general(format!("roofline: {e}")))?;
+        report.roofline = Some(section);
+    }
+    Ok(report)
+}
+
+/// What the instructions in `range` achieved (their cycle span and DRAM bytes).
+fn achieved(range: std::ops::Range<usize>, run: &Run) -> Result<Achieved, SimError> {
+    let r = region_report("", range, run)?;
+    Ok(Achieved {
+        instrs: r.first_instr..r.end_instr,
+        start_cycle: r.start_cycle,
+        end_cycle: r.end_cycle,
+        dram_bytes: r
+            .dram_read_bytes
+            .checked_add(r.dram_written_bytes)
+            .ok_or_else(|| SimError::general("layer DRAM bytes overflow 64 bits"))?,
     })
 }
 

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::report::Report;
+use super::roofline::{RooflineReport, RooflineRow};
 
 /// Host ops listed one per line in the table (all are in the JSON report).
 const MAX_HOST_LINES: usize = 20;
@@ -58,6 +59,10 @@ impl Report {
             );
         }
         self.regions_table(&mut o);
+        if let Some(r) = &self.roofline {
+            o.push('\n');
+            o.push_str(&r.to_table());
+        }
         o
     }
 
@@ -237,4 +242,93 @@ impl Report {
         );
         o
     }
+}
+
+/// Widest layer name printed in full; longer names keep their tail.
+const MAX_NAME: usize = 40;
+
+/// `name` cut to its last `width` characters (marked `..`) when longer.
+fn fit_name(name: &str, width: usize) -> String {
+    let n = name.chars().count();
+    if n <= width {
+        return name.into();
+    }
+    let tail: String = name.chars().skip(n - width + 2).collect();
+    format!("..{tail}")
+}
+
+/// Rows that print the same figures (identical layers).
+fn same_figures(a: &RooflineRow, b: &RooflineRow) -> bool {
+    a.bounds == b.bounds
+        && a.achieved_cycles == b.achieved_cycles
+        && a.dram_bytes == b.dram_bytes
+        && a.dram_lower_bound == b.dram_lower_bound
+}
+
+impl RooflineReport {
+    /// One line per layer (runs of identical layers folded into one) and one for the program.
+    pub fn to_table(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "roofline: bound = work needed / peak rate from HwConfig ({}); efficiency = bound / \
+             achieved",
+            self.definition
+        );
+        let width = self
+            .layers
+            .iter()
+            .map(|r| r.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(7, MAX_NAME);
+        let _ =
+            writeln!(
+            o,
+            "{:<width$} {:>11} {:>11} {:>11} {:>11} {:>11} {:>7} {:>12} {:>12} {:>6} {:>13} {:>13}",
+            "layer", "sufa", "dlzs", "sads", "kvpe", "dram", "binding", "bound", "achieved",
+            "eff", "DRAM LB B", "DRAM B"
+        );
+        let mut i = 0;
+        while i < self.layers.len() {
+            let r = &self.layers[i];
+            let run = self.layers[i..]
+                .iter()
+                .take_while(|x| same_figures(x, r))
+                .count();
+            line(&mut o, &fit_name(&r.name, width), r, width);
+            if run > 1 {
+                let last = &self.layers[i + run - 1];
+                let _ = writeln!(
+                    o,
+                    "  (+{} identical layers, to {})",
+                    run - 1,
+                    fit_name(&last.name, MAX_NAME)
+                );
+            }
+            i += run;
+        }
+        line(&mut o, "program", &self.program, width);
+        o
+    }
+}
+
+fn line(o: &mut String, name: &str, r: &RooflineRow, width: usize) {
+    let b = |n: &str| r.bound(n).unwrap_or(0);
+    let _ = writeln!(
+        o,
+        "{:<width$} {:>11} {:>11} {:>11} {:>11} {:>11} {:>7} {:>12} {:>12} {:>5.1}% {:>13} {:>13}",
+        name,
+        b("sufa"),
+        b("dlzs"),
+        b("sads"),
+        b("kvpe"),
+        b("dram"),
+        r.binding,
+        r.bound_cycles,
+        r.achieved_cycles,
+        r.efficiency * 100.0,
+        r.dram_lower_bound.bytes,
+        r.dram_bytes
+    );
 }

@@ -25,6 +25,7 @@ pub fn timing(p: &Program, trace: bool) -> Result<SimOutcome, SimError> {
         mode: Mode::TimingOnly,
         trace,
         regions: vec![],
+        ..SimOptions::default()
     };
     simulate(p, &HwConfig::default(), &BTreeMap::new(), &opts)
 }
@@ -98,6 +99,7 @@ pub fn functional(
         mode: Mode::Functional,
         trace: false,
         regions,
+        ..SimOptions::default()
     };
     simulate(p, &HwConfig::default(), inputs, &opts)
 }

@@ -155,10 +155,29 @@ pub fn lower_model_explained(
     hw: &HwConfig,
     defaults: &LowerDefaults,
 ) -> Result<(Program, Vec<String>), LowerError> {
+    lower_model_mapped(m, hw, defaults).map(|(p, notes, _)| (p, notes))
+}
+
+/// A lowered model with the K/V notes and each attention op's instruction range (its
+/// segments), in body order.
+pub type MappedProgram = (Program, Vec<String>, super::LayerRanges);
+
+/// [`lower_model_explained`], with each lowered attention op's instruction range.
+pub fn lower_model_mapped(
+    m: &Module,
+    hw: &HwConfig,
+    defaults: &LowerDefaults,
+) -> Result<MappedProgram, LowerError> {
     with_walk(m, hw, defaults, |walk, fused, mut notes| {
-        let (program, _) = lower_with(m, hw, defaults, walk, &fused)?;
+        let (program, ranges) = lower_with(m, hw, defaults, walk, &fused)?;
         notes.extend(host_note(&program));
-        Ok((program, notes))
+        let attention = walk
+            .body
+            .iter()
+            .filter(|&&o| is_attention(m, o))
+            .filter_map(|o| ranges.get(o).map(|r| (*o, r.clone())))
+            .collect();
+        Ok((program, notes, attention))
     })
 }
 
@@ -205,6 +224,39 @@ pub fn annotate_kv(
         plan.to_attrs(&mut m.op_mut(op).attrs);
     }
     Ok(notes)
+}
+
+/// The K and V projection `MatMul`s (in that order) of every attention op whose K and V are
+/// projections `X·W (+ b)` of one layer input: the form on-demand KVGEN generates (`kvfuse`),
+/// whatever source the op records. The roofline counts only the rows a selection needs of
+/// them.
+pub fn kv_projection_matmuls(m: &Module) -> Result<BTreeMap<Op, Vec<Op>>, LowerError> {
+    let (_, entry) = super::entry_function(m)?;
+    let body = &m.blocks[entry].ops;
+    let uses = use_lists(m, body);
+    let returned: BTreeSet<Value> = body
+        .iter()
+        .filter(|&&o| m.op(o).name == RETURN_OP)
+        .flat_map(|&o| m.op(o).operands.iter().copied())
+        .collect();
+    let graph = kvfuse::Graph {
+        m,
+        uses: &uses,
+        outputs: &returned,
+    };
+    Ok(body
+        .iter()
+        .filter(|&&o| is_attention(m, o))
+        .filter_map(|&o| {
+            let p = graph.recognise(o).ok()?;
+            let mms = p
+                .chain
+                .into_iter()
+                .filter(|&c| m.op(c).name == "onnx.MatMul")
+                .collect();
+            Some((o, mms))
+        })
+        .collect())
 }
 
 /// Whether `op` is an attention op or its `sofa.kernel`.
