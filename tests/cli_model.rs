@@ -95,6 +95,72 @@ fn run_reference_matches_onnxruntime_and_fails_above_tolerance() {
 }
 
 #[test]
+fn run_tolerances_follow_numpy_allclose_and_name_the_worst_elements() {
+    let (model, inputs, expected) = (
+        path(&fixture("vit_eager_ts_op17", "onnx")),
+        path(&fixture("vit_eager_ts_op17", "input2.npz")),
+        path(&fixture("vit_eager_ts_op17", "expected2.npz")),
+    );
+    let args = [
+        "run",
+        &model,
+        "--reference",
+        "--inputs",
+        &inputs,
+        "--expected",
+        &expected,
+        "--pass-pipeline",
+        FUSE_PIPELINE,
+    ];
+    // The interpreter is off by up to ~2.4e-6: an absolute 2e-6 alone fails ...
+    let o = sofa(&[&args[..], &["--atol", "2e-6"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("FAIL last_hidden_state: max abs error"),
+        "{out}"
+    );
+    assert!(
+        out.contains("elements outside atol 2e-6 + rtol 0e0·|want|"),
+        "{out}"
+    );
+    assert!(
+        out.contains("worst abs error") && out.contains("worst rel error"),
+        "{out}"
+    );
+    assert!(out.contains("flat index"), "{out}");
+    assert!(
+        text(&o.stderr).contains("differ from the expected values by more than 2e-6"),
+        "{}",
+        text(&o.stderr)
+    );
+    // ... and passes with a relative part scaled by |want|.
+    let o = sofa(&[&args[..], &["--atol", "2e-6", "--rtol", "1e-4"]].concat());
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).contains("all 2 output(s) within tolerance 2e-6 + 1e-4·|want|"));
+    // --tolerance is the old name of --atol: the same flag, so not both.
+    let o = sofa(&[&args[..], &["--tolerance", "2e-6", "--rtol", "1e-4"]].concat());
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    let o = sofa(&[&args[..], &["--tolerance", "1", "--atol", "1"]].concat());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    for bad in [["--rtol=-1"], ["--atol=nan"]] {
+        let o = sofa(&[&args[..], &bad[..]].concat());
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("must be a non-negative number"));
+    }
+    // The defaults are documented.
+    let help = text(&sofa(&["run", "--help"]).stdout);
+    assert!(
+        help.contains("--rtol <R>") && help.contains("[default: 0]"),
+        "{help}"
+    );
+    assert!(
+        help.contains("[alias: --tolerance]") && help.contains("[default: 0.0001]"),
+        "{help}"
+    );
+}
+
+#[test]
 fn run_writes_outputs_that_compare_equal() {
     let dir = std::env::temp_dir().join(format!("sofa-cli-model-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

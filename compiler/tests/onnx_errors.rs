@@ -367,6 +367,46 @@ fn external_data_resolves_relative_to_the_model() {
     assert!(text.contains("needs the model's directory"), "{text}");
 }
 
+/// A symlink inside the model's folder that leads out of it is refused after resolving it,
+/// as onnxruntime 1.32 refuses it ("External data path escapes model directory"); one that
+/// stays inside is followed.
+#[cfg(unix)]
+#[test]
+fn external_data_symlinks_may_not_leave_the_model_directory() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (model_dir, outside) = (root.path().join("model"), root.path().join("outside"));
+    std::fs::create_dir_all(model_dir.join("data")).expect("mkdir");
+    std::fs::create_dir(&outside).expect("mkdir");
+    let values: Vec<u8> = (0..100u32)
+        .flat_map(|i| (i as f32).to_le_bytes())
+        .collect();
+    std::fs::write(outside.join("w.bin"), &values).expect("write");
+    std::fs::write(model_dir.join("data/w.bin"), &values).expect("write");
+    std::os::unix::fs::symlink(outside.join("w.bin"), model_dir.join("link.bin")).expect("link");
+    std::os::unix::fs::symlink(&outside, model_dir.join("out")).expect("link");
+    std::os::unix::fs::symlink("data/w.bin", model_dir.join("inside.bin")).expect("link");
+    for location in ["link.bin", "out/w.bin"] {
+        let path = external_model(&model_dir, external_tensor("w", location, None, None));
+        let text = import_file(&path, &ImportOptions::default())
+            .expect_err("escapes")
+            .to_string();
+        assert!(
+            text.starts_with("tensor \"w\": external data path escapes model directory: ")
+                && text.contains(&format!("\"{location}\" resolves to "))
+                && text.contains("w.bin (symlinks followed), outside ")
+                && text.contains("model"),
+            "{text}"
+        );
+    }
+    let path = external_model(&model_dir, external_tensor("w", "inside.bin", None, None));
+    let m = import_file(&path, &ImportOptions::default()).expect("a link inside is followed");
+    let c = op_named(&m, "onnx.Constant")[0];
+    let Attribute::DenseResource { name, .. } = &c.attrs["value"] else {
+        panic!("resource expected")
+    };
+    assert_eq!(&m.resources[name].bytes[..], &values[..]);
+}
+
 #[test]
 fn opsets_outside_13_to_23_warn() {
     let g = || relu_graph(vec![node("Relu", "r", &["x"], &["y"])]);

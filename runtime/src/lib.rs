@@ -4,4 +4,4 @@ pub mod host;
 pub mod interp;
 pub mod sim;
 
-pub use interp::{compare, run_function, DiffKind, InterpError, OutputDiff};
+pub use interp::{compare, run_function, DiffKind, InterpError, OutputDiff, Tolerance};

@@ -21,7 +21,9 @@ use sofa_ir::eval::Tensor;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
 use sofa_runtime::host::{check_expected, program_inputs, program_outputs};
-use sofa_runtime::interp::{compare, run_function, OutputDiff};
+use sofa_runtime::interp::{
+    compare, error_text, run_function, DiffKind, OutputDiff, Tolerance, Worst,
+};
 use sofa_runtime::sim::{
     extrapolate_layers, extrapolate_roofline, simulate, Mode, Report, RooflineRequest, SimOptions,
     SimOutcome,
@@ -48,14 +50,20 @@ use sofa_compiler::driver::{self, Lowered, Target};
                   An ONNX model is compiled as `sofa compile` does; its named dims are bound from \
                   the --inputs arrays. With --reference the host reference interpreter runs the \
                   IR instead (ONNX semantics, optionally after --pass-pipeline).\n\n\
-                  Prints one line per output (max absolute error; cosine similarity to the dense \
-                  result for sparse runs) and the simulator's report table. Exit code 1 when an \
-                  output is missing, has the wrong shape or type, or exceeds the tolerance.\n\n\
+                  Prints one line per output (the worst absolute and the worst relative error, \
+                  each with its flat index and both values, and how many elements are outside \
+                  the tolerance; cosine similarity to the dense result for sparse runs) and the \
+                  simulator's report table. An element passes when |got − want| ≤ atol + \
+                  rtol·|want| (numpy.allclose's rule; two NaNs agree, a NaN or an infinity \
+                  against a number never does); the defaults, --atol 1e-4 --rtol 0, are the \
+                  absolute tolerance of the old --tolerance flag, which is still accepted as \
+                  --atol. Exit code 1 when an output is missing, has the wrong shape or type, \
+                  or has an element outside the tolerance.\n\n\
                   Inputs are checked before anything runs: --inputs and --expected must be \
                   readable, and every --expected array must name an output of the program with \
                   its shape and element type. Files are written only by a run that succeeds: \
                   -o, --report and --trace are all written (atomically) after every output is \
-                  within --tolerance, and a failed run (any error, a tolerance failure \
+                  within the tolerance, and a failed run (any error, a tolerance failure \
                   included) writes none of them; files already at those paths are left as \
                   they were.",
     after_help = "Examples:\n  \
@@ -92,9 +100,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "EXP.npz")]
     pub expected: Option<PathBuf>,
 
-    /// Largest acceptable absolute error per element.
-    #[arg(long, value_name = "T", default_value_t = 1e-4)]
-    pub tolerance: f64,
+    /// Absolute tolerance: an element passes when |got − want| ≤ atol + rtol·|want|
+    /// (numpy.allclose's rule). `--tolerance T` is the same flag (its old name).
+    #[arg(
+        long,
+        visible_alias = "tolerance",
+        value_name = "A",
+        default_value_t = 1e-4
+    )]
+    pub atol: f64,
+
+    /// Relative tolerance, scaled by |want| (numpy.allclose's rule; numpy's default is 1e-5,
+    /// sofa's 0, so that an absolute --atol alone means what --tolerance always meant).
+    #[arg(long, value_name = "R", default_value_t = 0.0)]
+    pub rtol: f64,
 
     /// Write the produced outputs to OUT.npz (atomically, only when the run succeeds).
     #[arg(short = 'o', long = "output", value_name = "OUT.npz")]
@@ -132,8 +151,12 @@ pub struct RunArgs {
 
 /// Run `sofa run`.
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
-    if args.tolerance.is_nan() || args.tolerance < 0.0 {
-        return Err(CliError::usage("--tolerance must be a non-negative number"));
+    for (flag, v) in [("--atol", args.atol), ("--rtol", args.rtol)] {
+        if v.is_nan() || v < 0.0 {
+            return Err(CliError::usage(format!(
+                "{flag} must be a non-negative number"
+            )));
+        }
     }
     if args.reference {
         return run_reference(args);
@@ -334,7 +357,7 @@ fn execute(
     }
     print_report(args, &outcome.report);
     if let Some(e) = expected {
-        check(&compare(&outputs, e), args.tolerance)?;
+        check(&compare(&outputs, e, tolerance(args)), &tolerance(args))?;
     }
     write_files(
         args,
@@ -481,7 +504,7 @@ fn run_reference(args: &RunArgs) -> Result<(), CliError> {
     let outputs = run_function(&module, &inputs)
         .map_err(|e| CliError::input(format!("{}: {e}", model.display())))?;
     match &expected {
-        Some(e) => check(&compare(&outputs, e), args.tolerance)?,
+        Some(e) => check(&compare(&outputs, e, tolerance(args)), &tolerance(args))?,
         None => {
             for (name, t) in &outputs {
                 println!("{name}: {:?} {}", t.shape(), t.elem());
@@ -501,24 +524,71 @@ fn read_npz(path: &Path) -> Result<BTreeMap<String, Tensor>, CliError> {
     crate::npz::read_npz(path).map_err(CliError::input)
 }
 
-/// Print one line per output; fail when any output does not pass.
-fn check(diffs: &[OutputDiff], tolerance: f64) -> Result<(), CliError> {
+/// The tolerance of `--atol`/`--rtol`.
+fn tolerance(args: &RunArgs) -> Tolerance {
+    Tolerance {
+        atol: args.atol,
+        rtol: args.rtol,
+    }
+}
+
+/// `1e-4`, or `1e-4 + 1e-4·|want|` with a relative part.
+fn tolerance_text(t: &Tolerance) -> String {
+    if t.rtol == 0.0 {
+        format!("{:e}", t.atol)
+    } else {
+        format!("{:e} + {:e}·|want|", t.atol, t.rtol)
+    }
+}
+
+/// Print one line per output and the worst errors over all of them; fail when any output does
+/// not pass.
+fn check(diffs: &[OutputDiff], tolerance: &Tolerance) -> Result<(), CliError> {
     let mut failed = 0;
     for d in diffs {
-        let ok = d.passes(tolerance);
+        let ok = d.passes();
         failed += usize::from(!ok);
         println!("{} {d}", if ok { "ok  " } else { "FAIL" });
     }
+    print_worst(diffs);
+    let tol = tolerance_text(tolerance);
     if failed == 0 {
-        println!(
-            "all {} output(s) within tolerance {tolerance:e}",
-            diffs.len()
-        );
+        println!("all {} output(s) within tolerance {tol}", diffs.len());
         Ok(())
     } else {
         Err(CliError::input(format!(
-            "{failed} of {} output(s) differ from the expected values by more than {tolerance:e}",
+            "{failed} of {} output(s) differ from the expected values by more than {tol}",
             diffs.len()
         )))
+    }
+}
+
+/// The worst absolute and the worst relative error over every output, and where.
+fn print_worst(diffs: &[OutputDiff]) {
+    let worst = |pick: fn(&DiffKind) -> Option<Worst>| {
+        diffs
+            .iter()
+            .filter_map(|d| Some((d.name.as_str(), pick(&d.kind)?)))
+            .fold(None, |best: Option<(&str, Worst)>, (n, w)| match best {
+                Some((_, b)) if b.error >= w.error => best,
+                _ => Some((n, w)),
+            })
+    };
+    let abs = worst(|k| match k {
+        DiffKind::Values { worst_abs, .. } => *worst_abs,
+        _ => None,
+    });
+    let rel = worst(|k| match k {
+        DiffKind::Values { worst_rel, .. } => *worst_rel,
+        _ => None,
+    });
+    if let (Some((an, a)), Some((rn, r))) = (abs, rel) {
+        println!(
+            "worst abs error {} ('{an}' flat index {}), worst rel error {} ('{rn}' flat index {})",
+            error_text(a.error),
+            a.index,
+            error_text(r.error),
+            r.index
+        );
     }
 }

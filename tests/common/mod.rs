@@ -78,10 +78,11 @@ pub fn check_case(name: &str, m: &sofa_ir::Module, input: &str, expected: &str) 
     let want = sofa::npz::read_npz(&fixture(name, &format!("{expected}.npz"))).unwrap();
     let got = sofa_runtime::interp::run_function(m, &inputs)
         .unwrap_or_else(|e| panic!("{name}.{input}: interpreter failed: {e}"));
-    let diffs = sofa_runtime::interp::compare(&got, &want);
+    let tolerance = sofa_runtime::interp::Tolerance::absolute(TOLERANCE);
+    let diffs = sofa_runtime::interp::compare(&got, &want, tolerance);
     assert_eq!(diffs.len(), want.len(), "{name}.{input}: {:?}", got.keys());
     for d in &diffs {
-        assert!(d.passes(TOLERANCE), "{name}.{input}: {d}");
+        assert!(d.passes(), "{name}.{input}: {d}");
     }
 }
 

@@ -42,6 +42,17 @@ pub enum TensorError {
     NoLocation,
     #[error("external data location \"{0}\" must be a relative path inside the model's directory")]
     Location(String),
+    #[error(
+        "external data path escapes model directory: \"{location}\" resolves to {} (symlinks \
+         followed), outside {}",
+        resolved.display(),
+        dir.display()
+    )]
+    Escapes {
+        location: String,
+        resolved: PathBuf,
+        dir: PathBuf,
+    },
     #[error("external data \"{0}\" needs the model's directory (import from a file)")]
     NoBaseDir(String),
     #[error("external data {key} \"{value}\" is not a non-negative integer")]
@@ -291,6 +302,28 @@ fn checked_location(location: &str) -> Result<&Path, TensorError> {
     Ok(path)
 }
 
+/// `base/rel` with every symlink resolved, refused when it leaves `base` (also resolved), as
+/// onnxruntime refuses it: a symlink inside the model's folder may not lead out of it.
+fn inside_dir(base: &Path, rel: &Path, location: &str) -> Result<PathBuf, TensorError> {
+    let joined = base.join(rel);
+    let canonical = |p: &Path| {
+        std::fs::canonicalize(p).map_err(|source| TensorError::Open {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let dir = canonical(base)?;
+    let resolved = canonical(&joined)?;
+    if !resolved.starts_with(&dir) {
+        return Err(TensorError::Escapes {
+            location: location.to_string(),
+            resolved,
+            dir,
+        });
+    }
+    Ok(resolved)
+}
+
 fn external_bytes(
     t: &TensorProto,
     base_dir: Option<&Path>,
@@ -300,7 +333,8 @@ fn external_bytes(
     let location = ext_key(t, "location").ok_or(TensorError::NoLocation)?;
     let rel = checked_location(location)?;
     let base = base_dir.ok_or_else(|| TensorError::NoBaseDir(location.to_string()))?;
-    let file = external.get(&base.join(rel))?;
+    let path = inside_dir(base, rel, location)?;
+    let file = external.get(&path)?;
     let offset = parse_u64(t, "offset")?.unwrap_or(0);
     let file_len = file.len() as u64;
     if offset > file_len {

@@ -16,7 +16,7 @@ use sofa_ir::eval::{eval_op_n, module_opset, EvalError, Tensor};
 use sofa_ir::module::RETURN_OP;
 use sofa_ir::{Attribute, ElemType, EntityRef, Location, Module, Op, Type, Value};
 
-pub use compare::{compare, DiffKind, OutputDiff};
+pub use compare::{compare, error_text, value_text, DiffKind, OutputDiff, Tolerance, Worst};
 
 /// Why a run failed. Op-level errors carry the op name and its location (the ONNX node name).
 #[derive(Debug, thiserror::Error)]
