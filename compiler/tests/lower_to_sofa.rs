@@ -70,8 +70,8 @@ fn cct_kernels_carry_the_plan_figures() {
         let (layer, fit) = kernel_layer(&m, k, &hw, &LowerDefaults::default()).unwrap();
         let buffers = count_in(&m, k, |o| m.op(o).name == BUFFER);
         assert_eq!(buffers, fit.sram.buffers().count());
-        // cct on chip: q, q_scaled, k_tile, a_hat, idx, top, order, slot, g_k, g_v, part, out.
-        assert_eq!(buffers, 12);
+        // cct on chip (Q is scaled in place): q_scaled, k_tile, a_hat, idx, top, order, slot, g_k, g_v, part, out.
+        assert_eq!(buffers, 11);
         let tiles = loop_of(&m, k, "k_tile");
         assert_eq!(int(&m, tiles, "step"), layer.bc() as i64);
         assert_eq!(int(&m, tiles, "upper"), 300);
@@ -106,7 +106,7 @@ fn causal_layers_bound_key_tiles_and_add_the_causal_table() {
     // One running partial per block, divided by one SYNC after the tile loop.
     assert_eq!(
         names.join(","),
-        "q,q_scaled,k_tile,a_hat,mask,idx,top,order,slot,g_k,g_v,part,out"
+        "q_scaled,k_tile,a_hat,mask,idx,top,order,slot,g_k,g_v,part,out"
     );
     let syncs = count_in(&m, k, |o| m.op(o).name == "sofa.sufa_sync");
     assert_eq!(syncs, 1);

@@ -377,9 +377,7 @@ fn external_data_symlinks_may_not_leave_the_model_directory() {
     let (model_dir, outside) = (root.path().join("model"), root.path().join("outside"));
     std::fs::create_dir_all(model_dir.join("data")).expect("mkdir");
     std::fs::create_dir(&outside).expect("mkdir");
-    let values: Vec<u8> = (0..100u32)
-        .flat_map(|i| (i as f32).to_le_bytes())
-        .collect();
+    let values: Vec<u8> = (0..100u32).flat_map(|i| (i as f32).to_le_bytes()).collect();
     std::fs::write(outside.join("w.bin"), &values).expect("write");
     std::fs::write(model_dir.join("data/w.bin"), &values).expect("write");
     std::os::unix::fs::symlink(outside.join("w.bin"), model_dir.join("link.bin")).expect("link");

@@ -501,7 +501,10 @@ impl Emitter<'_> {
         if predicts {
             self.next(Chan::QDlzs);
         }
-        let (raw, scaled) = (self.sram.at(Buf::Q, cr), self.sram.at(Buf::QScaled, cs));
+        // Scaled in place: the next block's Q loads after this block's output ST, which waits
+        // for every reader of this one.
+        let scaled = self.sram.at(Buf::QScaled, cs);
+        let raw = self.sram.at(Buf::QScaled, cr);
         self.sems.acquire(Chan::QRaw, self.out);
         self.out.push(Instr::Ld {
             dst: raw,

@@ -75,10 +75,71 @@ pub fn max_sel(l: &Layer) -> u64 {
     }
 }
 
-/// The chosen layout: row cap, ring depth, placement, channels (→ ring depth, 0 = event
+/// Ring depths of a layout: `depth` entries per ring, except (`lean`) the score-sized rings of
+/// the prediction — the K̂ / X tile, Â and the mask tiles — and the block's output, which keep
+/// one entry, so that the small rings between selection and SU-FA (indices, issue order, slots,
+/// gathered K/V) can stay double-buffered when the score tiles do not fit twice. Those decouple SU-FA from the next
+/// tile's RASS and gathers, which is where a single-buffered chain stalls it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rings {
+    pub depth: u32,
+    pub lean: bool,
+}
+
+impl Rings {
+    /// The candidates, most overlap first.
+    const SEARCH: [Rings; 3] = [
+        Rings {
+            depth: 2,
+            lean: false,
+        },
+        Rings {
+            depth: 2,
+            lean: true,
+        },
+        Rings {
+            depth: 1,
+            lean: false,
+        },
+    ];
+
+    fn buf(self, b: Buf) -> u32 {
+        let score = matches!(
+            b,
+            Buf::AHat | Buf::Mask | Buf::UMask | Buf::KTile | Buf::XTile | Buf::Out
+        );
+        if self.lean && score {
+            1
+        } else {
+            self.depth
+        }
+    }
+
+    /// The channels whose ring entries index those buffers.
+    fn chan(self, c: Chan) -> u32 {
+        let score = matches!(
+            c,
+            Chan::KHat
+                | Chan::AHat
+                | Chan::AMask
+                | Chan::AMasked
+                | Chan::Mask
+                | Chan::DenseSel
+                | Chan::Out
+        );
+        if self.lean && score {
+            1
+        } else {
+            self.depth
+        }
+    }
+}
+
+/// The chosen layout: row cap, ring depths, placement, channels (→ ring depth, 0 = event
 /// only).
 pub struct Fit {
     pub rows_cap: u64,
+    /// The deepest ring.
     pub depth: u32,
     pub sram: SramLayout,
     pub chans: BTreeMap<Chan, u32>,
@@ -100,7 +161,7 @@ fn masked(l: &Layer) -> bool {
 /// - the `staged` flow, which passes every stage through DMA in program order — except the
 ///   sub-lists of one row chunk (RASS → GATHER → SUFA.T per list), whose order, slots and
 ///   gathered rows are rings with credits.
-pub fn channels(l: &Layer, depth: u32) -> BTreeMap<Chan, u32> {
+pub fn channels(l: &Layer, rings: Rings) -> BTreeMap<Chan, u32> {
     let mut list = vec![Chan::Out];
     match l.plan.schedule {
         Schedule::Dense => {
@@ -141,7 +202,7 @@ pub fn channels(l: &Layer, depth: u32) -> BTreeMap<Chan, u32> {
         } else if l.plan.schedule != Schedule::Staged
             || matches!(c, Chan::Order | Chan::Slot | Chan::Kv)
         {
-            depth
+            rings.chan(c)
         } else {
             0
         }
@@ -155,7 +216,7 @@ pub fn channels(l: &Layer, depth: u32) -> BTreeMap<Chan, u32> {
     chans
 }
 
-fn requests(l: &Layer, rows: u64, depth: u32, plan: Option<StagedPlan>) -> Vec<Request> {
+fn requests(l: &Layer, rows: u64, rings: Rings, plan: Option<StagedPlan>) -> Vec<Request> {
     let mut size: BTreeMap<Buf, u64> = BTreeMap::new();
     let mut need = |b: Buf, bytes: u64| {
         size.insert(b, bytes);
@@ -167,7 +228,6 @@ fn requests(l: &Layer, rows: u64, depth: u32, plan: Option<StagedPlan>) -> Vec<R
         elem(l.shape.dt),
         elem(score_dt(l)),
     );
-    need(Buf::Q, r * d * act);
     need(Buf::QScaled, r * d * act);
     if l.plan.schedule != Schedule::Staged {
         // The block's running partials (staged sizes its lists' partials itself).
@@ -236,10 +296,10 @@ fn requests(l: &Layer, rows: u64, depth: u32, plan: Option<StagedPlan>) -> Vec<R
             let ring = if staged && !matches!(buf, Buf::Order | Buf::Slot | Buf::GK | Buf::GV) {
                 1
             } else {
-                depth
+                rings.buf(buf)
             };
             let (depth, spaces) = match buf {
-                Buf::Q | Buf::QScaled => (1, TOKEN_FIRST),
+                Buf::QScaled => (1, TOKEN_FIRST),
                 Buf::Part if !staged => (1, TOKEN_FIRST),
                 Buf::Out | Buf::Part => (ring, TOKEN_FIRST),
                 Buf::Top | Buf::Bk | Buf::Bv => (1, TEMP_FIRST),
@@ -261,8 +321,8 @@ fn requests(l: &Layer, rows: u64, depth: u32, plan: Option<StagedPlan>) -> Vec<R
 }
 
 /// Place the requests, largest first.
-fn place(hw: &HwConfig, l: &Layer, rows: u64, depth: u32) -> Result<Fit, ResourceError> {
-    place_with(hw, l, rows, depth, None)
+fn place(hw: &HwConfig, l: &Layer, rows: u64, rings: Rings) -> Result<Fit, ResourceError> {
+    place_with(hw, l, rows, rings, None)
 }
 
 /// [`place`] with the staged plan, if any.
@@ -270,24 +330,31 @@ fn place_with(
     hw: &HwConfig,
     l: &Layer,
     rows: u64,
-    depth: u32,
+    rings: Rings,
     plan: Option<StagedPlan>,
 ) -> Result<Fit, ResourceError> {
-    let mut reqs = requests(l, rows, depth, plan);
+    let mut reqs = requests(l, rows, rings, plan);
     reqs.sort_by_key(|r| std::cmp::Reverse(r.bytes * u64::from(r.depth)));
     let sram = SramLayout::allocate(hw, &reqs)?;
     Ok(Fit {
         rows_cap: rows,
-        depth,
+        depth: rings.depth,
         sram,
-        chans: channels(l, depth),
+        chans: channels(l, rings),
         staged: plan,
     })
 }
 
-/// The layout of `rows`-row blocks with the deepest rings that fit (2, else 1).
+/// The layout of `rows`-row blocks with the deepest rings that fit ([`Rings::SEARCH`]).
 fn fit_rows(hw: &HwConfig, l: &Layer, rows: u64) -> Result<Fit, ResourceError> {
-    place(hw, l, rows, 2).or_else(|_| place(hw, l, rows, 1))
+    let mut last = None;
+    for rings in Rings::SEARCH {
+        match place(hw, l, rows, rings) {
+            Ok(f) => return Ok(f),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.expect("the search has candidates"))
 }
 
 /// Instructions of one head under `f` (the emitter's per-block and per-tile sequences with

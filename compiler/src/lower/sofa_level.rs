@@ -168,12 +168,12 @@ impl Ctx<'_> {
         let scale = Step::new(
             d::SCALE_Q,
             vec![
-                ("src", b(Buf::Q)),
+                ("src", b(Buf::QScaled)),
                 ("dst", b(Buf::QScaled)),
                 ("scale", Attribute::f32(self.l.shape.scale)),
             ],
         );
-        vec![load(Buf::Q, "q", self.rows, self.rb), scale]
+        vec![load(Buf::QScaled, "q", self.rows, self.rb), scale]
     }
 
     /// LD K̂, predict, and the masks of a tile of `width` keys (the predicting schedules).
@@ -527,7 +527,7 @@ mod tests {
         assert_eq!(buf_name(Buf::QScaled), "q_scaled");
         assert_eq!(buf_name(Buf::GK), "g_k");
         assert_eq!(buf_name(Buf::AHat), "a_hat");
-        assert_eq!(buf_name(Buf::Q), "q");
+
         assert_eq!(buf_name(Buf::DenseSlot), "dense_slot");
     }
 }

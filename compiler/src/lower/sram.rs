@@ -17,9 +17,8 @@ pub const ALIGN: u64 = 64;
 /// The buffers of the attention dataflow.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Buf {
-    /// The Q block as loaded (`rows × d`).
-    Q,
-    /// The Q block times the op's scale (read by DLZS.S and SUFA.T).
+    /// The Q block (`rows × d`), loaded and scaled in place by the op's scale (read by DLZS.S
+    /// and SUFA.T).
     QScaled,
     /// K̂ tile (cct), visible K̂ row (staged) or K tile (dense).
     KTile,
@@ -150,7 +149,7 @@ mod tests {
         let hw = HwConfig::default();
         let reqs = [
             Request {
-                buf: Buf::Q,
+                buf: Buf::QScaled,
                 bytes: 20 * 1024,
                 depth: 1,
                 spaces: T,
@@ -169,7 +168,7 @@ mod tests {
             },
         ];
         let l = SramLayout::allocate(&hw, &reqs).unwrap();
-        assert_eq!(l.at(Buf::Q, 0), SramRef::temp(0));
+        assert_eq!(l.at(Buf::QScaled, 0), SramRef::temp(0));
         assert_eq!(l.at(Buf::Idx, 1), SramRef::temp(20 * 1024 + 128));
         assert_eq!(l.at(Buf::Idx, 2), SramRef::temp(20 * 1024));
         assert_eq!(l.at(Buf::Out, 0), SramRef::token(0));

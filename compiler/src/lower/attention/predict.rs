@@ -38,33 +38,27 @@ impl Predicted {
 }
 
 impl Emitter<'_> {
-    /// The `cct` key tiles of a block.
+    /// The `cct` key tiles of a block. DMA loads the next tile's K̂ (or X rows) before it
+    /// gathers this tile's K/V, so the next prediction overlaps this tile's selection and
+    /// SU-FA instead of waiting behind its gathers in the DMA queue.
     pub(super) fn cct_tiles(&mut self, g: &BlockGeo, qs: u64) -> Result<(), LowerError> {
         let tiles = self.tiles(g);
         let per_tile = self.l.budget(g.keys()).div_ceil(tiles.len().max(1) as u64);
-        let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
         self.sems.take(Chan::QDlzs, self.out);
         self.sems.take(Chan::QSufa, self.out);
         let last = tiles.len().saturating_sub(1);
+        let mut next = match tiles.first() {
+            Some(&(k0, w)) => Some(self.load_khat_tile(g, k0, w)?),
+            None => None,
+        };
         for (j, &(k0, w)) in tiles.iter().enumerate() {
-            let c = self.next(Chan::KHat);
-            let kt = self.sram.at(Buf::KTile, c);
-            self.sems.acquire(Chan::KHat, self.out);
-            // On demand, K̂ is predicted from the tile's X rows (DLZS.K) instead.
-            let x_tile = self.l.plan.kv_gen.is_some().then_some(c);
-            if x_tile.is_some() {
-                self.load_x_tile(g, k0, w, c)?;
-            } else {
-                self.out.push(Instr::Ld {
-                    dst: kt,
-                    src: DramAddr(g.k + k0 * self.row_bytes()),
-                    rows: self.n(w, "tile width")?,
-                    row_bytes: rb,
-                    stride: rb,
-                });
+            let Some(loaded) = next.take() else {
+                break;
+            };
+            let scores = self.predict(g, qs, loaded, k0, w, j == last)?;
+            if let Some(&(k1, w1)) = tiles.get(j + 1) {
+                next = Some(self.load_khat_tile(g, k1, w1)?);
             }
-            self.sems.publish(Chan::KHat, self.out);
-            let scores = self.predict(g, qs, (kt, x_tile), k0, w, j == last)?;
             // Keep 1: every visible key of the tile (exact attention).
             let sel = if exact(self.l) { w } else { per_tile.min(w) };
             let pick = Pick {
@@ -83,6 +77,34 @@ impl Emitter<'_> {
             self.select_and_attend(g, qs, scores, pick)?;
         }
         Ok(())
+    }
+
+    /// DMA: the K̂ tile of keys `[k0, k0 + w)` into the next KTile ring entry (on demand: the
+    /// tile's X rows, which DLZS.K turns into K̂). Returns the entry and the X ring entry.
+    fn load_khat_tile(
+        &mut self,
+        g: &BlockGeo,
+        k0: u64,
+        w: u64,
+    ) -> Result<(SramRef, Option<u64>), LowerError> {
+        let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
+        let c = self.next(Chan::KHat);
+        let kt = self.sram.at(Buf::KTile, c);
+        self.sems.acquire(Chan::KHat, self.out);
+        let x_tile = self.l.plan.kv_gen.is_some().then_some(c);
+        if x_tile.is_some() {
+            self.load_x_tile(g, k0, w, c)?;
+        } else {
+            self.out.push(Instr::Ld {
+                dst: kt,
+                src: DramAddr(g.k + k0 * self.row_bytes()),
+                rows: self.n(w, "tile width")?,
+                row_bytes: rb,
+                stride: rb,
+            });
+        }
+        self.sems.publish(Chan::KHat, self.out);
+        Ok((kt, x_tile))
     }
 
     /// DLZS.S of `w` keys (K̂ at `kt`, first predicted from XTile entry `x` when K/V are

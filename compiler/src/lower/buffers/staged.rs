@@ -12,7 +12,7 @@
 
 use sofa_ir::hw::HwConfig;
 
-use super::{elem, gathered, max_sel, place_with, score_dt, Fit, F32, U32};
+use super::{elem, gathered, max_sel, place_with, score_dt, Fit, Rings, F32, U32};
 use crate::lower::sram::Buf;
 use crate::lower::{Layer, LowerError};
 
@@ -58,7 +58,6 @@ impl StagedPlan {
         let r = self.block_rows;
         let listed = self.listed(l);
         let mut v = vec![
-            (Buf::Q, r * d * act),
             (Buf::QScaled, r * d * act),
             (Buf::KTile, self.khat_keys * d * act),
             (Buf::AHat, self.ahat_elems(l) * sc),
@@ -182,7 +181,10 @@ pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
                 };
                 let placed = [2, 1]
                     .into_iter()
-                    .map(|depth| place_with(hw, l, block_rows, depth, Some(plan)))
+                    .map(|depth| {
+                        let rings = Rings { depth, lean: false };
+                        place_with(hw, l, block_rows, rings, Some(plan))
+                    })
                     .find_map(|r| r.map_err(|e| last = e.to_string()).ok());
                 if let Some(f) = placed {
                     let cost = plan.estimate(l);

@@ -43,7 +43,11 @@ fn running_partials_do_not_grow_with_the_tile_count() {
                 f.sram.at(Buf::Part, 0),
                 "one buffer"
             );
-            let part = requests(&l, f.rows_cap, f.depth, None)
+            let rings = Rings {
+                depth: f.depth,
+                lean: false,
+            };
+            let part = requests(&l, f.rows_cap, rings, None)
                 .into_iter()
                 .find(|r| r.buf == Buf::Part)
                 .unwrap();

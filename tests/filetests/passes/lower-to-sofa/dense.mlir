@@ -15,8 +15,7 @@
 //   "func.func"() <{function_type = (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>) -> tensor<1x2x256x64xf16>, sym_name = "main"}> ({
 //   ^bb0(%arg0: tensor<1x2x256x64xf16> loc("q"), %arg1: tensor<1x2x256x64xf16> loc("k"), %arg2: tensor<1x2x256x64xf16> loc("v")):
 //     %0 = "sofa.kernel"(%arg0, %arg1, %arg2) ({
-//       "sofa.buffer"() {bytes = 16384 : i64, name = "q", offset = 164864 : i64, ring = 1 : i64, space = "token"} : () -> () loc("decoder")
-//       "sofa.buffer"() {bytes = 16384 : i64, name = "q_scaled", offset = 0 : i64, ring = 1 : i64, space = "temp"} : () -> () loc("decoder")
+//       "sofa.buffer"() {bytes = 16384 : i64, name = "q_scaled", offset = 164864 : i64, ring = 1 : i64, space = "token"} : () -> () loc("decoder")
 //       "sofa.buffer"() {bytes = 16384 : i64, name = "dense_k", offset = 0 : i64, ring = 2 : i64, space = "weight"} : () -> () loc("decoder")
 //       "sofa.buffer"() {bytes = 16384 : i64, name = "v_tile", offset = 32768 : i64, ring = 2 : i64, space = "weight"} : () -> () loc("decoder")
 //       "sofa.buffer"() {bytes = 65536 : i64, name = "dense_slot", offset = 0 : i64, ring = 2 : i64, space = "token"} : () -> () loc("decoder")
@@ -25,8 +24,8 @@
 //       "sofa.for"() ({
 //         "sofa.for"() ({
 //           "sofa.for"() ({
-//             "sofa.dma_load"() {bytes = 128 : i64, dst = "q", from = "q", rows = 128 : i64} : () -> () loc("decoder")
-//             "sofa.scale_q"() {dst = "q_scaled", scale = 0.125 : f32, src = "q"} : () -> () loc("decoder")
+//             "sofa.dma_load"() {bytes = 128 : i64, dst = "q_scaled", from = "q", rows = 128 : i64} : () -> () loc("decoder")
+//             "sofa.scale_q"() {dst = "q_scaled", scale = 0.125 : f32, src = "q_scaled"} : () -> () loc("decoder")
 //             "sofa.for"() ({
 //               "sofa.dma_load"() {bytes = 128 : i64, dst = "dense_k", from = "k", rows = 128 : i64} : () -> () loc("decoder")
 //               "sofa.dma_load"() {bytes = 128 : i64, dst = "v_tile", from = "v", rows = 128 : i64} : () -> () loc("decoder")

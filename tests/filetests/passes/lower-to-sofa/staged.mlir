@@ -18,32 +18,31 @@
 //   "func.func"() <{function_type = (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x1x1x256xf32>) -> tensor<1x2x256x64xf16>, sym_name = "main"}> ({
 //   ^bb0(%arg0: tensor<1x2x256x64xf16> loc("q"), %arg1: tensor<1x2x256x64xf16> loc("k"), %arg2: tensor<1x2x256x64xf16> loc("v"), %arg3: tensor<1x1x1x256xf32> loc("mask")):
 //     %0 = "sofa.kernel"(%arg0, %arg1, %arg2, %arg3) ({
-//       "sofa.buffer"() {bytes = 8192 : i64, name = "q", offset = 180736 : i64, ring = 1 : i64, space = "token"} : () -> () loc("encoder")
-//       "sofa.buffer"() {bytes = 8192 : i64, name = "q_scaled", offset = 65536 : i64, ring = 1 : i64, space = "weight"} : () -> () loc("encoder")
-//       "sofa.buffer"() {bytes = 8192 : i64, name = "k_tile", offset = 73728 : i64, ring = 1 : i64, space = "weight"} : () -> () loc("encoder")
+//       "sofa.buffer"() {bytes = 8192 : i64, name = "q_scaled", offset = 180736 : i64, ring = 1 : i64, space = "token"} : () -> () loc("encoder")
+//       "sofa.buffer"() {bytes = 16384 : i64, name = "k_tile", offset = 65536 : i64, ring = 1 : i64, space = "weight"} : () -> () loc("encoder")
 //       "sofa.buffer"() {bytes = 65536 : i64, name = "a_hat", offset = 0 : i64, ring = 1 : i64, space = "token"} : () -> () loc("encoder")
-//       "sofa.buffer"() {bytes = 16384 : i64, name = "u_mask", offset = 0 : i64, ring = 1 : i64, space = "temp"} : () -> () loc("encoder")
+//       "sofa.buffer"() {bytes = 32768 : i64, name = "u_mask", offset = 131072 : i64, ring = 1 : i64, space = "token"} : () -> () loc("encoder")
 //       "sofa.buffer"() {bytes = 65536 : i64, name = "bias_rows", offset = 65536 : i64, ring = 1 : i64, space = "token"} : () -> () loc("encoder")
-//       "sofa.buffer"() {bytes = 16384 : i64, name = "idx", offset = 147968 : i64, ring = 1 : i64, space = "token"} : () -> () loc("encoder")
-//       "sofa.buffer"() {bytes = 512 : i64, name = "top", offset = 17472 : i64, ring = 1 : i64, space = "temp"} : () -> () loc("encoder")
-//       "sofa.buffer"() {bytes = 1088 : i64, name = "order", offset = 16384 : i64, ring = 1 : i64, space = "temp"} : () -> () loc("encoder")
-//       "sofa.buffer"() {bytes = 16384 : i64, name = "slot", offset = 164352 : i64, ring = 1 : i64, space = "token"} : () -> () loc("encoder")
+//       "sofa.buffer"() {bytes = 16384 : i64, name = "idx", offset = 0 : i64, ring = 1 : i64, space = "temp"} : () -> () loc("encoder")
+//       "sofa.buffer"() {bytes = 512 : i64, name = "top", offset = 25664 : i64, ring = 1 : i64, space = "temp"} : () -> () loc("encoder")
+//       "sofa.buffer"() {bytes = 1088 : i64, name = "order", offset = 24576 : i64, ring = 1 : i64, space = "temp"} : () -> () loc("encoder")
+//       "sofa.buffer"() {bytes = 16384 : i64, name = "slot", offset = 81920 : i64, ring = 1 : i64, space = "weight"} : () -> () loc("encoder")
 //       "sofa.buffer"() {bytes = 32768 : i64, name = "g_k", offset = 0 : i64, ring = 1 : i64, space = "weight"} : () -> () loc("encoder")
 //       "sofa.buffer"() {bytes = 32768 : i64, name = "g_v", offset = 32768 : i64, ring = 1 : i64, space = "weight"} : () -> () loc("encoder")
-//       "sofa.buffer"() {bytes = 16896 : i64, name = "part", offset = 131072 : i64, ring = 1 : i64, space = "token"} : () -> () loc("encoder")
-//       "sofa.buffer"() {bytes = 8192 : i64, name = "out", offset = 81920 : i64, ring = 1 : i64, space = "weight"} : () -> () loc("encoder")
+//       "sofa.buffer"() {bytes = 16896 : i64, name = "part", offset = 163840 : i64, ring = 1 : i64, space = "token"} : () -> () loc("encoder")
+//       "sofa.buffer"() {bytes = 8192 : i64, name = "out", offset = 16384 : i64, ring = 1 : i64, space = "temp"} : () -> () loc("encoder")
 //       "sofa.for"() ({
 //         "sofa.for"() ({
 //           "sofa.for"() ({
-//             "sofa.dma_load"() {bytes = 128 : i64, dst = "q", from = "q", rows = 64 : i64} : () -> () loc("encoder")
-//             "sofa.scale_q"() {dst = "q_scaled", scale = 0.125 : f32, src = "q"} : () -> () loc("encoder")
+//             "sofa.dma_load"() {bytes = 128 : i64, dst = "q_scaled", from = "q", rows = 64 : i64} : () -> () loc("encoder")
+//             "sofa.scale_q"() {dst = "q_scaled", scale = 0.125 : f32, src = "q_scaled"} : () -> () loc("encoder")
 //             "sofa.for"() ({
-//               "sofa.dma_load"() {bytes = 128 : i64, dst = "k_tile", from = "k", rows = 64 : i64} : () -> () loc("encoder")
+//               "sofa.dma_load"() {bytes = 128 : i64, dst = "k_tile", from = "k", rows = 128 : i64} : () -> () loc("encoder")
 //               "sofa.predict_scores"() {dst = "a_hat", engine = "dlzs", khat = "k_tile", q = "q_scaled"} : () -> () loc("encoder")
-//               "sofa.dma_load"() {bytes = 256 : i64, dst = "u_mask", from = "mask", rows = 64 : i64} : () -> () loc("encoder")
+//               "sofa.dma_load"() {bytes = 512 : i64, dst = "u_mask", from = "mask", rows = 64 : i64} : () -> () loc("encoder")
 //               "sofa.mask_add"() {dst = "a_hat", kind = "mask", mask = "u_mask"} : () -> () loc("encoder")
-//               "sofa.dma_store"() {bytes = 256 : i64, rows = 64 : i64, src = "a_hat", to = "ahat_spill"} : () -> () loc("encoder")
-//             }) {dim = "k_tile", lower = 0 : i64, step = 64 : i64, upper = 256 : i64} : () -> () loc("encoder")
+//               "sofa.dma_store"() {bytes = 512 : i64, rows = 64 : i64, src = "a_hat", to = "ahat_spill"} : () -> () loc("encoder")
+//             }) {dim = "k_tile", lower = 0 : i64, step = 128 : i64, upper = 256 : i64} : () -> () loc("encoder")
 //             "sofa.for"() ({
 //               "sofa.dma_load"() {bytes = 1024 : i64, dst = "bias_rows", from = "mask", rows = 64 : i64} : () -> () loc("encoder")
 //               "sofa.dma_load"() {bytes = 1024 : i64, dst = "a_hat", from = "ahat_spill", rows = 64 : i64} : () -> () loc("encoder")
