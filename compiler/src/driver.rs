@@ -35,7 +35,7 @@ use crate::passes::registry;
 use crate::passes::sparsify::{Sparsify, SparsifyConfig};
 use crate::roofline::{self, RooflineError};
 use crate::schedule::price::{price_module, PricedLayer};
-use crate::schedule::{Pin, Pricer, ScheduleError};
+use crate::schedule::{Pin, PriceCache, Pricer, ScheduleError};
 use crate::workload::{build_module, check_program_size, WorkloadError, WorkloadSpec};
 
 /// The passes that recognise attention in an imported model.
@@ -55,6 +55,8 @@ pub struct Target {
     /// Run ops without a chip lowering on the host (`HOST`) instead of failing; on by default,
     /// off with `--no-host-fallback`.
     pub host_fallback: bool,
+    /// Plans priced so far on `hw`, shared by every compile made for this target.
+    pub prices: PriceCache,
 }
 
 impl Default for Target {
@@ -66,6 +68,7 @@ impl Default for Target {
             ablate: Ablation::default(),
             kv: None,
             host_fallback: true,
+            prices: PriceCache::default(),
         }
     }
 }
@@ -107,11 +110,9 @@ fn add_planning(pm: &mut PassManager, target: &Target, keep: f64, kv: Option<KvS
     let mut sparsify = SparsifyConfig::default();
     sparsify.global.keep = keep;
     pm.add(Box::new(Sparsify::new(sparsify)));
-    pm.add(Box::new(CctTile::new(
-        target.hw.clone(),
-        target.schedule,
-        target.ablate,
-    )));
+    let mut cct_tile = CctTile::new(target.hw.clone(), target.schedule, target.ablate);
+    cct_tile.prices = target.prices.clone();
+    pm.add(Box::new(cct_tile));
     let lower = LowerDefaults {
         kv,
         ..defaults(target)
@@ -252,7 +253,7 @@ pub fn workload_roofline(module: &Module, target: &Target) -> Result<RooflineWor
 /// The plan every attention op of a compiled module records, priced (what `schedule-json`
 /// reports).
 pub fn schedule_layers(module: &Module, target: &Target) -> Result<Vec<PricedLayer>, DriverError> {
-    let pricer = Pricer::new(&target.hw, &LoweredHeads);
+    let pricer = Pricer::with_cache(&target.hw, &LoweredHeads, target.prices.clone());
     Ok(price_module(module, &pricer)?)
 }
 

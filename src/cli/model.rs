@@ -78,6 +78,7 @@ impl TargetArgs {
             ablate,
             kv,
             host_fallback: !self.no_host_fallback,
+            prices: Default::default(),
         })
     }
 }

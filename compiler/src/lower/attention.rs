@@ -88,6 +88,8 @@ pub fn emit_segment(
     if layer.plan.ablate.dlzs && layer.plan.schedule != Schedule::Dense {
         sems.predict_on(Engine::Kvpe);
     }
+    // SU-FA is the scaled Q's last reader (see `buffers::channels`).
+    sems.credits_from(Chan::QRaw, Engine::Sufa);
     hold_for_bias(layer, &mut sems);
     let spills = Spills::allocate(layer, &f, dram)?;
     let engines = sems.engines();
@@ -101,6 +103,7 @@ pub fn emit_segment(
         seq: BTreeMap::new(),
         spills,
         final_st: None,
+        pending_st: None,
         kv_head: None,
         bias_rows: super::buffers::listed_cap(layer, f.rows_cap),
     };
@@ -110,6 +113,7 @@ pub fn emit_segment(
     for (i, g) in blocks.iter().enumerate() {
         e.block(g, i + 1 == blocks.len())?;
     }
+    e.flush_st();
     e.sems.drain(Some(Chan::Out), e.out);
     segment_end(limit, &engines, e.out);
     e.sems.take(Chan::Out, e.out);
@@ -426,6 +430,10 @@ struct Emitter<'a> {
     spills: Spills,
     /// The segment's last `ST`, emitted after the closing handshakes.
     final_st: Option<Instr>,
+    /// `cct`/`dense`: the previous block's output `ST`, issued once this block's loads and
+    /// gathers are queued so that DMA does not wait for the previous block's SUFA.SYNC
+    /// before fetching this block's operands.
+    pending_st: Option<Instr>,
     /// On-demand K/V: the KV head whose weights are loaded.
     kv_head: Option<u64>,
     /// On-demand K/V: rows of the bias buffers (the most keys one tile lists).
@@ -501,8 +509,7 @@ impl Emitter<'_> {
         if predicts {
             self.next(Chan::QDlzs);
         }
-        // Scaled in place: the next block's Q loads after this block's output ST, which waits
-        // for every reader of this one.
+        // Scaled in place; SU-FA returns the entry once it is done with the block.
         let scaled = self.sram.at(Buf::QScaled, cs);
         let raw = self.sram.at(Buf::QScaled, cr);
         self.sems.acquire(Chan::QRaw, self.out);
@@ -528,7 +535,6 @@ impl Emitter<'_> {
             add: 0.0,
             dt: self.l.shape.dt,
         });
-        self.sems.release(Chan::QRaw, self.out);
         self.sems.publish(Chan::QSufa, self.out);
         if predicts {
             self.sems.publish(Chan::QDlzs, self.out);

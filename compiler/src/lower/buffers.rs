@@ -79,29 +79,52 @@ pub fn max_sel(l: &Layer) -> u64 {
 /// the prediction — the K̂ / X tile, Â and the mask tiles — and the block's output, which keep
 /// one entry, so that the small rings between selection and SU-FA (indices, issue order, slots,
 /// gathered K/V) can stay double-buffered when the score tiles do not fit twice. Those decouple SU-FA from the next
-/// tile's RASS and gathers, which is where a single-buffered chain stalls it.
+/// tile's RASS and gathers, which is where a single-buffered chain stalls it. `q` entries of
+/// the scaled Q let the next block's Q load, prediction and first gathers run while SU-FA
+/// finishes this block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rings {
     pub depth: u32,
     pub lean: bool,
+    pub q: u32,
 }
 
 impl Rings {
     /// The candidates, most overlap first.
-    const SEARCH: [Rings; 3] = [
+    const SEARCH: [Rings; 5] = [
         Rings {
             depth: 2,
             lean: false,
+            q: 2,
         },
         Rings {
             depth: 2,
             lean: true,
+            q: 2,
+        },
+        Rings {
+            depth: 2,
+            lean: false,
+            q: 1,
+        },
+        Rings {
+            depth: 2,
+            lean: true,
+            q: 1,
         },
         Rings {
             depth: 1,
             lean: false,
+            q: 1,
         },
     ];
+
+    /// Single entries everywhere (the staged flow's outer buffers, tests).
+    pub const SINGLE: Rings = Rings {
+        depth: 1,
+        lean: false,
+        q: 1,
+    };
 
     fn buf(self, b: Buf) -> u32 {
         let score = matches!(
@@ -154,10 +177,11 @@ fn masked(l: &Layer) -> bool {
 
 /// Channels the layer's schedule uses, with their ring depth (0 = events without credits).
 ///
-/// Credits are left out where DMA's program order already keeps a buffer from being refilled
-/// before its last reader is done:
-/// - the Q buffers: a block's Q is loaded after the previous block's output `ST`, which waits
-///   for everything that read the previous Q (so they are single buffers);
+/// The scaled Q ring (`QRaw`, `rings.q` entries) gets its credits back from SU-FA when it is
+/// done with the block: DLZS, the only other reader, finished with it before SU-FA's last
+/// tile could start, and the scaling is in place. Its scaled views (`QDlzs`, `QSufa`) are
+/// events. Credits are left out where DMA's program order already keeps a buffer from being
+/// refilled before its last reader is done:
 /// - the `staged` flow, which passes every stage through DMA in program order — except the
 ///   sub-lists of one row chunk (RASS → GATHER → SUFA.T per list), whose order, slots and
 ///   gathered rows are rings with credits.
@@ -208,7 +232,8 @@ pub fn channels(l: &Layer, rings: Rings) -> BTreeMap<Chan, u32> {
         }
     };
     let mut chans: BTreeMap<Chan, u32> = list.into_iter().map(|c| (c, ring(c))).collect();
-    let mut events = vec![Chan::QRaw, Chan::QSufa];
+    chans.insert(Chan::QRaw, rings.q);
+    let mut events = vec![Chan::QSufa];
     if l.plan.schedule != Schedule::Dense {
         events.push(Chan::QDlzs);
     }
@@ -299,7 +324,7 @@ fn requests(l: &Layer, rows: u64, rings: Rings, plan: Option<StagedPlan>) -> Vec
                 rings.buf(buf)
             };
             let (depth, spaces) = match buf {
-                Buf::QScaled => (1, TOKEN_FIRST),
+                Buf::QScaled => (rings.q, TOKEN_FIRST),
                 Buf::Part if !staged => (1, TOKEN_FIRST),
                 Buf::Out | Buf::Part => (ring, TOKEN_FIRST),
                 Buf::Top | Buf::Bk | Buf::Bv => (1, TEMP_FIRST),

@@ -78,17 +78,19 @@ impl DramLayout {
         self.next
     }
 
+    /// The constant `name`, its bytes built by `data` only the first time (the cost model
+    /// lowers the same tables for every candidate it prices).
     fn constant(
         &mut self,
         name: String,
         dtype: DType,
         shape: Vec<u64>,
-        data: Vec<u8>,
+        data: impl FnOnce() -> Option<Vec<u8>>,
     ) -> Option<u64> {
         if let Some(&at) = self.consts.get(&name) {
             return Some(at);
         }
-        let at = self.add(name.clone(), TensorKind::Const, dtype, shape, data)?;
+        let at = self.add(name.clone(), TensorKind::Const, dtype, shape, data()?)?;
         self.consts.insert(name, at);
         Some(at)
     }
@@ -109,17 +111,20 @@ impl DramLayout {
             DType::F32 => (&[0, 0, 0, 0], &[0x00, 0x00, 0x80, 0xff]),
             _ => return None,
         };
-        let bytes = dt.bytes_for(rows.checked_mul(width)?)?;
-        let mut data = Vec::with_capacity(usize::try_from(bytes).ok()?);
-        for r in 0..rows {
-            for c in 0..width {
-                data.extend_from_slice(if visible(r, c, delta, window) {
-                    zero
-                } else {
-                    neg_inf
-                });
+        let data = || {
+            let bytes = dt.bytes_for(rows.checked_mul(width)?)?;
+            let mut data = Vec::with_capacity(usize::try_from(bytes).ok()?);
+            for r in 0..rows {
+                for c in 0..width {
+                    data.extend_from_slice(if visible(r, c, delta, window) {
+                        zero
+                    } else {
+                        neg_inf
+                    });
+                }
             }
-        }
+            Some(data)
+        };
         let name = match window {
             None => format!("const.causal_mask.{dt}.r{rows}.w{width}.d{delta}"),
             Some(win) => format!("const.band_mask.{dt}.r{rows}.w{width}.d{delta}.win{win}"),
@@ -136,17 +141,21 @@ impl DramLayout {
         delta: i64,
         window: Option<u64>,
     ) -> Option<u64> {
-        let mut data = Vec::with_capacity(usize::try_from(rows.checked_mul(width)? * 4).ok()?);
-        for r in 0..rows {
-            for c in 0..width {
-                let v = if visible(r, c, delta, window) {
-                    u32::try_from(c).ok()?
-                } else {
-                    NO_INDEX
-                };
-                data.extend_from_slice(&v.to_le_bytes());
+        let data = || {
+            let mut data =
+                Vec::with_capacity(usize::try_from(rows.checked_mul(width)?.checked_mul(4)?).ok()?);
+            for r in 0..rows {
+                for c in 0..width {
+                    let v = if visible(r, c, delta, window) {
+                        u32::try_from(c).ok()?
+                    } else {
+                        NO_INDEX
+                    };
+                    data.extend_from_slice(&v.to_le_bytes());
+                }
             }
-        }
+            Some(data)
+        };
         let name = match window {
             None => format!("const.slots.r{rows}.w{width}.d{delta}"),
             Some(win) => format!("const.slots.r{rows}.w{width}.d{delta}.win{win}"),

@@ -40,7 +40,9 @@ use sofa_ir::Module;
 
 use super::lowered_heads::LoweredHeads;
 use crate::schedule::egraph::margin_pct;
-use crate::schedule::{plan_module, Ablation, KvSource, Pin, PlannedLayer, Pricer, Schedule};
+use crate::schedule::{
+    plan_module, Ablation, KvSource, Pin, PlannedLayer, PriceCache, Pricer, Schedule,
+};
 
 pub static INFO: PassInfo = PassInfo {
     name: "cct-tile",
@@ -84,6 +86,8 @@ pub struct CctTile {
     pub hw: HwConfig,
     /// Extraction pin: schedule, K/V placement (`None` = the cost model picks), ablations.
     pub pin: Pin,
+    /// Prices shared with other compiles of the same command.
+    pub prices: PriceCache,
 }
 
 impl CctTile {
@@ -94,7 +98,11 @@ impl CctTile {
 
     /// Plan under an explicit pin.
     pub fn pinned(hw: HwConfig, pin: Pin) -> CctTile {
-        CctTile { hw, pin }
+        CctTile {
+            hw,
+            pin,
+            prices: PriceCache::default(),
+        }
     }
 
     fn from_options(opts: &PassOptions) -> Result<CctTile, PassBuildError> {
@@ -223,7 +231,7 @@ impl Pass for CctTile {
     }
 
     fn run(&mut self, m: &mut Module, cx: &mut PassContext<'_>) -> Result<PassOutcome, PassError> {
-        let pricer = Pricer::new(&self.hw, &LoweredHeads);
+        let pricer = Pricer::with_cache(&self.hw, &LoweredHeads, self.prices.clone());
         let layers =
             plan_module(m, &pricer, &self.pin).map_err(|e| PassError::new(e.to_string()))?;
         annotate(m, &layers);

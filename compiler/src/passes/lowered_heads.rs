@@ -20,16 +20,16 @@ pub const PRICED_DT: DType = DType::F16;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LoweredHeads;
 
-/// The lowering's layer for one head of `h` (DRAM addresses unset; a score bias's mask sized
-/// in).
-fn one_head(h: &HeadPlan<'_>) -> Layer {
+/// The lowering's layer for `heads` heads of `h` (DRAM addresses unset; a score bias's mask
+/// sized in).
+fn some_heads(h: &HeadPlan<'_>, heads: u64) -> Layer {
     let s = h.shape;
     let shape = AttnShape {
         causal: s.causal,
         window: s.window,
         masked: s.bias,
         bias: s.bias,
-        ..AttnShape::new(1, 1, 1, s.seq_q, s.seq_k, s.head_dim, PRICED_DT)
+        ..AttnShape::new(1, heads, heads, s.seq_q, s.seq_k, s.head_dim, PRICED_DT)
     };
     let tc = h.tc.clamp(1, s.seq_k.max(1));
     let plan = SegmentPlan {
@@ -48,16 +48,21 @@ fn lowering_error(e: crate::lower::LowerError) -> ScheduleError {
 }
 
 impl HeadLowering for LoweredHeads {
-    fn emit(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> Result<EmittedHead, ScheduleError> {
+    fn emit(
+        &self,
+        hw: &HwConfig,
+        h: &HeadPlan<'_>,
+        heads: u64,
+    ) -> Result<EmittedHead, ScheduleError> {
         let s = h.shape;
-        let mut l = one_head(h);
+        let mut l = some_heads(h, heads);
         let mut dram = DramLayout::default();
         let mut add = |name: &str, kind, rows| {
             dram.add(
                 name.into(),
                 kind,
                 PRICED_DT,
-                vec![1, 1, rows, s.head_dim],
+                vec![1, heads, rows, s.head_dim],
                 vec![],
             )
             .ok_or(ScheduleError::DramOverflow)
@@ -67,18 +72,19 @@ impl HeadLowering for LoweredHeads {
         l.dram.v = add("v", TensorKind::Input, s.seq_k)?;
         l.dram.o = add("o", TensorKind::Output, s.seq_q)?;
         if s.bias {
-            // One head's [Sq, Sk] f32 bias: a model's broadcast mask costs the same loads.
+            // One [Sq, Sk] f32 bias per head: a model's broadcast mask costs the same loads.
             let dram = dram
                 .add(
                     "mask".into(),
                     TensorKind::Input,
                     DType::F32,
-                    vec![1, 1, s.seq_q, s.seq_k],
+                    vec![1, heads, s.seq_q, s.seq_k],
                     vec![],
                 )
                 .ok_or(ScheduleError::DramOverflow)?;
             l.dram.mask = Some(MaskRef {
                 dram,
+                head_stride: s.seq_q.saturating_mul(s.seq_k).saturating_mul(4),
                 row_stride: s.seq_k.saturating_mul(4),
                 ..MaskRef::default()
             });
@@ -92,7 +98,7 @@ impl HeadLowering for LoweredHeads {
     }
 
     fn lays_out(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> bool {
-        fit(hw, &one_head(h)).is_ok()
+        fit(hw, &some_heads(h, 1)).is_ok()
     }
 
     fn default_tc(&self, hw: &HwConfig, s: &LayerShape, q_block: u64) -> u64 {
@@ -104,7 +110,7 @@ impl HeadLowering for LoweredHeads {
             tc: s.seq_k.div_ceil(rows),
             q_block,
         };
-        let mut l = one_head(&h);
+        let mut l = some_heads(&h, 1);
         l.plan.tc_fixed = false;
         default_tiles(hw, &mut l);
         l.plan.tc

@@ -251,10 +251,10 @@ fn the_default_pin_gathers_kv_as_the_lowering_does() {
     };
     assert_eq!(layers, via_default);
     let p = &layers[0].plan;
-    assert_eq!((p.tc, p.bc, p.khat), (8, 64, KhatPlacement::Spill));
+    assert_eq!((p.tc, p.bc, p.khat), (4, 128, KhatPlacement::Spill));
     let c = &p.cost;
-    // Per head and block: Q 16 KiB, 8 K tiles holding the 512 keys (64 KiB), K and V gathers
-    // of the expected distinct keys (128 queries × 16 of 64 keys: all of them), O 16 KiB.
+    // Per head and block: Q 16 KiB, 4 K tiles holding the 512 keys (64 KiB), K and V gathers
+    // of the expected distinct keys (128 queries × 32 of 128 keys: all of them), O 16 KiB.
     let per_block = 16_384 * (1 + 4 + 4 + 4 + 1);
     assert_eq!(c.dram_bytes(), 12 * 4 * per_block);
     // The critical path exceeds the busiest engine (the tile chain stalls on its rings).

@@ -5,6 +5,7 @@
 //! count forces partials off chip. SUFA.T and SUFA.SYNC run in order on the SU-FA engine, so
 //! the next block's first SUFA.T overwrites the buffer only after this block's SYNC read it.
 
+use sofa_ir::dialect::attn::Schedule;
 use sofa_ir::isa::{DramAddr, Instr, SramRef};
 
 use super::{BlockGeo, Emitter};
@@ -22,7 +23,9 @@ impl Emitter<'_> {
     /// SUFA.SYNC of the block's running partials and ST of the output (the segment's last ST
     /// is kept for after the closing handshakes).
     pub(super) fn finish(&mut self, g: &BlockGeo, last: bool) -> Result<(), LowerError> {
+        self.flush_st();
         self.sems.release(Chan::QSufa, self.out);
+        self.sems.release(Chan::QRaw, self.out);
         let part = self.sram.at(Buf::Part, 0);
         self.sync_rows(g, part, 0, g.rows, 1, last)
     }
@@ -60,11 +63,24 @@ impl Emitter<'_> {
         };
         if last {
             self.final_st = Some(st);
+        } else if self.l.plan.schedule == Schedule::Staged {
+            self.store(st);
         } else {
-            self.sems.take(Chan::Out, self.out);
-            self.out.push(st);
-            self.sems.release(Chan::Out, self.out);
+            self.pending_st = Some(st);
         }
         Ok(())
+    }
+
+    /// Issues the deferred output `ST` of the previous block, if any.
+    pub(super) fn flush_st(&mut self) {
+        if let Some(st) = self.pending_st.take() {
+            self.store(st);
+        }
+    }
+
+    fn store(&mut self, st: Instr) {
+        self.sems.take(Chan::Out, self.out);
+        self.out.push(st);
+        self.sems.release(Chan::Out, self.out);
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! - Per KV head (when a block starts a new one): LD the head's `d` columns of W_k and W_v
 //!   into the Weight SRAM, and its biases repeated over the listed rows (LD with stride 0).
-//!   DMA issues these loads after the previous block's output `ST`, which waited for every
-//!   instruction that read the previous head's weights, so they need no semaphore.
+//!   DMA issues these loads after the previous block's output `ST` (a deferred one is issued
+//!   first), which waited for every instruction that read the previous head's weights, so
+//!   they need no semaphore.
 //! - Prediction: LD the key tile's X rows → `DLZS.K` (K̂ = X·Ŵ_k, Ŵ_k log-domain) → `DLZS.S`.
 //!   The bias is left out of K̂: `q·b_k` is the same for every key of a row, so neither the
 //!   top-k nor the radius test changes.
@@ -47,6 +48,8 @@ impl Emitter<'_> {
             return Ok(());
         }
         self.kv_head = Some(kh);
+        // The weights are single buffers: their loads follow every ST of the previous head.
+        self.flush_st();
         let act = elem(self.l.shape.dt);
         let col = kh * self.l.shape.head_dim * act;
         let (rows, rb, stride): (u32, u32, u32) = (

@@ -95,6 +95,7 @@ impl Emitter<'_> {
             self.select_chunk(g, qs, (r0, rows), &lists, tiles, last && i + 1 == chunks)?;
         }
         self.sems.release(Chan::QSufa, self.out);
+        self.sems.release(Chan::QRaw, self.out);
         Ok(())
     }
 

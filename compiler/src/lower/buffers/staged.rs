@@ -182,7 +182,10 @@ pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
                 let placed = [2, 1]
                     .into_iter()
                     .map(|depth| {
-                        let rings = Rings { depth, lean: false };
+                        let rings = Rings {
+                            depth,
+                            ..Rings::SINGLE
+                        };
                         place_with(hw, l, block_rows, rings, Some(plan))
                     })
                     .find_map(|r| r.map_err(|e| last = e.to_string()).ok());

@@ -45,7 +45,7 @@ fn running_partials_do_not_grow_with_the_tile_count() {
             );
             let rings = Rings {
                 depth: f.depth,
-                lean: false,
+                ..Rings::SINGLE
             };
             let part = requests(&l, f.rows_cap, rings, None)
                 .into_iter()

@@ -14,9 +14,10 @@
 //! [`super::timeline`]: the simulator's in-order engines and semaphores, with the timing-only
 //! model's distinct-key counts for RASS and GATHER. So the figures are the simulator's for
 //! that program by construction, up to one approximation: the heads of a layer are identical
-//! and run one after the other (each query block waits for the previous block's output ST),
-//! so the layer's figures are `batch · heads` times one head's — which counts the segment's
-//! opening and closing handshakes once per head.
+//! and run one after the other, so the layer's traffic, busy cycles and instructions are
+//! `batch · heads` times one head's, and its latency is one head's plus `batch · heads − 1`
+//! times what a second head adds (a head starts while the previous one finishes: the next
+//! block's loads, prediction and gathers overlap SU-FA's last tiles).
 //!
 //! Traffic classes: `q`, `k_x` (K rows: tiles and gathers), `v`, `o`, `tables` (causal and
 //! slot tables), `spills` (SU-FA partials spilled by long rows), `ahat` and `a` (staged),
@@ -58,8 +59,14 @@ pub struct EmittedHead {
 /// `passes::lowered_heads::LoweredHeads` implements this over `lower::emit_segment`, and whoever
 /// plans (the `cct-tile` pass, the driver) hands it in.
 pub trait HeadLowering {
-    /// Emit one head of `h` at the workload type (f16), K and V gathered from DRAM.
-    fn emit(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> Result<EmittedHead, ScheduleError>;
+    /// Emit `heads` heads of `h` (one segment, one after the other) at the workload type
+    /// (f16), K and V gathered from DRAM.
+    fn emit(
+        &self,
+        hw: &HwConfig,
+        h: &HeadPlan<'_>,
+        heads: u64,
+    ) -> Result<EmittedHead, ScheduleError>;
     /// Whether the lowering lays `h` out (its buffer search finds a row block that fits).
     fn lays_out(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> bool;
     /// The `Tc` the lowering picks for `s` when the op carries none.
@@ -112,20 +119,26 @@ pub fn layer_cost(
 ) -> Result<LayerCost, ScheduleError> {
     let s = h.shape;
     let heads = s.batch.saturating_mul(s.heads);
-    let emitted = lowering.emit(hw, h);
-    let one = match emitted.and_then(|e| time_head(hw, &e)) {
+    let timed = |n: u64| lowering.emit(hw, h, n).and_then(|e| time_head(hw, &e));
+    let one = match timed(1) {
         Ok(t) => t,
         Err(_) if h.schedule == Schedule::Staged && !lowering.lays_out(hw, h) => {
             return staged_estimate(hw, s, h.ablate, h.q_block);
         }
         Err(e) => return Err(e),
     };
+    let latency = if heads > 1 {
+        let next = timed(2)?.latency.saturating_sub(one.latency);
+        one.latency.saturating_add(next.saturating_mul(heads - 1))
+    } else {
+        one.latency
+    };
     let scale = |m: &mut BTreeMap<&'static str, u64>| {
         m.values_mut().for_each(|v| *v = v.saturating_mul(heads));
     };
     let mut cost = LayerCost {
         cycles: one.busy,
-        latency: one.latency.saturating_mul(heads),
+        latency,
         instrs: one.instrs,
         dram: one
             .dram

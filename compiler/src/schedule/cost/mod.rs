@@ -32,8 +32,8 @@
 //! stalls, e.g. the serial LD → DLZS.S → SADS → RASS → GATHER chain of each tile behind the
 //! single-buffered rings), not the busiest engine.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use sofa_ir::dialect::attn::QueryBlock;
 use sofa_ir::hw::{energy, HwConfig};
@@ -344,20 +344,64 @@ type MemoKey = (ShapeKey, Schedule, Ablation, u64, u64);
 /// K/V by timing the head the lowering emits ([`gathered`]). Emitting and timing a head is the
 /// expensive part of planning and the same plans are priced again and again (every layer of a
 /// shape, every extraction of a pin), so each distinct gathered plan is priced once per
-/// pricer; the figures are a pure function of the key.
+/// [`PriceCache`]; the figures are a pure function of the key and the chip.
 pub struct Pricer<'a> {
     pub hw: &'a HwConfig,
     lowering: &'a dyn HeadLowering,
-    memo: RefCell<BTreeMap<MemoKey, Result<LayerCost, ScheduleError>>>,
+    memo: PriceCache,
+}
+
+/// Gathered plans already priced on one chip. Cloning shares it: the driver's `Target` owns
+/// one, so that the compiles of one command (`sofa run --workload` plans the spec at one, two
+/// and all layers, and sizes the program from the plans once more) price each plan once.
+/// Handed to a pricer for another chip, it starts over.
+#[derive(Clone, Default)]
+pub struct PriceCache(Arc<Mutex<Prices>>);
+
+#[derive(Default)]
+struct Prices {
+    hw: Option<HwConfig>,
+    costs: BTreeMap<MemoKey, Result<LayerCost, ScheduleError>>,
+}
+
+impl PriceCache {
+    /// The prices, emptied first if they were made for another chip than `hw`.
+    fn for_chip(&self, hw: &HwConfig) -> MutexGuard<'_, Prices> {
+        // A panic while holding the lock leaves only whole entries behind.
+        let mut p = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if p.hw.as_ref() != Some(hw) {
+            p.hw = Some(hw.clone());
+            p.costs.clear();
+        }
+        p
+    }
+}
+
+impl std::fmt::Debug for PriceCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PriceCache")
+    }
+}
+
+/// Caches hold what a pure function returned: two are interchangeable.
+impl PartialEq for PriceCache {
+    fn eq(&self, _: &PriceCache) -> bool {
+        true
+    }
 }
 
 impl<'a> Pricer<'a> {
     pub fn new(hw: &'a HwConfig, lowering: &'a dyn HeadLowering) -> Pricer<'a> {
-        Pricer {
-            hw,
-            lowering,
-            memo: RefCell::new(BTreeMap::new()),
-        }
+        Pricer::with_cache(hw, lowering, PriceCache::default())
+    }
+
+    /// A pricer that reads and fills `memo`.
+    pub fn with_cache(
+        hw: &'a HwConfig,
+        lowering: &'a dyn HeadLowering,
+        memo: PriceCache,
+    ) -> Pricer<'a> {
+        Pricer { hw, lowering, memo }
     }
 
     pub fn lowering(&self) -> &'a dyn HeadLowering {
@@ -379,7 +423,7 @@ impl<'a> Pricer<'a> {
         let tc = if sched == Schedule::Staged { 1 } else { c.tc };
         let tc = tc.clamp(1, shape.seq_k.max(1));
         let key = (shape.key(), sched, abl, tc, c.q_block);
-        if let Some(hit) = self.memo.borrow().get(&key) {
+        if let Some(hit) = self.memo.for_chip(self.hw).costs.get(&key) {
             return hit.clone();
         }
         let head = HeadPlan {
@@ -390,7 +434,7 @@ impl<'a> Pricer<'a> {
             q_block: c.q_block,
         };
         let cost = gathered::layer_cost(self.hw, self.lowering, &head);
-        self.memo.borrow_mut().insert(key, cost.clone());
+        self.memo.for_chip(self.hw).costs.insert(key, cost.clone());
         cost
     }
 }

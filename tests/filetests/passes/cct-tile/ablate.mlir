@@ -1,6 +1,6 @@
 // RUN-PIPELINE: cct-tile{ablate=dlzs,rass}
 // Ablations restrict the extraction to plans with exactly those baselines (prediction by GEMM
-// on the PE array, RASS without reuse): the winner changes from Tc 4 / 4 (cct.mlir) to Tc 32
+// on the PE array, RASS without reuse): the winner changes from Tc 2 / 2 (cct.mlir) to Tc 32
 // (Bc 8) for the encoder and Tc 16 (Bc 16) for the decoder, `tiles` follows, and sofa.ablate records the ablation for the lowering.
 "builtin.module"() ({
   "func.func"() <{function_type = (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>) -> (tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>), sym_name = "main"}> ({

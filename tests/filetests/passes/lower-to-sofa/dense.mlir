@@ -1,6 +1,6 @@
 // RUN-PIPELINE: cct-tile{schedule=dense},lower-to-sofa
 // The dense schedule (FlashAttention-2, no prediction) on a causal attn.mha [1, 2, 256, 64]:
-// key tiles of 128 (Tc 2), K and V tiles double-buffered (ring 2), a constant slot table listing
+// key tiles of 128 (Tc 2), Q, K and V tiles double-buffered (ring 2), a constant slot table listing
 // each row's visible keys, SU-FA in fa2 mode into one 128-row running partial block (every tile
 // after the first merges into it), no Â, SADS or RASS.
 "builtin.module"() ({
@@ -15,12 +15,12 @@
 //   "func.func"() <{function_type = (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>) -> tensor<1x2x256x64xf16>, sym_name = "main"}> ({
 //   ^bb0(%arg0: tensor<1x2x256x64xf16> loc("q"), %arg1: tensor<1x2x256x64xf16> loc("k"), %arg2: tensor<1x2x256x64xf16> loc("v")):
 //     %0 = "sofa.kernel"(%arg0, %arg1, %arg2) ({
-//       "sofa.buffer"() {bytes = 16384 : i64, name = "q_scaled", offset = 164864 : i64, ring = 1 : i64, space = "token"} : () -> () loc("decoder")
-//       "sofa.buffer"() {bytes = 16384 : i64, name = "dense_k", offset = 0 : i64, ring = 2 : i64, space = "weight"} : () -> () loc("decoder")
-//       "sofa.buffer"() {bytes = 16384 : i64, name = "v_tile", offset = 32768 : i64, ring = 2 : i64, space = "weight"} : () -> () loc("decoder")
+//       "sofa.buffer"() {bytes = 16384 : i64, name = "q_scaled", offset = 0 : i64, ring = 2 : i64, space = "weight"} : () -> () loc("decoder")
+//       "sofa.buffer"() {bytes = 16384 : i64, name = "dense_k", offset = 32768 : i64, ring = 2 : i64, space = "weight"} : () -> () loc("decoder")
+//       "sofa.buffer"() {bytes = 16384 : i64, name = "v_tile", offset = 65536 : i64, ring = 2 : i64, space = "weight"} : () -> () loc("decoder")
 //       "sofa.buffer"() {bytes = 65536 : i64, name = "dense_slot", offset = 0 : i64, ring = 2 : i64, space = "token"} : () -> () loc("decoder")
 //       "sofa.buffer"() {bytes = 33792 : i64, name = "part", offset = 131072 : i64, ring = 1 : i64, space = "token"} : () -> () loc("decoder")
-//       "sofa.buffer"() {bytes = 16384 : i64, name = "out", offset = 65536 : i64, ring = 2 : i64, space = "weight"} : () -> () loc("decoder")
+//       "sofa.buffer"() {bytes = 16384 : i64, name = "out", offset = 164864 : i64, ring = 1 : i64, space = "token"} : () -> () loc("decoder")
 //       "sofa.for"() ({
 //         "sofa.for"() ({
 //           "sofa.for"() ({
