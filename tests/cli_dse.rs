@@ -154,3 +154,163 @@ fn bad_specs_are_named_errors() {
     assert_eq!(sofa(&["dse"]).status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn four_shards_merged_equal_the_unsharded_run_byte_for_byte() {
+    let dir = scratch("shards");
+    let whole = dir.join("whole.jsonl");
+    ok(&["dse", TINY, "-o", &s(&whole), "--quiet"]);
+    let mut shards = Vec::new();
+    for i in 0..4 {
+        let p = dir.join(format!("shard-{i}.jsonl"));
+        let out = ok(&["dse", TINY, "--shard", &format!("{i}/4"), "-o", &s(&p)]);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!("shard {i}/4: 2 points of 8"))
+        );
+        let v = lines(&std::fs::read_to_string(&p).unwrap());
+        assert_eq!(v[0]["shard"], format!("{i}/4"));
+        let idx: Vec<u64> = v[1..]
+            .iter()
+            .map(|p| p["index"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            idx,
+            vec![i, i + 4],
+            "shard {i}/4 holds the points ≡ {i} mod 4"
+        );
+        shards.push(s(&p));
+    }
+    assert!(
+        !dir.join("shard-0.pareto.jsonl").exists(),
+        "a shard writes no front"
+    );
+    // In any order.
+    let merged = dir.join("merged.jsonl");
+    let mut args = vec![
+        "dse", "merge", &shards[2], &shards[0], &shards[3], &shards[1],
+    ];
+    let m = s(&merged);
+    args.extend(["-o", &m]);
+    let out = ok(&args);
+    assert_eq!(
+        std::fs::read(&merged).unwrap(),
+        std::fs::read(&whole).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(dir.join("merged.pareto.jsonl")).unwrap(),
+        std::fs::read(dir.join("whole.pareto.jsonl")).unwrap()
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 of 8 points"));
+
+    // A missing shard, or one cut short, is refused and nothing is written.
+    let bad = dir.join("bad.jsonl");
+    let out = sofa(&[
+        "dse",
+        "merge",
+        &shards[0],
+        &shards[1],
+        &shards[2],
+        "-o",
+        &s(&bad),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lack 2 of the 8 points (first: 3)"), "{err}");
+    let text = std::fs::read_to_string(&shards[3]).unwrap();
+    std::fs::write(&shards[3], &text[..text.len() - 10]).unwrap();
+    let out = sofa(&[
+        "dse",
+        "merge",
+        &shards[0],
+        &shards[1],
+        &shards[2],
+        &shards[3],
+        "-o",
+        &s(&bad),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cut short"));
+    assert!(!bad.exists());
+    // The shard resumes: only its missing point is evaluated.
+    let out = ok(&["dse", TINY, "--shard", "3/4", "-o", &shards[3]]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(1 resumed from the output)"));
+    assert_eq!(std::fs::read_to_string(&shards[3]).unwrap(), text);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_truncated_output_resumes_to_the_same_bytes() {
+    let dir = scratch("resume");
+    let full = dir.join("full.jsonl");
+    ok(&["dse", TINY, "-o", &s(&full), "--quiet"]);
+    let text = std::fs::read_to_string(&full).unwrap();
+    // Cut in the middle of point 3's line (the header and points 0..2 are whole).
+    let cut = text.match_indices('\n').nth(3).unwrap().0 + 40;
+    let partial = dir.join("partial.jsonl");
+    std::fs::write(&partial, &text[..cut]).unwrap();
+    let out = ok(&["dse", TINY, "-o", &s(&partial)]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("8 points of 8 evaluated (3 resumed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&partial).unwrap(), text);
+    // A header cut short holds nothing: all points are evaluated again.
+    std::fs::write(&partial, &text[..20]).unwrap();
+    let out = ok(&["dse", TINY, "-o", &s(&partial)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(0 resumed"));
+    assert_eq!(std::fs::read_to_string(&partial).unwrap(), text);
+
+    // Another spec's output is refused and left as it was.
+    let other = dir.join("other.toml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(format!("{ROOT}/{TINY}"))
+            .unwrap()
+            .replace("[0.25, 1.0]", "[0.5, 1.0]")
+            .replace(
+                "tiny-workload.toml",
+                &format!("{ROOT}/examples/dse/tiny-workload.toml"),
+            ),
+    )
+    .unwrap();
+    let out = sofa(&["dse", &s(&other), "-o", &s(&full)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not a resumable output of this spec"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&full).unwrap(), text);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_bytes() {
+    let dir = scratch("kill");
+    let full = dir.join("full.jsonl");
+    ok(&["dse", TINY, "-o", &s(&full), "--quiet"]);
+    let killed = dir.join("killed.jsonl");
+    let mut child = Command::new(BIN)
+        .args(["dse", TINY, "--quiet", "-o", &s(&killed)])
+        .current_dir(ROOT)
+        .spawn()
+        .unwrap();
+    // Kill it once it has written a few points (if it finishes first, the rerun resumes all).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let n = std::fs::read_to_string(&killed).map_or(0, |t| t.lines().count());
+        if n >= 3 || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    ok(&["dse", TINY, "-o", &s(&killed), "--quiet"]);
+    assert_eq!(
+        std::fs::read(&killed).unwrap(),
+        std::fs::read(&full).unwrap()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
