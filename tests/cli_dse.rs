@@ -146,6 +146,12 @@ fn bad_specs_are_named_errors() {
     );
     assert!(v[1].get("area_um2").is_none());
     assert!(v[2]["area_um2"].is_u64());
+    // --help explains sharding and resume, not only the one-line summary.
+    let help = String::from_utf8(ok(&["dse", "--help"]).stdout).unwrap();
+    assert!(
+        help.contains("resumes") && help.contains("I modulo N"),
+        "{help}"
+    );
     // Usage errors.
     assert_eq!(
         sofa(&["dse", TINY, "--shard", "4/4"]).status.code(),

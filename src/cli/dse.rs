@@ -17,11 +17,10 @@ use sofa_compiler::dse::{
 use super::diag::CliError;
 use super::io::{write_atomic, write_output};
 
-#[derive(Debug, Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true,
-    long_about = "Design-space exploration: evaluate every point of a sweep spec — the \
+/// `sofa dse --help`'s description (set on the subcommand in `cli/mod.rs`: a variant's doc
+/// comment would otherwise replace a long_about given here).
+pub const LONG_ABOUT: &str =
+    "Design-space exploration: evaluate every point of a sweep spec — the \
                   Cartesian product of its axes over hardware keys (any leaf of the hardware \
                   TOML, e.g. sram.token_bytes, sufa.cols, dram.bandwidth_mb_s) and over the \
                   plan (keep, schedule) — on a workload spec, with the compiler's cost model \
@@ -35,7 +34,12 @@ use super::io::{write_atomic, write_output};
                   resumes: rerun the same command and only the missing points are evaluated \
                   (a cut-short last line is discarded). --shard I/N evaluates the points whose \
                   index is I modulo N; `sofa dse merge` joins the N shard outputs into exactly \
-                  the file an unsharded run writes.",
+                  the file an unsharded run writes.";
+
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
     after_help = "Examples:\n  \
                   sofa dse examples/dse/bert-base.toml -o sweep.jsonl\n  \
                   sofa dse examples/dse/bert-base.toml --shard 2/4 -o shard-2.jsonl\n  \
@@ -64,7 +68,7 @@ pub struct DseArgs {
     #[arg(long, value_name = "FRONT.jsonl")]
     pub pareto: Option<PathBuf>,
 
-    /// Print nothing on stderr but errors.
+    /// Print only errors: no summary on stderr, no front table.
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -95,7 +99,7 @@ pub struct MergeArgs {
     #[arg(long, value_name = "FRONT.jsonl")]
     pub pareto: Option<PathBuf>,
 
-    /// Print nothing on stdout.
+    /// Print only errors: no front table.
     #[arg(short, long)]
     pub quiet: bool,
 }

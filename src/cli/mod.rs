@@ -61,6 +61,7 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Design-space exploration: sweep hardware keys and plan choices over a workload, write
     /// every point and the Pareto front (latency, energy, area); shard, merge and resume.
+    #[command(long_about = dse::LONG_ABOUT)]
     Dse(dse::DseArgs),
 }
 
