@@ -38,8 +38,9 @@ pub enum DseError {
     /// The spec is malformed; `at` is `file:line:col` where the text locates it.
     #[error("{at}: {message}")]
     Spec { at: String, message: String },
-    /// A file the spec names is not a valid workload spec or hardware config.
-    #[error("{}: {message}", path.display())]
+    /// A file the spec names is not a valid workload spec or hardware config (`message`
+    /// names the file); `path` is the spec.
+    #[error("{}: [target]: {message}", path.display())]
     Target { path: PathBuf, message: String },
     /// A line of an output file is not what `sofa dse` writes.
     #[error("{file}:{line}: {message}")]

@@ -33,7 +33,7 @@ use toml::Spanned;
 
 use super::area::AreaModel;
 use super::{DseError, Objective};
-use crate::workload::{parse_spec, WorkloadSpec};
+use crate::workload::{load_spec, WorkloadSpec};
 
 /// Most points a spec may have.
 pub const MAX_POINTS: u64 = 1 << 20;
@@ -169,9 +169,10 @@ impl DseSpec {
             message,
         };
         let raw: RawSpec = toml::from_str(text).map_err(|e| DseError::Spec {
+            // In well-formed TOML a missing key is reported at 0..0: that locates nothing.
             at: match e.span() {
-                Some(s) => at(s),
-                None => path.display().to_string(),
+                Some(s) if s != (0..0) || toml::de::DeTable::parse(text).is_err() => at(s),
+                _ => path.display().to_string(),
             },
             message: e.message().trim().to_string(),
         })?;
@@ -194,16 +195,17 @@ impl DseSpec {
         };
         let workload_file = dir.join(workload_path.get_ref());
         let workload_text = read_text("workload spec", &workload_file)?;
-        let workload = parse_spec(&workload_text).map_err(|e| DseError::Target {
-            path: workload_file.clone(),
+        // Parsed from the file, so that its errors name it with line and column.
+        let workload = load_spec(&workload_file).map_err(|e| DseError::Target {
+            path: path.to_path_buf(),
             message: e.to_string(),
         })?;
         let (hardware, hardware_text) = match &target.hardware {
             Some(h) => {
                 let file: PathBuf = dir.join(h.get_ref());
                 let text = read_text("hardware config", &file)?;
-                let hw = HwConfig::from_toml_str(&text).map_err(|e| DseError::Target {
-                    path: file.clone(),
+                let hw = HwConfig::load(&file).map_err(|e| DseError::Target {
+                    path: path.to_path_buf(),
                     message: e.to_string(),
                 })?;
                 (hw, text)
@@ -538,6 +540,21 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("ONNX model targets are not supported"), "{e}");
+        std::fs::write(dir.path().join("bad.toml"), "name = \"b\"\nlayers = 0\n").unwrap();
+        let e = DseSpec::parse(
+            "objectives = [\"area\"]\n[target]\nworkload = \"bad.toml\"\n",
+            &dir.path().join("s.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("s.toml: [target]: ") && e.contains("bad.toml"),
+            "{e}"
+        );
+        let e = spec_in(dir.path(), "[target]\nworkload = \"w.toml\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("s.toml: missing field `objectives`"), "{e}");
         let e = spec_in(dir.path(), &format!("{HEAD}colour = 1\n"))
             .unwrap_err()
             .to_string();
