@@ -2,6 +2,7 @@
 //! bridge to real MLIR.
 
 pub mod driver;
+pub mod dse;
 pub mod lower;
 #[cfg(feature = "mlir")]
 pub mod mlir_bridge;

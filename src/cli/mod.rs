@@ -11,6 +11,7 @@ mod bench;
 mod compile;
 pub mod diag;
 mod disasm;
+mod dse;
 mod import;
 mod inspect;
 mod instrument;
@@ -58,6 +59,10 @@ pub enum Command {
     Compile(compile::CompileArgs),
     /// Benchmarks: `sofa bench paper` reproduces the paper's ablations.
     Bench(bench::BenchArgs),
+    /// Design-space exploration: sweep hardware keys and plan choices over a workload, write
+    /// every point and the Pareto front (latency, energy, area); shard, merge and resume.
+    #[command(long_about = dse::LONG_ABOUT)]
+    Dse(dse::DseArgs),
 }
 
 /// Entry point; returns the process exit code.
@@ -88,6 +93,7 @@ where
         Command::Disasm(args) => disasm::run(&args),
         Command::Compile(args) => compile::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Dse(args) => dse::run(&args),
     };
     match result {
         Ok(()) => 0,

@@ -1,0 +1,519 @@
+//! Design-space exploration (`sofa dse`): sweep chip variants and plan choices over a
+//! workload, price every point with the compiler's own cost model, and keep the Pareto front.
+//!
+//! - [`spec`]: the sweep spec (target, axes, objectives) and its points.
+//! - [`area`]: the area model, calibrated on the paper's Table III.
+//! - [`evaluate`]: one point through the driver's workload pipeline (`sparsify`, `cct-tile`,
+//!   `lower-to-sofa`) and [`crate::driver::schedule_layers`], the prices `schedule-json`
+//!   reports — no second performance model.
+//! - the output format: a header line, then one JSON line per point ([`render_header`],
+//!   [`render_record`], [`parse_output`]), and [`pareto_front`].
+//!
+//! Everything here is deterministic: the same spec gives the same bytes on any machine, in
+//! any number of shards ([`Shard`]).
+
+pub mod area;
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::driver::{self, Target};
+pub use area::{Area, AreaModel};
+pub use spec::{DseSpec, FORMAT_VERSION, MAX_POINTS};
+
+/// Why a sweep could not be set up, or an output could not be read or merged.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DseError {
+    #[error("cannot read {what} '{}': {message}", path.display())]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+    /// The spec is malformed; `at` is `file:line:col` where the text locates it.
+    #[error("{at}: {message}")]
+    Spec { at: String, message: String },
+    /// A file the spec names is not a valid workload spec or hardware config (`message`
+    /// names the file); `path` is the spec.
+    #[error("{}: [target]: {message}", path.display())]
+    Target { path: PathBuf, message: String },
+    /// A line of an output file is not what `sofa dse` writes.
+    #[error("{file}:{line}: {message}")]
+    Output {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    /// Outputs that cannot be merged, or resumed into.
+    #[error("{0}")]
+    Mismatch(String),
+    #[error("invalid shard '{0}': expected I/N with N ≥ 1 and 0 ≤ I < N, e.g. 0/4")]
+    Shard(String),
+}
+
+/// An objective, minimised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Objective {
+    /// Predicted latency of all layers, ns (cycles at `clock.freq_mhz`).
+    Latency,
+    /// Predicted energy, fJ (engines and DRAM).
+    Energy,
+    /// Chip area, µm² ([`AreaModel`]).
+    Area,
+}
+
+impl Objective {
+    pub const ALL: [Objective; 3] = [Objective::Latency, Objective::Energy, Objective::Area];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::Latency => "latency",
+            Objective::Energy => "energy",
+            Objective::Area => "area",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Objective> {
+        Objective::ALL.into_iter().find(|o| o.name() == s)
+    }
+
+    /// The record field holding this objective.
+    pub fn field(self) -> &'static str {
+        match self {
+            Objective::Latency => "latency_ns",
+            Objective::Energy => "energy_fj",
+            Objective::Area => "area_um2",
+        }
+    }
+
+    fn of(self, f: &Figures) -> u64 {
+        match self {
+            Objective::Latency => f.latency_ns,
+            Objective::Energy => f.energy_fj,
+            Objective::Area => f.area_um2,
+        }
+    }
+}
+
+/// Shard `index` of `count`: the points whose index is `index` modulo `count` (strided, so
+/// that every shard gets a share of each axis's expensive values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    pub fn holds(self, point: u64) -> bool {
+        point % self.count == self.index
+    }
+
+    /// The points of this shard among `points`, in order.
+    pub fn points(self, points: u64) -> impl Iterator<Item = u64> {
+        (self.index..points).step_by(usize::try_from(self.count).unwrap_or(usize::MAX))
+    }
+}
+
+impl FromStr for Shard {
+    type Err = DseError;
+    fn from_str(s: &str) -> Result<Shard, DseError> {
+        let bad = || DseError::Shard(s.to_string());
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u64 = i.trim().parse().map_err(|_| bad())?;
+        let count: u64 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The first line of every output: which spec, how many points, which shard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub sofa_dse: u32,
+    pub spec: String,
+    pub name: String,
+    pub points: u64,
+    pub axes: Vec<String>,
+    pub objectives: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+}
+
+impl Header {
+    pub fn of(spec: &DseSpec, shard: Shard) -> Header {
+        Header {
+            sofa_dse: FORMAT_VERSION,
+            spec: spec.hash_hex(),
+            name: spec.name.clone(),
+            points: spec.points,
+            axes: spec.axes.iter().map(|a| a.key.clone()).collect(),
+            objectives: spec.objectives.iter().map(|o| o.name().into()).collect(),
+            shard: (shard != Shard::WHOLE).then(|| shard.to_string()),
+        }
+    }
+}
+
+/// The figures of a feasible point.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Figures {
+    pub latency_cycles: u64,
+    pub latency_ns: u64,
+    pub energy_fj: u64,
+    pub area_um2: u64,
+    pub dram_bytes: u64,
+}
+
+/// One evaluated point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub index: u64,
+    /// Axis key → value (the JSON object is written with its keys sorted).
+    pub values: BTreeMap<String, serde_json::Value>,
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<Figures>,
+    /// Why the point is infeasible (its chip breaks a rule, or the workload cannot be planned
+    /// or does not fit it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One line of JSON (no newline).
+fn json_line<T: Serialize>(v: &T) -> String {
+    // Plain structs of integers, strings and finite floats always serialise.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+pub fn render_header(h: &Header) -> String {
+    json_line(h)
+}
+
+pub fn render_record(r: &Record) -> String {
+    json_line(r)
+}
+
+/// Evaluate point `index` of `spec`: compile the workload for the point's chip and plan with
+/// the driver, price it with the cost model, and size the chip with the area model.
+pub fn evaluate(spec: &DseSpec, index: u64) -> Record {
+    let digits = spec.digits(index);
+    let values = spec
+        .axes
+        .iter()
+        .zip(&digits)
+        .map(|(a, &d)| (a.key.clone(), a.values[d].clone()))
+        .collect();
+    let (figures, error) = match figures(spec, index) {
+        Ok(f) => (Some(f), None),
+        Err(e) => (None, Some(e)),
+    };
+    Record {
+        index,
+        values,
+        figures,
+        error,
+    }
+}
+
+fn figures(spec: &DseSpec, index: u64) -> Result<Figures, String> {
+    let s = spec.settings(index)?;
+    let target = Target {
+        hw: s.hw,
+        keep: s.keep,
+        schedule: s.schedule,
+        ..Target::default()
+    };
+    let module = driver::compile_workload(&spec.workload, &target).map_err(|e| e.to_string())?;
+    let layers = driver::schedule_layers(&module, &target).map_err(|e| e.to_string())?;
+    let overflow = |what: &str| format!("the {what} of the point overflows 64 bits");
+    let sum = |f: &dyn Fn(&crate::schedule::price::PricedLayer) -> u64| {
+        layers.iter().try_fold(0u64, |s, l| s.checked_add(f(l)))
+    };
+    let latency_cycles = sum(&|l| l.plan.cost.latency).ok_or_else(|| overflow("latency"))?;
+    let energy_fj = sum(&|l| l.plan.cost.energy_total()).ok_or_else(|| overflow("energy"))?;
+    let dram_bytes = sum(&|l| l.plan.cost.dram_bytes()).ok_or_else(|| overflow("DRAM traffic"))?;
+    let mhz = target.hw.clock.freq_mhz;
+    let latency_ns = latency_cycles
+        .checked_mul(1000)
+        .map(|c| c.div_ceil(mhz))
+        .ok_or_else(|| overflow("latency"))?;
+    let area = spec.area.area(&target.hw).map_err(|e| e.to_string())?;
+    Ok(Figures {
+        latency_cycles,
+        latency_ns,
+        energy_fj,
+        area_um2: area.total,
+        dram_bytes,
+    })
+}
+
+/// The indices of the feasible records no other feasible record dominates over `objectives`
+/// (all ≤ and one <), in index order. Records with equal objectives are all kept.
+pub fn pareto_front(records: &[Record], objectives: &[Objective]) -> Vec<u64> {
+    let mut pts: Vec<(Vec<u64>, u64)> = records
+        .iter()
+        .filter_map(|r| {
+            let f = r.figures.as_ref()?;
+            Some((objectives.iter().map(|o| o.of(f)).collect(), r.index))
+        })
+        .collect();
+    // Lexicographic order: a point can only be dominated by one before it, and then by one
+    // already on the front (domination is transitive).
+    pts.sort();
+    let mut front: Vec<(Vec<u64>, u64)> = Vec::new();
+    for (v, i) in pts {
+        let dominated = front
+            .iter()
+            .any(|(f, _)| f.iter().zip(&v).all(|(a, b)| a <= b) && *f != v);
+        if !dominated {
+            front.push((v, i));
+        }
+    }
+    let mut idx: Vec<u64> = front.into_iter().map(|(_, i)| i).collect();
+    idx.sort_unstable();
+    idx
+}
+
+/// An output file read back: its header and its complete point lines (verbatim, without the
+/// newline), and whether a last line was cut short (discarded).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    pub header: Option<Header>,
+    pub lines: BTreeMap<u64, (String, Record)>,
+    pub truncated: bool,
+}
+
+/// Parse an output of `sofa dse` (`file` names it in errors). A last line without its newline
+/// is an interrupted write and is discarded (`truncated`); any other line that is not what
+/// `sofa dse` writes is an error naming its line.
+pub fn parse_output(text: &str, file: &str) -> Result<Output, DseError> {
+    let mut out = Output {
+        header: None,
+        lines: BTreeMap::new(),
+        truncated: false,
+    };
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let Some(line) = line.strip_suffix('\n') else {
+            out.truncated = true;
+            break;
+        };
+        let bad = |message: String| DseError::Output {
+            file: file.to_string(),
+            line: n + 1,
+            message,
+        };
+        let Some(header) = &out.header else {
+            let h: Header = serde_json::from_str(line)
+                .map_err(|e| bad(format!("not a `sofa dse` header line: {e}")))?;
+            if h.sofa_dse != FORMAT_VERSION {
+                return Err(bad(format!(
+                    "output format version {} (this sofa writes {FORMAT_VERSION})",
+                    h.sofa_dse
+                )));
+            }
+            out.header = Some(h);
+            continue;
+        };
+        let r: Record = serde_json::from_str(line)
+            .map_err(|e| bad(format!("not a `sofa dse` point line: {e}")))?;
+        if r.index >= header.points {
+            return Err(bad(format!(
+                "point {} is out of range (the spec has {} points)",
+                r.index, header.points
+            )));
+        }
+        if let Some((prev, _)) = out.lines.get(&r.index) {
+            if prev != line {
+                return Err(bad(format!("point {} appears twice, differently", r.index)));
+            }
+        }
+        out.lines.insert(r.index, (line.to_string(), r));
+    }
+    Ok(out)
+}
+
+/// The whole output text: the header, then the lines in index order.
+pub fn render_output<'a>(header: &Header, lines: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = render_header(header);
+    text.push('\n');
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    text
+}
+
+/// Join shard outputs (each `(name, text)`) into the text an unsharded run writes. Every
+/// shard must be of the same spec and complete; together they must hold every point.
+pub fn merge(outputs: &[(String, String)]) -> Result<(Header, Output), DseError> {
+    let mut header: Option<Header> = None;
+    let mut all: BTreeMap<u64, (String, Record)> = BTreeMap::new();
+    for (name, text) in outputs {
+        let out = parse_output(text, name)?;
+        if out.truncated {
+            return Err(DseError::Mismatch(format!(
+                "{name}: the last line is cut short (an interrupted run); rerun its shard \
+                 with the same -o to complete it"
+            )));
+        }
+        let Some(mut h) = out.header else {
+            return Err(DseError::Mismatch(format!("{name}: empty output")));
+        };
+        let shard = h.shard.take();
+        match &header {
+            None => header = Some(h),
+            Some(first) if *first != h => {
+                return Err(DseError::Mismatch(format!(
+                    "{name}: of spec {} ({} points), not of {} ({} points) as {}",
+                    h.spec, h.points, first.spec, first.points, outputs[0].0
+                )))
+            }
+            Some(_) => {}
+        }
+        if let Some(s) = shard {
+            let s: Shard = s.parse()?;
+            let points = header.as_ref().map_or(0, |h| h.points);
+            if let Some(missing) = s.points(points).find(|i| !out.lines.contains_key(i)) {
+                return Err(DseError::Mismatch(format!(
+                    "{name}: shard {s} is incomplete (point {missing} is missing); rerun it \
+                     with the same -o to complete it"
+                )));
+            }
+        }
+        for (i, (line, rec)) in out.lines {
+            if let Some((prev, _)) = all.get(&i) {
+                if *prev != line {
+                    return Err(DseError::Mismatch(format!(
+                        "{name}: point {i} differs from another output's"
+                    )));
+                }
+            }
+            all.insert(i, (line, rec));
+        }
+    }
+    let header = header.ok_or_else(|| DseError::Mismatch("no outputs to merge".into()))?;
+    let missing: Vec<u64> = (0..header.points)
+        .filter(|i| !all.contains_key(i))
+        .collect();
+    if let Some(first) = missing.first() {
+        return Err(DseError::Mismatch(format!(
+            "the outputs lack {} of the {} points (first: {first}); merge every shard",
+            missing.len(),
+            header.points
+        )));
+    }
+    Ok((
+        header.clone(),
+        Output {
+            header: Some(header),
+            lines: all,
+            truncated: false,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(index: u64, lat: u64, energy: u64, area: u64) -> Record {
+        Record {
+            index,
+            values: BTreeMap::new(),
+            figures: Some(Figures {
+                latency_cycles: lat,
+                latency_ns: lat,
+                energy_fj: energy,
+                area_um2: area,
+                dram_bytes: 0,
+            }),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn the_front_keeps_exactly_the_non_dominated_points() {
+        let mut infeasible = rec(5, 0, 0, 0);
+        infeasible.figures = None;
+        infeasible.error = Some("x".into());
+        let rs = vec![
+            rec(0, 10, 10, 10),
+            rec(1, 5, 20, 10),  // trades latency for energy: on the front
+            rec(2, 10, 10, 11), // dominated by 0
+            rec(3, 10, 10, 10), // equal to 0: kept
+            rec(4, 4, 30, 30),
+            infeasible,
+        ];
+        use Objective::*;
+        assert_eq!(
+            pareto_front(&rs, &[Latency, Energy, Area]),
+            vec![0, 1, 3, 4]
+        );
+        assert_eq!(pareto_front(&rs, &[Energy]), vec![0, 2, 3]);
+        assert_eq!(pareto_front(&rs, &[Latency]), vec![4]);
+    }
+
+    #[test]
+    fn shards_stride_and_parse() {
+        let s: Shard = "1/4".parse().unwrap();
+        assert_eq!(s.points(10).collect::<Vec<_>>(), vec![1, 5, 9]);
+        assert!(s.holds(5) && !s.holds(6));
+        for bad in ["4/4", "1/0", "x/2", "1", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_truncated_lines_are_dropped() {
+        let h = Header {
+            sofa_dse: FORMAT_VERSION,
+            spec: "00".into(),
+            name: "t".into(),
+            points: 3,
+            axes: vec![],
+            objectives: vec!["latency".into()],
+            shard: None,
+        };
+        let lines = [
+            render_record(&rec(0, 1, 2, 3)),
+            render_record(&rec(1, 4, 5, 6)),
+        ];
+        assert_eq!(
+            lines[0],
+            "{\"index\":0,\"values\":{},\"latency_cycles\":1,\"latency_ns\":1,\
+             \"energy_fj\":2,\"area_um2\":3,\"dram_bytes\":0}"
+        );
+        let text = render_output(&h, lines.iter().map(String::as_str));
+        let cut = &text[..text.len() - 5];
+        let out = parse_output(cut, "o").unwrap();
+        assert!(out.truncated);
+        assert_eq!(out.lines.keys().copied().collect::<Vec<_>>(), vec![0]);
+        assert_eq!(out.lines[&0].1, rec(0, 1, 2, 3));
+        let e = parse_output(&format!("{text}{{\"index\":7}}\n"), "o").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("o:4: not a `sofa dse` point line"),
+            "{e}"
+        );
+        let e = merge(&[("o".into(), text)]).unwrap_err();
+        assert!(
+            e.to_string().contains("lack 1 of the 3 points (first: 2)"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,367 @@
+//! `sofa dse`: sweep chip variants and plan choices over a workload and keep the Pareto front;
+//! `sofa dse merge`: join shard outputs. The spec, evaluation and output format live in
+//! `sofa_compiler::dse`; this module does the IO (resume, appends, atomic final writes).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use sofa_compiler::dse::{
+    self, evaluate, merge, pareto_front, parse_output, render_output, render_record, DseSpec,
+    Header, Objective, Output, Record, Shard,
+};
+
+use super::diag::CliError;
+use super::io::{write_atomic, write_output};
+
+/// `sofa dse --help`'s description (set on the subcommand in `cli/mod.rs`: a variant's doc
+/// comment would otherwise replace a long_about given here).
+pub const LONG_ABOUT: &str =
+    "Design-space exploration: evaluate every point of a sweep spec — the \
+                  Cartesian product of its axes over hardware keys (any leaf of the hardware \
+                  TOML, e.g. sram.token_bytes, sufa.cols, dram.bandwidth_mb_s) and over the \
+                  plan (keep, schedule) — on a workload spec, with the compiler's cost model \
+                  (the figures `sofa compile --emit schedule-json` reports) and an area model \
+                  calibrated on the paper's Table III; then print and write the Pareto front \
+                  over the spec's objectives (latency, energy, area). docs/dse.md describes \
+                  the spec and the output.\n\n\
+                  The output is JSON Lines: a header (spec hash, point count, shard), then one \
+                  line per point in index order, byte-identical for the same spec. With -o, \
+                  each point is appended as soon as it is evaluated, so an interrupted run \
+                  resumes: rerun the same command and only the missing points are evaluated \
+                  (a cut-short last line is discarded). --shard I/N evaluates the points whose \
+                  index is I modulo N; `sofa dse merge` joins the N shard outputs into exactly \
+                  the file an unsharded run writes.";
+
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  \
+                  sofa dse examples/dse/bert-base.toml -o sweep.jsonl\n  \
+                  sofa dse examples/dse/bert-base.toml --shard 2/4 -o shard-2.jsonl\n  \
+                  sofa dse merge shard-0.jsonl shard-1.jsonl shard-2.jsonl shard-3.jsonl -o sweep.jsonl"
+)]
+pub struct DseArgs {
+    #[command(subcommand)]
+    pub command: Option<DseCommand>,
+
+    /// The sweep spec (TOML; see docs/dse.md).
+    #[arg(value_name = "SPEC.toml", required = true)]
+    pub spec: Option<PathBuf>,
+
+    /// Write the points to OUT (JSON Lines), resuming from what OUT already holds of the same
+    /// spec and shard. Default: stdout, no resume.
+    #[arg(short = 'o', long = "output", value_name = "OUT.jsonl")]
+    pub output: Option<PathBuf>,
+
+    /// Evaluate only the points whose index is I modulo N (0 ≤ I < N); no Pareto front (merge
+    /// the shards for it).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+
+    /// Write the Pareto front (header and the front's point lines) to FRONT. Default with -o:
+    /// OUT with `.jsonl` replaced by `.pareto.jsonl`.
+    #[arg(long, value_name = "FRONT.jsonl")]
+    pub pareto: Option<PathBuf>,
+
+    /// Print only errors: no summary on stderr, no front table.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DseCommand {
+    /// Join shard outputs (`--shard I/N`, all N of them) into the file an unsharded run
+    /// writes, byte for byte, and write its Pareto front.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shard outputs, in any order.
+    #[arg(value_name = "SHARD.jsonl", required = true, num_args = 1..)]
+    pub inputs: Vec<PathBuf>,
+
+    /// The merged output.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "OUT.jsonl",
+        required = true
+    )]
+    pub output: PathBuf,
+
+    /// Where to write the Pareto front. Default: OUT with `.jsonl` replaced by `.pareto.jsonl`.
+    #[arg(long, value_name = "FRONT.jsonl")]
+    pub pareto: Option<PathBuf>,
+
+    /// Print only errors: no front table.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse().map_err(|e: dse::DseError| e.to_string())
+}
+
+pub fn run(args: &DseArgs) -> Result<(), CliError> {
+    if let Some(DseCommand::Merge(m)) = &args.command {
+        return run_merge(m);
+    }
+    let Some(spec_path) = &args.spec else {
+        return Err(CliError::usage(
+            "give a spec: sofa dse SPEC.toml (see sofa dse --help)",
+        ));
+    };
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
+    if shard != Shard::WHOLE && args.pareto.is_some() {
+        return Err(CliError::usage(
+            "--pareto needs every point: merge the shards (sofa dse merge) for the front",
+        ));
+    }
+    let spec = DseSpec::load(spec_path).map_err(CliError::input)?;
+    let header = Header::of(&spec, shard);
+    let started = Instant::now();
+    let mut lines: BTreeMap<u64, (String, Record)> = BTreeMap::new();
+    let resumed;
+    match args.output.as_deref().filter(|p| p.as_os_str() != "-") {
+        Some(out) => {
+            lines = resume(out, &header, shard)?;
+            resumed = lines.len();
+            // The kept lines, without a cut-short tail, then one appended line per point.
+            let kept = render_output(&header, lines.values().map(|(l, _)| l.as_str()));
+            write_atomic(out, kept.as_bytes()).map_err(|e| CliError::io("write", out, &e))?;
+            let mut file = fs::OpenOptions::new()
+                .append(true)
+                .open(out)
+                .map_err(|e| CliError::io("open", out, &e))?;
+            for i in shard.points(spec.points) {
+                if lines.contains_key(&i) {
+                    continue;
+                }
+                let rec = evaluate(&spec, i);
+                let line = render_record(&rec);
+                file.write_all(format!("{line}\n").as_bytes())
+                    .and_then(|()| file.flush())
+                    .map_err(|e| CliError::io("write", out, &e))?;
+                lines.insert(i, (line, rec));
+            }
+            let text = render_output(&header, lines.values().map(|(l, _)| l.as_str()));
+            write_atomic(out, text.as_bytes()).map_err(|e| CliError::io("write", out, &e))?;
+        }
+        None => {
+            resumed = 0;
+            for i in shard.points(spec.points) {
+                let rec = evaluate(&spec, i);
+                lines.insert(i, (render_record(&rec), rec));
+            }
+            let text = render_output(&header, lines.values().map(|(l, _)| l.as_str()));
+            write_output(None, text.as_bytes())?;
+        }
+    }
+    if !args.quiet {
+        eprintln!(
+            "sofa dse: {}{} points of {} evaluated ({} resumed from the output) in {:.1} s",
+            if shard == Shard::WHOLE {
+                String::new()
+            } else {
+                format!("shard {shard}: ")
+            },
+            lines.len(),
+            spec.points,
+            resumed,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if shard != Shard::WHOLE {
+        return Ok(());
+    }
+    let front_file = args.pareto.clone().or_else(|| {
+        args.output
+            .as_deref()
+            .filter(|p| p.as_os_str() != "-")
+            .map(pareto_path)
+    });
+    let to_stdout = args.output.as_deref().is_some_and(|p| p.as_os_str() != "-");
+    let output = Output {
+        header: Some(header.clone()),
+        lines,
+        truncated: false,
+    };
+    front(
+        &header,
+        &output,
+        &spec.objectives,
+        front_file.as_deref(),
+        to_stdout,
+        args.quiet,
+    )
+}
+
+/// What `out` already holds of this spec and shard: its complete point lines. A missing or
+/// empty file, or one cut short in its header, holds nothing; a file of another spec or shard
+/// is refused (never overwritten).
+fn resume(
+    out: &Path,
+    header: &Header,
+    shard: Shard,
+) -> Result<BTreeMap<u64, (String, Record)>, CliError> {
+    let bytes = match fs::read(out) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(CliError::io("read", out, &e)),
+    };
+    let name = out.display().to_string();
+    let refuse = |why: String| {
+        CliError::input(format!(
+            "{why}; '{name}' is not a resumable output of this spec and shard: remove it or \
+             choose another -o"
+        ))
+    };
+    let text = String::from_utf8(bytes).map_err(|e| refuse(format!("{name}: {e}")))?;
+    let parsed = parse_output(&text, &name).map_err(|e| refuse(e.to_string()))?;
+    match &parsed.header {
+        None => Ok(BTreeMap::new()),
+        Some(h) if h != header => Err(refuse(format!(
+            "{name} holds spec {} ({} points{}), this run is spec {} ({} points{})",
+            h.spec,
+            h.points,
+            h.shard
+                .as_ref()
+                .map_or_else(String::new, |s| format!(", shard {s}")),
+            header.spec,
+            header.points,
+            header
+                .shard
+                .as_ref()
+                .map_or_else(String::new, |s| format!(", shard {s}")),
+        ))),
+        Some(_) => {
+            if let Some(i) = parsed.lines.keys().find(|&&i| !shard.holds(i)) {
+                return Err(refuse(format!("{name}: point {i} is not of shard {shard}")));
+            }
+            Ok(parsed.lines)
+        }
+    }
+}
+
+/// `OUT.jsonl` → `OUT.pareto.jsonl` (any other name gets `.pareto.jsonl` appended).
+fn pareto_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map_or_else(|| "dse".into(), |n| n.to_string_lossy().into_owned());
+    let stem = name.strip_suffix(".jsonl").unwrap_or(&name);
+    out.with_file_name(format!("{stem}.pareto.jsonl"))
+}
+
+fn run_merge(args: &MergeArgs) -> Result<(), CliError> {
+    let mut texts = Vec::new();
+    for p in &args.inputs {
+        let bytes = fs::read(p).map_err(|e| CliError::io("read", p, &e))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| CliError::input(format!("{}: {e}", p.display())))?;
+        texts.push((p.display().to_string(), text));
+    }
+    let (header, output) = merge(&texts).map_err(CliError::input)?;
+    let text = render_output(&header, output.lines.values().map(|(l, _)| l.as_str()));
+    write_atomic(&args.output, text.as_bytes())
+        .map_err(|e| CliError::io("write", &args.output, &e))?;
+    let objectives: Vec<Objective> = header
+        .objectives
+        .iter()
+        .filter_map(|o| Objective::parse(o))
+        .collect();
+    let front_file = args
+        .pareto
+        .clone()
+        .unwrap_or_else(|| pareto_path(&args.output));
+    front(
+        &header,
+        &output,
+        &objectives,
+        Some(&front_file),
+        true,
+        args.quiet,
+    )
+}
+
+/// Compute the Pareto front of `output`, write it to `file` (header and the front's lines)
+/// and print it as a table (on stdout when the points went to a file, else on stderr).
+fn front(
+    header: &Header,
+    output: &Output,
+    objectives: &[Objective],
+    file: Option<&Path>,
+    to_stdout: bool,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let records: Vec<Record> = output.lines.values().map(|(_, r)| r.clone()).collect();
+    let front = pareto_front(&records, objectives);
+    if let Some(f) = file {
+        let text = render_output(header, front.iter().map(|i| output.lines[i].0.as_str()));
+        write_atomic(f, text.as_bytes()).map_err(|e| CliError::io("write", f, &e))?;
+    }
+    if quiet {
+        return Ok(());
+    }
+    let table = front_table(header, output, &front);
+    if to_stdout {
+        print!("{table}");
+    } else {
+        eprint!("{table}");
+    }
+    Ok(())
+}
+
+fn front_table(header: &Header, output: &Output, front: &[u64]) -> String {
+    let infeasible = output
+        .lines
+        .values()
+        .filter(|(_, r)| r.figures.is_none())
+        .count();
+    let mut rows = vec![{
+        let mut h = vec!["index".to_string()];
+        h.extend(header.axes.iter().cloned());
+        h.extend(["latency_us", "energy_uj", "area_mm2"].map(String::from));
+        h
+    }];
+    for i in front {
+        let r = &output.lines[i].1;
+        let Some(f) = &r.figures else { continue };
+        let mut row = vec![i.to_string()];
+        row.extend(header.axes.iter().map(|a| {
+            r.values.get(a).map_or_else(String::new, |v| {
+                v.as_str().map_or_else(|| v.to_string(), String::from)
+            })
+        }));
+        row.push(format!("{:.3}", f.latency_ns as f64 / 1e3));
+        row.push(format!("{:.3}", f.energy_fj as f64 / 1e9));
+        row.push(format!("{:.3}", f.area_um2 as f64 / 1e6));
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut text = format!(
+        "Pareto front of '{}' over {}: {} of {} points ({} infeasible)\n",
+        header.name,
+        header.objectives.join(", "),
+        front.len(),
+        output.lines.len(),
+        infeasible
+    );
+    for r in rows {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:>w$}"))
+            .collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
+}

@@ -1,0 +1,322 @@
+//! `sofa dse` end to end through the real binary, on `examples/dse/tiny.toml` (8 points:
+//! sram.token_bytes × dram.bandwidth_mb_s × keep over a one-layer workload).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sofa");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn sofa(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .expect("the sofa binary runs")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = sofa(args);
+    assert!(
+        out.status.success(),
+        "sofa {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sofa-cli-dse-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+const TINY: &str = "examples/dse/tiny.toml";
+
+fn lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_sweep_writes_every_point_and_the_front_deterministically() {
+    let dir = scratch("sweep");
+    let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    let out = ok(&["dse", TINY, "-o", &s(&a)]);
+    ok(&["dse", TINY, "-o", &s(&b), "--quiet"]);
+    let text = std::fs::read_to_string(&a).unwrap();
+    assert_eq!(
+        text.as_bytes(),
+        std::fs::read(&b).unwrap(),
+        "same spec, same bytes"
+    );
+    let stdout = ok(&["dse", TINY, "--quiet"]).stdout;
+    assert_eq!(stdout, text.as_bytes(), "stdout carries the same bytes");
+
+    let v = lines(&text);
+    assert_eq!(v.len(), 1 + 8);
+    assert_eq!(v[0]["points"], 8);
+    assert_eq!(v[0]["axes"][2], "keep");
+    for (i, p) in v[1..].iter().enumerate() {
+        assert_eq!(p["index"], i as u64);
+    }
+    // Point 6: token SRAM 192 KB (the paper's), 512 GB/s, keep 0.25. Its area is the
+    // paper's chip (Table III's 5.694 mm²) plus the vector unit (0.219 mm²).
+    let p6 = &v[7];
+    assert_eq!(p6["values"]["sram.token_bytes"], 196_608);
+    assert_eq!(p6["values"]["keep"], 0.25);
+    assert_eq!(p6["area_um2"], 5_694_000 + 218_750);
+    // Half the token SRAM: 96 KB less at 1.536 µm² per byte.
+    assert_eq!(v[1]["area_um2"], 5_912_750 - 150_987);
+    // The latency is the cost model's: what schedule-json reports for the same chip and keep.
+    let json = ok(&[
+        "compile",
+        "--workload",
+        "examples/dse/tiny-workload.toml",
+        "--keep-ratio",
+        "0.25",
+    ])
+    .stdout;
+    let sched: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(p6["latency_cycles"], sched["totals"]["latency_cycles"]);
+    assert_eq!(p6["energy_fj"], sched["totals"]["energy_fj"]);
+    assert_eq!(
+        p6["latency_ns"], p6["latency_cycles"],
+        "1 GHz: one cycle is 1 ns"
+    );
+    // Sparse attention is faster than dense on this layer.
+    assert!(v[7]["latency_cycles"].as_u64() < v[8]["latency_cycles"].as_u64());
+
+    // The front: at keep 0.25 and 512 GB/s, the smaller SRAM is smaller and spends less
+    // energy, the larger one is faster; every other point is dominated.
+    let front = std::fs::read_to_string(dir.join("a.pareto.jsonl")).unwrap();
+    let f = lines(&front);
+    assert_eq!(f[0], v[0]);
+    let idx: Vec<u64> = f[1..]
+        .iter()
+        .map(|p| p["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(idx, vec![2, 6]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.starts_with(
+            "Pareto front of 'tiny' over latency, energy, area: 2 of 8 points (0 infeasible)\n"
+        ),
+        "{table}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("8 points of 8 evaluated"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_specs_are_named_errors() {
+    let dir = scratch("errors");
+    let spec = dir.join("s.toml");
+    let write = |text: &str| {
+        std::fs::write(&spec, text).unwrap();
+    };
+    let workload = format!("{ROOT}/examples/dse/tiny-workload.toml");
+    let head = format!("objectives = [\"area\"]\n[target]\nworkload = \"{workload}\"\n");
+    write(&format!(
+        "{head}[[axis]]\nkey = \"dram.bandwith_mb_s\"\nvalues = [1]\n"
+    ));
+    let out = sofa(&["dse", &s(&spec)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("s.toml:5:7: unknown axis key 'dram.bandwith_mb_s'"),
+        "{err}"
+    );
+    // A value the config accepts alone but whose chip breaks a rule: an infeasible point.
+    write(&format!(
+        "{head}[[axis]]\nkey = \"sram.temp_bytes\"\nvalues = [0, 28672]\n"
+    ));
+    let out = ok(&["dse", &s(&spec), "--quiet"]);
+    let v = lines(&String::from_utf8(out.stdout).unwrap());
+    assert!(
+        v[1]["error"].as_str().unwrap().contains("sram.temp_bytes"),
+        "{}",
+        v[1]
+    );
+    assert!(v[1].get("area_um2").is_none());
+    assert!(v[2]["area_um2"].is_u64());
+    // --help explains sharding and resume, not only the one-line summary.
+    let help = String::from_utf8(ok(&["dse", "--help"]).stdout).unwrap();
+    assert!(
+        help.contains("resumes") && help.contains("I modulo N"),
+        "{help}"
+    );
+    // Usage errors.
+    assert_eq!(
+        sofa(&["dse", TINY, "--shard", "4/4"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(sofa(&["dse"]).status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn four_shards_merged_equal_the_unsharded_run_byte_for_byte() {
+    let dir = scratch("shards");
+    let whole = dir.join("whole.jsonl");
+    ok(&["dse", TINY, "-o", &s(&whole), "--quiet"]);
+    let mut shards = Vec::new();
+    for i in 0..4 {
+        let p = dir.join(format!("shard-{i}.jsonl"));
+        let out = ok(&["dse", TINY, "--shard", &format!("{i}/4"), "-o", &s(&p)]);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!("shard {i}/4: 2 points of 8"))
+        );
+        let v = lines(&std::fs::read_to_string(&p).unwrap());
+        assert_eq!(v[0]["shard"], format!("{i}/4"));
+        let idx: Vec<u64> = v[1..]
+            .iter()
+            .map(|p| p["index"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            idx,
+            vec![i, i + 4],
+            "shard {i}/4 holds the points ≡ {i} mod 4"
+        );
+        shards.push(s(&p));
+    }
+    assert!(
+        !dir.join("shard-0.pareto.jsonl").exists(),
+        "a shard writes no front"
+    );
+    // In any order.
+    let merged = dir.join("merged.jsonl");
+    let mut args = vec![
+        "dse", "merge", &shards[2], &shards[0], &shards[3], &shards[1],
+    ];
+    let m = s(&merged);
+    args.extend(["-o", &m]);
+    let out = ok(&args);
+    assert_eq!(
+        std::fs::read(&merged).unwrap(),
+        std::fs::read(&whole).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(dir.join("merged.pareto.jsonl")).unwrap(),
+        std::fs::read(dir.join("whole.pareto.jsonl")).unwrap()
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 of 8 points"));
+
+    // A missing shard, or one cut short, is refused and nothing is written.
+    let bad = dir.join("bad.jsonl");
+    let out = sofa(&[
+        "dse",
+        "merge",
+        &shards[0],
+        &shards[1],
+        &shards[2],
+        "-o",
+        &s(&bad),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lack 2 of the 8 points (first: 3)"), "{err}");
+    let text = std::fs::read_to_string(&shards[3]).unwrap();
+    std::fs::write(&shards[3], &text[..text.len() - 10]).unwrap();
+    let out = sofa(&[
+        "dse",
+        "merge",
+        &shards[0],
+        &shards[1],
+        &shards[2],
+        &shards[3],
+        "-o",
+        &s(&bad),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cut short"));
+    assert!(!bad.exists());
+    // The shard resumes: only its missing point is evaluated.
+    let out = ok(&["dse", TINY, "--shard", "3/4", "-o", &shards[3]]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(1 resumed from the output)"));
+    assert_eq!(std::fs::read_to_string(&shards[3]).unwrap(), text);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_truncated_output_resumes_to_the_same_bytes() {
+    let dir = scratch("resume");
+    let full = dir.join("full.jsonl");
+    ok(&["dse", TINY, "-o", &s(&full), "--quiet"]);
+    let text = std::fs::read_to_string(&full).unwrap();
+    // Cut in the middle of point 3's line (the header and points 0..2 are whole).
+    let cut = text.match_indices('\n').nth(3).unwrap().0 + 40;
+    let partial = dir.join("partial.jsonl");
+    std::fs::write(&partial, &text[..cut]).unwrap();
+    let out = ok(&["dse", TINY, "-o", &s(&partial)]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("8 points of 8 evaluated (3 resumed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&partial).unwrap(), text);
+    // A header cut short holds nothing: all points are evaluated again.
+    std::fs::write(&partial, &text[..20]).unwrap();
+    let out = ok(&["dse", TINY, "-o", &s(&partial)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(0 resumed"));
+    assert_eq!(std::fs::read_to_string(&partial).unwrap(), text);
+
+    // Another spec's output is refused and left as it was.
+    let other = dir.join("other.toml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(format!("{ROOT}/{TINY}"))
+            .unwrap()
+            .replace("[0.25, 1.0]", "[0.5, 1.0]")
+            .replace(
+                "tiny-workload.toml",
+                &format!("{ROOT}/examples/dse/tiny-workload.toml"),
+            ),
+    )
+    .unwrap();
+    let out = sofa(&["dse", &s(&other), "-o", &s(&full)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not a resumable output of this spec"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&full).unwrap(), text);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_bytes() {
+    let dir = scratch("kill");
+    let full = dir.join("full.jsonl");
+    ok(&["dse", TINY, "-o", &s(&full), "--quiet"]);
+    let killed = dir.join("killed.jsonl");
+    let mut child = Command::new(BIN)
+        .args(["dse", TINY, "--quiet", "-o", &s(&killed)])
+        .current_dir(ROOT)
+        .spawn()
+        .unwrap();
+    // Kill it once it has written a few points (if it finishes first, the rerun resumes all).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let n = std::fs::read_to_string(&killed).map_or(0, |t| t.lines().count());
+        if n >= 3 || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    ok(&["dse", TINY, "-o", &s(&killed), "--quiet"]);
+    assert_eq!(
+        std::fs::read(&killed).unwrap(),
+        std::fs::read(&full).unwrap()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
