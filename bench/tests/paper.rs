@@ -160,6 +160,14 @@ fn pe_utilisation_from_a_timing_only_run() {
     let sufa = u.of(Engine::Sufa);
     assert!(sufa > 0.3 && sufa <= 1.0, "SU-FA utilisation {sufa}");
     assert!(u.instructions > 1000 && u.total_cycles > 0);
+    // One BERT-base layer at keep 0.25: 12 heads × 512 rows × 128 keys × 32 cycles over
+    // 128 lanes, plus 12 × 512 × 64 divides over the divide units.
+    assert_eq!(u.sufa_bound, 199_680);
+    let useful = u.sufa_useful();
+    assert!(
+        useful > 0.3 && useful <= sufa,
+        "useful {useful}, busy {sufa}"
+    );
 }
 
 #[test]

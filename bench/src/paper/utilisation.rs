@@ -3,13 +3,16 @@
 //! The workload's attention IR goes through the driver's workload pipeline (sparsify at the
 //! keep ratio, `cct-tile`, `lower-to-sofa`) and lowering with the `cct` schedule, exactly as
 //! `sofa run --workload` does; the simulator's report gives each engine's busy cycles over the
-//! run's total. The 16-bit PE arrays are the
-//! K/V-generation array (`kvpe`) and the SU-FA array (`sufa`); the figure is their mean.
-//! Layers of a spec are identical, so one layer is simulated (the report is per layer).
+//! run's total. Busy is not useful: a `SUFA.T` also fills its pipeline and folds the running
+//! partial, so the figure compared with the paper's is the SU-FA array's useful utilisation,
+//! the layer's SU-FA roofline bound (the selected pairs' MACs and the divides at the array's
+//! peak rate, docs/roofline.md) over the cycles achieved. Layers of a spec are identical, so
+//! one layer is simulated (the report is per layer).
 
 use std::collections::BTreeMap;
 
 use sofa_compiler::driver::{self, Target};
+use sofa_ir::hw::roofline::efficiency;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Engine;
 use sofa_runtime::sim::{simulate, Mode, Report, SimOptions};
@@ -25,6 +28,8 @@ pub struct Utilisation {
     pub total_cycles: u64,
     /// (engine name, busy / total), every engine in code order.
     pub engines: Vec<(String, f64)>,
+    /// The layer's SU-FA roofline bound in cycles.
+    pub sufa_bound: u64,
 }
 
 impl Utilisation {
@@ -35,14 +40,15 @@ impl Utilisation {
             .map_or(0.0, |(_, u)| *u)
     }
 
-    /// Mean of the two 16-bit PE arrays.
-    pub fn pe_mean(&self) -> f64 {
-        (self.of(Engine::Kvpe) + self.of(Engine::Sufa)) / 2.0
+    /// The SU-FA array's useful utilisation: its roofline bound over the cycles achieved.
+    pub fn sufa_useful(&self) -> f64 {
+        efficiency(self.sufa_bound, self.total_cycles)
     }
 }
 
-/// Lower one layer of `w` (`cct`, its keep ratio) and simulate it timing-only.
-pub fn simulate_layer(hw: &HwConfig, w: &Workload) -> Result<Report, PaperError> {
+/// Lower one layer of `w` (`cct`, its keep ratio) and simulate it timing-only; with the
+/// layer's SU-FA roofline bound.
+pub fn simulate_layer(hw: &HwConfig, w: &Workload) -> Result<(Report, u64), PaperError> {
     let mut spec = w.spec.clone();
     spec.layers = 1;
     let target = Target {
@@ -51,6 +57,12 @@ pub fn simulate_layer(hw: &HwConfig, w: &Workload) -> Result<Report, PaperError>
     };
     let model = |e: driver::DriverError| PaperError::Model(e.to_string());
     let module = driver::compile_workload(&spec, &target).map_err(model)?;
+    let work = driver::workload_roofline(&module, &target).map_err(model)?;
+    let sufa_bound = work
+        .program
+        .bounds(hw)
+        .map_err(|e| PaperError::Model(e.to_string()))?
+        .sufa;
     let program = driver::lower_workload(&module, &target).map_err(model)?;
     program.check(hw).map_err(|e| {
         PaperError::Model(format!(
@@ -63,13 +75,13 @@ pub fn simulate_layer(hw: &HwConfig, w: &Workload) -> Result<Report, PaperError>
         ..SimOptions::default()
     };
     simulate(&program, hw, &BTreeMap::new(), &opts)
-        .map(|o| o.report)
+        .map(|o| (o.report, sufa_bound))
         .map_err(|e| PaperError::Sim(e.to_string()))
 }
 
 /// Engine utilisations of one simulated layer of `w`.
 pub fn measure(hw: &HwConfig, w: &Workload) -> Result<Utilisation, PaperError> {
-    let r = simulate_layer(hw, w)?;
+    let (r, sufa_bound) = simulate_layer(hw, w)?;
     Ok(Utilisation {
         workload: w.spec.name.clone(),
         instructions: r.instructions,
@@ -79,5 +91,6 @@ pub fn measure(hw: &HwConfig, w: &Workload) -> Result<Utilisation, PaperError> {
             .iter()
             .map(|e| (e.engine.clone(), e.utilisation))
             .collect(),
+        sufa_bound,
     })
 }
