@@ -248,3 +248,61 @@ fn import_binds_shapes_and_refuses_corrupt_models() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--help` gives each command's long description (its arguments' `long_about`), `-h` the
+/// one-line summary that `sofa --help` lists.
+#[test]
+fn every_command_explains_itself_under_help() {
+    let cases: [(&[&str], &str, &str); 9] = [
+        (
+            &["opt"],
+            "Parse IR, run a pass pipeline",
+            "Parse IR, verify it",
+        ),
+        (
+            &["inspect"],
+            "Describe an ONNX model and",
+            "producer, IR and opset",
+        ),
+        (&["import"], "Import an ONNX model into", "opset 13-23"),
+        (
+            &["run"],
+            "Execute a model on .npz inputs",
+            "on the SOFA simulator",
+        ),
+        (
+            &["asm"],
+            "Assemble SOFA assembly text",
+            "into a .sofabin binary",
+        ),
+        (&["disasm"], "Print a .sofabin program", "assembles back"),
+        (
+            &["compile"],
+            "Compile an ONNX model or workload",
+            "--emit bin writes",
+        ),
+        (
+            &["bench", "paper"],
+            "Reproduce the paper's ablations",
+            "with sofa's cost model",
+        ),
+        (
+            &["bench", "roofline"],
+            "against its roofline",
+            "docs/roofline.md defines",
+        ),
+    ];
+    let top = text(&sofa(&["--help"]).stdout);
+    for (cmd, summary, long) in cases {
+        let short = text(&sofa(&[cmd, &["-h"]].concat()).stdout);
+        let full = text(&sofa(&[cmd, &["--help"]].concat()).stdout);
+        assert!(
+            short.contains(summary) && !short.contains(long),
+            "{cmd:?} -h: {short}"
+        );
+        assert!(full.contains(long), "{cmd:?} --help: {full}");
+        if cmd.len() == 1 {
+            assert!(top.contains(summary), "sofa --help lacks {cmd:?}: {top}");
+        }
+    }
+}

@@ -26,9 +26,11 @@ pub struct BenchArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchWhat {
-    /// Reproduce the paper's ablations (DRAM, complexity, SU-FA, SADS, RASS, PE utilisation).
+    #[command(
+        about = "Reproduce the paper's ablations (DRAM, complexity, SU-FA, SADS, RASS, PE utilisation)"
+    )]
     Paper(PaperArgs),
-    /// Every paper workload and ONNX fixture against its roofline.
+    #[command(about = "Every paper workload and ONNX fixture against its roofline")]
     Roofline(RooflineArgs),
 }
 

@@ -43,21 +43,26 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Parse IR, run a pass pipeline over it and print the result (like mlir-opt).
+    #[command(
+        about = "Parse IR, run a pass pipeline over it and print the result (like mlir-opt)"
+    )]
     Opt(opt::OptArgs),
-    /// Describe an ONNX model and the attention blocks sofa recognises in it.
+    #[command(about = "Describe an ONNX model and the attention blocks sofa recognises in it")]
     Inspect(inspect::InspectArgs),
-    /// Import an ONNX model into sofa's IR (onnx.* ops).
+    #[command(about = "Import an ONNX model into sofa's IR (onnx.* ops)")]
     Import(import::ImportArgs),
-    /// Execute a model on .npz inputs and compare with expected outputs.
+    #[command(about = "Execute a model on .npz inputs and compare with expected outputs")]
     Run(Box<run::RunArgs>),
-    /// Assemble SOFA assembly text into a .sofabin program.
+    #[command(about = "Assemble SOFA assembly text into a .sofabin program")]
     Asm(asm::AsmArgs),
-    /// Print a .sofabin program as SOFA assembly text.
+    #[command(about = "Print a .sofabin program as SOFA assembly text")]
     Disasm(disasm::DisasmArgs),
-    /// Compile an ONNX model or workload spec to a SOFA-ISA program or schedule report.
+    #[command(
+        about = "Compile an ONNX model or workload spec to a SOFA-ISA program or schedule report"
+    )]
     Compile(compile::CompileArgs),
-    /// Benchmarks: `sofa bench paper` reproduces the paper's ablations.
+    /// Benchmarks: `sofa bench paper` reproduces the paper's ablations, `sofa bench roofline`
+    /// puts every workload against its roofline.
     Bench(bench::BenchArgs),
     /// Design-space exploration: sweep hardware keys and plan choices over a workload, write
     /// every point and the Pareto front (latency, energy, area); shard, merge and resume.
