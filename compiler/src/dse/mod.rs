@@ -231,7 +231,7 @@ pub fn evaluate(spec: &DseSpec, index: u64) -> Record {
 }
 
 fn figures(spec: &DseSpec, index: u64) -> Result<Figures, String> {
-    let s = spec.settings(index)?;
+    let s = spec.settings(index).map_err(|e| e.to_string())?;
     let target = Target {
         hw: s.hw,
         keep: s.keep,

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use sofa_ir::dialect::attn::{check_keep_ratio, Schedule};
-use sofa_ir::hw::{fnv1a64, HwConfig};
+use sofa_ir::hw::{fnv1a64, HwConfig, HwConfigError};
 use toml::Spanned;
 
 use super::area::AreaModel;
@@ -344,7 +344,7 @@ impl DseSpec {
 
     /// The settings of point `index`; an `Err` is why the point's chip is not a valid
     /// configuration (an infeasible point, not a spec error).
-    pub fn settings(&self, index: u64) -> Result<PointSettings, String> {
+    pub fn settings(&self, index: u64) -> Result<PointSettings, InvalidChip> {
         let mut json = self.base_json.clone();
         let mut keep = None;
         let mut schedule = Schedule::Cct;
@@ -359,10 +359,21 @@ impl DseSpec {
                 AxisKind::Schedule(v) => schedule = v[d],
             }
         }
-        let hw: HwConfig = serde_json::from_value(json).map_err(|e| e.to_string())?;
-        hw.validate().map_err(|e| e.to_string())?;
+        let hw: HwConfig = serde_json::from_value(json).map_err(InvalidChip::Value)?;
+        hw.validate()?;
         Ok(PointSettings { hw, keep, schedule })
     }
+}
+
+/// Why a point's axis values do not make a valid chip.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidChip {
+    /// A value of the wrong type or range for its key.
+    #[error("{0}")]
+    Value(serde_json::Error),
+    /// The chip breaks a rule of the hardware table.
+    #[error(transparent)]
+    Rules(#[from] HwConfigError),
 }
 
 type ErrAt<'a> = dyn Fn(std::ops::Range<usize>, String) -> DseError + 'a;
