@@ -194,12 +194,22 @@ fn decode_le(elem: ElemType, b: &[u8]) -> TensorData {
     }
 }
 
-/// Write `tensors` to `path` atomically (temporary file + rename) and deterministically.
+/// Write `tensors` to `path` atomically (temporary file + rename) and deterministically; a
+/// device or FIFO (`/dev/null`) is written in place, never replaced.
 pub fn write_npz(path: &Path, tensors: &BTreeMap<String, Tensor>) -> Result<(), NpzError> {
     let io_err = |source| NpzError::Io {
         path: path.to_path_buf(),
         source,
     };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let mut bytes = io::Cursor::new(Vec::new());
+        write_npz_to(&mut bytes, tensors).map_err(|e| e.at(path))?;
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(bytes.get_ref()))
+            .map_err(io_err);
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

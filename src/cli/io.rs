@@ -39,14 +39,33 @@ pub fn read_input(path: &Path) -> Result<Input, CliError> {
     })
 }
 
-/// Write `contents` to `path` through a temporary sibling file and a rename.
+/// Write `contents` to `path` through a temporary sibling file and a rename; a device or FIFO
+/// (`/dev/null`, a pipe) is written in place.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    if is_special(path) {
+        return write_in_place(path, contents);
+    }
     let tmp = temp_sibling(path)?;
     let result = write_synced(&tmp, contents).and_then(|()| fs::rename(&tmp, path));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Whether `path` exists and is neither a regular file nor a directory. A rename would replace
+/// such a file instead of writing to it: run as root, `-o /dev/null` would turn the null device
+/// into a regular file for every process on the machine.
+pub fn is_special(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// Write to an existing device or FIFO without truncating or replacing it.
+pub fn write_in_place(path: &Path, contents: &[u8]) -> io::Result<()> {
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .write_all(contents)
 }
 
 fn write_synced(path: &Path, contents: &[u8]) -> io::Result<()> {
@@ -68,7 +87,8 @@ fn temp_sibling(path: &Path) -> io::Result<PathBuf> {
 /// Write several files all or nothing: each is first written to a temporary sibling, and only
 /// when every one of them is complete are they renamed into place. A failure removes the
 /// temporary files, so no output of a failed command is left behind (files that existed before
-/// are left as they were). A path of `-` is stdout, written last.
+/// are left as they were). A path of `-` is stdout, written last, after devices and FIFOs
+/// (written in place).
 pub fn write_all_or_none(files: &[(&Path, &[u8])]) -> Result<(), CliError> {
     let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
     let cleanup = |staged: &[(PathBuf, &Path)]| {
@@ -76,7 +96,8 @@ pub fn write_all_or_none(files: &[(&Path, &[u8])]) -> Result<(), CliError> {
             let _ = fs::remove_file(tmp);
         }
     };
-    for &(path, contents) in files.iter().filter(|(p, _)| p.as_os_str() != "-") {
+    let in_place = |p: &Path| p.as_os_str() == "-" || is_special(p);
+    for &(path, contents) in files.iter().filter(|(p, _)| !in_place(p)) {
         let tmp = temp_sibling(path).map_err(|e| CliError::io("write", path, &e))?;
         if let Err(e) = write_synced(&tmp, contents) {
             let _ = fs::remove_file(&tmp);
@@ -90,6 +111,9 @@ pub fn write_all_or_none(files: &[(&Path, &[u8])]) -> Result<(), CliError> {
             cleanup(&staged[i..]);
             return Err(CliError::io("write", path, &e));
         }
+    }
+    for &(path, contents) in files.iter().filter(|(p, _)| is_special(p)) {
+        write_in_place(path, contents).map_err(|e| CliError::io("write", path, &e))?;
     }
     for &(_, contents) in files.iter().filter(|(p, _)| p.as_os_str() == "-") {
         write_output(None, contents)?;
@@ -147,5 +171,17 @@ mod tests {
         let left: Vec<_> = fs::read_dir(&dir).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `-o /dev/null` writes to the null device and leaves it one: a rename would replace it
+    /// with a regular file when run as root (and fail otherwise).
+    #[cfg(unix)]
+    #[test]
+    fn devices_are_written_in_place_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let null = Path::new("/dev/null");
+        write_atomic(null, b"report").unwrap();
+        write_all_or_none(&[(null, b"trace".as_slice())]).unwrap();
+        assert!(fs::metadata(null).unwrap().file_type().is_char_device());
     }
 }

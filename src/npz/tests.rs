@@ -185,3 +185,17 @@ fn errors_name_the_path_once_and_header_errors_the_array() {
     std::fs::remove_file(&path).unwrap();
     assert_eq!(err.matches(&path.display().to_string()).count(), 1, "{err}");
 }
+
+/// `-o /dev/null` writes to the null device and leaves it one: a rename (the atomic path) would
+/// replace it with a regular file when run as root, or fail otherwise.
+#[cfg(unix)]
+#[test]
+fn devices_are_written_in_place_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let null = Path::new("/dev/null");
+    write_npz(null, &sample()).unwrap();
+    assert!(std::fs::metadata(null)
+        .unwrap()
+        .file_type()
+        .is_char_device());
+}
