@@ -3,15 +3,11 @@
 //! exercises a lowering path the fixtures do not (column broadcasts, materialised operands,
 //! batched MatMul, Gemm epilogues, non-contiguous reshapes, gathers, convolution, …).
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use sofa_compiler::lower::model::lower_model;
-use sofa_compiler::lower::LowerDefaults;
-use sofa_compiler::schedule::Schedule;
 use sofa_ir::eval::Tensor;
-use sofa_ir::hw::HwConfig;
-use sofa_ir::text::parse_module;
-use sofa_runtime::sim::{simulate, SimOptions};
 
 /// A deterministic pseudo-random tensor in [-1, 1).
 fn random(shape: &[usize], seed: u64) -> Tensor {
@@ -30,62 +26,16 @@ fn random(shape: &[usize], seed: u64) -> Tensor {
     Tensor::from_f32(shape.to_vec(), data).unwrap()
 }
 
-/// `@main(args) -> results` around `body` (ops ending in the values `rets`).
+/// `@main(args) -> results` around `body` at opset 17.
 fn module(args: &[(&str, &str)], body: &str, rets: &[(&str, &str, &str)]) -> String {
-    let arg_attrs: Vec<String> = args
-        .iter()
-        .map(|(n, _)| format!("{{onnx.name = \"{n}\"}}"))
-        .collect();
-    let res_attrs: Vec<String> = rets
-        .iter()
-        .map(|(n, _, _)| format!("{{onnx.name = \"{n}\"}}"))
-        .collect();
-    let arg_tys: Vec<&str> = args.iter().map(|(_, t)| *t).collect();
-    let ret_tys: Vec<&str> = rets.iter().map(|(_, _, t)| *t).collect();
-    let ret_vals: Vec<&str> = rets.iter().map(|(_, v, _)| *v).collect();
-    let params: Vec<String> = args
-        .iter()
-        .enumerate()
-        .map(|(i, (n, t))| format!("%arg{i}: {t} loc(\"{n}\")"))
-        .collect();
-    format!(
-        "\"builtin.module\"() ({{\n  \"func.func\"() <{{arg_attrs = [{}], function_type = ({}) -> ({}), res_attrs = [{}], sym_name = \"main\"}}> ({{\n  ^bb0({}):\n{body}\n    \"func.return\"({}) : ({}) -> () loc(unknown)\n  }}) : () -> () loc(unknown)\n}}) {{onnx.opset = 17 : i64}} : () -> () loc(unknown)\n",
-        arg_attrs.join(", "),
-        arg_tys.join(", "),
-        ret_tys.join(", "),
-        res_attrs.join(", "),
-        params.join(", "),
-        ret_vals.join(", "),
-        ret_tys.join(", "),
-    )
+    common::ops::module(17, args, body, rets)
 }
 
 /// Interpret and simulate `src` on `inputs`; every output within 1e-5. Returns the program's
 /// instruction count per mnemonic.
 fn agree(src: &str, inputs: &[(&str, Tensor)]) -> BTreeMap<&'static str, usize> {
-    let m = parse_module(src).unwrap_or_else(|e| panic!("{e}\n{src}"));
-    let inputs: BTreeMap<String, Tensor> = inputs
-        .iter()
-        .map(|(k, t)| (k.to_string(), t.clone()))
-        .collect();
-    let want = sofa_runtime::interp::run_function(&m, &inputs).unwrap();
-    let hw = HwConfig::default();
-    let opts = LowerDefaults {
-        schedule: Schedule::Dense,
-        ..LowerDefaults::default()
-    };
-    let p = lower_model(&m, &hw, &opts).unwrap_or_else(|e| panic!("{e}"));
-    if let Err(errs) = p.check(&hw) {
-        panic!("{}", errs[0]);
-    }
-    let raw = inputs
-        .iter()
-        .map(|(k, t)| (k.clone(), t.to_bytes()))
-        .collect();
-    let got = simulate(&p, &hw, &raw, &SimOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    for (k, w) in &want {
-        let bytes = &got.outputs[k];
-        let g = Tensor::from_bytes(&w.tensor_type(), bytes).unwrap();
+    let ran = common::ops::run_both(src, inputs);
+    for (k, (g, w)) in &ran.outputs {
         let (gv, wv) = (g.to_f64_vec(), w.to_f64_vec());
         for (i, (a, b)) in gv.iter().zip(&wv).enumerate() {
             assert!(
@@ -94,11 +44,7 @@ fn agree(src: &str, inputs: &[(&str, Tensor)]) -> BTreeMap<&'static str, usize> 
             );
         }
     }
-    let mut counts = BTreeMap::new();
-    for i in &p.instrs {
-        *counts.entry(i.opcode().mnemonic()).or_default() += 1;
-    }
-    counts
+    ran.counts
 }
 
 const X3: &str = "tensor<2x3x5xf32>";

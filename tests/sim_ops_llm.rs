@@ -5,15 +5,11 @@
 //! program, on the simulator, at several shapes and on deterministic random inputs; outputs must
 //! agree to 1e-5.
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use sofa_compiler::lower::model::lower_model;
-use sofa_compiler::lower::LowerDefaults;
-use sofa_compiler::schedule::Schedule;
 use sofa_ir::eval::Tensor;
-use sofa_ir::hw::HwConfig;
-use sofa_ir::text::parse_module;
-use sofa_runtime::sim::{simulate, SimOptions};
 
 /// Deterministic pseudo-random values in [-1, 1).
 fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -61,59 +57,16 @@ fn module(
     body: &str,
     rets: &[(&str, &str, String)],
 ) -> String {
-    let arg_attrs: Vec<String> = args
-        .iter()
-        .map(|(n, _)| format!("{{onnx.name = \"{n}\"}}"))
-        .collect();
-    let res_attrs: Vec<String> = rets
-        .iter()
-        .map(|(n, _, _)| format!("{{onnx.name = \"{n}\"}}"))
-        .collect();
-    let arg_tys: Vec<&str> = args.iter().map(|(_, t)| t.as_str()).collect();
-    let ret_tys: Vec<&str> = rets.iter().map(|(_, _, t)| t.as_str()).collect();
-    let ret_vals: Vec<&str> = rets.iter().map(|(_, v, _)| *v).collect();
-    let params: Vec<String> = args
-        .iter()
-        .enumerate()
-        .map(|(i, (n, t))| format!("%arg{i}: {t} loc(\"{n}\")"))
-        .collect();
-    format!(
-        "\"builtin.module\"() ({{\n  \"func.func\"() <{{arg_attrs = [{}], function_type = ({}) -> ({}), res_attrs = [{}], sym_name = \"main\"}}> ({{\n  ^bb0({}):\n{body}\n    \"func.return\"({}) : ({}) -> () loc(unknown)\n  }}) : () -> () loc(unknown)\n}}) {{onnx.opset = {opset} : i64}} : () -> () loc(unknown)\n",
-        arg_attrs.join(", "),
-        arg_tys.join(", "),
-        ret_tys.join(", "),
-        res_attrs.join(", "),
-        params.join(", "),
-        ret_vals.join(", "),
-        ret_tys.join(", "),
-    )
+    let args: Vec<(&str, &str)> = args.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let rets: Vec<(&str, &str, &str)> = rets.iter().map(|(n, v, t)| (*n, *v, t.as_str())).collect();
+    common::ops::module(opset, &args, body, &rets)
 }
 
 /// Interpret and simulate `src`; every output within 1e-5 (NaN where the reference has NaN).
 /// Returns the program's instruction count per mnemonic.
 fn agree(src: &str, inputs: &[(&str, Tensor)]) -> BTreeMap<&'static str, usize> {
-    let m = parse_module(src).unwrap_or_else(|e| panic!("{e}\n{src}"));
-    let inputs: BTreeMap<String, Tensor> = inputs
-        .iter()
-        .map(|(k, t)| (k.to_string(), t.clone()))
-        .collect();
-    let want = sofa_runtime::interp::run_function(&m, &inputs).unwrap();
-    let hw = HwConfig::default();
-    let opts = LowerDefaults {
-        schedule: Schedule::Dense,
-        ..LowerDefaults::default()
-    };
-    let p = lower_model(&m, &hw, &opts).unwrap_or_else(|e| panic!("{e}\n{src}"));
-    if let Err(errs) = p.check(&hw) {
-        panic!("{}", errs[0]);
-    }
-    let raw = inputs
-        .iter()
-        .map(|(k, t)| (k.clone(), t.to_bytes()))
-        .collect();
-    let got = simulate(&p, &hw, &raw, &SimOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    for (k, w) in &want {
-        let g = Tensor::from_bytes(&w.tensor_type(), &got.outputs[k]).unwrap();
+    let ran = common::ops::run_both(src, inputs);
+    for (k, (g, w)) in &ran.outputs {
         let (gv, wv) = (g.to_f64_vec(), w.to_f64_vec());
         assert_eq!(g.shape(), w.shape(), "'{k}'");
         for (i, (a, b)) in gv.iter().zip(&wv).enumerate() {
@@ -124,11 +77,7 @@ fn agree(src: &str, inputs: &[(&str, Tensor)]) -> BTreeMap<&'static str, usize> 
             );
         }
     }
-    let mut counts = BTreeMap::new();
-    for i in &p.instrs {
-        *counts.entry(i.opcode().mnemonic()).or_default() += 1;
-    }
-    counts
+    ran.counts
 }
 
 /// `v` as a nested MLIR dense literal of `shape` (`[[1, 2], [3, 4]]`).

@@ -5,16 +5,12 @@
 //! outputs agree to 1e-6 (they are computed with the same f32 operations). Shapes include
 //! tensors larger than the SRAMs, so the multi-tile and split-K paths run too.
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use sofa_compiler::lower::model::lower_model;
-use sofa_compiler::lower::LowerDefaults;
-use sofa_compiler::schedule::Schedule;
 use sofa_ir::eval::{Tensor, TensorData};
-use sofa_ir::hw::HwConfig;
-use sofa_ir::text::parse_module;
 use sofa_ir::types::ElemType;
-use sofa_runtime::sim::{simulate, SimOptions};
 
 /// A deterministic stream of pseudo-random numbers in `[0, 1)`.
 struct Rng(u64);
@@ -77,58 +73,16 @@ fn constant(name: &str, t: &Tensor, ty: &str) -> String {
     )
 }
 
-/// `@main(args) -> results` around `body`.
+/// `@main(args) -> results` around `body` at opset 17.
 fn module(args: &[(&str, &str)], body: &str, rets: &[(&str, &str, &str)]) -> String {
-    let names = |v: Vec<&str>| {
-        v.iter()
-            .map(|n| format!("{{onnx.name = \"{n}\"}}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let arg_tys: Vec<&str> = args.iter().map(|(_, t)| *t).collect();
-    let ret_tys: Vec<&str> = rets.iter().map(|(_, _, t)| *t).collect();
-    let ret_vals: Vec<&str> = rets.iter().map(|(_, v, _)| *v).collect();
-    let params: Vec<String> = args
-        .iter()
-        .enumerate()
-        .map(|(i, (n, t))| format!("%arg{i}: {t} loc(\"{n}\")"))
-        .collect();
-    format!(
-        "\"builtin.module\"() ({{\n  \"func.func\"() <{{arg_attrs = [{}], function_type = ({}) -> ({}), res_attrs = [{}], sym_name = \"main\"}}> ({{\n  ^bb0({}):\n{body}\n    \"func.return\"({}) : ({}) -> () loc(unknown)\n  }}) : () -> () loc(unknown)\n}}) {{onnx.opset = 17 : i64}} : () -> () loc(unknown)\n",
-        names(args.iter().map(|(n, _)| *n).collect()),
-        arg_tys.join(", "),
-        ret_tys.join(", "),
-        names(rets.iter().map(|(n, _, _)| *n).collect()),
-        params.join(", "),
-        ret_vals.join(", "),
-        ret_tys.join(", "),
-    )
+    common::ops::module(17, args, body, rets)
 }
 
-/// Interpret and simulate `src`; returns the program's instruction count per mnemonic.
+/// Interpret and simulate `src`: integer outputs identical, float outputs within 1e-6
+/// (relative above 1). Returns the program's instruction count per mnemonic.
 fn agree(src: &str, inputs: &[(&str, Tensor)]) -> BTreeMap<&'static str, usize> {
-    let m = parse_module(src).unwrap_or_else(|e| panic!("{e}\n{src}"));
-    let inputs: BTreeMap<String, Tensor> = inputs
-        .iter()
-        .map(|(k, t)| (k.to_string(), t.clone()))
-        .collect();
-    let want = sofa_runtime::interp::run_function(&m, &inputs).unwrap();
-    let hw = HwConfig::default();
-    let opts = LowerDefaults {
-        schedule: Schedule::Dense,
-        ..LowerDefaults::default()
-    };
-    let p = lower_model(&m, &hw, &opts).unwrap_or_else(|e| panic!("{e}"));
-    if let Err(errs) = p.check(&hw) {
-        panic!("{}", errs[0]);
-    }
-    let raw = inputs
-        .iter()
-        .map(|(k, t)| (k.clone(), t.to_bytes()))
-        .collect();
-    let got = simulate(&p, &hw, &raw, &SimOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    for (k, w) in &want {
-        let g = Tensor::from_bytes(&w.tensor_type(), &got.outputs[k]).unwrap();
+    let ran = common::ops::run_both(src, inputs);
+    for (k, (g, w)) in &ran.outputs {
         let tol = if w.elem().is_int() { 0.0 } else { 1e-6 };
         for (i, (a, b)) in g.to_f64_vec().iter().zip(&w.to_f64_vec()).enumerate() {
             assert!(
@@ -137,11 +91,7 @@ fn agree(src: &str, inputs: &[(&str, Tensor)]) -> BTreeMap<&'static str, usize> 
             );
         }
     }
-    let mut counts = BTreeMap::new();
-    for i in &p.instrs {
-        *counts.entry(i.opcode().mnemonic()).or_default() += 1;
-    }
-    counts
+    ran.counts
 }
 
 /// `DynamicQuantizeLinear` of an `x` of `shape` (f32), returning all three results.

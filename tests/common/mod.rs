@@ -1,6 +1,8 @@
 //! Shared by the root integration tests: where the fixtures are and which ones there are.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod ops;
+
 use std::path::PathBuf;
 
 /// The developer fixtures in float (see `tests/fixtures/models/README.md`); the int8 one,
