@@ -49,6 +49,94 @@ pub(super) fn stored_b(b: View) -> (View, bool) {
     (b, false)
 }
 
+/// The operands of a numpy matmul (`MatMul`, `MatMulInteger`): vectors made matrices, the
+/// left factor broadcast to the batch, `[m, k] × [k, n]` per batch index.
+pub(super) struct Operands {
+    /// `[batch.., m, k]`.
+    pub a: View,
+    /// As given (rank ≥ 2).
+    pub b: View,
+    pub batch: Vec<u64>,
+    pub m: u64,
+    pub k: u64,
+    pub n: u64,
+}
+
+impl Operands {
+    /// Operands 0 and 1 of `o`.
+    pub fn of(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<Operands, LowerError> {
+        let mut a = ctx.view(o, ctx.operand(o, 0)?)?;
+        let mut b = ctx.view(o, ctx.operand(o, 1)?)?;
+        let bad = || o.err("operands do not have matmul shapes");
+        if a.rank() == 1 {
+            a = a.reshape(&[1, a.shape[0]]).ok_or_else(bad)?;
+        }
+        if b.rank() == 1 {
+            b = b.reshape(&[b.shape[0], 1]).ok_or_else(bad)?;
+        }
+        let (ra, rb) = (a.rank(), b.rank());
+        let (m, k, n) = (a.shape[ra - 2], a.shape[ra - 1], b.shape[rb - 1]);
+        if b.shape[rb - 2] != k {
+            return Err(bad());
+        }
+        let batch = broadcast_shapes(&a.shape[..ra - 2], &b.shape[..rb - 2]).ok_or_else(bad)?;
+        let a = a
+            .broadcast_to(&[batch.as_slice(), &[m, k]].concat())
+            .ok_or_else(bad)?;
+        Ok(Operands {
+            a,
+            b,
+            batch,
+            m,
+            k,
+            n,
+        })
+    }
+
+    /// The number of batch indices.
+    pub fn count(&self) -> u64 {
+        self.batch.iter().product()
+    }
+
+    /// The right factor as `[k, n]` when it has no batch (every batch dim 1): the left
+    /// factor's batch then folds into its rows.
+    pub fn shared_b(&self) -> Option<View> {
+        let rb = self.b.rank();
+        self.b.shape[..rb - 2]
+            .iter()
+            .all(|&d| d == 1)
+            .then(|| self.b.reshape(&[self.k, self.n]))
+            .flatten()
+    }
+
+    /// Per batch index, in order: its `[m, k]` left factor, `[k, n]` right factor and `[m, n]`
+    /// slice of `out` (the result, of shape `[batch.., m, n]` after a reshape).
+    pub fn per_batch(&self, o: &OpRef, out: &View) -> Result<Vec<[View; 3]>, LowerError> {
+        let bad = || o.err("operands do not have matmul shapes");
+        let bb = self
+            .b
+            .broadcast_to(&[self.batch.as_slice(), &[self.k, self.n]].concat())
+            .ok_or_else(bad)?;
+        let outb = out
+            .reshape(&[self.batch.as_slice(), &[self.m, self.n]].concat())
+            .ok_or_else(bad)?;
+        Ok((0..self.count())
+            .map(|i| {
+                let (mut ai, mut bi, mut oi) = (self.a.clone(), bb.clone(), outb.clone());
+                let mut rest = i;
+                for (d, &len) in self.batch.iter().enumerate().rev() {
+                    let idx = rest % len;
+                    rest /= len;
+                    ai = ai.select(d, idx);
+                    bi = bi.select(d, idx);
+                    oi = oi.select(d, idx);
+                }
+                [ai, bi, oi]
+            })
+            .collect())
+    }
+}
+
 /// Numpy broadcast of two batch shapes.
 pub(super) fn broadcast_shapes(a: &[u64], b: &[u64]) -> Option<Vec<u64>> {
     let r = a.len().max(b.len());
@@ -65,33 +153,15 @@ pub(super) fn broadcast_shapes(a: &[u64], b: &[u64]) -> Option<Vec<u64>> {
 /// `MatMul`: numpy matmul; a batch-free right factor folds the left factor's batch into rows.
 pub fn matmul(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
     let (dt, shape) = ctx.shape_of(o, ctx.result(o, 0)?)?;
-    let mut a = ctx.view(o, ctx.operand(o, 0)?)?;
-    let mut b = ctx.view(o, ctx.operand(o, 1)?)?;
+    let ops = Operands::of(ctx, o)?;
     let bad = || o.err("operands do not have matmul shapes");
-    if a.rank() == 1 {
-        a = a.reshape(&[1, a.shape[0]]).ok_or_else(bad)?;
-    }
-    if b.rank() == 1 {
-        b = b.reshape(&[b.shape[0], 1]).ok_or_else(bad)?;
-    }
-    let (ra, rb) = (a.rank(), b.rank());
-    let (m, k, n) = (a.shape[ra - 2], a.shape[ra - 1], b.shape[rb - 1]);
-    if b.shape[rb - 2] != k {
-        return Err(bad());
-    }
-    let batch = broadcast_shapes(&a.shape[..ra - 2], &b.shape[..rb - 2]).ok_or_else(bad)?;
-    let count: u64 = batch.iter().product();
-    let ab = a
-        .broadcast_to(&[batch.as_slice(), &[m, k]].concat())
-        .ok_or_else(bad)?;
-    if b.shape[..rb - 2].iter().all(|&d| d == 1) {
-        let b2 = b.reshape(&[k, n]).ok_or_else(bad)?;
+    if let Some(b2) = ops.shared_b() {
         let fused = fold_adds(ctx, o, &shape)?;
         let out = ctx.new_result(&fused.last, 0, dt, shape)?;
-        let out2 = out.reshape(&[count * m, n]).ok_or_else(bad)?;
+        let out2 = out.reshape(&[ops.count() * ops.m, ops.n]).ok_or_else(bad)?;
         let (b2, trans_b) = stored_b(b2);
         let p = Product {
-            a: ab,
+            a: ops.a,
             b: b2,
             b_inner: 1,
             trans_b,
@@ -103,22 +173,7 @@ pub fn matmul(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
         return emit(ctx, o, dt, p);
     }
     let out = ctx.new_result(o, 0, dt, shape)?;
-    let bb = b
-        .broadcast_to(&[batch.as_slice(), &[k, n]].concat())
-        .ok_or_else(bad)?;
-    let outb = out
-        .reshape(&[batch.as_slice(), &[m, n]].concat())
-        .ok_or_else(bad)?;
-    for i in 0..count {
-        let (mut ai, mut bi, mut oi) = (ab.clone(), bb.clone(), outb.clone());
-        let mut rest = i;
-        for d in (0..batch.len()).rev() {
-            let idx = rest % batch[d];
-            rest /= batch[d];
-            ai = ai.select(d, idx);
-            bi = bi.select(d, idx);
-            oi = oi.select(d, idx);
-        }
+    for [ai, bi, oi] in ops.per_batch(o, &out)? {
         product(ctx, o, dt, ai, bi, oi)?;
     }
     Ok(())

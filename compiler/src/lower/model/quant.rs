@@ -19,7 +19,7 @@ use sofa_ir::Op;
 
 use super::dma::{load, matrix_dims, store, Tile};
 use super::fuse::fold_adds_after;
-use super::matmul::{broadcast_shapes, stored_b};
+use super::matmul::{stored_b, Operands};
 use super::seg::Seg;
 use super::tiling::{chunks, fit, Need};
 use super::vector::{map_tiles, mode_of, narrow, Input, Mode, Shape};
@@ -414,34 +414,17 @@ fn b_zero_point(ctx: &mut Ctx<'_>, o: &OpRef, n: u64) -> Result<Option<View>, Lo
 /// `MatMulInteger(A, B, a_zero_point?, b_zero_point?)`, with its dequantizing epilogue.
 pub fn matmul_integer(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
     let (_, shape) = ctx.shape_of(o, ctx.result(o, 0)?)?;
-    let mut a = ctx.view(o, ctx.operand(o, 0)?)?;
-    let mut b = ctx.view(o, ctx.operand(o, 1)?)?;
+    let ops = Operands::of(ctx, o)?;
     let bad = || o.err("operands do not have matmul shapes");
-    if a.rank() == 1 {
-        a = a.reshape(&[1, a.shape[0]]).ok_or_else(bad)?;
-    }
-    if b.rank() == 1 {
-        b = b.reshape(&[b.shape[0], 1]).ok_or_else(bad)?;
-    }
-    let (ra, rb) = (a.rank(), b.rank());
-    let (m, k, n) = (a.shape[ra - 2], a.shape[ra - 1], b.shape[rb - 1]);
-    if b.shape[rb - 2] != k {
-        return Err(bad());
-    }
     let azp = a_zero_point(ctx, o)?;
-    let bzp = b_zero_point(ctx, o, n)?;
-    let batch = broadcast_shapes(&a.shape[..ra - 2], &b.shape[..rb - 2]).ok_or_else(bad)?;
-    let count: u64 = batch.iter().product();
-    let ab = a
-        .broadcast_to(&[batch.as_slice(), &[m, k]].concat())
-        .ok_or_else(bad)?;
-    if b.shape[..rb - 2].iter().all(|&d| d == 1) {
+    let bzp = b_zero_point(ctx, o, ops.n)?;
+    if let Some(b) = ops.shared_b() {
         let epi = fold_epilogue(ctx, o, &shape)?;
         let out = ctx.new_result(&epi.last, 0, epi.dt, shape)?;
-        let out = out.reshape(&[count * m, n]).ok_or_else(bad)?;
-        let (b, trans_b) = stored_b(b.reshape(&[k, n]).ok_or_else(bad)?);
+        let out = out.reshape(&[ops.count() * ops.m, ops.n]).ok_or_else(bad)?;
+        let (b, trans_b) = stored_b(b);
         let p = QProduct {
-            a: ab,
+            a: ops.a,
             b,
             trans_b,
             azp,
@@ -453,22 +436,7 @@ pub fn matmul_integer(ctx: &mut Ctx<'_>, o: &OpRef) -> Result<(), LowerError> {
     }
     // Batched right factors: one product per batch index, i32 results.
     let out = ctx.new_result(o, 0, DType::I32, shape)?;
-    let bb = b
-        .broadcast_to(&[batch.as_slice(), &[k, n]].concat())
-        .ok_or_else(bad)?;
-    let outb = out
-        .reshape(&[batch.as_slice(), &[m, n]].concat())
-        .ok_or_else(bad)?;
-    for i in 0..count {
-        let (mut ai, mut bi, mut oi) = (ab.clone(), bb.clone(), outb.clone());
-        let mut rest = i;
-        for d in (0..batch.len()).rev() {
-            let idx = rest % batch[d];
-            rest /= batch[d];
-            ai = ai.select(d, idx);
-            bi = bi.select(d, idx);
-            oi = oi.select(d, idx);
-        }
+    for [ai, bi, oi] in ops.per_batch(o, &out)? {
         let (bi, trans_b) = stored_b(bi);
         let p = QProduct {
             a: ai,
