@@ -408,7 +408,7 @@ impl Emitter<'_> {
             });
         }
         if let Some(m) = l.dram.mask {
-            // check_layer bounded the whole mask range, so these cannot overflow.
+            // check::layer bounded the whole mask range, so these cannot overflow.
             let src = m.dram
                 + g.b * m.batch_stride
                 + g.h * m.head_stride

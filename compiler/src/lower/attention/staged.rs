@@ -227,7 +227,7 @@ impl Emitter<'_> {
         let Some(m) = self.l.dram.mask else {
             return Ok(());
         };
-        // check_layer bounded the whole mask range, so these cannot overflow.
+        // check::layer bounded the whole mask range, so these cannot overflow.
         let src = m.dram
             + g.b * m.batch_stride
             + g.h * m.head_stride
