@@ -13,7 +13,7 @@ use sofa_compiler::driver::{self, Target};
 use sofa_compiler::schedule::Schedule;
 use sofa_compiler::workload::{load_spec, WorkloadSpec};
 use sofa_ir::Module;
-use sofa_runtime::sim::{simulate, Mode, SimOptions};
+use sofa_runtime::sim::{simulate, Mode, SimOptions, TensorClass};
 
 /// The cost model times the lowered program on the simulator's timing model (one head and
 /// a second one, extrapolated to the layer), so it may differ only by the layer's
@@ -137,6 +137,54 @@ fn windowed_gpt2_predictions_match_the_simulator() {
     let ratio = windowed as f64 / causal as f64;
     eprintln!("gpt2 cct dense cycles: window 256 {windowed}, causal {causal} ({ratio:.3})");
     assert!(ratio < 0.7, "window/causal cycles {ratio:.3}");
+}
+
+/// K/V bytes read (K̂ tiles and gathers of K and V) of a timing-only simulation.
+fn kv_read(s: &WorkloadSpec, keep: f64, schedule: Schedule) -> u64 {
+    let t = target(keep, schedule);
+    let program = driver::lower_workload(&compiled(s, keep, schedule), &t).unwrap();
+    let sim = SimOptions {
+        mode: Mode::TimingOnly,
+        ..SimOptions::default()
+    };
+    let r = simulate(&program, &t.hw, &BTreeMap::new(), &sim)
+        .unwrap()
+        .report;
+    r.dram
+        .classes
+        .iter()
+        .find(|c| c.class == TensorClass::Kv)
+        .map_or(0, |c| c.read_bytes)
+}
+
+/// Grouped-query attention (GPT-2's 12 query heads over 3 KV heads): the predictions hold,
+/// and blocks stack a KV head's 4 query heads, so at 32 tokens (4 × 32 rows fill the 128
+/// lanes) every K/V byte is read once per KV head: a quarter of what 12 KV heads read.
+#[test]
+fn grouped_query_predictions_match_and_read_kv_once_per_kv_head() {
+    let gqa = WorkloadSpec {
+        name: "gpt2-gqa4".into(),
+        kv_heads: Some(3),
+        ..spec("gpt2")
+    };
+    check_spec(&gqa);
+    let short = |kv_heads| WorkloadSpec {
+        name: "gpt2-short".into(),
+        seq: 32,
+        kv_heads: Some(kv_heads),
+        ..spec("gpt2")
+    };
+    for schedule in [Schedule::Cct, Schedule::Dense] {
+        let (grouped, full) = (
+            kv_read(&short(3), 1.0, schedule),
+            kv_read(&short(12), 1.0, schedule),
+        );
+        eprintln!(
+            "{} K/V read at 32 tokens: 3 KV heads {grouped}, 12 {full}",
+            schedule.name()
+        );
+        assert_eq!(4 * grouped, full, "{}", schedule.name());
+    }
 }
 
 /// The comparison table of every workload (slow in debug builds; in a release build every

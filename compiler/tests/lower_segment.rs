@@ -6,6 +6,8 @@
 //! d = 8, Tc = 2 (Bc = 12: tiles of 12 and 11 keys), 8-row query blocks (8, 8, 4 rows).
 //! Causal, top-left: the blocks see 8, 16 and 20 keys: tiles {8}, {12, 4}, {12, 8}; the
 //! diagonal ones (needing the causal table) are all but block 2's first: 1 + 2 + 1.
+//! `cct` and `dense` blocks stack the two query heads of a KV head (16, 16 and 8 rows), so
+//! they run per (batch, KV head) unit; `staged` runs per query head.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +19,9 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Engine, Instr, Program, TensorKind};
 
 const HEADS: u64 = 2 * 4;
+/// (batch, KV head) pairs, each stacking its group of 2 query heads.
+const UNITS: u64 = 2 * 2;
+const GROUP: u64 = 2;
 const BLOCKS: u64 = 3;
 const TILES: u64 = 1 + 2 + 2;
 const DIAGONAL: u64 = 1 + 2 + 1;
@@ -214,14 +219,15 @@ fn two_segments_back_to_back_replay_and_get_their_own_spills() {
 #[test]
 fn cct_gqa_partial_tiles_causal_and_mask_counts() {
     let p = program(layer(Schedule::Cct, true, 0.25), true);
-    let per_head = |pairs: &[(&'static str, u64)]| -> BTreeMap<&'static str, u64> {
-        pairs.iter().map(|&(k, v)| (k, v * HEADS)).collect()
+    let per_unit = |pairs: &[(&'static str, u64)]| -> BTreeMap<&'static str, u64> {
+        pairs.iter().map(|&(k, v)| (k, v * UNITS)).collect()
     };
-    // Per block: LD Q, VEC.AFFINE, SUFA.SYNC, ST. Per tile: LD K̂ and the mask row, DLZS.S,
-    // VEC.ADD of the mask, SADS, RASS, 2 GATHER, SUFA.T; diagonal tiles add the causal table
-    // (LD + VEC.ADD).
-    let want = per_head(&[
-        ("LD", BLOCKS + 2 * TILES + DIAGONAL),
+    // Per block: LD Q and ST O per stacked head, one VEC.AFFINE and SUFA.SYNC. Per tile: LD
+    // K̂ and the broadcast mask row (one stride-0 LD for both heads), DLZS.S, VEC.ADD of the
+    // mask, SADS, RASS, 2 GATHER, SUFA.T; diagonal tiles add the causal table (one LD per
+    // head + VEC.ADD).
+    let want = per_unit(&[
+        ("LD", GROUP * BLOCKS + 2 * TILES + GROUP * DIAGONAL),
         ("VEC.AFFINE", BLOCKS),
         ("DLZS.S", TILES),
         ("VEC.ADD", TILES + DIAGONAL),
@@ -230,7 +236,7 @@ fn cct_gqa_partial_tiles_causal_and_mask_counts() {
         ("GATHER", 2 * TILES),
         ("SUFA.T", TILES),
         ("SUFA.SYNC", BLOCKS),
-        ("ST", BLOCKS),
+        ("ST", GROUP * BLOCKS),
     ]);
     assert_eq!(counts(&p), want);
     // Tile widths of head 0: 8 | 12, 4 | 12, 8 (the last tile of a row is partial).
@@ -244,8 +250,8 @@ fn cct_gqa_partial_tiles_causal_and_mask_counts() {
         .take(5)
         .collect();
     assert_eq!(widths, [8, 12, 4, 12, 8]);
-    // GQA: query heads 0, 1 read kv head 0 and heads 2, 3 kv head 1 (batch 1: kv rows 2, 3):
-    // block 0's K̂ load (8 keys from key 0) of each head reads that kv head's rows.
+    // GQA: query heads 0, 1 share kv head 0 and heads 2, 3 kv head 1 (batch 1: kv rows 2, 3):
+    // block 0's K̂ load (8 keys from key 0) reads each kv head's rows once.
     let k = p.tensors.iter().find(|t| t.name == "x.k").unwrap().dram;
     let first_khat: Vec<u64> = p
         .instrs
@@ -259,7 +265,23 @@ fn cct_gqa_partial_tiles_causal_and_mask_counts() {
             _ => None,
         })
         .collect();
-    assert_eq!(first_khat, [0, 0, 1, 1, 2, 2, 3, 3]);
+    assert_eq!(first_khat, [0, 1, 2, 3]);
+    // The 16 stacked rows of a block: Q rows 0..8 of heads 0 and 1 into consecutive halves.
+    let q = p.tensors.iter().find(|t| t.name == "x.q").unwrap().dram;
+    let q_loads: Vec<(u64, u32, u32)> = p
+        .instrs
+        .iter()
+        .filter_map(|i| match i {
+            Instr::Ld { src, dst, rows, .. } if src.0 >= q && src.0 < q + HEADS * 20 * 32 => {
+                Some((src.0 - q, dst.offset, *rows))
+            }
+            _ => None,
+        })
+        .take(2)
+        .collect();
+    assert_eq!(q_loads[0].0 + 20 * 32, q_loads[1].0);
+    assert_eq!(q_loads[0].1 + 8 * 32, q_loads[1].1);
+    assert_eq!((q_loads[0].2, q_loads[1].2), (8, 8));
     // The padding mask is broadcast over rows: stride-0 loads of batch b's row at k0.
     let m = p.tensors.iter().find(|t| t.name == "x.mask").unwrap().dram;
     let mask_loads: Vec<(u64, u32, u32)> = p
@@ -275,9 +297,9 @@ fn cct_gqa_partial_tiles_causal_and_mask_counts() {
             _ => None,
         })
         .collect();
-    assert_eq!(mask_loads.len() as u64, TILES * HEADS);
+    assert_eq!(mask_loads.len() as u64, TILES * UNITS);
     assert_eq!(&mask_loads[..3], &[(0, 32, 0), (0, 48, 0), (48, 16, 0)]);
-    assert_eq!(mask_loads[5 * 4], (92, 32, 0));
+    assert_eq!(mask_loads[5 * 2], (92, 32, 0));
 }
 
 #[test]
@@ -303,19 +325,23 @@ fn dense_has_no_prediction_and_selects_whole_mask_tiles() {
             _ => None,
         })
         .collect();
-    assert_eq!(sads.len() as u64, TILES * HEADS);
+    assert_eq!(sads.len() as u64, TILES * UNITS);
     assert!(sads
         .iter()
         .all(|&(n, sel, base, r)| u32::from(sel) == n && base == 0 && r == f32::INFINITY));
     // VEC: the Q scale per block, the combined mask per tile (ADD on diagonal tiles, a copy
-    // elsewhere); LD: Q, K, V, the mask row and the causal table on diagonal tiles.
-    assert_eq!(c["VEC.ADD"], DIAGONAL * HEADS);
-    assert_eq!(c["VEC.AFFINE"], (BLOCKS + TILES - DIAGONAL) * HEADS);
-    assert_eq!(c["LD"], (BLOCKS + 3 * TILES + DIAGONAL) * HEADS);
-    // Without a mask: the constant slot tables instead, no selection at all.
+    // elsewhere); LD: Q per stacked head, K, V, the broadcast mask row once and the causal
+    // table per stacked head on diagonal tiles.
+    assert_eq!(c["VEC.ADD"], DIAGONAL * UNITS);
+    assert_eq!(c["VEC.AFFINE"], (BLOCKS + TILES - DIAGONAL) * UNITS);
+    assert_eq!(
+        c["LD"],
+        (GROUP * BLOCKS + 3 * TILES + GROUP * DIAGONAL) * UNITS
+    );
+    // Without a mask: the constant slot tables (per stacked head) instead, no selection.
     let plain = counts(&program(layer(Schedule::Dense, true, 0.25), false));
     assert_eq!(plain.get("SADS"), None);
-    assert_eq!(plain["LD"], (BLOCKS + 3 * TILES) * HEADS);
+    assert_eq!(plain["LD"], (GROUP * BLOCKS + (2 + GROUP) * TILES) * UNITS);
 }
 
 #[test]

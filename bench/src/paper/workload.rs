@@ -58,12 +58,13 @@ pub fn layer_shape(spec: &WorkloadSpec) -> LayerShape {
     LayerShape {
         batch: spec.batch,
         heads: spec.heads,
+        kv_heads: spec.kv_heads(),
         seq_q: spec.seq,
         seq_k: spec.seq,
         head_dim,
         hidden: spec.heads.saturating_mul(head_dim),
         causal: spec.causal,
-        window: None,
+        window: spec.window,
         keep: spec.keep_ratio,
         bias: false,
     }

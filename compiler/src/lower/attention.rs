@@ -102,14 +102,14 @@ pub fn emit_segment(
         out,
         seq: BTreeMap::new(),
         spills,
-        final_st: None,
-        pending_st: None,
+        final_st: Vec::new(),
+        pending_st: Vec::new(),
         kv_head: None,
         bias_rows: super::buffers::listed_cap(layer, f.rows_cap),
     };
     segment_begin(limit, &engines, e.out);
     e.sems.prime(e.out);
-    let blocks = e.blocks(f.rows_cap);
+    let blocks = e.blocks(f.rows_cap, f.stack);
     for (i, g) in blocks.iter().enumerate() {
         e.block(g, i + 1 == blocks.len())?;
     }
@@ -117,11 +117,10 @@ pub fn emit_segment(
     e.sems.drain(Some(Chan::Out), e.out);
     segment_end(limit, &engines, e.out);
     e.sems.take(Chan::Out, e.out);
-    let last = e
-        .final_st
-        .take()
-        .ok_or_else(|| op_err(layer, "the segment has no query block".into()))?;
-    e.out.push(last);
+    if e.final_st.is_empty() {
+        return Err(op_err(layer, "the segment has no query block".into()));
+    }
+    e.out.append(&mut e.final_st);
     Ok(())
 }
 
@@ -206,24 +205,31 @@ impl Spills {
     }
 }
 
-/// One query block's geometry within a head.
+/// One query block's geometry: the same query positions of `heads` consecutive query heads
+/// of one KV group (see [`super::buffers::group_stack`]), their rows one head after the other.
 #[derive(Clone, Copy)]
 struct BlockGeo {
     b: u64,
+    /// The first query head, and how many the block stacks.
     h: u64,
-    /// First query row of the block and its row count.
+    heads: u64,
+    /// First query position of the block, positions per head, and the block's rows
+    /// (`heads · pos`).
     q0: u64,
+    pos: u64,
     rows: u64,
     /// One past the last visible key (all keys, or up to the block's last query when
     /// causal).
     n: u64,
     /// The first key visible to some query of the block (0 unless windowed).
     first: u64,
-    /// Base of the block's q/o rows, and of the head's k rows, v rows in DRAM.
+    /// Base of the first head's q/o rows of the block, and of the KV head's k rows, v rows
+    /// in DRAM; q/o bytes from one head to the next.
     q: u64,
     o: u64,
     k: u64,
     v: u64,
+    head_stride: u64,
 }
 
 impl BlockGeo {
@@ -231,6 +237,23 @@ impl BlockGeo {
     fn keys(&self) -> u64 {
         self.n - self.first
     }
+
+    /// The stacked heads' row spans `(head offset i, first block row, rows)` within the
+    /// block's rows `[r0, r0 + c)`.
+    fn head_spans(&self, r0: u64, c: u64) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+        let end = r0 + c;
+        let pos = self.pos.max(1);
+        (0..self.heads).filter_map(move |i| {
+            let (lo, hi) = ((i * pos).max(r0), ((i + 1) * pos).min(end));
+            (lo < hi).then_some((i, lo, hi - lo))
+        })
+    }
+}
+
+/// `r` moved `bytes` further into its SRAM space.
+fn sram_plus(r: SramRef, bytes: u64) -> Option<SramRef> {
+    let offset = u32::try_from(u64::from(r.offset).checked_add(bytes)?).ok()?;
+    Some(SramRef { offset, ..r })
 }
 
 struct Emitter<'a> {
@@ -244,12 +267,13 @@ struct Emitter<'a> {
     /// Items produced so far per channel (picks the ring entry).
     seq: BTreeMap<Chan, u64>,
     spills: Spills,
-    /// The segment's last `ST`, emitted after the closing handshakes.
-    final_st: Option<Instr>,
-    /// `cct`/`dense`: the previous block's output `ST`, issued once this block's loads and
+    /// The segment's last `ST`s (one per stacked head), emitted after the closing
+    /// handshakes.
+    final_st: Vec<Instr>,
+    /// `cct`/`dense`: the previous block's output `ST`s, issued once this block's loads and
     /// gathers are queued so that DMA does not wait for the previous block's SUFA.SYNC
     /// before fetching this block's operands.
-    pending_st: Option<Instr>,
+    pending_st: Vec<Instr>,
     /// On-demand K/V: the KV head whose weights are loaded.
     kv_head: Option<u64>,
     /// On-demand K/V: rows of the bias buffers (the most keys one tile lists).
@@ -272,33 +296,83 @@ impl Emitter<'_> {
         self.l.shape.head_dim * elem(self.l.shape.dt)
     }
 
-    /// Every (batch, head, query block) of the layer, in order.
-    fn blocks(&self, rows_cap: u64) -> Vec<BlockGeo> {
+    /// Every (batch, stack of `stack` heads, query block) of the layer, in order; a block
+    /// holds `rows_cap / stack` positions of each head.
+    fn blocks(&self, rows_cap: u64, stack: u64) -> Vec<BlockGeo> {
         let l = self.l;
         let group = l.shape.heads / l.shape.kv_heads;
+        let stack = stack.clamp(1, group);
         let rb = self.row_bytes();
+        let head_stride = l.shape.seq_q * rb;
         let mut out = Vec::new();
         for b in 0..l.shape.batch {
-            for h in 0..l.shape.heads {
-                let qh = (b * l.shape.heads + h) * l.shape.seq_q * rb;
+            for h in (0..l.shape.heads).step_by(stack as usize) {
+                let qh = (b * l.shape.heads + h) * head_stride;
                 let kh = (b * l.shape.kv_heads + h / group) * l.shape.seq_k * rb;
-                for qb in l.shape.query_blocks(rows_cap) {
+                for qb in l.shape.query_blocks((rows_cap / stack).max(1)) {
                     out.push(BlockGeo {
                         b,
                         h,
+                        heads: stack,
                         q0: qb.q0,
-                        rows: qb.rows,
+                        pos: qb.rows,
+                        rows: qb.rows * stack,
                         n: qb.visible,
                         first: qb.first,
                         q: l.dram.q + qh + qb.q0 * rb,
                         o: l.dram.o + qh + qb.q0 * rb,
                         k: l.dram.k + kh,
                         v: l.dram.v + kh,
+                        head_stride,
                     });
                 }
             }
         }
         out
+    }
+
+    /// `r` moved `bytes` further, or the error naming the layer.
+    fn at_offset(&self, r: SramRef, bytes: u64) -> Result<SramRef, LowerError> {
+        sram_plus(r, bytes).ok_or_else(|| op_err(self.l, "SRAM offset overflows".into()))
+    }
+
+    /// DMA: LD of each stacked head's `pos` rows of `row_bytes` (`stride` apart in DRAM, head
+    /// `i`'s first at `src(i)`), one head after the other into `dst`. One LD when the heads'
+    /// rows continue each other in DRAM (a broadcast row, or a block of whole heads).
+    fn load_per_head(
+        &mut self,
+        g: &BlockGeo,
+        dst: SramRef,
+        src: impl Fn(u64) -> u64,
+        (row_bytes, stride): (u64, u64),
+    ) -> Result<(), LowerError> {
+        let (rb, st): (u32, u32) = (
+            self.n(row_bytes, "row bytes")?,
+            self.n(stride, "row stride")?,
+        );
+        let continues = (1..g.heads).all(|i| src(i) == src(0) + i * g.pos * stride);
+        if continues {
+            self.out.push(Instr::Ld {
+                dst,
+                src: DramAddr(src(0)),
+                rows: self.n(g.rows, "rows")?,
+                row_bytes: rb,
+                stride: st,
+            });
+            return Ok(());
+        }
+        let rows: u32 = self.n(g.pos, "rows")?;
+        for i in 0..g.heads {
+            let dst = self.at_offset(dst, i * g.pos * row_bytes)?;
+            self.out.push(Instr::Ld {
+                dst,
+                src: DramAddr(src(i)),
+                rows,
+                row_bytes: rb,
+                stride: st,
+            });
+        }
+        Ok(())
     }
 
     fn block(&mut self, g: &BlockGeo, last: bool) -> Result<(), LowerError> {
@@ -316,10 +390,7 @@ impl Emitter<'_> {
 
     /// LD Q, scale it; returns the ring entry of the scaled Q.
     fn load_q(&mut self, g: &BlockGeo, predicts: bool) -> Result<u64, LowerError> {
-        let (rows, rb): (u32, u32) = (
-            self.n(g.rows, "rows")?,
-            self.n(self.row_bytes(), "row bytes")?,
-        );
+        let rows: u32 = self.n(g.rows, "rows")?;
         let cr = self.next(Chan::QRaw);
         let cs = self.next(Chan::QSufa);
         if predicts {
@@ -329,13 +400,8 @@ impl Emitter<'_> {
         let scaled = self.sram.at(Buf::QScaled, cs);
         let raw = self.sram.at(Buf::QScaled, cr);
         self.sems.acquire(Chan::QRaw, self.out);
-        self.out.push(Instr::Ld {
-            dst: raw,
-            src: DramAddr(g.q),
-            rows,
-            row_bytes: rb,
-            stride: rb,
-        });
+        let rb = self.row_bytes();
+        self.load_per_head(g, raw, |i| g.q + i * g.head_stride, (rb, rb))?;
         self.sems.publish(Chan::QRaw, self.out);
         self.sems.take(Chan::QRaw, self.out);
         self.sems.acquire(Chan::QSufa, self.out);
@@ -374,7 +440,7 @@ impl Emitter<'_> {
     fn diagonal(&self, g: &BlockGeo, k0: u64, width: u64) -> Option<i64> {
         let delta = g.q0 as i64 - k0 as i64;
         let future = delta < width as i64 - 1;
-        let last_query = g.q0 + g.rows.max(1) - 1;
+        let last_query = g.q0 + g.pos.max(1) - 1;
         let past = self.l.shape.window.is_some_and(|w| k0 + w <= last_query);
         (self.l.shape.causal && (future || past)).then_some(delta)
     }
@@ -391,36 +457,28 @@ impl Emitter<'_> {
         let l = self.l;
         let sdt = score_dt(l);
         let cm = self.next(Chan::Mask);
-        let rows: u32 = self.n(g.rows, "rows")?;
         self.sems.acquire(Chan::Mask, self.out);
         if let Some(delta) = diag {
+            // Every stacked head sees the same positions: the table once per head.
             let table = self
                 .dram
-                .causal_mask(g.rows, w, delta, self.l.shape.window, sdt)
+                .causal_mask(g.pos, w, delta, self.l.shape.window, sdt)
                 .ok_or_else(|| op_err(l, "DRAM addresses overflow".into()))?;
-            let mrb: u32 = self.n(w * elem(sdt), "mask row bytes")?;
-            self.out.push(Instr::Ld {
-                dst: self.sram.at(Buf::Mask, cm),
-                src: DramAddr(table),
-                rows,
-                row_bytes: mrb,
-                stride: mrb,
-            });
+            let mrb = w * elem(sdt);
+            let dst = self.sram.at(Buf::Mask, cm);
+            self.load_per_head(g, dst, |_| table, (mrb, mrb))?;
         }
         if let Some(m) = l.dram.mask {
             // check::layer bounded the whole mask range, so these cannot overflow.
-            let src = m.dram
-                + g.b * m.batch_stride
-                + g.h * m.head_stride
-                + g.q0 * m.row_stride
-                + k0 * F32;
-            self.out.push(Instr::Ld {
-                dst: self.sram.at(Buf::UMask, cm),
-                src: DramAddr(src),
-                rows,
-                row_bytes: self.n(w * F32, "mask row bytes")?,
-                stride: self.n(m.row_stride, "mask row stride")?,
-            });
+            let src = |i: u64| {
+                m.dram
+                    + g.b * m.batch_stride
+                    + (g.h + i) * m.head_stride
+                    + g.q0 * m.row_stride
+                    + k0 * F32
+            };
+            let dst = self.sram.at(Buf::UMask, cm);
+            self.load_per_head(g, dst, src, (w * F32, m.row_stride))?;
         }
         self.sems.publish(Chan::Mask, self.out);
         Ok(cm)

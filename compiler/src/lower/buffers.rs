@@ -62,7 +62,18 @@ pub fn gathered(l: &Layer, width: u64, rows: u64, sel: u64) -> u64 {
 
 /// The most keys one `cct` tile lists for `rows_cap`-row blocks (RASS order, GATHER, KVGEN).
 pub fn listed_cap(l: &Layer, rows_cap: u64) -> u64 {
-    gathered(l, l.bc(), l.plan.q_block.min(rows_cap), max_sel(l))
+    gathered(l, l.bc(), rows_cap, max_sel(l))
+}
+
+/// Query heads whose rows one block stacks, one head's rows after the other: a KV head's
+/// whole group under `cct` and `dense`, so that each K̂ tile, K/V tile and gathered K/V row
+/// is read once per KV head and block rather than once per query head (RASS lists the keys
+/// the group selects once). `staged` keeps one head per block.
+pub fn group_stack(l: &Layer) -> u64 {
+    match l.plan.schedule {
+        Schedule::Staged => 1,
+        Schedule::Cct | Schedule::Dense => (l.shape.heads / l.shape.kv_heads.max(1)).max(1),
+    }
 }
 
 /// Upper bound of the per-tile selection of a layer (SADS `sel`).
@@ -161,7 +172,10 @@ impl Rings {
 /// The chosen layout: row cap, ring depths, placement, channels (→ ring depth, 0 = event
 /// only).
 pub struct Fit {
+    /// Rows of a full block: `stack` heads × the block's query positions.
     pub rows_cap: u64,
+    /// Query heads a block stacks ([`group_stack`], or 1 when a stacked block does not fit).
+    pub stack: u64,
     /// The deepest ring.
     pub depth: u32,
     pub sram: SramLayout,
@@ -246,7 +260,7 @@ fn requests(l: &Layer, rows: u64, rings: Rings, plan: Option<StagedPlan>) -> Vec
     let mut need = |b: Buf, bytes: u64| {
         size.insert(b, bytes);
     };
-    let r = l.plan.q_block.min(rows);
+    let r = rows;
     let (d, bc, act, sc) = (
         l.shape.head_dim,
         l.bc(),
@@ -345,9 +359,16 @@ fn requests(l: &Layer, rows: u64, rings: Rings, plan: Option<StagedPlan>) -> Vec
         .collect()
 }
 
-/// Place the requests, largest first.
-fn place(hw: &HwConfig, l: &Layer, rows: u64, rings: Rings) -> Result<Fit, ResourceError> {
-    place_with(hw, l, rows, rings, None)
+/// Place the requests of `rows`-row blocks stacking `stack` heads, largest first.
+fn place(
+    hw: &HwConfig,
+    l: &Layer,
+    (rows, stack): (u64, u64),
+    rings: Rings,
+) -> Result<Fit, ResourceError> {
+    let mut f = place_with(hw, l, rows, rings, None)?;
+    f.stack = stack;
+    Ok(f)
 }
 
 /// [`place`] with the staged plan, if any.
@@ -363,6 +384,7 @@ fn place_with(
     let sram = SramLayout::allocate(hw, &reqs)?;
     Ok(Fit {
         rows_cap: rows,
+        stack: 1,
         depth: rings.depth,
         sram,
         chans: channels(l, rings),
@@ -370,11 +392,12 @@ fn place_with(
     })
 }
 
-/// The layout of `rows`-row blocks with the deepest rings that fit ([`Rings::SEARCH`]).
-fn fit_rows(hw: &HwConfig, l: &Layer, rows: u64) -> Result<Fit, ResourceError> {
+/// The layout of blocks of `rows` rows stacking `stack` heads with the deepest rings that fit
+/// ([`Rings::SEARCH`]).
+fn fit_rows(hw: &HwConfig, l: &Layer, rows: u64, stack: u64) -> Result<Fit, ResourceError> {
     let mut last = None;
     for rings in Rings::SEARCH {
-        match place(hw, l, rows, rings) {
+        match place(hw, l, (rows, stack), rings) {
             Ok(f) => return Ok(f),
             Err(e) => last = Some(e),
         }
@@ -394,33 +417,64 @@ pub fn estimate(l: &Layer, f: &Fit) -> u64 {
         Schedule::Dense => 8,
         Schedule::Cct | Schedule::Staged => 31,
     };
-    let rows_cap = l.plan.q_block.min(f.rows_cap).max(1);
-    l.shape
-        .query_blocks(rows_cap)
-        .map(|b| BLOCK + b.tiles(l.bc()) * tile + MERGE)
-        .sum()
+    let stack = f.stack.max(1);
+    let positions = (f.rows_cap / stack).max(1);
+    let stacked: u64 = l
+        .shape
+        .query_blocks(positions)
+        .map(|b| BLOCK + stack + b.tiles(l.bc()) * tile + MERGE + stack)
+        .sum();
+    stacked.div_ceil(stack)
 }
 
-/// The largest row block (halving from the layer's query block) whose buffers fit, with the
-/// deepest rings that fit it. `staged` searches its own plans ([`staged::fit`]).
+/// The largest block (query positions halving from the layer's query block) whose buffers
+/// fit, with the deepest rings that fit it: blocks stacking the KV head's group
+/// ([`group_stack`]) when one position of each head fits, else one head per block. `staged`
+/// searches its own plans ([`staged::fit`]).
 pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
     if l.plan.schedule == Schedule::Staged {
         return staged::fit(hw, l);
     }
-    let mut rows = l.plan.q_block.max(1);
+    let stack = group_stack(l);
+    let stacked = match stack {
+        s if s == 1 || s > u64::from(hw.block.query_rows) => None,
+        s => fit_positions(hw, l, s).ok(),
+    };
+    let stacked = match stacked {
+        Some(f) if f.rows_cap / stack == full_positions(hw, l, stack) => return Ok(f),
+        other => other,
+    };
+    let single = fit_positions(hw, l, 1).map_err(|e| LowerError::Op {
+        op: "attention".into(),
+        loc: l.name.clone(),
+        message: format!("the attention buffers do not fit on chip even with 1-row blocks: {e}"),
+    })?;
+    // Fewer, larger blocks read K̂ and K/V fewer times.
+    Ok(match stacked {
+        Some(f) if f.rows_cap >= single.rows_cap => f,
+        _ => single,
+    })
+}
+
+/// Query positions of a full block stacking `stack` heads: the query block, and at most
+/// `block.query_rows` rows in all (the lanes one instruction spans) when stacked.
+fn full_positions(hw: &HwConfig, l: &Layer, stack: u64) -> u64 {
+    let q = l.plan.q_block.max(1);
+    match stack {
+        1 => q,
+        s => q.min(u64::from(hw.block.query_rows) / s).max(1),
+    }
+}
+
+/// [`fit`] for blocks of `stack` heads: positions halve from [`full_positions`] until one
+/// fits.
+fn fit_positions(hw: &HwConfig, l: &Layer, stack: u64) -> Result<Fit, ResourceError> {
+    let mut positions = full_positions(hw, l, stack);
     loop {
-        match fit_rows(hw, l, rows) {
+        match fit_rows(hw, l, positions.saturating_mul(stack), stack) {
             Ok(f) => return Ok(f),
-            Err(e) if rows == 1 => {
-                return Err(LowerError::Op {
-                    op: "attention".into(),
-                    loc: l.name.clone(),
-                    message: format!(
-                        "the attention buffers do not fit on chip even with 1-row blocks: {e}"
-                    ),
-                })
-            }
-            Err(_) => rows = rows.div_ceil(2),
+            Err(e) if positions == 1 => return Err(e),
+            Err(_) => positions = positions.div_ceil(2),
         }
     }
 }
@@ -444,7 +498,7 @@ pub fn default_tiles(hw: &HwConfig, l: &mut Layer) {
     };
     let default = with(l.plan.tc);
     if let Some((_, f)) = &default {
-        if f.rows_cap == l.plan.q_block {
+        if f.rows_cap / f.stack.max(1) == full_positions(hw, l, f.stack) {
             return;
         }
     }

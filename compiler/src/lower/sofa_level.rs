@@ -3,7 +3,8 @@
 //!
 //! [`kernel_body`] mirrors [`super::attention::emit_segment`] for a layer and its layout
 //! ([`Fit`]): the buffers of `fit.sram` (named by the snake case of their [`Buf`]), then
-//! batch → head → q_block → the schedule's steps. Loop bounds are the real sizes; the sizes on
+//! batch → head (stepping by the query heads a block stacks, [`Fit::stack`]) → q_block (by
+//! the positions of each) → the schedule's steps. Loop bounds are the real sizes; the sizes on
 //! steps (rows, bytes, sel) are those of a full query block seeing every key — the emitter
 //! shortens the last block and tile, and causal blocks skip future tiles (`causal = true` on
 //! the k_tile loop). Semaphores, ring entries and DRAM addresses stay below this level.
@@ -432,7 +433,10 @@ pub fn kernel_body(layer: &Layer, fit: &Fit) -> Result<Vec<Step>, LowerError> {
     let cx = Ctx {
         l: layer,
         f: fit,
-        rows: fit.rows_cap.min(layer.shape.seq_q).max(1),
+        rows: fit
+            .rows_cap
+            .min(layer.shape.seq_q.saturating_mul(fit.stack))
+            .max(1),
         rb: layer.shape.head_dim * elem(layer.shape.dt),
         sc: elem(score_dt(layer)),
     };
@@ -451,14 +455,14 @@ pub fn kernel_body(layer: &Layer, fit: &Fit) -> Result<Vec<Step>, LowerError> {
         vec![Step::looped(
             "head",
             layer.shape.heads,
-            1,
+            fit.stack,
             false,
             cx.head_weights()
                 .into_iter()
                 .chain([Step::looped(
                     "q_block",
                     layer.shape.seq_q,
-                    cx.rows,
+                    cx.rows / fit.stack.max(1),
                     false,
                     block,
                 )])

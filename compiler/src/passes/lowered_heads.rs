@@ -20,16 +20,17 @@ pub const PRICED_DT: DType = DType::F16;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LoweredHeads;
 
-/// The lowering's layer for `heads` heads of `h` (DRAM addresses unset; a score bias's mask
-/// sized in).
-fn some_heads(h: &HeadPlan<'_>, heads: u64) -> Layer {
+/// The lowering's layer for `kv_heads` KV heads of `h`, each with its group of query heads
+/// (DRAM addresses unset; a score bias's mask sized in).
+fn some_heads(h: &HeadPlan<'_>, kv_heads: u64) -> Layer {
     let s = h.shape;
+    let heads = kv_heads.saturating_mul(s.group());
     let shape = AttnShape {
         causal: s.causal,
         window: s.window,
         masked: s.bias,
         bias: s.bias,
-        ..AttnShape::new(1, heads, heads, s.seq_q, s.seq_k, s.head_dim, PRICED_DT)
+        ..AttnShape::new(1, heads, kv_heads, s.seq_q, s.seq_k, s.head_dim, PRICED_DT)
     };
     let tc = h.tc.clamp(1, s.seq_k.max(1));
     let plan = SegmentPlan {
@@ -52,12 +53,13 @@ impl HeadLowering for LoweredHeads {
         &self,
         hw: &HwConfig,
         h: &HeadPlan<'_>,
-        heads: u64,
+        kv_heads: u64,
     ) -> Result<EmittedHead, ScheduleError> {
         let s = h.shape;
-        let mut l = some_heads(h, heads);
+        let mut l = some_heads(h, kv_heads);
+        let heads = l.shape.heads;
         let mut dram = DramLayout::default();
-        let mut add = |name: &str, kind, rows| {
+        let mut add = |name: &str, kind, heads, rows| {
             dram.add(
                 name.into(),
                 kind,
@@ -67,10 +69,10 @@ impl HeadLowering for LoweredHeads {
             )
             .ok_or(ScheduleError::DramOverflow)
         };
-        l.dram.q = add("q", TensorKind::Input, s.seq_q)?;
-        l.dram.k = add("k", TensorKind::Input, s.seq_k)?;
-        l.dram.v = add("v", TensorKind::Input, s.seq_k)?;
-        l.dram.o = add("o", TensorKind::Output, s.seq_q)?;
+        l.dram.q = add("q", TensorKind::Input, heads, s.seq_q)?;
+        l.dram.k = add("k", TensorKind::Input, kv_heads, s.seq_k)?;
+        l.dram.v = add("v", TensorKind::Input, kv_heads, s.seq_k)?;
+        l.dram.o = add("o", TensorKind::Output, heads, s.seq_q)?;
         if s.bias {
             // One [Sq, Sk] f32 bias per head: a model's broadcast mask costs the same loads.
             let dram = dram
@@ -126,6 +128,7 @@ mod tests {
         LayerShape {
             batch: 1,
             heads: 2,
+            kv_heads: 2,
             seq_q: seq,
             seq_k: seq,
             head_dim: 64,

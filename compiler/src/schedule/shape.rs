@@ -16,6 +16,8 @@ use super::{KhatPlacement, Schedule, ScheduleError};
 pub struct LayerShape {
     pub batch: u64,
     pub heads: u64,
+    /// K/V heads (a divisor of `heads`; fewer under grouped-query attention).
+    pub kv_heads: u64,
     pub seq_q: u64,
     pub seq_k: u64,
     pub head_dim: u64,
@@ -32,13 +34,26 @@ pub struct LayerShape {
 }
 
 /// A [`LayerShape`] as an ordered key (the keep ratio by its bits): memo and cache keys.
-pub type ShapeKey = (u64, u64, u64, u64, u64, u64, bool, Option<u64>, u64, bool);
+pub type ShapeKey = (
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    bool,
+    Option<u64>,
+    u64,
+    bool,
+);
 
 impl LayerShape {
     pub fn key(&self) -> ShapeKey {
         (
             self.batch,
             self.heads,
+            self.kv_heads,
             self.seq_q,
             self.seq_k,
             self.head_dim,
@@ -65,6 +80,7 @@ impl LayerShape {
         Ok(LayerShape {
             batch: shape.batch,
             heads: shape.heads,
+            kv_heads: shape.kv_heads,
             seq_q: shape.seq_q,
             seq_k: shape.seq_k,
             head_dim: shape.head_dim,
@@ -84,6 +100,11 @@ impl LayerShape {
             Band::of(self.causal, self.window),
             rows,
         )
+    }
+
+    /// Query heads per K/V head (1 without grouped-query attention).
+    pub fn group(&self) -> u64 {
+        (self.heads / self.kv_heads.max(1)).max(1)
     }
 
     /// The selection budget of `n` visible keys.

@@ -67,6 +67,7 @@ fn tiny(causal: bool, seq: u64) -> LayerShape {
     LayerShape {
         batch: 1,
         heads: 1,
+        kv_heads: 1,
         seq_q: seq,
         seq_k: seq,
         head_dim: 4,

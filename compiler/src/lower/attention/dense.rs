@@ -92,17 +92,12 @@ impl Emitter<'_> {
     ) -> Result<SramRef, LowerError> {
         let table = self
             .dram
-            .slot_table(g.rows, w, delta, self.l.shape.window)
+            .slot_table(g.pos, w, delta, self.l.shape.window)
             .ok_or_else(|| op_err(self.l, "DRAM addresses overflow".into()))?;
         let sb = self.sram.at(Buf::DenseSlot, c);
-        let srb: u32 = self.n(w * U32, "slot row bytes")?;
-        self.out.push(Instr::Ld {
-            dst: sb,
-            src: DramAddr(table),
-            rows: self.n(g.rows, "rows")?,
-            row_bytes: srb,
-            stride: srb,
-        });
+        let srb = w * U32;
+        // The stacked heads see the same positions: the table once per head.
+        self.load_per_head(g, sb, |_| table, (srb, srb))?;
         Ok(sb)
     }
 

@@ -53,34 +53,40 @@ impl Emitter<'_> {
             dt: self.l.shape.dt,
         });
         self.sems.publish(Chan::Out, self.out);
-        let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
-        let st = Instr::St {
-            dst: DramAddr(g.o + r0 * self.row_bytes()),
-            src: dst,
-            rows: self.n(c, "rows")?,
-            row_bytes: rb,
-            stride: rb,
-        };
+        let rb = self.row_bytes();
+        let rb32: u32 = self.n(rb, "row bytes")?;
+        let mut sts = Vec::new();
+        // One ST per stacked head whose rows the span covers.
+        for (i, lo, rows) in g.head_spans(r0, c) {
+            sts.push(Instr::St {
+                dst: DramAddr(g.o + i * g.head_stride + (lo - i * g.pos) * rb),
+                src: self.at_offset(dst, (lo - r0) * rb)?,
+                rows: self.n(rows, "rows")?,
+                row_bytes: rb32,
+                stride: rb32,
+            });
+        }
         if last {
-            self.final_st = Some(st);
+            self.final_st = sts;
         } else if self.l.plan.schedule == Schedule::Staged {
-            self.store(st);
+            self.store(sts);
         } else {
-            self.pending_st = Some(st);
+            self.pending_st = sts;
         }
         Ok(())
     }
 
-    /// Issues the deferred output `ST` of the previous block, if any.
+    /// Issues the deferred output `ST`s of the previous block, if any.
     pub(super) fn flush_st(&mut self) {
-        if let Some(st) = self.pending_st.take() {
-            self.store(st);
+        let sts = std::mem::take(&mut self.pending_st);
+        if !sts.is_empty() {
+            self.store(sts);
         }
     }
 
-    fn store(&mut self, st: Instr) {
+    fn store(&mut self, sts: Vec<Instr>) {
         self.sems.take(Chan::Out, self.out);
-        self.out.push(st);
+        self.out.extend(sts);
         self.sems.release(Chan::Out, self.out);
     }
 }

@@ -2,7 +2,8 @@
 //! and the model lowering reads them from DRAM too), priced as the lowering emits them.
 //!
 //! Rather than restating the lowering's dataflow, the cost of a plan is read off the segment
-//! the lowering emits for one (batch, head) of the layer ([`HeadLowering`]) with the plan's
+//! the lowering emits for one (batch, KV head) of the layer — the KV head's group of query
+//! heads, whose rows `cct` and `dense` blocks stack — ([`HeadLowering`]) with the plan's
 //! schedule, `Tc`, query block and ablations, at the workload type (f16): per query block LD Q
 //! and VEC.AFFINE (the scale), then per key tile — `cct`: LD the K tile (K̂ is K), DLZS.S, the
 //! causal table LD and VEC.ADD on diagonal tiles, SADS, RASS, GATHER of the selected K rows
@@ -13,11 +14,11 @@
 //! key under every schedule, as the lowering does. The segment is then timed by
 //! [`super::timeline`]: the simulator's in-order engines and semaphores, with the timing-only
 //! model's distinct-key counts for RASS and GATHER. So the figures are the simulator's for
-//! that program by construction, up to one approximation: the heads of a layer are identical
-//! and run one after the other, so the layer's traffic, busy cycles and instructions are
-//! `batch · heads` times one head's, and its latency is one head's plus `batch · heads − 1`
-//! times what a second head adds (a head starts while the previous one finishes: the next
-//! block's loads, prediction and gathers overlap SU-FA's last tiles).
+//! that program by construction, up to one approximation: the KV heads of a layer are
+//! identical and run one after the other, so the layer's traffic, busy cycles and
+//! instructions are `batch · kv_heads` times one KV head's, and its latency is one KV head's
+//! plus `batch · kv_heads − 1` times what a second adds (a head starts while the previous one
+//! finishes: the next block's loads, prediction and gathers overlap SU-FA's last tiles).
 //!
 //! Traffic classes: `q`, `k_x` (K rows: tiles and gathers), `v`, `o`, `tables` (causal and
 //! slot tables), `spills` (SU-FA partials spilled by long rows), `ahat` and `a` (staged),
@@ -38,7 +39,8 @@ use super::{finish_with, LayerCost, Tally};
 use crate::schedule::shape::LayerShape;
 use crate::schedule::{Ablation, Schedule, ScheduleError, TensorClass, Traffic};
 
-/// One (batch, head) of a layer under a plan: what the lowering is asked to emit.
+/// One (batch, KV head) of a layer under a plan — the KV head's whole group of query heads —
+/// what the lowering is asked to emit.
 #[derive(Clone, Copy, Debug)]
 pub struct HeadPlan<'a> {
     pub shape: &'a LayerShape,
@@ -59,13 +61,13 @@ pub struct EmittedHead {
 /// `passes::lowered_heads::LoweredHeads` implements this over `lower::emit_segment`, and whoever
 /// plans (the `cct-tile` pass, the driver) hands it in.
 pub trait HeadLowering {
-    /// Emit `heads` heads of `h` (one segment, one after the other) at the workload type
-    /// (f16), K and V gathered from DRAM.
+    /// Emit `kv_heads` KV heads of `h`, each with its group of query heads (one segment, one
+    /// after the other), at the workload type (f16), K and V gathered from DRAM.
     fn emit(
         &self,
         hw: &HwConfig,
         h: &HeadPlan<'_>,
-        heads: u64,
+        kv_heads: u64,
     ) -> Result<EmittedHead, ScheduleError>;
     /// Whether the lowering lays `h` out (its buffer search finds a row block that fits).
     fn lays_out(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> bool;
@@ -110,15 +112,16 @@ fn time_head(hw: &HwConfig, head: &EmittedHead) -> Result<Timed, ScheduleError> 
     timeline::time(hw, &head.instrs, &class_of)
 }
 
-/// The cost of `h` with K/V gathered from DRAM (see the module doc): one head emitted by
-/// `lowering` and timed, scaled to the layer's `batch · heads`.
+/// The cost of `h` with K/V gathered from DRAM (see the module doc): one KV head (with its
+/// group of query heads) emitted by `lowering` and timed, scaled to the layer's
+/// `batch · kv_heads`.
 pub fn layer_cost(
     hw: &HwConfig,
     lowering: &dyn HeadLowering,
     h: &HeadPlan<'_>,
 ) -> Result<LayerCost, ScheduleError> {
     let s = h.shape;
-    let heads = s.batch.saturating_mul(s.heads);
+    let units = s.batch.saturating_mul(s.kv_heads);
     let timed = |n: u64| lowering.emit(hw, h, n).and_then(|e| time_head(hw, &e));
     let one = match timed(1) {
         Ok(t) => t,
@@ -127,14 +130,14 @@ pub fn layer_cost(
         }
         Err(e) => return Err(e),
     };
-    let latency = if heads > 1 {
+    let latency = if units > 1 {
         let next = timed(2)?.latency.saturating_sub(one.latency);
-        one.latency.saturating_add(next.saturating_mul(heads - 1))
+        one.latency.saturating_add(next.saturating_mul(units - 1))
     } else {
         one.latency
     };
     let scale = |m: &mut BTreeMap<&'static str, u64>| {
-        m.values_mut().for_each(|v| *v = v.saturating_mul(heads));
+        m.values_mut().for_each(|v| *v = v.saturating_mul(units));
     };
     let mut cost = LayerCost {
         cycles: one.busy,
@@ -145,8 +148,8 @@ pub fn layer_cost(
             .into_iter()
             .map(|(k, t)| {
                 let t = Traffic {
-                    read: t.read.saturating_mul(heads),
-                    written: t.written.saturating_mul(heads),
+                    read: t.read.saturating_mul(units),
+                    written: t.written.saturating_mul(units),
                 };
                 (k, t)
             })
@@ -161,7 +164,7 @@ pub fn layer_cost(
             .blocks(h.q_block)
             .map(|b| h.tc - b.tiles(bc).min(h.tc))
             .sum();
-        cost.causal_tiles_skipped = skipped.saturating_mul(heads);
+        cost.causal_tiles_skipped = skipped.saturating_mul(s.batch.saturating_mul(s.heads));
     }
     finish_with(hw, cost)
 }
