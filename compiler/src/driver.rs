@@ -3,7 +3,7 @@
 //!
 //! | input | passes (each verified after it runs) | then |
 //! |---|---|---|
-//! | ONNX model ([`model_pipeline`]) | `shape-infer`, `canonicalize`, `fuse-attention` ([`FRONT`]), `sparsify{keep}`, `cct-tile{schedule, ablate}`, `lower-to-sofa{kv}` | [`lower_model`]: the whole model as one program |
+//! | ONNX model ([`model_pipeline`]) | `shape-infer`, `canonicalize`, `fuse-attention` ([`FRONT`]) on the graph's named dims, then (with `--shape` bindings) `shape-infer{bind}`, `canonicalize`, `fuse-attention` again, `sparsify{keep}`, `cct-tile{schedule, ablate}`, `lower-to-sofa{kv}` | [`lower_model`]: the whole model as one program |
 //! | workload spec ([`workload_pipeline`]) | `sparsify{keep}`, `cct-tile`, `lower-to-sofa` on the spec's attention-only IR | [`lower_workload`]: one segment per layer |
 //!
 //! A [`Target`] fixes the chip and the choices a user makes (keep ratio, schedule, ablations,
@@ -28,10 +28,13 @@ use sofa_ir::Module;
 use crate::lower::model::{lower_model_explained, lower_model_mapped as lower_model_ranges};
 use crate::lower::{lower_attention, lower_attention_mapped, LowerDefaults, LowerError};
 use crate::onnx::{import_file, ImportOptions, OnnxError};
+use crate::passes::canonicalize::Canonicalize;
 use crate::passes::cct_tile::CctTile;
+use crate::passes::fuse_attention::{FuseAttention, Limits};
 use crate::passes::lower_to_sofa::LowerToSofa;
 use crate::passes::lowered_heads::LoweredHeads;
 use crate::passes::registry;
+use crate::passes::shape_infer::ShapeInfer;
 use crate::passes::sparsify::{Sparsify, SparsifyConfig};
 use crate::roofline::{self, RooflineError};
 use crate::schedule::price::{price_module, PricedLayer};
@@ -134,9 +137,24 @@ pub fn front_pipeline() -> Result<PassManager, DriverError> {
     })
 }
 
-/// The compile pipeline of an imported ONNX model (see the module doc).
-pub fn model_pipeline(target: &Target) -> Result<PassManager, DriverError> {
+/// The compile pipeline of an ONNX model imported with its named dims (see the module doc).
+/// Attention is recognised on the graph as exported, where a mask built from the sequence
+/// length is still a function of positions that `fuse-attention` evaluates at small probe
+/// sizes (so a causal mask is recognised at any length, not only while it folds); then
+/// `shape-infer` binds `bindings`, and `canonicalize` and `fuse-attention` run again over the
+/// static graph (for what only folds at the bound sizes).
+pub fn model_pipeline(
+    target: &Target,
+    bindings: &BTreeMap<String, u64>,
+) -> Result<PassManager, DriverError> {
     let mut pm = front_pipeline()?;
+    if !bindings.is_empty() {
+        pm.add(Box::new(ShapeInfer {
+            bindings: bindings.clone(),
+        }));
+        pm.add(Box::new(Canonicalize::default()));
+        pm.add(Box::new(FuseAttention::new(Limits::default())));
+    }
     add_planning(&mut pm, target, target.keep.unwrap_or(1.0), target.kv);
     Ok(pm)
 }
@@ -150,17 +168,14 @@ pub fn workload_pipeline(target: &Target, spec: &WorkloadSpec) -> PassManager {
     pm
 }
 
-/// Import `path` with `bindings` and run [`model_pipeline`] silently.
+/// Import `path` (named dims kept) and run [`model_pipeline`] with `bindings` silently.
 pub fn compile_onnx(
     path: &Path,
     bindings: &BTreeMap<String, u64>,
     target: &Target,
 ) -> Result<Module, DriverError> {
-    let opts = ImportOptions {
-        shape_bindings: bindings.clone(),
-    };
-    let mut module = import_file(path, &opts)?;
-    model_pipeline(target)?.run(&mut module, &mut NoInstrumentation)?;
+    let mut module = import_file(path, &ImportOptions::default())?;
+    model_pipeline(target, bindings)?.run(&mut module, &mut NoInstrumentation)?;
     Ok(module)
 }
 

@@ -135,7 +135,7 @@ fn target(schedule: Schedule, keep: f64) -> Target {
 /// `m` through the driver's model pipeline.
 fn compiled(m: &Module, t: &Target) -> Module {
     let mut c = m.clone();
-    driver::model_pipeline(t)
+    driver::model_pipeline(t, &Default::default())
         .unwrap()
         .run(&mut c, &mut NoInstrumentation)
         .unwrap_or_else(|e| panic!("{e}"));

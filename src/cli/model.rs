@@ -90,16 +90,17 @@ pub fn compile_model(
     target: &Target,
     instrument: &InstrumentArgs,
 ) -> Result<Module, CliError> {
-    let opts = sofa_compiler::onnx::ImportOptions {
-        shape_bindings: bindings.clone(),
-    };
-    let imported = import_model(path, &opts)?;
+    // Named dims stay named through attention recognition (see `driver::model_pipeline`).
+    let imported = import_model(path, &Default::default())?;
     for w in &imported.warnings {
         eprintln!("warning: {}: {w}", path.display());
     }
     let mut module = imported.module;
-    require_static_inputs(&module, path)?;
-    let pm = driver::model_pipeline(target).map_err(CliError::input)?;
+    for w in unused_bindings(&module, bindings) {
+        eprintln!("warning: {}: {w}", path.display());
+    }
+    require_static_inputs(&module, bindings, path)?;
+    let pm = driver::model_pipeline(target, bindings).map_err(CliError::input)?;
     run_manager(&mut module, pm, instrument, true)?;
     Ok(module)
 }
@@ -162,13 +163,36 @@ fn no_chip_lowering(path: &Path, ops: &[UnloweredOp]) -> CliError {
     ))
 }
 
-/// Every graph input must be fully static before lowering: name the unbound dims.
-fn require_static_inputs(m: &Module, path: &Path) -> Result<(), CliError> {
+/// `--shape` names that match no named input dim.
+fn unused_bindings(m: &Module, bindings: &BTreeMap<String, u64>) -> Vec<String> {
+    let named: Vec<String> = input_dims(m)
+        .into_iter()
+        .flat_map(|(_, dims)| dims)
+        .filter_map(|d| match d {
+            Dim::Named(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    bindings
+        .keys()
+        .filter(|k| !named.contains(k))
+        .map(|k| format!("shape binding '{k}' matches no named dim of the graph inputs"))
+        .collect()
+}
+
+/// Every graph input must be fully static once `bindings` are applied: name the unbound
+/// dims.
+fn require_static_inputs(
+    m: &Module,
+    bindings: &BTreeMap<String, u64>,
+    path: &Path,
+) -> Result<(), CliError> {
     let mut unbound = Vec::new();
     for (name, dims) in input_dims(m) {
         for d in dims {
             match d {
                 Dim::Static(_) => {}
+                Dim::Named(n) if bindings.contains_key(&n) => {}
                 Dim::Named(n) => unbound.push(format!("'{n}' (input '{name}')")),
                 Dim::Dynamic => unbound.push(format!("an unnamed dim of input '{name}'")),
             }
