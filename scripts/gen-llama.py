@@ -208,7 +208,7 @@ def main():
                     location=data, size_threshold=1024)
     ids = np.random.default_rng(a.seed + 1).integers(0, a.vocab, (1, a.seq), dtype=np.int64)
     np.savez(os.path.join(a.out_dir, "input.npz"), input_ids=ids)
-    print(f"gen-llama: {path}: {params / 1e9:.3f} B parameters, {a.layers} layers, "
+    print(f"gen-llama: {path}: {params / 1e6:.2f} M parameters, {a.layers} layers, "
           f"hidden {a.hidden}, heads {a.heads}/{a.kv_heads}, ffn {a.ffn}, vocab {a.vocab}")
     write_expected(a, path, ids, params)
 
