@@ -3,8 +3,8 @@
 //!
 //! | input | passes (each verified after it runs) | then |
 //! |---|---|---|
-//! | ONNX model ([`model_pipeline`]) | `shape-infer`, `canonicalize`, `fuse-attention` ([`FRONT`]), `sparsify{keep}`, `cct-tile{schedule, ablate}`, `lower-to-sofa{kv}` | [`lower_model`]: the whole model as one program |
-//! | workload spec ([`workload_pipeline`]) | `sparsify{keep}`, `cct-tile`, `lower-to-sofa` on the spec's attention-only IR | [`lower_workload`]: one segment per layer |
+//! | ONNX model ([`model_pipeline`]) | `shape-infer`, `canonicalize`, `fuse-attention` ([`FRONT`]), `sparsify{keep, layers}`, `cct-tile{schedule, ablate}`, `lower-to-sofa{kv}` | [`lower_model`]: the whole model as one program |
+//! | workload spec ([`workload_pipeline`]) | `sparsify{keep, layers}`, `cct-tile`, `lower-to-sofa` on the spec's attention-only IR | [`lower_workload`]: one segment per layer |
 //!
 //! A [`Target`] fixes the chip and the choices a user makes (keep ratio, schedule, ablations,
 //! K/V source); the passes record the resulting plan on each attention op and the lowering
@@ -32,7 +32,7 @@ use crate::passes::cct_tile::CctTile;
 use crate::passes::lower_to_sofa::LowerToSofa;
 use crate::passes::lowered_heads::LoweredHeads;
 use crate::passes::registry;
-use crate::passes::sparsify::{Sparsify, SparsifyConfig};
+use crate::passes::sparsify::{LayerOverride, Sparsify, SparsifyConfig};
 use crate::roofline::{self, RooflineError};
 use crate::schedule::price::{price_module, PricedLayer};
 use crate::schedule::{Pin, PriceCache, Pricer, ScheduleError};
@@ -48,6 +48,9 @@ pub struct Target {
     /// Fraction of each query's visible keys kept; `None`: the input's own (a workload spec's
     /// `keep_ratio`, 1 for ONNX models).
     pub keep: Option<f64>,
+    /// Per-layer `sparsify` overrides by attention-layer index (a `--layers` file, the format
+    /// of `sparsify{layers=FILE}`): they win over `keep` for the layers they name.
+    pub layers: BTreeMap<usize, LayerOverride>,
     pub schedule: Schedule,
     pub ablate: Ablation,
     /// Where model attention ops take K and V from; `None` = auto. Workload specs gather.
@@ -64,12 +67,22 @@ impl Default for Target {
         Target {
             hw: HwConfig::default(),
             keep: None,
+            layers: BTreeMap::new(),
             schedule: Schedule::Cct,
             ablate: Ablation::default(),
             kv: None,
             host_fallback: true,
             prices: PriceCache::default(),
         }
+    }
+}
+
+impl Target {
+    /// Whether some attention layer keeps fewer than all of its keys (globally or by a
+    /// per-layer override).
+    pub fn is_sparse(&self) -> bool {
+        let sparse = |k: f64| k < 1.0;
+        self.keep.is_some_and(sparse) || self.layers.values().any(|o| o.keep.is_some_and(sparse))
     }
 }
 
@@ -105,10 +118,11 @@ fn defaults(target: &Target) -> LowerDefaults {
     }
 }
 
-/// `sparsify{keep}`, `cct-tile`, `lower-to-sofa` appended to `pm`.
+/// `sparsify{keep, layers}`, `cct-tile`, `lower-to-sofa` appended to `pm`.
 fn add_planning(pm: &mut PassManager, target: &Target, keep: f64, kv: Option<KvSource>) {
     let mut sparsify = SparsifyConfig::default();
     sparsify.global.keep = keep;
+    sparsify.layers = target.layers.clone();
     pm.add(Box::new(Sparsify::new(sparsify)));
     let mut cct_tile = CctTile::new(target.hw.clone(), target.schedule, target.ablate);
     cct_tile.prices = target.prices.clone();

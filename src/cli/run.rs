@@ -287,8 +287,8 @@ fn run_onnx(
     let module = compile_model(path, &bindings, target, &args.pipeline.instrument)?;
     let lowered = lower_mapped(&module, target, path)?;
     check_program(&lowered.program, &target.hw, path)?;
-    let dense = match (&arrays, target.keep) {
-        (Some(a), Some(k)) if k < 1.0 => Some(dense_reference(path, &bindings, a)?),
+    let dense = match &arrays {
+        Some(a) if target.is_sparse() => Some(dense_reference(path, &bindings, a)?),
         _ => None,
     };
     let roofline = roofline_request(&lowered);
