@@ -114,6 +114,14 @@ impl KeepGrid {
     }
 }
 
+/// `1,0.75,0.5`: the form `--keeps` takes.
+impl std::fmt::Display for KeepGrid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keeps: Vec<String> = self.0.iter().map(f64::to_string).collect();
+        f.write_str(&keeps.join(","))
+    }
+}
+
 impl Default for KeepGrid {
     fn default() -> KeepGrid {
         KeepGrid(DEFAULT_KEEPS.to_vec())
@@ -148,12 +156,9 @@ impl LatencyTable {
 
     /// The predicted latency of a choice (a grid index per layer): the layers' sum.
     pub fn total(&self, choice: &[usize]) -> u64 {
-        choice
-            .iter()
-            .enumerate()
-            .fold(0u64, |sum, (layer, &k)| {
-                sum.saturating_add(self.cycles(layer, k))
-            })
+        choice.iter().enumerate().fold(0u64, |sum, (layer, &k)| {
+            sum.saturating_add(self.cycles(layer, k))
+        })
     }
 }
 
@@ -282,7 +287,13 @@ mod tests {
     #[test]
     fn goals_are_cosines_in_the_unit_interval() {
         assert_eq!(Goal::parse("cosine=0.99").unwrap().min_cosine, 0.99);
-        for bad in ["cosine=0", "cosine=1.5", "cos=0.9", "cosine=x", "cosine=NaN"] {
+        for bad in [
+            "cosine=0",
+            "cosine=1.5",
+            "cos=0.9",
+            "cosine=x",
+            "cosine=NaN",
+        ] {
             let e = Goal::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with(&format!("target '{bad}'")), "{e}");
         }

@@ -283,7 +283,10 @@ fn a_checkpoint_resumes_the_run_without_the_ops_before_it() {
     let (add, mul) = (m.blocks[entry].ops[1], m.blocks[entry].ops[2]);
     let (out, cps) = run_capturing(&m, &ins, &[mul, add]).unwrap();
     // In execution order, whatever the order asked.
-    assert_eq!(cps.iter().map(Checkpoint::at).collect::<Vec<_>>(), [add, mul]);
+    assert_eq!(
+        cps.iter().map(Checkpoint::at).collect::<Vec<_>>(),
+        [add, mul]
+    );
     // Before the Mul: x (still returned), y and x + c are live; the constant is dead.
     assert_eq!(cps[1].elements(), 6);
     // An op after the checkpoint changes: the resumed run sees it, the prefix is reused.
