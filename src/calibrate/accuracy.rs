@@ -256,8 +256,7 @@ fn run_choice(
 /// The case's front module through `sparsify` with `keeps[i]` at layer `i` (the same pass and
 /// per-layer overrides `--layers` feeds).
 fn sparsified(case: &CaseState, keeps: &[f64]) -> Result<Module, AccuracyError> {
-    let mut config = SparsifyConfig::default();
-    config.layers = keeps
+    let layers = keeps
         .iter()
         .enumerate()
         .map(|(index, &k)| {
@@ -270,6 +269,10 @@ fn sparsified(case: &CaseState, keeps: &[f64]) -> Result<Module, AccuracyError> 
             (index, entry)
         })
         .collect();
+    let config = SparsifyConfig {
+        layers,
+        ..SparsifyConfig::default()
+    };
     let mut pm = PassManager::new(DialectRegistry::with_core_dialects());
     pm.add(Box::new(Sparsify::new(config)));
     let mut module = case.front.clone();
