@@ -204,6 +204,62 @@ fn the_toml_runs_through_layers_on_sofa_run_and_wins_over_keep_ratio() {
 }
 
 #[test]
+fn shape_prices_the_search_at_other_dims() {
+    let dir = scratch("shape");
+    let toml = dir.join("layers.toml");
+    let t = s(&toml);
+    let out = ok(&[
+        "calibrate",
+        MODEL,
+        "--inputs",
+        CALIBRATION,
+        HELD_OUT,
+        "--target",
+        "cosine=0.98",
+        "--shape",
+        "seq=64",
+        "-o",
+        &t,
+    ]);
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("attention layers at batch=2,seq=64 on sofa-28nm"),
+        "{report}"
+    );
+    let (uniform, per_layer) = figures(&report, "predicted cycles");
+    assert!(per_layer < uniform, "{report}");
+    let json = ok(&[
+        "compile",
+        MODEL,
+        "--shape",
+        "batch=2,seq=64",
+        "--layers",
+        &t,
+        "--emit",
+        "schedule-json",
+    ]);
+    assert_eq!(scheduled_cycles(&json.stdout) as f64, per_layer);
+    let out = sofa(&[
+        "calibrate",
+        MODEL,
+        "--inputs",
+        CALIBRATION,
+        "--target",
+        "cosine=0.98",
+        "--shape",
+        "sek=64",
+        "-o",
+        &t,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the model has no named dim 'sek' (it has: batch, seq)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bad_input_is_named_and_writes_nothing() {
     let dir = scratch("errors");
     let toml = dir.join("layers.toml");

@@ -29,7 +29,7 @@ pub const LONG_ABOUT: &str = "Search per-layer keep ratios for a model's attenti
     worst over outputs and inputs, computed by the host reference interpreter on the model \
     after fuse-attention and sparsify (the same per-layer overrides --layers feeds). Latency: \
     each grid keep is compiled once for every layer and each attention layer's plan priced at \
-    the --shape dims (default: the first calibration input's), so a per-layer choice costs \
+    the first calibration input's dims, or those --shape overrides, so a per-layer choice costs \
     the sum of its layers' prices.\n\n\
     Search (docs/calibrate.md): every uniform keep of the grid is measured; the best uniform \
     keep is the cheapest that meets the target. Then a greedy descent: each layer may step to \
@@ -72,8 +72,8 @@ pub struct CalibrateArgs {
     #[arg(long, value_name = "K,...", value_parser = parse_grid, default_value_t = KeepGrid::default())]
     pub keeps: KeepGrid,
 
-    /// Dims the latency is priced at, e.g. `batch=1,seq=128` (default: the first calibration
-    /// input's).
+    /// Dims the latency is priced at, e.g. `batch=1,seq=512`, each over the first calibration
+    /// input's (which are the default).
     #[arg(long, value_name = "NAME=SIZE,...", value_parser = parse_shape_bindings)]
     pub shape: Option<ShapeBindings>,
 
@@ -126,10 +126,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
     .resolve()?;
     let calibration = read_cases(&args.model, calibration_files)?;
     let holdout = read_cases(&args.model, holdout_files)?;
-    let priced_at = match &args.shape {
-        Some(s) => s.0.clone(),
-        None => calibration[0].bindings.clone(),
-    };
+    let priced_at = priced_dims(&calibration[0], args.shape.as_ref())?;
     let loaded =
         load_model(&args.model).map_err(|e| CliError::input(format!("{}: {e}", model(args))))?;
     let result = calibrate(Request {
@@ -166,6 +163,32 @@ pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
         args.output.display()
     );
     Ok(())
+}
+
+/// The first calibration input's dims, each overridden by --shape when given there; --shape
+/// may only name dims the model has.
+fn priced_dims(
+    first: &Case,
+    shape: Option<&ShapeBindings>,
+) -> Result<BTreeMap<String, u64>, CliError> {
+    let mut dims = first.bindings.clone();
+    for (name, &size) in shape.iter().flat_map(|s| s.0.iter()) {
+        match dims.get_mut(name) {
+            Some(d) => *d = size,
+            None => {
+                let known: Vec<&str> = first.bindings.keys().map(String::as_str).collect();
+                return Err(CliError::usage(format!(
+                    "--shape {name}={size}: the model has no named dim '{name}' (it has: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+        }
+    }
+    Ok(dims)
 }
 
 fn model(args: &CalibrateArgs) -> String {
