@@ -320,6 +320,30 @@ fn bad_input_is_named_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains(&s(&bad)) && err.contains("kepp"), "{err}");
+    // --layers feeds the compile pipeline: a compiled program or the interpreter refuse it.
+    std::fs::write(&bad, "[[layer]]\nindex = 0\nkeep = 0.5\n").unwrap();
+    let prog = s(&dir.join("bert.sofabin"));
+    ok(&["compile", MODEL, "--shape", "batch=2,seq=8", "-o", &prog]);
+    for args in [
+        &["run", &prog, "--inputs", CALIBRATION, "--layers", &s(&bad)][..],
+        &[
+            "run",
+            MODEL,
+            "--reference",
+            "--inputs",
+            CALIBRATION,
+            "--layers",
+            &s(&bad),
+        ],
+    ] {
+        let out = sofa(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("--layers"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
     std::fs::write(&bad, "[[layer]]\nindex = 7\nkeep = 0.5\n").unwrap();
     let out = sofa(&["run", MODEL, "--inputs", CALIBRATION, "--layers", &s(&bad)]);
     assert_eq!(out.status.code(), Some(1));

@@ -34,7 +34,8 @@ pub struct TargetArgs {
 
     /// Per-layer sparsity (TOML: `[[layer]] index = 0, keep = 0.5, tiles = 8, radius = 9.0`,
     /// the file `sparsify{layers=FILE}` reads and `sofa calibrate` writes). Its entries win
-    /// over --keep-ratio for the layers they name; --keep-ratio (default 1) sets the rest.
+    /// over --keep-ratio for the layers they name; --keep-ratio sets the rest (default: 1 for
+    /// a model, the spec's keep_ratio for a workload).
     #[arg(long, value_name = "LAYERS.toml")]
     pub layers: Option<PathBuf>,
 

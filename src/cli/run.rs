@@ -83,8 +83,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "W.toml")]
     pub workload: Option<PathBuf>,
 
-    /// Execute on the host reference interpreter instead of the simulator.
-    #[arg(long, conflicts_with_all = ["timing_only", "report", "trace", "explain_energy"])]
+    /// Execute on the host reference interpreter instead of the simulator (there, per-layer
+    /// sparsity is `sparsify{layers=FILE}` in --pass-pipeline, not --layers).
+    #[arg(long, conflicts_with_all = ["timing_only", "report", "trace", "explain_energy", "layers"])]
     pub reference: bool,
 
     /// Simulate time, traffic and energy only (no data; statistical model for data-dependent
@@ -261,6 +262,11 @@ fn run_sofabin(
     expected: Option<&Arrays>,
 ) -> Result<(), CliError> {
     let bytes = std::fs::read(path).map_err(|e| CliError::io("read", path, &e))?;
+    if !target.layers.is_empty() {
+        return Err(CliError::usage(
+            "--layers applies when compiling: a .sofabin program is compiled already",
+        ));
+    }
     let program =
         Program::decode(&bytes).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     check_program(&program, &target.hw, path)?;

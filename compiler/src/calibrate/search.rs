@@ -214,7 +214,10 @@ fn descend(
                 layer,
                 to,
                 accuracy: a,
-                saved: table.cycles(layer, from) - table.cycles(layer, to),
+                // Positive: next_cheaper only returns a cheaper keep.
+                saved: table
+                    .cycles(layer, from)
+                    .saturating_sub(table.cycles(layer, to)),
                 loss: accuracy - a,
             };
             if best.as_ref().is_none_or(|b| step.beats(b)) {
