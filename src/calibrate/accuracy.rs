@@ -317,8 +317,13 @@ fn worse(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Cosine similarity in f64; 1 when both are all zeros, 0 when only one is, NaN with a NaN.
+/// Cosine similarity in f64; exactly 1 for equal outputs (dense against itself meets even
+/// `cosine=1`, which rounding in the formula would miss), 0 when only one is all zeros, NaN
+/// with a NaN.
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    if a == b {
+        return 1.0;
+    }
     let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
     for (&x, &y) in a.iter().zip(b) {
         let (x, y) = (f64::from(x), f64::from(y));
@@ -344,5 +349,8 @@ mod tests {
         assert_eq!(cosine(&[0.0; 3], &[0.0; 3]), 1.0);
         assert_eq!(cosine(&[0.0; 2], &[1.0, 1.0]), 0.0);
         assert!(cosine(&[f32::NAN], &[1.0]).is_nan());
+        assert!(cosine(&[f32::NAN], &[f32::NAN]).is_nan());
+        let v = [0.1f32, 0.7, -2.3, 1e-3];
+        assert_eq!(cosine(&v, &v), 1.0);
     }
 }
