@@ -69,6 +69,7 @@ use sofa_compiler::driver::{self, Lowered, Target};
     after_help = "Examples:\n  \
                   sofa run model.onnx --inputs in.npz --expected out.npz --report r.json --trace t.json\n  \
                   sofa run model.onnx --inputs in.npz --keep-ratio 0.25 --schedule cct\n  \
+                  sofa run model.onnx --inputs in.npz --layers layers.toml   # from sofa calibrate\n  \
                   sofa run prog.sofabin --inputs in.npz -o out.npz\n  \
                   sofa run --workload workloads/llama-7b.toml --timing-only --keep-ratio 0.25\n  \
                   sofa run model.onnx --reference --inputs in.npz --expected out.npz \\\n    \
