@@ -120,6 +120,18 @@ fn defaults(target: &Target) -> LowerDefaults {
 
 /// `sparsify{keep, layers}`, `cct-tile`, `lower-to-sofa` appended to `pm`.
 fn add_planning(pm: &mut PassManager, target: &Target, keep: f64, kv: Option<KvSource>) {
+    add_selection(pm, target, keep);
+    let lower = LowerDefaults {
+        kv,
+        ..defaults(target)
+    };
+    pm.add(Box::new(LowerToSofa::new(target.hw.clone(), lower)));
+}
+
+/// `sparsify{keep, layers}` and `cct-tile` appended to `pm`: what fixes each attention op's
+/// semantics (its keep, and the key tiles it selects over, which `cct-tile` sets to the plan's
+/// `Tc`).
+fn add_selection(pm: &mut PassManager, target: &Target, keep: f64) {
     let mut sparsify = SparsifyConfig::default();
     sparsify.global.keep = keep;
     sparsify.layers = target.layers.clone();
@@ -127,11 +139,16 @@ fn add_planning(pm: &mut PassManager, target: &Target, keep: f64, kv: Option<KvS
     let mut cct_tile = CctTile::new(target.hw.clone(), target.schedule, target.ablate);
     cct_tile.prices = target.prices.clone();
     pm.add(Box::new(cct_tile));
-    let lower = LowerDefaults {
-        kv,
-        ..defaults(target)
-    };
-    pm.add(Box::new(LowerToSofa::new(target.hw.clone(), lower)));
+}
+
+/// The middle of [`model_pipeline`], for a module the front passes have run on:
+/// `sparsify{keep, layers}` and `cct-tile`. Its result is still graph-level IR
+/// (`attn.sparse_mha` with the plan's attributes), so the host interpreter runs exactly the
+/// selection the compiled program makes; `sofa calibrate` measures accuracy on it.
+pub fn selection_pipeline(target: &Target) -> PassManager {
+    let mut pm = PassManager::new(dialects());
+    add_selection(&mut pm, target, target.keep.unwrap_or(1.0));
+    pm
 }
 
 fn dialects() -> DialectRegistry {

@@ -1,5 +1,9 @@
 //! The accuracy side of `sofa calibrate`: the host reference interpreter runs the model with
 //! a choice of keeps on each input, and every float output is compared with the dense one.
+//! The model is the one `sofa compile|run --layers` would build up to its lowering (the front
+//! passes, `sparsify` with the choice as per-layer overrides, `cct-tile`, which sets each
+//! layer's key tiles to its plan's `Tc`), still graph-level IR, so the selection measured is
+//! the one the program makes at that input's shapes.
 //!
 //! Reuse: a choice's activations before attention layer `i` depend only on the keeps of layers
 //! `0..i`. Each run stops before every attention layer and keeps a checkpoint (the live values
@@ -13,12 +17,11 @@
 use std::collections::BTreeMap;
 
 use sofa_compiler::calibrate::{Accuracy, CalibrateError};
-use sofa_compiler::driver::{front_pipeline, DriverError};
+use sofa_compiler::driver::{front_pipeline, selection_pipeline, DriverError, Target};
 use sofa_compiler::onnx::{import_model, ImportOptions, LoadedModel, OnnxError};
-use sofa_compiler::passes::sparsify::{attention_layers, LayerOverride, Sparsify, SparsifyConfig};
-use sofa_ir::dialect::DialectRegistry;
+use sofa_compiler::passes::sparsify::{attention_layers, LayerOverride};
 use sofa_ir::eval::Tensor;
-use sofa_ir::pass::{NoInstrumentation, PassManager, PassManagerError};
+use sofa_ir::pass::{NoInstrumentation, PassManagerError};
 use sofa_ir::{Module, Op};
 use sofa_runtime::interp::{resume, run_capturing, Checkpoint, InterpError};
 
@@ -40,8 +43,8 @@ pub enum AccuracyError {
     Import { case: String, source: OnnxError },
     #[error("{case}: {source}")]
     Front { case: String, source: DriverError },
-    #[error("{case}: sparsify: {source}")]
-    Sparsify {
+    #[error("{case}: sparsify, cct-tile: {source}")]
+    Selection {
         case: String,
         source: PassManagerError,
     },
@@ -94,14 +97,21 @@ struct CaseState {
 /// The worst cosine to dense over the float outputs of every input, with checkpoint reuse.
 pub struct InterpAccuracy {
     cases: Vec<CaseState>,
+    /// The chip and schedule `cct-tile` plans for (its keep and layers are the choice's).
+    target: Target,
     layers: usize,
     reuse: Reuse,
 }
 
 impl InterpAccuracy {
     /// Import `model` at each case's shapes, run the front passes and the dense model once
-    /// (its outputs are the reference, its checkpoints the first ones reused).
-    pub fn new(model: &LoadedModel, cases: Vec<Case>) -> Result<InterpAccuracy, AccuracyError> {
+    /// (its outputs are the reference, its checkpoints the first ones reused); choices are
+    /// planned for `target`'s chip and schedule.
+    pub fn new(
+        model: &LoadedModel,
+        cases: Vec<Case>,
+        target: &Target,
+    ) -> Result<InterpAccuracy, AccuracyError> {
         let mut states: Vec<CaseState> = Vec::with_capacity(cases.len());
         let mut reuse = Reuse::default();
         for case in cases {
@@ -121,6 +131,7 @@ impl InterpAccuracy {
         let layers = states.first().map_or(0, |s| s.layers.len());
         Ok(InterpAccuracy {
             cases: states,
+            target: target.clone(),
             layers,
             reuse,
         })
@@ -144,7 +155,7 @@ impl InterpAccuracy {
     pub fn worst_cosine(&mut self, keeps: &[f64]) -> Result<f64, AccuracyError> {
         let mut worst = f64::INFINITY;
         for case in &mut self.cases {
-            let outputs = run_choice(case, keeps, &mut self.reuse)?;
+            let outputs = run_choice(case, &self.target, keeps, &mut self.reuse)?;
             worst = worse(worst, worst_output_cosine(case, &outputs)?);
         }
         Ok(worst)
@@ -221,6 +232,7 @@ fn dense_state(
 /// checkpoints of the layers it runs are cached under their prefixes.
 fn run_choice(
     case: &mut CaseState,
+    target: &Target,
     keeps: &[f64],
     reuse: &mut Reuse,
 ) -> Result<Arrays, AccuracyError> {
@@ -228,7 +240,7 @@ fn run_choice(
     let start = (0..=case.layers.len().min(key.len()))
         .rev()
         .find(|&i| case.checkpoints.contains_key(&key[..i]));
-    let module = sparsified(case, keeps)?;
+    let module = sparsified(case, target, keeps)?;
     let interp_error = |source| AccuracyError::Interp {
         case: case.name.clone(),
         source,
@@ -253,9 +265,10 @@ fn run_choice(
     Ok(outputs)
 }
 
-/// The case's front module through `sparsify` with `keeps[i]` at layer `i` (the same pass and
-/// per-layer overrides `--layers` feeds).
-fn sparsified(case: &CaseState, keeps: &[f64]) -> Result<Module, AccuracyError> {
+/// The case's front module through `sparsify` with `keeps[i]` at layer `i` (the per-layer
+/// overrides `--layers` feeds) and `cct-tile`, which sets each layer's key tiles to the plan's
+/// `Tc`: the selection the compiled program makes at this input's shapes.
+fn sparsified(case: &CaseState, target: &Target, keeps: &[f64]) -> Result<Module, AccuracyError> {
     let layers = keeps
         .iter()
         .enumerate()
@@ -269,15 +282,15 @@ fn sparsified(case: &CaseState, keeps: &[f64]) -> Result<Module, AccuracyError> 
             (index, entry)
         })
         .collect();
-    let config = SparsifyConfig {
+    let choice = Target {
+        keep: None,
         layers,
-        ..SparsifyConfig::default()
+        ..target.clone()
     };
-    let mut pm = PassManager::new(DialectRegistry::with_core_dialects());
-    pm.add(Box::new(Sparsify::new(config)));
     let mut module = case.front.clone();
-    pm.run(&mut module, &mut NoInstrumentation)
-        .map_err(|source| AccuracyError::Sparsify {
+    selection_pipeline(&choice)
+        .run(&mut module, &mut NoInstrumentation)
+        .map_err(|source| AccuracyError::Selection {
             case: case.name.clone(),
             source,
         })?;

@@ -76,7 +76,7 @@ pub fn calibrate(req: Request<'_>) -> Result<Calibration, CalibrationError> {
     };
     let priced = import_model(req.model, &opts)?.module;
     let table = price_grid(&priced, req.target, &req.grid)?;
-    let mut calibration = InterpAccuracy::new(req.model, req.calibration)?;
+    let mut calibration = InterpAccuracy::new(req.model, req.calibration, req.target)?;
     if calibration.layers() != table.layers() {
         return Err(CalibrationError::LayerCount {
             priced: table.layers(),
@@ -90,7 +90,7 @@ pub fn calibrate(req: Request<'_>) -> Result<Calibration, CalibrationError> {
     let holdout = match req.holdout.is_empty() {
         true => None,
         false => Some(measure_holdout(
-            req.model,
+            (req.model, req.target),
             req.holdout,
             &req.grid,
             &outcome,
@@ -110,12 +110,12 @@ pub fn calibrate(req: Request<'_>) -> Result<Calibration, CalibrationError> {
 
 /// The best uniform and the per-layer choice on inputs the search never saw.
 fn measure_holdout(
-    model: &LoadedModel,
+    (model, target): (&LoadedModel, &Target),
     cases: Vec<Case>,
     grid: &KeepGrid,
     outcome: &Outcome,
 ) -> Result<Holdout, AccuracyError> {
-    let mut held = InterpAccuracy::new(model, cases)?;
+    let mut held = InterpAccuracy::new(model, cases, target)?;
     let uniform = vec![grid.keep(outcome.uniform_best); outcome.choice.len()];
     let per_layer: Vec<f64> = outcome.choice.iter().map(|&k| grid.keep(k)).collect();
     Ok(Holdout {

@@ -27,7 +27,9 @@ pub const LONG_ABOUT: &str = "Search per-layer keep ratios for a model's attenti
     accuracy on the calibration and on the held-out inputs).\n\n\
     Accuracy: the cosine similarity of every float output (flattened) to the dense output, \
     worst over outputs and inputs, computed by the host reference interpreter on the model \
-    after fuse-attention and sparsify (the same per-layer overrides --layers feeds). Latency: \
+    after fuse-attention, sparsify (the same per-layer overrides --layers feeds) and cct-tile \
+    (which sets each layer's key tiles to its plan's), i.e. the selection the compiled \
+    program makes. Latency: \
     each grid keep is compiled once for every layer and each attention layer's plan priced at \
     the first calibration input's dims, or those --shape overrides, so a per-layer choice costs \
     the sum of its layers' prices.\n\n\
