@@ -215,8 +215,10 @@ fn dense_state(
     // The dense prefix of layer i: i keeps of 1.
     let checkpoints = stops
         .into_iter()
-        .enumerate()
-        .map(|(i, c)| (bits(&vec![1.0; i]), c))
+        .filter_map(|c| {
+            let i = layers.iter().position(|&l| l == c.at())?;
+            Some((bits(&vec![1.0; i]), c))
+        })
         .collect();
     Ok(CaseState {
         name,
