@@ -1,4 +1,6 @@
-//! The `sofa` command-line tool: argument parsing, file IO and diagnostics rendering.
+//! The `sofa` command-line tool: argument parsing, file IO and diagnostics rendering; and
+//! `calibrate`, the work of `sofa calibrate`, which needs both the compiler and the runtime.
 
+pub mod calibrate;
 pub mod cli;
 pub mod npz;

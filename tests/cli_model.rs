@@ -253,7 +253,7 @@ fn import_binds_shapes_and_refuses_corrupt_models() {
 /// one-line summary that `sofa --help` lists.
 #[test]
 fn every_command_explains_itself_under_help() {
-    let cases: [(&[&str], &str, &str); 9] = [
+    let cases: [(&[&str], &str, &str); 10] = [
         (
             &["opt"],
             "Parse IR, run a pass pipeline",
@@ -290,6 +290,11 @@ fn every_command_explains_itself_under_help() {
             &["bench", "roofline"],
             "against its roofline",
             "docs/roofline.md defines",
+        ),
+        (
+            &["calibrate"],
+            "Search per-layer keep ratios",
+            "greedy descent",
         ),
     ];
     let top = text(&sofa(&["--help"]).stdout);

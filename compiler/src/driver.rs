@@ -3,8 +3,8 @@
 //!
 //! | input | passes (each verified after it runs) | then |
 //! |---|---|---|
-//! | ONNX model ([`model_pipeline`]) | `shape-infer`, `canonicalize`, `fuse-attention` ([`FRONT`]) on the graph's named dims, then (with `--shape` bindings) `shape-infer{bind}`, `canonicalize`, `fuse-attention` again, `sparsify{keep}`, `cct-tile{schedule, ablate}`, `lower-to-sofa{kv}` | [`lower_model`]: the whole model as one program |
-//! | workload spec ([`workload_pipeline`]) | `sparsify{keep}`, `cct-tile`, `lower-to-sofa` on the spec's attention-only IR | [`lower_workload`]: one segment per layer |
+//! | ONNX model ([`model_pipeline`]) | `shape-infer`, `canonicalize`, `fuse-attention` ([`FRONT`]) on the graph's named dims, then (with `--shape` bindings) `shape-infer{bind}`, `canonicalize`, `fuse-attention` again, `sparsify{keep, layers}`, `cct-tile{schedule, ablate}`, `lower-to-sofa{kv}` | [`lower_model`]: the whole model as one program |
+//! | workload spec ([`workload_pipeline`]) | `sparsify{keep, layers}`, `cct-tile`, `lower-to-sofa` on the spec's attention-only IR | [`lower_workload`]: one segment per layer |
 //!
 //! A [`Target`] fixes the chip and the choices a user makes (keep ratio, schedule, ablations,
 //! K/V source); the passes record the resulting plan on each attention op and the lowering
@@ -35,7 +35,7 @@ use crate::passes::lower_to_sofa::LowerToSofa;
 use crate::passes::lowered_heads::LoweredHeads;
 use crate::passes::registry;
 use crate::passes::shape_infer::ShapeInfer;
-use crate::passes::sparsify::{Sparsify, SparsifyConfig};
+use crate::passes::sparsify::{LayerOverride, Sparsify, SparsifyConfig};
 use crate::roofline::{self, RooflineError};
 use crate::schedule::price::{price_module, PricedLayer};
 use crate::schedule::{Pin, PriceCache, Pricer, ScheduleError};
@@ -51,6 +51,9 @@ pub struct Target {
     /// Fraction of each query's visible keys kept; `None`: the input's own (a workload spec's
     /// `keep_ratio`, 1 for ONNX models).
     pub keep: Option<f64>,
+    /// Per-layer `sparsify` overrides by attention-layer index (a `--layers` file, the format
+    /// of `sparsify{layers=FILE}`): they win over `keep` for the layers they name.
+    pub layers: BTreeMap<usize, LayerOverride>,
     pub schedule: Schedule,
     pub ablate: Ablation,
     /// Where model attention ops take K and V from; `None` = auto. Workload specs gather.
@@ -67,12 +70,22 @@ impl Default for Target {
         Target {
             hw: HwConfig::default(),
             keep: None,
+            layers: BTreeMap::new(),
             schedule: Schedule::Cct,
             ablate: Ablation::default(),
             kv: None,
             host_fallback: true,
             prices: PriceCache::default(),
         }
+    }
+}
+
+impl Target {
+    /// Whether some attention layer keeps fewer than all of its keys (globally or by a
+    /// per-layer override).
+    pub fn is_sparse(&self) -> bool {
+        let sparse = |k: f64| k < 1.0;
+        self.keep.is_some_and(sparse) || self.layers.values().any(|o| o.keep.is_some_and(sparse))
     }
 }
 
@@ -108,19 +121,37 @@ fn defaults(target: &Target) -> LowerDefaults {
     }
 }
 
-/// `sparsify{keep}`, `cct-tile`, `lower-to-sofa` appended to `pm`.
+/// `sparsify{keep, layers}`, `cct-tile`, `lower-to-sofa` appended to `pm`.
 fn add_planning(pm: &mut PassManager, target: &Target, keep: f64, kv: Option<KvSource>) {
-    let mut sparsify = SparsifyConfig::default();
-    sparsify.global.keep = keep;
-    pm.add(Box::new(Sparsify::new(sparsify)));
-    let mut cct_tile = CctTile::new(target.hw.clone(), target.schedule, target.ablate);
-    cct_tile.prices = target.prices.clone();
-    pm.add(Box::new(cct_tile));
+    add_selection(pm, target, keep);
     let lower = LowerDefaults {
         kv,
         ..defaults(target)
     };
     pm.add(Box::new(LowerToSofa::new(target.hw.clone(), lower)));
+}
+
+/// `sparsify{keep, layers}` and `cct-tile` appended to `pm`: what fixes each attention op's
+/// semantics (its keep, and the key tiles it selects over, which `cct-tile` sets to the plan's
+/// `Tc`).
+fn add_selection(pm: &mut PassManager, target: &Target, keep: f64) {
+    let mut sparsify = SparsifyConfig::default();
+    sparsify.global.keep = keep;
+    sparsify.layers = target.layers.clone();
+    pm.add(Box::new(Sparsify::new(sparsify)));
+    let mut cct_tile = CctTile::new(target.hw.clone(), target.schedule, target.ablate);
+    cct_tile.prices = target.prices.clone();
+    pm.add(Box::new(cct_tile));
+}
+
+/// The middle of [`model_pipeline`], for a module the front passes have run on:
+/// `sparsify{keep, layers}` and `cct-tile`. Its result is still graph-level IR
+/// (`attn.sparse_mha` with the plan's attributes), so the host interpreter runs exactly the
+/// selection the compiled program makes; `sofa calibrate` measures accuracy on it.
+pub fn selection_pipeline(target: &Target) -> PassManager {
+    let mut pm = PassManager::new(dialects());
+    add_selection(&mut pm, target, target.keep.unwrap_or(1.0));
+    pm
 }
 
 fn dialects() -> DialectRegistry {

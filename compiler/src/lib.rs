@@ -1,6 +1,7 @@
 //! `sofa-compiler`: frontends (ONNX, workload specs), passes, and (with the `mlir` feature) the
 //! bridge to real MLIR.
 
+pub mod calibrate;
 pub mod driver;
 pub mod dse;
 pub mod lower;

@@ -4,4 +4,7 @@ pub mod host;
 pub mod interp;
 pub mod sim;
 
-pub use interp::{compare, run_function, DiffKind, InterpError, OutputDiff, Tolerance};
+pub use interp::{
+    compare, resume, run_capturing, run_function, Checkpoint, DiffKind, InterpError, OutputDiff,
+    Tolerance,
+};

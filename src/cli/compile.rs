@@ -32,6 +32,7 @@ use super::pipeline::run_manager;
     after_help = "Examples:\n  \
                   sofa compile examples/bert/bert_sdpa_ts_op17.onnx --shape batch=1,seq=16 -o bert.sofabin\n  \
                   sofa compile model.onnx --shape batch=1,seq=16 --keep-ratio 0.25 --emit asm\n  \
+                  sofa compile model.onnx --shape batch=1,seq=16 --layers layers.toml -o m.sofabin\n  \
                   sofa compile --workload workloads/llama-7b.toml --keep-ratio 0.25 --emit schedule-json\n  \
                   sofa compile --workload workloads/bert-base.toml --schedule staged -o s.json"
 )]

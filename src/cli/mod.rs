@@ -8,6 +8,7 @@
 
 mod asm;
 mod bench;
+mod calibrate;
 mod compile;
 pub mod diag;
 mod disasm;
@@ -68,6 +69,11 @@ pub enum Command {
     /// every point and the Pareto front (latency, energy, area); shard, merge and resume.
     #[command(long_about = dse::LONG_ABOUT)]
     Dse(dse::DseArgs),
+    #[command(
+        about = "Search per-layer keep ratios that meet an accuracy target at the least predicted latency",
+        long_about = calibrate::LONG_ABOUT
+    )]
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// Entry point; returns the process exit code.
@@ -99,6 +105,7 @@ where
         Command::Compile(args) => compile::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Dse(args) => dse::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
     };
     match result {
         Ok(()) => 0,

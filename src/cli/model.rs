@@ -9,6 +9,7 @@ use clap::Args;
 use sofa_compiler::driver::{self, DriverError, Lowered, Target};
 use sofa_compiler::lower::{LowerError, UnloweredOp};
 use sofa_compiler::onnx::load_model;
+use sofa_compiler::passes::sparsify::load_layers;
 use sofa_ir::dialect::attn::{check_keep_ratio, Ablation, KvSource, Schedule};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::Program;
@@ -26,9 +27,17 @@ pub struct TargetArgs {
     #[arg(long, value_name = "HW.toml")]
     pub config: Option<PathBuf>,
 
-    /// Fraction of each query's visible keys kept, in (0, 1]; 1 = dense attention.
+    /// Fraction of each query's visible keys kept, in (0, 1]; 1 = dense attention. With
+    /// --layers, it applies to the layers the file does not set a keep for.
     #[arg(long, value_name = "R")]
     pub keep_ratio: Option<f64>,
+
+    /// Per-layer sparsity (TOML: `[[layer]] index = 0, keep = 0.5, tiles = 8, radius = 9.0`,
+    /// the file `sparsify{layers=FILE}` reads and `sofa calibrate` writes). Its entries win
+    /// over --keep-ratio for the layers they name; --keep-ratio sets the rest (default: 1 for
+    /// a model, the spec's keep_ratio for a workload).
+    #[arg(long, value_name = "LAYERS.toml")]
+    pub layers: Option<PathBuf>,
 
     /// Attention dataflow: cct (SOFA's cross-stage tiling), staged (Â and A through DRAM,
     /// whole-row top-k) or dense (FlashAttention-2 on the SU-FA engine, no prediction).
@@ -71,9 +80,15 @@ impl TargetArgs {
             None => HwConfig::default(),
             Some(p) => HwConfig::load(p).map_err(CliError::input)?,
         };
+        // LayersFileError names the file.
+        let layers = match &self.layers {
+            None => BTreeMap::new(),
+            Some(p) => load_layers(p).map_err(CliError::input)?,
+        };
         Ok(Target {
             hw,
             keep: self.keep_ratio,
+            layers,
             schedule,
             ablate,
             kv,

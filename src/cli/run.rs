@@ -69,6 +69,7 @@ use sofa_compiler::driver::{self, Lowered, Target};
     after_help = "Examples:\n  \
                   sofa run model.onnx --inputs in.npz --expected out.npz --report r.json --trace t.json\n  \
                   sofa run model.onnx --inputs in.npz --keep-ratio 0.25 --schedule cct\n  \
+                  sofa run model.onnx --inputs in.npz --layers layers.toml   # from sofa calibrate\n  \
                   sofa run prog.sofabin --inputs in.npz -o out.npz\n  \
                   sofa run --workload workloads/llama-7b.toml --timing-only --keep-ratio 0.25\n  \
                   sofa run model.onnx --reference --inputs in.npz --expected out.npz \\\n    \
@@ -83,8 +84,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "W.toml")]
     pub workload: Option<PathBuf>,
 
-    /// Execute on the host reference interpreter instead of the simulator.
-    #[arg(long, conflicts_with_all = ["timing_only", "report", "trace", "explain_energy"])]
+    /// Execute on the host reference interpreter instead of the simulator (there, per-layer
+    /// sparsity is `sparsify{layers=FILE}` in --pass-pipeline, not --layers).
+    #[arg(long, conflicts_with_all = ["timing_only", "report", "trace", "explain_energy", "layers"])]
     pub reference: bool,
 
     /// Simulate time, traffic and energy only (no data; statistical model for data-dependent
@@ -261,6 +263,11 @@ fn run_sofabin(
     expected: Option<&Arrays>,
 ) -> Result<(), CliError> {
     let bytes = std::fs::read(path).map_err(|e| CliError::io("read", path, &e))?;
+    if !target.layers.is_empty() {
+        return Err(CliError::usage(
+            "--layers applies when compiling: a .sofabin program is compiled already",
+        ));
+    }
     let program =
         Program::decode(&bytes).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     check_program(&program, &target.hw, path)?;
@@ -287,8 +294,8 @@ fn run_onnx(
     let module = compile_model(path, &bindings, target, &args.pipeline.instrument)?;
     let lowered = lower_mapped(&module, target, path)?;
     check_program(&lowered.program, &target.hw, path)?;
-    let dense = match (&arrays, target.keep) {
-        (Some(a), Some(k)) if k < 1.0 => Some(dense_reference(path, &bindings, a)?),
+    let dense = match &arrays {
+        Some(a) if target.is_sparse() => Some(dense_reference(path, &bindings, a)?),
         _ => None,
     };
     let roofline = roofline_request(&lowered);

@@ -26,7 +26,8 @@
 //!   radius = 9.0
 //!   ```
 //!   Unknown keys, repeated indices and out-of-range values are errors naming them; an index
-//!   past the module's last attention layer fails the pass.
+//!   past the module's last attention layer fails the pass. `sofa compile|run --layers FILE`
+//!   feed the same overrides (`driver::Target::layers`), and `sofa calibrate` writes such files.
 //!
 //! Statistics: `layers-sparsified` (ops rewritten), `layers-dense` (of those, keep = 1), and one
 //! note per rewritten layer with its keep ratio, tiles and radius.

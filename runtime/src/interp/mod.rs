@@ -6,6 +6,11 @@
 //! its last use (computed up front), so peak memory is the live set, not the whole graph.
 //! Each result is checked against its declared IR type, so a wrong shape inference upstream
 //! surfaces here, named by op and location, instead of as a wrong number downstream.
+//!
+//! A run can stop before chosen ops and hand back a [`Checkpoint`] (copies of the live values
+//! there); [`resume`] continues from one on the same function with other attributes, so a
+//! search that changes one attention layer at a time (`sofa calibrate`) recomputes only the
+//! ops from that layer on.
 
 mod compare;
 mod signature;
@@ -54,6 +59,11 @@ pub enum InterpError {
         #[source]
         source: Box<EvalError>,
     },
+    #[error(
+        "checkpoint taken in a function of {taken} ops cannot resume one of {ops} \
+         (resume needs the same function, attributes aside)"
+    )]
+    CheckpointMismatch { ops: usize, taken: usize },
     #[error("{op} at {loc}: {msg}")]
     Malformed {
         op: String,
@@ -89,24 +99,110 @@ pub fn run_function(
     m: &Module,
     inputs: &BTreeMap<String, Tensor>,
 ) -> Result<BTreeMap<String, Tensor>, InterpError> {
-    let func = find_main(m).ok_or(InterpError::NoMain)?;
-    let entry = m.entry_block(func).ok_or(InterpError::NoMain)?;
-    let args = &m.blocks[entry].args;
+    Ok(run_capturing(m, inputs, &[])?.0)
+}
+
+/// [`run_function`], also returning a [`Checkpoint`] before each op of `stops` (ops of
+/// `@main`'s entry block), in execution order.
+pub fn run_capturing(
+    m: &Module,
+    inputs: &BTreeMap<String, Tensor>,
+    stops: &[Op],
+) -> Result<Run, InterpError> {
+    let (func, ops) = main_body(m)?;
+    let args = &m.blocks[m.entry_block(func).ok_or(InterpError::NoMain)?].args;
     let arg_names = signature::names(m, func, "arg_attrs", "arg", args.len());
     let bound = signature::bind_inputs(m, args, &arg_names, inputs)?;
-    let ops = &m.blocks[entry].ops;
-    let last_use = last_uses(m, ops);
-    let opset = module_opset(m);
-    let mut env: Vec<Option<Slot>> = std::iter::repeat_with(|| None)
-        .take(m.values.len())
-        .collect();
+    let mut env = empty_env(m);
     for (&arg, t) in args.iter().zip(bound) {
         env[arg.index()] = Some(Slot::Borrowed(t));
     }
-    for (i, &op) in ops.iter().enumerate() {
+    execute(m, (func, ops), env, 0, stops)
+}
+
+/// Continue a run from `from`, taken on this module or on one with the same entry block (the
+/// same ops and values; attributes may differ, which is the point: a pass that only rewrites
+/// attributes, such as `sparsify`, leaves every checkpoint before the first changed op valid).
+/// Returns the outputs and a [`Checkpoint`] before each op of `stops` that runs after `from`.
+pub fn resume(m: &Module, from: &Checkpoint, stops: &[Op]) -> Result<Run, InterpError> {
+    let (func, ops) = main_body(m)?;
+    if ops.len() != from.ops || ops.get(from.pos) != Some(&from.at) {
+        return Err(InterpError::CheckpointMismatch {
+            ops: ops.len(),
+            taken: from.ops,
+        });
+    }
+    let mut env = empty_env(m);
+    for (v, t) in &from.values {
+        let slot = env
+            .get_mut(v.index())
+            .ok_or(InterpError::CheckpointMismatch {
+                ops: ops.len(),
+                taken: from.ops,
+            })?;
+        *slot = Some(Slot::Borrowed(t));
+    }
+    execute(m, (func, ops), env, from.pos, stops)
+}
+
+/// A run's outputs (keyed by ONNX output name) and the checkpoints it was asked for.
+pub type Run = (BTreeMap<String, Tensor>, Vec<Checkpoint>);
+
+/// The live values of a run of `@main` just before one op of its entry block: enough to
+/// resume the run there ([`resume`]) without recomputing anything before it.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    /// Position of `at` in the entry block.
+    pos: usize,
+    at: Op,
+    /// Length of the entry block it was taken in (checked on resume).
+    ops: usize,
+    values: Vec<(Value, Tensor)>,
+}
+
+impl Checkpoint {
+    /// The op the run stopped before.
+    pub fn at(&self) -> Op {
+        self.at
+    }
+
+    /// Elements held by the checkpoint's tensors (what keeping it costs).
+    pub fn elements(&self) -> usize {
+        self.values.iter().map(|(_, t)| t.len()).sum()
+    }
+}
+
+/// `@main` and the ops of its entry block.
+fn main_body(m: &Module) -> Result<(Op, &[Op]), InterpError> {
+    let func = find_main(m).ok_or(InterpError::NoMain)?;
+    let entry = m.entry_block(func).ok_or(InterpError::NoMain)?;
+    Ok((func, &m.blocks[entry].ops))
+}
+
+fn empty_env<'a>(m: &Module) -> Vec<Option<Slot<'a>>> {
+    std::iter::repeat_with(|| None)
+        .take(m.values.len())
+        .collect()
+}
+
+/// The ops of the entry block from position `start` on, over `env` (the live values there).
+fn execute(
+    m: &Module,
+    (func, ops): (Op, &[Op]),
+    mut env: Vec<Option<Slot>>,
+    start: usize,
+    stops: &[Op],
+) -> Result<Run, InterpError> {
+    let last_use = last_uses(m, ops);
+    let opset = module_opset(m);
+    let mut checkpoints = Vec::new();
+    for (i, &op) in ops.iter().enumerate().skip(start) {
         let data = &m.ops[op];
+        if stops.contains(&op) {
+            checkpoints.push(checkpoint(&env, (i, op), ops.len()));
+        }
         if data.name == RETURN_OP {
-            return collect_outputs(m, func, op, &mut env);
+            return Ok((collect_outputs(m, func, op, &mut env)?, checkpoints));
         }
         let results = exec_op(m, op, &env, opset)?;
         for (&v, t) in data.results.iter().zip(results) {
@@ -119,6 +215,21 @@ pub fn run_function(
         }
     }
     Err(malformed(m, func, "function body has no func.return"))
+}
+
+/// Copies of the live values before op `at` (position `pos`).
+fn checkpoint(env: &[Option<Slot>], (pos, at): (usize, Op), ops: usize) -> Checkpoint {
+    let values = env
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((Value::new(i), s.as_ref()?.get().clone())))
+        .collect();
+    Checkpoint {
+        pos,
+        at,
+        ops,
+        values,
+    }
 }
 
 /// `func.func @main`.

@@ -271,3 +271,39 @@ fn last_uses_point_at_the_final_consumer() {
     assert_eq!(last[&y], 2);
     assert_eq!(last[&m.result(ops[1], 0)], 2);
 }
+
+#[test]
+fn a_checkpoint_resumes_the_run_without_the_ops_before_it() {
+    let mut m = add_mul_module();
+    let ins = inputs(vec![
+        ("x", tensor(&[1, 2], &[1.0, 2.0])),
+        ("y", tensor(&[1, 2], &[3.0, 5.0])),
+    ]);
+    let entry = m.entry_block(find_main(&m).unwrap()).unwrap();
+    let (add, mul) = (m.blocks[entry].ops[1], m.blocks[entry].ops[2]);
+    let (out, cps) = run_capturing(&m, &ins, &[mul, add]).unwrap();
+    // In execution order, whatever the order asked.
+    assert_eq!(
+        cps.iter().map(Checkpoint::at).collect::<Vec<_>>(),
+        [add, mul]
+    );
+    // Before the Mul: x (still returned), y and x + c are live; the constant is dead.
+    assert_eq!(cps[1].elements(), 6);
+    // An op after the checkpoint changes: the resumed run sees it, the prefix is reused.
+    m.ops[mul].name = "onnx.Sub".into();
+    let (resumed, later) = resume(&m, &cps[1], &[add, mul]).unwrap();
+    assert_eq!(out["z"].as_f32().unwrap(), &[6.0, 5.0]);
+    assert_eq!(resumed["z"].as_f32().unwrap(), &[-1.0, -4.0]);
+    assert_eq!(resumed["x_again"], out["x_again"]);
+    assert_eq!(later.iter().map(Checkpoint::at).collect::<Vec<_>>(), [mul]);
+    // A function of another length refuses the checkpoint.
+    let other = {
+        let mut o = add_mul_module();
+        let e = o.entry_block(find_main(&o).unwrap()).unwrap();
+        let first = o.blocks[e].ops[0];
+        o.blocks[e].ops.insert(0, first);
+        o
+    };
+    let e = resume(&other, &cps[1], &[]).unwrap_err().to_string();
+    assert!(e.contains("checkpoint taken in a function of 4 ops"), "{e}");
+}
