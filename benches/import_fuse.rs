@@ -14,13 +14,16 @@ use sofa_ir::pass::{NoInstrumentation, PassManager};
 const RUNS: usize = 21;
 const PIPELINE: &str = sofa_compiler::driver::FRONT;
 const TARGET: Duration = Duration::from_millis(50);
-const FIXTURES: [&str; 6] = [
+const FIXTURES: [&str; 9] = [
     "bert_sdpa_ts_op17",
     "bert_eager_ts_op17",
     "gpt2_sdpa_ts_op17",
     "gpt2_eager_ts_op17",
     "vit_sdpa_ts_op17",
     "vit_eager_ts_op17",
+    "qwen2_gqa_rope_sdpa_dynamo_op18",
+    "mistral_swa_eager_ts_op17",
+    "bert_int8dyn_ts_op17",
 ];
 
 fn models_dir() -> PathBuf {
@@ -71,7 +74,7 @@ fn main() {
     let dir = models_dir();
     println!("import + fuse ('{PIPELINE}', verifier after each pass), median of {RUNS} runs");
     println!(
-        "{:<20} {:>8} {:>11} {:>11} {:>9} {:>10} {:>12}  target",
+        "{:<32} {:>8} {:>11} {:>11} {:>9} {:>10} {:>12}  target",
         "fixture", "MB", "decode ms", "import ms", "fuse ms", "total ms", "x decode"
     );
     let mut worst = Duration::ZERO;
@@ -82,7 +85,7 @@ fn main() {
         let total = import + fuse;
         worst = worst.max(total);
         println!(
-            "{name:<20} {mb:>8.2} {:>11.3} {:>11.3} {:>9.3} {:>10.3} {:>12.1}  {}",
+            "{name:<32} {mb:>8.2} {:>11.3} {:>11.3} {:>9.3} {:>10.3} {:>12.1}  {}",
             ms(decode),
             ms(import),
             ms(fuse),
