@@ -54,6 +54,8 @@ fn env_or(name: &str, default: &str) -> String {
 
 /// Runs `cmd` to completion, its output in temporary files (no pipe to fill), and reads its
 /// peak resident set from `wait4`.
+// The child is reaped by `wait4`, which std's `Child::wait` cannot replace (no rusage).
+#[allow(clippy::zombie_processes)]
 fn measure(what: &str, cmd: &mut Command, scratch: &Path) -> Step {
     let (out_path, err_path) = (scratch.join("stdout"), scratch.join("stderr"));
     let start = Instant::now();
