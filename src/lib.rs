@@ -4,3 +4,4 @@
 pub mod calibrate;
 pub mod cli;
 pub mod npz;
+pub mod progress;

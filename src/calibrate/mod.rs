@@ -10,8 +10,10 @@ pub mod report;
 
 use std::collections::BTreeMap;
 
+use crate::progress::Progress;
 use sofa_compiler::calibrate::{
-    layers_toml, price_grid, search, CalibrateError, Goal, KeepGrid, LatencyTable, Outcome,
+    layers_toml, price_grid, search, Accuracy, CalibrateError, Goal, KeepGrid, LatencyTable,
+    Outcome,
 };
 use sofa_compiler::driver::Target;
 use sofa_compiler::onnx::{import_model, ImportOptions, LoadedModel, OnnxError};
@@ -45,6 +47,8 @@ pub struct Request<'a> {
     pub target: &'a Target,
     pub grid: KeepGrid,
     pub goal: Goal,
+    /// Show the search's progress on a terminal ([`crate::progress`]).
+    pub progress: bool,
 }
 
 /// The held-out inputs' accuracy of the best uniform and of the per-layer choice.
@@ -83,7 +87,13 @@ pub fn calibrate(req: Request<'_>) -> Result<Calibration, CalibrationError> {
             measured: calibration.layers(),
         });
     }
-    let outcome = search(&table, &req.grid, req.goal, &mut calibration)?;
+    let outcome = {
+        let mut ticking = Ticking {
+            inner: &mut calibration,
+            progress: Progress::new(None, "sofa calibrate: choices measured", !req.progress),
+        };
+        search(&table, &req.grid, req.goal, &mut ticking)?
+    };
     let calibration_names = calibration.names().iter().map(|n| n.to_string()).collect();
     let reuse = calibration.reuse();
     let holdout_names: Vec<String> = req.holdout.iter().map(|c| c.name.clone()).collect();
@@ -106,6 +116,24 @@ pub fn calibrate(req: Request<'_>) -> Result<Calibration, CalibrationError> {
         holdout,
         reuse,
     })
+}
+
+/// An [`Accuracy`] that counts its measurements on a progress line.
+struct Ticking<'a, A: Accuracy> {
+    inner: &'a mut A,
+    progress: Progress,
+}
+
+impl<A: Accuracy> Accuracy for Ticking<'_, A> {
+    fn measure(&mut self, keeps: &[f64]) -> Result<f64, CalibrateError> {
+        let cosine = self.inner.measure(keeps);
+        self.progress.inc();
+        cosine
+    }
+
+    fn settle(&mut self, keeps: &[f64]) {
+        self.inner.settle(keeps);
+    }
 }
 
 /// The best uniform and the per-layer choice on inputs the search never saw.

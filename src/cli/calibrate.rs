@@ -94,6 +94,10 @@ pub struct CalibrateArgs {
     /// Also write the printed report to R.txt (atomically, with -o).
     #[arg(long, value_name = "R.txt")]
     pub report: Option<PathBuf>,
+
+    /// No progress line on stderr (it is shown only on a terminal, after a second).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 fn parse_goal(text: &str) -> Result<Goal, String> {
@@ -139,6 +143,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
         target: &target,
         grid: args.keeps.clone(),
         goal: args.target,
+        progress: !args.quiet,
     })
     .map_err(|e| CliError::input(format!("{}: {e}", model(args))))?;
     let rule = holdout_rule(holdout_files.len());

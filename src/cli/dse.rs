@@ -16,6 +16,7 @@ use sofa_compiler::dse::{
 
 use super::diag::CliError;
 use super::io::{write_atomic, write_output};
+use crate::progress::Progress;
 
 /// `sofa dse --help`'s description (set on the subcommand in `cli/mod.rs`: a variant's doc
 /// comment would otherwise replace a long_about given here).
@@ -139,11 +140,14 @@ pub fn run(args: &DseArgs) -> Result<(), CliError> {
                 .append(true)
                 .open(out)
                 .map_err(|e| CliError::io("open", out, &e))?;
+            let todo = (shard.points(spec.points).count() as u64).saturating_sub(resumed as u64);
+            let mut progress = Progress::new(Some(todo), "sofa dse: points", args.quiet);
             for i in shard.points(spec.points) {
                 if lines.contains_key(&i) {
                     continue;
                 }
                 let rec = evaluate(&spec, i);
+                progress.inc();
                 let line = render_record(&rec);
                 file.write_all(format!("{line}\n").as_bytes())
                     .and_then(|()| file.flush())
@@ -155,8 +159,11 @@ pub fn run(args: &DseArgs) -> Result<(), CliError> {
         }
         None => {
             resumed = 0;
+            let todo = shard.points(spec.points).count() as u64;
+            let mut progress = Progress::new(Some(todo), "sofa dse: points", args.quiet);
             for i in shard.points(spec.points) {
                 let rec = evaluate(&spec, i);
+                progress.inc();
                 lines.insert(i, (render_record(&rec), rec));
             }
             let text = render_output(&header, lines.values().map(|(l, _)| l.as_str()));
