@@ -4,4 +4,5 @@
 pub mod calibrate;
 pub mod cli;
 pub mod npz;
+pub mod plot;
 pub mod progress;

@@ -353,3 +353,38 @@ fn bad_input_is_named_and_writes_nothing() {
         "{err}"
     );
 }
+
+/// `--plot`: the per-layer choice as an SVG — a bar and a point per attention layer, the target
+/// and the best uniform keep — written with the TOML, the same bytes each run.
+#[test]
+fn the_choice_is_drawn_as_svg() {
+    let dir = scratch("plot");
+    let draw = |name: &str| {
+        let (toml, svg) = (
+            dir.join(format!("{name}.toml")),
+            dir.join(format!("{name}.svg")),
+        );
+        ok(&[
+            "calibrate",
+            MODEL,
+            "--inputs",
+            CALIBRATION,
+            HELD_OUT,
+            "--target",
+            "cosine=0.98",
+            "-o",
+            &s(&toml),
+            "--plot",
+            &s(&svg),
+        ]);
+        std::fs::read_to_string(&svg).unwrap()
+    };
+    let (a, b) = (draw("a"), draw("b"));
+    assert_eq!(a, b, "same inputs, same bytes");
+    assert!(a.starts_with("<svg") && a.trim_end().ends_with("</svg>"));
+    // The title, with `>` escaped as XML needs.
+    assert!(a.contains("per-layer keeps for cosine &gt;= 0.98"), "{a}");
+    // Two layers: two cosine points and the legend's marker.
+    assert_eq!(a.matches("<circle").count(), 2 + 1);
+    assert!(a.contains("best uniform keep") && a.contains("target cosine"));
+}

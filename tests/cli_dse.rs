@@ -320,3 +320,36 @@ fn a_killed_run_resumes_to_the_same_bytes() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--plot`: an SVG of every feasible point with the front marked, the same bytes each run;
+/// refused for a shard, which does not hold every point.
+#[test]
+fn the_front_is_drawn_as_svg() {
+    let dir = scratch("plot");
+    let (a, b) = (dir.join("a.svg"), dir.join("b.svg"));
+    ok(&["dse", TINY, "--quiet", "--plot", &s(&a)]);
+    ok(&["dse", TINY, "--quiet", "--plot", &s(&b)]);
+    let svg = std::fs::read_to_string(&a).unwrap();
+    assert_eq!(
+        svg.as_bytes(),
+        std::fs::read(&b).unwrap(),
+        "same spec, same bytes"
+    );
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("tiny: 8 points, 2 on the Pareto front of latency, energy, area"));
+    assert!(svg.contains("latency (us)") && svg.contains("energy (uJ)"));
+    // The 8 points (2 of them red, on the front) and the two legend markers.
+    assert_eq!(svg.matches("<circle").count(), 8 + 2);
+    assert_eq!(svg.matches("fill=\"#C82828\"").count(), 2 + 1);
+    let shard = sofa(&[
+        "dse",
+        TINY,
+        "--shard",
+        "0/2",
+        "--plot",
+        &s(&dir.join("c.svg")),
+    ]);
+    assert!(!shard.status.success());
+    assert!(String::from_utf8_lossy(&shard.stderr).contains("need every point"));
+    assert!(!dir.join("c.svg").exists());
+}

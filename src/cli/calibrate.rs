@@ -14,7 +14,8 @@ use super::import::{parse_shape_bindings, ShapeBindings};
 use super::io::write_all_or_none;
 use super::model::{bindings_from_inputs, TargetArgs};
 use crate::calibrate::report::{self, Context};
-use crate::calibrate::{calibrate, Case, Request};
+use crate::calibrate::{calibrate, Calibration, Case, Request};
+use crate::plot::{calibration_svg, LayerChoice};
 
 /// `sofa calibrate --help`'s description (set on the subcommand in `cli/mod.rs`).
 pub const LONG_ABOUT: &str = "Search per-layer keep ratios for a model's attention: the \
@@ -95,6 +96,11 @@ pub struct CalibrateArgs {
     #[arg(long, value_name = "R.txt")]
     pub report: Option<PathBuf>,
 
+    /// Draw the per-layer choice as an SVG: each layer's keep (bars) and its cosine to dense
+    /// with only that layer sparse (points), beside the target and the best uniform keep.
+    #[arg(long, value_name = "KEEPS.svg")]
+    pub plot: Option<PathBuf>,
+
     /// No progress line on stderr (it is shown only on a terminal, after a second).
     #[arg(short, long)]
     pub quiet: bool,
@@ -158,9 +164,16 @@ pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
         },
     );
     let toml = result.toml(&model(args)).map_err(CliError::input)?;
+    let svg = match &args.plot {
+        Some(_) => Some(choice_svg(&result, &model(args))?),
+        None => None,
+    };
     let mut files: Vec<(&Path, &[u8])> = vec![(&args.output, toml.as_bytes())];
     if let Some(r) = &args.report {
         files.push((r, text.as_bytes()));
+    }
+    if let (Some(p), Some(svg)) = (&args.plot, &svg) {
+        files.push((p, svg.as_bytes()));
     }
     write_all_or_none(&files)?;
     print!("{text}");
@@ -170,6 +183,26 @@ pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
         args.output.display()
     );
     Ok(())
+}
+
+/// The per-layer choice of `c` as an SVG ([`calibration_svg`]).
+fn choice_svg(c: &Calibration, model: &str) -> Result<String, CliError> {
+    let layers: Vec<LayerChoice> = c
+        .outcome
+        .choice
+        .iter()
+        .zip(&c.outcome.alone)
+        .map(|(&k, &cosine)| LayerChoice {
+            keep: c.grid.keep(k),
+            cosine,
+        })
+        .collect();
+    let uniform = c.grid.keep(c.outcome.uniform_best);
+    let title = format!(
+        "{model}: per-layer keeps for cosine >= {}",
+        c.goal.min_cosine
+    );
+    calibration_svg(&title, &layers, (c.goal.min_cosine, uniform)).map_err(CliError::input)
 }
 
 /// The first calibration input's dims, each overridden by --shape when given there; --shape

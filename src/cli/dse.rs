@@ -16,6 +16,7 @@ use sofa_compiler::dse::{
 
 use super::diag::CliError;
 use super::io::{write_atomic, write_output};
+use crate::plot::{pareto_svg, SweepPoint};
 use crate::progress::Progress;
 
 /// `sofa dse --help`'s description (set on the subcommand in `cli/mod.rs`: a variant's doc
@@ -69,6 +70,11 @@ pub struct DseArgs {
     #[arg(long, value_name = "FRONT.jsonl")]
     pub pareto: Option<PathBuf>,
 
+    /// Draw the points and their Pareto front as an SVG (the spec's first two objectives:
+    /// x and y; the front in red).
+    #[arg(long, value_name = "FRONT.svg")]
+    pub plot: Option<PathBuf>,
+
     /// Print only errors: no summary on stderr, no front table.
     #[arg(short, long)]
     pub quiet: bool,
@@ -100,6 +106,11 @@ pub struct MergeArgs {
     #[arg(long, value_name = "FRONT.jsonl")]
     pub pareto: Option<PathBuf>,
 
+    /// Draw the points and their Pareto front as an SVG (the spec's first two objectives:
+    /// x and y; the front in red).
+    #[arg(long, value_name = "FRONT.svg")]
+    pub plot: Option<PathBuf>,
+
     /// Print only errors: no front table.
     #[arg(short, long)]
     pub quiet: bool,
@@ -119,9 +130,10 @@ pub fn run(args: &DseArgs) -> Result<(), CliError> {
         ));
     };
     let shard = args.shard.unwrap_or(Shard::WHOLE);
-    if shard != Shard::WHOLE && args.pareto.is_some() {
+    if shard != Shard::WHOLE && (args.pareto.is_some() || args.plot.is_some()) {
         return Err(CliError::usage(
-            "--pareto needs every point: merge the shards (sofa dse merge) for the front",
+            "--pareto and --plot need every point: merge the shards (sofa dse merge) for the \
+             front",
         ));
     }
     let spec = DseSpec::load(spec_path).map_err(CliError::input)?;
@@ -199,11 +211,15 @@ pub fn run(args: &DseArgs) -> Result<(), CliError> {
         lines,
         truncated: false,
     };
+    let files = FrontFiles {
+        front: front_file.as_deref(),
+        plot: args.plot.as_deref(),
+    };
     front(
         &header,
         &output,
         &spec.objectives,
-        front_file.as_deref(),
+        files,
         to_stdout,
         args.quiet,
     )
@@ -286,31 +302,40 @@ fn run_merge(args: &MergeArgs) -> Result<(), CliError> {
         .pareto
         .clone()
         .unwrap_or_else(|| pareto_path(&args.output));
-    front(
-        &header,
-        &output,
-        &objectives,
-        Some(&front_file),
-        true,
-        args.quiet,
-    )
+    let files = FrontFiles {
+        front: Some(&front_file),
+        plot: args.plot.as_deref(),
+    };
+    front(&header, &output, &objectives, files, true, args.quiet)
 }
 
-/// Compute the Pareto front of `output`, write it to `file` (header and the front's lines)
-/// and print it as a table (on stdout when the points went to a file, else on stderr).
+/// Where the front goes besides the table.
+struct FrontFiles<'a> {
+    /// Header and the front's point lines.
+    front: Option<&'a Path>,
+    /// The SVG picture.
+    plot: Option<&'a Path>,
+}
+
+/// Compute the Pareto front of `output`, write it (and its picture) to `files` and print it as
+/// a table (on stdout when the points went to a file, else on stderr).
 fn front(
     header: &Header,
     output: &Output,
     objectives: &[Objective],
-    file: Option<&Path>,
+    files: FrontFiles<'_>,
     to_stdout: bool,
     quiet: bool,
 ) -> Result<(), CliError> {
     let records: Vec<Record> = output.lines.values().map(|(_, r)| r.clone()).collect();
     let front = pareto_front(&records, objectives);
-    if let Some(f) = file {
+    if let Some(f) = files.front {
         let text = render_output(header, front.iter().map(|i| output.lines[i].0.as_str()));
         write_atomic(f, text.as_bytes()).map_err(|e| CliError::io("write", f, &e))?;
+    }
+    if let Some(f) = files.plot {
+        let svg = front_svg(header, &records, objectives, &front)?;
+        write_atomic(f, svg.as_bytes()).map_err(|e| CliError::io("write", f, &e))?;
     }
     if quiet {
         return Ok(());
@@ -322,6 +347,57 @@ fn front(
         eprint!("{table}");
     }
     Ok(())
+}
+
+/// An objective in the unit the front table prints it in.
+fn scaled(o: Objective, f: &sofa_compiler::dse::Figures) -> f64 {
+    let v = o.of(f) as f64;
+    match o {
+        Objective::Latency => v / 1e3,
+        Objective::Energy => v / 1e9,
+        Objective::Area => v / 1e6,
+    }
+}
+
+fn axis_label(o: Objective) -> &'static str {
+    match o {
+        Objective::Latency => "latency (us)",
+        Objective::Energy => "energy (uJ)",
+        Objective::Area => "area (mm2)",
+    }
+}
+
+/// The sweep's feasible points over its first two objectives, the front marked.
+fn front_svg(
+    header: &Header,
+    records: &[Record],
+    objectives: &[Objective],
+    front: &[u64],
+) -> Result<String, CliError> {
+    let [x, y, ..] = objectives else {
+        return Err(CliError::usage(
+            "--plot needs a spec with at least two objectives (x and y of the picture)",
+        ));
+    };
+    let points: Vec<SweepPoint> = records
+        .iter()
+        .filter_map(|r| {
+            let f = r.figures.as_ref()?;
+            Some(SweepPoint {
+                x: scaled(*x, f),
+                y: scaled(*y, f),
+                on_front: front.contains(&r.index),
+            })
+        })
+        .collect();
+    let title = format!(
+        "{}: {} points, {} on the Pareto front of {}",
+        header.name,
+        points.len(),
+        front.len(),
+        header.objectives.join(", ")
+    );
+    pareto_svg(&title, (axis_label(*x), axis_label(*y)), &points).map_err(CliError::input)
 }
 
 fn front_table(header: &Header, output: &Output, front: &[u64]) -> String {

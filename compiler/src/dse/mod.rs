@@ -91,7 +91,7 @@ impl Objective {
         }
     }
 
-    fn of(self, f: &Figures) -> u64 {
+    pub fn of(self, f: &Figures) -> u64 {
         match self {
             Objective::Latency => f.latency_ns,
             Objective::Energy => f.energy_fj,
