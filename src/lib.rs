@@ -6,3 +6,4 @@ pub mod cli;
 pub mod npz;
 pub mod plot;
 pub mod progress;
+pub mod report_html;

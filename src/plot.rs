@@ -180,6 +180,81 @@ pub fn calibration_svg(
     Ok(svg)
 }
 
+/// One series of a grouped bar chart: its legend and a value per category.
+pub struct Bars<'a> {
+    pub legend: &'a str,
+    pub values: Vec<f64>,
+}
+
+/// A bar chart over named categories, one bar per series side by side in each (at most 3
+/// series; colours blue, red, grey).
+pub fn bars_svg(
+    title: &str,
+    y_desc: &str,
+    categories: &[String],
+    series: &[Bars<'_>],
+) -> Result<String, PlotError> {
+    let n = categories.len().max(1) as f64;
+    let top = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .fold(0.0f64, f64::max)
+        .max(f64::MIN_POSITIVE)
+        * 1.1;
+    let colors = [KEEP, FRONT, GREY];
+    let width = 0.8 / series.len().max(1) as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (SIZE.0, SIZE.1 * 3 / 4)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d(-0.5..n - 0.5, 0.0..top)
+            .map_err(err)?;
+        let label = |x: &f64| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                categories.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .y_desc(y_desc)
+            .x_labels(categories.len().clamp(1, 32))
+            .x_label_formatter(&label)
+            .disable_x_mesh()
+            .draw()
+            .map_err(err)?;
+        for (k, s) in series.iter().enumerate() {
+            let color = colors[k % colors.len()];
+            let left = -0.4 + k as f64 * width;
+            chart
+                .draw_series(s.values.iter().enumerate().map(|(i, &v)| {
+                    let x = i as f64 + left;
+                    Rectangle::new([(x, 0.0), (x + width * 0.9, v)], color.filled())
+                }))
+                .map_err(err)?
+                .label(s.legend)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x - 5, y - 5), (x + 5, y + 5)], color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

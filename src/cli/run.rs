@@ -86,7 +86,7 @@ pub struct RunArgs {
 
     /// Execute on the host reference interpreter instead of the simulator (there, per-layer
     /// sparsity is `sparsify{layers=FILE}` in --pass-pipeline, not --layers).
-    #[arg(long, conflicts_with_all = ["timing_only", "report", "trace", "explain_energy", "layers"])]
+    #[arg(long, conflicts_with_all = ["timing_only", "report", "report_html", "trace", "explain_energy", "layers"])]
     pub reference: bool,
 
     /// Simulate time, traffic and energy only (no data; statistical model for data-dependent
@@ -132,6 +132,12 @@ pub struct RunArgs {
     /// succeeds: a tolerance failure writes no file).
     #[arg(long, value_name = "R.json")]
     pub report: Option<PathBuf>,
+
+    /// Write the report as one self-contained HTML page to R.html: its tables and charts
+    /// (utilisation per engine, DRAM traffic by tensor class, each attention layer against its
+    /// roofline), no script and no external file (only when the run succeeds).
+    #[arg(long, value_name = "R.html")]
+    pub report_html: Option<PathBuf>,
 
     /// Write a Chrome trace-event JSON (one track per engine; open in Perfetto) to T.json
     /// (only when the run succeeds).
@@ -415,7 +421,15 @@ fn print_report(args: &RunArgs, report: &Report) {
     }
 }
 
-/// Write -o, --report and --trace, all or none (the run has succeeded).
+/// What was run: the model, program or workload as the command line named it.
+fn run_name(args: &RunArgs) -> String {
+    args.program
+        .as_deref()
+        .or(args.workload.as_deref())
+        .map_or_else(|| "run".into(), |p| p.display().to_string())
+}
+
+/// Write -o, --report, --report-html and --trace, all or none (the run has succeeded).
 fn write_files(
     args: &RunArgs,
     outputs: Option<&Arrays>,
@@ -430,12 +444,21 @@ fn write_files(
         Some(_) => Some(report.to_json().map_err(CliError::input)?),
         None => None,
     };
+    let html = match &args.report_html {
+        Some(_) => {
+            Some(crate::report_html::render(report, &run_name(args)).map_err(CliError::input)?)
+        }
+        None => None,
+    };
     let mut files: Vec<(&Path, &[u8])> = Vec::new();
     if let (Some(p), Some(b)) = (&args.output, &npz) {
         files.push((p, b));
     }
     if let (Some(p), Some(j)) = (&args.report, &json) {
         files.push((p, j.as_bytes()));
+    }
+    if let (Some(p), Some(h)) = (&args.report_html, &html) {
+        files.push((p, h.as_bytes()));
     }
     if let (Some(p), Some(t)) = (&args.trace, trace) {
         files.push((p, t.as_bytes()));
