@@ -2,48 +2,17 @@
 //! `bert_sdpa_ts_op17` (two attention layers): calibrated on `input.npz` (batch 2, 8 tokens),
 //! `input2.npz` (batch 3, 13 tokens) held out, target cosine 0.98.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::cli::{ok, s, scratch, sofa};
+
+use std::path::Path;
 
 use sofa_compiler::passes::sparsify::parse_layers;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sofa");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 const MODEL: &str = "tests/fixtures/models/bert_sdpa_ts_op17.onnx";
 const CALIBRATION: &str = "tests/fixtures/models/bert_sdpa_ts_op17.input.npz";
 const HELD_OUT: &str = "tests/fixtures/models/bert_sdpa_ts_op17.input2.npz";
 const TARGET: f64 = 0.98;
-
-fn sofa(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .expect("the sofa binary runs")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = sofa(args);
-    assert!(
-        out.status.success(),
-        "sofa {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("sofa-cli-calibrate-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
@@ -97,7 +66,7 @@ fn scheduled_cycles(json: &[u8]) -> u64 {
 
 #[test]
 fn per_layer_keeps_beat_the_best_uniform_keep_and_meet_the_target_on_held_out_inputs() {
-    let dir = scratch("figures");
+    let dir = scratch("cli-calibrate", "figures");
     let toml = dir.join("layers.toml");
     let report = calibrate(&toml, None);
     assert!(
@@ -157,7 +126,7 @@ fn per_layer_keeps_beat_the_best_uniform_keep_and_meet_the_target_on_held_out_in
 
 #[test]
 fn the_same_inputs_give_the_same_toml_and_report_byte_for_byte() {
-    let dir = scratch("determinism");
+    let dir = scratch("cli-calibrate", "determinism");
     let (a, b, r) = (dir.join("a.toml"), dir.join("b.toml"), dir.join("r.txt"));
     let first = calibrate(&a, None);
     let second = calibrate(&b, Some(&r));
@@ -173,7 +142,7 @@ fn the_same_inputs_give_the_same_toml_and_report_byte_for_byte() {
 
 #[test]
 fn the_toml_runs_through_layers_on_sofa_run_and_wins_over_keep_ratio() {
-    let dir = scratch("run");
+    let dir = scratch("cli-calibrate", "run");
     let toml = dir.join("layers.toml");
     calibrate(&toml, None);
     let toml = s(&toml);
@@ -205,7 +174,7 @@ fn the_toml_runs_through_layers_on_sofa_run_and_wins_over_keep_ratio() {
 
 #[test]
 fn shape_prices_the_search_at_other_dims() {
-    let dir = scratch("shape");
+    let dir = scratch("cli-calibrate", "shape");
     let toml = dir.join("layers.toml");
     let t = s(&toml);
     let out = ok(&[
@@ -261,7 +230,7 @@ fn shape_prices_the_search_at_other_dims() {
 
 #[test]
 fn bad_input_is_named_and_writes_nothing() {
-    let dir = scratch("errors");
+    let dir = scratch("cli-calibrate", "errors");
     let toml = dir.join("layers.toml");
     let t = s(&toml);
     let missing = s(&dir.join("missing.npz"));
@@ -358,7 +327,7 @@ fn bad_input_is_named_and_writes_nothing() {
 /// and the best uniform keep — written with the TOML, the same bytes each run.
 #[test]
 fn the_choice_is_drawn_as_svg() {
-    let dir = scratch("plot");
+    let dir = scratch("cli-calibrate", "plot");
     let draw = |name: &str| {
         let (toml, svg) = (
             dir.join(format!("{name}.toml")),

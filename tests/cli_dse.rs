@@ -1,40 +1,10 @@
 //! `sofa dse` end to end through the real binary, on `examples/dse/tiny.toml` (8 points:
 //! sram.token_bytes × dram.bandwidth_mb_s × keep over a one-layer workload).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::cli::{ok, s, scratch, sofa, BIN, ROOT};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sofa");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn sofa(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .expect("the sofa binary runs")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = sofa(args);
-    assert!(
-        out.status.success(),
-        "sofa {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sofa-cli-dse-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
+use std::process::Command;
 
 const TINY: &str = "examples/dse/tiny.toml";
 
@@ -46,7 +16,7 @@ fn lines(text: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_sweep_writes_every_point_and_the_front_deterministically() {
-    let dir = scratch("sweep");
+    let dir = scratch("cli-dse", "sweep");
     let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
     let out = ok(&["dse", TINY, "-o", &s(&a)]);
     ok(&["dse", TINY, "-o", &s(&b), "--quiet"]);
@@ -116,7 +86,7 @@ fn a_sweep_writes_every_point_and_the_front_deterministically() {
 
 #[test]
 fn bad_specs_are_named_errors() {
-    let dir = scratch("errors");
+    let dir = scratch("cli-dse", "errors");
     let spec = dir.join("s.toml");
     let write = |text: &str| {
         std::fs::write(&spec, text).unwrap();
@@ -163,7 +133,7 @@ fn bad_specs_are_named_errors() {
 
 #[test]
 fn four_shards_merged_equal_the_unsharded_run_byte_for_byte() {
-    let dir = scratch("shards");
+    let dir = scratch("cli-dse", "shards");
     let whole = dir.join("whole.jsonl");
     ok(&["dse", TINY, "-o", &s(&whole), "--quiet"]);
     let mut shards = Vec::new();
@@ -246,7 +216,7 @@ fn four_shards_merged_equal_the_unsharded_run_byte_for_byte() {
 
 #[test]
 fn a_truncated_output_resumes_to_the_same_bytes() {
-    let dir = scratch("resume");
+    let dir = scratch("cli-dse", "resume");
     let full = dir.join("full.jsonl");
     ok(&["dse", TINY, "-o", &s(&full), "--quiet"]);
     let text = std::fs::read_to_string(&full).unwrap();
@@ -293,7 +263,7 @@ fn a_truncated_output_resumes_to_the_same_bytes() {
 
 #[test]
 fn a_killed_run_resumes_to_the_same_bytes() {
-    let dir = scratch("kill");
+    let dir = scratch("cli-dse", "kill");
     let full = dir.join("full.jsonl");
     ok(&["dse", TINY, "-o", &s(&full), "--quiet"]);
     let killed = dir.join("killed.jsonl");
@@ -325,7 +295,7 @@ fn a_killed_run_resumes_to_the_same_bytes() {
 /// refused for a shard, which does not hold every point.
 #[test]
 fn the_front_is_drawn_as_svg() {
-    let dir = scratch("plot");
+    let dir = scratch("cli-dse", "plot");
     let (a, b) = (dir.join("a.svg"), dir.join("b.svg"));
     ok(&["dse", TINY, "--quiet", "--plot", &s(&a)]);
     ok(&["dse", TINY, "--quiet", "--plot", &s(&b)]);

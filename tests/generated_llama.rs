@@ -4,10 +4,11 @@
 //! output, and its causal mask — `Trilu` of a `ConstantOfShape` sized by the sequence length —
 //! is recognised at lengths where the mask no longer folds (2048² elements > the folding limit).
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+use common::cli::sofa;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sofa");
+use std::path::PathBuf;
+use std::process::Output;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama_tiny")
@@ -15,10 +16,6 @@ fn dir() -> PathBuf {
 
 fn file(name: &str) -> String {
     dir().join(name).display().to_string()
-}
-
-fn sofa(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("sofa runs")
 }
 
 fn text(o: &Output) -> String {

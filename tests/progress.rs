@@ -2,10 +2,11 @@
 //! runs longer than a second draws its bar on a terminal (a pseudo-terminal from util-linux's
 //! `script`), and draws nothing when stderr is a pipe or under `--quiet`.
 
+mod common;
+use common::cli::BIN;
+
 use std::path::PathBuf;
 use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sofa");
 
 fn spec() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -2,19 +2,13 @@
 //! report's tables and its three charts, the same bytes for the same run, and no file when the
 //! run fails. `.ci/browser-check` opens the same page in headless Chromium.
 
+mod common;
+use common::cli::sofa;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sofa");
 const MODEL: &str = "examples/bert/bert_sdpa_ts_op17";
-
-fn sofa(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("sofa runs")
-}
 
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("sofa-report-html-{}-{name}", std::process::id()))

@@ -1,6 +1,7 @@
 //! Shared by the root integration tests: where the fixtures are and which ones there are.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod cli;
 pub mod ops;
 
 use std::path::PathBuf;
