@@ -4,6 +4,7 @@
 //! It is cleared when the work ends, leaving stderr as the command's own lines.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -50,9 +51,51 @@ impl Progress {
             return;
         };
         bar.inc(1);
-        if !self.shown && self.started.elapsed() >= AFTER {
-            bar.set_draw_target(ProgressDrawTarget::stderr());
-            self.shown = true;
+        self.reveal();
+    }
+}
+
+impl Progress {
+    /// Runs `work` while a second thread shows how far `started` (a count the work raises
+    /// towards `len`) has come: the progress of a simulation, which happens in one call.
+    pub fn watch<T>(len: u64, what: &str, quiet: bool, work: impl FnOnce(&AtomicU64) -> T) -> T {
+        let started = AtomicU64::new(0);
+        let done = AtomicBool::new(false);
+        let mut progress = Progress::new(Some(len), what, quiet);
+        if progress.bar.is_none() {
+            return work(&started);
+        }
+        std::thread::scope(|s| {
+            let watcher = s.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    // Woken early when the work ends, so a short run does not wait for it.
+                    std::thread::park_timeout(Duration::from_millis(100));
+                    progress.set(started.load(Ordering::Relaxed));
+                }
+            });
+            let out = work(&started);
+            done.store(true, Ordering::Relaxed);
+            watcher.thread().unpark();
+            out
+        })
+    }
+
+    /// `pos` steps done.
+    fn set(&mut self, pos: u64) {
+        let Some(bar) = &self.bar else {
+            return;
+        };
+        bar.set_position(pos);
+        self.reveal();
+    }
+
+    /// Draws from now on, once the work has run a second.
+    fn reveal(&mut self) {
+        if let Some(bar) = self.bar.as_ref().filter(|_| !self.shown) {
+            if self.started.elapsed() >= AFTER {
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+                self.shown = true;
+            }
         }
     }
 }
@@ -68,6 +111,15 @@ impl Drop for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn watching_returns_the_work_and_sees_its_count() {
+        let got = Progress::watch(3, "steps", true, |n| {
+            n.fetch_add(3, Ordering::Relaxed);
+            n.load(Ordering::Relaxed)
+        });
+        assert_eq!(got, 3);
+    }
 
     #[test]
     fn quiet_progress_draws_nothing() {

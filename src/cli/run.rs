@@ -25,8 +25,8 @@ use sofa_runtime::interp::{
     compare, error_text, run_function, DiffKind, OutputDiff, Tolerance, Worst,
 };
 use sofa_runtime::sim::{
-    extrapolate_layers, extrapolate_roofline, simulate, Mode, Report, RooflineRequest, SimOptions,
-    SimOutcome,
+    extrapolate_layers, extrapolate_roofline, simulate_counted, Mode, Report, RooflineRequest,
+    SimOptions, SimOutcome,
 };
 
 use super::compile::compile_workload_module;
@@ -35,6 +35,7 @@ use super::import::{import_options, parse_shape_bindings, ShapeBindings};
 use super::io::write_all_or_none;
 use super::model::{bindings_from_inputs, compile_model, lower_mapped, TargetArgs};
 use super::pipeline::{import_model, run_pipeline, PipelineArgs};
+use crate::progress::Progress;
 use sofa_compiler::driver::{self, Lowered, Target};
 
 #[derive(Debug, Args)]
@@ -409,8 +410,12 @@ fn simulate_program(
         regions: Vec::new(),
         roofline,
     };
-    simulate(program, hw, inputs, &opts)
-        .map_err(|e| CliError::input(format!("{}: simulation failed: {e}", path.display())))
+    let len = program.instrs.len() as u64;
+    // A long run shows its progress on a terminal (crate::progress).
+    Progress::watch(len, "sofa run: instructions", false, |started| {
+        simulate_counted(program, hw, inputs, &opts, started)
+    })
+    .map_err(|e| CliError::input(format!("{}: simulation failed: {e}", path.display())))
 }
 
 /// Print the report table (and the energy explanation when asked).

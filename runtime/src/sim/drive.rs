@@ -2,6 +2,7 @@
 //! functional (real data in [`Memory`], counts and traffic from what each instruction did).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sofa_ir::hw::{DynamicCounts, HwConfig};
 use sofa_ir::isa::{BiasPrefix, Instr, Opcode, PrefixError, Program, TensorKind};
@@ -101,12 +102,14 @@ struct TimingExec<'a> {
     accounts: Accounts,
     host: Vec<HostRecord>,
     prefix: BiasPrefix,
+    started: &'a AtomicU64,
 }
 
 impl Executor for TimingExec<'_> {
     type Error = SimError;
 
     fn start(&mut self, index: usize, instr: &Instr) -> Result<u64, SimError> {
+        self.started.fetch_add(1, Ordering::Relaxed);
         follow_prefix(&mut self.prefix, index, instr)?;
         if is_control(instr) {
             return cycles(index, instr, self.hw, &DynamicCounts::default());
@@ -126,8 +129,8 @@ impl Executor for TimingExec<'_> {
 pub(crate) fn run_timing_only(
     program: &Program,
     hw: &HwConfig,
-    per_instr: bool,
-    record: bool,
+    (per_instr, record): (bool, bool),
+    started: &AtomicU64,
 ) -> Result<Run, SimError> {
     let mut ex = TimingExec {
         program,
@@ -136,6 +139,7 @@ pub(crate) fn run_timing_only(
         accounts: Accounts::new(program, per_instr),
         host: Vec::new(),
         prefix: BiasPrefix::default(),
+        started,
     };
     let timeline = replay(&program.instrs, hw.control.semaphores, &mut ex, record)?;
     ex.prefix.finish().map_err(prefix_error)?;
@@ -156,12 +160,14 @@ struct FunctionalExec<'a> {
     accounts: Accounts,
     host: Vec<HostRecord>,
     prefix: BiasPrefix,
+    started: &'a AtomicU64,
 }
 
 impl Executor for FunctionalExec<'_> {
     type Error = SimError;
 
     fn start(&mut self, index: usize, instr: &Instr) -> Result<u64, SimError> {
+        self.started.fetch_add(1, Ordering::Relaxed);
         follow_prefix(&mut self.prefix, index, instr)?;
         if is_control(instr) {
             return cycles(index, instr, self.hw, &DynamicCounts::default());
@@ -183,8 +189,8 @@ pub(crate) fn run_functional(
     program: &Program,
     hw: &HwConfig,
     inputs: &BTreeMap<String, Vec<u8>>,
-    per_instr: bool,
-    record: bool,
+    (per_instr, record): (bool, bool),
+    started: &AtomicU64,
 ) -> Result<Run, SimError> {
     let mut mem = Memory::new(program, hw)
         .map_err(|m| SimError::general(format!("cannot set up memory: {m}")))?;
@@ -197,6 +203,7 @@ pub(crate) fn run_functional(
         accounts: Accounts::new(program, per_instr),
         host: Vec::new(),
         prefix: BiasPrefix::default(),
+        started,
     };
     let timeline = replay(&program.instrs, hw.control.semaphores, &mut ex, record)?;
     ex.prefix.finish().map_err(prefix_error)?;

@@ -32,6 +32,7 @@ mod trace;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
+use std::sync::atomic::AtomicU64;
 
 use sofa_ir::hw::timing::ReplayError;
 use sofa_ir::hw::HwConfig;
@@ -171,6 +172,18 @@ pub fn simulate(
     inputs: &BTreeMap<String, Vec<u8>>,
     opts: &SimOptions,
 ) -> Result<SimOutcome, SimError> {
+    simulate_counted(program, hw, inputs, opts, &AtomicU64::new(0))
+}
+
+/// [`simulate`], counting the instructions started in `started` as it goes, so that another
+/// thread can show the run's progress (against `program.instrs.len()`).
+pub fn simulate_counted(
+    program: &Program,
+    hw: &HwConfig,
+    inputs: &BTreeMap<String, Vec<u8>>,
+    opts: &SimOptions,
+    started: &AtomicU64,
+) -> Result<SimOutcome, SimError> {
     check_regions(program, &opts.regions)?;
     if let Some(r) = &opts.roofline {
         check_roofline(program, r)?;
@@ -178,8 +191,12 @@ pub fn simulate(
     let per_instr = !opts.regions.is_empty() || opts.roofline.is_some();
     let record_slots = opts.trace || per_instr;
     let run = match opts.mode {
-        Mode::TimingOnly => drive::run_timing_only(program, hw, per_instr, record_slots)?,
-        Mode::Functional => drive::run_functional(program, hw, inputs, per_instr, record_slots)?,
+        Mode::TimingOnly => {
+            drive::run_timing_only(program, hw, (per_instr, record_slots), started)?
+        }
+        Mode::Functional => {
+            drive::run_functional(program, hw, inputs, (per_instr, record_slots), started)?
+        }
     };
     let trace = match (&run.timeline.slots, opts.trace) {
         (Some(slots), true) => Some(trace::chrome_trace(program, hw, slots)),
