@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""A random-weight Llama-style decoder for scale benchmarks (`sofa bench scale`, issue 13).
+"""A random-weight Llama-style decoder for scale benchmarks (`cargo bench --bench scale`).
 
 usage: gen-llama.py OUT_DIR [--preset 1b|gpt2-medium|tiny] [--layers N] [--hidden H]
                     [--heads H] [--kv-heads H] [--ffn F] [--vocab V] [--max-pos P]
-                    [--seq S] [--expected-seq S] [--seed N]
+                    [--seq S] [--seed N]
 
 Writes OUT_DIR/model.onnx with its weights as ONNX external data (OUT_DIR/model.onnx.data,
 fp32), OUT_DIR/input.npz (`input_ids` of batch 1 × --seq tokens) and, when onnxruntime is
@@ -14,7 +14,7 @@ Pow/ReduceMean/Add/Sqrt/Reciprocal/Mul/Mul; Linear as MatMul by a transposed ini
 heads split by Reshape(0, 0, H, d) + Transpose; rotate-half RoPE over cos/sin tables gathered
 at Range(0, seq) positions; grouped K/V repeated by Unsqueeze/Expand/Reshape; eager attention
 (MatMul, Div by sqrt(d), Add of a causal mask built by Trilu from the sequence length,
-Softmax, MatMul); SwiGLU MLP (x·Sigmoid(x)·up); tied-free LM head. Batch and sequence are
+Softmax, MatMul); SwiGLU MLP (x·Sigmoid(x)·up); an untied LM head. Batch and sequence are
 symbolic (`batch`, `seq`): compile with `--shape batch=1,seq=S`.
 
 Presets (parameters counted with the embeddings and the LM head):
