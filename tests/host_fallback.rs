@@ -5,6 +5,9 @@
 //! copied into one first; whole tensors (reshapes included) are passed as they are. Without
 //! fallback the lowering fails listing every such op.
 
+mod common;
+use common::ops::module;
+
 use std::collections::BTreeMap;
 
 use sofa_compiler::lower::model::lower_model;
@@ -15,35 +18,6 @@ use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Instr, Program};
 use sofa_ir::text::parse_module;
 use sofa_runtime::sim::{simulate, Mode, SimOptions};
-
-/// `@main(args) -> results` around `body`.
-fn module(args: &[(&str, &str)], body: &str, rets: &[(&str, &str, &str)]) -> String {
-    let attrs = |names: Vec<&str>| -> String {
-        let v: Vec<String> = names
-            .iter()
-            .map(|n| format!("{{onnx.name = \"{n}\"}}"))
-            .collect();
-        v.join(", ")
-    };
-    let arg_tys: Vec<&str> = args.iter().map(|(_, t)| *t).collect();
-    let ret_tys: Vec<&str> = rets.iter().map(|(_, _, t)| *t).collect();
-    let ret_vals: Vec<&str> = rets.iter().map(|(_, v, _)| *v).collect();
-    let params: Vec<String> = args
-        .iter()
-        .enumerate()
-        .map(|(i, (n, t))| format!("%arg{i}: {t} loc(\"{n}\")"))
-        .collect();
-    format!(
-        "\"builtin.module\"() ({{\n  \"func.func\"() <{{arg_attrs = [{}], function_type = ({}) -> ({}), res_attrs = [{}], sym_name = \"main\"}}> ({{\n  ^bb0({}):\n{body}\n    \"func.return\"({}) : ({}) -> () loc(unknown)\n  }}) : () -> () loc(unknown)\n}}) {{onnx.opset = 17 : i64}} : () -> () loc(unknown)\n",
-        attrs(args.iter().map(|(n, _)| *n).collect()),
-        arg_tys.join(", "),
-        ret_tys.join(", "),
-        attrs(rets.iter().map(|(n, _, _)| *n).collect()),
-        params.join(", "),
-        ret_vals.join(", "),
-        ret_tys.join(", "),
-    )
-}
 
 fn defaults(host_fallback: bool) -> LowerDefaults {
     LowerDefaults {
@@ -121,6 +95,7 @@ fn outputs() -> Vec<(&'static str, &'static str, &'static str)> {
 #[test]
 fn host_ops_take_whole_tensors_and_agree_with_the_interpreter() {
     let src = module(
+        17,
         &[("x", "tensor<2x3x4xf32>"), ("b", "tensor<1x3xf32>")],
         BODY,
         &outputs(),
@@ -174,6 +149,7 @@ fn host_ops_take_whole_tensors_and_agree_with_the_interpreter() {
 #[test]
 fn without_fallback_every_op_lacking_a_chip_lowering_is_listed() {
     let src = module(
+        17,
         &[("x", "tensor<2x3x4xf32>"), ("b", "tensor<1x3xf32>")],
         BODY,
         &outputs(),
@@ -214,6 +190,7 @@ fn without_fallback_every_op_lacking_a_chip_lowering_is_listed() {
 #[test]
 fn programs_and_reports_with_host_ops_are_deterministic() {
     let src = module(
+        17,
         &[("x", "tensor<2x3x4xf32>"), ("b", "tensor<1x3xf32>")],
         BODY,
         &outputs(),

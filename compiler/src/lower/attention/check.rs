@@ -103,26 +103,15 @@ pub(super) fn layer(l: &Layer) -> Result<(), LowerError> {
             .try_fold(e, |a, &d| a.checked_mul(d))
             .and_then(|n| n.checked_add(base))
     };
-    let mut ok = end(
-        l.dram.q,
-        &[
-            l.shape.batch,
-            l.shape.heads,
-            l.shape.seq_q,
-            l.shape.head_dim,
-        ],
-    )
-    .is_some()
-        && end(
-            l.dram.o,
-            &[
-                l.shape.batch,
-                l.shape.heads,
-                l.shape.seq_q,
-                l.shape.head_dim,
-            ],
-        )
-        .is_some()
+    // q and o have the same shape.
+    let rows = [
+        l.shape.batch,
+        l.shape.heads,
+        l.shape.seq_q,
+        l.shape.head_dim,
+    ];
+    let mut ok = end(l.dram.q, &rows).is_some()
+        && end(l.dram.o, &rows).is_some()
         && end(
             l.dram.k.max(l.dram.v),
             &[
