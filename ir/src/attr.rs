@@ -6,8 +6,8 @@
 //! bits. Dense tensors keep their payload as little-endian bytes; large payloads live in the
 //! module's resource table and are referenced by name (`dense_resource<name>`), as in MLIR.
 
+use bytes::Bytes;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use crate::types::{ElemType, TensorType, Type};
 
@@ -136,13 +136,13 @@ impl Attribute {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DenseAttr {
     ty: TensorType,
-    bytes: Arc<[u8]>,
+    bytes: Bytes,
 }
 
 impl DenseAttr {
     /// Build from a static tensor type and its payload; `None` if the type is not static or the
     /// payload has the wrong length.
-    pub fn new(ty: TensorType, bytes: impl Into<Arc<[u8]>>) -> Option<DenseAttr> {
+    pub fn new(ty: TensorType, bytes: impl Into<Bytes>) -> Option<DenseAttr> {
         let bytes = bytes.into();
         let n = usize::try_from(ty.num_elements()?).ok()?;
         (n.checked_mul(ty.elem.byte_size())? == bytes.len()).then_some(DenseAttr { ty, bytes })
@@ -163,6 +163,11 @@ impl DenseAttr {
     }
 
     pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The payload itself, shared (a slice of a mapped model file stays one).
+    pub fn payload(&self) -> &Bytes {
         &self.bytes
     }
 
@@ -239,7 +244,7 @@ pub fn f16_bits_to_f64(h: u16) -> f64 {
 pub struct Resource {
     /// Alignment in bytes, as written in MLIR's blob header.
     pub alignment: u32,
-    pub bytes: Arc<[u8]>,
+    pub bytes: Bytes,
 }
 
 #[cfg(test)]

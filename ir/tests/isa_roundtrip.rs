@@ -77,7 +77,7 @@ fn the_binary_layout_is_pinned() {
             dtype: DType::F16,
             shape: vec![2],
             dram: 0x40,
-            data: vec![0x00, 0x3c, 0x00, 0x40],
+            data: vec![0x00, 0x3c, 0x00, 0x40].into(),
         }],
         instrs: vec![
             Instr::Ld {
@@ -220,7 +220,8 @@ fn check_names_the_instruction_and_the_config_entry() {
             sem: 40,
         },
     );
-    p.tensors[1].data.pop();
+    let short = p.tensors[1].data.len() - 1;
+    p.tensors[1].data.truncate(short);
     let errs = p.check(&hw).unwrap_err();
     let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
     assert_eq!(
@@ -302,7 +303,7 @@ fn floor_program() -> Program {
         dtype: DType::F32,
         shape: vec![2],
         dram,
-        data: vec![],
+        data: Default::default(),
     };
     Program {
         config_hash: HwConfig::default().hash(),

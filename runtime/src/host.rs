@@ -283,7 +283,7 @@ mod tests {
             dtype,
             shape,
             dram: 0,
-            data: vec![],
+            data: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use bytes::Bytes;
 use sofa_ir::isa::{DType, TensorDecl, TensorKind, NO_INDEX};
 
 /// Alignment of every tensor's first byte (a DRAM burst).
@@ -29,7 +30,7 @@ impl DramLayout {
         kind: TensorKind,
         dtype: DType,
         shape: Vec<u64>,
-        data: Vec<u8>,
+        data: impl Into<Bytes>,
     ) -> Option<u64> {
         let elems = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d))?;
         let len = dtype.bytes_for(elems)?;
@@ -42,7 +43,7 @@ impl DramLayout {
             dtype,
             shape,
             dram: at,
-            data,
+            data: data.into(),
         });
         Some(at)
     }
@@ -70,7 +71,7 @@ impl DramLayout {
         shape: Vec<u64>,
     ) -> Option<u64> {
         let name = self.unique_name(stem, suffix);
-        self.add(name, TensorKind::Scratch, dtype, shape, vec![])
+        self.add(name, TensorKind::Scratch, dtype, shape, Bytes::new())
     }
 
     /// Bytes used so far.

@@ -5,7 +5,6 @@
 //! the model declares.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
 use sofa_ir::dialect::onnx::shape::check_size;
 use sofa_ir::dialect::{DialectRegistry, OpDef};
@@ -192,7 +191,7 @@ impl<'m> Importer<'m> {
         hint: &str,
     ) -> Result<(Attribute, TensorType), TensorError> {
         let tensor = decode_tensor(t, self.loaded.base_dir.as_deref(), &mut self.external)?;
-        let bytes: Arc<[u8]> = Arc::from(&tensor.bytes[..]);
+        let bytes = tensor.bytes.clone();
         let count = tensor.ty.num_elements().unwrap_or(u64::MAX);
         if count <= INLINE_LIMIT as u64 {
             let ty = tensor.ty.clone();

@@ -108,7 +108,7 @@ mod tests {
             "blob".into(),
             Resource {
                 alignment: 4,
-                bytes: d.bytes().into(),
+                bytes: d.payload().clone(),
             },
         );
         let res = Attribute::DenseResource {

@@ -393,7 +393,6 @@ fn normalize(elem: ElemType, data: TensorData) -> TensorData {
 mod tests {
     use super::*;
     use crate::attr::Resource;
-    use std::sync::Arc;
 
     #[test]
     fn constructor_checks_length_and_storage() {
@@ -433,7 +432,7 @@ mod tests {
             "w".into(),
             Resource {
                 alignment: 8,
-                bytes: Arc::from(bytes),
+                bytes: bytes::Bytes::from(bytes),
             },
         );
         let attr = Attribute::DenseResource {

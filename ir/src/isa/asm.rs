@@ -188,7 +188,7 @@ mod tests {
             dtype: DType::F32,
             shape: vec![4, 4],
             dram: 0x100,
-            data: vec![],
+            data: Default::default(),
         }];
         let ld = Instr::Ld {
             dst: SramRef::token(0),

@@ -5,6 +5,8 @@
 //! never panics and never allocates more than the input's own length justifies: counts are
 //! validated against the bytes that remain before any buffer is reserved.
 
+use bytes::Bytes;
+
 use super::encode::NO_TENSOR;
 use super::instr::FieldReader;
 use super::{
@@ -294,7 +296,7 @@ fn decode_tensor(c: &mut Cursor<'_>, index: u32) -> Result<TensorDecl, DecodeErr
             ),
         );
     }
-    let data = c.take(data_len, &what("data"))?.to_vec();
+    let data = Bytes::copy_from_slice(c.take(data_len, &what("data"))?);
     Ok(TensorDecl {
         name: name.to_string(),
         kind,

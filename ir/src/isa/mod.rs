@@ -40,6 +40,8 @@ pub use operands::{Access, Mem, Operand, OperandOverflow};
 pub use parse::{parse_asm, AsmError};
 pub use prefix::{BiasPrefix, PrefixError};
 
+use bytes::Bytes;
+
 use crate::hw::HwConfig;
 
 /// The file magic of a `.sofabin`.
@@ -94,8 +96,8 @@ pub struct TensorDecl {
     /// First byte in DRAM.
     pub dram: u64,
     /// Initializer bytes, little-endian, row-major; exactly the shape's bytes for `Const`,
-    /// empty otherwise.
-    pub data: Vec<u8>,
+    /// empty otherwise. Often a slice of a memory-mapped model file, shared, never copied.
+    pub data: Bytes,
 }
 
 impl TensorDecl {

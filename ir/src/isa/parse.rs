@@ -8,6 +8,8 @@
 //! Errors carry the 1-based `line:col` of the offending token, quote it with control characters
 //! escaped (`\u{7}`), and the parser never panics.
 
+use bytes::Bytes;
+
 use super::fields::{parse_u64, Field, FieldError};
 use super::instr::FieldSource;
 use super::{
@@ -40,6 +42,8 @@ struct Parser {
     /// Whether the previous directive was `.tensor` or `.data` (where `.data` may follow).
     after_tensor: bool,
     program: Program,
+    /// The `.data` bytes of each tensor so far (moved into the program at the end).
+    data: Vec<Vec<u8>>,
     line: usize,
 }
 
@@ -62,6 +66,7 @@ pub fn parse_asm(text: &str) -> Result<Program, AsmError> {
         version: None,
         after_tensor: false,
         program: Program::default(),
+        data: Vec::new(),
         line: 0,
     };
     for (i, raw) in text.split('\n').enumerate() {
@@ -88,6 +93,9 @@ pub fn parse_asm(text: &str) -> Result<Program, AsmError> {
                 message: "missing `.config_hash` directive".into(),
             })
         }
+    }
+    for (t, data) in p.program.tensors.iter_mut().zip(p.data) {
+        t.data = data.into();
     }
     Ok(p.program)
 }
@@ -205,6 +213,7 @@ fn directive(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
         ".tensor" => {
             let t = tensor_decl(p, first, rest)?;
             p.program.tensors.push(t);
+            p.data.push(Vec::new());
             Ok(())
         }
         ".data" => data_line(p, first, rest),
@@ -267,7 +276,7 @@ fn tensor_decl(p: &Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<Tenso
         dtype,
         shape,
         dram,
-        data: Vec::new(),
+        data: Bytes::new(),
     })
 }
 
@@ -308,8 +317,8 @@ fn data_line(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
             }
         }
     }
-    if let Some(t) = p.program.tensors.last_mut() {
-        t.data.extend_from_slice(&bytes);
+    if let Some(data) = p.data.last_mut() {
+        data.extend_from_slice(&bytes);
     }
     Ok(())
 }

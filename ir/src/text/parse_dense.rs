@@ -6,7 +6,6 @@
 //! need more than [`MAX_SPLAT_BYTES`], is an error rather than an allocation.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::error::{PError, PResult};
 use super::float;
@@ -354,7 +353,7 @@ fn resource_blob(s: &str) -> Result<Resource, String> {
     let alignment = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     Ok(Resource {
         alignment,
-        bytes: Arc::from(&bytes[4..]),
+        bytes: bytes::Bytes::copy_from_slice(&bytes[4..]),
     })
 }
 

@@ -27,7 +27,7 @@ pub fn tensors() -> Vec<TensorDecl> {
         dtype,
         shape: shape.to_vec(),
         dram,
-        data,
+        data: data.into(),
     };
     vec![
         t(

@@ -270,7 +270,7 @@ mod tests {
             dtype: DType::U8,
             shape: vec![4],
             dram,
-            data,
+            data: data.into(),
         }
     }
 

@@ -225,9 +225,9 @@ mod tests {
             shape: vec![16],
             dram,
             data: if kind == TensorKind::Const {
-                vec![0; 16]
+                vec![0; 16].into()
             } else {
-                vec![]
+                Default::default()
             },
         }
     }

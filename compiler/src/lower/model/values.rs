@@ -11,6 +11,7 @@
 //! - Generated tables (`const.*`): splat scalars and count words are shared by name (the name
 //!   encodes the data); index lists belong to their op.
 
+use bytes::Bytes;
 use sofa_ir::attr::Attribute;
 use sofa_ir::eval::precision::{f32_to_bf16_bits, f32_to_f16_bits};
 use sofa_ir::eval::Tensor;
@@ -138,7 +139,7 @@ impl Ctx<'_> {
         dt: DType,
         shape: Vec<u64>,
     ) -> Result<View, String> {
-        self.add_tensor_data(name, kind, dt, shape, vec![])
+        self.add_tensor_data(name, kind, dt, shape, Bytes::new())
     }
 
     /// Append a `const` tensor with its data (name already unique).
@@ -149,7 +150,7 @@ impl Ctx<'_> {
         shape: Vec<u64>,
         data: Vec<u8>,
     ) -> Result<View, String> {
-        self.add_tensor_data(name, TensorKind::Const, dt, shape, data)
+        self.add_tensor_data(name, TensorKind::Const, dt, shape, data.into())
     }
 
     fn add_tensor_data(
@@ -158,7 +159,7 @@ impl Ctx<'_> {
         kind: TensorKind,
         dt: DType,
         shape: Vec<u64>,
-        data: Vec<u8>,
+        data: Bytes,
     ) -> Result<View, String> {
         let at = self
             .dram
@@ -234,14 +235,14 @@ impl Ctx<'_> {
         Ok(view)
     }
 
-    fn const_bytes(&self, def: Op) -> Result<Vec<u8>, String> {
+    fn const_bytes(&self, def: Op) -> Result<Bytes, String> {
         match self.m.op(def).attrs.get("value") {
-            Some(Attribute::Dense(d)) => Ok(d.bytes().to_vec()),
+            Some(Attribute::Dense(d)) => Ok(d.payload().clone()),
             Some(Attribute::DenseResource { name, .. }) => self
                 .m
                 .resources
                 .get(name)
-                .map(|r| r.bytes.to_vec())
+                .map(|r| r.bytes.clone())
                 .ok_or_else(|| format!("dense_resource<{name}> is not in the module")),
             _ => Err("onnx.Constant without a dense `value`".into()),
         }
@@ -338,7 +339,7 @@ impl Ctx<'_> {
             return Ok(View::contiguous(at, dt, shape));
         }
         let unique = self.unique_name(name);
-        let view = self.add_tensor_data(unique, TensorKind::Const, dt, shape, data)?;
+        let view = self.add_tensor_data(unique, TensorKind::Const, dt, shape, data.into())?;
         self.tables.insert(name.to_string(), view.base);
         Ok(view)
     }

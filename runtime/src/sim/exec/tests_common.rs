@@ -26,7 +26,7 @@ fn memory_on(hw: &HwConfig, dram: u64) -> Memory {
             dtype: DType::U8,
             shape: vec![dram],
             dram: 0,
-            data: vec![],
+            data: Default::default(),
         }],
         instrs: vec![Instr::Halt {}],
     };

@@ -140,7 +140,7 @@ fn gather_never_reads_the_neighbouring_tensor() {
         dtype: DType::F32,
         shape: vec![4, 2],
         dram,
-        data: vec![],
+        data: Default::default(),
     };
     let p = Program {
         config_hash: hw.hash(),
