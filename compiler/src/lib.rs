@@ -11,4 +11,5 @@ pub mod onnx;
 pub mod passes;
 pub mod roofline;
 pub mod schedule;
+pub mod weights;
 pub mod workload;

@@ -240,11 +240,30 @@ pub fn f16_bits_to_f64(h: u16) -> f64 {
 }
 
 /// A named blob referenced by `dense_resource<name>` (MLIR's `dialect_resources` section).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Resource {
     /// Alignment in bytes, as written in MLIR's blob header.
     pub alignment: u32,
     pub bytes: Bytes,
+    /// The file range `bytes` were mapped from, when they are exactly its contents (ONNX
+    /// external data). Provenance only: the text form does not keep it.
+    pub origin: Option<FileRange>,
+}
+
+/// Two resources are equal when their contents are: where they were read from is not part of
+/// the value (a printed and re-parsed module equals the imported one).
+impl PartialEq for Resource {
+    fn eq(&self, other: &Resource) -> bool {
+        self.alignment == other.alignment && self.bytes == other.bytes
+    }
+}
+
+/// A byte range of a file that stays in place, so a program can reference it, not copy it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRange {
+    /// Resolved (canonical) path.
+    pub path: std::path::PathBuf,
+    pub offset: u64,
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ mod isa_common;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{
     parse_asm, print_asm, Bcast, DType, DramAddr, Engine, Instr, Program, ProgramLoc, SramRef,
-    TensorKind, INSTR_BYTES,
+    TensorKind, WeightsRef, INSTR_BYTES,
 };
 
 #[test]
@@ -78,6 +78,7 @@ fn the_binary_layout_is_pinned() {
             shape: vec![2],
             dram: 0x40,
             data: vec![0x00, 0x3c, 0x00, 0x40].into(),
+            weights: None,
         }],
         instrs: vec![
             Instr::Ld {
@@ -96,7 +97,7 @@ fn the_binary_layout_is_pinned() {
     expected.extend_from_slice(&[8, 7, 6, 5, 4, 3, 2, 1]); // config hash, little-endian
     expected.extend_from_slice(&[1, 0, 0, 0, 2, 0, 0, 0]); // 1 tensor, 2 instructions
     expected.extend_from_slice(&[1, 0, b'w']); // name
-    expected.extend_from_slice(&[2, 2, 1, 0]); // const, f16, rank 1, reserved
+    expected.extend_from_slice(&[2, 2, 1, 0]); // const, f16, rank 1, no flags
     expected.extend_from_slice(&[0x40, 0, 0, 0, 0, 0, 0, 0]); // dram
     expected.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0]); // dims
     expected.extend_from_slice(&[4, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x3c, 0x00, 0x40]); // data
@@ -120,6 +121,96 @@ fn the_binary_layout_is_pinned() {
          \n\
          LD dst=temp[0x10] src=0x40 rows=1 row_bytes=4 stride=4 ; @w\n\
          HALT\n"
+    );
+}
+
+/// A `const` tensor whose bytes stay in a weights file.
+fn referencing_program() -> Program {
+    Program {
+        config_hash: 0x0102_0304_0506_0708,
+        tensors: vec![sofa_ir::isa::TensorDecl {
+            name: "w".into(),
+            kind: TensorKind::Const,
+            dtype: DType::F16,
+            shape: vec![2],
+            dram: 0x40,
+            data: Default::default(),
+            weights: Some(WeightsRef {
+                file: "m.data".into(),
+                offset: 0x10,
+                checksum: 0xabcd,
+            }),
+        }],
+        host_ops: vec![],
+        instrs: vec![Instr::Halt {}],
+    }
+}
+
+#[test]
+fn a_weights_reference_layout_is_pinned_and_round_trips() {
+    let p = referencing_program();
+    let bytes = p.encode();
+    let mut tensor = Vec::new();
+    tensor.extend_from_slice(&[1, 0, b'w']);
+    tensor.extend_from_slice(&[2, 2, 1, 1]); // const, f16, rank 1, flags: weights by reference
+    tensor.extend_from_slice(&[0x40, 0, 0, 0, 0, 0, 0, 0]); // dram
+    tensor.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0]); // dims
+    tensor.extend_from_slice(&[6, 0]); // file name length
+    tensor.extend_from_slice(b"m.data");
+    tensor.extend_from_slice(&[0x10, 0, 0, 0, 0, 0, 0, 0]); // offset
+    tensor.extend_from_slice(&[0xcd, 0xab, 0, 0, 0, 0, 0, 0]); // checksum
+    assert_eq!(&bytes[24..24 + tensor.len()], &tensor[..]);
+    assert_eq!(
+        bytes.len(),
+        24 + tensor.len() + INSTR_BYTES,
+        "no data bytes"
+    );
+    let back = Program::decode(&bytes).unwrap();
+    assert_eq!(back, p);
+    let text = print_asm(&back);
+    assert!(
+        text.contains(".weights \"m.data\" offset=0x10 checksum=0x000000000000abcd\n"),
+        "{text}"
+    );
+    assert_eq!(parse_asm(&text).unwrap().encode(), bytes);
+    let hw = HwConfig::default();
+    let check = Program {
+        config_hash: hw.hash(),
+        ..back
+    }
+    .check(&hw);
+    assert!(check.is_ok(), "{check:?}");
+}
+
+#[test]
+fn weights_references_are_checked_where_they_are_written() {
+    let mut bytes = referencing_program().encode();
+    bytes[24 + 6] = 3; // an unknown flag bit
+    assert!(decode_error(&bytes).contains("byte offset 30: tensor 'w': unknown flag bits 0x03"));
+    let asm = |extra: &str| {
+        let text = format!(
+            ".config_hash 0x1\n.tensor \"w\" kind=const dtype=f16 shape=[2] dram=0x40\n{extra}"
+        );
+        parse_asm(&text).map(|_| ()).unwrap_err().to_string()
+    };
+    let both = asm(".weights \"m\" offset=0 checksum=1\n.data 00000000\n");
+    assert!(
+        both.starts_with("4:1:") && both.contains("not both"),
+        "{both}"
+    );
+    let missing = asm(".weights \"m\" offset=0\n");
+    assert!(
+        missing.starts_with("3:1:") && missing.contains("checksum"),
+        "{missing}"
+    );
+    let empty = asm(".weights \"\" offset=0 checksum=1\n");
+    assert!(empty.contains("empty weights file name"), "{empty}");
+    let mut scratch = referencing_program();
+    scratch.tensors[0].kind = TensorKind::Scratch;
+    let errors = format!("{:?}", scratch.check(&HwConfig::default()).unwrap_err());
+    assert!(
+        errors.contains("scratch tensor references weights"),
+        "{errors}"
     );
 }
 
@@ -304,6 +395,7 @@ fn floor_program() -> Program {
         shape: vec![2],
         dram,
         data: Default::default(),
+        weights: None,
     };
     Program {
         config_hash: HwConfig::default().hash(),

@@ -284,6 +284,7 @@ mod tests {
             shape,
             dram: 0,
             data: Default::default(),
+            weights: None,
         }
     }
 

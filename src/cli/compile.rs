@@ -106,8 +106,24 @@ fn compile_onnx(
                 .map_err(CliError::input)?
                 .into_bytes()
         }
-        kind => program_bytes(&lower(&module, target, model)?, kind),
+        kind => {
+            let mut program = lower(&module, target, model)?;
+            // A written program finds the model's weights from its own directory.
+            if let Some(dir) = args.output.as_deref().and_then(output_dir) {
+                sofa_compiler::weights::relative_to(&mut program, &dir);
+            }
+            program_bytes(&program, kind)
+        }
     })
+}
+
+/// The directory an output file is written to (`None` for stdout, `-`).
+fn output_dir(out: &std::path::Path) -> Option<std::path::PathBuf> {
+    if out == std::path::Path::new("-") {
+        return None;
+    }
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+    Some(parent.map_or_else(|| ".".into(), |p| p.to_path_buf()))
 }
 
 fn compile_workload(

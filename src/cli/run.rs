@@ -275,11 +275,26 @@ fn run_sofabin(
             "--layers applies when compiling: a .sofabin program is compiled already",
         ));
     }
-    let program =
+    let mut program =
         Program::decode(&bytes).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     check_program(&program, &target.hw, path)?;
+    load_weights(&mut program, path, !args.timing_only)?;
     // A .sofabin carries no layers: no roofline.
     execute(args, (&program, None), target, path, (None, expected))
+}
+
+/// Map the weights a program references (next to it); check their checksums when the run
+/// will use the values (a timing-only run reads none of them).
+fn load_weights(program: &mut Program, path: &Path, values: bool) -> Result<(), CliError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let in_file = |e: sofa_runtime::weights::WeightsError| {
+        CliError::input(format!("{}: {e}", path.display()))
+    };
+    sofa_runtime::weights::load(program, dir).map_err(in_file)?;
+    if values {
+        sofa_runtime::weights::verify(program).map_err(in_file)?;
+    }
+    Ok(())
 }
 
 fn run_onnx(

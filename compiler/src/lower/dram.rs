@@ -44,6 +44,7 @@ impl DramLayout {
             shape,
             dram: at,
             data: data.into(),
+            weights: None,
         });
         Some(at)
     }

@@ -202,9 +202,14 @@ impl<'m> Importer<'m> {
         let name = resource_key(hint, &self.resource_names);
         self.resource_names.insert(name.clone());
         let alignment = tensor.ty.elem.byte_size() as u32;
-        self.module
-            .resources
-            .insert(name.clone(), Resource { alignment, bytes });
+        self.module.resources.insert(
+            name.clone(),
+            Resource {
+                alignment,
+                bytes,
+                origin: tensor.origin,
+            },
+        );
         let attr = Attribute::DenseResource {
             name,
             ty: tensor.ty.clone(),

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use bytes::Bytes;
+use sofa_ir::attr::FileRange;
 use sofa_ir::dialect::onnx::shape::MAX_TENSOR_BYTES;
 use sofa_ir::{ElemType, TensorType};
 
@@ -161,6 +162,8 @@ impl ExternalFiles {
 pub struct Tensor {
     pub ty: TensorType,
     pub bytes: Bytes,
+    /// Where `bytes` lie in an external-data file, when they are that range unchanged.
+    pub origin: Option<FileRange>,
 }
 
 /// The static type of a tensor proto, with sizes checked.
@@ -195,8 +198,11 @@ pub fn decode_tensor(
     let expected = count * ty.elem.byte_size();
     let is_external = t.data_location() == super::proto::tensor_proto::DataLocation::External
         || !t.external_data.is_empty();
+    let mut origin = None;
     let bytes = if is_external {
-        external_bytes(t, base_dir, external, expected)?
+        let (bytes, range) = external_bytes(t, base_dir, external, expected)?;
+        origin = Some(range);
+        bytes
     } else if let Some(raw) = &t.raw_data {
         if raw.len() != expected {
             return Err(TensorError::RawData {
@@ -208,16 +214,16 @@ pub fn decode_tensor(
     } else {
         Bytes::from(typed_payload(t, ty.elem, count)?)
     };
-    let bytes = if ty.elem == ElemType::I1 && bytes.iter().any(|&b| b > 1) {
-        bytes
-            .iter()
-            .map(|&b| u8::from(b != 0))
-            .collect::<Vec<u8>>()
-            .into()
-    } else {
-        bytes
-    };
-    Ok(Tensor { ty, bytes })
+    if ty.elem == ElemType::I1 && bytes.iter().any(|&b| b > 1) {
+        // Normalised to 0/1: no longer the file's bytes.
+        let bytes: Vec<u8> = bytes.iter().map(|&b| u8::from(b != 0)).collect();
+        return Ok(Tensor {
+            ty,
+            bytes: bytes.into(),
+            origin: None,
+        });
+    }
+    Ok(Tensor { ty, bytes, origin })
 }
 
 /// Little-endian bytes from the type-specific repeated fields.
@@ -329,7 +335,7 @@ fn external_bytes(
     base_dir: Option<&Path>,
     external: &mut ExternalFiles,
     expected: usize,
-) -> Result<Bytes, TensorError> {
+) -> Result<(Bytes, FileRange), TensorError> {
     let location = ext_key(t, "location").ok_or(TensorError::NoLocation)?;
     let rel = checked_location(location)?;
     let base = base_dir.ok_or_else(|| TensorError::NoBaseDir(location.to_string()))?;
@@ -357,5 +363,6 @@ fn external_bytes(
     if length != expected as u64 {
         return Err(TensorError::ExternalLength { length, expected });
     }
-    Ok(file.slice(offset as usize..end as usize))
+    let bytes = file.slice(offset as usize..end as usize);
+    Ok((bytes, FileRange { path, offset }))
 }

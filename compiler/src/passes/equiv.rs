@@ -109,6 +109,7 @@ mod tests {
             Resource {
                 alignment: 4,
                 bytes: d.payload().clone(),
+                origin: None,
             },
         );
         let res = Attribute::DenseResource {

@@ -433,6 +433,7 @@ mod tests {
             Resource {
                 alignment: 8,
                 bytes: bytes::Bytes::from(bytes),
+                origin: None,
             },
         );
         let attr = Attribute::DenseResource {

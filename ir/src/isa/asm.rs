@@ -103,6 +103,16 @@ fn print_tensor(t: &TensorDecl, out: &mut String) {
         shape.join(","),
         t.dram
     );
+    if let Some(w) = &t.weights {
+        let _ = writeln!(
+            out,
+            ".weights {} offset={:#x} checksum={:#018x}",
+            quote(&w.file),
+            w.offset,
+            w.checksum
+        );
+        return;
+    }
     for chunk in t.data.chunks(DATA_BYTES_PER_LINE) {
         out.push_str(".data ");
         for b in chunk {
@@ -189,6 +199,7 @@ mod tests {
             shape: vec![4, 4],
             dram: 0x100,
             data: Default::default(),
+            weights: None,
         }];
         let ld = Instr::Ld {
             dst: SramRef::token(0),

@@ -168,12 +168,24 @@ fn check_tensors(tensors: &[TensorDecl], hw: &HwConfig, errs: &mut Vec<ProgramEr
             continue;
         };
         match (t.kind, t.data.len() as u64) {
+            // Referenced weights may not be loaded yet (a program read back from disk).
+            (TensorKind::Const, 0) if t.weights.is_some() => {}
             (TensorKind::Const, n) if n != len => {
                 push(format!("const data has {n} bytes, the shape needs {len}"))
             }
             (kind, n) if kind != TensorKind::Const && n != 0 => {
                 push(format!("{kind} tensor carries {n} bytes of data"))
             }
+            _ => {}
+        }
+        match &t.weights {
+            Some(_) if t.kind != TensorKind::Const => {
+                push(format!("{} tensor references weights", t.kind))
+            }
+            Some(w) if w.file.is_empty() || w.file.len() > usize::from(u16::MAX) => push(format!(
+                "weights file name of {} bytes (1 to 65,535 allowed)",
+                w.file.len()
+            )),
             _ => {}
         }
         match t.dram.checked_add(len) {

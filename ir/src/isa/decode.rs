@@ -7,11 +7,11 @@
 
 use bytes::Bytes;
 
-use super::encode::NO_TENSOR;
+use super::encode::{FLAG_WEIGHTS_REF, NO_TENSOR};
 use super::instr::FieldReader;
 use super::{
-    DType, HostArg, HostOp, Instr, Opcode, Program, TensorDecl, TensorKind, FORMAT_VERSION,
-    FORMAT_VERSION_CHIP_ONLY, INSTR_BYTES, MAGIC,
+    DType, HostArg, HostOp, Instr, Opcode, Program, TensorDecl, TensorKind, WeightsRef,
+    FORMAT_VERSION, FORMAT_VERSION_CHIP_ONLY, INSTR_BYTES, MAGIC,
 };
 
 /// A malformed binary: where and why.
@@ -268,10 +268,12 @@ fn decode_tensor(c: &mut Cursor<'_>, index: u32) -> Result<TensorDecl, DecodeErr
         Ok,
     )?;
     let rank = c.u8(&what("rank"))?;
-    if c.u8(&what("reserved byte"))? != 0 {
+    let flags_at = c.pos;
+    let flags = c.u8(&what("flags"))?;
+    if flags & !FLAG_WEIGHTS_REF != 0 {
         return err(
-            kind_at + 3,
-            format!("tensor '{name}': reserved byte must be 0"),
+            flags_at,
+            format!("tensor '{name}': unknown flag bits {flags:#04x}"),
         );
     }
     let dram = c.u64(&what("DRAM address"))?;
@@ -279,6 +281,52 @@ fn decode_tensor(c: &mut Cursor<'_>, index: u32) -> Result<TensorDecl, DecodeErr
     for _ in 0..rank {
         shape.push(c.u64(&what("dimension"))?);
     }
+    let mut t = TensorDecl {
+        name: name.to_string(),
+        kind,
+        dtype,
+        shape,
+        dram,
+        data: Bytes::new(),
+        weights: None,
+    };
+    if flags & FLAG_WEIGHTS_REF != 0 {
+        t.weights = Some(decode_weights_ref(c, name, flags_at)?);
+    } else {
+        t.data = decode_data(c, name, &what)?;
+    }
+    Ok(t)
+}
+
+/// A weights reference: the file, the offset and the checksum (not the bytes).
+fn decode_weights_ref(
+    c: &mut Cursor<'_>,
+    name: &str,
+    flags_at: usize,
+) -> Result<WeightsRef, DecodeError> {
+    let what = |field: &str| format!("tensor '{name}' weights {field}");
+    let file = decode_str16(c, &what("file"))?;
+    if file.is_empty() {
+        return err(
+            flags_at,
+            format!("tensor '{name}': weights file name is empty"),
+        );
+    }
+    let offset = c.u64(&what("offset"))?;
+    let checksum = c.u64(&what("checksum"))?;
+    Ok(WeightsRef {
+        file,
+        offset,
+        checksum,
+    })
+}
+
+/// An inline payload: its length, then its bytes.
+fn decode_data(
+    c: &mut Cursor<'_>,
+    name: &str,
+    what: &dyn Fn(&str) -> String,
+) -> Result<Bytes, DecodeError> {
     let len_at = c.pos;
     let data_len = c.u64(&what("data length"))?;
     let Ok(data_len) = usize::try_from(data_len) else {
@@ -296,15 +344,7 @@ fn decode_tensor(c: &mut Cursor<'_>, index: u32) -> Result<TensorDecl, DecodeErr
             ),
         );
     }
-    let data = Bytes::copy_from_slice(c.take(data_len, &what("data"))?);
-    Ok(TensorDecl {
-        name: name.to_string(),
-        kind,
-        dtype,
-        shape,
-        dram,
-        data,
-    })
+    Ok(Bytes::copy_from_slice(c.take(data_len, &what("data"))?))
 }
 
 fn decode_instrs(c: &mut Cursor<'_>, count: u32) -> Result<Vec<Instr>, DecodeError> {

@@ -12,10 +12,14 @@
 //!   24  host_count     u32      version 2 only; at least 1
 //! tensor table, tensor_count entries, each
 //!   name_len u16, name (UTF-8, name_len bytes)
-//!   kind u8, dtype u8, rank u8, reserved u8 (0)
+//!   kind u8, dtype u8, rank u8, flags u8 (bit 0: weights by reference; other bits 0)
 //!   dram u64
 //!   dims  rank × u64
-//!   data_len u64, data (data_len bytes: the initializer of a `const` tensor, else 0 bytes)
+//!   without the flag: data_len u64, data (data_len bytes: a `const` tensor's initializer,
+//!                     else 0 bytes)
+//!   with it (`const` only): file_len u16, file (UTF-8 path, relative to the program's
+//!                     directory or absolute), offset u64, checksum u64 (XXH3-64); the
+//!                     range's length is the tensor's size
 //! host-op table (version 2 only), host_count entries, each
 //!   op_len u16, op (UTF-8: the IR op name, `onnx.Floor`)
 //!   name_len u16, name (UTF-8: the ONNX node name)
@@ -39,6 +43,9 @@
 //! reported by `check`, and the encoder saturates rather than panics.
 
 use super::{HostArg, HostOp, Program, TensorDecl, FORMAT_VERSION, INSTR_BYTES, MAGIC};
+
+/// Tensor-table flag: the tensor's bytes are a [`super::WeightsRef`], not in the file.
+pub const FLAG_WEIGHTS_REF: u8 = 1;
 
 /// Size of the fixed header of version 1 (version 2 adds the 4-byte host-op count).
 pub const HEADER_BYTES: usize = 24;
@@ -81,13 +88,27 @@ fn encode_tensor(t: &TensorDecl, out: &mut Vec<u8>) {
     out.extend_from_slice(&(name.len() as u16).to_le_bytes());
     out.extend_from_slice(name);
     let rank = t.shape.len().min(usize::from(u8::MAX));
-    out.extend_from_slice(&[t.kind.code(), t.dtype.code(), rank as u8, 0]);
+    let flags = if t.weights.is_some() {
+        FLAG_WEIGHTS_REF
+    } else {
+        0
+    };
+    out.extend_from_slice(&[t.kind.code(), t.dtype.code(), rank as u8, flags]);
     out.extend_from_slice(&t.dram.to_le_bytes());
     for d in &t.shape[..rank] {
         out.extend_from_slice(&d.to_le_bytes());
     }
-    out.extend_from_slice(&(t.data.len() as u64).to_le_bytes());
-    out.extend_from_slice(&t.data);
+    match &t.weights {
+        Some(w) => {
+            encode_str16(&w.file, out);
+            out.extend_from_slice(&w.offset.to_le_bytes());
+            out.extend_from_slice(&w.checksum.to_le_bytes());
+        }
+        None => {
+            out.extend_from_slice(&(t.data.len() as u64).to_le_bytes());
+            out.extend_from_slice(&t.data);
+        }
+    }
 }
 
 /// A length-prefixed (u16) string, cut at 65,535 bytes (on a character boundary).

@@ -97,7 +97,28 @@ pub struct TensorDecl {
     pub dram: u64,
     /// Initializer bytes, little-endian, row-major; exactly the shape's bytes for `Const`,
     /// empty otherwise. Often a slice of a memory-mapped model file, shared, never copied.
+    /// Empty too for a `Const` whose [`TensorDecl::weights`] are not loaded yet.
     pub data: Bytes,
+    /// Where a `Const` tensor's bytes live when the program references them rather than
+    /// holding them (a binary then carries the reference, never the bytes).
+    pub weights: Option<WeightsRef>,
+}
+
+/// A `const` tensor's bytes as a range of a file: the model's ONNX external data, which stays
+/// where it is (the range's length is the tensor's size).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WeightsRef {
+    /// Relative to the program file's directory, or absolute.
+    pub file: String,
+    /// First byte of the range in the file.
+    pub offset: u64,
+    /// [`weights_checksum`] of the range, checked before the values are used.
+    pub checksum: u64,
+}
+
+/// The checksum a [`WeightsRef`] records: XXH3-64 of the bytes (fast enough to check gigabytes).
+pub fn weights_checksum(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 impl TensorDecl {

@@ -13,8 +13,8 @@ use bytes::Bytes;
 use super::fields::{parse_u64, Field, FieldError};
 use super::instr::FieldSource;
 use super::{
-    DType, HostArg, HostOp, Instr, Opcode, Program, TensorDecl, TensorKind, FORMAT_VERSION,
-    FORMAT_VERSION_CHIP_ONLY,
+    DType, HostArg, HostOp, Instr, Opcode, Program, TensorDecl, TensorKind, WeightsRef,
+    FORMAT_VERSION, FORMAT_VERSION_CHIP_ONLY,
 };
 
 /// A syntax or value error in assembly text.
@@ -78,7 +78,7 @@ pub fn parse_asm(text: &str) -> Result<Program, AsmError> {
         };
         if first.text.starts_with('.') {
             directive(&mut p, *first, rest)?;
-            p.after_tensor = matches!(first.text, ".tensor" | ".data");
+            p.after_tensor = matches!(first.text, ".tensor" | ".data" | ".weights");
         } else {
             let instr = instruction(&p, *first, rest)?;
             p.program.instrs.push(instr);
@@ -217,6 +217,7 @@ fn directive(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
             Ok(())
         }
         ".data" => data_line(p, first, rest),
+        ".weights" => weights_line(p, first, rest),
         ".host" => {
             if p.version.is_some_and(|v| v < FORMAT_VERSION) {
                 return p.error(
@@ -233,7 +234,7 @@ fn directive(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
             first.col,
             format!(
                 "unknown directive '{other}' (expected .version, .config_hash, .tensor, .data, \
-                 .host, .operand or .result)"
+                 .weights, .host, .operand or .result)"
             ),
         ),
     }
@@ -277,6 +278,7 @@ fn tensor_decl(p: &Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<Tenso
         shape,
         dram,
         data: Bytes::new(),
+        weights: None,
     })
 }
 
@@ -301,6 +303,13 @@ fn data_line(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
             "`.data` must follow its `.tensor` (or another `.data`)",
         );
     }
+    if p.program
+        .tensors
+        .last()
+        .is_some_and(|t| t.weights.is_some())
+    {
+        return p.error(first.col, "a tensor has `.data` or `.weights`, not both");
+    }
     let mut bytes = Vec::new();
     for tok in rest {
         let hex = tok.text.as_bytes();
@@ -319,6 +328,36 @@ fn data_line(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
     }
     if let Some(data) = p.data.last_mut() {
         data.extend_from_slice(&bytes);
+    }
+    Ok(())
+}
+
+/// `.weights "file" offset=N checksum=N`, right after its `.tensor`.
+fn weights_line(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(), AsmError> {
+    let follows_tensor = p.after_tensor && p.data.last().is_some_and(Vec::is_empty);
+    let Some(t) = p.program.tensors.last().filter(|_| follows_tensor) else {
+        return p.error(first.col, "`.weights` must follow its `.tensor` directly");
+    };
+    if t.weights.is_some() {
+        return p.error(first.col, "duplicate `.weights` for one tensor");
+    }
+    let Some((file_tok, args)) = rest.split_first() else {
+        return p.error(first.col, "`.weights` needs a quoted file name");
+    };
+    let file = unquote(file_tok.text).or_else(|e| p.error(file_tok.col, e.to_string()))?;
+    if file.is_empty() {
+        return p.error(file_tok.col, "empty weights file name");
+    }
+    let mut args = Args::collect(p, args)?;
+    let offset = args.value(p, first.col, "offset", parse_u64)?;
+    let checksum = args.value(p, first.col, "checksum", parse_u64)?;
+    args.finish(p, ".weights", &["offset", "checksum"])?;
+    if let Some(t) = p.program.tensors.last_mut() {
+        t.weights = Some(WeightsRef {
+            file,
+            offset,
+            checksum,
+        });
     }
     Ok(())
 }

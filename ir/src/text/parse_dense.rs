@@ -354,6 +354,7 @@ fn resource_blob(s: &str) -> Result<Resource, String> {
     Ok(Resource {
         alignment,
         bytes: bytes::Bytes::copy_from_slice(&bytes[4..]),
+        origin: None,
     })
 }
 

@@ -28,6 +28,7 @@ pub fn tensors() -> Vec<TensorDecl> {
         shape: shape.to_vec(),
         dram,
         data: data.into(),
+        weights: None,
     };
     vec![
         t(

@@ -271,6 +271,7 @@ mod tests {
             shape: vec![4],
             dram,
             data: data.into(),
+            weights: None,
         }
     }
 

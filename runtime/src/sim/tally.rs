@@ -229,6 +229,7 @@ mod tests {
             } else {
                 Default::default()
             },
+            weights: None,
         }
     }
 

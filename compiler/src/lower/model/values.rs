@@ -12,7 +12,7 @@
 //!   encodes the data); index lists belong to their op.
 
 use bytes::Bytes;
-use sofa_ir::attr::Attribute;
+use sofa_ir::attr::{Attribute, FileRange};
 use sofa_ir::eval::precision::{f32_to_bf16_bits, f32_to_f16_bits};
 use sofa_ir::eval::Tensor;
 use sofa_ir::isa::{DType, TensorKind};
@@ -226,23 +226,33 @@ impl Ctx<'_> {
             .filter(|&d| self.m.op(d).name == "onnx.Constant")
             .ok_or_else(|| o.err("an operand was not computed (unsupported producer)"))?;
         let (dt, shape) = self.shape_of(o, v)?;
-        let data = self.const_bytes(def).map_err(|e| o.err(e))?;
+        let (data, origin) = self.const_bytes(def).map_err(|e| o.err(e))?;
+        let weights = origin
+            .map(|range| crate::weights::reference(range, data.len() as u64))
+            .transpose()
+            .map_err(|e| o.err(format!("reading its weights: {e}")))?;
         let name = self.unique_name(&loc_name(self.m.op(def)));
         let view = self
             .add_tensor_data(name, TensorKind::Const, dt, shape, data)
             .map_err(|e| o.err(e))?;
+        if weights.is_some() {
+            if let Some(t) = self.dram.tensors.last_mut() {
+                t.weights = weights;
+            }
+        }
         self.values.insert(v, view.clone());
         Ok(view)
     }
 
-    fn const_bytes(&self, def: Op) -> Result<Bytes, String> {
+    /// The constant's bytes and, when they are a file's range unchanged, where.
+    fn const_bytes(&self, def: Op) -> Result<(Bytes, Option<&FileRange>), String> {
         match self.m.op(def).attrs.get("value") {
-            Some(Attribute::Dense(d)) => Ok(d.payload().clone()),
+            Some(Attribute::Dense(d)) => Ok((d.payload().clone(), None)),
             Some(Attribute::DenseResource { name, .. }) => self
                 .m
                 .resources
                 .get(name)
-                .map(|r| r.bytes.clone())
+                .map(|r| (r.bytes.clone(), r.origin.as_ref()))
                 .ok_or_else(|| format!("dense_resource<{name}> is not in the module")),
             _ => Err("onnx.Constant without a dense `value`".into()),
         }

@@ -132,6 +132,7 @@ fn position_arithmetic_folds_large_but_weights_stay_small() {
         crate::attr::Resource {
             alignment: 4,
             bytes: bytes.clone().into(),
+            origin: None,
         },
     );
     let w = Attribute::DenseResource {

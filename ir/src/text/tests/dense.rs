@@ -183,6 +183,7 @@ fn dense_resources_and_the_resource_section() {
         Resource {
             alignment: 4,
             bytes: blob.clone().into(),
+            origin: None,
         },
     );
     m.resources.insert(
@@ -190,6 +191,7 @@ fn dense_resources_and_the_resource_section() {
         Resource {
             alignment: 16,
             bytes: vec![0xAB].into(),
+            origin: None,
         },
     );
     let text = print_module(&m);

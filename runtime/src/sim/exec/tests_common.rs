@@ -27,6 +27,7 @@ fn memory_on(hw: &HwConfig, dram: u64) -> Memory {
             shape: vec![dram],
             dram: 0,
             data: Default::default(),
+            weights: None,
         }],
         instrs: vec![Instr::Halt {}],
     };

@@ -141,6 +141,7 @@ fn gather_never_reads_the_neighbouring_tensor() {
         shape: vec![4, 2],
         dram,
         data: Default::default(),
+        weights: None,
     };
     let p = Program {
         config_hash: hw.hash(),
