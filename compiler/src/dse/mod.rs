@@ -3,6 +3,8 @@
 //!
 //! - [`spec`]: the sweep spec (target, axes, objectives) and its points.
 //! - [`area`]: the area model, calibrated on the paper's Table III.
+//! - [`search`]: which points are evaluated — all of them, a seeded random sample, or those
+//!   TPE proposes one after another.
 //! - [`evaluate`]: one point through the driver's workload pipeline (`sparsify`, `cct-tile`,
 //!   `lower-to-sofa`) and [`crate::driver::schedule_layers`], the prices `schedule-json`
 //!   reports — no second performance model.
@@ -13,6 +15,7 @@
 //! any number of shards ([`Shard`]).
 
 pub mod area;
+pub mod search;
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -24,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::driver::{self, Target};
 pub use area::{Area, AreaModel};
+pub use search::{Method, Search};
 pub use spec::{DseSpec, FORMAT_VERSION, MAX_POINTS};
 
 /// Why a sweep could not be set up, or an output could not be read or merged.
@@ -91,6 +95,11 @@ impl Objective {
         }
     }
 
+    /// The objective as a float, for the search's scalar.
+    pub fn value(self, f: &Figures) -> f64 {
+        self.of(f) as f64
+    }
+
     pub fn of(self, f: &Figures) -> u64 {
         match self {
             Objective::Latency => f.latency_ns,
@@ -153,6 +162,10 @@ pub struct Header {
     pub objectives: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// A sampled search (`random`, `tpe`): its method, budget and seed. The lines hold the
+    /// `budget` points it evaluated; absent for an exhaustive sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<Search>,
 }
 
 impl Header {
@@ -165,6 +178,7 @@ impl Header {
             axes: spec.axes.iter().map(|a| a.key.clone()).collect(),
             objectives: spec.objectives.iter().map(|o| o.name().into()).collect(),
             shard: (shard != Shard::WHOLE).then(|| shard.to_string()),
+            search: spec.search.is_sampled().then_some(spec.search),
         }
     }
 }
@@ -184,6 +198,9 @@ pub struct Figures {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub index: u64,
+    /// A sampled search's order: this point was the `trial`th evaluated (from 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<u64>,
     /// Axis key → value (the JSON object is written with its keys sorted).
     pub values: BTreeMap<String, serde_json::Value>,
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
@@ -224,6 +241,7 @@ pub fn evaluate(spec: &DseSpec, index: u64) -> Record {
     };
     Record {
         index,
+        trial: None,
         values,
         figures,
         error,
@@ -374,6 +392,13 @@ pub fn merge(outputs: &[(String, String)]) -> Result<(Header, Output), DseError>
         let Some(mut h) = out.header else {
             return Err(DseError::Mismatch(format!("{name}: empty output")));
         };
+        if let Some(search) = h.search {
+            return Err(DseError::Mismatch(format!(
+                "{name}: the output of a {} search is whole (it cannot be sharded); there is \
+                 nothing to merge",
+                search.method.name()
+            )));
+        }
         let shard = h.shard.take();
         match &header {
             None => header = Some(h),
@@ -434,6 +459,7 @@ mod tests {
     fn rec(index: u64, lat: u64, energy: u64, area: u64) -> Record {
         Record {
             index,
+            trial: None,
             values: BTreeMap::new(),
             figures: Some(Figures {
                 latency_cycles: lat,
@@ -488,6 +514,7 @@ mod tests {
             axes: vec![],
             objectives: vec!["latency".into()],
             shard: None,
+            search: None,
         };
         let lines = [
             render_record(&rec(0, 1, 2, 3)),

@@ -17,6 +17,9 @@
 //! values = [0.25, 0.5, 1.0]
 //!
 //! # [area]  overrides of the area model's constants (`AreaModel`)
+//!
+//! # [search]  which points are evaluated (`super::search`): method = "exhaustive" (default),
+//! # "random" or "tpe", with budget = N and seed = S for the last two
 //! ```
 //!
 //! Points are the Cartesian product of the axes in the order they are listed, the last axis
@@ -32,6 +35,7 @@ use sofa_ir::hw::{fnv1a64, HwConfig, HwConfigError};
 use toml::Spanned;
 
 use super::area::AreaModel;
+use super::search::{RawSearch, Search};
 use super::{DseError, Objective};
 use crate::workload::{load_spec, WorkloadSpec};
 
@@ -51,6 +55,7 @@ struct RawSpec {
     axis: Vec<Spanned<RawAxis>>,
     #[serde(default)]
     area: AreaModel,
+    search: Option<Spanned<RawSearch>>,
 }
 
 #[derive(Deserialize)]
@@ -99,6 +104,8 @@ pub struct DseSpec {
     pub axes: Vec<Axis>,
     pub objectives: Vec<Objective>,
     pub area: AreaModel,
+    /// Which points are evaluated (`[search]`; default: all of them).
+    pub search: Search,
     /// FNV-1a over the spec, workload and hardware texts and sofa's version.
     pub hash: u64,
     /// The number of points (the product of the axes' lengths; 1 without axes).
@@ -297,6 +304,7 @@ impl DseSpec {
             });
         }
 
+        let search = Search::parse(raw.search, points, &err)?;
         let mut hashed = Vec::new();
         for part in [
             "sofa-dse",
@@ -320,6 +328,7 @@ impl DseSpec {
             axes,
             objectives,
             area: raw.area,
+            search,
             hash: fnv1a64(&hashed),
             points,
         })
@@ -340,6 +349,14 @@ impl DseSpec {
             rest /= n;
         }
         digits
+    }
+
+    /// The point whose value index of each axis is `digits` (the inverse of [`Self::digits`]).
+    pub fn index_of(&self, digits: &[usize]) -> u64 {
+        self.axes
+            .iter()
+            .zip(digits)
+            .fold(0, |i, (axis, &d)| i * axis.values.len() as u64 + d as u64)
     }
 
     /// The settings of point `index`; an `Err` is why the point's chip is not a valid
@@ -376,7 +393,7 @@ pub enum InvalidChip {
     Rules(#[from] HwConfigError),
 }
 
-type ErrAt<'a> = dyn Fn(std::ops::Range<usize>, String) -> DseError + 'a;
+pub(super) type ErrAt<'a> = dyn Fn(std::ops::Range<usize>, String) -> DseError + 'a;
 
 fn keep_axis(values: &[Spanned<toml::Value>], err: &ErrAt<'_>) -> Result<Axis, DseError> {
     let mut keeps = Vec::new();
@@ -497,6 +514,7 @@ mod tests {
         let spec = spec_in(dir.path(), &text).unwrap();
         assert_eq!(spec.points, 6);
         assert_eq!(spec.digits(4), vec![1, 1]);
+        assert!((0..6).all(|i| spec.index_of(&spec.digits(i)) == i));
         let s = spec.settings(4).unwrap();
         assert_eq!((s.hw.sram.token_bytes, s.keep), (131_072, Some(0.5)));
         assert_eq!(spec.axes[1].values[2].to_string(), "1.0");
