@@ -529,3 +529,85 @@ fn an_interrupted_tpe_search_resumes_to_the_same_bytes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to merge"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+const BERT: &str = "examples/dse/bert-onnx.toml";
+
+/// A model target: the accuracy objective is 1 − the worst cosine to dense over the inputs,
+/// the figure `sofa calibrate` reports for the same uniform keep, 0 when dense and growing as
+/// the keep shrinks; hardware axes do not move it (measured once per selection); the front
+/// trades latency for accuracy.
+#[test]
+fn a_model_target_measures_accuracy_as_calibrate_does() {
+    let dir = scratch("cli-dse", "bert");
+    let out_file = dir.join("bert.jsonl");
+    let out = ok(&["dse", BERT, "-o", &s(&out_file)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("20 points of 20 evaluated (0 resumed from the output); accuracy measured for 5 distinct selection(s)"),
+        "{err}"
+    );
+    let v = lines(&std::fs::read_to_string(&out_file).unwrap());
+    let point = |sram: u64, schedule: &str, keep: f64| {
+        v[1..]
+            .iter()
+            .find(|p| {
+                p["values"]["sram.token_bytes"] == sram
+                    && p["values"]["schedule"] == schedule
+                    && p["values"]["keep"] == keep
+            })
+            .unwrap()
+    };
+    let loss = |p: &serde_json::Value| p["accuracy_loss"].as_f64().unwrap();
+    let keeps = [1.0, 0.75, 0.5, 0.375, 0.25];
+    let cct: Vec<f64> = keeps
+        .iter()
+        .map(|&k| loss(point(98304, "cct", k)))
+        .collect();
+    println!("bert-onnx, 1 - cosine at keeps {keeps:?}: {cct:?}");
+    assert_eq!(cct[0], 0.0, "dense is exact");
+    assert!(cct.windows(2).all(|w| w[0] < w[1]), "{cct:?}");
+    for &k in &keeps {
+        for (sram, schedule) in [(196608, "cct"), (98304, "staged"), (196608, "staged")] {
+            assert_eq!(loss(point(sram, schedule, k)), loss(point(98304, "cct", k)));
+        }
+    }
+    // The same measurement as `sofa calibrate` on the same inputs (its report prints the
+    // cosine of each uniform keep to 6 decimals), and the same predicted cycles.
+    let report = ok(&[
+        "calibrate",
+        "tests/fixtures/models/bert_sdpa_ts_op17.onnx",
+        "--inputs",
+        "tests/fixtures/models/bert_sdpa_ts_op17.input.npz",
+        "tests/fixtures/models/bert_sdpa_ts_op17.input2.npz",
+        "--holdout",
+        "0",
+        "--keeps",
+        "1,0.75,0.5",
+        "--target",
+        "cosine=0.9",
+        "-o",
+        &s(&dir.join("layers.toml")),
+    ])
+    .stdout;
+    let report = String::from_utf8(report).unwrap();
+    for k in [0.75, 0.5] {
+        let p = point(98304, "cct", k);
+        let row = format!(
+            "{k:<12}  {:>16}  {:.6}",
+            p["latency_cycles"].as_u64().unwrap(),
+            1.0 - loss(p)
+        );
+        assert!(report.contains(&row), "{row} in\n{report}");
+    }
+    // The front over latency × accuracy × area: every keep under cct on the smaller SRAM
+    // (the larger one is as fast and as accurate, but larger; staged is slower).
+    let front = lines(&std::fs::read_to_string(dir.join("bert.pareto.jsonl")).unwrap());
+    let idx: Vec<u64> = front[1..]
+        .iter()
+        .map(|p| p["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(idx, vec![0, 1, 2, 3, 4]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("1-cosine"), "{table}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

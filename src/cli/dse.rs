@@ -14,8 +14,16 @@ use sofa_compiler::dse::{
     DseSpec, Header, Objective, Output, Record, Shard,
 };
 
+use sofa_compiler::driver::Target;
+use sofa_compiler::dse::target::ModelTarget;
+use sofa_compiler::dse::{PlanAccuracy, Subject};
+use sofa_compiler::onnx::{import_model, load_model, ImportOptions};
+
+use super::calibrate::{priced_dims, read_cases};
 use super::diag::CliError;
+use super::import::ShapeBindings;
 use super::io::{write_atomic, write_output};
+use crate::calibrate::InterpAccuracy;
 use crate::plot::{pareto_svg, SweepPoint};
 use crate::progress::Progress;
 
@@ -26,10 +34,12 @@ pub const LONG_ABOUT: &str =
                   Cartesian product of its axes over hardware keys (any leaf of the hardware \
                   TOML, e.g. sram.token_bytes, sufa.cols, dram.bandwidth_mb_s) and over the \
                   plan (keep, schedule) — every one of them, or a budget of them proposed by \
-                  TPE ([search] method = \"tpe\", budget, seed) — on a workload spec, with the compiler's cost model \
+                  TPE ([search] method = \"tpe\", budget, seed) — on a workload spec or an ONNX model \
+                  with input files (then also the accuracy objective: 1 - the worst cosine to \
+                  dense, as `sofa calibrate` measures it), with the compiler's cost model \
                   (the figures `sofa compile --emit schedule-json` reports) and an area model \
                   calibrated on the paper's Table III; then print and write the Pareto front \
-                  over the spec's objectives (latency, energy, area). docs/dse.md describes \
+                  over the spec's objectives (latency, energy, area, accuracy). docs/dse.md describes \
                   the spec and the output.\n\n\
                   The output is JSON Lines: a header (spec hash, point count, shard), then one \
                   line per point in index order, byte-identical for the same spec. With -o, \
@@ -149,7 +159,17 @@ pub fn run(args: &DseArgs) -> Result<(), CliError> {
     let header = Header::of(&spec, shard);
     let started = Instant::now();
     let out = args.output.as_deref().filter(|p| p.as_os_str() != "-");
-    let (lines, resumed) = sweep(&spec, shard, &header, out, args.quiet)?;
+    let mut model = match spec.subject.model() {
+        Some(m) => Some(ModelSubject::load(m, &spec.objectives)?),
+        None => None,
+    };
+    let mut subject = match &mut model {
+        Some(m) => m.subject(),
+        None => Subject::Workload,
+    };
+    let (lines, resumed) = sweep(&spec, shard, &header, out, args.quiet, &mut subject)?;
+    let measured = model.as_ref().and_then(|m| m.accuracy.as_ref());
+    let selections = measured.map(InterpAccuracy::selections_measured);
     // The final file is rewritten whole, in index order: what an uninterrupted run writes.
     let text = render_output(&header, lines.values().map(|(l, _)| l.as_str()));
     match out {
@@ -161,7 +181,7 @@ pub fn run(args: &DseArgs) -> Result<(), CliError> {
     if !args.quiet {
         let search = spec.search;
         eprintln!(
-            "sofa dse: {}{} points of {} evaluated{} ({} resumed from the output) in {:.1} s",
+            "sofa dse: {}{} points of {} evaluated{} ({} resumed from the output){} in {:.1} s",
             if shard == Shard::WHOLE {
                 String::new()
             } else {
@@ -180,6 +200,9 @@ pub fn run(args: &DseArgs) -> Result<(), CliError> {
                 String::new()
             },
             resumed,
+            selections.map_or_else(String::new, |n| format!(
+                "; accuracy measured for {n} distinct selection(s)"
+            )),
             started.elapsed().as_secs_f64()
         );
     }
@@ -214,6 +237,48 @@ pub fn run(args: &DseArgs) -> Result<(), CliError> {
 
 type Lines = BTreeMap<u64, (String, Record)>;
 
+/// A model target made ready: imported at the dims priced at, and its inputs' dense outputs
+/// computed once (they do not depend on the point) when accuracy is an objective.
+struct ModelSubject {
+    imported: sofa_ir::Module,
+    accuracy: Option<InterpAccuracy>,
+}
+
+impl ModelSubject {
+    /// Read the model and its inputs as `sofa calibrate` does: each input bound to its own
+    /// dims, the first one's (each overridden by the target's `shape`) priced.
+    fn load(target: &ModelTarget, objectives: &[Objective]) -> Result<ModelSubject, CliError> {
+        let name = target.model.display().to_string();
+        let cases = read_cases(&target.model, &target.inputs)?;
+        let shape = ShapeBindings(target.shape.clone());
+        let flag = format!("{}: [target] shape:", target.model.display());
+        let priced_at = priced_dims(&cases[0], Some(&shape), &flag)?;
+        let loaded =
+            load_model(&target.model).map_err(|e| CliError::input(format!("{name}: {e}")))?;
+        let opts = ImportOptions {
+            shape_bindings: priced_at,
+        };
+        let imported = import_model(&loaded, &opts)
+            .map_err(|e| CliError::input(format!("{name}: import at the priced dims: {e}")))?
+            .module;
+        let accuracy = match objectives.contains(&Objective::Accuracy) {
+            true => Some(
+                InterpAccuracy::new(&loaded, cases, &Target::default())
+                    .map_err(|e| CliError::input(format!("{name}: {e}")))?,
+            ),
+            false => None,
+        };
+        Ok(ModelSubject { imported, accuracy })
+    }
+
+    fn subject(&mut self) -> Subject<'_> {
+        Subject::Model {
+            imported: &self.imported,
+            accuracy: self.accuracy.as_mut().map(|a| a as &mut dyn PlanAccuracy),
+        }
+    }
+}
+
 /// Run the spec's search over `shard`: the lines of the points it visits, and how many of them
 /// came from what `out` already held. With `out`, the lines kept from it are rewritten first
 /// (without a cut-short tail) and each new point is appended and flushed as soon as it is
@@ -224,6 +289,7 @@ fn sweep(
     header: &Header,
     out: Option<&Path>,
     quiet: bool,
+    subject: &mut Subject<'_>,
 ) -> Result<(Lines, usize), CliError> {
     let mut recorded = match out {
         Some(out) => resume(out, header, shard)?,
@@ -261,7 +327,7 @@ fn sweep(
         }
         let rec = Record {
             trial,
-            ..evaluate(spec, i)
+            ..evaluate(spec, i, subject)
         };
         progress.inc();
         let line = render_record(&rec);
@@ -422,11 +488,12 @@ fn front(
 
 /// An objective in the unit the front table prints it in.
 fn scaled(o: Objective, f: &sofa_compiler::dse::Figures) -> f64 {
-    let v = o.of(f) as f64;
+    let v = o.value(f);
     match o {
         Objective::Latency => v / 1e3,
         Objective::Energy => v / 1e9,
         Objective::Area => v / 1e6,
+        Objective::Accuracy => v,
     }
 }
 
@@ -435,6 +502,7 @@ fn axis_label(o: Objective) -> &'static str {
         Objective::Latency => "latency (us)",
         Objective::Energy => "energy (uJ)",
         Objective::Area => "area (mm2)",
+        Objective::Accuracy => "1 - cosine to dense",
     }
 }
 
@@ -472,6 +540,7 @@ fn front_svg(
 }
 
 fn front_table(header: &Header, output: &Output, front: &[u64]) -> String {
+    let with_accuracy = header.objectives.iter().any(|o| o == "accuracy");
     let infeasible = output
         .lines
         .values()
@@ -481,6 +550,9 @@ fn front_table(header: &Header, output: &Output, front: &[u64]) -> String {
         let mut h = vec!["index".to_string()];
         h.extend(header.axes.iter().cloned());
         h.extend(["latency_us", "energy_uj", "area_mm2"].map(String::from));
+        if with_accuracy {
+            h.push("1-cosine".into());
+        }
         h
     }];
     for i in front {
@@ -495,6 +567,12 @@ fn front_table(header: &Header, output: &Output, front: &[u64]) -> String {
         row.push(format!("{:.3}", f.latency_ns as f64 / 1e3));
         row.push(format!("{:.3}", f.energy_fj as f64 / 1e9));
         row.push(format!("{:.3}", f.area_um2 as f64 / 1e6));
+        if with_accuracy {
+            row.push(
+                f.accuracy_loss
+                    .map_or_else(String::new, |l| format!("{l:.3e}")),
+            );
+        }
         rows.push(row);
     }
     let widths: Vec<usize> = (0..rows[0].len())

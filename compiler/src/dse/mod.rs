@@ -1,7 +1,9 @@
 //! Design-space exploration (`sofa dse`): sweep chip variants and plan choices over a
-//! workload, price every point with the compiler's own cost model, and keep the Pareto front.
+//! workload or an ONNX model, price every point with the compiler's own cost model (and a
+//! model's accuracy through a [`PlanAccuracy`] the caller provides), and keep the Pareto front.
 //!
 //! - [`spec`]: the sweep spec (target, axes, objectives) and its points.
+//! - [`target`]: what the points run on — a workload spec or a model with its inputs.
 //! - [`area`]: the area model, calibrated on the paper's Table III.
 //! - [`search`]: which points are evaluated — all of them, a seeded random sample, or those
 //!   TPE proposes one after another.
@@ -17,6 +19,7 @@
 pub mod area;
 pub mod search;
 pub mod spec;
+pub mod target;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -69,16 +72,25 @@ pub enum Objective {
     Energy,
     /// Chip area, µm² ([`AreaModel`]).
     Area,
+    /// 1 − the worst cosine similarity of a model's outputs to dense, over its inputs (model
+    /// targets only).
+    Accuracy,
 }
 
 impl Objective {
-    pub const ALL: [Objective; 3] = [Objective::Latency, Objective::Energy, Objective::Area];
+    pub const ALL: [Objective; 4] = [
+        Objective::Latency,
+        Objective::Energy,
+        Objective::Area,
+        Objective::Accuracy,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Objective::Latency => "latency",
             Objective::Energy => "energy",
             Objective::Area => "area",
+            Objective::Accuracy => "accuracy",
         }
     }
 
@@ -92,19 +104,28 @@ impl Objective {
             Objective::Latency => "latency_ns",
             Objective::Energy => "energy_fj",
             Objective::Area => "area_um2",
+            Objective::Accuracy => "accuracy_loss",
         }
     }
 
-    /// The objective as a float, for the search's scalar.
+    /// The objective as a float (the search's scalar, tables, pictures); an accuracy that was
+    /// not measured is +∞.
     pub fn value(self, f: &Figures) -> f64 {
-        self.of(f) as f64
+        match self {
+            Objective::Accuracy => f.accuracy_loss.unwrap_or(f64::INFINITY),
+            _ => self.key(f) as f64,
+        }
     }
 
-    pub fn of(self, f: &Figures) -> u64 {
+    /// The objective as an integer of the same order, compared exactly by the front: the
+    /// integer figures themselves, and the accuracy loss's bits (for floats ≥ 0 their order is
+    /// the numbers'; one not measured is last).
+    pub fn key(self, f: &Figures) -> u64 {
         match self {
             Objective::Latency => f.latency_ns,
             Objective::Energy => f.energy_fj,
             Objective::Area => f.area_um2,
+            Objective::Accuracy => f.accuracy_loss.map_or(u64::MAX, |l| l.max(0.0).to_bits()),
         }
     }
 }
@@ -184,7 +205,7 @@ impl Header {
 }
 
 /// The figures of a feasible point.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Figures {
     pub latency_cycles: u64,
@@ -192,6 +213,9 @@ pub struct Figures {
     pub energy_fj: u64,
     pub area_um2: u64,
     pub dram_bytes: u64,
+    /// 1 − the worst cosine to dense (≥ 0), when the spec's objectives include accuracy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_loss: Option<f64>,
 }
 
 /// One evaluated point.
@@ -225,9 +249,30 @@ pub fn render_record(r: &Record) -> String {
     json_line(r)
 }
 
-/// Evaluate point `index` of `spec`: compile the workload for the point's chip and plan with
-/// the driver, price it with the cost model, and size the chip with the area model.
-pub fn evaluate(spec: &DseSpec, index: u64) -> Record {
+/// What measures the accuracy of a model's plan (the reference interpreter, which this crate
+/// does not depend on).
+pub trait PlanAccuracy {
+    /// 1 − the worst cosine to dense of the model's outputs over its inputs, with the selection
+    /// `target`'s plan makes (its keep, schedule and chip, as `sparsify` and `cct-tile` set it).
+    fn loss(&mut self, target: &Target) -> Result<f64, String>;
+}
+
+/// The compiled form of what a spec's points run on.
+pub enum Subject<'a> {
+    /// The spec's workload ([`target::Subject::Workload`]).
+    Workload,
+    /// The spec's model, imported at the dims priced at (static), and its accuracy when an
+    /// objective.
+    Model {
+        imported: &'a sofa_ir::Module,
+        accuracy: Option<&'a mut dyn PlanAccuracy>,
+    },
+}
+
+/// Evaluate point `index` of `spec`: compile the workload or model for the point's chip and
+/// plan with the driver, price it with the cost model, size the chip with the area model, and
+/// measure a model's accuracy when it is an objective.
+pub fn evaluate(spec: &DseSpec, index: u64, subject: &mut Subject<'_>) -> Record {
     let digits = spec.digits(index);
     let values = spec
         .axes
@@ -235,7 +280,7 @@ pub fn evaluate(spec: &DseSpec, index: u64) -> Record {
         .zip(&digits)
         .map(|(a, &d)| (a.key.clone(), a.values[d].clone()))
         .collect();
-    let (figures, error) = match figures(spec, index) {
+    let (figures, error) = match figures(spec, index, subject) {
         Ok(f) => (Some(f), None),
         Err(e) => (None, Some(e)),
     };
@@ -248,7 +293,7 @@ pub fn evaluate(spec: &DseSpec, index: u64) -> Record {
     }
 }
 
-fn figures(spec: &DseSpec, index: u64) -> Result<Figures, String> {
+fn figures(spec: &DseSpec, index: u64, subject: &mut Subject<'_>) -> Result<Figures, String> {
     let s = spec.settings(index).map_err(|e| e.to_string())?;
     let target = Target {
         hw: s.hw,
@@ -256,7 +301,14 @@ fn figures(spec: &DseSpec, index: u64) -> Result<Figures, String> {
         schedule: s.schedule,
         ..Target::default()
     };
-    let module = driver::compile_workload(&spec.workload, &target).map_err(|e| e.to_string())?;
+    let module = match (&spec.subject, &*subject) {
+        (target::Subject::Workload(w), _) => driver::compile_workload(w, &target),
+        (_, Subject::Model { imported, .. }) => compile_imported(imported, &target),
+        (target::Subject::Model(_), Subject::Workload) => {
+            return Err("a model target evaluated without its imported model".into())
+        }
+    }
+    .map_err(|e| e.to_string())?;
     let layers = driver::schedule_layers(&module, &target).map_err(|e| e.to_string())?;
     let overflow = |what: &str| format!("the {what} of the point overflows 64 bits");
     let sum = |f: &dyn Fn(&crate::schedule::price::PricedLayer) -> u64| {
@@ -271,13 +323,32 @@ fn figures(spec: &DseSpec, index: u64) -> Result<Figures, String> {
         .map(|c| c.div_ceil(mhz))
         .ok_or_else(|| overflow("latency"))?;
     let area = spec.area.area(&target.hw).map_err(|e| e.to_string())?;
+    let accuracy_loss = match subject {
+        Subject::Model {
+            accuracy: Some(a), ..
+        } => Some(a.loss(&target)?),
+        _ => None,
+    };
     Ok(Figures {
         latency_cycles,
         latency_ns,
         energy_fj,
         area_um2: area.total,
         dram_bytes,
+        accuracy_loss,
     })
+}
+
+/// An imported model through the driver's model pipeline for `target` (its dims already bound
+/// at import, as `sofa calibrate` prices).
+fn compile_imported(
+    imported: &sofa_ir::Module,
+    target: &Target,
+) -> Result<sofa_ir::Module, driver::DriverError> {
+    let mut module = imported.clone();
+    driver::model_pipeline(target, &BTreeMap::new())?
+        .run(&mut module, &mut sofa_ir::pass::NoInstrumentation)?;
+    Ok(module)
 }
 
 /// The indices of the feasible records no other feasible record dominates over `objectives`
@@ -287,7 +358,7 @@ pub fn pareto_front(records: &[Record], objectives: &[Objective]) -> Vec<u64> {
         .iter()
         .filter_map(|r| {
             let f = r.figures.as_ref()?;
-            Some((objectives.iter().map(|o| o.of(f)).collect(), r.index))
+            Some((objectives.iter().map(|o| o.key(f)).collect(), r.index))
         })
         .collect();
     // Lexicographic order: a point can only be dominated by one before it, and then by one
@@ -467,6 +538,7 @@ mod tests {
                 energy_fj: energy,
                 area_um2: area,
                 dram_bytes: 0,
+                accuracy_loss: None,
             }),
             error: None,
         }

@@ -420,6 +420,7 @@ mod tests {
                     energy_fj: 0,
                     area_um2: 0,
                     dram_bytes: 0,
+                    accuracy_loss: None,
                 }),
                 error: None,
             })

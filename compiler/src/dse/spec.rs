@@ -2,10 +2,11 @@
 //!
 //! ```toml
 //! name = "bert-base-small"            # optional, default: the file stem
-//! objectives = ["latency", "energy", "area"]
+//! objectives = ["latency", "energy", "area"]   # and "accuracy" for a model target
 //!
 //! [target]
-//! workload = "../../workloads/bert-base.toml"   # relative to this file
+//! workload = "../../workloads/bert-base.toml"   # relative to this file; or an ONNX model:
+//! # model = "m.onnx"  with  inputs = ["a.npz", ...]  and optionally  shape = { seq = 512 }
 //! # hardware = "../../configs/sofa-28nm.toml"   # the base chip; default: the paper's
 //!
 //! [[axis]]
@@ -36,8 +37,8 @@ use toml::Spanned;
 
 use super::area::AreaModel;
 use super::search::{RawSearch, Search};
+use super::target::{self, RawTarget, Subject};
 use super::{DseError, Objective};
-use crate::workload::{load_spec, WorkloadSpec};
 
 /// Most points a spec may have.
 pub const MAX_POINTS: u64 = 1 << 20;
@@ -56,15 +57,6 @@ struct RawSpec {
     #[serde(default)]
     area: AreaModel,
     search: Option<Spanned<RawSearch>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTarget {
-    workload: Option<Spanned<String>>,
-    hardware: Option<Spanned<String>>,
-    /// Refused with a message: ONNX targets are not supported yet.
-    model: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -97,7 +89,8 @@ pub struct Axis {
 #[derive(Clone, Debug)]
 pub struct DseSpec {
     pub name: String,
-    pub workload: WorkloadSpec,
+    /// The workload spec or ONNX model the points are compiled from.
+    pub subject: Subject,
     /// The base chip every point starts from.
     pub hardware: HwConfig,
     base_json: serde_json::Value,
@@ -106,7 +99,8 @@ pub struct DseSpec {
     pub area: AreaModel,
     /// Which points are evaluated (`[search]`; default: all of them).
     pub search: Search,
-    /// FNV-1a over the spec, workload and hardware texts and sofa's version.
+    /// FNV-1a over sofa's version and the bytes of the spec, the workload (or the model and
+    /// its inputs) and the hardware file.
     pub hash: u64,
     /// The number of points (the product of the axes' lengths; 1 without axes).
     pub points: u64,
@@ -186,27 +180,8 @@ impl DseSpec {
         let dir = path.parent().unwrap_or(Path::new(""));
         let target_span = raw.target.span();
         let target = raw.target.into_inner();
-        if let Some(m) = &target.model {
-            return Err(err(
-                m.span(),
-                "ONNX model targets are not supported yet by `sofa dse`; give \
-                 'workload = \"W.toml\"' (a workload spec, as `sofa compile --workload` takes)"
-                    .into(),
-            ));
-        }
-        let Some(workload_path) = &target.workload else {
-            return Err(err(
-                target_span,
-                "[target] needs 'workload = \"W.toml\"' (a workload spec)".into(),
-            ));
-        };
-        let workload_file = dir.join(workload_path.get_ref());
-        let workload_text = read_text("workload spec", &workload_file)?;
-        // Parsed from the file, so that its errors name it with line and column.
-        let workload = load_spec(&workload_file).map_err(|e| DseError::Target {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let (subject, subject_bytes) =
+            target::subject(&target, (dir, path, target_span.clone()), &err)?;
         let (hardware, hardware_text) = match &target.hardware {
             Some(h) => {
                 let file: PathBuf = dir.join(h.get_ref());
@@ -230,7 +205,8 @@ impl DseSpec {
                 err(
                     o.span(),
                     format!(
-                        "unknown objective '{}'; objectives are latency, energy and area",
+                        "unknown objective '{}'; objectives are latency, energy, area and \
+                         accuracy",
                         o.get_ref()
                     ),
                 )
@@ -241,12 +217,20 @@ impl DseSpec {
                     format!("objective '{}' listed twice", obj.name()),
                 ));
             }
+            if obj == Objective::Accuracy && subject.model().is_none() {
+                return Err(err(
+                    o.span(),
+                    "objective 'accuracy' needs a model target ('model = \"M.onnx\"' with \
+                     'inputs'): a workload spec has no weights to measure it with"
+                        .into(),
+                ));
+            }
             objectives.push(obj);
         }
         if objectives.is_empty() {
             return Err(err(
                 raw.objectives.span(),
-                "give at least one objective (latency, energy, area)".into(),
+                "give at least one objective (latency, energy, area, accuracy)".into(),
             ));
         }
 
@@ -306,14 +290,18 @@ impl DseSpec {
 
         let search = Search::parse(raw.search, points, &err)?;
         let mut hashed = Vec::new();
-        for part in [
-            "sofa-dse",
-            env!("CARGO_PKG_VERSION"),
-            text,
-            &workload_text,
-            &hardware_text,
-        ] {
-            hashed.extend_from_slice(part.as_bytes());
+        let texts = [
+            "sofa-dse".as_bytes(),
+            env!("CARGO_PKG_VERSION").as_bytes(),
+            text.as_bytes(),
+        ];
+        let files = subject_bytes.iter().map(Vec::as_slice);
+        for part in texts
+            .into_iter()
+            .chain(files)
+            .chain([hardware_text.as_bytes()])
+        {
+            hashed.extend_from_slice(part);
             hashed.push(0);
         }
         let name = raw.name.unwrap_or_else(|| {
@@ -322,7 +310,7 @@ impl DseSpec {
         });
         Ok(DseSpec {
             name,
-            workload,
+            subject,
             hardware,
             base_json,
             axes,
@@ -568,7 +556,30 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("ONNX model targets are not supported"), "{e}");
+        assert!(
+            e.contains("s.toml:2:1: a model target needs 'inputs"),
+            "{e}"
+        );
+        let e = spec_in(
+            dir.path(),
+            "objectives = [\"accuracy\"]\n[target]\nworkload = \"w.toml\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("s.toml:1:15: objective 'accuracy' needs a model"),
+            "{e}"
+        );
+        let e = spec_in(
+            dir.path(),
+            "objectives = [\"area\"]\n[target]\nworkload = \"w.toml\"\ninputs = [\"a.npz\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("s.toml:4:10: 'inputs' is for a model target"),
+            "{e}"
+        );
         std::fs::write(dir.path().join("bad.toml"), "name = \"b\"\nlayers = 0\n").unwrap();
         let e = DseSpec::parse(
             "objectives = [\"area\"]\n[target]\nworkload = \"bad.toml\"\n",
