@@ -611,3 +611,89 @@ fn a_model_target_measures_accuracy_as_calibrate_does() {
     assert!(table.contains("1-cosine"), "{table}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The `tiles` axis forces `cct-tile`'s key-tile count: a count no plan can take is an
+/// infeasible point naming those it could; the cost model's own choice is the fastest forced
+/// count; on a model, tiles change the selection and so the accuracy.
+#[test]
+fn a_tiles_axis_forces_the_key_tiles() {
+    let dir = scratch("cli-dse", "tiles");
+    let workload = format!("{ROOT}/examples/dse/tiny-workload.toml");
+    let write = |name: &str, axes: &str| {
+        let p = dir.join(name);
+        std::fs::write(
+            &p,
+            format!("objectives = [\"latency\"]\n[target]\nworkload = \"{workload}\"\n{axes}"),
+        )
+        .unwrap();
+        s(&p)
+    };
+    let keep = "[[axis]]\nkey = \"keep\"\nvalues = [0.25]\n";
+    let forced = write(
+        "forced.toml",
+        &format!("[[axis]]\nkey = \"tiles\"\nvalues = [1, 2, 3, 4, 8, 16, 32, 64]\n{keep}"),
+    );
+    let v = lines(&String::from_utf8(ok(&["dse", &forced, "--quiet"]).stdout).unwrap());
+    let by_tiles: Vec<(u64, Option<u64>)> = v[1..]
+        .iter()
+        .map(|p| {
+            (
+                p["values"]["tiles"].as_u64().unwrap(),
+                p["latency_ns"].as_u64(),
+            )
+        })
+        .collect();
+    println!("tiny workload, keep 0.25, latency by forced tiles: {by_tiles:?}");
+    let infeasible: Vec<u64> = by_tiles
+        .iter()
+        .filter(|(_, l)| l.is_none())
+        .map(|t| t.0)
+        .collect();
+    assert_eq!(infeasible, vec![1, 3, 64], "Sk 256: even counts 2..=32");
+    let e = v[1]["error"].as_str().unwrap();
+    assert!(
+        e.contains("layer 0: no plan has 1 key tiles (Sk 256; the tile counts that fit this chip and schedule: 2, 4, 6, 8,"),
+        "{e}"
+    );
+    let auto = write("auto.toml", keep);
+    let a = lines(&String::from_utf8(ok(&["dse", &auto, "--quiet"]).stdout).unwrap());
+    let fastest = by_tiles.iter().filter_map(|t| t.1).min().unwrap();
+    assert_eq!(
+        a[1]["latency_ns"].as_u64(),
+        Some(fastest),
+        "the cost model's choice"
+    );
+    let feasible: std::collections::BTreeSet<u64> = by_tiles.iter().filter_map(|t| t.1).collect();
+    assert_eq!(
+        feasible.len(),
+        5,
+        "each count plans differently: {by_tiles:?}"
+    );
+
+    // On the BERT fixture (8 keys per row, where the cost model takes one tile), forced tiles
+    // change what is selected, and the accuracy with it.
+    let model = format!("{ROOT}/tests/fixtures/models/bert_sdpa_ts_op17");
+    let spec = dir.join("bert.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "objectives = [\"latency\", \"accuracy\"]\n[target]\nmodel = \"{model}.onnx\"\n\
+             inputs = [\"{model}.input.npz\", \"{model}.input2.npz\"]\n\
+             [[axis]]\nkey = \"tiles\"\nvalues = [1, 2, 4, 8]\n\
+             [[axis]]\nkey = \"keep\"\nvalues = [0.5]\n"
+        ),
+    )
+    .unwrap();
+    let b = lines(&String::from_utf8(ok(&["dse", &s(&spec), "--quiet"]).stdout).unwrap());
+    let loss: Vec<f64> = b[1..]
+        .iter()
+        .map(|p| p["accuracy_loss"].as_f64().unwrap())
+        .collect();
+    println!("bert-onnx, keep 0.5, 1 - cosine at tiles 1, 2, 4, 8: {loss:?}");
+    // One tile is the cost model's own plan here: calibrate's figure at keep 0.5.
+    assert_eq!(b[1]["latency_cycles"], 10740);
+    assert!((loss[0] - (1.0 - 0.975538)).abs() < 1e-6, "{loss:?}");
+    let distinct: std::collections::BTreeSet<u64> = loss.iter().map(|l| l.to_bits()).collect();
+    assert_eq!(distinct.len(), 4, "{loss:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

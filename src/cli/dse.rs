@@ -33,7 +33,7 @@ pub const LONG_ABOUT: &str =
     "Design-space exploration: evaluate the points of a sweep spec — the \
                   Cartesian product of its axes over hardware keys (any leaf of the hardware \
                   TOML, e.g. sram.token_bytes, sufa.cols, dram.bandwidth_mb_s) and over the \
-                  plan (keep, schedule) — every one of them, or a budget of them proposed by \
+                  plan (keep, schedule, tiles) — every one of them, or a budget of them proposed by \
                   TPE ([search] method = \"tpe\", budget, seed) — on a workload spec or an ONNX model \
                   with input files (then also the accuracy objective: 1 - the worst cosine to \
                   dense, as `sofa calibrate` measures it), with the compiler's cost model \

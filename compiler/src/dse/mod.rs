@@ -299,6 +299,7 @@ fn figures(spec: &DseSpec, index: u64, subject: &mut Subject<'_>) -> Result<Figu
         hw: s.hw,
         keep: s.keep,
         schedule: s.schedule,
+        tiles: s.tiles,
         ..Target::default()
     };
     let module = match (&spec.subject, &*subject) {

@@ -14,7 +14,7 @@
 //! values = [98304, 196608, 393216]
 //!
 //! [[axis]]
-//! key = "keep"                                  # plan axes: keep, schedule
+//! key = "keep"                                  # plan axes: keep, schedule, tiles
 //! values = [0.25, 0.5, 1.0]
 //!
 //! # [area]  overrides of the area model's constants (`AreaModel`)
@@ -75,6 +75,8 @@ pub enum AxisKind {
     Keep(Vec<f64>),
     /// The attention schedule `cct-tile` plans under.
     Schedule(Vec<Schedule>),
+    /// The key-tile count `cct-tile` must plan every layer with.
+    Tiles(Vec<u64>),
 }
 
 /// One axis: its dotted key, its values as written to the output, and what it sets.
@@ -112,6 +114,8 @@ pub struct PointSettings {
     pub hw: HwConfig,
     pub keep: Option<f64>,
     pub schedule: Schedule,
+    /// Forced key tiles; `None`: `cct-tile` chooses.
+    pub tiles: Option<u64>,
 }
 
 /// 1-based line and character column of byte `at` in `text`.
@@ -251,6 +255,7 @@ impl DseSpec {
             let axis = match key {
                 "keep" => keep_axis(values, &err)?,
                 "schedule" => schedule_axis(values, &err)?,
+                "tiles" => tiles_axis(values, &err)?,
                 _ if known.iter().any(|k| k == key) => {
                     hardware_axis(key, values, &base_json, &err)?
                 }
@@ -258,8 +263,8 @@ impl DseSpec {
                     return Err(err(
                         a.key.span(),
                         format!(
-                            "unknown axis key '{key}': axes are 'keep', 'schedule' or a key \
-                             of the hardware TOML ({})",
+                            "unknown axis key '{key}': axes are 'keep', 'schedule', 'tiles' or a \
+                             key of the hardware TOML ({})",
                             known.join(", ")
                         ),
                     ))
@@ -353,6 +358,7 @@ impl DseSpec {
         let mut json = self.base_json.clone();
         let mut keep = None;
         let mut schedule = Schedule::Cct;
+        let mut tiles = None;
         for (axis, d) in self.axes.iter().zip(self.digits(index)) {
             match &axis.kind {
                 AxisKind::Hardware(pointer) => {
@@ -362,11 +368,17 @@ impl DseSpec {
                 }
                 AxisKind::Keep(v) => keep = Some(v[d]),
                 AxisKind::Schedule(v) => schedule = v[d],
+                AxisKind::Tiles(v) => tiles = Some(v[d]),
             }
         }
         let hw: HwConfig = serde_json::from_value(json).map_err(InvalidChip::Value)?;
         hw.validate()?;
-        Ok(PointSettings { hw, keep, schedule })
+        Ok(PointSettings {
+            hw,
+            keep,
+            schedule,
+            tiles,
+        })
     }
 }
 
@@ -428,6 +440,34 @@ fn schedule_axis(values: &[Spanned<toml::Value>], err: &ErrAt<'_>) -> Result<Axi
         key: String::new(),
         values: schedules.iter().map(|s| s.name().into()).collect(),
         kind: AxisKind::Schedule(schedules),
+    })
+}
+
+/// Key-tile counts: integers ≥ 1. Whether a count can be planned depends on the point's chip
+/// and layers (an infeasible point otherwise), so only the type is checked here.
+fn tiles_axis(values: &[Spanned<toml::Value>], err: &ErrAt<'_>) -> Result<Axis, DseError> {
+    let mut tiles = Vec::new();
+    for v in values {
+        let t = v
+            .get_ref()
+            .as_integer()
+            .and_then(|i| u64::try_from(i).ok())
+            .filter(|&t| t >= 1)
+            .ok_or_else(|| {
+                err(
+                    v.span(),
+                    format!(
+                        "axis 'tiles': expected a key-tile count (an integer ≥ 1), found {}",
+                        v.get_ref()
+                    ),
+                )
+            })?;
+        tiles.push(t);
+    }
+    Ok(Axis {
+        key: String::new(),
+        values: tiles.iter().map(|&t| serde_json::Value::from(t)).collect(),
+        kind: AxisKind::Tiles(tiles),
     })
 }
 
@@ -543,6 +583,16 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("s.toml:6:11: axis 'keep'"), "{e}");
+        let e = spec_in(
+            dir.path(),
+            &format!("{HEAD}[[axis]]\nkey = \"tiles\"\nvalues = [4, 0]\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("s.toml:6:14: axis 'tiles': expected a key-tile count"),
+            "{e}"
+        );
         let e = spec_in(
             dir.path(),
             "objectives = [\"speed\"]\n[target]\nworkload = \"w.toml\"\n",
