@@ -29,25 +29,22 @@ use crate::progress::Progress;
 
 /// `sofa dse --help`'s description (set on the subcommand in `cli/mod.rs`: a variant's doc
 /// comment would otherwise replace a long_about given here).
-pub const LONG_ABOUT: &str =
-    "Design-space exploration: evaluate the points of a sweep spec — the \
-                  Cartesian product of its axes over hardware keys (any leaf of the hardware \
-                  TOML, e.g. sram.token_bytes, sufa.cols, dram.bandwidth_mb_s) and over the \
-                  plan (keep, schedule, tiles) — every one of them, or a budget of them proposed by \
-                  TPE ([search] method = \"tpe\", budget, seed) — on a workload spec or an ONNX model \
-                  with input files (then also the accuracy objective: 1 - the worst cosine to \
-                  dense, as `sofa calibrate` measures it), with the compiler's cost model \
-                  (the figures `sofa compile --emit schedule-json` reports) and an area model \
-                  calibrated on the paper's Table III; then print and write the Pareto front \
-                  over the spec's objectives (latency, energy, area, accuracy). docs/dse.md describes \
-                  the spec and the output.\n\n\
-                  The output is JSON Lines: a header (spec hash, point count, shard), then one \
-                  line per point in index order, byte-identical for the same spec. With -o, \
-                  each point is appended as soon as it is evaluated, so an interrupted run \
-                  resumes: rerun the same command and only the missing points are evaluated \
-                  (a cut-short last line is discarded; a TPE search is replayed). --shard I/N evaluates the points whose \
-                  index is I modulo N; `sofa dse merge` joins the N shard outputs into exactly \
-                  the file an unsharded run writes.";
+pub const LONG_ABOUT: &str = "Design-space exploration: evaluate the points of a sweep spec — \
+    the Cartesian product of its axes over hardware keys (any leaf of the hardware TOML, e.g. \
+    sram.token_bytes, sufa.cols, dram.bandwidth_mb_s) and over the plan (keep, schedule, \
+    tiles) — every one of them, or a budget of them proposed by TPE ([search] method = \"tpe\", \
+    budget, seed), on a workload spec or an ONNX model with input files, with the compiler's \
+    cost model (the figures `sofa compile --emit schedule-json` reports), an area model \
+    calibrated on the paper's Table III and, for a model, its accuracy (1 - the worst cosine \
+    to dense, as `sofa calibrate` measures it); then print and write the Pareto front over the \
+    spec's objectives (latency, energy, area, accuracy). docs/dse.md describes the spec and \
+    the output.\n\n\
+    The output is JSON Lines: a header (spec hash, point count, shard), then one line per \
+    evaluated point in index order, byte-identical for the same spec. With -o, each point is \
+    appended as soon as it is evaluated, so an interrupted run resumes: rerun the same command \
+    and only the missing points are evaluated (a cut-short last line is discarded; a TPE \
+    search is replayed). --shard I/N evaluates the points whose index is I modulo N; `sofa dse \
+    merge` joins the N shard outputs into exactly the file an unsharded run writes.";
 
 #[derive(Debug, Args)]
 #[command(
