@@ -323,3 +323,377 @@ fn the_front_is_drawn_as_svg() {
     assert!(String::from_utf8_lossy(&shard.stderr).contains("need every point"));
     assert!(!dir.join("c.svg").exists());
 }
+
+const TPE: &str = "examples/dse/tiny-tpe.toml";
+
+/// `examples/dse/tiny-tpe.toml` with its `[search]` replaced by `search` (empty: exhaustive),
+/// written to `dir` with the workload's path made absolute.
+fn tpe_variant(dir: &std::path::Path, name: &str, search: &str) -> String {
+    let text = std::fs::read_to_string(format!("{ROOT}/{TPE}")).unwrap();
+    let (body, _) = text.split_once("[search]").unwrap();
+    let body = body.replace(
+        "tiny-workload.toml",
+        &format!("{ROOT}/examples/dse/tiny-workload.toml"),
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, format!("{body}{search}")).unwrap();
+    s(&path)
+}
+
+/// The points of an output, ordered by trial when it has trials.
+fn points_by_trial(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut v = lines(&std::fs::read_to_string(path).unwrap());
+    v.remove(0);
+    v.sort_by_key(|p| p["trial"].as_u64());
+    v
+}
+
+/// The least latency among `points`, and the first trial within `slack` of `optimum`.
+fn best_and_first_within(
+    points: &[serde_json::Value],
+    optimum: u64,
+    slack: f64,
+) -> (u64, Option<usize>) {
+    let lat: Vec<u64> = points
+        .iter()
+        .filter_map(|p| p["latency_ns"].as_u64())
+        .collect();
+    let best = lat.iter().copied().min().unwrap();
+    let first = lat
+        .iter()
+        .position(|&l| l as f64 <= optimum as f64 * (1.0 + slack));
+    (best, first)
+}
+
+/// TPE on 25% of a 512-point space finds the exhaustive optimum's latency within 3%, and
+/// sooner than a random sample of the same budget and seed; every point it evaluates has the
+/// exhaustive sweep's figures; the same spec gives the same bytes.
+#[test]
+fn tpe_finds_a_near_optimal_point_with_a_quarter_of_the_space() {
+    let dir = scratch("cli-dse", "tpe");
+    let all = dir.join("all.jsonl");
+    ok(&[
+        "dse",
+        &tpe_variant(&dir, "all", ""),
+        "-o",
+        &s(&all),
+        "--quiet",
+    ]);
+    let every = points_by_trial(&all);
+    assert_eq!(every.len(), 512);
+    let optimum = every
+        .iter()
+        .filter_map(|p| p["latency_ns"].as_u64())
+        .min()
+        .unwrap();
+
+    let tpe = dir.join("tpe.jsonl");
+    let out = ok(&["dse", TPE, "-o", &s(&tpe)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("128 points of 512 evaluated by tpe search (budget 128, seed 1)"),
+        "{err}"
+    );
+    let header = &lines(&std::fs::read_to_string(&tpe).unwrap())[0];
+    assert_eq!(header["search"]["method"], "tpe");
+    assert_eq!(header["search"]["budget"], 128);
+    let tpe_points = points_by_trial(&tpe);
+    let trials: Vec<u64> = tpe_points
+        .iter()
+        .map(|p| p["trial"].as_u64().unwrap())
+        .collect();
+    assert_eq!(trials, (0..128).collect::<Vec<_>>(), "one trial per point");
+    for p in &tpe_points {
+        let i = p["index"].as_u64().unwrap() as usize;
+        let mut q = p.clone();
+        q.as_object_mut().unwrap().remove("trial");
+        assert_eq!(q, every[i], "point {i} as the exhaustive sweep priced it");
+    }
+    let random = dir.join("random.jsonl");
+    let spec = tpe_variant(
+        &dir,
+        "random",
+        "[search]\nmethod = \"random\"\nbudget = 128\nseed = 1\n",
+    );
+    ok(&["dse", &spec, "-o", &s(&random), "--quiet"]);
+    let random_points = points_by_trial(&random);
+    assert_eq!(random_points.len(), 128);
+
+    let (tpe_best, tpe_first) = best_and_first_within(&tpe_points, optimum, 0.03);
+    let (random_best, random_first) = best_and_first_within(&random_points, optimum, 0.03);
+    println!(
+        "512 points, optimum {optimum} ns; budget 128, seed 1: tpe best {tpe_best} ns \
+         (+{:.2}%), first within 3% at trial {tpe_first:?}; random best {random_best} ns \
+         (+{:.2}%), first within 3% at trial {random_first:?}",
+        100.0 * (tpe_best as f64 / optimum as f64 - 1.0),
+        100.0 * (random_best as f64 / optimum as f64 - 1.0),
+    );
+    assert!(
+        tpe_best as f64 <= optimum as f64 * 1.03,
+        "tpe {tpe_best} vs optimum {optimum}"
+    );
+    assert!(
+        tpe_best <= random_best,
+        "tpe {tpe_best} vs random {random_best}"
+    );
+    let tpe_first = tpe_first.unwrap();
+    assert!(
+        random_first.is_none_or(|r| tpe_first < r),
+        "tpe reaches 3% at trial {tpe_first}, random at {random_first:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The tiny spec searched by TPE: 5 of its 8 points.
+fn tiny_tpe(dir: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(format!("{ROOT}/{TINY}"))
+        .unwrap()
+        .replace(
+            "tiny-workload.toml",
+            &format!("{ROOT}/examples/dse/tiny-workload.toml"),
+        );
+    let path = dir.join("tiny-tpe.toml");
+    std::fs::write(
+        &path,
+        format!("{text}\n[search]\nmethod = \"tpe\"\nbudget = 5\nseed = 3\n"),
+    )
+    .unwrap();
+    s(&path)
+}
+
+/// An interrupted TPE run resumes by replaying its recorded points: the same bytes as an
+/// uninterrupted run (which are the same on every run), and only the missing points evaluated.
+#[test]
+fn an_interrupted_tpe_search_resumes_to_the_same_bytes() {
+    let dir = scratch("cli-dse", "tpe-resume");
+    let spec = tiny_tpe(&dir);
+    let full = dir.join("full.jsonl");
+    ok(&["dse", &spec, "-o", &s(&full), "--quiet"]);
+    let text = std::fs::read_to_string(&full).unwrap();
+    assert_eq!(
+        ok(&["dse", &spec, "--quiet"]).stdout,
+        text.as_bytes(),
+        "same spec and seed, same bytes"
+    );
+    let points = &lines(&text)[1..];
+    assert_eq!(points.len(), 5);
+    let mut trials: Vec<u64> = points
+        .iter()
+        .map(|p| p["trial"].as_u64().unwrap())
+        .collect();
+    trials.sort_unstable();
+    assert_eq!(trials, vec![0, 1, 2, 3, 4]);
+
+    // The run as it was after its first three trials, the fourth's line cut short. The
+    // file is in index order; the run appends in trial order.
+    let header = text.lines().next().unwrap();
+    let mut by_trial: Vec<&str> = text.lines().skip(1).collect();
+    by_trial
+        .sort_by_key(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["trial"].as_u64());
+    let partial = dir.join("partial.jsonl");
+    let cut = format!(
+        "{header}\n{}\n{}",
+        by_trial[..3].join("\n"),
+        &by_trial[3][..30]
+    );
+    std::fs::write(&partial, cut).unwrap();
+    let out = ok(&["dse", &spec, "-o", &s(&partial)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("5 points of 8 evaluated by tpe search (budget 5, seed 3) (3 resumed"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&partial).unwrap(), text);
+
+    // A recorded point at another trial than the replay reaches it is refused.
+    let swapped = format!(
+        "{header}\n{}\n",
+        by_trial[1].replace("\"trial\":1", "\"trial\":0")
+    );
+    std::fs::write(&partial, &swapped).unwrap();
+    let out = sofa(&["dse", &spec, "-o", &s(&partial)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is recorded as trial 0, but this search reaches it as trial 1"),
+        "{err}"
+    );
+
+    // A sequential search is not sharded, and its output is not merged.
+    let out = sofa(&["dse", &spec, "--shard", "0/2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot be split into shards"), "{err}");
+    let out = sofa(&["dse", "merge", &s(&full), "-o", &s(&dir.join("m.jsonl"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to merge"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const BERT: &str = "examples/dse/bert-onnx.toml";
+
+/// A model target: the accuracy objective is 1 − the worst cosine to dense over the inputs,
+/// the figure `sofa calibrate` reports for the same uniform keep, 0 when dense and growing as
+/// the keep shrinks; hardware axes do not move it (measured once per selection); the front
+/// trades latency for accuracy.
+#[test]
+fn a_model_target_measures_accuracy_as_calibrate_does() {
+    let dir = scratch("cli-dse", "bert");
+    let out_file = dir.join("bert.jsonl");
+    let out = ok(&["dse", BERT, "-o", &s(&out_file)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("20 points of 20 evaluated (0 resumed from the output); accuracy measured for 5 distinct selection(s)"),
+        "{err}"
+    );
+    let v = lines(&std::fs::read_to_string(&out_file).unwrap());
+    let point = |sram: u64, schedule: &str, keep: f64| {
+        v[1..]
+            .iter()
+            .find(|p| {
+                p["values"]["sram.token_bytes"] == sram
+                    && p["values"]["schedule"] == schedule
+                    && p["values"]["keep"] == keep
+            })
+            .unwrap()
+    };
+    let loss = |p: &serde_json::Value| p["accuracy_loss"].as_f64().unwrap();
+    let keeps = [1.0, 0.75, 0.5, 0.375, 0.25];
+    let cct: Vec<f64> = keeps
+        .iter()
+        .map(|&k| loss(point(98304, "cct", k)))
+        .collect();
+    println!("bert-onnx, 1 - cosine at keeps {keeps:?}: {cct:?}");
+    assert_eq!(cct[0], 0.0, "dense is exact");
+    assert!(cct.windows(2).all(|w| w[0] < w[1]), "{cct:?}");
+    for &k in &keeps {
+        for (sram, schedule) in [(196608, "cct"), (98304, "staged"), (196608, "staged")] {
+            assert_eq!(loss(point(sram, schedule, k)), loss(point(98304, "cct", k)));
+        }
+    }
+    // The same measurement as `sofa calibrate` on the same inputs (its report prints the
+    // cosine of each uniform keep to 6 decimals), and the same predicted cycles.
+    let report = ok(&[
+        "calibrate",
+        "tests/fixtures/models/bert_sdpa_ts_op17.onnx",
+        "--inputs",
+        "tests/fixtures/models/bert_sdpa_ts_op17.input.npz",
+        "tests/fixtures/models/bert_sdpa_ts_op17.input2.npz",
+        "--holdout",
+        "0",
+        "--keeps",
+        "1,0.75,0.5",
+        "--target",
+        "cosine=0.9",
+        "-o",
+        &s(&dir.join("layers.toml")),
+    ])
+    .stdout;
+    let report = String::from_utf8(report).unwrap();
+    for k in [0.75, 0.5] {
+        let p = point(98304, "cct", k);
+        let row = format!(
+            "{k:<12}  {:>16}  {:.6}",
+            p["latency_cycles"].as_u64().unwrap(),
+            1.0 - loss(p)
+        );
+        assert!(report.contains(&row), "{row} in\n{report}");
+    }
+    // The front over latency × accuracy × area: every keep under cct on the smaller SRAM
+    // (the larger one is as fast and as accurate, but larger; staged is slower).
+    let front = lines(&std::fs::read_to_string(dir.join("bert.pareto.jsonl")).unwrap());
+    let idx: Vec<u64> = front[1..]
+        .iter()
+        .map(|p| p["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(idx, vec![0, 1, 2, 3, 4]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("1-cosine"), "{table}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The `tiles` axis forces `cct-tile`'s key-tile count: a count no plan can take is an
+/// infeasible point naming those it could; the cost model's own choice is the fastest forced
+/// count; on a model, tiles change the selection and so the accuracy.
+#[test]
+fn a_tiles_axis_forces_the_key_tiles() {
+    let dir = scratch("cli-dse", "tiles");
+    let workload = format!("{ROOT}/examples/dse/tiny-workload.toml");
+    let write = |name: &str, axes: &str| {
+        let p = dir.join(name);
+        std::fs::write(
+            &p,
+            format!("objectives = [\"latency\"]\n[target]\nworkload = \"{workload}\"\n{axes}"),
+        )
+        .unwrap();
+        s(&p)
+    };
+    let keep = "[[axis]]\nkey = \"keep\"\nvalues = [0.25]\n";
+    let forced = write(
+        "forced.toml",
+        &format!("[[axis]]\nkey = \"tiles\"\nvalues = [1, 2, 3, 4, 8, 16, 32, 64]\n{keep}"),
+    );
+    let v = lines(&String::from_utf8(ok(&["dse", &forced, "--quiet"]).stdout).unwrap());
+    let by_tiles: Vec<(u64, Option<u64>)> = v[1..]
+        .iter()
+        .map(|p| {
+            (
+                p["values"]["tiles"].as_u64().unwrap(),
+                p["latency_ns"].as_u64(),
+            )
+        })
+        .collect();
+    println!("tiny workload, keep 0.25, latency by forced tiles: {by_tiles:?}");
+    let infeasible: Vec<u64> = by_tiles
+        .iter()
+        .filter(|(_, l)| l.is_none())
+        .map(|t| t.0)
+        .collect();
+    assert_eq!(infeasible, vec![1, 3, 64], "Sk 256: even counts 2..=32");
+    let e = v[1]["error"].as_str().unwrap();
+    assert!(
+        e.contains("layer 0: no plan has 1 key tiles (Sk 256; the tile counts that fit this chip and schedule: 2, 4, 6, 8,"),
+        "{e}"
+    );
+    let auto = write("auto.toml", keep);
+    let a = lines(&String::from_utf8(ok(&["dse", &auto, "--quiet"]).stdout).unwrap());
+    let fastest = by_tiles.iter().filter_map(|t| t.1).min().unwrap();
+    assert_eq!(
+        a[1]["latency_ns"].as_u64(),
+        Some(fastest),
+        "the cost model's choice"
+    );
+    let feasible: std::collections::BTreeSet<u64> = by_tiles.iter().filter_map(|t| t.1).collect();
+    assert_eq!(
+        feasible.len(),
+        5,
+        "each count plans differently: {by_tiles:?}"
+    );
+
+    // On the BERT fixture (8 keys per row, where the cost model takes one tile), forced tiles
+    // change what is selected, and the accuracy with it.
+    let model = format!("{ROOT}/tests/fixtures/models/bert_sdpa_ts_op17");
+    let spec = dir.join("bert.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "objectives = [\"latency\", \"accuracy\"]\n[target]\nmodel = \"{model}.onnx\"\n\
+             inputs = [\"{model}.input.npz\", \"{model}.input2.npz\"]\n\
+             [[axis]]\nkey = \"tiles\"\nvalues = [1, 2, 4, 8]\n\
+             [[axis]]\nkey = \"keep\"\nvalues = [0.5]\n"
+        ),
+    )
+    .unwrap();
+    let b = lines(&String::from_utf8(ok(&["dse", &s(&spec), "--quiet"]).stdout).unwrap());
+    let loss: Vec<f64> = b[1..]
+        .iter()
+        .map(|p| p["accuracy_loss"].as_f64().unwrap())
+        .collect();
+    println!("bert-onnx, keep 0.5, 1 - cosine at tiles 1, 2, 4, 8: {loss:?}");
+    // One tile is the cost model's own plan here: calibrate's figure at keep 0.5.
+    assert_eq!(b[1]["latency_cycles"], 10740);
+    assert!((loss[0] - (1.0 - 0.975538)).abs() < 1e-6, "{loss:?}");
+    let distinct: std::collections::BTreeSet<u64> = loss.iter().map(|l| l.to_bits()).collect();
+    assert_eq!(distinct.len(), 4, "{loss:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

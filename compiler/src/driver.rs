@@ -56,6 +56,9 @@ pub struct Target {
     pub layers: BTreeMap<usize, LayerOverride>,
     pub schedule: Schedule,
     pub ablate: Ablation,
+    /// Key tiles `cct-tile` must plan every attention layer with (`sofa dse`'s `tiles` axis);
+    /// `None`: the cost model chooses.
+    pub tiles: Option<u64>,
     /// Where model attention ops take K and V from; `None` = auto. Workload specs gather.
     pub kv: Option<KvSource>,
     /// Run ops without a chip lowering on the host (`HOST`) instead of failing; on by default,
@@ -73,6 +76,7 @@ impl Default for Target {
             layers: BTreeMap::new(),
             schedule: Schedule::Cct,
             ablate: Ablation::default(),
+            tiles: None,
             kv: None,
             host_fallback: true,
             prices: PriceCache::default(),
@@ -139,7 +143,7 @@ fn add_selection(pm: &mut PassManager, target: &Target, keep: f64) {
     sparsify.global.keep = keep;
     sparsify.layers = target.layers.clone();
     pm.add(Box::new(Sparsify::new(sparsify)));
-    let mut cct_tile = CctTile::new(target.hw.clone(), target.schedule, target.ablate);
+    let mut cct_tile = CctTile::pinned(target.hw.clone(), pin(target));
     cct_tile.prices = target.prices.clone();
     pm.add(Box::new(cct_tile));
 }
@@ -324,5 +328,8 @@ pub fn schedule_json(module: &Module, target: &Target, name: &str) -> Result<Str
 
 /// The extraction pin `cct-tile` plans under for `target`.
 pub fn pin(target: &Target) -> Pin {
-    Pin::new(target.schedule, target.ablate)
+    Pin {
+        tc: target.tiles,
+        ..Pin::new(target.schedule, target.ablate)
+    }
 }

@@ -18,8 +18,10 @@ use std::collections::BTreeMap;
 
 use sofa_compiler::calibrate::{Accuracy, CalibrateError};
 use sofa_compiler::driver::{front_pipeline, selection_pipeline, DriverError, Target};
+use sofa_compiler::dse::PlanAccuracy;
 use sofa_compiler::onnx::{import_model, ImportOptions, LoadedModel, OnnxError};
 use sofa_compiler::passes::sparsify::{attention_layers, LayerOverride};
+use sofa_ir::dialect::attn::SparseMhaAttrs;
 use sofa_ir::eval::Tensor;
 use sofa_ir::pass::{NoInstrumentation, PassManagerError};
 use sofa_ir::{Module, Op};
@@ -97,6 +99,8 @@ struct CaseState {
 /// The worst cosine to dense over the float outputs of every input, with checkpoint reuse.
 pub struct InterpAccuracy {
     cases: Vec<CaseState>,
+    /// [`Self::worst_cosine_of_plan`]'s results, by every input's selection.
+    by_selection: BTreeMap<Vec<Vec<Option<String>>>, f64>,
     /// The chip and schedule `cct-tile` plans for (its keep and layers are the choice's).
     target: Target,
     layers: usize,
@@ -131,6 +135,7 @@ impl InterpAccuracy {
         let layers = states.first().map_or(0, |s| s.layers.len());
         Ok(InterpAccuracy {
             cases: states,
+            by_selection: BTreeMap::new(),
             target: target.clone(),
             layers,
             reuse,
@@ -159,6 +164,78 @@ impl InterpAccuracy {
             worst = worse(worst, worst_output_cosine(case, &outputs)?);
         }
         Ok(worst)
+    }
+}
+
+impl InterpAccuracy {
+    /// The worst cosine over every input's float outputs with the selection `plan` makes (its
+    /// keep or per-layer overrides, schedule and chip, through `sparsify` and `cct-tile`, as
+    /// [`Self::worst_cosine`] measures a choice of keeps). Plans that select alike — e.g.
+    /// chips on which `cct-tile` picks the same tiles — are measured once; a run resumes from
+    /// the dense checkpoint before its first sparse layer.
+    pub fn worst_cosine_of_plan(&mut self, plan: &Target) -> Result<f64, AccuracyError> {
+        let mut modules = Vec::with_capacity(self.cases.len());
+        let mut key = Vec::with_capacity(self.cases.len());
+        for case in &self.cases {
+            let module = selected(case, plan)?;
+            key.push(selection(case, &module));
+            modules.push(module);
+        }
+        if let Some(&c) = self.by_selection.get(&key) {
+            return Ok(c);
+        }
+        let mut worst = f64::INFINITY;
+        for ((case, module), sel) in self.cases.iter().zip(&modules).zip(&key) {
+            let outputs = run_from_dense_prefix(case, module, sel, &mut self.reuse)?;
+            worst = worse(worst, worst_output_cosine(case, &outputs)?);
+        }
+        self.by_selection.insert(key, worst);
+        Ok(worst)
+    }
+
+    /// How many distinct selections [`Self::worst_cosine_of_plan`] has measured.
+    pub fn selections_measured(&self) -> usize {
+        self.by_selection.len()
+    }
+}
+
+/// The outputs of `module` (the case's front module after a selection), resumed from the dense
+/// run's checkpoint before the first layer `sel` makes sparse; no checkpoint is kept.
+fn run_from_dense_prefix(
+    case: &CaseState,
+    module: &Module,
+    sel: &[Option<String>],
+    reuse: &mut Reuse,
+) -> Result<Arrays, AccuracyError> {
+    let dense_prefix = sel.iter().take_while(|s| s.is_none()).count();
+    let start = (0..=dense_prefix)
+        .rev()
+        .find(|&i| case.checkpoints.contains_key(&bits(&vec![1.0; i])));
+    let interp_error = |source| AccuracyError::Interp {
+        case: case.name.clone(),
+        source,
+    };
+    let (outputs, _) = match start {
+        Some(i) => resume(module, &case.checkpoints[&bits(&vec![1.0; i])], &[]),
+        None => run_capturing(module, &case.inputs, &[]),
+    }
+    .map_err(interp_error)?;
+    let first_run = start.unwrap_or(0);
+    reuse.runs += 1;
+    reuse.resumed_past_first_layer += u64::from(first_run > 0);
+    reuse.layers_skipped += first_run as u64;
+    reuse.layers_run += (case.layers.len() - first_run) as u64;
+    Ok(outputs)
+}
+
+impl PlanAccuracy for InterpAccuracy {
+    fn loss(&mut self, plan: &Target) -> Result<f64, String> {
+        let c = self.worst_cosine_of_plan(plan).map_err(|e| e.to_string())?;
+        if c.is_nan() {
+            return Err("an output is NaN with this plan".into());
+        }
+        // A cosine rounded above 1 is no loss.
+        Ok((1.0 - c).max(0.0))
     }
 }
 
@@ -267,10 +344,8 @@ fn run_choice(
     Ok(outputs)
 }
 
-/// The case's front module through `sparsify` with `keeps[i]` at layer `i` (the per-layer
-/// overrides `--layers` feeds) and `cct-tile`, which sets each layer's key tiles to the plan's
-/// `Tc`: the selection the compiled program makes at this input's shapes.
-fn sparsified(case: &CaseState, target: &Target, keeps: &[f64]) -> Result<Module, AccuracyError> {
+/// `target` with `keeps[i]` at layer `i` as per-layer overrides (what `--layers` feeds).
+fn with_keeps(target: &Target, keeps: &[f64]) -> Target {
     let layers = keeps
         .iter()
         .enumerate()
@@ -284,19 +359,44 @@ fn sparsified(case: &CaseState, target: &Target, keeps: &[f64]) -> Result<Module
             (index, entry)
         })
         .collect();
-    let choice = Target {
+    Target {
         keep: None,
         layers,
         ..target.clone()
-    };
+    }
+}
+
+/// The case's front module through `sparsify` with `keeps[i]` at layer `i` and `cct-tile`:
+/// the selection the compiled program makes at this input's shapes.
+fn sparsified(case: &CaseState, target: &Target, keeps: &[f64]) -> Result<Module, AccuracyError> {
+    selected(case, &with_keeps(target, keeps))
+}
+
+/// The case's front module through `sparsify` and `cct-tile` for `plan` (its keep or
+/// per-layer overrides, its schedule and chip), which sets each layer's key tiles to the
+/// plan's `Tc`.
+fn selected(case: &CaseState, plan: &Target) -> Result<Module, AccuracyError> {
     let mut module = case.front.clone();
-    selection_pipeline(&choice)
+    selection_pipeline(plan)
         .run(&mut module, &mut NoInstrumentation)
         .map_err(|source| AccuracyError::Selection {
             case: case.name.clone(),
             source,
         })?;
     Ok(module)
+}
+
+/// What each attention layer of a selected module computes: `None` for a dense layer (an
+/// `attn.mha`, or an `attn.sparse_mha` that keeps every key, which evaluates exactly as one),
+/// else its semantic attributes. Equal selections give equal outputs.
+fn selection(case: &CaseState, module: &Module) -> Vec<Option<String>> {
+    case.layers
+        .iter()
+        .map(|&op| {
+            let attrs = SparseMhaAttrs::of(module, op)?;
+            (attrs.keep_ratio < 1.0).then(|| format!("{attrs:?}"))
+        })
+        .collect()
 }
 
 /// The least cosine similarity to dense over the case's float outputs.

@@ -138,7 +138,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
     .resolve()?;
     let calibration = read_cases(&args.model, calibration_files)?;
     let holdout = read_cases(&args.model, holdout_files)?;
-    let priced_at = priced_dims(&calibration[0], args.shape.as_ref())?;
+    let priced_at = priced_dims(&calibration[0], args.shape.as_ref(), "--shape")?;
     let loaded =
         load_model(&args.model).map_err(|e| CliError::input(format!("{}: {e}", model(args))))?;
     let result = calibrate(Request {
@@ -206,10 +206,11 @@ fn choice_svg(c: &Calibration, model: &str) -> Result<String, CliError> {
 }
 
 /// The first calibration input's dims, each overridden by --shape when given there; --shape
-/// may only name dims the model has.
-fn priced_dims(
+/// may only name dims the model has. `flag` names the overrides in errors.
+pub(super) fn priced_dims(
     first: &Case,
     shape: Option<&ShapeBindings>,
+    flag: &str,
 ) -> Result<BTreeMap<String, u64>, CliError> {
     let mut dims = first.bindings.clone();
     for (name, &size) in shape.iter().flat_map(|s| s.0.iter()) {
@@ -218,7 +219,7 @@ fn priced_dims(
             None => {
                 let known: Vec<&str> = first.bindings.keys().map(String::as_str).collect();
                 return Err(CliError::usage(format!(
-                    "--shape {name}={size}: the model has no named dim '{name}' (it has: {})",
+                    "{flag} {name}={size}: the model has no named dim '{name}' (it has: {})",
                     if known.is_empty() {
                         "none".to_string()
                     } else {
@@ -255,7 +256,7 @@ fn holdout_rule(held: usize) -> String {
 }
 
 /// Read each input file and bind the model's named dims from its arrays.
-fn read_cases(model: &Path, files: &[PathBuf]) -> Result<Vec<Case>, CliError> {
+pub(super) fn read_cases(model: &Path, files: &[PathBuf]) -> Result<Vec<Case>, CliError> {
     files
         .iter()
         .map(|path| {

@@ -10,33 +10,41 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use sofa_compiler::dse::{
-    self, evaluate, merge, pareto_front, parse_output, render_output, render_record, DseSpec,
-    Header, Objective, Output, Record, Shard,
+    self, evaluate, merge, pareto_front, parse_output, render_output, render_record, search,
+    DseSpec, Header, Objective, Output, Record, Shard,
 };
 
+use sofa_compiler::driver::Target;
+use sofa_compiler::dse::target::ModelTarget;
+use sofa_compiler::dse::{PlanAccuracy, Subject};
+use sofa_compiler::onnx::{import_model, load_model, ImportOptions};
+
+use super::calibrate::{priced_dims, read_cases};
 use super::diag::CliError;
+use super::import::ShapeBindings;
 use super::io::{write_atomic, write_output};
+use crate::calibrate::InterpAccuracy;
 use crate::plot::{pareto_svg, SweepPoint};
 use crate::progress::Progress;
 
 /// `sofa dse --help`'s description (set on the subcommand in `cli/mod.rs`: a variant's doc
 /// comment would otherwise replace a long_about given here).
-pub const LONG_ABOUT: &str =
-    "Design-space exploration: evaluate every point of a sweep spec — the \
-                  Cartesian product of its axes over hardware keys (any leaf of the hardware \
-                  TOML, e.g. sram.token_bytes, sufa.cols, dram.bandwidth_mb_s) and over the \
-                  plan (keep, schedule) — on a workload spec, with the compiler's cost model \
-                  (the figures `sofa compile --emit schedule-json` reports) and an area model \
-                  calibrated on the paper's Table III; then print and write the Pareto front \
-                  over the spec's objectives (latency, energy, area). docs/dse.md describes \
-                  the spec and the output.\n\n\
-                  The output is JSON Lines: a header (spec hash, point count, shard), then one \
-                  line per point in index order, byte-identical for the same spec. With -o, \
-                  each point is appended as soon as it is evaluated, so an interrupted run \
-                  resumes: rerun the same command and only the missing points are evaluated \
-                  (a cut-short last line is discarded). --shard I/N evaluates the points whose \
-                  index is I modulo N; `sofa dse merge` joins the N shard outputs into exactly \
-                  the file an unsharded run writes.";
+pub const LONG_ABOUT: &str = "Design-space exploration: evaluate the points of a sweep spec — \
+    the Cartesian product of its axes over hardware keys (any leaf of the hardware TOML, e.g. \
+    sram.token_bytes, sufa.cols, dram.bandwidth_mb_s) and over the plan (keep, schedule, \
+    tiles) — every one of them, or a budget of them proposed by TPE ([search] method = \"tpe\", \
+    budget, seed), on a workload spec or an ONNX model with input files, with the compiler's \
+    cost model (the figures `sofa compile --emit schedule-json` reports), an area model \
+    calibrated on the paper's Table III and, for a model, its accuracy (1 - the worst cosine \
+    to dense, as `sofa calibrate` measures it); then print and write the Pareto front over the \
+    spec's objectives (latency, energy, area, accuracy). docs/dse.md describes the spec and \
+    the output.\n\n\
+    The output is JSON Lines: a header (spec hash, point count, shard), then one line per \
+    evaluated point in index order, byte-identical for the same spec. With -o, each point is \
+    appended as soon as it is evaluated, so an interrupted run resumes: rerun the same command \
+    and only the missing points are evaluated (a cut-short last line is discarded; a TPE \
+    search is replayed). --shard I/N evaluates the points whose index is I modulo N; `sofa dse \
+    merge` joins the N shard outputs into exactly the file an unsharded run writes.";
 
 #[derive(Debug, Args)]
 #[command(
@@ -137,54 +145,40 @@ pub fn run(args: &DseArgs) -> Result<(), CliError> {
         ));
     }
     let spec = DseSpec::load(spec_path).map_err(CliError::input)?;
+    if shard != Shard::WHOLE && spec.search.is_sampled() {
+        return Err(CliError::usage(format!(
+            "--shard: a {} search chooses each point from those evaluated before it, so it \
+             cannot be split into shards; run it whole (-o OUT resumes it if interrupted), or \
+             shard an exhaustive sweep",
+            spec.search.method.name()
+        )));
+    }
     let header = Header::of(&spec, shard);
     let started = Instant::now();
-    let mut lines: BTreeMap<u64, (String, Record)> = BTreeMap::new();
-    let resumed;
-    match args.output.as_deref().filter(|p| p.as_os_str() != "-") {
+    let out = args.output.as_deref().filter(|p| p.as_os_str() != "-");
+    let mut model = match spec.subject.model() {
+        Some(m) => Some(ModelSubject::load(m, &spec.objectives)?),
+        None => None,
+    };
+    let mut subject = match &mut model {
+        Some(m) => m.subject(),
+        None => Subject::Workload,
+    };
+    let (lines, resumed) = sweep(&spec, shard, &header, out, args.quiet, &mut subject)?;
+    let measured = model.as_ref().and_then(|m| m.accuracy.as_ref());
+    let selections = measured.map(InterpAccuracy::selections_measured);
+    // The final file is rewritten whole, in index order: what an uninterrupted run writes.
+    let text = render_output(&header, lines.values().map(|(l, _)| l.as_str()));
+    match out {
         Some(out) => {
-            lines = resume(out, &header, shard)?;
-            resumed = lines.len();
-            // The kept lines, without a cut-short tail, then one appended line per point.
-            let kept = render_output(&header, lines.values().map(|(l, _)| l.as_str()));
-            write_atomic(out, kept.as_bytes()).map_err(|e| CliError::io("write", out, &e))?;
-            let mut file = fs::OpenOptions::new()
-                .append(true)
-                .open(out)
-                .map_err(|e| CliError::io("open", out, &e))?;
-            let todo = (shard.points(spec.points).count() as u64).saturating_sub(resumed as u64);
-            let mut progress = Progress::new(Some(todo), "sofa dse: points", args.quiet);
-            for i in shard.points(spec.points) {
-                if lines.contains_key(&i) {
-                    continue;
-                }
-                let rec = evaluate(&spec, i);
-                progress.inc();
-                let line = render_record(&rec);
-                file.write_all(format!("{line}\n").as_bytes())
-                    .and_then(|()| file.flush())
-                    .map_err(|e| CliError::io("write", out, &e))?;
-                lines.insert(i, (line, rec));
-            }
-            let text = render_output(&header, lines.values().map(|(l, _)| l.as_str()));
-            write_atomic(out, text.as_bytes()).map_err(|e| CliError::io("write", out, &e))?;
+            write_atomic(out, text.as_bytes()).map_err(|e| CliError::io("write", out, &e))?
         }
-        None => {
-            resumed = 0;
-            let todo = shard.points(spec.points).count() as u64;
-            let mut progress = Progress::new(Some(todo), "sofa dse: points", args.quiet);
-            for i in shard.points(spec.points) {
-                let rec = evaluate(&spec, i);
-                progress.inc();
-                lines.insert(i, (render_record(&rec), rec));
-            }
-            let text = render_output(&header, lines.values().map(|(l, _)| l.as_str()));
-            write_output(None, text.as_bytes())?;
-        }
+        None => write_output(None, text.as_bytes())?,
     }
     if !args.quiet {
+        let search = spec.search;
         eprintln!(
-            "sofa dse: {}{} points of {} evaluated ({} resumed from the output) in {:.1} s",
+            "sofa dse: {}{} points of {} evaluated{} ({} resumed from the output){} in {:.1} s",
             if shard == Shard::WHOLE {
                 String::new()
             } else {
@@ -192,7 +186,20 @@ pub fn run(args: &DseArgs) -> Result<(), CliError> {
             },
             lines.len(),
             spec.points,
+            if search.is_sampled() {
+                format!(
+                    " by {} search (budget {}, seed {})",
+                    search.method.name(),
+                    search.budget,
+                    search.seed
+                )
+            } else {
+                String::new()
+            },
             resumed,
+            selections.map_or_else(String::new, |n| format!(
+                "; accuracy measured for {n} distinct selection(s)"
+            )),
             started.elapsed().as_secs_f64()
         );
     }
@@ -223,6 +230,133 @@ pub fn run(args: &DseArgs) -> Result<(), CliError> {
         to_stdout,
         args.quiet,
     )
+}
+
+type Lines = BTreeMap<u64, (String, Record)>;
+
+/// A model target made ready: imported at the dims priced at, and its inputs' dense outputs
+/// computed once (they do not depend on the point) when accuracy is an objective.
+struct ModelSubject {
+    imported: sofa_ir::Module,
+    accuracy: Option<InterpAccuracy>,
+}
+
+impl ModelSubject {
+    /// Read the model and its inputs as `sofa calibrate` does: each input bound to its own
+    /// dims, the first one's (each overridden by the target's `shape`) priced.
+    fn load(target: &ModelTarget, objectives: &[Objective]) -> Result<ModelSubject, CliError> {
+        let name = target.model.display().to_string();
+        let cases = read_cases(&target.model, &target.inputs)?;
+        let shape = ShapeBindings(target.shape.clone());
+        let flag = format!("{}: [target] shape:", target.model.display());
+        let priced_at = priced_dims(&cases[0], Some(&shape), &flag)?;
+        let loaded =
+            load_model(&target.model).map_err(|e| CliError::input(format!("{name}: {e}")))?;
+        let opts = ImportOptions {
+            shape_bindings: priced_at,
+        };
+        let imported = import_model(&loaded, &opts)
+            .map_err(|e| CliError::input(format!("{name}: import at the priced dims: {e}")))?
+            .module;
+        let accuracy = match objectives.contains(&Objective::Accuracy) {
+            true => Some(
+                InterpAccuracy::new(&loaded, cases, &Target::default())
+                    .map_err(|e| CliError::input(format!("{name}: {e}")))?,
+            ),
+            false => None,
+        };
+        Ok(ModelSubject { imported, accuracy })
+    }
+
+    fn subject(&mut self) -> Subject<'_> {
+        Subject::Model {
+            imported: &self.imported,
+            accuracy: self.accuracy.as_mut().map(|a| a as &mut dyn PlanAccuracy),
+        }
+    }
+}
+
+/// Run the spec's search over `shard`: the lines of the points it visits, and how many of them
+/// came from what `out` already held. With `out`, the lines kept from it are rewritten first
+/// (without a cut-short tail) and each new point is appended and flushed as soon as it is
+/// evaluated, so that an interruption loses at most the point being evaluated.
+fn sweep(
+    spec: &DseSpec,
+    shard: Shard,
+    header: &Header,
+    out: Option<&Path>,
+    quiet: bool,
+    subject: &mut Subject<'_>,
+) -> Result<(Lines, usize), CliError> {
+    let mut recorded = match out {
+        Some(out) => resume(out, header, shard)?,
+        None => Lines::new(),
+    };
+    let mut file = match out {
+        Some(out) => {
+            let kept = render_output(header, recorded.values().map(|(l, _)| l.as_str()));
+            write_atomic(out, kept.as_bytes()).map_err(|e| CliError::io("write", out, &e))?;
+            let file = fs::OpenOptions::new()
+                .append(true)
+                .open(out)
+                .map_err(|e| CliError::io("open", out, &e))?;
+            Some((out, file))
+        }
+        None => None,
+    };
+    let planned = if spec.search.is_sampled() {
+        spec.search.budget
+    } else {
+        shard.points(spec.points).count() as u64
+    };
+    let todo = planned.saturating_sub(recorded.len() as u64);
+    let mut progress = Progress::new(Some(todo), "sofa dse: points", quiet);
+    let mut lines = Lines::new();
+    let mut resumed = 0;
+    let mut visit = |i: u64, trial: Option<u64>| -> Result<Record, CliError> {
+        if let Some((line, rec)) = recorded.remove(&i) {
+            if rec.trial != trial {
+                return Err(replay_mismatch(out, i, rec.trial, trial));
+            }
+            resumed += 1;
+            lines.insert(i, (line, rec.clone()));
+            return Ok(rec);
+        }
+        let rec = Record {
+            trial,
+            ..evaluate(spec, i, subject)
+        };
+        progress.inc();
+        let line = render_record(&rec);
+        if let Some((out, file)) = &mut file {
+            file.write_all(format!("{line}\n").as_bytes())
+                .and_then(|()| file.flush())
+                .map_err(|e| CliError::io("write", out, &e))?;
+        }
+        lines.insert(i, (line, rec.clone()));
+        Ok(rec)
+    };
+    search::run(spec, shard, &mut visit)?;
+    Ok((lines, resumed))
+}
+
+/// A recorded point that a replayed search reaches at another place in its order: the output
+/// is not this search's (it was edited, or written by another build).
+fn replay_mismatch(out: Option<&Path>, i: u64, was: Option<u64>, now: Option<u64>) -> CliError {
+    let trial = |t: Option<u64>| t.map_or_else(|| "no trial".to_string(), |t| format!("trial {t}"));
+    CliError::input(format!(
+        "'{}': point {i} is recorded as {}, but this search reaches it as {}; the output is \
+         not a resumable output of this spec: remove it or choose another -o",
+        out.map_or_else(String::new, |p| p.display().to_string()),
+        trial(was),
+        trial(now)
+    ))
+}
+
+impl From<dse::DseError> for CliError {
+    fn from(e: dse::DseError) -> CliError {
+        CliError::input(e)
+    }
 }
 
 /// What `out` already holds of this spec and shard: its complete point lines. A missing or
@@ -351,11 +485,12 @@ fn front(
 
 /// An objective in the unit the front table prints it in.
 fn scaled(o: Objective, f: &sofa_compiler::dse::Figures) -> f64 {
-    let v = o.of(f) as f64;
+    let v = o.value(f);
     match o {
         Objective::Latency => v / 1e3,
         Objective::Energy => v / 1e9,
         Objective::Area => v / 1e6,
+        Objective::Accuracy => v,
     }
 }
 
@@ -364,6 +499,7 @@ fn axis_label(o: Objective) -> &'static str {
         Objective::Latency => "latency (us)",
         Objective::Energy => "energy (uJ)",
         Objective::Area => "area (mm2)",
+        Objective::Accuracy => "1 - cosine to dense",
     }
 }
 
@@ -401,6 +537,7 @@ fn front_svg(
 }
 
 fn front_table(header: &Header, output: &Output, front: &[u64]) -> String {
+    let with_accuracy = header.objectives.iter().any(|o| o == "accuracy");
     let infeasible = output
         .lines
         .values()
@@ -410,6 +547,9 @@ fn front_table(header: &Header, output: &Output, front: &[u64]) -> String {
         let mut h = vec!["index".to_string()];
         h.extend(header.axes.iter().cloned());
         h.extend(["latency_us", "energy_uj", "area_mm2"].map(String::from));
+        if with_accuracy {
+            h.push("1-cosine".into());
+        }
         h
     }];
     for i in front {
@@ -424,6 +564,12 @@ fn front_table(header: &Header, output: &Output, front: &[u64]) -> String {
         row.push(format!("{:.3}", f.latency_ns as f64 / 1e3));
         row.push(format!("{:.3}", f.energy_fj as f64 / 1e9));
         row.push(format!("{:.3}", f.area_um2 as f64 / 1e6));
+        if with_accuracy {
+            row.push(
+                f.accuracy_loss
+                    .map_or_else(String::new, |l| format!("{l:.3e}")),
+            );
+        }
         rows.push(row);
     }
     let widths: Vec<usize> = (0..rows[0].len())

@@ -91,6 +91,7 @@ impl TargetArgs {
             layers,
             schedule,
             ablate,
+            tiles: None,
             kv,
             host_fallback: !self.no_host_fallback,
             prices: Default::default(),

@@ -1,8 +1,12 @@
 //! Design-space exploration (`sofa dse`): sweep chip variants and plan choices over a
-//! workload, price every point with the compiler's own cost model, and keep the Pareto front.
+//! workload or an ONNX model, price every point with the compiler's own cost model (and a
+//! model's accuracy through a [`PlanAccuracy`] the caller provides), and keep the Pareto front.
 //!
 //! - [`spec`]: the sweep spec (target, axes, objectives) and its points.
+//! - [`target`]: what the points run on — a workload spec or a model with its inputs.
 //! - [`area`]: the area model, calibrated on the paper's Table III.
+//! - [`search`]: which points are evaluated — all of them, a seeded random sample, or those
+//!   TPE proposes one after another.
 //! - [`evaluate`]: one point through the driver's workload pipeline (`sparsify`, `cct-tile`,
 //!   `lower-to-sofa`) and [`crate::driver::schedule_layers`], the prices `schedule-json`
 //!   reports — no second performance model.
@@ -13,7 +17,11 @@
 //! any number of shards ([`Shard`]).
 
 pub mod area;
+mod axis;
+mod output;
+pub mod search;
 pub mod spec;
+pub mod target;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +32,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::driver::{self, Target};
 pub use area::{Area, AreaModel};
+pub use output::{merge, parse_output, render_output, Output};
+pub use search::{Method, Search};
 pub use spec::{DseSpec, FORMAT_VERSION, MAX_POINTS};
 
 /// Why a sweep could not be set up, or an output could not be read or merged.
@@ -65,16 +75,25 @@ pub enum Objective {
     Energy,
     /// Chip area, µm² ([`AreaModel`]).
     Area,
+    /// 1 − the worst cosine similarity of a model's outputs to dense, over its inputs (model
+    /// targets only).
+    Accuracy,
 }
 
 impl Objective {
-    pub const ALL: [Objective; 3] = [Objective::Latency, Objective::Energy, Objective::Area];
+    pub const ALL: [Objective; 4] = [
+        Objective::Latency,
+        Objective::Energy,
+        Objective::Area,
+        Objective::Accuracy,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Objective::Latency => "latency",
             Objective::Energy => "energy",
             Objective::Area => "area",
+            Objective::Accuracy => "accuracy",
         }
     }
 
@@ -88,14 +107,28 @@ impl Objective {
             Objective::Latency => "latency_ns",
             Objective::Energy => "energy_fj",
             Objective::Area => "area_um2",
+            Objective::Accuracy => "accuracy_loss",
         }
     }
 
-    pub fn of(self, f: &Figures) -> u64 {
+    /// The objective as a float (the search's scalar, tables, pictures); an accuracy that was
+    /// not measured is +∞.
+    pub fn value(self, f: &Figures) -> f64 {
+        match self {
+            Objective::Accuracy => f.accuracy_loss.unwrap_or(f64::INFINITY),
+            _ => self.key(f) as f64,
+        }
+    }
+
+    /// The objective as an integer of the same order, compared exactly by the front: the
+    /// integer figures themselves, and the accuracy loss's bits (for floats ≥ 0 their order is
+    /// the numbers'; one not measured is last).
+    pub fn key(self, f: &Figures) -> u64 {
         match self {
             Objective::Latency => f.latency_ns,
             Objective::Energy => f.energy_fj,
             Objective::Area => f.area_um2,
+            Objective::Accuracy => f.accuracy_loss.map_or(u64::MAX, |l| l.max(0.0).to_bits()),
         }
     }
 }
@@ -153,6 +186,10 @@ pub struct Header {
     pub objectives: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// A sampled search (`random`, `tpe`): its method, budget and seed. The lines hold the
+    /// `budget` points it evaluated; absent for an exhaustive sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<Search>,
 }
 
 impl Header {
@@ -165,12 +202,13 @@ impl Header {
             axes: spec.axes.iter().map(|a| a.key.clone()).collect(),
             objectives: spec.objectives.iter().map(|o| o.name().into()).collect(),
             shard: (shard != Shard::WHOLE).then(|| shard.to_string()),
+            search: spec.search.is_sampled().then_some(spec.search),
         }
     }
 }
 
 /// The figures of a feasible point.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Figures {
     pub latency_cycles: u64,
@@ -178,12 +216,18 @@ pub struct Figures {
     pub energy_fj: u64,
     pub area_um2: u64,
     pub dram_bytes: u64,
+    /// 1 − the worst cosine to dense (≥ 0), when the spec's objectives include accuracy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_loss: Option<f64>,
 }
 
 /// One evaluated point.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub index: u64,
+    /// A sampled search's order: this point was the `trial`th evaluated (from 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<u64>,
     /// Axis key → value (the JSON object is written with its keys sorted).
     pub values: BTreeMap<String, serde_json::Value>,
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
@@ -208,9 +252,30 @@ pub fn render_record(r: &Record) -> String {
     json_line(r)
 }
 
-/// Evaluate point `index` of `spec`: compile the workload for the point's chip and plan with
-/// the driver, price it with the cost model, and size the chip with the area model.
-pub fn evaluate(spec: &DseSpec, index: u64) -> Record {
+/// What measures the accuracy of a model's plan (the reference interpreter, which this crate
+/// does not depend on).
+pub trait PlanAccuracy {
+    /// 1 − the worst cosine to dense of the model's outputs over its inputs, with the selection
+    /// `target`'s plan makes (its keep, schedule and chip, as `sparsify` and `cct-tile` set it).
+    fn loss(&mut self, target: &Target) -> Result<f64, String>;
+}
+
+/// The compiled form of what a spec's points run on.
+pub enum Subject<'a> {
+    /// The spec's workload ([`target::Subject::Workload`]).
+    Workload,
+    /// The spec's model, imported at the dims priced at (static), and its accuracy when an
+    /// objective.
+    Model {
+        imported: &'a sofa_ir::Module,
+        accuracy: Option<&'a mut dyn PlanAccuracy>,
+    },
+}
+
+/// Evaluate point `index` of `spec`: compile the workload or model for the point's chip and
+/// plan with the driver, price it with the cost model, size the chip with the area model, and
+/// measure a model's accuracy when it is an objective.
+pub fn evaluate(spec: &DseSpec, index: u64, subject: &mut Subject<'_>) -> Record {
     let digits = spec.digits(index);
     let values = spec
         .axes
@@ -218,27 +283,36 @@ pub fn evaluate(spec: &DseSpec, index: u64) -> Record {
         .zip(&digits)
         .map(|(a, &d)| (a.key.clone(), a.values[d].clone()))
         .collect();
-    let (figures, error) = match figures(spec, index) {
+    let (figures, error) = match figures(spec, index, subject) {
         Ok(f) => (Some(f), None),
         Err(e) => (None, Some(e)),
     };
     Record {
         index,
+        trial: None,
         values,
         figures,
         error,
     }
 }
 
-fn figures(spec: &DseSpec, index: u64) -> Result<Figures, String> {
+fn figures(spec: &DseSpec, index: u64, subject: &mut Subject<'_>) -> Result<Figures, String> {
     let s = spec.settings(index).map_err(|e| e.to_string())?;
     let target = Target {
         hw: s.hw,
         keep: s.keep,
         schedule: s.schedule,
+        tiles: s.tiles,
         ..Target::default()
     };
-    let module = driver::compile_workload(&spec.workload, &target).map_err(|e| e.to_string())?;
+    let module = match (&spec.subject, &*subject) {
+        (target::Subject::Workload(w), _) => driver::compile_workload(w, &target),
+        (_, Subject::Model { imported, .. }) => compile_imported(imported, &target),
+        (target::Subject::Model(_), Subject::Workload) => {
+            return Err("a model target evaluated without its imported model".into())
+        }
+    }
+    .map_err(|e| e.to_string())?;
     let layers = driver::schedule_layers(&module, &target).map_err(|e| e.to_string())?;
     let overflow = |what: &str| format!("the {what} of the point overflows 64 bits");
     let sum = |f: &dyn Fn(&crate::schedule::price::PricedLayer) -> u64| {
@@ -253,13 +327,32 @@ fn figures(spec: &DseSpec, index: u64) -> Result<Figures, String> {
         .map(|c| c.div_ceil(mhz))
         .ok_or_else(|| overflow("latency"))?;
     let area = spec.area.area(&target.hw).map_err(|e| e.to_string())?;
+    let accuracy_loss = match subject {
+        Subject::Model {
+            accuracy: Some(a), ..
+        } => Some(a.loss(&target)?),
+        _ => None,
+    };
     Ok(Figures {
         latency_cycles,
         latency_ns,
         energy_fj,
         area_um2: area.total,
         dram_bytes,
+        accuracy_loss,
     })
+}
+
+/// An imported model through the driver's model pipeline for `target` (its dims already bound
+/// at import, as `sofa calibrate` prices).
+fn compile_imported(
+    imported: &sofa_ir::Module,
+    target: &Target,
+) -> Result<sofa_ir::Module, driver::DriverError> {
+    let mut module = imported.clone();
+    driver::model_pipeline(target, &BTreeMap::new())?
+        .run(&mut module, &mut sofa_ir::pass::NoInstrumentation)?;
+    Ok(module)
 }
 
 /// The indices of the feasible records no other feasible record dominates over `objectives`
@@ -269,7 +362,7 @@ pub fn pareto_front(records: &[Record], objectives: &[Objective]) -> Vec<u64> {
         .iter()
         .filter_map(|r| {
             let f = r.figures.as_ref()?;
-            Some((objectives.iter().map(|o| o.of(f)).collect(), r.index))
+            Some((objectives.iter().map(|o| o.key(f)).collect(), r.index))
         })
         .collect();
     // Lexicographic order: a point can only be dominated by one before it, and then by one
@@ -289,144 +382,6 @@ pub fn pareto_front(records: &[Record], objectives: &[Objective]) -> Vec<u64> {
     idx
 }
 
-/// An output file read back: its header and its complete point lines (verbatim, without the
-/// newline), and whether a last line was cut short (discarded).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Output {
-    pub header: Option<Header>,
-    pub lines: BTreeMap<u64, (String, Record)>,
-    pub truncated: bool,
-}
-
-/// Parse an output of `sofa dse` (`file` names it in errors). A last line without its newline
-/// is an interrupted write and is discarded (`truncated`); any other line that is not what
-/// `sofa dse` writes is an error naming its line.
-pub fn parse_output(text: &str, file: &str) -> Result<Output, DseError> {
-    let mut out = Output {
-        header: None,
-        lines: BTreeMap::new(),
-        truncated: false,
-    };
-    for (n, line) in text.split_inclusive('\n').enumerate() {
-        let Some(line) = line.strip_suffix('\n') else {
-            out.truncated = true;
-            break;
-        };
-        let bad = |message: String| DseError::Output {
-            file: file.to_string(),
-            line: n + 1,
-            message,
-        };
-        let Some(header) = &out.header else {
-            let h: Header = serde_json::from_str(line)
-                .map_err(|e| bad(format!("not a `sofa dse` header line: {e}")))?;
-            if h.sofa_dse != FORMAT_VERSION {
-                return Err(bad(format!(
-                    "output format version {} (this sofa writes {FORMAT_VERSION})",
-                    h.sofa_dse
-                )));
-            }
-            out.header = Some(h);
-            continue;
-        };
-        let r: Record = serde_json::from_str(line)
-            .map_err(|e| bad(format!("not a `sofa dse` point line: {e}")))?;
-        if r.index >= header.points {
-            return Err(bad(format!(
-                "point {} is out of range (the spec has {} points)",
-                r.index, header.points
-            )));
-        }
-        if let Some((prev, _)) = out.lines.get(&r.index) {
-            if prev != line {
-                return Err(bad(format!("point {} appears twice, differently", r.index)));
-            }
-        }
-        out.lines.insert(r.index, (line.to_string(), r));
-    }
-    Ok(out)
-}
-
-/// The whole output text: the header, then the lines in index order.
-pub fn render_output<'a>(header: &Header, lines: impl IntoIterator<Item = &'a str>) -> String {
-    let mut text = render_header(header);
-    text.push('\n');
-    for l in lines {
-        text.push_str(l);
-        text.push('\n');
-    }
-    text
-}
-
-/// Join shard outputs (each `(name, text)`) into the text an unsharded run writes. Every
-/// shard must be of the same spec and complete; together they must hold every point.
-pub fn merge(outputs: &[(String, String)]) -> Result<(Header, Output), DseError> {
-    let mut header: Option<Header> = None;
-    let mut all: BTreeMap<u64, (String, Record)> = BTreeMap::new();
-    for (name, text) in outputs {
-        let out = parse_output(text, name)?;
-        if out.truncated {
-            return Err(DseError::Mismatch(format!(
-                "{name}: the last line is cut short (an interrupted run); rerun its shard \
-                 with the same -o to complete it"
-            )));
-        }
-        let Some(mut h) = out.header else {
-            return Err(DseError::Mismatch(format!("{name}: empty output")));
-        };
-        let shard = h.shard.take();
-        match &header {
-            None => header = Some(h),
-            Some(first) if *first != h => {
-                return Err(DseError::Mismatch(format!(
-                    "{name}: of spec {} ({} points), not of {} ({} points) as {}",
-                    h.spec, h.points, first.spec, first.points, outputs[0].0
-                )))
-            }
-            Some(_) => {}
-        }
-        if let Some(s) = shard {
-            let s: Shard = s.parse()?;
-            let points = header.as_ref().map_or(0, |h| h.points);
-            if let Some(missing) = s.points(points).find(|i| !out.lines.contains_key(i)) {
-                return Err(DseError::Mismatch(format!(
-                    "{name}: shard {s} is incomplete (point {missing} is missing); rerun it \
-                     with the same -o to complete it"
-                )));
-            }
-        }
-        for (i, (line, rec)) in out.lines {
-            if let Some((prev, _)) = all.get(&i) {
-                if *prev != line {
-                    return Err(DseError::Mismatch(format!(
-                        "{name}: point {i} differs from another output's"
-                    )));
-                }
-            }
-            all.insert(i, (line, rec));
-        }
-    }
-    let header = header.ok_or_else(|| DseError::Mismatch("no outputs to merge".into()))?;
-    let missing: Vec<u64> = (0..header.points)
-        .filter(|i| !all.contains_key(i))
-        .collect();
-    if let Some(first) = missing.first() {
-        return Err(DseError::Mismatch(format!(
-            "the outputs lack {} of the {} points (first: {first}); merge every shard",
-            missing.len(),
-            header.points
-        )));
-    }
-    Ok((
-        header.clone(),
-        Output {
-            header: Some(header),
-            lines: all,
-            truncated: false,
-        },
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,6 +389,7 @@ mod tests {
     fn rec(index: u64, lat: u64, energy: u64, area: u64) -> Record {
         Record {
             index,
+            trial: None,
             values: BTreeMap::new(),
             figures: Some(Figures {
                 latency_cycles: lat,
@@ -441,6 +397,7 @@ mod tests {
                 energy_fj: energy,
                 area_um2: area,
                 dram_bytes: 0,
+                accuracy_loss: None,
             }),
             error: None,
         }
@@ -488,6 +445,7 @@ mod tests {
             axes: vec![],
             objectives: vec!["latency".into()],
             shard: None,
+            search: None,
         };
         let lines = [
             render_record(&rec(0, 1, 2, 3)),

@@ -2,10 +2,11 @@
 //!
 //! ```toml
 //! name = "bert-base-small"            # optional, default: the file stem
-//! objectives = ["latency", "energy", "area"]
+//! objectives = ["latency", "energy", "area"]   # and "accuracy" for a model target
 //!
 //! [target]
-//! workload = "../../workloads/bert-base.toml"   # relative to this file
+//! workload = "../../workloads/bert-base.toml"   # relative to this file; or an ONNX model:
+//! # model = "m.onnx"  with  inputs = ["a.npz", ...]  and optionally  shape = { seq = 512 }
 //! # hardware = "../../configs/sofa-28nm.toml"   # the base chip; default: the paper's
 //!
 //! [[axis]]
@@ -13,10 +14,13 @@
 //! values = [98304, 196608, 393216]
 //!
 //! [[axis]]
-//! key = "keep"                                  # plan axes: keep, schedule
+//! key = "keep"                                  # plan axes: keep, schedule, tiles
 //! values = [0.25, 0.5, 1.0]
 //!
 //! # [area]  overrides of the area model's constants (`AreaModel`)
+//!
+//! # [search]  which points are evaluated (`super::search`): method = "exhaustive" (default),
+//! # "random" or "tpe", with budget = N and seed = S for the last two
 //! ```
 //!
 //! Points are the Cartesian product of the axes in the order they are listed, the last axis
@@ -27,13 +31,15 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sofa_ir::dialect::attn::{check_keep_ratio, Schedule};
+use sofa_ir::dialect::attn::Schedule;
 use sofa_ir::hw::{fnv1a64, HwConfig, HwConfigError};
 use toml::Spanned;
 
 use super::area::AreaModel;
+use super::axis::{hardware_axis, keep_axis, schedule_axis, tiles_axis};
+use super::search::{RawSearch, Search};
+use super::target::{self, RawTarget, Subject};
 use super::{DseError, Objective};
-use crate::workload::{load_spec, WorkloadSpec};
 
 /// Most points a spec may have.
 pub const MAX_POINTS: u64 = 1 << 20;
@@ -51,15 +57,7 @@ struct RawSpec {
     axis: Vec<Spanned<RawAxis>>,
     #[serde(default)]
     area: AreaModel,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTarget {
-    workload: Option<Spanned<String>>,
-    hardware: Option<Spanned<String>>,
-    /// Refused with a message: ONNX targets are not supported yet.
-    model: Option<Spanned<String>>,
+    search: Option<Spanned<RawSearch>>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +76,8 @@ pub enum AxisKind {
     Keep(Vec<f64>),
     /// The attention schedule `cct-tile` plans under.
     Schedule(Vec<Schedule>),
+    /// The key-tile count `cct-tile` must plan every layer with.
+    Tiles(Vec<u64>),
 }
 
 /// One axis: its dotted key, its values as written to the output, and what it sets.
@@ -92,14 +92,18 @@ pub struct Axis {
 #[derive(Clone, Debug)]
 pub struct DseSpec {
     pub name: String,
-    pub workload: WorkloadSpec,
+    /// The workload spec or ONNX model the points are compiled from.
+    pub subject: Subject,
     /// The base chip every point starts from.
     pub hardware: HwConfig,
     base_json: serde_json::Value,
     pub axes: Vec<Axis>,
     pub objectives: Vec<Objective>,
     pub area: AreaModel,
-    /// FNV-1a over the spec, workload and hardware texts and sofa's version.
+    /// Which points are evaluated (`[search]`; default: all of them).
+    pub search: Search,
+    /// FNV-1a over sofa's version and the bytes of the spec, the workload (or the model and
+    /// its inputs) and the hardware file.
     pub hash: u64,
     /// The number of points (the product of the axes' lengths; 1 without axes).
     pub points: u64,
@@ -111,6 +115,8 @@ pub struct PointSettings {
     pub hw: HwConfig,
     pub keep: Option<f64>,
     pub schedule: Schedule,
+    /// Forced key tiles; `None`: `cct-tile` chooses.
+    pub tiles: Option<u64>,
 }
 
 /// 1-based line and character column of byte `at` in `text`.
@@ -179,27 +185,8 @@ impl DseSpec {
         let dir = path.parent().unwrap_or(Path::new(""));
         let target_span = raw.target.span();
         let target = raw.target.into_inner();
-        if let Some(m) = &target.model {
-            return Err(err(
-                m.span(),
-                "ONNX model targets are not supported yet by `sofa dse`; give \
-                 'workload = \"W.toml\"' (a workload spec, as `sofa compile --workload` takes)"
-                    .into(),
-            ));
-        }
-        let Some(workload_path) = &target.workload else {
-            return Err(err(
-                target_span,
-                "[target] needs 'workload = \"W.toml\"' (a workload spec)".into(),
-            ));
-        };
-        let workload_file = dir.join(workload_path.get_ref());
-        let workload_text = read_text("workload spec", &workload_file)?;
-        // Parsed from the file, so that its errors name it with line and column.
-        let workload = load_spec(&workload_file).map_err(|e| DseError::Target {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let (subject, subject_bytes) =
+            target::subject(&target, (dir, path, target_span.clone()), &err)?;
         let (hardware, hardware_text) = match &target.hardware {
             Some(h) => {
                 let file: PathBuf = dir.join(h.get_ref());
@@ -223,7 +210,8 @@ impl DseSpec {
                 err(
                     o.span(),
                     format!(
-                        "unknown objective '{}'; objectives are latency, energy and area",
+                        "unknown objective '{}'; objectives are latency, energy, area and \
+                         accuracy",
                         o.get_ref()
                     ),
                 )
@@ -234,12 +222,20 @@ impl DseSpec {
                     format!("objective '{}' listed twice", obj.name()),
                 ));
             }
+            if obj == Objective::Accuracy && subject.model().is_none() {
+                return Err(err(
+                    o.span(),
+                    "objective 'accuracy' needs a model target ('model = \"M.onnx\"' with \
+                     'inputs'): a workload spec has no weights to measure it with"
+                        .into(),
+                ));
+            }
             objectives.push(obj);
         }
         if objectives.is_empty() {
             return Err(err(
                 raw.objectives.span(),
-                "give at least one objective (latency, energy, area)".into(),
+                "give at least one objective (latency, energy, area, accuracy)".into(),
             ));
         }
 
@@ -260,6 +256,7 @@ impl DseSpec {
             let axis = match key {
                 "keep" => keep_axis(values, &err)?,
                 "schedule" => schedule_axis(values, &err)?,
+                "tiles" => tiles_axis(values, &err)?,
                 _ if known.iter().any(|k| k == key) => {
                     hardware_axis(key, values, &base_json, &err)?
                 }
@@ -267,8 +264,8 @@ impl DseSpec {
                     return Err(err(
                         a.key.span(),
                         format!(
-                            "unknown axis key '{key}': axes are 'keep', 'schedule' or a key \
-                             of the hardware TOML ({})",
+                            "unknown axis key '{key}': axes are 'keep', 'schedule', 'tiles' or a \
+                             key of the hardware TOML ({})",
                             known.join(", ")
                         ),
                     ))
@@ -297,15 +294,20 @@ impl DseSpec {
             });
         }
 
+        let search = Search::parse(raw.search, points, &err)?;
         let mut hashed = Vec::new();
-        for part in [
-            "sofa-dse",
-            env!("CARGO_PKG_VERSION"),
-            text,
-            &workload_text,
-            &hardware_text,
-        ] {
-            hashed.extend_from_slice(part.as_bytes());
+        let texts = [
+            "sofa-dse".as_bytes(),
+            env!("CARGO_PKG_VERSION").as_bytes(),
+            text.as_bytes(),
+        ];
+        let files = subject_bytes.iter().map(Vec::as_slice);
+        for part in texts
+            .into_iter()
+            .chain(files)
+            .chain([hardware_text.as_bytes()])
+        {
+            hashed.extend_from_slice(part);
             hashed.push(0);
         }
         let name = raw.name.unwrap_or_else(|| {
@@ -314,12 +316,13 @@ impl DseSpec {
         });
         Ok(DseSpec {
             name,
-            workload,
+            subject,
             hardware,
             base_json,
             axes,
             objectives,
             area: raw.area,
+            search,
             hash: fnv1a64(&hashed),
             points,
         })
@@ -342,12 +345,21 @@ impl DseSpec {
         digits
     }
 
+    /// The point whose value index of each axis is `digits` (the inverse of [`Self::digits`]).
+    pub fn index_of(&self, digits: &[usize]) -> u64 {
+        self.axes
+            .iter()
+            .zip(digits)
+            .fold(0, |i, (axis, &d)| i * axis.values.len() as u64 + d as u64)
+    }
+
     /// The settings of point `index`; an `Err` is why the point's chip is not a valid
     /// configuration (an infeasible point, not a spec error).
     pub fn settings(&self, index: u64) -> Result<PointSettings, InvalidChip> {
         let mut json = self.base_json.clone();
         let mut keep = None;
         let mut schedule = Schedule::Cct;
+        let mut tiles = None;
         for (axis, d) in self.axes.iter().zip(self.digits(index)) {
             match &axis.kind {
                 AxisKind::Hardware(pointer) => {
@@ -357,11 +369,17 @@ impl DseSpec {
                 }
                 AxisKind::Keep(v) => keep = Some(v[d]),
                 AxisKind::Schedule(v) => schedule = v[d],
+                AxisKind::Tiles(v) => tiles = Some(v[d]),
             }
         }
         let hw: HwConfig = serde_json::from_value(json).map_err(InvalidChip::Value)?;
         hw.validate()?;
-        Ok(PointSettings { hw, keep, schedule })
+        Ok(PointSettings {
+            hw,
+            keep,
+            schedule,
+            tiles,
+        })
     }
 }
 
@@ -376,101 +394,7 @@ pub enum InvalidChip {
     Rules(#[from] HwConfigError),
 }
 
-type ErrAt<'a> = dyn Fn(std::ops::Range<usize>, String) -> DseError + 'a;
-
-fn keep_axis(values: &[Spanned<toml::Value>], err: &ErrAt<'_>) -> Result<Axis, DseError> {
-    let mut keeps = Vec::new();
-    for v in values {
-        let k = match v.get_ref() {
-            toml::Value::Float(f) => *f,
-            toml::Value::Integer(i) => *i as f64,
-            other => {
-                return Err(err(
-                    v.span(),
-                    format!("axis 'keep': expected a number, found {}", other.type_str()),
-                ))
-            }
-        };
-        check_keep_ratio(k).map_err(|e| err(v.span(), format!("axis 'keep': {e}")))?;
-        keeps.push(k);
-    }
-    Ok(Axis {
-        key: String::new(),
-        values: keeps.iter().map(|&k| serde_json::Value::from(k)).collect(),
-        kind: AxisKind::Keep(keeps),
-    })
-}
-
-fn schedule_axis(values: &[Spanned<toml::Value>], err: &ErrAt<'_>) -> Result<Axis, DseError> {
-    let mut schedules = Vec::new();
-    for v in values {
-        let s = v
-            .get_ref()
-            .as_str()
-            .and_then(|s| Schedule::parse(s).ok())
-            .ok_or_else(|| {
-                err(
-                    v.span(),
-                    format!(
-                        "axis 'schedule': expected \"cct\", \"staged\" or \"dense\", found {}",
-                        v.get_ref()
-                    ),
-                )
-            })?;
-        schedules.push(s);
-    }
-    Ok(Axis {
-        key: String::new(),
-        values: schedules.iter().map(|s| s.name().into()).collect(),
-        kind: AxisKind::Schedule(schedules),
-    })
-}
-
-/// A hardware axis; each value is checked alone on the base chip for its type (a value the
-/// hardware TOML could not hold is a spec error), not for the config's rules (a point whose
-/// chip breaks a rule is infeasible).
-fn hardware_axis(
-    key: &str,
-    values: &[Spanned<toml::Value>],
-    base: &serde_json::Value,
-    err: &ErrAt<'_>,
-) -> Result<Axis, DseError> {
-    let pointer = format!("/{}", key.replace('.', "/"));
-    let mut out = Vec::new();
-    for v in values {
-        let json = match v.get_ref() {
-            toml::Value::Integer(i) => serde_json::Value::from(*i),
-            toml::Value::Float(f) => serde_json::Value::from(*f),
-            toml::Value::String(s) => serde_json::Value::from(s.as_str()),
-            toml::Value::Boolean(b) => serde_json::Value::from(*b),
-            other => {
-                return Err(err(
-                    v.span(),
-                    format!(
-                        "axis '{key}': a {} is not a hardware value",
-                        other.type_str()
-                    ),
-                ))
-            }
-        };
-        let mut probe = base.clone();
-        if let Some(slot) = probe.pointer_mut(&pointer) {
-            *slot = json.clone();
-        }
-        serde_json::from_value::<HwConfig>(probe).map_err(|e| {
-            err(
-                v.span(),
-                format!("axis '{key}': the value {} does not fit: {e}", v.get_ref()),
-            )
-        })?;
-        out.push(json);
-    }
-    Ok(Axis {
-        key: String::new(),
-        values: out,
-        kind: AxisKind::Hardware(pointer),
-    })
-}
+pub(super) type ErrAt<'a> = dyn Fn(std::ops::Range<usize>, String) -> DseError + 'a;
 
 #[cfg(test)]
 mod tests {
@@ -497,6 +421,7 @@ mod tests {
         let spec = spec_in(dir.path(), &text).unwrap();
         assert_eq!(spec.points, 6);
         assert_eq!(spec.digits(4), vec![1, 1]);
+        assert!((0..6).all(|i| spec.index_of(&spec.digits(i)) == i));
         let s = spec.settings(4).unwrap();
         assert_eq!((s.hw.sram.token_bytes, s.keep), (131_072, Some(0.5)));
         assert_eq!(spec.axes[1].values[2].to_string(), "1.0");
@@ -539,6 +464,16 @@ mod tests {
         assert!(e.contains("s.toml:6:11: axis 'keep'"), "{e}");
         let e = spec_in(
             dir.path(),
+            &format!("{HEAD}[[axis]]\nkey = \"tiles\"\nvalues = [4, 0]\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("s.toml:6:14: axis 'tiles': expected a key-tile count"),
+            "{e}"
+        );
+        let e = spec_in(
+            dir.path(),
             "objectives = [\"speed\"]\n[target]\nworkload = \"w.toml\"\n",
         )
         .unwrap_err()
@@ -550,7 +485,30 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("ONNX model targets are not supported"), "{e}");
+        assert!(
+            e.contains("s.toml:2:1: a model target needs 'inputs"),
+            "{e}"
+        );
+        let e = spec_in(
+            dir.path(),
+            "objectives = [\"accuracy\"]\n[target]\nworkload = \"w.toml\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("s.toml:1:15: objective 'accuracy' needs a model"),
+            "{e}"
+        );
+        let e = spec_in(
+            dir.path(),
+            "objectives = [\"area\"]\n[target]\nworkload = \"w.toml\"\ninputs = [\"a.npz\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("s.toml:4:10: 'inputs' is for a model target"),
+            "{e}"
+        );
         std::fs::write(dir.path().join("bad.toml"), "name = \"b\"\nlayers = 0\n").unwrap();
         let e = DseSpec::parse(
             "objectives = [\"area\"]\n[target]\nworkload = \"bad.toml\"\n",

@@ -19,7 +19,11 @@
 //!   paper's KVGEN), `preload`, or `auto` (cost model picks);
 //! - `ablate`: comma list of `dlzs`, `sads`, `sufa`, `rass` (default none): only alternatives
 //!   with exactly those baselines are eligible;
-//! - `config`: HwConfig TOML file (default: the paper's chip, `HwConfig::default()`).
+//! - `config`: HwConfig TOML file (default: the paper's chip, `HwConfig::default()`);
+//! - `tiles`: key tiles `Tc` every layer must be planned with (default 0: the cost model
+//!   picks); a layer on which no plan has that many (not an even count up to 32 within `Sk`,
+//!   the lowering's default, or one whose buffers fit the SRAMs) fails, naming the counts it
+//!   could take. `staged` has no key tiles and ignores it.
 //!
 //! Statistics: `layers-planned`; `egraphs-built` (one per distinct layer shape) with their
 //! summed `egraph-classes`, `egraph-nodes`, `egraph-iterations` and a `stop-*` counter per stop
@@ -76,6 +80,12 @@ pub static INFO: PassInfo = PassInfo {
             default: "",
             help: "hardware configuration TOML; empty = the paper's chip",
         },
+        PassOption {
+            name: "tiles",
+            kind: OptionKind::Int,
+            default: "0",
+            help: "key tiles Tc every layer is planned with; 0 = the cost model picks",
+        },
     ],
     build: |opts| Ok(Box::new(CctTile::from_options(opts)?)),
 };
@@ -119,10 +129,17 @@ impl CctTile {
             "" => HwConfig::default(),
             path => HwConfig::load(Path::new(path)).map_err(PassBuildError::pass)?,
         };
+        let tc = match opts.int("tiles")? {
+            0 => None,
+            t => Some(u64::try_from(t).map_err(|_| {
+                PassBuildError::pass(format!("tiles = {t}: give a count ≥ 1, or 0 for automatic"))
+            })?),
+        };
         let pin = Pin {
             schedule,
             kv,
             ablate,
+            tc,
         };
         Ok(CctTile::pinned(hw, pin))
     }
@@ -349,6 +366,22 @@ mod tests {
             .map(|c| free.get(c))
             .sum();
         assert_eq!(won, 2);
+    }
+
+    /// `tiles=T` forces every layer's `Tc` (and the sparse op's `tiles`); a count no plan has
+    /// fails naming those it could take.
+    #[test]
+    fn a_tiles_option_forces_the_key_tiles() {
+        let text = run("sparsify{keep=0.25},cct-tile{tiles=6}").unwrap();
+        assert_eq!(text.matches("sofa.tc = 6 : i64").count(), 2, "{text}");
+        assert_eq!(text.matches("tiles = 6 : i64").count(), 2, "{text}");
+        let e = run("sparsify{keep=0.25},cct-tile{tiles=7}").unwrap_err();
+        assert!(
+            e.contains("layer 0: no plan has 7 key tiles (Sk 300;"),
+            "{e}"
+        );
+        let e = run("cct-tile{tiles=-1}").unwrap_err();
+        assert!(e.contains("tiles = -1: give a count ≥ 1"), "{e}");
     }
 
     #[test]

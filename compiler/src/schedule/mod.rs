@@ -152,6 +152,16 @@ pub enum ScheduleError {
     },
     #[error("layer {layer}: no tiling fits the SRAM capacities ({detail})")]
     NoFit { layer: usize, detail: String },
+    #[error(
+        "layer {layer}: no plan has {tiles} key tiles (Sk {seq_k}; the tile counts that fit \
+         this chip and schedule: {feasible})"
+    )]
+    NoSuchTiles {
+        layer: usize,
+        tiles: u64,
+        seq_k: u64,
+        feasible: String,
+    },
     #[error("cost model: {0}")]
     Cost(#[from] CostError),
     #[error("timing replay: {0}")]

@@ -25,6 +25,9 @@ pub struct Pin {
     pub kv: Option<KvSource>,
     /// `--ablate`: exactly these mechanisms run as their baseline (those the dataflow has).
     pub ablate: Ablation,
+    /// Key tiles `Tc` forced (`sofa dse`'s `tiles` axis); `None`: the cost model picks.
+    /// `staged` has no key tiles and is not constrained.
+    pub tc: Option<u64>,
 }
 
 impl Pin {
@@ -35,6 +38,7 @@ impl Pin {
             schedule: Some(schedule),
             kv: Some(KvSource::Gathered),
             ablate,
+            tc: None,
         }
     }
 
@@ -44,6 +48,7 @@ impl Pin {
             schedule: None,
             kv: None,
             ablate,
+            tc: None,
         }
     }
 
@@ -56,8 +61,11 @@ impl Pin {
             _ => effective(p, s) == alt.schedule,
         });
         let kv = self.kv.is_none_or(|k| k == alt.kv);
+        let tc = self
+            .tc
+            .is_none_or(|t| alt.schedule == Schedule::Staged || alt.tc == t);
         let wanted = Abl::from(self.ablate).intersect(applicable(alt.schedule));
-        schedule && kv && Abl::from(alt.ablate) == wanted
+        schedule && kv && tc && Abl::from(alt.ablate) == wanted
     }
 }
 
@@ -242,6 +250,9 @@ pub fn extract(
         return Err(e);
     }
     let Rank::Plan(.., winner) = best else {
+        if let Some(tiles) = pin.tc {
+            return Err(no_such_tiles(g, pin, layer, tiles));
+        }
         return Err(memo.overflow.unwrap_or_else(|| no_fit(g, layer)));
     };
     let all = g.alternatives();
@@ -268,6 +279,29 @@ pub fn extract(
         eligible: ranked.len(),
         alternatives: all.len(),
     })
+}
+
+/// A forced tile count no admitted alternative has: say which counts the layer could take.
+fn no_such_tiles(g: &ScheduleGraph<'_>, pin: &Pin, layer: usize, tiles: u64) -> ScheduleError {
+    let free = Pin { tc: None, ..*pin };
+    let mut counts: Vec<u64> = g
+        .alternatives()
+        .iter()
+        .filter(|a| free.admits(a, &g.shape))
+        .map(|a| a.tc)
+        .collect();
+    counts.sort_unstable();
+    counts.dedup();
+    ScheduleError::NoSuchTiles {
+        layer,
+        tiles,
+        seq_k: g.shape.seq_k,
+        feasible: counts
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 fn no_fit(g: &ScheduleGraph<'_>, layer: usize) -> ScheduleError {
