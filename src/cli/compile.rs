@@ -13,7 +13,7 @@ use sofa_ir::Module;
 
 use super::diag::CliError;
 use super::import::{parse_shape_bindings, ShapeBindings};
-use super::io::write_output;
+use super::io::{write_output, write_output_with};
 use super::model::{compile_model, lower, TargetArgs};
 use super::opt::InstrumentArgs;
 use super::pipeline::run_manager;
@@ -68,7 +68,7 @@ pub struct CompileArgs {
 
 pub fn run(args: &CompileArgs) -> Result<(), CliError> {
     let target = args.target.resolve()?;
-    let bytes = match (&args.model, &args.workload) {
+    let emitted = match (&args.model, &args.workload) {
         (Some(model), None) => compile_onnx(args, model, &target)?,
         (None, Some(path)) => compile_workload(args, path, &target)?,
         _ => {
@@ -77,7 +77,19 @@ pub fn run(args: &CompileArgs) -> Result<(), CliError> {
             ))
         }
     };
-    write_output(args.output.as_deref(), &bytes)
+    match emitted {
+        Emitted::Text(bytes) => write_output(args.output.as_deref(), &bytes),
+        // Streamed: a program of tens of millions of instructions is not encoded in memory.
+        Emitted::Binary(program) => {
+            write_output_with(args.output.as_deref(), |w| program.encode_to(w))
+        }
+    }
+}
+
+/// What `sofa compile` writes: text, or a program encoded as it is written.
+enum Emitted {
+    Text(Vec<u8>),
+    Binary(Program),
 }
 
 /// A model's default emission: a binary when writing to a file, assembly text on stdout.
@@ -93,18 +105,20 @@ fn compile_onnx(
     args: &CompileArgs,
     model: &std::path::Path,
     target: &Target,
-) -> Result<Vec<u8>, CliError> {
+) -> Result<Emitted, CliError> {
     let bindings = args.shape.as_ref().map(|s| s.0.clone()).unwrap_or_default();
     let module = compile_model(model, &bindings, target, &args.instrument)?;
     Ok(match emit_kind(args) {
-        "mlir" => print_module(&module).into_bytes(),
+        "mlir" => Emitted::Text(print_module(&module).into_bytes()),
         "schedule-json" => {
             let name = model
                 .file_stem()
                 .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
-            driver::schedule_json(&module, target, &name)
-                .map_err(CliError::input)?
-                .into_bytes()
+            Emitted::Text(
+                driver::schedule_json(&module, target, &name)
+                    .map_err(CliError::input)?
+                    .into_bytes(),
+            )
         }
         kind => {
             let mut program = lower(&module, target, model)?;
@@ -112,7 +126,7 @@ fn compile_onnx(
             if let Some(dir) = args.output.as_deref().and_then(output_dir) {
                 sofa_compiler::weights::relative_to(&mut program, &dir);
             }
-            program_bytes(&program, kind)
+            emit_program(program, kind)
         }
     })
 }
@@ -130,7 +144,7 @@ fn compile_workload(
     args: &CompileArgs,
     path: &std::path::Path,
     target: &Target,
-) -> Result<Vec<u8>, CliError> {
+) -> Result<Emitted, CliError> {
     if args.shape.is_some() {
         return Err(CliError::usage(
             "--shape applies to ONNX models, not workload specs",
@@ -140,19 +154,21 @@ fn compile_workload(
     let in_file = |e: CliError| e.in_file(path);
     let module = compile_workload_module(&spec, target, &args.instrument).map_err(in_file)?;
     Ok(match args.emit.as_deref().unwrap_or("schedule-json") {
-        "schedule-json" => driver::schedule_json(&module, target, &spec.name)
-            .map_err(|e| in_file(CliError::input(e)))?
-            .into_bytes(),
-        "mlir" => print_module(&module).into_bytes(),
-        kind => program_bytes(&lower_workload(&module, target).map_err(in_file)?, kind),
+        "schedule-json" => Emitted::Text(
+            driver::schedule_json(&module, target, &spec.name)
+                .map_err(|e| in_file(CliError::input(e)))?
+                .into_bytes(),
+        ),
+        "mlir" => Emitted::Text(print_module(&module).into_bytes()),
+        kind => emit_program(lower_workload(&module, target).map_err(in_file)?, kind),
     })
 }
 
-fn program_bytes(program: &Program, kind: &str) -> Vec<u8> {
+fn emit_program(program: Program, kind: &str) -> Emitted {
     if kind == "asm" {
-        print_asm(program).into_bytes()
+        Emitted::Text(print_asm(&program).into_bytes())
     } else {
-        program.encode()
+        Emitted::Binary(program)
     }
 }
 

@@ -42,15 +42,34 @@ pub fn read_input(path: &Path) -> Result<Input, CliError> {
 /// Write `contents` to `path` through a temporary sibling file and a rename; a device or FIFO
 /// (`/dev/null`, a pipe) is written in place.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |w| w.write_all(contents))
+}
+
+/// [`write_atomic`] of what `write` produces, streamed (buffered) rather than held in memory.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     if is_special(path) {
-        return write_in_place(path, contents);
+        let mut f = io::BufWriter::new(fs::OpenOptions::new().write(true).open(path)?);
+        write(&mut f)?;
+        return f.flush();
     }
     let tmp = temp_sibling(path)?;
-    let result = write_synced(&tmp, contents).and_then(|()| fs::rename(&tmp, path));
+    let result = write_synced_with(&tmp, write).and_then(|()| fs::rename(&tmp, path));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+fn write_synced_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut f = io::BufWriter::with_capacity(1 << 20, fs::File::create(path)?);
+    write(&mut f)?;
+    f.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 /// Whether `path` exists and is neither a regular file nor a directory. A rename would replace
@@ -119,6 +138,24 @@ pub fn write_all_or_none(files: &[(&Path, &[u8])]) -> Result<(), CliError> {
         write_output(None, contents)?;
     }
     Ok(())
+}
+
+/// [`write_output`] of what `write` produces, streamed.
+pub fn write_output_with(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), CliError> {
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            write_atomic_with(p, write).map_err(|e| CliError::io("write", p, &e))
+        }
+        _ => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            write(&mut out)
+                .and_then(|()| out.flush())
+                .map_err(|e| CliError::input(format!("cannot write standard output: {e}")))
+        }
+    }
 }
 
 /// Write `contents` to `path` atomically, or to stdout when `path` is `None` or `-`.

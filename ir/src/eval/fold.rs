@@ -42,6 +42,18 @@ pub fn module_opset(module: &Module) -> i64 {
         .unwrap_or(DEFAULT_OPSET)
 }
 
+/// Elements of a constant operand, from its type (1 for a scalar attribute).
+fn attr_elements(a: &Attribute) -> usize {
+    let ty = match a {
+        Attribute::Dense(d) => return d.len(),
+        Attribute::DenseResource { ty, .. } => ty,
+        _ => return 1,
+    };
+    ty.num_elements()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(usize::MAX)
+}
+
 /// Fold `op` when all its operands are constants; `None` when it does not fold.
 pub fn fold_onnx(
     module: &Module,
@@ -56,17 +68,25 @@ pub fn fold_onnx(
     if operands.len() != data.operands.len() {
         return None;
     }
-    let mut tensors: Vec<Option<Tensor>> = Vec::with_capacity(operands.len());
+    // Decide from the attributes' types before converting a payload: a weight matrix beside an
+    // operand that is not constant (an embedding's ids) must not be converted only to be dropped.
+    let mut input_elems = 0usize;
     for (&v, attr) in data.operands.iter().zip(operands) {
         match attr {
-            Some(a) => tensors.push(Some(Tensor::from_attr(a, module).ok()?)),
-            None if module.values.get(v)?.ty == Type::None => tensors.push(None),
+            Some(a) => input_elems = input_elems.saturating_add(attr_elements(a)),
+            None if module.values.get(v)?.ty == Type::None => {}
             None => return None,
         }
     }
-    let input_elems: usize = tensors.iter().flatten().map(Tensor::len).sum();
     if input_elems > FOLD_MAX_INPUT_ELEMENTS {
         return None;
+    }
+    let mut tensors: Vec<Option<Tensor>> = Vec::with_capacity(operands.len());
+    for attr in operands {
+        match attr {
+            Some(a) => tensors.push(Some(Tensor::from_attr(a, module).ok()?)),
+            None => tensors.push(None),
+        }
     }
     let inputs: Vec<Option<&Tensor>> = tensors.iter().map(Option::as_ref).collect();
     let results = eval_op_n(

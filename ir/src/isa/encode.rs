@@ -56,6 +56,19 @@ pub const NO_TENSOR: u32 = u32::MAX;
 /// Encode a whole program.
 pub(crate) fn encode_program(p: &Program) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_BYTES + p.instrs.len() * INSTR_BYTES);
+    encode_program_to(p, &mut out).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// Instructions encoded per write: a streamed program never holds its whole encoding.
+const INSTRS_PER_WRITE: usize = 1 << 15;
+
+/// Encode a whole program into `w`, a piece at a time (the same bytes as [`encode_program`]).
+pub(crate) fn encode_program_to(
+    p: &Program,
+    w: &mut (impl std::io::Write + ?Sized),
+) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(HEADER_BYTES + 4);
     let version = p.format_version();
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&version.to_le_bytes());
@@ -68,14 +81,20 @@ pub(crate) fn encode_program(p: &Program) -> Vec<u8> {
     }
     for t in &p.tensors {
         encode_tensor(t, &mut out);
+        w.write_all(&out)?;
+        out.clear();
     }
     for h in &p.host_ops {
         encode_host_op(h, &mut out);
     }
-    for i in &p.instrs {
-        encode_instr(i, &mut out);
+    for chunk in p.instrs.chunks(INSTRS_PER_WRITE) {
+        for i in chunk {
+            encode_instr(i, &mut out);
+        }
+        w.write_all(&out)?;
+        out.clear();
     }
-    out
+    w.write_all(&out)
 }
 
 fn saturate_u32(n: usize) -> u32 {

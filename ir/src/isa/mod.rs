@@ -157,6 +157,12 @@ impl Program {
         encode::encode_program(self)
     }
 
+    /// The binary form written to `w` as it is encoded (a gigabyte program is never held
+    /// twice); the bytes equal [`Program::encode`]'s.
+    pub fn encode_to(&self, w: &mut (impl std::io::Write + ?Sized)) -> std::io::Result<()> {
+        encode::encode_program_to(self, w)
+    }
+
     /// Parse a binary, checking every length, offset and enum value.
     pub fn decode(bytes: &[u8]) -> Result<Program, DecodeError> {
         decode::decode_program(bytes)

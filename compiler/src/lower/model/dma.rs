@@ -130,16 +130,52 @@ fn transfer(
     };
     let outer_shape = &view.shape[..split];
     let outer_strides = &view.strides[..split];
+    if let ([o], Some(&rows_step)) = (offsets.as_slice(), outer_strides.last()) {
+        // One run per row: the rows along the last outer dim are a progression.
+        let last = outer_shape.len() - 1;
+        let mut idx = unravel(tile.r0, outer_shape);
+        let mut r = tile.r0;
+        while r < tile.r1 {
+            let row: u64 = idx.iter().zip(outer_strides).map(|(i, s)| i * s).sum();
+            let n = (outer_shape[last] - idx[last]).min(tile.r1 - r);
+            g.push_progression(view.base + (row + o) * es, n, rows_step * es)?;
+            idx[last] += n - 1;
+            increment(&mut idx, outer_shape);
+            r += n;
+        }
+        g.flush()?;
+        return Ok(g.written);
+    }
+    let runs = progression(&offsets);
     let mut idx = unravel(tile.r0, outer_shape);
     for _ in tile.r0..tile.r1 {
         let row: u64 = idx.iter().zip(outer_strides).map(|(i, s)| i * s).sum();
-        for &o in &offsets {
-            g.push(view.base + (row + o) * es)?;
+        match runs {
+            Some((first, step)) => {
+                let n = offsets.len() as u64;
+                g.push_progression(view.base + (row + first) * es, n, step * es)?
+            }
+            None => {
+                for &o in &offsets {
+                    g.push(view.base + (row + o) * es)?;
+                }
+            }
         }
         increment(&mut idx, outer_shape);
     }
     g.flush()?;
     Ok(g.written)
+}
+
+/// `(first, step)` when `offsets` (two or more) step evenly upwards: a transposed operand's
+/// row, one element per column, which [`Grouper::push_progression`] takes in one call.
+fn progression(offsets: &[u64]) -> Option<(u64, u64)> {
+    let (&first, rest) = offsets.split_first()?;
+    let step = rest.first()?.checked_sub(first)?;
+    let even = offsets
+        .windows(2)
+        .all(|w| w[1].checked_sub(w[0]) == Some(step));
+    even.then_some((first, step))
 }
 
 /// Mixed-radix digits of `n` over `shape`.
@@ -195,6 +231,20 @@ impl Grouper<'_> {
         self.flush()?;
         self.start = addr;
         self.count = 1;
+        Ok(())
+    }
+
+    /// The same as pushing `start + i·step` for `i` in `0..n`, one at a time: once the open
+    /// group is that progression, every further address extends it, so they are counted at once.
+    fn push_progression(&mut self, start: u64, n: u64, step: u64) -> Result<(), ResourceError> {
+        for i in 0..n {
+            let addr = start + i * step;
+            if self.count >= 2 && self.delta == step && addr == self.start + self.count * step {
+                self.count += n - i;
+                return Ok(());
+            }
+            self.push(addr)?;
+        }
         Ok(())
     }
 
