@@ -266,7 +266,6 @@ impl Builder<'_> {
             "onnx.Tile" if operands.len() == 2 && self.tile_is_broadcast(&operands) => {
                 return self.shaped(op, v, &operands, depth);
             }
-            "onnx.Concat" => return self.head_copies(op, v, &operands, depth),
             "onnx.Unsqueeze" => {
                 let axis = self.eg.add(AttnLang::Int(self.unsqueeze_axis(op, v)?));
                 AttnLang::Unsqueeze([self.chain(op, operands[0], depth), axis])
@@ -334,24 +333,6 @@ impl Builder<'_> {
                 .iter()
                 .zip(&t.dims)
                 .all(|(&r, d)| r == 1 || d.as_static() == Some(1))
-    }
-
-    /// `Concat([K; n], axis = 1)` of one single-head K is `(repeat_kv K n)` (every query head
-    /// reads head 0).
-    fn head_copies(&mut self, op: Op, v: Value, operands: &[Value], depth: usize) -> Option<Id> {
-        let &x = operands.first()?;
-        let t = tensor_ty(self.m, x)?;
-        let axis = self.int_attr(op, "axis")?;
-        let copies = operands.len();
-        let single_head = t.rank() == 4 && t.dims[1].as_static() == Some(1);
-        let same = operands.iter().all(|&o| o == x);
-        if !(single_head && same && copies > 1 && normalize_axis(axis, 4).ok()? == 1) {
-            return None;
-        }
-        tensor_ty(self.m, v)?;
-        let x = self.chain(op, x, depth);
-        let n = self.eg.add(AttnLang::Int(i64::try_from(copies).ok()?));
-        Some(self.eg.add(AttnLang::RepeatKv([x, n])))
     }
 
     /// A MatMul with a constant operand is a projection: the chain stops there.

@@ -12,7 +12,7 @@
 //!
 //! Nothing is fused on faith: a candidate that cannot be proven equivalent is left untouched and
 //! reported with its anchor location and reason ([`FuseReport::unfused`], and a counter per
-//! reason kind in the pass statistics). Statistics: `blocks-found`, `blocks-fused`,
+//! reason kind in the pass statistics). Statistics: `concat-copies-expanded`, `blocks-found`, `blocks-fused`,
 //! `blocks-unfused`, `egraph-nodes`, `egraph-classes`, `egraph-iterations` (summed over runs),
 //! `egraph-nodes-max`, one `stop-*` counter per stop reason, `unfused-*` per refusal kind,
 //! `ops-erased`.
@@ -21,6 +21,7 @@ mod analysis;
 mod attention23;
 mod build;
 mod causal;
+mod copies;
 mod extract;
 mod lang;
 mod probe;
@@ -100,6 +101,8 @@ pub struct Unfused {
 /// What one run of the pass did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FuseReport {
+    /// `Concat`s of copies rewritten as `Expand` ([`copies`]).
+    pub concat_copies: u64,
     pub found: u64,
     pub fused: u64,
     pub ops_erased: u64,
@@ -130,6 +133,7 @@ impl FuseReport {
     }
 
     fn record(&self, cx: &mut PassContext<'_>) {
+        cx.stat("concat-copies-expanded", self.concat_copies);
         cx.stat("blocks-found", self.found);
         cx.stat("blocks-fused", self.fused);
         cx.stat("blocks-unfused", self.unfused.len() as u64);
@@ -184,7 +188,8 @@ impl Pass for FuseAttention {
     fn run(&mut self, m: &mut Module, cx: &mut PassContext<'_>) -> Result<PassOutcome, PassError> {
         self.report = fuse_attention(m, cx.dialects, &self.limits);
         self.report.record(cx);
-        Ok(PassOutcome::from_changed(self.report.fused > 0))
+        let changed = self.report.fused > 0 || self.report.concat_copies > 0;
+        Ok(PassOutcome::from_changed(changed))
     }
 }
 
@@ -199,6 +204,7 @@ fn anchors(m: &Module) -> Vec<Op> {
 /// Run the fusion on every candidate of `m`.
 pub fn fuse_attention(m: &mut Module, dialects: &DialectRegistry, limits: &Limits) -> FuseReport {
     let mut report = FuseReport::default();
+    report.concat_copies = copies::expand_concat_copies(m);
     let opset = module_opset(m);
     let probes = probe::Probes::for_module(m);
     let rules = rules::rules();
