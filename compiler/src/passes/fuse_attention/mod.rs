@@ -203,8 +203,10 @@ fn anchors(m: &Module) -> Vec<Op> {
 
 /// Run the fusion on every candidate of `m`.
 pub fn fuse_attention(m: &mut Module, dialects: &DialectRegistry, limits: &Limits) -> FuseReport {
-    let mut report = FuseReport::default();
-    report.concat_copies = copies::expand_concat_copies(m);
+    let mut report = FuseReport {
+        concat_copies: copies::expand_concat_copies(m),
+        ..FuseReport::default()
+    };
     let opset = module_opset(m);
     let probes = probe::Probes::for_module(m);
     let rules = rules::rules();
