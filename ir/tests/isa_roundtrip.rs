@@ -129,17 +129,18 @@ fn referencing_program() -> Program {
     Program {
         config_hash: 0x0102_0304_0506_0708,
         tensors: vec![sofa_ir::isa::TensorDecl {
-            name: "w".into(),
-            kind: TensorKind::Const,
-            dtype: DType::F16,
-            shape: vec![2],
-            dram: 0x40,
-            data: Default::default(),
             weights: Some(WeightsRef {
                 file: "m.data".into(),
                 offset: 0x10,
                 checksum: 0xabcd,
             }),
+            ..sofa_ir::isa::TensorDecl::new(
+                "w".into(),
+                TensorKind::Const,
+                DType::F16,
+                vec![2],
+                0x40,
+            )
         }],
         host_ops: vec![],
         instrs: vec![Instr::Halt {}],

@@ -281,15 +281,7 @@ fn decode_tensor(c: &mut Cursor<'_>, index: u32) -> Result<TensorDecl, DecodeErr
     for _ in 0..rank {
         shape.push(c.u64(&what("dimension"))?);
     }
-    let mut t = TensorDecl {
-        name: name.to_string(),
-        kind,
-        dtype,
-        shape,
-        dram,
-        data: Bytes::new(),
-        weights: None,
-    };
+    let mut t = TensorDecl::new(name.to_string(), kind, dtype, shape, dram);
     if flags & FLAG_WEIGHTS_REF != 0 {
         t.weights = Some(decode_weights_ref(c, name, flags_at)?);
     } else {

@@ -122,6 +122,19 @@ pub fn weights_checksum(bytes: &[u8]) -> u64 {
 }
 
 impl TensorDecl {
+    /// A tensor without bytes yet: scratch, input or output, or a `const` whose bytes follow.
+    pub fn new(name: String, kind: TensorKind, dtype: DType, shape: Vec<u64>, dram: u64) -> Self {
+        TensorDecl {
+            name,
+            kind,
+            dtype,
+            shape,
+            dram,
+            data: Bytes::new(),
+            weights: None,
+        }
+    }
+
     /// Bytes the tensor occupies in DRAM, `None` on overflow.
     pub fn byte_len(&self) -> Option<u64> {
         let elems = self

@@ -8,8 +8,6 @@
 //! Errors carry the 1-based `line:col` of the offending token, quote it with control characters
 //! escaped (`\u{7}`), and the parser never panics.
 
-use bytes::Bytes;
-
 use super::fields::{parse_u64, Field, FieldError};
 use super::instr::FieldSource;
 use super::{
@@ -271,15 +269,7 @@ fn tensor_decl(p: &Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<Tenso
     let shape = args.value(p, first.col, "shape", parse_shape)?;
     let dram = args.value(p, first.col, "dram", parse_u64)?;
     args.finish(p, ".tensor", &["kind", "dtype", "shape", "dram"])?;
-    Ok(TensorDecl {
-        name,
-        kind,
-        dtype,
-        shape,
-        dram,
-        data: Bytes::new(),
-        weights: None,
-    })
+    Ok(TensorDecl::new(name, kind, dtype, shape, dram))
 }
 
 fn parse_shape(text: &str) -> Result<Vec<u64>, FieldError> {

@@ -146,36 +146,16 @@ fn transfer(
         g.flush()?;
         return Ok(g.written);
     }
-    let runs = progression(&offsets);
     let mut idx = unravel(tile.r0, outer_shape);
     for _ in tile.r0..tile.r1 {
         let row: u64 = idx.iter().zip(outer_strides).map(|(i, s)| i * s).sum();
-        match runs {
-            Some((first, step)) => {
-                let n = offsets.len() as u64;
-                g.push_progression(view.base + (row + first) * es, n, step * es)?
-            }
-            None => {
-                for &o in &offsets {
-                    g.push(view.base + (row + o) * es)?;
-                }
-            }
+        for &o in &offsets {
+            g.push(view.base + (row + o) * es)?;
         }
         increment(&mut idx, outer_shape);
     }
     g.flush()?;
     Ok(g.written)
-}
-
-/// `(first, step)` when `offsets` (two or more) step evenly upwards: a transposed operand's
-/// row, one element per column, which [`Grouper::push_progression`] takes in one call.
-fn progression(offsets: &[u64]) -> Option<(u64, u64)> {
-    let (&first, rest) = offsets.split_first()?;
-    let step = rest.first()?.checked_sub(first)?;
-    let even = offsets
-        .windows(2)
-        .all(|w| w[1].checked_sub(w[0]) == Some(step));
-    even.then_some((first, step))
 }
 
 /// Mixed-radix digits of `n` over `shape`.

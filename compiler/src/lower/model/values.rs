@@ -236,6 +236,7 @@ impl Ctx<'_> {
             .add_tensor_data(name, TensorKind::Const, dt, shape, data)
             .map_err(|e| o.err(e))?;
         if weights.is_some() {
+            // The tensor just added: its bytes stay in the file.
             if let Some(t) = self.dram.tensors.last_mut() {
                 t.weights = weights;
             }
