@@ -20,6 +20,7 @@ pub mod eval;
 pub mod hw;
 pub mod isa;
 pub mod location;
+pub mod mapped;
 pub mod module;
 pub mod pass;
 pub mod text;

@@ -107,12 +107,5 @@ pub fn verify(program: &Program) -> Result<(), WeightsError> {
 }
 
 fn map(path: &Path) -> std::io::Result<Bytes> {
-    let file = std::fs::File::open(path)?;
-    if file.metadata()?.len() == 0 {
-        return Ok(Bytes::new());
-    }
-    // SAFETY: a read-only private mapping; the file is assumed not to shrink while mapped
-    // (a changed file is caught by `verify` before its values are used).
-    let map = unsafe { memmap2::Mmap::map(&file) }?;
-    Ok(Bytes::from_owner(map))
+    sofa_ir::mapped::map(&std::fs::File::open(path)?)
 }

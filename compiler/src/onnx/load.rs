@@ -1,6 +1,6 @@
 //! Reading a model: the file is memory-mapped and decoded in place. Byte fields (`raw_data`)
-//! decode as `bytes::Bytes` slices of the mapping, so tensor payloads are copied exactly once,
-//! when the importer builds the IR's resources. Header checks (IR version, `ai.onnx` opset)
+//! decode as `bytes::Bytes` slices of the mapping, and the IR's resources keep those slices:
+//! tensor payloads are not copied. Header checks (IR version, `ai.onnx` opset)
 //! happen here and turn into warnings returned as data.
 
 use std::path::{Path, PathBuf};
@@ -37,14 +37,7 @@ fn map_file(path: &Path) -> Result<Bytes, OnnxError> {
         source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    if len == 0 {
-        return Ok(Bytes::new());
-    }
-    // SAFETY: the mapping is read-only and private to this process; like every tool that maps
-    // model files, we assume nobody truncates the file while the model is being imported.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    Ok(Bytes::from_owner(map))
+    sofa_ir::mapped::map(&file).map_err(io)
 }
 
 /// Map and decode an `.onnx` file.

@@ -2,8 +2,8 @@
 //!
 //! Every declared size is checked against the bytes actually present before anything is
 //! allocated, so a corrupt dim or length gives an error, never a huge allocation. Payloads stay
-//! `Bytes` slices of the mapped model (or of a mapped external-data file) until the importer
-//! copies them once into the IR.
+//! `Bytes` slices of the mapped model (or of a mapped external-data file), into the IR and the
+//! program; an external-data payload also records where it lies ([`Tensor::origin`]).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -142,17 +142,10 @@ impl ExternalFiles {
             source,
         };
         let file = std::fs::File::open(path).map_err(open)?;
-        let len = file.metadata().map_err(open)?.len();
-        let bytes = if len == 0 {
-            Bytes::new()
-        } else {
-            // SAFETY: read-only private mapping; the file is assumed not to shrink meanwhile.
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| TensorError::Map {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            Bytes::from_owner(map)
-        };
+        let bytes = sofa_ir::mapped::map(&file).map_err(|source| TensorError::Map {
+            path: path.to_path_buf(),
+            source,
+        })?;
         self.files.insert(path.to_path_buf(), bytes.clone());
         Ok(bytes)
     }

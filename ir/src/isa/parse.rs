@@ -322,6 +322,23 @@ fn data_line(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(),
     Ok(())
 }
 
+/// A directive's first token: a quoted, non-empty `what`; and the tokens after it.
+fn quoted_head<'t, 'a>(
+    p: &Parser,
+    first: Token<'_>,
+    rest: &'t [Token<'a>],
+    what: &str,
+) -> Result<(String, &'t [Token<'a>]), AsmError> {
+    let Some((tok, args)) = rest.split_first() else {
+        return p.error(first.col, format!("`{}` needs a quoted {what}", first.text));
+    };
+    let text = unquote(tok.text).or_else(|e| p.error(tok.col, e.to_string()))?;
+    if text.is_empty() {
+        return p.error(tok.col, format!("empty {what}"));
+    }
+    Ok((text, args))
+}
+
 /// `.weights "file" offset=N checksum=N`, right after its `.tensor`.
 fn weights_line(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<(), AsmError> {
     let follows_tensor = p.after_tensor && p.data.last().is_some_and(Vec::is_empty);
@@ -331,13 +348,7 @@ fn weights_line(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<
     if t.weights.is_some() {
         return p.error(first.col, "duplicate `.weights` for one tensor");
     }
-    let Some((file_tok, args)) = rest.split_first() else {
-        return p.error(first.col, "`.weights` needs a quoted file name");
-    };
-    let file = unquote(file_tok.text).or_else(|e| p.error(file_tok.col, e.to_string()))?;
-    if file.is_empty() {
-        return p.error(file_tok.col, "empty weights file name");
-    }
+    let (file, args) = quoted_head(p, first, rest, "weights file name")?;
     let mut args = Args::collect(p, args)?;
     let offset = args.value(p, first.col, "offset", parse_u64)?;
     let checksum = args.value(p, first.col, "checksum", parse_u64)?;
@@ -354,13 +365,7 @@ fn weights_line(p: &mut Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<
 
 /// `.host "op" name="node" opset=N attrs="{...}"`.
 fn host_decl(p: &Parser, first: Token<'_>, rest: &[Token<'_>]) -> Result<HostOp, AsmError> {
-    let Some((op_tok, args)) = rest.split_first() else {
-        return p.error(first.col, "`.host` needs a quoted op name");
-    };
-    let op = unquote(op_tok.text).or_else(|e| p.error(op_tok.col, e.to_string()))?;
-    if op.is_empty() {
-        return p.error(op_tok.col, "empty op name");
-    }
+    let (op, args) = quoted_head(p, first, rest, "op name")?;
     let mut args = Args::collect(p, args)?;
     let name = args.value(p, first.col, "name", unquote)?;
     let opset = args.value(p, first.col, "opset", |s| u16::parse(s, &[]))?;
