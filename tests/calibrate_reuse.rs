@@ -9,10 +9,9 @@ use std::path::Path;
 
 use sofa::calibrate::accuracy::cosine;
 use sofa::calibrate::{Case, InterpAccuracy};
-use sofa_compiler::calibrate::Accuracy;
+use sofa_compiler::calibrate::{layer_override, Accuracy, Setting};
 use sofa_compiler::driver::{front_pipeline, selection_pipeline, Target};
 use sofa_compiler::onnx::{import_model, load_model, ImportOptions, LoadedModel};
-use sofa_compiler::passes::sparsify::LayerOverride;
 use sofa_ir::eval::Tensor;
 use sofa_ir::pass::NoInstrumentation;
 use sofa_runtime::interp::run_function;
@@ -44,9 +43,17 @@ fn case(file: &str) -> Case {
     }
 }
 
-/// The worst output cosine of `keeps` on one input, with nothing reused: the module compiled
-/// and both runs made from the inputs, by the public APIs only.
-fn from_scratch(model: &LoadedModel, case: &Case, keeps: &[f64]) -> f64 {
+/// `keeps` with the tiles the cost model picks.
+fn auto(keeps: &[f64]) -> Vec<Setting> {
+    keeps
+        .iter()
+        .map(|&keep| Setting { keep, tiles: None })
+        .collect()
+}
+
+/// The worst output cosine of `settings` on one input, with nothing reused: the module
+/// compiled and both runs made from the inputs, by the public APIs only.
+fn from_scratch(model: &LoadedModel, case: &Case, settings: &[Setting]) -> f64 {
     let opts = ImportOptions {
         shape_bindings: case.bindings.clone(),
     };
@@ -56,18 +63,10 @@ fn from_scratch(model: &LoadedModel, case: &Case, keeps: &[f64]) -> f64 {
         .run(&mut front, &mut NoInstrumentation)
         .unwrap();
     let dense = run_function(&front, &case.inputs).unwrap();
-    let layers = keeps
+    let layers = settings
         .iter()
         .enumerate()
-        .map(|(index, &k)| {
-            let o = LayerOverride {
-                index,
-                keep: Some(k),
-                tiles: None,
-                radius: None,
-            };
-            (index, o)
-        })
+        .map(|(index, &s)| (index, layer_override(index, s)))
         .collect();
     let target = Target {
         layers,
@@ -101,13 +100,13 @@ fn resumed_measurements_equal_fresh_ones_bit_for_bit() {
     let mut reused = InterpAccuracy::new(&model, cases(), &Target::default()).unwrap();
     assert_eq!(reused.layers(), 2);
     for (i, keeps) in WALK.iter().enumerate() {
-        let got = reused.measure(keeps).unwrap();
+        let got = reused.measure(&auto(keeps)).unwrap();
         if i == 2 {
-            reused.settle(&[1.0, 0.5]);
+            reused.settle(&auto(&[1.0, 0.5]));
         }
         let fresh = INPUTS
             .iter()
-            .map(|f| from_scratch(&model, &case(f), keeps))
+            .map(|f| from_scratch(&model, &case(f), &auto(keeps)))
             .fold(f64::INFINITY, f64::min);
         assert_eq!(
             got.to_bits(),
@@ -137,14 +136,14 @@ fn the_worst_over_inputs_is_the_worst_of_each_alone() {
         &Target::default(),
     )
     .unwrap()
-    .worst_cosine(&keeps)
+    .worst_cosine(&auto(&keeps))
     .unwrap();
     let alone: Vec<f64> = INPUTS
         .iter()
         .map(|f| {
             InterpAccuracy::new(&model, vec![case(f)], &Target::default())
                 .unwrap()
-                .worst_cosine(&keeps)
+                .worst_cosine(&auto(&keeps))
                 .unwrap()
         })
         .collect();
@@ -153,7 +152,31 @@ fn the_worst_over_inputs_is_the_worst_of_each_alone() {
     // Dense is the reference itself.
     let dense = InterpAccuracy::new(&model, vec![case(INPUTS[0])], &Target::default())
         .unwrap()
-        .worst_cosine(&[1.0, 1.0])
+        .worst_cosine(&auto(&[1.0, 1.0]))
         .unwrap();
     assert_eq!(dense, 1.0);
+}
+
+/// A setting with pinned key tiles is measured with those tiles: it equals the same choice
+/// compiled from scratch with the tiles pinned, and selects differently from the cost model's
+/// tiles (4 tiles of 3-4 keys against its whole-row selection, 1 tile, at 13 tokens).
+#[test]
+fn pinned_tiles_are_measured_with_those_tiles() {
+    let model = model();
+    let mut acc = InterpAccuracy::new(&model, vec![case(INPUTS[1])], &Target::default()).unwrap();
+    let pinned = [
+        Setting {
+            keep: 0.25,
+            tiles: Some(4),
+        },
+        Setting {
+            keep: 0.25,
+            tiles: None,
+        },
+    ];
+    let got = acc.measure(&pinned).unwrap();
+    let fresh = from_scratch(&model, &case(INPUTS[1]), &pinned);
+    assert_eq!(got.to_bits(), fresh.to_bits(), "{got} vs {fresh}");
+    let automatic = acc.measure(&auto(&[0.25, 0.25])).unwrap();
+    assert_ne!(got, automatic, "4 tiles select like the cost model's tiles");
 }

@@ -353,3 +353,72 @@ fn the_choice_is_drawn_as_svg() {
     assert_eq!(a.matches("<circle").count(), 2 + 1);
     assert!(a.contains("best uniform keep") && a.contains("target cosine"));
 }
+
+/// How many choices the search measured (the report's last paragraph).
+fn choices_measured(report: &str) -> u64 {
+    let tail = report.split("search: ").nth(1).unwrap();
+    tail.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// `--tiles` adds pinned tile counts to the search: they are priced per layer and measured,
+/// the report says so, the written TOML prices as the report predicts, and a `tiles` in a
+/// layers file pins that layer's `Tc` through compilation (it used to be re-planned away).
+#[test]
+fn tile_counts_are_searched_and_a_pinned_count_survives_compilation() {
+    let dir = scratch("cli-calibrate", "tiles");
+    // Priced at 64 tokens, where pinned tilings cost less than the keeps above them.
+    let plain = calibrate_with(&dir.join("plain.toml"), &["--shape", "seq=64"]);
+    let toml = dir.join("tiled.toml");
+    let tiled = calibrate_with(&toml, &["--shape", "seq=64", "--tiles", "2,4"]);
+    assert!(
+        tiled.contains("tile grid: the cost model's, 2, 4 (pinned per layer"),
+        "{tiled}"
+    );
+    assert!(
+        tiled.contains("\nlayer  keep    tiles  cycles dense"),
+        "{tiled}"
+    );
+    assert!(!plain.contains("tile grid"), "{plain}");
+    // The pinned counts are candidates: measured beyond the keeps alone.
+    assert!(
+        choices_measured(&tiled) > choices_measured(&plain),
+        "{plain}\n{tiled}"
+    );
+    let compile = |layers: &str| {
+        let args = [
+            "compile",
+            MODEL,
+            "--shape",
+            "batch=2,seq=64",
+            "--layers",
+            layers,
+            "--emit",
+            "schedule-json",
+        ];
+        let json: serde_json::Value = serde_json::from_slice(&ok(&args).stdout).unwrap();
+        json["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["tc"].as_u64().unwrap(),
+                    l["latency_cycles"].as_u64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let (_, per_layer) = figures(&tiled, "predicted cycles");
+    let priced: u64 = compile(&s(&toml)).iter().map(|&(_, c)| c).sum();
+    assert_eq!(priced as f64, per_layer);
+    // By hand: layer 0 pinned to 4 tiles, layer 1 left to the cost model (1 tile here).
+    let pinned = dir.join("pinned.toml");
+    std::fs::write(
+        &pinned,
+        "[[layer]]\nindex = 0\nkeep = 0.25\ntiles = 4\n\n[[layer]]\nindex = 1\nkeep = 0.25\n",
+    )
+    .unwrap();
+    let layers = compile(&s(&pinned));
+    assert_eq!((layers[0].0, layers[1].0), (4, 1), "{layers:?}");
+    assert!(layers[0].1 > layers[1].1, "{layers:?}");
+}

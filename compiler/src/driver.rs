@@ -143,7 +143,8 @@ fn add_selection(pm: &mut PassManager, target: &Target, keep: f64) {
     sparsify.global.keep = keep;
     sparsify.layers = target.layers.clone();
     pm.add(Box::new(Sparsify::new(sparsify)));
-    let mut cct_tile = CctTile::pinned(target.hw.clone(), pin(target));
+    let mut cct_tile =
+        CctTile::pinned(target.hw.clone(), pin(target)).with_layer_tiles(&target.layers);
     cct_tile.prices = target.prices.clone();
     pm.add(Box::new(cct_tile));
 }

@@ -1,13 +1,14 @@
 //! The accuracy side of `sofa calibrate`: the host reference interpreter runs the model with
-//! a choice of keeps on each input, and every float output is compared with the dense one.
-//! The model is the one `sofa compile|run --layers` would build up to its lowering (the front
-//! passes, `sparsify` with the choice as per-layer overrides, `cct-tile`, which sets each
-//! layer's key tiles to its plan's `Tc`), still graph-level IR, so the selection measured is
-//! the one the program makes at that input's shapes.
+//! a choice of settings (keep and key tiles per layer) on each input, and every float output
+//! is compared with the dense one. The model is the one `sofa compile|run --layers` would
+//! build up to its lowering (the front passes, `sparsify` with the choice as per-layer
+//! overrides, `cct-tile`, which sets each layer's key tiles to its plan's `Tc`, pinned where
+//! the choice pins them), still graph-level IR, so the selection measured is the one the
+//! program makes at that input's shapes.
 //!
-//! Reuse: a choice's activations before attention layer `i` depend only on the keeps of layers
-//! `0..i`. Each run stops before every attention layer and keeps a checkpoint (the live values
-//! there, `sofa_runtime::interp::Checkpoint`) under the keeps of the layers before it; a later
+//! Reuse: a choice's activations before attention layer `i` depend only on the settings of
+//! layers `0..i`. Each run stops before every attention layer and keeps a checkpoint (the live
+//! values there, `sofa_runtime::interp::Checkpoint`) under the settings of the layers before it; a later
 //! choice resumes from the checkpoint of its longest cached prefix, so a step that lowers
 //! layer `i` recomputes layers `i..` only, and the ops before the first attention layer
 //! (embeddings, masks) run once per input. Checkpoints that are not a prefix of the search's
@@ -16,11 +17,11 @@
 
 use std::collections::BTreeMap;
 
-use sofa_compiler::calibrate::{Accuracy, CalibrateError};
+use sofa_compiler::calibrate::{layer_override, Accuracy, CalibrateError, Setting};
 use sofa_compiler::driver::{front_pipeline, selection_pipeline, DriverError, Target};
 use sofa_compiler::dse::PlanAccuracy;
 use sofa_compiler::onnx::{import_model, ImportOptions, LoadedModel, OnnxError};
-use sofa_compiler::passes::sparsify::{attention_layers, LayerOverride};
+use sofa_compiler::passes::sparsify::attention_layers;
 use sofa_ir::dialect::attn::SparseMhaAttrs;
 use sofa_ir::eval::Tensor;
 use sofa_ir::pass::{NoInstrumentation, PassManagerError};
@@ -59,7 +60,7 @@ pub enum AccuracyError {
         want: usize,
         first: String,
     },
-    #[error("{case}: output '{name}' has {got} elements with these keeps, {want} dense")]
+    #[error("{case}: output '{name}' has {got} elements with these settings, {want} dense")]
     OutputSize {
         case: String,
         name: String,
@@ -73,7 +74,7 @@ pub enum AccuracyError {
 /// How much of the interpretation checkpoints saved.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reuse {
-    /// Runs of one input with one choice of keeps (the dense runs included).
+    /// Runs of one input with one choice of settings (the dense runs included).
     pub runs: u64,
     /// Of those, runs resumed past the first attention layer.
     pub resumed_past_first_layer: u64,
@@ -92,8 +93,8 @@ struct CaseState {
     layers: Vec<Op>,
     inputs: Arrays,
     dense: Arrays,
-    /// Checkpoint before layer `i`, keyed by the keeps (as bits) of layers `0..i`.
-    checkpoints: BTreeMap<Vec<u64>, Checkpoint>,
+    /// Checkpoint before layer `i`, keyed by the settings of layers `0..i` ([`key`]).
+    checkpoints: BTreeMap<Vec<SettingKey>, Checkpoint>,
 }
 
 /// The worst cosine to dense over the float outputs of every input, with checkpoint reuse.
@@ -156,11 +157,11 @@ impl InterpAccuracy {
         self.reuse
     }
 
-    /// The worst cosine over every input's float outputs with `keeps[i]` at layer `i`.
-    pub fn worst_cosine(&mut self, keeps: &[f64]) -> Result<f64, AccuracyError> {
+    /// The worst cosine over every input's float outputs with `settings[i]` at layer `i`.
+    pub fn worst_cosine(&mut self, settings: &[Setting]) -> Result<f64, AccuracyError> {
         let mut worst = f64::INFINITY;
         for case in &mut self.cases {
-            let outputs = run_choice(case, &self.target, keeps, &mut self.reuse)?;
+            let outputs = run_choice(case, &self.target, settings, &mut self.reuse)?;
             worst = worse(worst, worst_output_cosine(case, &outputs)?);
         }
         Ok(worst)
@@ -170,7 +171,7 @@ impl InterpAccuracy {
 impl InterpAccuracy {
     /// The worst cosine over every input's float outputs with the selection `plan` makes (its
     /// keep or per-layer overrides, schedule and chip, through `sparsify` and `cct-tile`, as
-    /// [`Self::worst_cosine`] measures a choice of keeps). Plans that select alike — e.g.
+    /// [`Self::worst_cosine`] measures a choice of settings). Plans that select alike — e.g.
     /// chips on which `cct-tile` picks the same tiles — are measured once; a run resumes from
     /// the dense checkpoint before its first sparse layer.
     pub fn worst_cosine_of_plan(&mut self, plan: &Target) -> Result<f64, AccuracyError> {
@@ -210,13 +211,13 @@ fn run_from_dense_prefix(
     let dense_prefix = sel.iter().take_while(|s| s.is_none()).count();
     let start = (0..=dense_prefix)
         .rev()
-        .find(|&i| case.checkpoints.contains_key(&bits(&vec![1.0; i])));
+        .find(|&i| case.checkpoints.contains_key(&dense_key(i)));
     let interp_error = |source| AccuracyError::Interp {
         case: case.name.clone(),
         source,
     };
     let (outputs, _) = match start {
-        Some(i) => resume(module, &case.checkpoints[&bits(&vec![1.0; i])], &[]),
+        Some(i) => resume(module, &case.checkpoints[&dense_key(i)], &[]),
         None => run_capturing(module, &case.inputs, &[]),
     }
     .map_err(interp_error)?;
@@ -240,13 +241,13 @@ impl PlanAccuracy for InterpAccuracy {
 }
 
 impl Accuracy for InterpAccuracy {
-    fn measure(&mut self, keeps: &[f64]) -> Result<f64, CalibrateError> {
-        self.worst_cosine(keeps)
+    fn measure(&mut self, settings: &[Setting]) -> Result<f64, CalibrateError> {
+        self.worst_cosine(settings)
             .map_err(|e| CalibrateError::Accuracy(Box::new(e)))
     }
 
-    fn settle(&mut self, keeps: &[f64]) {
-        let settled = bits(keeps);
+    fn settle(&mut self, settings: &[Setting]) {
+        let settled = key(settings);
         for case in &mut self.cases {
             case.checkpoints
                 .retain(|prefix, _| settled.starts_with(prefix));
@@ -254,8 +255,23 @@ impl Accuracy for InterpAccuracy {
     }
 }
 
-fn bits(keeps: &[f64]) -> Vec<u64> {
-    keeps.iter().map(|k| k.to_bits()).collect()
+/// A setting as a map key: the keep's bits and the pinned tiles (0: the cost model's).
+type SettingKey = (u64, u64);
+
+fn key(settings: &[Setting]) -> Vec<SettingKey> {
+    settings
+        .iter()
+        .map(|s| (s.keep.to_bits(), s.tiles.unwrap_or(0)))
+        .collect()
+}
+
+/// The key of `layers` dense layers.
+fn dense_key(layers: usize) -> Vec<SettingKey> {
+    let dense = Setting {
+        keep: 1.0,
+        tiles: None,
+    };
+    key(&vec![dense; layers])
 }
 
 /// Import and front passes at the case's shapes, then the dense run, stopping before every
@@ -289,12 +305,12 @@ fn dense_state(
         })?;
     reuse.runs += 1;
     reuse.layers_run += layers.len() as u64;
-    // The dense prefix of layer i: i keeps of 1.
+    // The dense prefix of layer i: i dense settings.
     let checkpoints = stops
         .into_iter()
         .filter_map(|c| {
             let i = layers.iter().position(|&l| l == c.at())?;
-            Some((bits(&vec![1.0; i]), c))
+            Some((dense_key(i), c))
         })
         .collect();
     Ok(CaseState {
@@ -307,19 +323,19 @@ fn dense_state(
     })
 }
 
-/// The outputs of one input with `keeps`, resumed from the longest cached prefix; the
+/// The outputs of one input with `settings`, resumed from the longest cached prefix; the
 /// checkpoints of the layers it runs are cached under their prefixes.
 fn run_choice(
     case: &mut CaseState,
     target: &Target,
-    keeps: &[f64],
+    settings: &[Setting],
     reuse: &mut Reuse,
 ) -> Result<Arrays, AccuracyError> {
-    let key = bits(keeps);
+    let key = key(settings);
     let start = (0..=case.layers.len().min(key.len()))
         .rev()
         .find(|&i| case.checkpoints.contains_key(&key[..i]));
-    let module = sparsified(case, target, keeps)?;
+    let module = sparsified(case, target, settings)?;
     let interp_error = |source| AccuracyError::Interp {
         case: case.name.clone(),
         source,
@@ -344,20 +360,12 @@ fn run_choice(
     Ok(outputs)
 }
 
-/// `target` with `keeps[i]` at layer `i` as per-layer overrides (what `--layers` feeds).
-fn with_keeps(target: &Target, keeps: &[f64]) -> Target {
-    let layers = keeps
+/// `target` with `settings[i]` at layer `i` as per-layer overrides (what `--layers` feeds).
+fn with_settings(target: &Target, settings: &[Setting]) -> Target {
+    let layers = settings
         .iter()
         .enumerate()
-        .map(|(index, &k)| {
-            let entry = LayerOverride {
-                index,
-                keep: Some(k),
-                tiles: None,
-                radius: None,
-            };
-            (index, entry)
-        })
+        .map(|(index, &s)| (index, layer_override(index, s)))
         .collect();
     Target {
         keep: None,
@@ -366,10 +374,14 @@ fn with_keeps(target: &Target, keeps: &[f64]) -> Target {
     }
 }
 
-/// The case's front module through `sparsify` with `keeps[i]` at layer `i` and `cct-tile`:
+/// The case's front module through `sparsify` with `settings[i]` at layer `i` and `cct-tile`:
 /// the selection the compiled program makes at this input's shapes.
-fn sparsified(case: &CaseState, target: &Target, keeps: &[f64]) -> Result<Module, AccuracyError> {
-    selected(case, &with_keeps(target, keeps))
+fn sparsified(
+    case: &CaseState,
+    target: &Target,
+    settings: &[Setting],
+) -> Result<Module, AccuracyError> {
+    selected(case, &with_settings(target, settings))
 }
 
 /// The case's front module through `sparsify` and `cct-tile` for `plan` (its keep or

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use crate::progress::Progress;
 use sofa_compiler::calibrate::{
-    layers_toml, price_grid, search, Accuracy, CalibrateError, Goal, KeepGrid, LatencyTable,
-    Outcome,
+    layers_toml, price_grid, search, Accuracy, CalibrateError, Goal, Grid, LatencyTable, Outcome,
+    Setting,
 };
 use sofa_compiler::driver::Target;
 use sofa_compiler::onnx::{import_model, ImportOptions, LoadedModel, OnnxError};
@@ -45,7 +45,7 @@ pub struct Request<'a> {
     /// The dims the latency is priced at (static).
     pub priced_at: BTreeMap<String, u64>,
     pub target: &'a Target,
-    pub grid: KeepGrid,
+    pub grid: Grid,
     pub goal: Goal,
     /// Show the search's progress on a terminal ([`crate::progress`]).
     pub progress: bool,
@@ -61,7 +61,7 @@ pub struct Holdout {
 /// Everything the report and the TOML are made of.
 #[derive(Clone, Debug)]
 pub struct Calibration {
-    pub grid: KeepGrid,
+    pub grid: Grid,
     pub goal: Goal,
     pub table: LatencyTable,
     pub outcome: Outcome,
@@ -125,14 +125,14 @@ struct Ticking<'a, A: Accuracy> {
 }
 
 impl<A: Accuracy> Accuracy for Ticking<'_, A> {
-    fn measure(&mut self, keeps: &[f64]) -> Result<f64, CalibrateError> {
-        let cosine = self.inner.measure(keeps);
+    fn measure(&mut self, settings: &[Setting]) -> Result<f64, CalibrateError> {
+        let cosine = self.inner.measure(settings);
         self.progress.inc();
         cosine
     }
 
-    fn settle(&mut self, keeps: &[f64]) {
-        self.inner.settle(keeps);
+    fn settle(&mut self, settings: &[Setting]) {
+        self.inner.settle(settings);
     }
 }
 
@@ -140,12 +140,15 @@ impl<A: Accuracy> Accuracy for Ticking<'_, A> {
 fn measure_holdout(
     (model, target): (&LoadedModel, &Target),
     cases: Vec<Case>,
-    grid: &KeepGrid,
+    grid: &Grid,
     outcome: &Outcome,
 ) -> Result<Holdout, AccuracyError> {
     let mut held = InterpAccuracy::new(model, cases, target)?;
-    let uniform = vec![grid.keep(outcome.uniform_best); outcome.choice.len()];
-    let per_layer: Vec<f64> = outcome.choice.iter().map(|&k| grid.keep(k)).collect();
+    let uniform = grid.settings(&vec![
+        grid.automatic(outcome.uniform_best);
+        outcome.choice.len()
+    ]);
+    let per_layer = grid.settings(&outcome.choice);
     Ok(Holdout {
         uniform: held.worst_cosine(&uniform)?,
         per_layer: held.worst_cosine(&per_layer)?,
@@ -170,7 +173,7 @@ impl Calibration {
                 "Predicted attention cycles: {} per-layer, {} at the best uniform keep {}, {} dense.",
                 self.table.total(&out.choice),
                 uniform.cycles,
-                self.grid.keep(uniform.keep),
+                self.grid.keeps().keep(uniform.keep),
                 out.uniform[0].cycles
             ),
             "Use: sofa compile|run MODEL --layers FILE, or sparsify{layers=FILE}.".to_string(),

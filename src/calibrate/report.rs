@@ -46,7 +46,13 @@ fn header(out: &mut String, c: &Calibration, cx: &Context<'_>) {
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let keeps: Vec<String> = c.grid.keeps().iter().map(|k| k.to_string()).collect();
+    let keeps: Vec<String> = c
+        .grid
+        .keeps()
+        .keeps()
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
     let _ = writeln!(
         out,
         "calibrate {}: {} attention layer(s), target cosine >= {} (every float output vs \
@@ -74,6 +80,19 @@ fn header(out: &mut String, c: &Calibration, cx: &Context<'_>) {
         cx.schedule
     );
     let _ = writeln!(out, "keep grid: {}", keeps.join(", "));
+    if !c.grid.tiles().counts().is_empty() {
+        let _ = writeln!(
+            out,
+            "tile grid: the cost model's, {} (pinned per layer where cheaper or more accurate)",
+            c.grid
+                .tiles()
+                .counts()
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }
 
 fn uniform_sweep(out: &mut String, c: &Calibration) {
@@ -85,7 +104,7 @@ fn uniform_sweep(out: &mut String, c: &Calibration) {
         let _ = writeln!(
             out,
             "{:<12}  {:>16}  {:.6}  {}",
-            c.grid.keep(p.keep),
+            c.grid.keeps().keep(p.keep),
             p.cycles,
             p.accuracy,
             yes_no(c.goal.is_met(p.accuracy))
@@ -95,23 +114,31 @@ fn uniform_sweep(out: &mut String, c: &Calibration) {
     let _ = writeln!(
         out,
         "best uniform keep: {} ({} cycles)",
-        c.grid.keep(best.keep),
+        c.grid.keeps().keep(best.keep),
         best.cycles
     );
 }
 
 fn per_layer(out: &mut String, c: &Calibration) {
+    let tiles = !c.grid.tiles().counts().is_empty();
     let _ = writeln!(
         out,
-        "\nlayer  keep    cycles dense  cycles  saved  cosine (this layer alone sparse)"
+        "\nlayer  keep    {}cycles dense  cycles  saved  cosine (this layer alone sparse)",
+        if tiles { "tiles  " } else { "" }
     );
     for (layer, &k) in c.outcome.choice.iter().enumerate() {
         let dense = c.table.cycles(layer, 0);
         let chosen = c.table.cycles(layer, k);
+        let setting = c.grid.setting(k);
+        let tiles = match (tiles, setting.tiles) {
+            (false, _) => String::new(),
+            (true, Some(t)) => format!("{t:<5}  "),
+            (true, None) => "auto   ".to_string(),
+        };
         let _ = writeln!(
             out,
-            "{layer:<5}  {:<6}  {dense:>12}  {chosen:>6}  {:>5}  {:.6}",
-            c.grid.keep(k),
+            "{layer:<5}  {:<6}  {tiles}{dense:>12}  {chosen:>6}  {:>5}  {:.6}",
+            setting.keep,
             dense.saturating_sub(chosen),
             c.outcome.alone[layer]
         );
@@ -123,7 +150,7 @@ fn side_by_side(out: &mut String, c: &Calibration) {
     let best = &o.uniform[o.uniform_best];
     let dense = o.uniform[0].cycles;
     let per_layer = c.table.total(&o.choice);
-    let uniform_head = format!("uniform keep {}", c.grid.keep(best.keep));
+    let uniform_head = format!("uniform keep {}", c.grid.keeps().keep(best.keep));
     let _ = writeln!(out, "\n{:<26}  {uniform_head:>20}  {:>12}", "", "per-layer");
     let row = |out: &mut String, what: &str, u: String, p: String| {
         let _ = writeln!(out, "{what:<26}  {u:>20}  {p:>12}");

@@ -1,12 +1,12 @@
-//! `sofa calibrate`: per-layer keep ratios that meet an accuracy target at the least
-//! predicted latency. Flags, files and messages only; the work is `crate::calibrate`.
+//! `sofa calibrate`: per-layer keep ratios (and, with `--tiles`, key-tile counts) that meet an
+//! accuracy target at the least predicted latency. Flags, files and messages only; the work is `crate::calibrate`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
-use sofa_compiler::calibrate::{Goal, KeepGrid};
+use sofa_compiler::calibrate::{Goal, Grid, KeepGrid, TileGrid};
 use sofa_compiler::onnx::load_model;
 
 use super::diag::CliError;
@@ -36,7 +36,9 @@ pub const LONG_ABOUT: &str = "Search per-layer keep ratios for a model's attenti
     the sum of its layers' prices.\n\n\
     Search (docs/calibrate.md): every uniform keep of the grid is measured; the best uniform \
     keep is the cheapest that meets the target. Then a greedy descent: each layer may step to \
-    the next keep down the grid that lowers its predicted cycles; every step is measured and, \
+    the next keep down the grid that lowers its predicted cycles (with --tiles, also with its \
+    key tiles pinned to a count of the tile grid, or to a cheaper tiling at its keep); every \
+    step is measured and, \
     of those that meet the target, the one losing the least accuracy per cycle saved is \
     taken, until none meets it. The descent runs from dense and from the best uniform keep, \
     and the cheaper result is written, so it is never slower than the best uniform keep.\n\n\
@@ -52,6 +54,7 @@ pub const LONG_ABOUT: &str = "Search per-layer keep ratios for a model's attenti
 #[command(after_help = "Examples:\n  \
     sofa calibrate model.onnx --inputs a.npz b.npz c.npz --target cosine=0.99 -o layers.toml\n  \
     sofa calibrate model.onnx --inputs a.npz b.npz --holdout 0 --keeps 1,0.5,0.25 -o layers.toml\n  \
+    sofa calibrate model.onnx --inputs a.npz b.npz --target cosine=0.98 --tiles 2,4 -o layers.toml\n  \
     sofa run model.onnx --inputs c.npz --layers layers.toml")]
 pub struct CalibrateArgs {
     /// The ONNX model.
@@ -74,6 +77,13 @@ pub struct CalibrateArgs {
     /// The keep grid, a comma list that includes 1.
     #[arg(long, value_name = "K,...", value_parser = parse_grid, default_value_t = KeepGrid::default())]
     pub keeps: KeepGrid,
+
+    /// Key-tile counts the search may also pin a sparse layer to, a comma list (default: none,
+    /// each layer takes the tiles the cost model picks). A count a layer has no plan for (more
+    /// than its keys, or buffers that do not fit the SRAMs) is skipped for that layer; it must
+    /// also be a count the calibration inputs' key lengths allow.
+    #[arg(long, value_name = "T,...", value_parser = parse_tiles)]
+    pub tiles: Option<TileGrid>,
 
     /// Dims the latency is priced at, e.g. `batch=1,seq=512`, each over the first calibration
     /// input's (which are the default).
@@ -122,6 +132,18 @@ fn parse_grid(text: &str) -> Result<KeepGrid, String> {
     KeepGrid::new(keeps).map_err(|e| e.to_string())
 }
 
+fn parse_tiles(text: &str) -> Result<TileGrid, String> {
+    let counts = text
+        .split(',')
+        .map(str::trim)
+        .map(|t| {
+            t.parse::<u64>()
+                .map_err(|_| format!("'{t}' is not a tile count"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    TileGrid::new(counts).map_err(|e| e.to_string())
+}
+
 /// Run `sofa calibrate`.
 pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
     let started = Instant::now();
@@ -147,7 +169,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
         holdout,
         priced_at: priced_at.clone(),
         target: &target,
-        grid: args.keeps.clone(),
+        grid: Grid::new(args.keeps.clone(), args.tiles.clone().unwrap_or_default()),
         goal: args.target,
         progress: !args.quiet,
     })
@@ -193,11 +215,11 @@ fn choice_svg(c: &Calibration, model: &str) -> Result<String, CliError> {
         .iter()
         .zip(&c.outcome.alone)
         .map(|(&k, &cosine)| LayerChoice {
-            keep: c.grid.keep(k),
+            keep: c.grid.setting(k).keep,
             cosine,
         })
         .collect();
-    let uniform = c.grid.keep(c.outcome.uniform_best);
+    let uniform = c.grid.keeps().keep(c.outcome.uniform_best);
     let title = format!(
         "{model}: per-layer keeps for cosine >= {}",
         c.goal.min_cosine

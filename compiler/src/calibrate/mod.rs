@@ -1,27 +1,32 @@
-//! Per-layer keep-ratio calibration (`sofa calibrate`): the keep grid, the accuracy goal, the
-//! predicted latency of every attention layer at every keep of the grid, the search, and the
-//! per-layer TOML that `sparsify{layers=FILE}` and `--layers FILE` read.
+//! Per-layer keep-ratio and key-tile calibration (`sofa calibrate`): the grid of settings
+//! ([`grid`]), the accuracy goal, the predicted latency of every attention layer at every
+//! setting, the search, and the per-layer TOML that `sparsify{layers=FILE}` and
+//! `--layers FILE` read.
 //!
-//! The search ([`search::search`]) is told the accuracy of a choice of keeps by an
+//! The search ([`search::search`]) is told the accuracy of a choice of settings by an
 //! [`Accuracy`] the caller provides (the host interpreter lives in `sofa-runtime`, which this
 //! crate does not depend on); the latency side is the compiler's own cost model: each grid keep
-//! is compiled once, uniformly, and every layer's recorded plan priced ([`price_grid`]). A
-//! layer's plan depends only on its own shape and keep (`cct-tile` plans each distinct layer
-//! shape, the keep included, on its own), so the latency of any per-layer choice is the sum of
-//! table entries.
+//! is compiled once, uniformly, every layer's recorded plan priced, and each layer re-planned
+//! with each pinned tile count ([`price_grid`]). A layer's plan depends only on its own shape,
+//! keep and tile pin (`cct-tile` plans each distinct layer shape, the keep included, on its
+//! own), so the latency of any per-layer choice is the sum of table entries.
 
+pub mod grid;
 pub mod search;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use sofa_ir::dialect::attn::{check_keep_ratio, KeepRatioOutOfRange};
+use sofa_ir::dialect::attn::KeepRatioOutOfRange;
 use sofa_ir::pass::NoInstrumentation;
 use sofa_ir::Module;
 
-use crate::driver::{model_pipeline, schedule_layers, DriverError, Target};
+use crate::driver::{model_pipeline, pin, schedule_layers, DriverError, Target};
+use crate::passes::lowered_heads::LoweredHeads;
 use crate::passes::sparsify::{parse_layers, LayerOverride, LayersError};
+use crate::schedule::{plan_module_tiled, Pricer};
 
+pub use grid::{Grid, KeepGrid, Setting, TileGrid};
 pub use search::{search, Outcome, Start, UniformPoint};
 
 /// The default keep grid: dense, then halving steps with the midpoints the paper's keep ratios
@@ -37,6 +42,8 @@ pub enum CalibrateError {
     RepeatedKeep(f64),
     #[error("keep grid: it must contain 1 (dense), the point the search starts from")]
     NoDense,
+    #[error("tile grid: {0}")]
+    Tiles(String),
     #[error("target '{0}': expected cosine=C with C in (0, 1], e.g. cosine=0.99")]
     Target(String),
     #[error("the model has no attention layer sofa recognises: there is nothing to calibrate")]
@@ -45,6 +52,13 @@ pub enum CalibrateError {
     LayerCount { keep: f64, got: usize, want: usize },
     #[error("keep {keep}: {source}")]
     Price { keep: f64, source: DriverError },
+    #[error("keep {keep}, layer {layer} with {tiles} key tiles: {source}")]
+    PriceTiles {
+        keep: f64,
+        layer: usize,
+        tiles: u64,
+        source: crate::schedule::ScheduleError,
+    },
     #[error("dense attention (keep 1 everywhere) itself misses the target: cosine {0}")]
     DenseMisses(f64),
     #[error("{0}")]
@@ -77,67 +91,29 @@ impl Goal {
     }
 }
 
-/// The keeps a layer may take, from 1 (dense, index 0) down.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KeepGrid(Vec<f64>);
-
-impl KeepGrid {
-    /// Sorted from 1 down; every keep range-checked, none repeated, 1 present.
-    pub fn new(mut keeps: Vec<f64>) -> Result<KeepGrid, CalibrateError> {
-        for &k in &keeps {
-            check_keep_ratio(k)?;
-        }
-        keeps.sort_by(|a, b| b.total_cmp(a));
-        if let Some(w) = keeps.windows(2).find(|w| w[0] == w[1]) {
-            return Err(CalibrateError::RepeatedKeep(w[0]));
-        }
-        if keeps.first() != Some(&1.0) {
-            return Err(CalibrateError::NoDense);
-        }
-        Ok(KeepGrid(keeps))
-    }
-
-    pub fn keeps(&self) -> &[f64] {
-        &self.0
-    }
-
-    pub fn keep(&self, index: usize) -> f64 {
-        self.0[index]
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-/// `1,0.75,0.5`: the form `--keeps` takes.
-impl std::fmt::Display for KeepGrid {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let keeps: Vec<String> = self.0.iter().map(f64::to_string).collect();
-        f.write_str(&keeps.join(","))
-    }
-}
-
-impl Default for KeepGrid {
-    fn default() -> KeepGrid {
-        KeepGrid(DEFAULT_KEEPS.to_vec())
-    }
-}
-
-/// Predicted latency (cost-model cycles) of each attention layer at each keep of a grid.
+/// Predicted latency (cost-model cycles) of each attention layer at each setting of a
+/// [`Grid`]; `None` where the layer has no plan with that setting's pinned tiles, or where the
+/// pin is the cost model's own choice (the automatic setting is that same plan).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LatencyTable {
-    /// `cycles[layer][grid index]`.
-    cycles: Vec<Vec<u64>>,
+    /// `cycles[layer][setting index]`.
+    cycles: Vec<Vec<Option<u64>>>,
 }
 
 impl LatencyTable {
-    /// A table from its rows (one per layer, one entry per grid keep).
+    /// A table of automatic-tile settings only, from its rows (one per layer, one entry per
+    /// grid keep).
     pub fn from_rows(cycles: Vec<Vec<u64>>) -> LatencyTable {
+        LatencyTable {
+            cycles: cycles
+                .into_iter()
+                .map(|row| row.into_iter().map(Some).collect())
+                .collect(),
+        }
+    }
+
+    /// A table from rows in which some settings are unavailable.
+    pub fn from_entries(cycles: Vec<Vec<Option<u64>>>) -> LatencyTable {
         LatencyTable { cycles }
     }
 
@@ -145,16 +121,22 @@ impl LatencyTable {
         self.cycles.len()
     }
 
-    /// How many grid keeps `layer` is priced at.
-    pub fn priced_keeps(&self, layer: usize) -> usize {
+    /// How many grid settings `layer` is priced at.
+    pub fn priced_settings(&self, layer: usize) -> usize {
         self.cycles[layer].len()
     }
 
-    pub fn cycles(&self, layer: usize, keep: usize) -> u64 {
-        self.cycles[layer][keep]
+    /// The layer's cycles at `setting`, `None` when unavailable.
+    pub fn entry(&self, layer: usize, setting: usize) -> Option<u64> {
+        self.cycles[layer].get(setting).copied().flatten()
     }
 
-    /// The predicted latency of a choice (a grid index per layer): the layers' sum.
+    /// The layer's cycles at `setting` (`u64::MAX` when unavailable: never chosen).
+    pub fn cycles(&self, layer: usize, setting: usize) -> u64 {
+        self.entry(layer, setting).unwrap_or(u64::MAX)
+    }
+
+    /// The predicted latency of a choice (a setting index per layer): the layers' sum.
     pub fn total(&self, choice: &[usize]) -> u64 {
         choice.iter().enumerate().fold(0u64, |sum, (layer, &k)| {
             sum.saturating_add(self.cycles(layer, k))
@@ -162,50 +144,61 @@ impl LatencyTable {
     }
 }
 
-/// The accuracy of a choice of keeps (one per attention layer), measured by the caller.
+/// The accuracy of a choice of settings (one per attention layer), measured by the caller.
 pub trait Accuracy {
-    /// The worst cosine similarity to the dense outputs with `keeps[i]` at layer `i`.
-    fn measure(&mut self, keeps: &[f64]) -> Result<f64, CalibrateError>;
+    /// The worst cosine similarity to the dense outputs with `settings[i]` at layer `i`.
+    fn measure(&mut self, settings: &[Setting]) -> Result<f64, CalibrateError>;
 
-    /// The search moved to `keeps`: the next measurements change layers of it one at a time,
-    /// so work shared with it is worth keeping (and anything else may be dropped).
-    fn settle(&mut self, _keeps: &[f64]) {}
+    /// The search moved to `settings`: the next measurements change layers of it one at a
+    /// time, so work shared with it is worth keeping (and anything else may be dropped).
+    fn settle(&mut self, _settings: &[Setting]) {}
 }
 
-/// Compile `imported` (an ONNX import with static shapes) once per grid keep, uniformly, and
-/// price every attention layer's recorded plan: the latency table of the search.
+/// Compile `imported` (an ONNX import with static shapes) once per grid keep, uniformly, price
+/// every attention layer's recorded plan, and re-plan each layer with each pinned tile count
+/// of the grid: the latency table of the search.
 pub fn price_grid(
     imported: &Module,
     target: &Target,
-    grid: &KeepGrid,
+    grid: &Grid,
 ) -> Result<LatencyTable, CalibrateError> {
-    let mut per_keep = Vec::with_capacity(grid.len());
-    for &keep in grid.keeps() {
-        let latencies = price_uniform(imported, target, keep)
+    let mut per_setting: Vec<Vec<Option<u64>>> = Vec::with_capacity(grid.len());
+    let mut layers = None;
+    for &keep in grid.keeps().keeps() {
+        let (module, latencies) = price_uniform(imported, target, keep)
             .map_err(|source| CalibrateError::Price { keep, source })?;
-        if let Some(first) = per_keep.first().map(Vec::len) {
-            if latencies.len() != first {
-                return Err(CalibrateError::LayerCount {
-                    keep,
-                    got: latencies.len(),
-                    want: first,
-                });
+        let want = *layers.get_or_insert(latencies.len());
+        if latencies.len() != want {
+            return Err(CalibrateError::LayerCount {
+                keep,
+                got: latencies.len(),
+                want,
+            });
+        }
+        per_setting.push(latencies.iter().map(|&(cycles, _)| Some(cycles)).collect());
+        if keep < 1.0 {
+            for &tiles in grid.tiles().counts() {
+                per_setting.push(price_pinned(&module, target, (keep, tiles), &latencies)?);
             }
         }
-        per_keep.push(latencies);
     }
-    let layers = per_keep.first().map_or(0, Vec::len);
+    let layers = layers.unwrap_or(0);
     if layers == 0 {
         return Err(CalibrateError::NoLayers);
     }
     let cycles = (0..layers)
-        .map(|l| per_keep.iter().map(|row| row[l]).collect())
+        .map(|l| per_setting.iter().map(|row| row[l]).collect())
         .collect();
     Ok(LatencyTable { cycles })
 }
 
-/// Each attention layer's predicted latency with every layer at `keep`.
-fn price_uniform(imported: &Module, target: &Target, keep: f64) -> Result<Vec<u64>, DriverError> {
+/// The compiled module with every layer at `keep`, and each attention layer's predicted
+/// latency and key tiles there.
+fn price_uniform(
+    imported: &Module,
+    target: &Target,
+    keep: f64,
+) -> Result<(Module, Vec<(u64, u64)>), DriverError> {
     let uniform = Target {
         keep: Some(keep),
         layers: BTreeMap::new(),
@@ -214,7 +207,45 @@ fn price_uniform(imported: &Module, target: &Target, keep: f64) -> Result<Vec<u6
     let mut module = imported.clone();
     model_pipeline(&uniform, &BTreeMap::new())?.run(&mut module, &mut NoInstrumentation)?;
     let priced = schedule_layers(&module, &uniform)?;
-    Ok(priced.iter().map(|l| l.plan.cost.latency).collect())
+    let latencies = priced
+        .iter()
+        .map(|l| (l.plan.cost.latency, l.plan.tc))
+        .collect();
+    Ok((module, latencies))
+}
+
+/// Each layer of `module` (compiled at `keep`) re-planned with `tiles` key tiles pinned: its
+/// latency, or `None` where no plan has that many tiles or the cost model already chose them
+/// (`auto[i]` = the automatic plan's latency and tiles).
+fn price_pinned(
+    module: &Module,
+    target: &Target,
+    (keep, tiles): (f64, u64),
+    auto: &[(u64, u64)],
+) -> Result<Vec<Option<u64>>, CalibrateError> {
+    let pricer = Pricer::with_cache(&target.hw, &LoweredHeads, target.prices.clone());
+    let base = Target {
+        tiles: None,
+        ..target.clone()
+    };
+    (0..auto.len())
+        .map(|layer| {
+            if auto[layer].1 == tiles {
+                return Ok(None);
+            }
+            let pinned = BTreeMap::from([(layer, tiles)]);
+            match plan_module_tiled(module, &pricer, &pin(&base), &pinned) {
+                Ok(planned) => Ok(Some(planned[layer].plan.cost.latency)),
+                Err(crate::schedule::ScheduleError::NoSuchTiles { .. }) => Ok(None),
+                Err(source) => Err(CalibrateError::PriceTiles {
+                    keep,
+                    layer,
+                    tiles,
+                    source,
+                }),
+            }
+        })
+        .collect()
 }
 
 /// A keep as TOML writes it: always with a decimal point (TOML reads `1` as an integer).
@@ -228,44 +259,51 @@ pub fn keep_text(keep: f64) -> String {
 }
 
 /// The per-layer TOML of a choice: `header` lines as comments, then one `[[layer]]` entry per
-/// layer with its keep (tiles and radius stay automatic). Checked to read back to the same
-/// keeps.
+/// layer with its keep and, when pinned, its tiles (the radius stays automatic). Checked to
+/// read back to the same settings.
 pub fn layers_toml(
     header: &[String],
-    grid: &KeepGrid,
+    grid: &Grid,
     choice: &[usize],
 ) -> Result<String, CalibrateError> {
     let mut text = String::new();
     for line in header {
         let _ = writeln!(text, "# {line}");
     }
-    for (index, &k) in choice.iter().enumerate() {
+    let settings = grid.settings(choice);
+    for (index, s) in settings.iter().enumerate() {
         let _ = write!(
             text,
             "\n[[layer]]\nindex = {index}\nkeep = {}\n",
-            keep_text(grid.keep(k))
+            keep_text(s.keep)
         );
+        if let Some(t) = s.tiles {
+            let _ = writeln!(text, "tiles = {t}");
+        }
     }
     let back = parse_layers(&text).map_err(CalibrateError::RoundTrip)?;
-    let expected: BTreeMap<usize, LayerOverride> = choice
+    let expected: BTreeMap<usize, LayerOverride> = settings
         .iter()
         .enumerate()
-        .map(|(index, &k)| {
-            let entry = LayerOverride {
-                index,
-                keep: Some(grid.keep(k)),
-                tiles: None,
-                radius: None,
-            };
-            (index, entry)
-        })
+        .map(|(index, s)| (index, layer_override(index, *s)))
         .collect();
     if back != expected {
         return Err(CalibrateError::RoundTrip(LayersError::Toml(
-            "the keeps read back differ from those written".into(),
+            "the settings read back differ from those written".into(),
         )));
     }
     Ok(text)
+}
+
+/// The `sparsify` override (and `cct-tile` tile pin) of `setting` at layer `index`: what a
+/// `--layers` file entry says.
+pub fn layer_override(index: usize, setting: Setting) -> LayerOverride {
+    LayerOverride {
+        index,
+        keep: Some(setting.keep),
+        tiles: setting.tiles.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+        radius: None,
+    }
 }
 
 #[cfg(test)]
@@ -302,14 +340,52 @@ mod tests {
 
     #[test]
     fn the_toml_reads_back_through_the_sparsify_parser() {
-        let grid = KeepGrid::default();
-        let text = layers_toml(&["made by a test".into()], &grid, &[0, 3, 5]).unwrap();
+        let grid = Grid::new(KeepGrid::default(), TileGrid::new(vec![4, 2]).unwrap());
+        // Settings: 1; 0.75, 0.75@2, 0.75@4; 0.5, ...; 0.375 is index 7, 0.125@4 index 15.
+        assert_eq!(grid.len(), 16);
+        let text = layers_toml(&["made by a test".into()], &grid, &[0, 7, 15]).unwrap();
         assert!(text.starts_with("# made by a test\n"), "{text}");
-        assert!(text.contains("index = 0\nkeep = 1.0\n"), "{text}");
+        assert!(text.contains("index = 0\nkeep = 1.0\n\n"), "{text}");
+        assert!(
+            text.contains("index = 2\nkeep = 0.125\ntiles = 4\n"),
+            "{text}"
+        );
         let back = parse_layers(&text).unwrap();
-        let keeps: Vec<_> = back.values().map(|o| o.keep.unwrap()).collect();
-        assert_eq!(keeps, [1.0, 0.375, 0.125]);
+        let keeps: Vec<_> = back.values().map(|o| (o.keep.unwrap(), o.tiles)).collect();
+        assert_eq!(keeps, [(1.0, None), (0.375, None), (0.125, Some(4))]);
         assert_eq!(keep_text(0.5), "0.5");
+    }
+
+    #[test]
+    fn tile_grids_are_sorted_and_checked() {
+        assert_eq!(TileGrid::new(vec![8, 2]).unwrap().counts(), [2, 8]);
+        let e = TileGrid::new(vec![2, 2]).unwrap_err().to_string();
+        assert_eq!(e, "tile grid: 2 is given twice");
+        let e = TileGrid::new(vec![0]).unwrap_err().to_string();
+        assert_eq!(e, "tile grid: 0 key tiles");
+        let g = Grid::new(
+            KeepGrid::new(vec![1.0, 0.5]).unwrap(),
+            TileGrid::new(vec![2]).unwrap(),
+        );
+        let s: Vec<_> = (0..g.len()).map(|i| g.setting(i)).collect();
+        assert_eq!(
+            s,
+            [
+                Setting {
+                    keep: 1.0,
+                    tiles: None
+                },
+                Setting {
+                    keep: 0.5,
+                    tiles: None
+                },
+                Setting {
+                    keep: 0.5,
+                    tiles: Some(2)
+                },
+            ]
+        );
+        assert_eq!((g.automatic(1), g.keep_index(2)), (1, 1));
     }
 
     #[test]

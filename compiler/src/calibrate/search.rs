@@ -1,14 +1,17 @@
 //! The calibration search: a uniform baseline and a greedy per-layer descent.
 //!
-//! 1. **Uniform**: every keep of the grid on every layer; the *best uniform* keep is the one
-//!    of least predicted latency among those that meet the goal (ties: the larger keep). Dense
-//!    (keep 1) must meet it, or there is nothing to search.
-//! 2. **Greedy descent** from a starting choice: each layer's candidate step is to the next
-//!    keep down the grid that its predicted latency drops at (a keep that costs the same or
-//!    more is stepped over). Every candidate is measured; among those that still meet the
-//!    goal, the one that loses the least accuracy per cycle saved is taken (ties: more cycles
-//!    saved, then the lower layer). Repeat until no step meets the goal. Each step saves
-//!    cycles, so the descent ends.
+//! 1. **Uniform**: every keep of the grid on every layer, tiles chosen by the cost model; the
+//!    *best uniform* keep is the one of least predicted latency among those that meet the goal
+//!    (ties: the larger keep). Dense (keep 1) must meet it, or there is nothing to search.
+//! 2. **Greedy descent** from a starting choice: each layer's candidate steps
+//!    ([`cheaper_steps`]) are, for each way of choosing its tiles (the cost model's, or a
+//!    pinned count of the tile grid), the next keep down the grid that its predicted latency
+//!    drops at (a keep that costs the same or more is stepped over), and, at its current keep,
+//!    every other way of choosing the tiles that is cheaper. Every candidate is measured; among
+//!    those that still meet the goal, the one that loses the least accuracy per cycle saved is
+//!    taken (ties: more cycles saved, then the lower layer, then the earlier setting). Repeat
+//!    until no step meets the goal. Each step saves cycles, so the descent ends. Without a
+//!    tile grid, a layer's one candidate is its next cheaper keep.
 //! 3. The descent runs twice, from dense and from the best uniform choice, and the cheaper
 //!    result wins (ties: the more accurate, then the one from dense). Starting from the best
 //!    uniform choice guarantees the per-layer result is never slower than it; starting from
@@ -19,12 +22,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{Accuracy, CalibrateError, Goal, KeepGrid, LatencyTable};
+use super::{Accuracy, CalibrateError, Goal, Grid, LatencyTable};
 
-/// One uniform choice: every layer at grid keep `keep`.
+/// One uniform choice: every layer at grid keep `keep`, tiles chosen by the cost model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UniformPoint {
-    /// Grid index.
+    /// Index into the keep grid.
     pub keep: usize,
     pub cycles: u64,
     pub accuracy: f64,
@@ -51,14 +54,14 @@ impl Start {
 pub struct Outcome {
     /// Every uniform choice, in grid order.
     pub uniform: Vec<UniformPoint>,
-    /// Index into `uniform` (and the grid) of the best uniform keep.
+    /// Index into `uniform` (and the keep grid) of the best uniform keep.
     pub uniform_best: usize,
-    /// The per-layer choice: a grid index per layer.
+    /// The per-layer choice: a setting index ([`Grid::setting`]) per layer.
     pub choice: Vec<usize>,
     /// Its accuracy on the calibration inputs.
     pub accuracy: f64,
     pub start: Start,
-    /// Per layer: the accuracy with only that layer at its chosen keep (the rest dense).
+    /// Per layer: the accuracy with only that layer at its chosen setting (the rest dense).
     pub alone: Vec<f64>,
     /// Distinct choices measured.
     pub measured: usize,
@@ -67,7 +70,7 @@ pub struct Outcome {
 /// The search (see the module doc).
 pub fn search(
     table: &LatencyTable,
-    grid: &KeepGrid,
+    grid: &Grid,
     goal: Goal,
     accuracy: &mut dyn Accuracy,
 ) -> Result<Outcome, CalibrateError> {
@@ -90,7 +93,7 @@ pub fn search(
         table,
         goal,
         &mut memo,
-        (vec![best.keep; layers], best.accuracy),
+        (vec![grid.automatic(best.keep); layers], best.accuracy),
     )?;
     let cost = |(c, a): &(Vec<usize>, f64)| (table.total(c), -a);
     let ((choice, accuracy), start) = if cost(&from_uniform) < cost(&from_dense) {
@@ -120,38 +123,34 @@ pub fn search(
 /// Measurements, each choice once.
 struct Memo<'a> {
     accuracy: &'a mut dyn Accuracy,
-    grid: &'a KeepGrid,
+    grid: &'a Grid,
     seen: BTreeMap<Vec<usize>, f64>,
 }
 
 impl Memo<'_> {
-    fn keeps(&self, choice: &[usize]) -> Vec<f64> {
-        choice.iter().map(|&k| self.grid.keep(k)).collect()
-    }
-
     fn measure(&mut self, choice: &[usize]) -> Result<f64, CalibrateError> {
         if let Some(&a) = self.seen.get(choice) {
             return Ok(a);
         }
-        let a = self.accuracy.measure(&self.keeps(choice))?;
+        let a = self.accuracy.measure(&self.grid.settings(choice))?;
         self.seen.insert(choice.to_vec(), a);
         Ok(a)
     }
 
     fn settle(&mut self, choice: &[usize]) {
-        let keeps = self.keeps(choice);
-        self.accuracy.settle(&keeps);
+        let settings = self.grid.settings(choice);
+        self.accuracy.settle(&settings);
     }
 }
 
 fn uniform_points(
     table: &LatencyTable,
-    grid: &KeepGrid,
+    grid: &Grid,
     memo: &mut Memo<'_>,
 ) -> Result<Vec<UniformPoint>, CalibrateError> {
-    (0..grid.len())
+    (0..grid.keeps().len())
         .map(|keep| {
-            let choice = vec![keep; table.layers()];
+            let choice = vec![grid.automatic(keep); table.layers()];
             Ok(UniformPoint {
                 keep,
                 cycles: table.total(&choice),
@@ -201,27 +200,26 @@ fn descend(
         let mut best: Option<Step> = None;
         for layer in 0..current.len() {
             let from = current[layer];
-            let Some(to) = next_cheaper(table, layer, from) else {
-                continue;
-            };
-            let mut trial = current.clone();
-            trial[layer] = to;
-            let a = memo.measure(&trial)?;
-            if !goal.is_met(a) {
-                continue;
-            }
-            let step = Step {
-                layer,
-                to,
-                accuracy: a,
-                // Positive: next_cheaper only returns a cheaper keep.
-                saved: table
-                    .cycles(layer, from)
-                    .saturating_sub(table.cycles(layer, to)),
-                loss: accuracy - a,
-            };
-            if best.as_ref().is_none_or(|b| step.beats(b)) {
-                best = Some(step);
+            for to in cheaper_steps(table, memo.grid, layer, from) {
+                let mut trial = current.clone();
+                trial[layer] = to;
+                let a = memo.measure(&trial)?;
+                if !goal.is_met(a) {
+                    continue;
+                }
+                let step = Step {
+                    layer,
+                    to,
+                    accuracy: a,
+                    // Positive: cheaper_steps only returns cheaper settings.
+                    saved: table
+                        .cycles(layer, from)
+                        .saturating_sub(table.cycles(layer, to)),
+                    loss: accuracy - a,
+                };
+                if best.as_ref().is_none_or(|b| step.beats(b)) {
+                    best = Some(step);
+                }
             }
         }
         let Some(step) = best else {
@@ -233,46 +231,76 @@ fn descend(
     }
 }
 
-/// The first grid keep below `from` whose predicted latency is lower.
-fn next_cheaper(table: &LatencyTable, layer: usize, from: usize) -> Option<usize> {
+/// The settings `layer` may step to from `from` (see the module doc), in grid order: per way
+/// of choosing the tiles, the first keep down the grid that is cheaper; at `from`'s keep, each
+/// other way that is cheaper.
+fn cheaper_steps(table: &LatencyTable, grid: &Grid, layer: usize, from: usize) -> Vec<usize> {
     let here = table.cycles(layer, from);
-    (from + 1..table.priced_keeps(layer)).find(|&k| table.cycles(layer, k) < here)
+    let keep = grid.keep_index(from);
+    let cheaper = |i: &usize| table.entry(layer, *i).is_some_and(|c| c < here);
+    let priced = table.priced_settings(layer).min(grid.len());
+    let same_keep = (0..priced).filter(|&i| i != from && grid.keep_index(i) == keep);
+    let mut steps: Vec<usize> = same_keep.filter(cheaper).collect();
+    let tile_ways = (0..priced).map(|i| grid.setting(i).tiles);
+    let mut ways: Vec<Option<u64>> = tile_ways.collect();
+    ways.sort_unstable();
+    ways.dedup();
+    for way in ways {
+        let down = (from + 1..priced)
+            .filter(|&i| grid.keep_index(i) > keep && grid.setting(i).tiles == way)
+            .find(cheaper);
+        steps.extend(down);
+    }
+    steps.sort_unstable();
+    steps.dedup();
+    steps
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Accuracy as a sum of per-layer losses, one row per layer (indexed by grid keep), and a
-    /// log of what was measured and settled.
+    use crate::calibrate::{KeepGrid, Setting, TileGrid};
+
+    /// Accuracy as a sum of per-layer losses, one row per layer (indexed by grid setting), and
+    /// a log of what was measured (as setting indices) and settled (as keeps).
     struct Additive {
-        grid: KeepGrid,
+        grid: Grid,
         loss: Vec<Vec<f64>>,
-        measured: Vec<Vec<f64>>,
+        measured: Vec<Vec<usize>>,
         settled: Vec<Vec<f64>>,
     }
 
-    impl Accuracy for Additive {
-        fn measure(&mut self, keeps: &[f64]) -> Result<f64, CalibrateError> {
-            self.measured.push(keeps.to_vec());
-            let lost: f64 = keeps
-                .iter()
-                .enumerate()
-                .map(|(l, k)| {
-                    let i = self.grid.keeps().iter().position(|g| g == k).unwrap();
-                    self.loss[l][i]
-                })
-                .sum();
-            Ok(1.0 - lost)
-        }
-
-        fn settle(&mut self, keeps: &[f64]) {
-            self.settled.push(keeps.to_vec());
+    impl Additive {
+        fn index(&self, s: &Setting) -> usize {
+            (0..self.grid.len())
+                .position(|i| self.grid.setting(i) == *s)
+                .unwrap()
         }
     }
 
-    fn setup(loss: Vec<Vec<f64>>) -> (KeepGrid, LatencyTable, Additive) {
-        let grid = KeepGrid::new(vec![1.0, 0.5, 0.25]).unwrap();
+    impl Accuracy for Additive {
+        fn measure(&mut self, settings: &[Setting]) -> Result<f64, CalibrateError> {
+            let choice: Vec<usize> = settings.iter().map(|s| self.index(s)).collect();
+            let lost: f64 = choice
+                .iter()
+                .enumerate()
+                .map(|(l, &i)| self.loss[l][i])
+                .sum();
+            self.measured.push(choice);
+            Ok(1.0 - lost)
+        }
+
+        fn settle(&mut self, settings: &[Setting]) {
+            self.settled.push(settings.iter().map(|s| s.keep).collect());
+        }
+    }
+
+    fn setup(loss: Vec<Vec<f64>>) -> (Grid, LatencyTable, Additive) {
+        let grid = Grid::new(
+            KeepGrid::new(vec![1.0, 0.5, 0.25]).unwrap(),
+            TileGrid::default(),
+        );
         // Two identical layers; keep 0.25 saves more than 0.5.
         let table = LatencyTable::from_rows(vec![vec![100, 80, 70]; loss.len()]);
         let acc = Additive {
@@ -300,7 +328,7 @@ mod tests {
         assert!((out.alone[1] - 0.998).abs() < 1e-12);
         // Each distinct choice measured once, however often the search asks.
         let mut distinct = acc.measured.clone();
-        distinct.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        distinct.sort();
         distinct.dedup();
         assert_eq!(distinct.len(), acc.measured.len());
         assert_eq!(out.measured, acc.measured.len());
@@ -322,8 +350,12 @@ mod tests {
     #[test]
     fn keeps_that_cost_more_are_stepped_over_and_dense_must_meet_the_goal() {
         let t = LatencyTable::from_rows(vec![vec![100, 101, 90, 95]]);
-        assert_eq!(next_cheaper(&t, 0, 0), Some(2));
-        assert_eq!(next_cheaper(&t, 0, 2), None);
+        let g = Grid::new(
+            KeepGrid::new(vec![1.0, 0.75, 0.5, 0.25]).unwrap(),
+            TileGrid::default(),
+        );
+        assert_eq!(cheaper_steps(&t, &g, 0, 0), [2]);
+        assert_eq!(cheaper_steps(&t, &g, 0, 2), [0usize; 0]);
         let (grid, table, mut acc) = setup(vec![vec![0.5, 0.5, 0.5]]);
         let e = search(&table, &grid, Goal { min_cosine: 0.9 }, &mut acc)
             .unwrap_err()
@@ -332,5 +364,51 @@ mod tests {
             e,
             "dense attention (keep 1 everywhere) itself misses the target: cosine 0.5"
         );
+    }
+
+    /// Settings: 0 = keep 1; 1 = 0.5, 2 = 0.5 with 2 tiles; 3 = 0.25, 4 = 0.25 with 2 tiles.
+    fn tiled_setup(
+        loss: Vec<Vec<f64>>,
+        cycles: Vec<Option<u64>>,
+    ) -> (Grid, LatencyTable, Additive) {
+        let grid = Grid::new(
+            KeepGrid::new(vec![1.0, 0.5, 0.25]).unwrap(),
+            TileGrid::new(vec![2]).unwrap(),
+        );
+        let table = LatencyTable::from_entries(vec![cycles; loss.len()]);
+        let acc = Additive {
+            grid: grid.clone(),
+            loss,
+            measured: Vec::new(),
+            settled: Vec::new(),
+        };
+        (grid, table, acc)
+    }
+
+    #[test]
+    fn a_pinned_tile_count_can_make_a_lower_keep_meet_the_goal() {
+        // With the cost model's tiles keep 0.25 loses too much; with 2 tiles (a more global
+        // selection, a little slower) it does not, and it is still cheaper than keep 0.5.
+        let cycles = vec![Some(100), Some(80), Some(85), Some(60), Some(70)];
+        let (grid, table, mut acc) =
+            tiled_setup(vec![vec![0.0, 0.002, 0.001, 0.05, 0.004]], cycles);
+        let out = search(&table, &grid, Goal { min_cosine: 0.99 }, &mut acc).unwrap();
+        assert_eq!(out.uniform_best, 1);
+        assert_eq!(out.choice, [4]);
+        assert_eq!(
+            grid.setting(4),
+            Setting {
+                keep: 0.25,
+                tiles: Some(2)
+            }
+        );
+        assert_eq!(table.total(&out.choice), 70);
+        // From keep 0.5 (auto) the steps are: 2 tiles at 0.5 is dearer (85 > 80), so not one;
+        // down with auto tiles (60), down with 2 tiles (70).
+        assert_eq!(cheaper_steps(&table, &grid, 0, 1), [3, 4]);
+        // An unavailable setting is never a step.
+        let t = LatencyTable::from_entries(vec![vec![Some(100), Some(80), None, Some(60), None]]);
+        assert_eq!(cheaper_steps(&t, &grid, 0, 0), [1]);
+        assert_eq!(cheaper_steps(&t, &grid, 0, 1), [3]);
     }
 }

@@ -24,6 +24,9 @@
 //!   picks); a layer on which no plan has that many (not an even count up to 32 within `Sk`,
 //!   the lowering's default, or one whose buffers fit the SRAMs) fails, naming the counts it
 //!   could take. `staged` has no key tiles and ignores it.
+//! - `layers`: the per-layer TOML of `sparsify{layers=FILE}`; a layer's `tiles` there pins that
+//!   layer's `Tc` (over `tiles`), so a tile count chosen per layer (by hand or by
+//!   `sofa calibrate`) survives planning. Its other keys are `sparsify`'s.
 //!
 //! Statistics: `layers-planned`; `egraphs-built` (one per distinct layer shape) with their
 //! summed `egraph-classes`, `egraph-nodes`, `egraph-iterations` and a `stop-*` counter per stop
@@ -31,6 +34,7 @@
 //! alternative, its latency and DRAM bytes, the runner-up and its margin in %, and the e-graph
 //! (alternatives eligible of all, classes, nodes, iterations, stop reason).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use sofa_ir::attr::Attribute;
@@ -43,9 +47,10 @@ use sofa_ir::pass::{
 use sofa_ir::Module;
 
 use super::lowered_heads::LoweredHeads;
+use super::sparsify::{load_layers, LayerOverride};
 use crate::schedule::egraph::margin_pct;
 use crate::schedule::{
-    plan_module, Ablation, KvSource, Pin, PlannedLayer, PriceCache, Pricer, Schedule,
+    plan_module_tiled, Ablation, KvSource, Pin, PlannedLayer, PriceCache, Pricer, Schedule,
 };
 
 pub static INFO: PassInfo = PassInfo {
@@ -86,6 +91,12 @@ pub static INFO: PassInfo = PassInfo {
             default: "0",
             help: "key tiles Tc every layer is planned with; 0 = the cost model picks",
         },
+        PassOption {
+            name: "layers",
+            kind: OptionKind::String,
+            default: "",
+            help: "TOML file of per-layer overrides (sparsify's); a layer's tiles pins its Tc",
+        },
     ],
     build: |opts| Ok(Box::new(CctTile::from_options(opts)?)),
 };
@@ -96,6 +107,8 @@ pub struct CctTile {
     pub hw: HwConfig,
     /// Extraction pin: schedule, K/V placement (`None` = the cost model picks), ablations.
     pub pin: Pin,
+    /// Per-layer `Tc` pins by attention-layer index (over `pin.tc`).
+    pub layer_tiles: BTreeMap<usize, u64>,
     /// Prices shared with other compiles of the same command.
     pub prices: PriceCache,
 }
@@ -111,8 +124,15 @@ impl CctTile {
         CctTile {
             hw,
             pin,
+            layer_tiles: BTreeMap::new(),
             prices: PriceCache::default(),
         }
+    }
+
+    /// Pin the `Tc` of every layer whose override sets `tiles` (a `--layers` file).
+    pub fn with_layer_tiles(mut self, layers: &BTreeMap<usize, LayerOverride>) -> CctTile {
+        self.layer_tiles = layer_tiles(layers);
+        self
     }
 
     fn from_options(opts: &PassOptions) -> Result<CctTile, PassBuildError> {
@@ -141,8 +161,20 @@ impl CctTile {
             ablate,
             tc,
         };
-        Ok(CctTile::pinned(hw, pin))
+        let layers = match opts.string("layers")? {
+            "" => BTreeMap::new(),
+            path => load_layers(Path::new(path)).map_err(PassBuildError::pass)?,
+        };
+        Ok(CctTile::pinned(hw, pin).with_layer_tiles(&layers))
     }
+}
+
+/// The `tiles` of each override that sets one (`sparsify` checked them ≥ 1).
+fn layer_tiles(layers: &BTreeMap<usize, LayerOverride>) -> BTreeMap<usize, u64> {
+    layers
+        .iter()
+        .filter_map(|(&i, o)| Some((i, u64::try_from(o.tiles?).ok()?)))
+        .collect()
 }
 
 /// Write each layer's plan onto its op (see the module doc).
@@ -249,8 +281,8 @@ impl Pass for CctTile {
 
     fn run(&mut self, m: &mut Module, cx: &mut PassContext<'_>) -> Result<PassOutcome, PassError> {
         let pricer = Pricer::with_cache(&self.hw, &LoweredHeads, self.prices.clone());
-        let layers =
-            plan_module(m, &pricer, &self.pin).map_err(|e| PassError::new(e.to_string()))?;
+        let layers = plan_module_tiled(m, &pricer, &self.pin, &self.layer_tiles)
+            .map_err(|e| PassError::new(e.to_string()))?;
         annotate(m, &layers);
         record(cx, &layers);
         Ok(PassOutcome::from_changed(!layers.is_empty()))
@@ -382,6 +414,33 @@ mod tests {
         );
         let e = run("cct-tile{tiles=-1}").unwrap_err();
         assert!(e.contains("tiles = -1: give a count ≥ 1"), "{e}");
+    }
+
+    /// A layers file's per-layer `tiles` pins that layer only, over `tiles=T`; the plan's `Tc`
+    /// and the op's `tiles` then agree with what `sparsify` read from the same file.
+    #[test]
+    fn a_layers_file_pins_the_tiles_of_the_layers_it_names() {
+        let dir = std::env::temp_dir().join(format!("sofa-cct-layers-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("layers.toml");
+        std::fs::write(&file, "[[layer]]\nindex = 1\ntiles = 10\n").unwrap();
+        let f = file.display();
+        let text = run(&format!(
+            "sparsify{{keep=0.25 layers={f}}},cct-tile{{tiles=6 layers={f}}}"
+        ))
+        .unwrap();
+        let tcs: Vec<&str> = text
+            .match_indices("sofa.tc = ")
+            .map(|(i, _)| text[i..].split(" : ").next().unwrap())
+            .collect();
+        assert_eq!(tcs, ["sofa.tc = 6", "sofa.tc = 10"], "{text}");
+        assert_eq!(text.matches("tiles = 10 : i64").count(), 1, "{text}");
+        std::fs::write(&file, "[[layer]]\nindex = 0\ntiles = 7\n").unwrap();
+        let e = run(&format!("cct-tile{{layers={f}}}")).unwrap_err();
+        assert!(e.contains("layer 0: no plan has 7 key tiles"), "{e}");
+        let e = run("cct-tile{layers=/nonexistent/layers.toml}").unwrap_err();
+        assert!(e.contains("/nonexistent/layers.toml"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

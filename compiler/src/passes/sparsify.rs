@@ -26,8 +26,10 @@
 //!   radius = 9.0
 //!   ```
 //!   Unknown keys, repeated indices and out-of-range values are errors naming them; an index
-//!   past the module's last attention layer fails the pass. `sofa compile|run --layers FILE`
-//!   feed the same overrides (`driver::Target::layers`), and `sofa calibrate` writes such files.
+//!   past the module's last attention layer fails the pass. `cct-tile`, which sets a sparse
+//!   op's `tiles` to its plan's `Tc`, keeps a layer's `tiles` from the same file only when it
+//!   is given it too (`cct-tile{layers=FILE}`). `sofa compile|run --layers FILE` feed the same
+//!   overrides to both (`driver::Target::layers`), and `sofa calibrate` writes such files.
 //!
 //! Statistics: `layers-sparsified` (ops rewritten), `layers-dense` (of those, keep = 1), and one
 //! note per rewritten layer with its keep ratio, tiles and radius.

@@ -100,6 +100,18 @@ pub fn plan_module(
     pricer: &Pricer<'_>,
     pin: &Pin,
 ) -> Result<Vec<PlannedLayer>, ScheduleError> {
+    plan_module_tiled(m, pricer, pin, &BTreeMap::new())
+}
+
+/// [`plan_module`] with the key tiles of some layers forced: `layer_tc[i]` pins layer `i`'s
+/// `Tc` (a per-layer `tiles` override of a `--layers` file, `sofa calibrate`'s tile search),
+/// over `pin.tc` for that layer.
+pub fn plan_module_tiled(
+    m: &Module,
+    pricer: &Pricer<'_>,
+    pin: &Pin,
+    layer_tc: &BTreeMap<usize, u64>,
+) -> Result<Vec<PlannedLayer>, ScheduleError> {
     let mut cache = BTreeMap::new();
     let mut out = Vec::new();
     let layers = m
@@ -108,9 +120,13 @@ pub fn plan_module(
         .filter(|&o| attention_kind(m, o).is_some());
     for (index, op) in layers.enumerate() {
         let shape = LayerShape::of(m, op, index)?;
-        let hit = match cache.entry(shape.key()) {
+        let pin = Pin {
+            tc: layer_tc.get(&index).copied().or(pin.tc),
+            ..*pin
+        };
+        let hit = match cache.entry((shape.key(), pin.tc)) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(plan_shape(pricer, &shape, pin, index)?),
+            Entry::Vacant(e) => e.insert(plan_shape(pricer, &shape, &pin, index)?),
         };
         let mut choice = hit.choice.clone();
         choice.shared_with = (hit.first != index).then_some(hit.first);

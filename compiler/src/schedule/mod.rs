@@ -30,7 +30,7 @@ use sofa_ir::dialect::attn::{AttnShapeError, PlanError, SparseAttrError};
 use sofa_ir::hw::timing::ReplayError;
 use sofa_ir::hw::CostError;
 
-pub use choose::{plan_module, PlannedLayer};
+pub use choose::{plan_module, plan_module_tiled, PlannedLayer};
 pub use cost::{analytical_cost, HeadLowering, LayerCost, PriceCache, Pricer};
 pub use egraph::{Alternative, Choice, Pin};
 pub use shape::{Candidate, LayerShape};

@@ -12,7 +12,7 @@
 //! Why an e-graph when a loop would do: the alternatives are *rewrites of one term*, so new
 //! dataflows are new rules, feasibility is a rule guard, pins are extraction filters, and the
 //! same e-graph answers every pin (the layer's plan and its `staged` comparison) without being
-//! rebuilt. Layers of equal shape share one e-graph ([`crate::schedule::plan_module_pinned`]).
+//! rebuilt. Layers of equal shape share one e-graph ([`crate::schedule::plan_module`]).
 
 pub mod extract;
 pub mod lang;
