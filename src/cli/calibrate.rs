@@ -121,27 +121,19 @@ fn parse_goal(text: &str) -> Result<Goal, String> {
 }
 
 fn parse_grid(text: &str) -> Result<KeepGrid, String> {
-    let keeps = text
-        .split(',')
-        .map(str::trim)
-        .map(|k| {
-            k.parse::<f64>()
-                .map_err(|_| format!("'{k}' is not a number"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    KeepGrid::new(keeps).map_err(|e| e.to_string())
+    KeepGrid::new(comma_list(text, "a number")?).map_err(|e| e.to_string())
 }
 
 fn parse_tiles(text: &str) -> Result<TileGrid, String> {
-    let counts = text
-        .split(',')
+    TileGrid::new(comma_list(text, "a tile count")?).map_err(|e| e.to_string())
+}
+
+/// `a,b,...` parsed item by item; `what` names an item in the error.
+fn comma_list<T: std::str::FromStr>(text: &str, what: &str) -> Result<Vec<T>, String> {
+    text.split(',')
         .map(str::trim)
-        .map(|t| {
-            t.parse::<u64>()
-                .map_err(|_| format!("'{t}' is not a tile count"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    TileGrid::new(counts).map_err(|e| e.to_string())
+        .map(|item| item.parse().map_err(|_| format!("'{item}' is not {what}")))
+        .collect()
 }
 
 /// Run `sofa calibrate`.

@@ -228,22 +228,33 @@ fn price_pinned(
         tiles: None,
         ..target.clone()
     };
+    let plan = |layers: &mut dyn Iterator<Item = usize>| {
+        let pinned: BTreeMap<usize, u64> = layers.map(|l| (l, tiles)).collect();
+        plan_module_tiled(module, &pricer, &pin(&base), &pinned)
+    };
+    let keep_unless_automatic =
+        |layer: usize, cycles: u64| (auto[layer].1 != tiles).then_some(cycles);
+    // Every layer at once (one e-graph per shape) unless some layer has no such plan.
+    if let Ok(planned) = plan(&mut (0..auto.len())) {
+        let cycles = planned.iter().map(|l| l.plan.cost.latency);
+        return Ok(cycles
+            .enumerate()
+            .map(|(l, c)| keep_unless_automatic(l, c))
+            .collect());
+    }
     (0..auto.len())
-        .map(|layer| {
-            if auto[layer].1 == tiles {
-                return Ok(None);
-            }
-            let pinned = BTreeMap::from([(layer, tiles)]);
-            match plan_module_tiled(module, &pricer, &pin(&base), &pinned) {
-                Ok(planned) => Ok(Some(planned[layer].plan.cost.latency)),
-                Err(crate::schedule::ScheduleError::NoSuchTiles { .. }) => Ok(None),
-                Err(source) => Err(CalibrateError::PriceTiles {
-                    keep,
-                    layer,
-                    tiles,
-                    source,
-                }),
-            }
+        .map(|layer| match plan(&mut std::iter::once(layer)) {
+            Ok(planned) => Ok(keep_unless_automatic(
+                layer,
+                planned[layer].plan.cost.latency,
+            )),
+            Err(crate::schedule::ScheduleError::NoSuchTiles { .. }) => Ok(None),
+            Err(source) => Err(CalibrateError::PriceTiles {
+                keep,
+                layer,
+                tiles,
+                source,
+            }),
         })
         .collect()
 }

@@ -296,13 +296,16 @@ mod tests {
         }
     }
 
-    fn setup(loss: Vec<Vec<f64>>) -> (Grid, LatencyTable, Additive) {
+    /// Keeps 1, 0.5, 0.25 (with `tiles` pinned counts) and `table`, for layers losing `loss`.
+    fn with_grid(
+        tiles: Vec<u64>,
+        table: LatencyTable,
+        loss: Vec<Vec<f64>>,
+    ) -> (Grid, LatencyTable, Additive) {
         let grid = Grid::new(
             KeepGrid::new(vec![1.0, 0.5, 0.25]).unwrap(),
-            TileGrid::default(),
+            TileGrid::new(tiles).unwrap(),
         );
-        // Two identical layers; keep 0.25 saves more than 0.5.
-        let table = LatencyTable::from_rows(vec![vec![100, 80, 70]; loss.len()]);
         let acc = Additive {
             grid: grid.clone(),
             loss,
@@ -310,6 +313,12 @@ mod tests {
             settled: Vec::new(),
         };
         (grid, table, acc)
+    }
+
+    fn setup(loss: Vec<Vec<f64>>) -> (Grid, LatencyTable, Additive) {
+        // Two identical layers; keep 0.25 saves more than 0.5.
+        let table = LatencyTable::from_rows(vec![vec![100, 80, 70]; loss.len()]);
+        with_grid(Vec::new(), table, loss)
     }
 
     #[test]
@@ -371,18 +380,8 @@ mod tests {
         loss: Vec<Vec<f64>>,
         cycles: Vec<Option<u64>>,
     ) -> (Grid, LatencyTable, Additive) {
-        let grid = Grid::new(
-            KeepGrid::new(vec![1.0, 0.5, 0.25]).unwrap(),
-            TileGrid::new(vec![2]).unwrap(),
-        );
         let table = LatencyTable::from_entries(vec![cycles; loss.len()]);
-        let acc = Additive {
-            grid: grid.clone(),
-            loss,
-            measured: Vec::new(),
-            settled: Vec::new(),
-        };
-        (grid, table, acc)
+        with_grid(vec![2], table, loss)
     }
 
     #[test]
