@@ -267,7 +267,7 @@ fn read_outputs(program: &Program, mem: &Memory) -> Result<BTreeMap<String, Vec<
             let bytes = mem
                 .read_tensor(t)
                 .map_err(|m| SimError::general(format!("output '{}': {m}", t.name)))?;
-            Ok((t.name.clone(), bytes.to_vec()))
+            Ok((t.name.clone(), bytes.into_owned()))
         })
         .collect()
 }

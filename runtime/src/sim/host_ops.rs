@@ -125,7 +125,7 @@ fn read_operand(
         what: what.into(),
         source,
     })?;
-    Tensor::from_bytes(&TensorType::static_shape(&a.shape, elem), bytes).map_err(|source| {
+    Tensor::from_bytes(&TensorType::static_shape(&a.shape, elem), &bytes).map_err(|source| {
         HostOpError::Bytes {
             what: what.into(),
             source,

@@ -1,19 +1,25 @@
-//! The simulated memories: DRAM and the three on-chip SRAMs as plain byte vectors.
+//! The simulated memories: DRAM ([`Dram`]) and the three on-chip SRAMs as plain byte vectors.
 //!
 //! DRAM is sized to the end of the program's last tensor rather than `hw.dram.capacity_bytes`
 //! (8 GiB by default), so a run allocates only what the program can address through its tensor
-//! table; an access past that end is a run-time error, never a panic. Every accessor checks its
+//! table; an access past that end is a run-time error, never a panic. Const tensors (weights)
+//! are not copied into it: their bytes are read where the program holds them — for a model, a
+//! memory-mapped ONNX or external-data file — until an instruction writes into one, so a run
+//! holds the weights once, not twice. Every accessor checks its
 //! range and returns a [`MemoryError`] naming the range (the caller adds the instruction).
 //! The memory also knows the DRAM range of every tensor ([`Memory::tensor_at`]), so that
 //! data-dependent reads (GATHER rows) are bounded by their tensor, not by DRAM.
 
+use std::borrow::Cow;
+
+use bytes::Bytes;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Program, SramRef, SramSpace, TensorDecl, TensorKind};
 
 /// DRAM (sized to the end of the last tensor of the program, not `hw.dram.capacity_bytes`) and
-/// the three SRAMs (sized from `HwConfig`). Const tensors' data is copied in by [`Memory::new`].
+/// the three SRAMs (sized from `HwConfig`). Const tensors' data is placed by [`Memory::new`].
 pub struct Memory {
-    pub dram: Vec<u8>,
+    pub dram: Dram,
     pub token: Vec<u8>,
     pub weight: Vec<u8>,
     pub temp: Vec<u8>,
@@ -97,21 +103,25 @@ impl Memory {
             }
         }
         spans.sort_unstable_by_key(|s| (s.start, s.end));
-        let mut mem = Memory {
-            dram: zeroed(end, "DRAM size")?,
-            token: zeroed(hw.sram.token_bytes, "sram.token_bytes")?,
-            weight: zeroed(hw.sram.weight_bytes, "sram.weight_bytes")?,
-            temp: zeroed(hw.sram.temp_bytes, "sram.temp_bytes")?,
-            spans,
+        let mut dram = Dram {
+            bytes: zeroed(end, "DRAM size")?,
+            consts: Vec::new(),
         };
         for t in program
             .tensors
             .iter()
             .filter(|t| t.kind == TensorKind::Const)
         {
-            mem.write_tensor(t, &t.data)?;
+            dram.place(t)?;
         }
-        Ok(mem)
+        dram.consts.sort_unstable_by_key(|c| c.start);
+        Ok(Memory {
+            dram,
+            token: zeroed(hw.sram.token_bytes, "sram.token_bytes")?,
+            weight: zeroed(hw.sram.weight_bytes, "sram.weight_bytes")?,
+            temp: zeroed(hw.sram.temp_bytes, "sram.temp_bytes")?,
+            spans,
+        })
     }
 
     /// The tensor whose DRAM range contains `addr` (`Program::check` rules out overlaps).
@@ -147,26 +157,14 @@ impl Memory {
                 given: bytes.len(),
             });
         }
-        self.dram_mut(start, len)?.copy_from_slice(bytes);
+        self.dram.write(start, len)?.copy_from_slice(bytes);
         Ok(())
     }
 
     /// The DRAM bytes of tensor `decl`.
-    pub fn read_tensor(&self, decl: &TensorDecl) -> Result<&[u8], MemoryError> {
+    pub fn read_tensor(&self, decl: &TensorDecl) -> Result<Cow<'_, [u8]>, MemoryError> {
         let (start, len) = tensor_range(decl)?;
-        self.dram(start, len)
-    }
-
-    /// `len` DRAM bytes at `addr`.
-    pub fn dram(&self, addr: u64, len: usize) -> Result<&[u8], MemoryError> {
-        let r = dram_range(addr, len, self.dram.len())?;
-        Ok(&self.dram[r])
-    }
-
-    /// `len` DRAM bytes at `addr`, writable.
-    pub fn dram_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], MemoryError> {
-        let r = dram_range(addr, len, self.dram.len())?;
-        Ok(&mut self.dram[r])
+        self.dram.read(start, len)
     }
 
     /// `len` bytes of an SRAM buffer.
@@ -184,7 +182,7 @@ impl Memory {
     }
 
     /// DRAM and one SRAM, both writable (the split borrow of LD/ST/GATHER).
-    pub(crate) fn dram_and_sram(&mut self, space: SramSpace) -> (&mut [u8], &mut [u8]) {
+    pub(crate) fn dram_and_sram(&mut self, space: SramSpace) -> (&mut Dram, &mut [u8]) {
         let Memory {
             dram,
             token,
@@ -223,6 +221,103 @@ impl Memory {
             (Temp, Weight) => Some((temp, weight)),
             _ => None,
         }
+    }
+}
+
+/// DRAM: the bytes instructions write, zeroed on allocation (pages nothing touches are never
+/// resident), and the const tensors, read from their own bytes until something writes into
+/// one; then that tensor is copied into place and read from there.
+pub struct Dram {
+    bytes: Vec<u8>,
+    /// Const tensors not written to, sorted by start, disjoint (`Program::check`).
+    consts: Vec<ConstSpan>,
+}
+
+/// A const tensor's bytes at DRAM offset `start`.
+struct ConstSpan {
+    start: usize,
+    data: Bytes,
+}
+
+impl ConstSpan {
+    fn end(&self) -> usize {
+        self.start + self.data.len()
+    }
+}
+
+impl Dram {
+    /// DRAM bytes in use (the end of the last tensor).
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Place const tensor `t`'s bytes (not copied: `Bytes` shares them).
+    fn place(&mut self, t: &TensorDecl) -> Result<(), MemoryError> {
+        let (start, len) = tensor_range(t)?;
+        if t.data.len() != len {
+            return Err(MemoryError::TensorBytes {
+                name: t.name.clone(),
+                expected: len,
+                given: t.data.len(),
+            });
+        }
+        let r = dram_range(start, len, self.bytes.len())?;
+        if len > 0 {
+            self.consts.push(ConstSpan {
+                start: r.start,
+                data: t.data.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The index of the first const span that ends after `at`.
+    fn first_ending_after(&self, at: usize) -> usize {
+        self.consts.partition_point(|c| c.end() <= at)
+    }
+
+    /// `len` bytes at `addr`: borrowed when they lie within one const tensor or outside all of
+    /// them, assembled otherwise.
+    pub fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>, MemoryError> {
+        let r = dram_range(addr, len, self.bytes.len())?;
+        let i = self.first_ending_after(r.start);
+        let Some(c) = self.consts.get(i).filter(|c| c.start < r.end) else {
+            return Ok(Cow::Borrowed(&self.bytes[r]));
+        };
+        if c.start <= r.start && r.end <= c.end() {
+            return Ok(Cow::Borrowed(&c.data[r.start - c.start..r.end - c.start]));
+        }
+        let mut out = self.bytes[r.clone()].to_vec();
+        for c in self.consts[i..].iter().take_while(|c| c.start < r.end) {
+            let (lo, hi) = (c.start.max(r.start), c.end().min(r.end));
+            out[lo - r.start..hi - r.start].copy_from_slice(&c.data[lo - c.start..hi - c.start]);
+        }
+        Ok(Cow::Owned(out))
+    }
+
+    /// `len` bytes at `addr`, writable; a const tensor they touch is copied into place first.
+    pub fn write(&mut self, addr: u64, len: usize) -> Result<&mut [u8], MemoryError> {
+        let r = dram_range(addr, len, self.bytes.len())?;
+        let i = self.first_ending_after(r.start);
+        let touched = self.consts[i..]
+            .iter()
+            .take_while(|c| c.start < r.end)
+            .count();
+        for c in self.consts.drain(i..i + touched) {
+            let end = c.end();
+            self.bytes[c.start..end].copy_from_slice(&c.data);
+        }
+        Ok(&mut self.bytes[r])
+    }
+
+    /// All of DRAM, writable (every const tensor copied into place): for tests and tools.
+    pub fn all_mut(&mut self) -> &mut [u8] {
+        let len = self.bytes.len();
+        self.write(0, len).unwrap_or_default()
     }
 }
 
@@ -290,12 +385,45 @@ mod tests {
         let mut m = Memory::new(&p, &hw).unwrap();
         assert_eq!(m.dram.len(), 0x24);
         assert_eq!(m.token.len(), 192 * 1024);
-        assert_eq!(m.read_tensor(&p.tensors[1]).unwrap(), &[1, 2, 3, 4]);
+        assert_eq!(&*m.read_tensor(&p.tensors[1]).unwrap(), &[1, 2, 3, 4]);
         m.write_tensor(&p.tensors[0], &[9, 9, 9, 9]).unwrap();
-        assert_eq!(&m.dram[0x10..0x14], &[9, 9, 9, 9]);
+        assert_eq!(&*m.dram.read(0x10, 4).unwrap(), &[9, 9, 9, 9]);
         let err = m.write_tensor(&p.tensors[0], &[1]).unwrap_err();
         assert_eq!(err.to_string(), "tensor 'x' needs 4 bytes, 1 given");
-        assert!(m.dram(0x22, 4).is_err());
+        assert!(m.dram.read(0x22, 4).is_err());
         assert!(m.sram_at(SramRef::temp(28 * 1024 - 2), 4).is_err());
+    }
+
+    /// A const tensor is read from its own bytes (shared, not copied); reads across its edge
+    /// are assembled; a write into it copies it into place first, and later reads see the
+    /// write.
+    #[test]
+    fn const_tensors_are_read_in_place_until_written() {
+        let hw = HwConfig::default();
+        let data = bytes::Bytes::from(vec![1, 2, 3, 4]);
+        let mut c = decl("c", TensorKind::Const, 0x20, Vec::new());
+        c.data = data.clone();
+        let p = Program {
+            host_ops: Vec::new(),
+            config_hash: hw.hash(),
+            tensors: vec![decl("x", TensorKind::Input, 0x1c, vec![]), c],
+            instrs: vec![Instr::Halt {}],
+        };
+        let mut m = Memory::new(&p, &hw).unwrap();
+        let inside = m.dram.read(0x21, 2).unwrap();
+        assert!(matches!(inside, Cow::Borrowed(_)));
+        // The very bytes of the program's tensor, not a copy.
+        assert_eq!(inside.as_ptr(), data[1..].as_ptr());
+        m.write_tensor(&p.tensors[0], &[9, 9, 9, 9]).unwrap();
+        let across = m.dram.read(0x1e, 4).unwrap();
+        assert!(matches!(across, Cow::Owned(_)));
+        assert_eq!(&*across, &[9, 9, 1, 2]);
+        m.dram.write(0x22, 1).unwrap()[0] = 7;
+        assert_eq!(&*m.dram.read(0x1c, 8).unwrap(), &[9, 9, 9, 9, 1, 2, 7, 4]);
+        assert_eq!(
+            &data[..],
+            &[1, 2, 3, 4],
+            "the program's bytes are never written"
+        );
     }
 }

@@ -11,7 +11,7 @@ use sofa_ir::isa::{DramAddr, SramRef};
 
 use super::data::{live, mul, read_list};
 use super::{Done, ExecError};
-use crate::sim::memory::{dram_range, sram_range, Memory, TensorSpan};
+use crate::sim::memory::{sram_range, Memory, TensorSpan};
 
 /// `rows` rows of `row_bytes` between DRAM (rows `stride` apart from `dram`) and a contiguous
 /// SRAM buffer; `to_sram` picks the direction.
@@ -23,7 +23,7 @@ fn move_rows(
     to_sram: bool,
 ) -> Result<(), ExecError> {
     let rb = row_bytes as usize;
-    let (dram_buf, sram_buf) = mem.dram_and_sram(sram.space);
+    let (dram_mem, sram_buf) = mem.dram_and_sram(sram.space);
     let total = sram_range(sram, mul(rows as usize, rb)?, sram_buf.len())?;
     for r in 0..u64::from(rows) {
         // rows·stride < 2^64 and the addition is checked.
@@ -31,12 +31,13 @@ fn move_rows(
             .0
             .checked_add(r * u64::from(stride))
             .ok_or(ExecError::RowAddress(r))?;
-        let d = dram_range(addr, rb, dram_buf.len())?;
         let s = total.start + r as usize * rb;
         if to_sram {
-            sram_buf[s..s + rb].copy_from_slice(&dram_buf[d]);
+            sram_buf[s..s + rb].copy_from_slice(&dram_mem.read(addr, rb)?);
         } else {
-            dram_buf[d].copy_from_slice(&sram_buf[s..s + rb]);
+            dram_mem
+                .write(addr, rb)?
+                .copy_from_slice(&sram_buf[s..s + rb]);
         }
     }
     Ok(())
@@ -88,25 +89,25 @@ pub(super) fn gather(
         });
     }
     let rb = row_bytes as usize;
-    let (dram_buf, sram_buf) = mem.dram_and_sram(dst.space);
+    let (dram_mem, sram_buf) = mem.dram_and_sram(dst.space);
     let total = sram_range(dst, mul(max_rows as usize, rb)?, sram_buf.len())?;
     let mut fetched = 0u64;
     for (i, e) in live(&list) {
         let addr = u64::from(e)
             .checked_mul(stride.into())
             .and_then(|o| src.0.checked_add(o));
-        let range = addr.and_then(|a| dram_range(a, rb, dram_buf.len()).ok());
-        let Some(d) = range else {
+        let row = addr.and_then(|a| dram_mem.read(a, rb).ok());
+        let Some(row) = row else {
             return Err(ExecError::GatherRow {
                 row: i,
                 index: e,
                 stride,
                 src: src.0,
-                dram: dram_buf.len(),
+                dram: dram_mem.len(),
             });
         };
         let s = total.start + i * rb;
-        sram_buf[s..s + rb].copy_from_slice(&dram_buf[d]);
+        sram_buf[s..s + rb].copy_from_slice(&row);
         fetched += 1;
     }
     Ok(Done::rows(fetched))

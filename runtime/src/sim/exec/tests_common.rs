@@ -193,7 +193,7 @@ fn the_complete_isa_program_runs_and_produces_finite_attention() {
     let o = p.tensor("o").expect("o");
     let out = mem.read_tensor(o).expect("read");
     let mut vals = Vec::new();
-    super::data::decode_f32(out, DType::F16, 128 * 64, &mut vals);
+    super::data::decode_f32(&out, DType::F16, 128 * 64, &mut vals);
     assert!(vals.iter().all(|v| v.is_finite()));
     assert!(
         vals.iter().any(|&v| v != 0.0),

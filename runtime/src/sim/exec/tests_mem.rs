@@ -11,7 +11,7 @@ use crate::sim::memory::{Memory, MemoryError};
 #[test]
 fn ld_with_stride_zero_broadcasts_one_row() {
     let mut m = memory(64);
-    m.dram[8..12].copy_from_slice(&[1, 2, 3, 4]);
+    m.dram.all_mut()[8..12].copy_from_slice(&[1, 2, 3, 4]);
     let ld = Instr::Ld {
         dst: SramRef::token(16),
         src: DramAddr(8),
@@ -28,7 +28,7 @@ fn ld_with_stride_zero_broadcasts_one_row() {
 #[test]
 fn ld_and_st_stride_over_rows() {
     let mut m = memory(64);
-    for (i, b) in m.dram.iter_mut().enumerate() {
+    for (i, b) in m.dram.all_mut().iter_mut().enumerate() {
         *b = i as u8;
     }
     // Two rows of 2 bytes, 5 bytes apart: bytes 1,2 and 6,7.
@@ -49,7 +49,7 @@ fn ld_and_st_stride_over_rows() {
         stride: 3,
     };
     let out = exec(&mut m, &st);
-    assert_eq!(&m.dram[40..45], &[1, 2, 42, 6, 7]);
+    assert_eq!(&*m.dram.read(40, 5).unwrap(), &[1, 2, 42, 6, 7]);
     assert_eq!((out.dram_written, out.sram_read), (4, [0, 0, 4]));
 }
 
@@ -84,7 +84,7 @@ fn gather(max_rows: u32) -> Instr {
 #[test]
 fn gather_fetches_listed_rows_and_skips_no_index() {
     let mut m = memory(128);
-    for (i, b) in m.dram.iter_mut().enumerate() {
+    for (i, b) in m.dram.all_mut().iter_mut().enumerate() {
         *b = i as u8;
     }
     m.token[4..8].copy_from_slice(&[9, 9, 9, 9]);
