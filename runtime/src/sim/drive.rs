@@ -12,7 +12,7 @@ use super::host_ops::{self, HostOpError, HostWork};
 use super::memory::Memory;
 use super::tally::Accounts;
 use super::SimError;
-use sofa_ir::hw::timing::{replay, Executor, ListModel, Timeline};
+use sofa_ir::hw::timing::{replay_recording, Executor, ListModel, Recording, Timeline};
 
 /// What a run leaves for the report.
 pub(crate) struct Run {
@@ -129,19 +129,19 @@ impl Executor for TimingExec<'_> {
 pub(crate) fn run_timing_only(
     program: &Program,
     hw: &HwConfig,
-    (per_instr, record): (bool, bool),
+    recording: Recording,
     started: &AtomicU64,
 ) -> Result<Run, SimError> {
     let mut ex = TimingExec {
         program,
         hw,
         model: ListModel::default(),
-        accounts: Accounts::new(program, per_instr),
+        accounts: Accounts::new(program, recording.spans.clone()),
         host: Vec::new(),
         prefix: BiasPrefix::default(),
         started,
     };
-    let timeline = replay(&program.instrs, hw.control.semaphores, &mut ex, record)?;
+    let timeline = replay_recording(&program.instrs, hw.control.semaphores, &mut ex, recording)?;
     ex.prefix.finish().map_err(prefix_error)?;
     Ok(Run {
         timeline,
@@ -189,7 +189,7 @@ pub(crate) fn run_functional(
     program: &Program,
     hw: &HwConfig,
     inputs: &BTreeMap<String, Vec<u8>>,
-    (per_instr, record): (bool, bool),
+    recording: Recording,
     started: &AtomicU64,
 ) -> Result<Run, SimError> {
     let mut mem = Memory::new(program, hw)
@@ -200,12 +200,12 @@ pub(crate) fn run_functional(
         hw,
         mem,
         stats: FunctionalStats::default(),
-        accounts: Accounts::new(program, per_instr),
+        accounts: Accounts::new(program, recording.spans.clone()),
         host: Vec::new(),
         prefix: BiasPrefix::default(),
         started,
     };
-    let timeline = replay(&program.instrs, hw.control.semaphores, &mut ex, record)?;
+    let timeline = replay_recording(&program.instrs, hw.control.semaphores, &mut ex, recording)?;
     ex.prefix.finish().map_err(prefix_error)?;
     let outputs = read_outputs(program, &ex.mem)?;
     Ok(Run {

@@ -34,7 +34,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::AtomicU64;
 
-use sofa_ir::hw::timing::ReplayError;
+use sofa_ir::hw::timing::{Cuts, Recording, ReplayError};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Instr, Opcode, Program};
 
@@ -188,15 +188,13 @@ pub fn simulate_counted(
     if let Some(r) = &opts.roofline {
         check_roofline(program, r)?;
     }
-    let per_instr = !opts.regions.is_empty() || opts.roofline.is_some();
-    let record_slots = opts.trace || per_instr;
+    let recording = Recording {
+        slots: opts.trace,
+        spans: region_cuts(opts),
+    };
     let run = match opts.mode {
-        Mode::TimingOnly => {
-            drive::run_timing_only(program, hw, (per_instr, record_slots), started)?
-        }
-        Mode::Functional => {
-            drive::run_functional(program, hw, inputs, (per_instr, record_slots), started)?
-        }
+        Mode::TimingOnly => drive::run_timing_only(program, hw, recording, started)?,
+        Mode::Functional => drive::run_functional(program, hw, inputs, recording, started)?,
     };
     let trace = match (&run.timeline.slots, opts.trace) {
         (Some(slots), true) => Some(trace::chrome_trace(program, hw, slots)),
@@ -208,6 +206,15 @@ pub fn simulate_counted(
         report,
         trace,
     })
+}
+
+/// The cuts at the ends of every region the report splits by (`--region`s and roofline
+/// layers); `None` when it splits by none, so nothing per region is kept.
+fn region_cuts(opts: &SimOptions) -> Option<Cuts> {
+    let regions = opts.regions.iter().map(|(_, r)| r);
+    let layers = opts.roofline.iter().flat_map(|r| &r.layer_instrs);
+    let mut all = regions.chain(layers).peekable();
+    all.peek().is_some().then(|| Cuts::of_regions(all))
 }
 
 /// One instruction range per layer, each inside the program.

@@ -28,9 +28,9 @@ use sofa_ir::isa::{Engine, Instr, Program, SramSpace};
 use super::drive::Run;
 use super::exec::RecallSample;
 use super::roofline::{program_achieved, roofline_report, Achieved, RooflineReport};
-use super::tally::{InstrTally, TensorClass};
+use super::tally::TensorClass;
 use super::{energy, SimError, SimOptions};
-use sofa_ir::hw::timing::{engine_slot, Slot};
+use sofa_ir::hw::timing::engine_slot;
 
 /// The `format` field of every report.
 pub const REPORT_FORMAT: &str = "sofa-report";
@@ -492,21 +492,14 @@ fn region_report(
     range: std::ops::Range<usize>,
     run: &Run,
 ) -> Result<RegionReport, SimError> {
-    let empty: &[Slot] = &[];
-    let slots = run
+    let uncut = || SimError::general(format!("region '{name}' ({range:?}) was not recorded"));
+    let span = run
         .timeline
-        .slots
-        .as_deref()
-        .unwrap_or(empty)
-        .get(range.clone())
-        .unwrap_or(empty);
-    let tallies: &[InstrTally] = run
-        .accounts
-        .per_instr
-        .as_deref()
-        .and_then(|v| v.get(range.clone()))
-        .unwrap_or(&[]);
-    let ends = slots.iter().map(|s| s.start.saturating_add(s.cycles));
+        .spans
+        .as_ref()
+        .and_then(|s| s.region(&range))
+        .ok_or_else(uncut)?;
+    let tally = run.accounts.region(&range).ok_or_else(uncut)?;
     let recall = match &run.stats {
         Some(stats) => {
             let (selected, hits) = recall_in(&stats.recall, range.clone())?;
@@ -518,16 +511,13 @@ fn region_report(
         name: name.into(),
         first_instr: range.start as u64,
         end_instr: range.end as u64,
-        start_cycle: slots.iter().map(|s| s.start).min().unwrap_or(0),
-        end_cycle: ends.max().unwrap_or(0),
-        busy_cycles: checked_sum(slots.iter().map(|s| s.cycles), "region cycles")?,
-        ops: checked_sum(tallies.iter().map(|t| t.ops), "region ops")?,
-        dense_ops: checked_sum(tallies.iter().map(|t| t.dense_ops), "region ops")?,
-        dram_read_bytes: checked_sum(tallies.iter().map(|t| t.dram_read), "region DRAM bytes")?,
-        dram_written_bytes: checked_sum(
-            tallies.iter().map(|t| t.dram_written),
-            "region DRAM bytes",
-        )?,
+        start_cycle: span.start.unwrap_or(0),
+        end_cycle: span.end,
+        busy_cycles: span.busy,
+        ops: tally.ops,
+        dense_ops: tally.dense_ops,
+        dram_read_bytes: tally.dram_read,
+        dram_written_bytes: tally.dram_written,
         recall,
     })
 }

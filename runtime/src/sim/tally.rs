@@ -7,7 +7,10 @@
 //! GATHER is attributed to the tensor containing its DRAM address (a GATHER's base); an address
 //! inside no tensor is `unmapped`.
 
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
+use sofa_ir::hw::timing::Cuts;
 use sofa_ir::isa::{Instr, Program, TensorDecl, TensorKind};
 
 use super::exec::ExecOutcome;
@@ -151,7 +154,7 @@ pub(crate) struct Tally {
     pub macs: u64,
 }
 
-/// The figures of one instruction that regions sum.
+/// The figures of instructions that regions sum.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct InstrTally {
     pub ops: u64,
@@ -164,17 +167,34 @@ pub(crate) struct InstrTally {
 pub(crate) struct Accounts {
     map: DramMap,
     pub total: Tally,
-    /// Per instruction (by index), kept when the report splits by region.
-    pub per_instr: Option<Vec<InstrTally>>,
+    /// Per interval of the report's region cuts, kept when it splits by region.
+    pub per_interval: Option<(Cuts, Vec<InstrTally>)>,
 }
 
 impl Accounts {
-    pub fn new(program: &Program, per_instr: bool) -> Accounts {
+    pub fn new(program: &Program, cuts: Option<Cuts>) -> Accounts {
         Accounts {
             map: DramMap::new(program),
             total: Tally::default(),
-            per_instr: per_instr.then(|| vec![InstrTally::default(); program.instrs.len()]),
+            per_interval: cuts.map(|c| {
+                let n = c.intervals();
+                (c, vec![InstrTally::default(); n])
+            }),
         }
+    }
+
+    /// The summed tallies of `range` (its ends must be cuts); `None` when they are not.
+    pub fn region(&self, range: &Range<usize>) -> Option<InstrTally> {
+        let (cuts, tallies) = self.per_interval.as_ref()?;
+        let ks = cuts.covering(range)?;
+        tallies[ks].iter().try_fold(InstrTally::default(), |a, t| {
+            Some(InstrTally {
+                ops: a.ops.checked_add(t.ops)?,
+                dense_ops: a.dense_ops.checked_add(t.dense_ops)?,
+                dram_read: a.dram_read.checked_add(t.dram_read)?,
+                dram_written: a.dram_written.checked_add(t.dram_written)?,
+            })
+        })
     }
 
     /// Add what instruction `index` did.
@@ -200,13 +220,12 @@ impl Accounts {
         sum(&mut t.ops, o.ops)?;
         sum(&mut t.dense_ops, o.dense_ops)?;
         sum(&mut t.macs, o.macs)?;
-        if let Some(slot) = self.per_instr.as_mut().and_then(|v| v.get_mut(index)) {
-            *slot = InstrTally {
-                ops: o.ops,
-                dense_ops: o.dense_ops,
-                dram_read: o.dram_read,
-                dram_written: o.dram_written,
-            };
+        if let Some((cuts, tallies)) = self.per_interval.as_mut() {
+            let t = &mut tallies[cuts.interval_of(index)];
+            sum(&mut t.ops, o.ops)?;
+            sum(&mut t.dense_ops, o.dense_ops)?;
+            sum(&mut t.dram_read, o.dram_read)?;
+            sum(&mut t.dram_written, o.dram_written)?;
         }
         Ok(())
     }

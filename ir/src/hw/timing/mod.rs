@@ -10,8 +10,11 @@
 
 pub mod model;
 pub mod replay;
+pub mod spans;
 
 pub use model::{expected_distinct, ListModel};
 pub use replay::{
-    engine_slot, replay, EngineStats, Executor, ReplayError, Slot, Timeline, ENGINES,
+    engine_slot, replay, replay_recording, EngineStats, Executor, Recording, ReplayError, Slot,
+    Timeline, ENGINES,
 };
+pub use spans::{Cuts, SpanStats, Spans};

@@ -20,6 +20,7 @@
 
 use std::collections::VecDeque;
 
+use super::spans::{Cuts, Spans};
 use crate::isa::{Engine, Instr, Opcode};
 
 /// Number of engines (`Engine::ALL.len()`).
@@ -82,6 +83,17 @@ pub struct Timeline {
     pub engines: [EngineStats; ENGINES],
     /// Per instruction (by index), when recording was requested.
     pub slots: Option<Vec<Slot>>,
+    /// Per interval of the requested cuts ([`Recording::spans`]).
+    pub spans: Option<Spans>,
+}
+
+/// What a replay keeps beyond the per-engine totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recording {
+    /// A [`Slot`] per instruction (a trace needs them).
+    pub slots: bool,
+    /// The [`Spans`] of these cuts (region reports need only them).
+    pub spans: Option<Cuts>,
 }
 
 /// One engine's position in its queue and its clock.
@@ -111,9 +123,24 @@ pub fn replay<X: Executor>(
     exec: &mut X,
     record: bool,
 ) -> Result<Timeline, X::Error> {
+    let recording = Recording {
+        slots: record,
+        spans: None,
+    };
+    replay_recording(instrs, semaphores, exec, recording)
+}
+
+/// [`replay`], keeping what `recording` asks for.
+pub fn replay_recording<X: Executor>(
+    instrs: &[Instr],
+    semaphores: u32,
+    exec: &mut X,
+    recording: Recording,
+) -> Result<Timeline, X::Error> {
     let mut st = State::new(instrs, semaphores);
     let mut tl = Timeline {
-        slots: record.then(|| vec![Slot::default(); instrs.len()]),
+        slots: recording.slots.then(|| vec![Slot::default(); instrs.len()]),
+        spans: recording.spans.map(Spans::new),
         ..Timeline::default()
     };
     st.refresh_all();
@@ -255,6 +282,11 @@ impl<'p> State<'p> {
                 start,
                 cycles,
             };
+        }
+        if let Some(spans) = tl.spans.as_mut() {
+            spans
+                .add(i, (start, end, cycles))
+                .ok_or_else(|| overflow("the cycle count"))?;
         }
         lane.clock = end;
         lane.next += 1;
