@@ -25,7 +25,9 @@ use sofa_ir::isa::Program;
 use sofa_ir::pass::{NoInstrumentation, PassManager, PassManagerError, PipelineError};
 use sofa_ir::Module;
 
-use crate::lower::model::{lower_model_explained, lower_model_mapped as lower_model_ranges};
+use crate::lower::model::{
+    lower_model_explained, lower_model_mapped as lower_model_ranges, InstrSink,
+};
 use crate::lower::{lower_attention, lower_attention_mapped, LowerDefaults, LowerError};
 use crate::onnx::{import_file, ImportOptions, OnnxError};
 use crate::passes::canonicalize::Canonicalize;
@@ -240,6 +242,22 @@ pub fn lower_model(
         module,
         &target.hw,
         &defaults(target),
+    )?)
+}
+
+/// [`lower_model`] handing the instructions to `sink` as they are lowered, so that they are
+/// never all in memory: the program's tensor and host-op tables (no instructions), how many
+/// instructions `sink` took, and the notes.
+pub fn lower_model_streamed(
+    module: &Module,
+    target: &Target,
+    sink: &mut dyn InstrSink,
+) -> Result<(Program, usize, Vec<String>), DriverError> {
+    Ok(crate::lower::model::lower_model_streamed(
+        module,
+        &target.hw,
+        &defaults(target),
+        sink,
     )?)
 }
 

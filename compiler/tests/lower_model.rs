@@ -283,3 +283,56 @@ fn general_additive_masks_lower_with_a_bias_prefix() {
         assert_eq!(c["SUFA.BIAS"], c["SUFA.T"], "{s:?}: {c:?}");
     }
 }
+
+/// Collects what a streamed lowering hands on, one op at a time (`batch` 1: a hand-on at every
+/// op boundary), and how often.
+#[derive(Default)]
+struct Collect {
+    instrs: Vec<sofa_ir::isa::Instr>,
+    hand_ons: usize,
+}
+
+impl sofa_compiler::lower::model::InstrSink for Collect {
+    fn take(&mut self, instrs: &[sofa_ir::isa::Instr]) -> std::io::Result<()> {
+        self.instrs.extend_from_slice(instrs);
+        self.hand_ons += 1;
+        Ok(())
+    }
+
+    fn batch(&self) -> usize {
+        1
+    }
+}
+
+/// A streamed lowering hands on exactly the instructions of the whole-program lowering, in
+/// order, and returns the same tensor and host-op tables without instructions; its binary
+/// (head, then the instructions) is the whole program's byte for byte.
+#[test]
+fn a_streamed_lowering_hands_on_the_same_program() {
+    for name in FIXTURES {
+        let m = fused_with(name, ",sparsify{keep=0.25},cct-tile");
+        let whole = lower(&m, Schedule::Cct).unwrap();
+        let mut sink = Collect::default();
+        let (head, count, _) = sofa_compiler::lower::model::lower_model_streamed(
+            &m,
+            &HwConfig::default(),
+            &LowerDefaults::default(),
+            &mut sink,
+        )
+        .unwrap();
+        assert!(head.instrs.is_empty(), "{name}");
+        assert_eq!(count, whole.instrs.len(), "{name}");
+        assert_eq!(sink.instrs, whole.instrs, "{name}");
+        assert!(sink.hand_ons > 10, "{name}: {} hand-ons", sink.hand_ons);
+        assert_eq!(
+            (&head.tensors, &head.host_ops),
+            (&whole.tensors, &whole.host_ops)
+        );
+        let mut bytes = Vec::new();
+        head.encode_head_to(count, &mut bytes).unwrap();
+        Program::encode_instrs_to(&sink.instrs, &mut bytes).unwrap();
+        let mut want = Vec::new();
+        whole.encode_to(&mut want).unwrap();
+        assert!(bytes == want, "{name}: the binaries differ");
+    }
+}

@@ -14,7 +14,7 @@ use sofa_ir::Module;
 use super::diag::CliError;
 use super::import::{parse_shape_bindings, ShapeBindings};
 use super::io::{write_output, write_output_with};
-use super::model::{compile_model, lower, TargetArgs};
+use super::model::{compile_model, lower, lower_streamed, Streamed, TargetArgs};
 use super::opt::InstrumentArgs;
 use super::pipeline::run_manager;
 
@@ -83,13 +83,19 @@ pub fn run(args: &CompileArgs) -> Result<(), CliError> {
         Emitted::Binary(program) => {
             write_output_with(args.output.as_deref(), |w| program.encode_to(w))
         }
+        Emitted::Streamed(mut s) => write_output_with(args.output.as_deref(), |w| {
+            s.head.encode_head_to(s.count, w)?;
+            std::io::copy(&mut s.instrs, w).map(drop)
+        }),
     }
 }
 
-/// What `sofa compile` writes: text, or a program encoded as it is written.
+/// What `sofa compile` writes: text, a program encoded as it is written, or a model's program
+/// whose instructions were encoded as they were lowered.
 enum Emitted {
     Text(Vec<u8>),
     Binary(Program),
+    Streamed(Streamed),
 }
 
 /// A model's default emission: a binary when writing to a file, assembly text on stdout.
@@ -120,13 +126,15 @@ fn compile_onnx(
                     .into_bytes(),
             )
         }
-        kind => {
-            let mut program = lower(&module, target, model)?;
+        "asm" => emit_program(lower(&module, target, model)?, "asm"),
+        _ => {
+            let dir = args.output.as_deref().and_then(output_dir);
+            let mut streamed = lower_streamed(&module, target, (model, &std::env::temp_dir()))?;
             // A written program finds the model's weights from its own directory.
-            if let Some(dir) = args.output.as_deref().and_then(output_dir) {
-                sofa_compiler::weights::relative_to(&mut program, &dir);
+            if let Some(dir) = dir {
+                sofa_compiler::weights::relative_to(&mut streamed.head, &dir);
             }
-            emit_program(program, kind)
+            Emitted::Streamed(streamed)
         }
     })
 }

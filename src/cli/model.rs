@@ -131,6 +131,55 @@ pub fn lower(module: &Module, target: &Target, path: &Path) -> Result<Program, C
     Ok(program)
 }
 
+/// A lowered model whose instructions went to a file as they were lowered ([`lower_streamed`]).
+pub struct Streamed {
+    /// The program's tensor and host-op tables; no instructions.
+    pub head: Program,
+    /// How many instructions `instrs` holds, encoded (32 bytes each), from its start.
+    pub count: usize,
+    pub instrs: std::fs::File,
+}
+
+/// Encodes instructions into a file as the lowering hands them on.
+struct Spill(std::io::BufWriter<std::fs::File>);
+
+impl sofa_compiler::lower::model::InstrSink for Spill {
+    fn take(&mut self, instrs: &[sofa_ir::isa::Instr]) -> std::io::Result<()> {
+        Program::encode_instrs_to(instrs, &mut self.0)
+    }
+}
+
+/// [`lower`], the instructions encoded into an unnamed temporary file in `dir` as they are
+/// lowered, so that a program of tens of millions of instructions is never whole in memory.
+pub fn lower_streamed(
+    module: &Module,
+    target: &Target,
+    (path, dir): (&Path, &Path),
+) -> Result<Streamed, CliError> {
+    let spill = |e: std::io::Error| {
+        CliError::input(format!(
+            "cannot create a temporary file in {}: {e}",
+            dir.display()
+        ))
+    };
+    let mut sink = Spill(std::io::BufWriter::with_capacity(
+        1 << 20,
+        tempfile::tempfile_in(dir).map_err(spill)?,
+    ));
+    let (head, count, notes) = driver::lower_model_streamed(module, target, &mut sink)
+        .map_err(|e| lower_error(e, path))?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    let mut instrs = sink.0.into_inner().map_err(|e| spill(e.into_error()))?;
+    std::io::Seek::rewind(&mut instrs).map_err(spill)?;
+    Ok(Streamed {
+        head,
+        count,
+        instrs,
+    })
+}
+
 /// [`lower`], with the roofline inputs (each layer's work and instruction range).
 pub fn lower_mapped(module: &Module, target: &Target, path: &Path) -> Result<Lowered, CliError> {
     let lowered = driver::lower_model_mapped(module, target).map_err(|e| lower_error(e, path))?;

@@ -42,7 +42,7 @@
 //! bytes, rank over 255, more than 2³²−1 tensors or instructions, more than 255 operands) are
 //! reported by `check`, and the encoder saturates rather than panics.
 
-use super::{HostArg, HostOp, Program, TensorDecl, FORMAT_VERSION, INSTR_BYTES, MAGIC};
+use super::{HostArg, HostOp, Instr, Program, TensorDecl, FORMAT_VERSION, INSTR_BYTES, MAGIC};
 
 /// Tensor-table flag: the tensor's bytes are a [`super::WeightsRef`], not in the file.
 pub const FLAG_WEIGHTS_REF: u8 = 1;
@@ -68,6 +68,17 @@ pub(crate) fn encode_program_to(
     p: &Program,
     w: &mut (impl std::io::Write + ?Sized),
 ) -> std::io::Result<()> {
+    encode_head_to(p, p.instrs.len(), w)?;
+    encode_instrs_to(&p.instrs, w)
+}
+
+/// The header (saying `instrs` instructions), tensor table and host-op table of `p`: what
+/// precedes the instructions.
+pub(crate) fn encode_head_to(
+    p: &Program,
+    instrs: usize,
+    w: &mut (impl std::io::Write + ?Sized),
+) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(HEADER_BYTES + 4);
     let version = p.format_version();
     out.extend_from_slice(&MAGIC);
@@ -75,7 +86,7 @@ pub(crate) fn encode_program_to(
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&p.config_hash.to_le_bytes());
     out.extend_from_slice(&saturate_u32(p.tensors.len()).to_le_bytes());
-    out.extend_from_slice(&saturate_u32(p.instrs.len()).to_le_bytes());
+    out.extend_from_slice(&saturate_u32(instrs).to_le_bytes());
     if version == FORMAT_VERSION {
         out.extend_from_slice(&saturate_u32(p.host_ops.len()).to_le_bytes());
     }
@@ -87,14 +98,23 @@ pub(crate) fn encode_program_to(
     for h in &p.host_ops {
         encode_host_op(h, &mut out);
     }
-    for chunk in p.instrs.chunks(INSTRS_PER_WRITE) {
+    w.write_all(&out)
+}
+
+/// Instructions, 32 bytes each, in chunks.
+pub(crate) fn encode_instrs_to(
+    instrs: &[Instr],
+    w: &mut (impl std::io::Write + ?Sized),
+) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(INSTRS_PER_WRITE.min(instrs.len()) * INSTR_BYTES);
+    for chunk in instrs.chunks(INSTRS_PER_WRITE) {
         for i in chunk {
             encode_instr(i, &mut out);
         }
         w.write_all(&out)?;
         out.clear();
     }
-    w.write_all(&out)
+    Ok(())
 }
 
 fn saturate_u32(n: usize) -> u32 {
@@ -174,7 +194,7 @@ fn encode_host_arg(a: Option<&HostArg>, out: &mut Vec<u8>) {
 }
 
 /// Append one instruction's 32 bytes.
-pub(crate) fn encode_instr(i: &super::Instr, out: &mut Vec<u8>) {
+pub(crate) fn encode_instr(i: &Instr, out: &mut Vec<u8>) {
     let start = out.len();
     out.push(i.opcode().code());
     i.put_fields(out);

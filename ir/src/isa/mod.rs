@@ -176,6 +176,26 @@ impl Program {
         encode::encode_program_to(self, w)
     }
 
+    /// What precedes the instructions in the binary of this program with `instrs`
+    /// instructions (its own `instrs` are not written): with [`Program::encode_instrs_to`]
+    /// of those instructions after it, the bytes [`Program::encode_to`] writes. For a program
+    /// lowered in pieces, whose instructions never all sit in memory.
+    pub fn encode_head_to(
+        &self,
+        instrs: usize,
+        w: &mut (impl std::io::Write + ?Sized),
+    ) -> std::io::Result<()> {
+        encode::encode_head_to(self, instrs, w)
+    }
+
+    /// `instrs` in the binary's form (32 bytes each), as they follow a program's head.
+    pub fn encode_instrs_to(
+        instrs: &[Instr],
+        w: &mut (impl std::io::Write + ?Sized),
+    ) -> std::io::Result<()> {
+        encode::encode_instrs_to(instrs, w)
+    }
+
     /// Parse a binary, checking every length, offset and enum value.
     pub fn decode(bytes: &[u8]) -> Result<Program, DecodeError> {
         decode::decode_program(bytes)

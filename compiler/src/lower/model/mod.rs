@@ -162,6 +162,35 @@ pub fn lower_model_explained(
 /// segments), in body order.
 pub type MappedProgram = (Program, Vec<String>, super::LayerRanges);
 
+/// Where a lowering hands its instructions as it goes (an encoder writing them to a file), so
+/// that a program of tens of millions of instructions is never whole in memory.
+pub trait InstrSink {
+    /// The next instructions, in program order.
+    fn take(&mut self, instrs: &[Instr]) -> std::io::Result<()>;
+
+    /// How many pending instructions are worth handing on: the lowering hands them on at the
+    /// first op boundary after this many (default 65536, a few MB).
+    fn batch(&self) -> usize {
+        1 << 16
+    }
+}
+
+/// [`lower_model_explained`] handing the instructions to `sink` as they are lowered: the
+/// program it returns has its tensor and host-op tables but no instructions, and the count of
+/// those `sink` took. The instructions are the ones [`lower_model`] returns, in order.
+pub fn lower_model_streamed(
+    m: &Module,
+    hw: &HwConfig,
+    defaults: &LowerDefaults,
+    sink: &mut dyn InstrSink,
+) -> Result<(Program, usize, Vec<String>), LowerError> {
+    with_walk(m, hw, defaults, |walk, fused, mut notes| {
+        let (program, _, count) = lower_with(m, hw, defaults, walk, &fused, Some(sink))?;
+        notes.extend(host_note(&program));
+        Ok((program, count, notes))
+    })
+}
+
 /// [`lower_model_explained`], with each lowered attention op's instruction range.
 pub fn lower_model_mapped(
     m: &Module,
@@ -169,7 +198,7 @@ pub fn lower_model_mapped(
     defaults: &LowerDefaults,
 ) -> Result<MappedProgram, LowerError> {
     with_walk(m, hw, defaults, |walk, fused, mut notes| {
-        let (program, ranges) = lower_with(m, hw, defaults, walk, &fused)?;
+        let (program, ranges, _) = lower_with(m, hw, defaults, walk, &fused, None)?;
         notes.extend(host_note(&program));
         let attention = walk
             .body
@@ -315,7 +344,7 @@ fn with_walk<T>(
         (forced, notes)
     } else {
         kvfuse::choose(m, hw, &forced, &optional, |fused| {
-            lower_with(m, hw, defaults, &walk, fused)
+            lower_with(m, hw, defaults, &walk, fused, None).map(|(p, r, _)| (p, r))
         })?
     };
     then(&walk, fused, notes)
@@ -331,14 +360,16 @@ struct Walk<'a> {
 }
 
 /// One lowering of the body with the attention ops of `kv_fused` generating K and V on
-/// demand; also each lowered op's instruction range (its segments).
+/// demand; also each lowered op's instruction range (its segments) and the instruction count.
+/// With a `sink`, instructions go to it at op boundaries and the program keeps none.
 fn lower_with(
     m: &Module,
     hw: &HwConfig,
     defaults: &LowerDefaults,
     w: &Walk<'_>,
     kv_fused: &BTreeMap<Op, kvfuse::KvProjections>,
-) -> Result<(Program, kvfuse::OpRanges), LowerError> {
+    mut sink: Option<&mut dyn InstrSink>,
+) -> Result<(Program, kvfuse::OpRanges, usize), LowerError> {
     let mut ctx = Ctx {
         m,
         hw,
@@ -369,14 +400,19 @@ fn lower_with(
     let results = ctx.result_names(w.func, w.ret)?;
     let needed = needed_ops(m, w.body, w.ret, &ctx.kv_fused);
     let mut ranges = BTreeMap::new();
+    // Instructions handed to the sink so far.
+    let mut taken = 0;
     for &op in w.body {
         if op == w.ret {
             break;
         }
         if needed.contains(&op) && !ctx.skip.contains(&op) {
-            let start = ctx.out.len();
+            let start = taken + ctx.out.len();
             ctx.lower_op(op)?;
-            ranges.insert(op, start..ctx.out.len());
+            ranges.insert(op, start..taken + ctx.out.len());
+            if sink.as_ref().is_some_and(|s| ctx.out.len() >= s.batch()) {
+                taken += hand_on(&mut sink, &mut ctx.out)?;
+            }
         }
     }
     if !ctx.unlowered.is_empty() {
@@ -384,6 +420,8 @@ fn lower_with(
     }
     ctx.finish_outputs(&results)?;
     ctx.out.push(Instr::Halt {});
+    taken += hand_on(&mut sink, &mut ctx.out)?;
+    let count = taken + ctx.out.len();
     if ctx.dram.used() > hw.dram.capacity_bytes {
         return Err(LowerError::Module(format!(
             "the tensor table needs {} B of DRAM, more than dram.capacity_bytes ({})",
@@ -397,7 +435,22 @@ fn lower_with(
         host_ops: ctx.host_ops,
         instrs: ctx.out,
     };
-    Ok((program, ranges))
+    Ok((program, ranges, count))
+}
+
+/// Give `out` to `sink` and empty it (nothing without a sink); how many it took.
+fn hand_on(
+    sink: &mut Option<&mut dyn InstrSink>,
+    out: &mut Vec<Instr>,
+) -> Result<usize, LowerError> {
+    let Some(sink) = sink.as_deref_mut() else {
+        return Ok(0);
+    };
+    sink.take(out)
+        .map_err(|e| LowerError::Module(format!("writing the program: {e}")))?;
+    let n = out.len();
+    out.clear();
+    Ok(n)
 }
 
 /// The ops of `body` using each value.
