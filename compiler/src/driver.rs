@@ -245,20 +245,36 @@ pub fn lower_model(
     )?)
 }
 
-/// [`lower_model`] handing the instructions to `sink` as they are lowered, so that they are
-/// never all in memory: the program's tensor and host-op tables (no instructions), how many
-/// instructions `sink` took, and the notes.
+/// A model lowered into an [`InstrSink`] ([`lower_model_streamed`]): [`Lowered`] without
+/// the instructions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamedLowered {
+    /// The program's tensor and host-op tables; no instructions.
+    pub head: Program,
+    /// How many instructions the sink took.
+    pub count: usize,
+    pub notes: Vec<String>,
+    pub roofline: RooflineWork,
+    pub layer_instrs: Vec<Range<usize>>,
+}
+
+/// [`lower_model_mapped`] handing the instructions to `sink` as they are lowered, at op
+/// boundaries, so that they are never all in memory.
 pub fn lower_model_streamed(
     module: &Module,
     target: &Target,
     sink: &mut dyn InstrSink,
-) -> Result<(Program, usize, Vec<String>), DriverError> {
-    Ok(crate::lower::model::lower_model_streamed(
-        module,
-        &target.hw,
-        &defaults(target),
-        sink,
-    )?)
+) -> Result<StreamedLowered, DriverError> {
+    let (head, count, notes, ranges) =
+        crate::lower::model::lower_model_streamed(module, &target.hw, &defaults(target), sink)?;
+    let roofline = roofline::model_work(module, &head, &target.hw)?;
+    Ok(StreamedLowered {
+        layer_instrs: roofline::layer_ranges(module, &ranges),
+        head,
+        count,
+        notes,
+        roofline,
+    })
 }
 
 /// A compiled workload as one SOFA-ISA program, unless its plan shows the program would be

@@ -313,7 +313,7 @@ fn a_streamed_lowering_hands_on_the_same_program() {
         let m = fused_with(name, ",sparsify{keep=0.25},cct-tile");
         let whole = lower(&m, Schedule::Cct).unwrap();
         let mut sink = Collect::default();
-        let (head, count, _) = sofa_compiler::lower::model::lower_model_streamed(
+        let (head, count, _, _) = sofa_compiler::lower::model::lower_model_streamed(
             &m,
             &HwConfig::default(),
             &LowerDefaults::default(),

@@ -84,7 +84,7 @@ pub fn run(args: &CompileArgs) -> Result<(), CliError> {
             write_output_with(args.output.as_deref(), |w| program.encode_to(w))
         }
         Emitted::Streamed(mut s) => write_output_with(args.output.as_deref(), |w| {
-            s.head.encode_head_to(s.count, w)?;
+            s.lowered.head.encode_head_to(s.lowered.count, w)?;
             std::io::copy(&mut s.instrs, w).map(drop)
         }),
     }
@@ -95,7 +95,7 @@ pub fn run(args: &CompileArgs) -> Result<(), CliError> {
 enum Emitted {
     Text(Vec<u8>),
     Binary(Program),
-    Streamed(Streamed),
+    Streamed(Box<Streamed>),
 }
 
 /// A model's default emission: a binary when writing to a file, assembly text on stdout.
@@ -132,9 +132,9 @@ fn compile_onnx(
             let mut streamed = lower_streamed(&module, target, (model, &std::env::temp_dir()))?;
             // A written program finds the model's weights from its own directory.
             if let Some(dir) = dir {
-                sofa_compiler::weights::relative_to(&mut streamed.head, &dir);
+                sofa_compiler::weights::relative_to(&mut streamed.lowered.head, &dir);
             }
-            Emitted::Streamed(streamed)
+            Emitted::Streamed(Box::new(streamed))
         }
     })
 }

@@ -21,6 +21,7 @@ mod model;
 mod opt;
 mod pipeline;
 mod run;
+mod run_pieces;
 
 use clap::{Parser, Subcommand};
 

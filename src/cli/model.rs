@@ -133,24 +133,34 @@ pub fn lower(module: &Module, target: &Target, path: &Path) -> Result<Program, C
 
 /// A lowered model whose instructions went to a file as they were lowered ([`lower_streamed`]).
 pub struct Streamed {
-    /// The program's tensor and host-op tables; no instructions.
-    pub head: Program,
-    /// How many instructions `instrs` holds, encoded (32 bytes each), from its start.
-    pub count: usize,
+    /// The program's tables, instruction count, notes and roofline inputs.
+    pub lowered: driver::StreamedLowered,
+    /// The instructions, encoded (32 bytes each), from the file's start.
     pub instrs: std::fs::File,
+    /// The instruction count at each op boundary the lowering handed instructions on at, in
+    /// order (the last is the count): where the file may be cut into pieces that end where a
+    /// segment ends.
+    pub cuts: Vec<usize>,
 }
 
-/// Encodes instructions into a file as the lowering hands them on.
-struct Spill(std::io::BufWriter<std::fs::File>);
+/// Encodes instructions into a file as the lowering hands them on, noting where each hand-on
+/// ends.
+struct Spill {
+    file: std::io::BufWriter<std::fs::File>,
+    cuts: Vec<usize>,
+}
 
 impl sofa_compiler::lower::model::InstrSink for Spill {
     fn take(&mut self, instrs: &[sofa_ir::isa::Instr]) -> std::io::Result<()> {
-        Program::encode_instrs_to(instrs, &mut self.0)
+        let end = self.cuts.last().copied().unwrap_or(0) + instrs.len();
+        self.cuts.push(end);
+        Program::encode_instrs_to(instrs, &mut self.file)
     }
 }
 
-/// [`lower`], the instructions encoded into an unnamed temporary file in `dir` as they are
-/// lowered, so that a program of tens of millions of instructions is never whole in memory.
+/// [`lower_mapped`], the instructions encoded into an unnamed temporary file in `dir` as they
+/// are lowered, so that a program of tens of millions of instructions is never whole in
+/// memory.
 pub fn lower_streamed(
     module: &Module,
     target: &Target,
@@ -158,25 +168,28 @@ pub fn lower_streamed(
 ) -> Result<Streamed, CliError> {
     let spill = |e: std::io::Error| {
         CliError::input(format!(
-            "cannot create a temporary file in {}: {e}",
+            "cannot use a temporary file in {}: {e}",
             dir.display()
         ))
     };
-    let mut sink = Spill(std::io::BufWriter::with_capacity(
-        1 << 20,
-        tempfile::tempfile_in(dir).map_err(spill)?,
-    ));
-    let (head, count, notes) = driver::lower_model_streamed(module, target, &mut sink)
+    let mut sink = Spill {
+        file: std::io::BufWriter::with_capacity(
+            1 << 20,
+            tempfile::tempfile_in(dir).map_err(spill)?,
+        ),
+        cuts: Vec::new(),
+    };
+    let lowered = driver::lower_model_streamed(module, target, &mut sink)
         .map_err(|e| lower_error(e, path))?;
-    for n in notes {
+    for n in &lowered.notes {
         eprintln!("note: {n}");
     }
-    let mut instrs = sink.0.into_inner().map_err(|e| spill(e.into_error()))?;
+    let mut instrs = sink.file.into_inner().map_err(|e| spill(e.into_error()))?;
     std::io::Seek::rewind(&mut instrs).map_err(spill)?;
     Ok(Streamed {
-        head,
-        count,
+        lowered,
         instrs,
+        cuts: sink.cuts,
     })
 }
 

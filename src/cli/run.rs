@@ -19,7 +19,7 @@ use clap::Args;
 use sofa_compiler::workload::{load_spec, WorkloadSpec};
 use sofa_ir::eval::Tensor;
 use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::Program;
+use sofa_ir::isa::{Program, ProgramError};
 use sofa_runtime::host::{check_expected, program_inputs, program_outputs};
 use sofa_runtime::interp::{
     compare, error_text, run_function, DiffKind, OutputDiff, Tolerance, Worst,
@@ -314,6 +314,10 @@ fn run_onnx(
         .collect();
     let bindings = bindings_from_inputs(path, &args.shape, &shapes)?;
     let module = compile_model(path, &bindings, target, &args.pipeline.instrument)?;
+    if args.timing_only && args.trace.is_none() {
+        // Nothing needs the whole program in memory: lower and replay it in pieces.
+        return super::run_pieces::run(args, path, target, &module);
+    }
     let lowered = lower_mapped(&module, target, path)?;
     check_program(&lowered.program, &target.hw, path)?;
     let dense = match &arrays {
@@ -335,16 +339,21 @@ fn roofline_request(lowered: &Lowered) -> RooflineRequest {
 
 /// The program must fit the hardware it runs on (the simulator relies on it).
 fn check_program(program: &Program, hw: &HwConfig, path: &Path) -> Result<(), CliError> {
-    program.check(hw).map_err(|errs| {
-        let lines: Vec<String> = errs.iter().take(20).map(|e| format!("  {e}")).collect();
-        CliError::input(format!(
-            "{}: the program does not fit hardware '{}' ({} problem(s)):\n{}",
-            path.display(),
-            hw.name,
-            errs.len(),
-            lines.join("\n")
-        ))
-    })
+    program
+        .check(hw)
+        .map_err(|errs| program_problems(&errs, hw, path))
+}
+
+/// The error of a program that does not fit `hw`: the first 20 problems.
+pub(super) fn program_problems(errs: &[ProgramError], hw: &HwConfig, path: &Path) -> CliError {
+    let lines: Vec<String> = errs.iter().take(20).map(|e| format!("  {e}")).collect();
+    CliError::input(format!(
+        "{}: the program does not fit hardware '{}' ({} problem(s)):\n{}",
+        path.display(),
+        hw.name,
+        errs.len(),
+        lines.join("\n")
+    ))
 }
 
 /// Simulate (functionally unless --timing-only), compare and report; write the files only
@@ -434,7 +443,7 @@ fn simulate_program(
 }
 
 /// Print the report table (and the energy explanation when asked).
-fn print_report(args: &RunArgs, report: &Report) {
+pub(super) fn print_report(args: &RunArgs, report: &Report) {
     print!("{}", report.to_table());
     if args.explain_energy {
         print!("{}", report.explain_energy());
@@ -450,7 +459,7 @@ fn run_name(args: &RunArgs) -> String {
 }
 
 /// Write -o, --report, --report-html and --trace, all or none (the run has succeeded).
-fn write_files(
+pub(super) fn write_files(
     args: &RunArgs,
     outputs: Option<&Arrays>,
     report: &Report,

@@ -62,82 +62,165 @@ impl fmt::Display for ProgramError {
 impl std::error::Error for ProgramError {}
 
 pub(crate) fn check_program(p: &Program, hw: &HwConfig) -> Result<(), Vec<ProgramError>> {
-    let mut errs = Vec::new();
-    let mut at_program = |m: String| {
-        errs.push(ProgramError {
-            loc: ProgramLoc::Program,
-            message: m,
-        })
-    };
-    if p.config_hash != hw.hash() {
-        at_program(format!(
-            "compiled for hardware config hash {:#018x}, but '{}' hashes to {:#018x}",
-            p.config_hash,
-            hw.name,
-            hw.hash()
-        ));
+    let mut check = PieceCheck::new(p, hw);
+    check.piece(&p.instrs);
+    check.finish()
+}
+
+/// [`Program::check`] of a program given as its head (tensor and host-op tables; its own
+/// `instrs` are ignored) and its instructions in pieces, in order: the same problems, in the
+/// same order, as checking the whole program, while only a piece is in memory. The rules on
+/// the whole stream (HALT placement, semaphores waited but never signalled, host ops run
+/// once, SUFA.BIAS prefixes) carry across pieces.
+pub struct PieceCheck<'a> {
+    head: &'a Program,
+    hw: &'a HwConfig,
+    /// Instructions checked so far.
+    seen: usize,
+    halts: Vec<usize>,
+    signalled: BTreeSet<u16>,
+    /// The first WAIT on each semaphore (its index).
+    waits: std::collections::BTreeMap<u16, usize>,
+    host_runs: Vec<usize>,
+    unknown_hosts: Vec<ProgramError>,
+    prefix: super::prefix::BiasPrefix,
+    prefix_errs: Vec<ProgramError>,
+    instr_errs: Vec<ProgramError>,
+}
+
+impl<'a> PieceCheck<'a> {
+    pub fn new(head: &'a Program, hw: &'a HwConfig) -> PieceCheck<'a> {
+        PieceCheck {
+            head,
+            hw,
+            seen: 0,
+            halts: Vec::new(),
+            signalled: BTreeSet::new(),
+            waits: std::collections::BTreeMap::new(),
+            host_runs: vec![0; head.host_ops.len()],
+            unknown_hosts: Vec::new(),
+            prefix: super::prefix::BiasPrefix::default(),
+            prefix_errs: Vec::new(),
+            instr_errs: Vec::new(),
+        }
     }
-    let limit = u32::MAX as usize;
-    if p.tensors.len() > limit || p.instrs.len() > limit || p.host_ops.len() > limit {
-        at_program("more than 2^32-1 tensors, host ops or instructions".into());
+
+    /// Check the next instructions.
+    pub fn piece(&mut self, instrs: &[Instr]) {
+        for (local, instr) in instrs.iter().enumerate() {
+            self.one(self.seen + local, instr);
+        }
+        self.seen += instrs.len();
     }
-    check_stream(p, hw, &mut at_program);
-    check_tensors(&p.tensors, hw, &mut errs);
-    check_host_ops(p, &mut errs);
-    errs.extend(
-        super::prefix::check_prefixes(&p.instrs)
-            .into_iter()
-            .map(|e| ProgramError {
-                loc: ProgramLoc::Instr(e.prefix(), Opcode::SufaBias),
-                message: e.to_string(),
-            }),
-    );
-    for (i, instr) in p.instrs.iter().enumerate() {
-        let mut problems = instr_rules(instr, hw);
-        problems.extend(operand_ranges(instr, hw));
-        errs.extend(problems.into_iter().map(|message| ProgramError {
-            loc: ProgramLoc::Instr(i, instr.opcode()),
-            message,
-        }));
+
+    fn one(&mut self, i: usize, instr: &Instr) {
+        match instr {
+            Instr::Halt {} => self.halts.push(i),
+            Instr::Signal { sem, .. } => {
+                self.signalled.insert(*sem);
+            }
+            Instr::Wait { sem, .. } => {
+                self.waits.entry(*sem).or_insert(i);
+            }
+            Instr::Host { op } => match self.host_runs.get_mut(*op as usize) {
+                Some(n) => *n += 1,
+                None => self.unknown_hosts.push(ProgramError {
+                    loc: ProgramLoc::Instr(i, Opcode::Host),
+                    message: format!(
+                        "host op {op} is not in the host-op table ({} entries)",
+                        self.head.host_ops.len()
+                    ),
+                }),
+            },
+            _ => {}
+        }
+        if let Err(e) = self.prefix.step(i, instr) {
+            self.prefix_errs.push(prefix_error(e));
+        }
+        let mut problems = instr_rules(instr, self.hw);
+        problems.extend(operand_ranges(instr, self.hw));
+        self.instr_errs
+            .extend(problems.into_iter().map(|message| ProgramError {
+                loc: ProgramLoc::Instr(i, instr.opcode()),
+                message,
+            }));
     }
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
+
+    /// Whether the instructions so far break no rule of their own (the rules on the whole
+    /// stream are [`PieceCheck::finish`]'s): a simulator may run them.
+    pub fn clean(&self) -> bool {
+        self.unknown_hosts.is_empty() && self.prefix_errs.is_empty() && self.instr_errs.is_empty()
+    }
+
+    /// Every problem found, in the order [`Program::check`] reports them.
+    pub fn finish(mut self) -> Result<(), Vec<ProgramError>> {
+        let (p, hw) = (self.head, self.hw);
+        let mut errs = Vec::new();
+        let mut at_program = |m: String| {
+            errs.push(ProgramError {
+                loc: ProgramLoc::Program,
+                message: m,
+            })
+        };
+        if p.config_hash != hw.hash() {
+            at_program(format!(
+                "compiled for hardware config hash {:#018x}, but '{}' hashes to {:#018x}",
+                p.config_hash,
+                hw.name,
+                hw.hash()
+            ));
+        }
+        let limit = u32::MAX as usize;
+        if p.tensors.len() > limit || self.seen > limit || p.host_ops.len() > limit {
+            at_program("more than 2^32-1 tensors, host ops or instructions".into());
+        }
+        self.check_stream(&mut at_program);
+        check_tensors(&p.tensors, hw, &mut errs);
+        errs.append(&mut self.unknown_hosts);
+        check_host_ops(p, &self.host_runs, &mut errs);
+        if let Err(e) = self.prefix.finish() {
+            self.prefix_errs.push(prefix_error(e));
+        }
+        errs.append(&mut self.prefix_errs);
+        errs.append(&mut self.instr_errs);
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(errs)
+        }
+    }
+
+    /// HALT placement and semaphore pairing.
+    fn check_stream(&self, report: &mut impl FnMut(String)) {
+        match self.halts.as_slice() {
+            [] => report("the instruction stream does not end with HALT".into()),
+            [h] if *h + 1 == self.seen => {}
+            halts => report(format!(
+                "HALT must be the last instruction and appear once (found at {halts:?} of {})",
+                self.seen
+            )),
+        }
+        let mut unsignalled: Vec<(usize, u16)> = self
+            .waits
+            .iter()
+            .filter(|(sem, _)| {
+                !self.signalled.contains(sem) && u32::from(**sem) < self.hw.control.semaphores
+            })
+            .map(|(&sem, &idx)| (idx, sem))
+            .collect();
+        unsignalled.sort_unstable();
+        for (idx, sem) in unsignalled {
+            report(format!(
+                "instr #{idx} waits on semaphore {sem}, which nothing signals (certain deadlock)"
+            ));
+        }
     }
 }
 
-/// HALT placement and semaphore pairing.
-fn check_stream(p: &Program, hw: &HwConfig, report: &mut impl FnMut(String)) {
-    let halts: Vec<usize> = (0..p.instrs.len())
-        .filter(|&i| matches!(p.instrs[i], Instr::Halt {}))
-        .collect();
-    match halts.as_slice() {
-        [] => report("the instruction stream does not end with HALT".into()),
-        [h] if *h + 1 == p.instrs.len() => {}
-        _ => report(format!(
-            "HALT must be the last instruction and appear once (found at {halts:?} of {})",
-            p.instrs.len()
-        )),
-    }
-    let signalled: BTreeSet<u16> = p
-        .instrs
-        .iter()
-        .filter_map(|i| match i {
-            Instr::Signal { sem, .. } => Some(*sem),
-            _ => None,
-        })
-        .collect();
-    let mut reported = BTreeSet::new();
-    for (idx, i) in p.instrs.iter().enumerate() {
-        if let Instr::Wait { sem, .. } = i {
-            if !signalled.contains(sem)
-                && u32::from(*sem) < hw.control.semaphores
-                && reported.insert(*sem)
-            {
-                report(format!("instr #{idx} waits on semaphore {sem}, which nothing signals (certain deadlock)"));
-            }
-        }
+fn prefix_error(e: super::prefix::PrefixError) -> ProgramError {
+    ProgramError {
+        loc: ProgramLoc::Instr(e.prefix(), Opcode::SufaBias),
+        message: e.to_string(),
     }
 }
 
@@ -212,22 +295,8 @@ fn check_tensors(tensors: &[TensorDecl], hw: &HwConfig, errs: &mut Vec<ProgramEr
     }
 }
 
-/// Host-op table entries, and the `HOST` instructions that run them.
-fn check_host_ops(p: &Program, errs: &mut Vec<ProgramError>) {
-    let mut runs = vec![0usize; p.host_ops.len()];
-    for (i, instr) in p.instrs.iter().enumerate() {
-        let Instr::Host { op } = instr else { continue };
-        match runs.get_mut(*op as usize) {
-            Some(n) => *n += 1,
-            None => errs.push(ProgramError {
-                loc: ProgramLoc::Instr(i, Opcode::Host),
-                message: format!(
-                    "host op {op} is not in the host-op table ({} entries)",
-                    p.host_ops.len()
-                ),
-            }),
-        }
-    }
+/// Host-op table entries, each run by exactly one `HOST` (`runs[k]`: how many ran entry `k`).
+fn check_host_ops(p: &Program, runs: &[usize], errs: &mut Vec<ProgramError>) {
     for (k, h) in p.host_ops.iter().enumerate() {
         let mut problems = host_op_rules(h, &p.tensors);
         if runs[k] != 1 {

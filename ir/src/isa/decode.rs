@@ -361,6 +361,24 @@ fn decode_instrs(c: &mut Cursor<'_>, count: u32) -> Result<Vec<Instr>, DecodeErr
     Ok(out)
 }
 
+/// Whole instructions back to back, the first being instruction `first`.
+pub(crate) fn decode_instr_run(bytes: &[u8], first: usize) -> Result<Vec<Instr>, DecodeError> {
+    if !bytes.len().is_multiple_of(INSTR_BYTES) {
+        return err(
+            bytes.len() - bytes.len() % INSTR_BYTES,
+            format!(
+                "{} bytes are not whole {INSTR_BYTES}-byte instructions",
+                bytes.len()
+            ),
+        );
+    }
+    bytes
+        .chunks_exact(INSTR_BYTES)
+        .enumerate()
+        .map(|(k, raw)| decode_instr(raw, k * INSTR_BYTES, first + k))
+        .collect()
+}
+
 /// Decode the 32 bytes of instruction `index`, which start at absolute offset `at`.
 pub(crate) fn decode_instr(raw: &[u8], at: usize, index: usize) -> Result<Instr, DecodeError> {
     let Some((&code, fields)) = raw.split_first() else {

@@ -30,7 +30,7 @@ mod parse;
 pub mod prefix;
 
 pub use asm::{print_asm, print_instr};
-pub use check::{ProgramError, ProgramLoc};
+pub use check::{PieceCheck, ProgramError, ProgramLoc};
 pub use decode::DecodeError;
 pub use enums::{Bcast, CmpOp, DType, Engine, ReduceOp, SramSpace, SufaMode, TensorKind};
 pub use fields::FieldError;
@@ -186,6 +186,12 @@ impl Program {
         w: &mut (impl std::io::Write + ?Sized),
     ) -> std::io::Result<()> {
         encode::encode_head_to(self, instrs, w)
+    }
+
+    /// Instructions in the binary's form, `bytes` holding whole ones (32 bytes each); the first
+    /// is instruction `first` of its program (errors name it and its byte offset in `bytes`).
+    pub fn decode_instrs(bytes: &[u8], first: usize) -> Result<Vec<Instr>, DecodeError> {
+        decode::decode_instr_run(bytes, first)
     }
 
     /// `instrs` in the binary's form (32 bytes each), as they follow a program's head.

@@ -12,10 +12,13 @@ use super::host_ops::{self, HostOpError, HostWork};
 use super::memory::Memory;
 use super::tally::Accounts;
 use super::SimError;
-use sofa_ir::hw::timing::{replay_recording, Executor, ListModel, Recording, Timeline};
+use sofa_ir::hw::timing::{replay_recording, Executor, ListModel, Recording, Replayer, Timeline};
 
 /// What a run leaves for the report.
 pub(crate) struct Run {
+    /// Instructions run, and of those SADS.
+    pub instructions: usize,
+    pub sads: u64,
     pub timeline: Timeline,
     pub accounts: Accounts,
     /// Functional statistics (functional mode only).
@@ -144,7 +147,55 @@ pub(crate) fn run_timing_only(
     let timeline = replay_recording(&program.instrs, hw.control.semaphores, &mut ex, recording)?;
     ex.prefix.finish().map_err(prefix_error)?;
     Ok(Run {
+        instructions: program.instrs.len(),
+        sads: count_sads(&program.instrs),
         timeline,
+        accounts: ex.accounts,
+        stats: None,
+        outputs: BTreeMap::new(),
+        host: ex.host,
+    })
+}
+
+/// How many of `instrs` are SADS.
+fn count_sads(instrs: &[Instr]) -> u64 {
+    instrs
+        .iter()
+        .filter(|i| matches!(i, Instr::Sads { .. }))
+        .count() as u64
+}
+
+/// Timing-only run of a program given as its head (tensor and host-op tables, no
+/// instructions) and its instructions in pieces, each ending where a lowered segment ends:
+/// `next` returns the next piece, `None` after the last. Only the piece being replayed is in
+/// memory.
+pub(crate) fn run_timing_pieces(
+    head: &Program,
+    hw: &HwConfig,
+    spans: Option<sofa_ir::hw::timing::Cuts>,
+    next: &mut dyn FnMut() -> Result<Option<Vec<Instr>>, SimError>,
+    started: &AtomicU64,
+) -> Result<Run, SimError> {
+    let mut ex = TimingExec {
+        program: head,
+        hw,
+        model: ListModel::default(),
+        accounts: Accounts::new(head, spans.clone()),
+        host: Vec::new(),
+        prefix: BiasPrefix::default(),
+        started,
+    };
+    let mut replayer = Replayer::new(hw.control.semaphores, spans);
+    let mut sads = 0;
+    while let Some(piece) = next()? {
+        replayer.feed(&piece, &mut ex)?;
+        sads += count_sads(&piece);
+    }
+    ex.prefix.finish().map_err(prefix_error)?;
+    Ok(Run {
+        instructions: replayer.fed(),
+        sads,
+        timeline: replayer.finish(),
         accounts: ex.accounts,
         stats: None,
         outputs: BTreeMap::new(),
@@ -209,6 +260,8 @@ pub(crate) fn run_functional(
     ex.prefix.finish().map_err(prefix_error)?;
     let outputs = read_outputs(program, &ex.mem)?;
     Ok(Run {
+        instructions: program.instrs.len(),
+        sads: count_sads(&program.instrs),
         timeline,
         accounts: ex.accounts,
         stats: Some(ex.stats),

@@ -184,9 +184,9 @@ pub fn simulate_counted(
     opts: &SimOptions,
     started: &AtomicU64,
 ) -> Result<SimOutcome, SimError> {
-    check_regions(program, &opts.regions)?;
+    check_regions(program.instrs.len(), &opts.regions)?;
     if let Some(r) = &opts.roofline {
-        check_roofline(program, r)?;
+        check_roofline(program.instrs.len(), r)?;
     }
     let recording = Recording {
         slots: opts.trace,
@@ -217,8 +217,46 @@ fn region_cuts(opts: &SimOptions) -> Option<Cuts> {
     all.peek().is_some().then(|| Cuts::of_regions(all))
 }
 
-/// One instruction range per layer, each inside the program.
-fn check_roofline(program: &Program, r: &RooflineRequest) -> Result<(), SimError> {
+/// [`simulate_counted`] in timing-only mode for a program given as its head (tensor and
+/// host-op tables, no instructions) and its `count` instructions in pieces, each ending where
+/// a lowered segment ends: `next` returns the next piece, `None` after the last. Only the
+/// piece being replayed is in memory, so a model of tens of millions of instructions runs in
+/// the memory of its largest segment; the report is the one the whole program gives. No
+/// trace (it needs a slot per instruction).
+pub fn simulate_timing_pieces(
+    head: &Program,
+    count: usize,
+    hw: &HwConfig,
+    opts: &SimOptions,
+    next: &mut dyn FnMut() -> Result<Option<Vec<Instr>>, SimError>,
+    started: &AtomicU64,
+) -> Result<SimOutcome, SimError> {
+    if opts.mode != Mode::TimingOnly || opts.trace {
+        return Err(SimError::general(
+            "a program given in pieces runs timing-only, without a trace",
+        ));
+    }
+    check_regions(count, &opts.regions)?;
+    if let Some(r) = &opts.roofline {
+        check_roofline(count, r)?;
+    }
+    let run = drive::run_timing_pieces(head, hw, region_cuts(opts), next, started)?;
+    if run.instructions != count {
+        return Err(SimError::general(format!(
+            "the pieces held {} instructions, {count} were announced",
+            run.instructions
+        )));
+    }
+    let report = report::build(head, hw, opts, &run)?;
+    Ok(SimOutcome {
+        outputs: run.outputs,
+        report,
+        trace: None,
+    })
+}
+
+/// One instruction range per layer, each inside the program's `n` instructions.
+fn check_roofline(n: usize, r: &RooflineRequest) -> Result<(), SimError> {
     if r.layer_instrs.len() != r.work.layers.len() {
         return Err(SimError::general(format!(
             "roofline: {} layer ranges for {} layers",
@@ -233,12 +271,12 @@ fn check_roofline(program: &Program, r: &RooflineRequest) -> Result<(), SimError
         .zip(&r.layer_instrs)
         .map(|(l, range)| (l.name.clone(), range.clone()))
         .collect();
-    check_regions(program, &named)
+    check_regions(n, &named)
 }
 
-/// Regions must lie inside the program (an out-of-range region is a caller's mistake).
-fn check_regions(program: &Program, regions: &[(String, Range<usize>)]) -> Result<(), SimError> {
-    let n = program.instrs.len();
+/// Regions must lie inside the program's `n` instructions (an out-of-range region is a
+/// caller's mistake).
+fn check_regions(n: usize, regions: &[(String, Range<usize>)]) -> Result<(), SimError> {
     for (name, r) in regions {
         if r.start > r.end || r.end > n {
             return Err(SimError::general(format!(

@@ -23,7 +23,7 @@
 
 use serde::{Deserialize, Serialize};
 use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::{Engine, Instr, Program, SramSpace};
+use sofa_ir::isa::{Engine, Program, SramSpace};
 
 use super::drive::Run;
 use super::exec::RecallSample;
@@ -352,7 +352,7 @@ pub(crate) fn build(
         hw_name: hw.name.clone(),
         config_hash: format!("{:#018x}", hw.hash()),
         clock_mhz: hw.clock.freq_mhz,
-        instructions: program.instrs.len() as u64,
+        instructions: run.instructions as u64,
         total_cycles: total,
         time_us: ratio(total, hw.clock.freq_mhz),
         engines,
@@ -370,7 +370,7 @@ pub(crate) fn build(
             chip_share: chip_share(t.macs, host.macs),
         },
         host,
-        sparse: sparse_report(program, run)?,
+        sparse: sparse_report(run)?,
         regions,
         roofline: None,
     };
@@ -459,12 +459,8 @@ fn recall_in(
     Ok((selected, hits))
 }
 
-fn sparse_report(program: &Program, run: &Run) -> Result<Option<SparseReport>, SimError> {
-    let sads = program
-        .instrs
-        .iter()
-        .filter(|i| matches!(i, Instr::Sads { .. }))
-        .count() as u64;
+fn sparse_report(run: &Run) -> Result<Option<SparseReport>, SimError> {
+    let sads = run.sads;
     if sads == 0 {
         return Ok(None);
     }

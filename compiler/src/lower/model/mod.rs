@@ -175,20 +175,35 @@ pub trait InstrSink {
     }
 }
 
-/// [`lower_model_explained`] handing the instructions to `sink` as they are lowered: the
-/// program it returns has its tensor and host-op tables but no instructions, and the count of
-/// those `sink` took. The instructions are the ones [`lower_model`] returns, in order.
+/// A model lowered into an [`InstrSink`]: the program's tensor and host-op tables (no
+/// instructions), how many instructions the sink took, the notes, and each attention op's
+/// instruction range (as [`lower_model_mapped`] gives them).
+pub type StreamedProgram = (Program, usize, Vec<String>, super::LayerRanges);
+
+/// [`lower_model_mapped`] handing the instructions to `sink` as they are lowered, at op
+/// boundaries (which are segment boundaries: every semaphore back at zero). The instructions
+/// are the ones [`lower_model`] returns, in order.
 pub fn lower_model_streamed(
     m: &Module,
     hw: &HwConfig,
     defaults: &LowerDefaults,
     sink: &mut dyn InstrSink,
-) -> Result<(Program, usize, Vec<String>), LowerError> {
+) -> Result<StreamedProgram, LowerError> {
     with_walk(m, hw, defaults, |walk, fused, mut notes| {
-        let (program, _, count) = lower_with(m, hw, defaults, walk, &fused, Some(sink))?;
+        let (program, ranges, count) = lower_with(m, hw, defaults, walk, &fused, Some(sink))?;
         notes.extend(host_note(&program));
-        Ok((program, count, notes))
+        let attention = attention_ranges(m, walk, &ranges);
+        Ok((program, count, notes, attention))
     })
+}
+
+/// The instruction ranges of the attention ops among `ranges`, in body order.
+fn attention_ranges(m: &Module, walk: &Walk<'_>, ranges: &kvfuse::OpRanges) -> super::LayerRanges {
+    walk.body
+        .iter()
+        .filter(|&&o| is_attention(m, o))
+        .filter_map(|o| ranges.get(o).map(|r| (*o, r.clone())))
+        .collect()
 }
 
 /// [`lower_model_explained`], with each lowered attention op's instruction range.
@@ -200,12 +215,7 @@ pub fn lower_model_mapped(
     with_walk(m, hw, defaults, |walk, fused, mut notes| {
         let (program, ranges, _) = lower_with(m, hw, defaults, walk, &fused, None)?;
         notes.extend(host_note(&program));
-        let attention = walk
-            .body
-            .iter()
-            .filter(|&&o| is_attention(m, o))
-            .filter_map(|o| ranges.get(o).map(|r| (*o, r.clone())))
-            .collect();
+        let attention = attention_ranges(m, walk, &ranges);
         Ok((program, notes, attention))
     })
 }

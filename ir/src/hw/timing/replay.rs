@@ -105,6 +105,8 @@ struct Lane {
 
 struct State<'p> {
     instrs: &'p [Instr],
+    /// The index of `instrs[0]` in the whole sequence (a [`Replayer`] feeds it in pieces).
+    base: usize,
     queues: [Vec<usize>; ENGINES],
     lanes: [Lane; ENGINES],
     /// [`State::can_start`] of each engine, kept current so a step scans no instructions.
@@ -137,31 +139,91 @@ pub fn replay_recording<X: Executor>(
     exec: &mut X,
     recording: Recording,
 ) -> Result<Timeline, X::Error> {
-    let mut st = State::new(instrs, semaphores);
+    let mut st = State::new(
+        instrs,
+        0,
+        [Lane::default(); ENGINES],
+        new_tokens(semaphores),
+    );
     let mut tl = Timeline {
         slots: recording.slots.then(|| vec![Slot::default(); instrs.len()]),
         spans: recording.spans.map(Spans::new),
         ..Timeline::default()
     };
-    st.refresh_all();
-    while st.remaining > 0 {
-        let Some((start, e)) = st.earliest() else {
-            return Err(st.deadlock().into());
-        };
-        let sync = st.step(e, start, exec, &mut tl)?;
-        // A semaphore changed (or only HALT is left): any engine's readiness may have changed.
-        if sync || st.remaining == 1 {
-            st.refresh_all();
-        } else {
-            st.ready[e] = st.can_start(e);
-        }
-    }
+    st.run(exec, &mut tl)?;
     tl.total_cycles = st.lanes.iter().map(|l| l.clock).max().unwrap_or(0);
     Ok(tl)
 }
 
+/// Counting semaphores, none holding a token. Ids are 16-bit: a larger (unvalidated) count
+/// never needs more queues.
+fn new_tokens(semaphores: u32) -> Vec<VecDeque<u64>> {
+    vec![VecDeque::new(); semaphores.min(1 << 16) as usize]
+}
+
+/// A replay fed in pieces, so that a sequence need never be whole in memory: each piece is
+/// replayed after the ones before it, the engines' clocks and the semaphores' tokens carried
+/// over, and every piece must be able to finish on its own (a WAIT whose SIGNAL comes in a
+/// later piece is a deadlock). Pieces that end where a lowered segment ends (every semaphore
+/// back at zero) give the times a whole replay gives: an instruction starts at the later of
+/// its engine's previous end and the token it waits for, whatever order the engines are
+/// stepped in.
+pub struct Replayer {
+    lanes: [Lane; ENGINES],
+    tokens: Vec<VecDeque<u64>>,
+    tl: Timeline,
+    fed: usize,
+}
+
+impl Replayer {
+    /// A replay on engines with `semaphores` counting semaphores, keeping the [`Spans`] of
+    /// `spans` (cut at indices of the whole sequence).
+    pub fn new(semaphores: u32, spans: Option<Cuts>) -> Replayer {
+        Replayer {
+            lanes: [Lane::default(); ENGINES],
+            tokens: new_tokens(semaphores),
+            tl: Timeline {
+                spans: spans.map(Spans::new),
+                ..Timeline::default()
+            },
+            fed: 0,
+        }
+    }
+
+    /// Replay the next piece; `exec` sees each instruction's index in the whole sequence.
+    pub fn feed<X: Executor>(&mut self, instrs: &[Instr], exec: &mut X) -> Result<(), X::Error> {
+        let mut lanes = self.lanes;
+        for lane in &mut lanes {
+            lane.next = 0;
+        }
+        let tokens = std::mem::take(&mut self.tokens);
+        let mut st = State::new(instrs, self.fed, lanes, tokens);
+        let result = st.run(exec, &mut self.tl);
+        self.lanes = st.lanes;
+        self.tokens = st.tokens;
+        self.fed += instrs.len();
+        result
+    }
+
+    /// Instructions fed so far.
+    pub fn fed(&self) -> usize {
+        self.fed
+    }
+
+    /// The timeline of everything fed.
+    pub fn finish(mut self) -> Timeline {
+        self.tl.total_cycles = self.lanes.iter().map(|l| l.clock).max().unwrap_or(0);
+        self.tl
+    }
+}
+
 impl<'p> State<'p> {
-    fn new(instrs: &'p [Instr], semaphores: u32) -> State<'p> {
+    fn new(
+        instrs: &'p [Instr],
+        base: usize,
+        lanes: [Lane; ENGINES],
+        tokens: Vec<VecDeque<u64>>,
+    ) -> State<'p> {
         let mut sizes = [0usize; ENGINES];
         for instr in instrs {
             sizes[engine_slot(instr.engine())] += 1;
@@ -170,16 +232,34 @@ impl<'p> State<'p> {
         for (i, instr) in instrs.iter().enumerate() {
             queues[engine_slot(instr.engine())].push(i);
         }
-        // Ids are 16-bit: a larger (unvalidated) count never needs more queues.
-        let sems = semaphores.min(1 << 16) as usize;
         State {
             instrs,
+            base,
             queues,
-            lanes: [Lane::default(); ENGINES],
+            lanes,
             ready: [None; ENGINES],
-            tokens: vec![VecDeque::new(); sems],
+            tokens,
             remaining: instrs.len(),
         }
+    }
+
+    /// Step until every instruction has started.
+    fn run<X: Executor>(&mut self, exec: &mut X, tl: &mut Timeline) -> Result<(), X::Error> {
+        self.refresh_all();
+        while self.remaining > 0 {
+            let Some((start, e)) = self.earliest() else {
+                return Err(self.deadlock().into());
+            };
+            let sync = self.step(e, start, exec, tl)?;
+            // A semaphore changed (or only HALT is left): any engine's readiness may have
+            // changed.
+            if sync || self.remaining == 1 {
+                self.refresh_all();
+            } else {
+                self.ready[e] = self.can_start(e);
+            }
+        }
+        Ok(())
     }
 
     fn head(&self, e: usize) -> Option<usize> {
@@ -229,10 +309,11 @@ impl<'p> State<'p> {
         exec: &mut X,
         tl: &mut Timeline,
     ) -> Result<bool, X::Error> {
-        let Some(i) = self.head(e) else {
+        let Some(local) = self.head(e) else {
             return Ok(false);
         };
-        let instr = &self.instrs[i];
+        let instr = &self.instrs[local];
+        let i = self.base + local;
         let sync = match instr {
             Instr::Wait { sem, .. } => {
                 if let Some(q) = self.tokens.get_mut(usize::from(*sem)) {
@@ -299,8 +380,9 @@ impl<'p> State<'p> {
         let mut parts = Vec::new();
         let mut first_wait: Option<usize> = None;
         for (e, &engine) in Engine::ALL.iter().enumerate() {
-            let Some(i) = self.head(e) else { continue };
-            match &self.instrs[i] {
+            let Some(local) = self.head(e) else { continue };
+            let i = self.base + local;
+            match &self.instrs[local] {
                 Instr::Wait { sem, .. } => {
                     first_wait = Some(first_wait.map_or(i, |w| w.min(i)));
                     parts.push(format!(
@@ -315,7 +397,7 @@ impl<'p> State<'p> {
             }
         }
         ReplayError::Deadlock {
-            instr: first_wait.map(|i| (i, self.instrs[i].opcode())),
+            instr: first_wait.map(|i| (i, self.instrs[i - self.base].opcode())),
             message: format!("deadlock: {}", parts.join("; ")),
         }
     }
