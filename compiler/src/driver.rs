@@ -246,7 +246,8 @@ pub fn lower_model(
 }
 
 /// A model lowered into an [`InstrSink`] ([`lower_model_streamed`]): [`Lowered`] without
-/// the instructions.
+/// the instructions (and without the roofline work, [`model_roofline`], which only a run
+/// reports).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamedLowered {
     /// The program's tensor and host-op tables; no instructions.
@@ -254,7 +255,7 @@ pub struct StreamedLowered {
     /// How many instructions the sink took.
     pub count: usize,
     pub notes: Vec<String>,
-    pub roofline: RooflineWork,
+    /// Each attention layer's instruction range (aligned with [`model_roofline`]'s layers).
     pub layer_instrs: Vec<Range<usize>>,
 }
 
@@ -267,14 +268,22 @@ pub fn lower_model_streamed(
 ) -> Result<StreamedLowered, DriverError> {
     let (head, count, notes, ranges) =
         crate::lower::model::lower_model_streamed(module, &target.hw, &defaults(target), sink)?;
-    let roofline = roofline::model_work(module, &head, &target.hw)?;
     Ok(StreamedLowered {
         layer_instrs: roofline::layer_ranges(module, &ranges),
         head,
         count,
         notes,
-        roofline,
     })
+}
+
+/// The roofline work of a compiled model whose program (its tables: the host ops are not the
+/// chip's work) is `head`.
+pub fn model_roofline(
+    module: &Module,
+    head: &Program,
+    target: &Target,
+) -> Result<RooflineWork, DriverError> {
+    Ok(roofline::model_work(module, head, &target.hw)?)
 }
 
 /// A compiled workload as one SOFA-ISA program, unless its plan shows the program would be

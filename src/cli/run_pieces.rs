@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::Path;
 
-use sofa_compiler::driver::Target;
+use sofa_compiler::driver::{self, Target};
 use sofa_ir::isa::{Instr, PieceCheck, Program, INSTR_BYTES};
 use sofa_ir::Module;
 use sofa_runtime::sim::{simulate_timing_pieces, Mode, RooflineRequest, SimError, SimOptions};
@@ -27,12 +27,14 @@ pub(super) fn run(
     module: &Module,
 ) -> Result<(), CliError> {
     let mut s = lower_streamed(module, target, (path, &std::env::temp_dir()))?;
+    let work = driver::model_roofline(module, &s.lowered.head, target)
+        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     let opts = SimOptions {
         mode: Mode::TimingOnly,
         trace: false,
         regions: Vec::new(),
         roofline: Some(RooflineRequest {
-            work: s.lowered.roofline.clone(),
+            work,
             layer_instrs: s.lowered.layer_instrs.clone(),
         }),
     };
