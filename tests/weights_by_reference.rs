@@ -150,3 +150,23 @@ fn a_missing_short_or_changed_weights_file_is_an_error() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("run past the end of"), "{}", text(&out));
 }
+
+/// Only a program that will be written references (and so checksums) its weights: the
+/// lowering an in-process run uses leaves every tensor without a reference, so nothing reads
+/// the weights before an instruction needs their values (a timing-only run never does).
+#[test]
+fn only_a_written_program_references_its_weights() {
+    use sofa_compiler::driver::{self, Target};
+    let bindings = [("batch".to_string(), 1), ("seq".to_string(), 16)].into();
+    let refs = |weights_by_reference: bool| {
+        let target = Target {
+            weights_by_reference,
+            ..Target::default()
+        };
+        let m = driver::compile_onnx(&fixture("model.onnx"), &bindings, &target).unwrap();
+        let (p, _) = driver::lower_model(&m, &target).unwrap();
+        p.tensors.iter().filter(|t| t.weights.is_some()).count()
+    };
+    assert_eq!(refs(false), 0);
+    assert!(refs(true) > 0);
+}

@@ -66,6 +66,10 @@ pub struct Target {
     /// Run ops without a chip lowering on the host (`HOST`) instead of failing; on by default,
     /// off with `--no-host-fallback`.
     pub host_fallback: bool,
+    /// The program will be written (`sofa compile`): it references the model's external data
+    /// (file, offset, checksum) instead of holding it. Off for in-process runs, which never
+    /// read the weights to checksum them.
+    pub weights_by_reference: bool,
     /// Plans priced so far on `hw`, shared by every compile made for this target.
     pub prices: PriceCache,
 }
@@ -81,6 +85,7 @@ impl Default for Target {
             tiles: None,
             kv: None,
             host_fallback: true,
+            weights_by_reference: false,
             prices: PriceCache::default(),
         }
     }
@@ -124,6 +129,7 @@ fn defaults(target: &Target) -> LowerDefaults {
         ablate: target.ablate,
         kv: target.kv,
         host_fallback: target.host_fallback,
+        weights_by_reference: target.weights_by_reference,
     }
 }
 

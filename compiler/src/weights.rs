@@ -2,8 +2,9 @@
 //!
 //! A `const` tensor whose bytes are exactly a range of an ONNX external-data file (the
 //! importer records it as the resource's [`FileRange`]) is lowered with a [`WeightsRef`]: the
-//! file, the offset and an XXH3 checksum of the range. In process the tensor keeps the mapped
-//! bytes, so nothing is read until a value is needed; a written `.sofabin` carries only the
+//! file, the offset and an XXH3 checksum of the range, when the program will be written
+//! (`LowerDefaults::weights_by_reference`: `sofa compile`). In process the tensor keeps the
+//! mapped bytes and takes no reference, so nothing is read until a value is needed; a written `.sofabin` carries only the
 //! reference (`sofa_runtime::weights` maps it back and checks it). The checksum is read with
 //! plain file reads, not through the mapping, so hashing gigabytes leaves them out of the
 //! process's resident memory.

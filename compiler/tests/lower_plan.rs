@@ -100,6 +100,7 @@ fn the_plan_comes_from_the_attributes_and_defaults_fill_only_the_gaps() {
         ablate: rass,
         kv: None,
         host_fallback: false,
+        weights_by_reference: false,
     };
     let l = plan_layer(&m, op, 0, &hw, &defaults).unwrap();
     // Schedule, Tc and query block from the op; the ablations (absent there) by default; the

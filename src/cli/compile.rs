@@ -67,7 +67,11 @@ pub struct CompileArgs {
 }
 
 pub fn run(args: &CompileArgs) -> Result<(), CliError> {
-    let target = args.target.resolve()?;
+    let target = Target {
+        // The program is written: it references the model's external data.
+        weights_by_reference: true,
+        ..args.target.resolve()?
+    };
     let emitted = match (&args.model, &args.workload) {
         (Some(model), None) => compile_onnx(args, model, &target)?,
         (None, Some(path)) => compile_workload(args, path, &target)?,

@@ -94,6 +94,7 @@ impl TargetArgs {
             tiles: None,
             kv,
             host_fallback: !self.no_host_fallback,
+            weights_by_reference: false,
             prices: Default::default(),
         })
     }

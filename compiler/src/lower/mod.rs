@@ -56,6 +56,11 @@ pub struct LowerDefaults {
     /// [`LowerError::NoChipLowering`], which lists every such op. The driver's `Target`
     /// turns it on unless the user says `--no-host-fallback`.
     pub host_fallback: bool,
+    /// Const tensors that are external-data ranges get a [`sofa_ir::isa::WeightsRef`] (file,
+    /// offset, checksum: `crate::weights`) for a program that will be written; off (the
+    /// default), nothing reads the weights to checksum them, and an in-process run reads the
+    /// mapped bytes the tensors hold.
+    pub weights_by_reference: bool,
 }
 
 /// K and V of one attention op generated on chip from the layer input (the paper's

@@ -114,6 +114,7 @@ impl LowerToSofa {
             ablate: Ablation::parse(o.string("ablate")?).map_err(PassBuildError::pass)?,
             kv,
             host_fallback: false,
+            weights_by_reference: false,
         };
         Ok(LowerToSofa::new(hw, defaults))
     }

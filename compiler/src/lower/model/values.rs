@@ -228,6 +228,7 @@ impl Ctx<'_> {
         let (dt, shape) = self.shape_of(o, v)?;
         let (data, origin) = self.const_bytes(def).map_err(|e| o.err(e))?;
         let weights = origin
+            .filter(|_| self.defaults.weights_by_reference)
             .map(|range| crate::weights::reference(range, data.len() as u64))
             .transpose()
             .map_err(|e| o.err(format!("reading its weights: {e}")))?;
