@@ -133,7 +133,7 @@ fn compile_onnx(
         "asm" => emit_program(lower(&module, target, model)?, "asm"),
         _ => {
             let dir = args.output.as_deref().and_then(output_dir);
-            let mut streamed = lower_streamed(&module, target, (model, &std::env::temp_dir()))?;
+            let mut streamed = lower_streamed(&module, target, model)?;
             // A written program finds the model's weights from its own directory.
             if let Some(dir) = dir {
                 sofa_compiler::weights::relative_to(&mut streamed.lowered.head, &dir);

@@ -134,7 +134,7 @@ pub fn lower(module: &Module, target: &Target, path: &Path) -> Result<Program, C
 
 /// A lowered model whose instructions went to a file as they were lowered ([`lower_streamed`]).
 pub struct Streamed {
-    /// The program's tables, instruction count, notes and roofline inputs.
+    /// The program's tables, instruction count, notes and attention layers' ranges.
     pub lowered: driver::StreamedLowered,
     /// The instructions, encoded (32 bytes each), from the file's start.
     pub instrs: std::fs::File,
@@ -159,25 +159,13 @@ impl sofa_compiler::lower::model::InstrSink for Spill {
     }
 }
 
-/// [`lower_mapped`], the instructions encoded into an unnamed temporary file in `dir` as they
-/// are lowered, so that a program of tens of millions of instructions is never whole in
+/// [`lower_mapped`], the instructions encoded into an unnamed temporary file (in `TMPDIR`) as
+/// they are lowered, so that a program of tens of millions of instructions is never whole in
 /// memory.
-pub fn lower_streamed(
-    module: &Module,
-    target: &Target,
-    (path, dir): (&Path, &Path),
-) -> Result<Streamed, CliError> {
-    let spill = |e: std::io::Error| {
-        CliError::input(format!(
-            "cannot use a temporary file in {}: {e}",
-            dir.display()
-        ))
-    };
+pub fn lower_streamed(module: &Module, target: &Target, path: &Path) -> Result<Streamed, CliError> {
+    let spill = |e: std::io::Error| CliError::input(format!("cannot use a temporary file: {e}"));
     let mut sink = Spill {
-        file: std::io::BufWriter::with_capacity(
-            1 << 20,
-            tempfile::tempfile_in(dir).map_err(spill)?,
-        ),
+        file: std::io::BufWriter::with_capacity(1 << 20, tempfile::tempfile().map_err(spill)?),
         cuts: Vec::new(),
     };
     let lowered = driver::lower_model_streamed(module, target, &mut sink)

@@ -26,7 +26,7 @@ pub(super) fn run(
     target: &Target,
     module: &Module,
 ) -> Result<(), CliError> {
-    let mut s = lower_streamed(module, target, (path, &std::env::temp_dir()))?;
+    let mut s = lower_streamed(module, target, path)?;
     let work = driver::model_roofline(module, &s.lowered.head, target)
         .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     let opts = SimOptions {

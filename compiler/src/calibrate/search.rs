@@ -241,11 +241,8 @@ fn cheaper_steps(table: &LatencyTable, grid: &Grid, layer: usize, from: usize) -
     let priced = table.priced_settings(layer).min(grid.len());
     let same_keep = (0..priced).filter(|&i| i != from && grid.keep_index(i) == keep);
     let mut steps: Vec<usize> = same_keep.filter(cheaper).collect();
-    let tile_ways = (0..priced).map(|i| grid.setting(i).tiles);
-    let mut ways: Vec<Option<u64>> = tile_ways.collect();
-    ways.sort_unstable();
-    ways.dedup();
-    for way in ways {
+    let pinned = grid.tiles().counts().iter().map(|&t| Some(t));
+    for way in std::iter::once(None).chain(pinned) {
         let down = (from + 1..priced)
             .filter(|&i| grid.keep_index(i) > keep && grid.setting(i).tiles == way)
             .find(cheaper);

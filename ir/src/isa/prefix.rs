@@ -101,22 +101,22 @@ fn is_sync(instr: &Instr) -> bool {
     matches!(instr, Instr::Signal { .. } | Instr::Wait { .. })
 }
 
-/// Every prefix error of `instrs`, in stream order.
-pub fn check_prefixes(instrs: &[Instr]) -> Vec<PrefixError> {
-    let mut state = BiasPrefix::default();
-    let mut errs: Vec<PrefixError> = instrs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, instr)| state.step(i, instr).err())
-        .collect();
-    errs.extend(state.finish().err());
-    errs
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::isa::{DType, SramRef, SufaMode};
+
+    /// Every prefix error of `instrs`, in stream order.
+    fn check_prefixes(instrs: &[Instr]) -> Vec<PrefixError> {
+        let mut state = BiasPrefix::default();
+        let mut errs: Vec<PrefixError> = instrs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, instr)| state.step(i, instr).err())
+            .collect();
+        errs.extend(state.finish().err());
+        errs
+    }
 
     fn bias(rows: u16, sel: u16) -> Instr {
         Instr::SufaBias {

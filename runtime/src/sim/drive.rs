@@ -12,7 +12,9 @@ use super::host_ops::{self, HostOpError, HostWork};
 use super::memory::Memory;
 use super::tally::Accounts;
 use super::SimError;
-use sofa_ir::hw::timing::{replay_recording, Executor, ListModel, Recording, Replayer, Timeline};
+use sofa_ir::hw::timing::{
+    replay_recording, Cuts, Executor, ListModel, Recording, Replayer, Timeline,
+};
 
 /// What a run leaves for the report.
 pub(crate) struct Run {
@@ -128,6 +130,27 @@ impl Executor for TimingExec<'_> {
     }
 }
 
+impl<'a> TimingExec<'a> {
+    /// An executor of `program`'s instructions (its tables: instructions may come in pieces),
+    /// keeping region tallies for `spans`.
+    fn new(
+        program: &'a Program,
+        hw: &'a HwConfig,
+        spans: Option<Cuts>,
+        started: &'a AtomicU64,
+    ) -> TimingExec<'a> {
+        TimingExec {
+            program,
+            hw,
+            model: ListModel::default(),
+            accounts: Accounts::new(program, spans),
+            host: Vec::new(),
+            prefix: BiasPrefix::default(),
+            started,
+        }
+    }
+}
+
 /// Timing-only run: no data, counts from [`ListModel`].
 pub(crate) fn run_timing_only(
     program: &Program,
@@ -135,15 +158,7 @@ pub(crate) fn run_timing_only(
     recording: Recording,
     started: &AtomicU64,
 ) -> Result<Run, SimError> {
-    let mut ex = TimingExec {
-        program,
-        hw,
-        model: ListModel::default(),
-        accounts: Accounts::new(program, recording.spans.clone()),
-        host: Vec::new(),
-        prefix: BiasPrefix::default(),
-        started,
-    };
+    let mut ex = TimingExec::new(program, hw, recording.spans.clone(), started);
     let timeline = replay_recording(&program.instrs, hw.control.semaphores, &mut ex, recording)?;
     ex.prefix.finish().map_err(prefix_error)?;
     Ok(Run {
@@ -172,19 +187,11 @@ fn count_sads(instrs: &[Instr]) -> u64 {
 pub(crate) fn run_timing_pieces(
     head: &Program,
     hw: &HwConfig,
-    spans: Option<sofa_ir::hw::timing::Cuts>,
+    spans: Option<Cuts>,
     next: &mut dyn FnMut() -> Result<Option<Vec<Instr>>, SimError>,
     started: &AtomicU64,
 ) -> Result<Run, SimError> {
-    let mut ex = TimingExec {
-        program: head,
-        hw,
-        model: ListModel::default(),
-        accounts: Accounts::new(head, spans.clone()),
-        host: Vec::new(),
-        prefix: BiasPrefix::default(),
-        started,
-    };
+    let mut ex = TimingExec::new(head, hw, spans.clone(), started);
     let mut replayer = Replayer::new(hw.control.semaphores, spans);
     let mut sads = 0;
     while let Some(piece) = next()? {

@@ -489,13 +489,18 @@ fn region_report(
     run: &Run,
 ) -> Result<RegionReport, SimError> {
     let uncut = || SimError::general(format!("region '{name}' ({range:?}) was not recorded"));
-    let span = run
+    let spans = run
         .timeline
         .spans
         .as_ref()
-        .and_then(|s| s.region(&range))
+        .and_then(|s| s.covering(&range))
         .ok_or_else(uncut)?;
-    let tally = run.accounts.region(&range).ok_or_else(uncut)?;
+    let tallies = run
+        .accounts
+        .per_interval
+        .as_ref()
+        .and_then(|t| t.covering(&range))
+        .ok_or_else(uncut)?;
     let recall = match &run.stats {
         Some(stats) => {
             let (selected, hits) = recall_in(&stats.recall, range.clone())?;
@@ -507,13 +512,16 @@ fn region_report(
         name: name.into(),
         first_instr: range.start as u64,
         end_instr: range.end as u64,
-        start_cycle: span.start.unwrap_or(0),
-        end_cycle: span.end,
-        busy_cycles: span.busy,
-        ops: tally.ops,
-        dense_ops: tally.dense_ops,
-        dram_read_bytes: tally.dram_read,
-        dram_written_bytes: tally.dram_written,
+        start_cycle: spans.iter().filter_map(|s| s.start).min().unwrap_or(0),
+        end_cycle: spans.iter().map(|s| s.end).max().unwrap_or(0),
+        busy_cycles: checked_sum(spans.iter().map(|s| s.busy), "region cycles")?,
+        ops: checked_sum(tallies.iter().map(|t| t.ops), "region ops")?,
+        dense_ops: checked_sum(tallies.iter().map(|t| t.dense_ops), "region ops")?,
+        dram_read_bytes: checked_sum(tallies.iter().map(|t| t.dram_read), "region DRAM bytes")?,
+        dram_written_bytes: checked_sum(
+            tallies.iter().map(|t| t.dram_written),
+            "region DRAM bytes",
+        )?,
         recall,
     })
 }

@@ -7,10 +7,8 @@
 //! GATHER is attributed to the tensor containing its DRAM address (a GATHER's base); an address
 //! inside no tensor is `unmapped`.
 
-use std::ops::Range;
-
 use serde::{Deserialize, Serialize};
-use sofa_ir::hw::timing::Cuts;
+use sofa_ir::hw::timing::{Cuts, PerInterval};
 use sofa_ir::isa::{Instr, Program, TensorDecl, TensorKind};
 
 use super::exec::ExecOutcome;
@@ -168,7 +166,7 @@ pub(crate) struct Accounts {
     map: DramMap,
     pub total: Tally,
     /// Per interval of the report's region cuts, kept when it splits by region.
-    pub per_interval: Option<(Cuts, Vec<InstrTally>)>,
+    pub per_interval: Option<PerInterval<InstrTally>>,
 }
 
 impl Accounts {
@@ -176,25 +174,8 @@ impl Accounts {
         Accounts {
             map: DramMap::new(program),
             total: Tally::default(),
-            per_interval: cuts.map(|c| {
-                let n = c.intervals();
-                (c, vec![InstrTally::default(); n])
-            }),
+            per_interval: cuts.map(PerInterval::new),
         }
-    }
-
-    /// The summed tallies of `range` (its ends must be cuts); `None` when they are not.
-    pub fn region(&self, range: &Range<usize>) -> Option<InstrTally> {
-        let (cuts, tallies) = self.per_interval.as_ref()?;
-        let ks = cuts.covering(range)?;
-        tallies[ks].iter().try_fold(InstrTally::default(), |a, t| {
-            Some(InstrTally {
-                ops: a.ops.checked_add(t.ops)?,
-                dense_ops: a.dense_ops.checked_add(t.dense_ops)?,
-                dram_read: a.dram_read.checked_add(t.dram_read)?,
-                dram_written: a.dram_written.checked_add(t.dram_written)?,
-            })
-        })
     }
 
     /// Add what instruction `index` did.
@@ -220,8 +201,8 @@ impl Accounts {
         sum(&mut t.ops, o.ops)?;
         sum(&mut t.dense_ops, o.dense_ops)?;
         sum(&mut t.macs, o.macs)?;
-        if let Some((cuts, tallies)) = self.per_interval.as_mut() {
-            let t = &mut tallies[cuts.interval_of(index)];
+        if let Some(tallies) = self.per_interval.as_mut() {
+            let t = tallies.at_mut(index);
             sum(&mut t.ops, o.ops)?;
             sum(&mut t.dense_ops, o.dense_ops)?;
             sum(&mut t.dram_read, o.dram_read)?;

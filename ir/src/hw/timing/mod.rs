@@ -21,4 +21,4 @@ pub use replay::{
     engine_slot, replay, replay_recording, EngineStats, Executor, Recording, ReplayError, Replayer,
     Slot, Timeline, ENGINES,
 };
-pub use spans::{Cuts, SpanStats, Spans};
+pub use spans::{Cuts, PerInterval, SpanStats, Spans};

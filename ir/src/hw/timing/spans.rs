@@ -1,7 +1,8 @@
 //! Per-region figures without a record per instruction: a sequence cut at instruction indices
-//! ([`Cuts`]) into intervals, each accumulating what regions report — the first start, the
-//! last end and the busy cycles of its instructions ([`Spans`], filled by the event loop).
-//! A region whose ends are cuts is a run of whole intervals, so its figures combine theirs.
+//! ([`Cuts`]) into intervals, each accumulating what regions report ([`PerInterval`]) — the
+//! first start, the last end and the busy cycles of its instructions ([`Spans`], filled by the
+//! event loop), or the simulator's traffic tallies. A region whose ends are cuts is a run of
+//! whole intervals, so its figures combine theirs.
 //! Memory follows the number of regions, not of instructions: a 34.5 M-instruction program
 //! with a few hundred layer regions keeps a few hundred entries, not a slot each.
 
@@ -69,45 +70,55 @@ impl SpanStats {
     }
 }
 
-/// The [`SpanStats`] of every interval of [`Cuts`].
+/// A value per interval of [`Cuts`]: what each interval's instructions add up to. A region
+/// whose ends are cuts reads the values of the intervals it covers ([`PerInterval::covering`])
+/// and combines them as its figures do (first start, last end, checked sums).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Spans {
+pub struct PerInterval<T> {
     cuts: Cuts,
-    intervals: Vec<SpanStats>,
+    values: Vec<T>,
 }
 
-impl Spans {
-    pub fn new(cuts: Cuts) -> Spans {
-        Spans {
-            intervals: vec![SpanStats::default(); cuts.intervals()],
+impl<T: Clone + Default> PerInterval<T> {
+    pub fn new(cuts: Cuts) -> PerInterval<T> {
+        PerInterval {
+            values: vec![T::default(); cuts.intervals()],
             cuts,
         }
     }
+}
 
+impl<T> PerInterval<T> {
     pub fn cuts(&self) -> &Cuts {
         &self.cuts
     }
 
+    /// The value of the interval holding instruction `index`.
+    pub fn at_mut(&mut self, index: usize) -> &mut T {
+        let k = self.cuts.interval_of(index);
+        &mut self.values[k]
+    }
+
+    /// The values of the intervals that make up `range`; `None` when its ends are not cuts.
+    pub fn covering(&self, range: &Range<usize>) -> Option<&[T]> {
+        self.cuts.covering(range).map(|ks| &self.values[ks])
+    }
+}
+
+/// When each interval's instructions ran.
+pub type Spans = PerInterval<SpanStats>;
+
+impl Spans {
     /// Instruction `index` ran from `start` to `end` (`cycles` long); `None` when the busy
     /// cycles overflow.
     pub fn add(&mut self, index: usize, (start, end, cycles): (u64, u64, u64)) -> Option<()> {
-        let k = self.cuts.interval_of(index);
-        let s = &mut self.intervals[k];
+        let s = self.at_mut(index);
         *s = s.merge(SpanStats {
             start: Some(start),
             end,
             busy: cycles,
         })?;
         Some(())
-    }
-
-    /// The figures of `range` (its ends must be cuts); `None` when they are not, or the busy
-    /// cycles overflow.
-    pub fn region(&self, range: &Range<usize>) -> Option<SpanStats> {
-        let ks = self.cuts.covering(range)?;
-        self.intervals[ks]
-            .iter()
-            .try_fold(SpanStats::default(), |acc, &s| acc.merge(s))
     }
 }
 
@@ -132,11 +143,17 @@ mod tests {
         spans.add(2, (10, 14, 4)).unwrap();
         spans.add(3, (12, 30, 18)).unwrap();
         spans.add(5, (35, 36, 1)).unwrap();
-        let first = spans.region(&(2..5)).unwrap();
+        let combined = |r: std::ops::Range<usize>| {
+            let parts = spans.covering(&r)?;
+            parts
+                .iter()
+                .try_fold(SpanStats::default(), |a, &s| a.merge(s))
+        };
+        let first = combined(2..5).unwrap();
         assert_eq!((first.start, first.end, first.busy), (Some(10), 30, 22));
-        let both = spans.region(&(2..9)).unwrap();
+        let both = combined(2..9).unwrap();
         assert_eq!((both.start, both.end, both.busy), (Some(10), 50, 33));
-        assert_eq!(spans.region(&(0..2)).unwrap().start, None);
-        assert_eq!(spans.region(&(1..5)), None);
+        assert_eq!(combined(0..2).unwrap().start, None);
+        assert_eq!(spans.covering(&(1..5)), None);
     }
 }
