@@ -8,25 +8,33 @@ use toml::Spanned;
 use super::spec::{Axis, AxisKind, ErrAt};
 use super::DseError;
 
+/// Each value of axis `name` read by `read` (`Err`: what is wrong with it), or the first
+/// error, at the value's span and prefixed with the axis.
+fn each<T>(
+    name: &str,
+    values: &[Spanned<toml::Value>],
+    err: &ErrAt<'_>,
+    read: impl Fn(&toml::Value) -> Result<T, String>,
+) -> Result<Vec<T>, DseError> {
+    values
+        .iter()
+        .map(|v| read(v.get_ref()).map_err(|m| err(v.span(), format!("axis '{name}': {m}"))))
+        .collect()
+}
+
 pub(super) fn keep_axis(
     values: &[Spanned<toml::Value>],
     err: &ErrAt<'_>,
 ) -> Result<Axis, DseError> {
-    let mut keeps = Vec::new();
-    for v in values {
-        let k = match v.get_ref() {
+    let keeps = each("keep", values, err, |v| {
+        let k = match v {
             toml::Value::Float(f) => *f,
             toml::Value::Integer(i) => *i as f64,
-            other => {
-                return Err(err(
-                    v.span(),
-                    format!("axis 'keep': expected a number, found {}", other.type_str()),
-                ))
-            }
+            other => return Err(format!("expected a number, found {}", other.type_str())),
         };
-        check_keep_ratio(k).map_err(|e| err(v.span(), format!("axis 'keep': {e}")))?;
-        keeps.push(k);
-    }
+        check_keep_ratio(k).map_err(|e| e.to_string())?;
+        Ok(k)
+    })?;
     Ok(Axis {
         key: String::new(),
         values: keeps.iter().map(|&k| serde_json::Value::from(k)).collect(),
@@ -38,23 +46,11 @@ pub(super) fn schedule_axis(
     values: &[Spanned<toml::Value>],
     err: &ErrAt<'_>,
 ) -> Result<Axis, DseError> {
-    let mut schedules = Vec::new();
-    for v in values {
-        let s = v
-            .get_ref()
-            .as_str()
+    let schedules = each("schedule", values, err, |v| {
+        v.as_str()
             .and_then(|s| Schedule::parse(s).ok())
-            .ok_or_else(|| {
-                err(
-                    v.span(),
-                    format!(
-                        "axis 'schedule': expected \"cct\", \"staged\" or \"dense\", found {}",
-                        v.get_ref()
-                    ),
-                )
-            })?;
-        schedules.push(s);
-    }
+            .ok_or_else(|| format!("expected \"cct\", \"staged\" or \"dense\", found {v}"))
+    })?;
     Ok(Axis {
         key: String::new(),
         values: schedules.iter().map(|s| s.name().into()).collect(),
@@ -68,24 +64,12 @@ pub(super) fn tiles_axis(
     values: &[Spanned<toml::Value>],
     err: &ErrAt<'_>,
 ) -> Result<Axis, DseError> {
-    let mut tiles = Vec::new();
-    for v in values {
-        let t = v
-            .get_ref()
-            .as_integer()
+    let tiles = each("tiles", values, err, |v| {
+        v.as_integer()
             .and_then(|i| u64::try_from(i).ok())
             .filter(|&t| t >= 1)
-            .ok_or_else(|| {
-                err(
-                    v.span(),
-                    format!(
-                        "axis 'tiles': expected a key-tile count (an integer ≥ 1), found {}",
-                        v.get_ref()
-                    ),
-                )
-            })?;
-        tiles.push(t);
-    }
+            .ok_or_else(|| format!("expected a key-tile count (an integer ≥ 1), found {v}"))
+    })?;
     Ok(Axis {
         key: String::new(),
         values: tiles.iter().map(|&t| serde_json::Value::from(t)).collect(),

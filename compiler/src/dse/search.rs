@@ -332,11 +332,6 @@ mod tests {
 
     /// A spec of 5 axes × 4 values (1024 points) with `search` as its `[search]` body.
     fn spec(dir: &Path, search: &str) -> Result<DseSpec, DseError> {
-        std::fs::write(
-            dir.join("w.toml"),
-            "name = \"w\"\nlayers = 1\nhidden = 128\nheads = 2\nseq = 256\ncausal = false\n",
-        )
-        .unwrap();
         let mut text = "objectives = [\"latency\"]\n[target]\nworkload = \"w.toml\"\n".to_string();
         for key in [
             "sufa.cols",
@@ -350,7 +345,7 @@ mod tests {
             ));
         }
         text.push_str(search);
-        DseSpec::parse(&text, &dir.join("s.toml"))
+        crate::dse::spec::tests::spec_in(dir, &text)
     }
 
     fn error(dir: &Path, search: &str) -> String {

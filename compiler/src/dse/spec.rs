@@ -397,10 +397,11 @@ pub enum InvalidChip {
 pub(super) type ErrAt<'a> = dyn Fn(std::ops::Range<usize>, String) -> DseError + 'a;
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn spec_in(dir: &Path, text: &str) -> Result<DseSpec, DseError> {
+    /// `text` as `dir/s.toml`, beside a one-layer workload `w.toml` it may target.
+    pub(in crate::dse) fn spec_in(dir: &Path, text: &str) -> Result<DseSpec, DseError> {
         std::fs::write(
             dir.join("w.toml"),
             "name = \"w\"\nlayers = 1\nhidden = 128\nheads = 2\nseq = 256\ncausal = false\n",
