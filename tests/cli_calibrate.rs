@@ -366,10 +366,12 @@ fn choices_measured(report: &str) -> u64 {
 #[test]
 fn tile_counts_are_searched_and_a_pinned_count_survives_compilation() {
     let dir = scratch("cli-calibrate", "tiles");
-    // Priced at 64 tokens, where pinned tilings cost less than the keeps above them.
-    let plain = calibrate_with(&dir.join("plain.toml"), &["--shape", "seq=64"]);
+    // Priced at one sequence of 40 tokens, where pinned tilings cost less than the keeps
+    // above them (at 2 × 64 tokens, blocks packing both sequences' heads, none does).
+    const SHAPE: &str = "batch=1,seq=40";
+    let plain = calibrate_with(&dir.join("plain.toml"), &["--shape", SHAPE]);
     let toml = dir.join("tiled.toml");
-    let tiled = calibrate_with(&toml, &["--shape", "seq=64", "--tiles", "2,4"]);
+    let tiled = calibrate_with(&toml, &["--shape", SHAPE, "--tiles", "2,4"]);
     assert!(
         tiled.contains("tile grid: the cost model's, 2, 4 (pinned per layer"),
         "{tiled}"
@@ -389,7 +391,7 @@ fn tile_counts_are_searched_and_a_pinned_count_survives_compilation() {
             "compile",
             MODEL,
             "--shape",
-            "batch=2,seq=64",
+            SHAPE,
             "--layers",
             layers,
             "--emit",

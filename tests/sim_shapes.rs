@@ -10,6 +10,9 @@
 //! Mistral's 5-token window: with a window made only of padding a query row has no key left,
 //! where the reference's finite mask (`finfo.min`) averages every value and the chip's exclusion
 //! mask cannot (see the report of issue 11).
+//!
+//! ViT with K/V gathered is also run under `cct` and `dense`, whose blocks then pack the rows
+//! of several heads.
 
 mod common;
 use common::*;
@@ -18,9 +21,10 @@ use std::collections::BTreeMap;
 
 use sofa_compiler::lower::model::lower_model;
 use sofa_compiler::lower::LowerDefaults;
-use sofa_compiler::schedule::Schedule;
+use sofa_compiler::schedule::{KvSource, Schedule};
 use sofa_ir::eval::Tensor;
 use sofa_ir::hw::HwConfig;
+use sofa_ir::isa::{Instr, Program};
 use sofa_runtime::sim::{simulate, SimOptions};
 
 const BATCH: usize = 2;
@@ -88,6 +92,16 @@ fn bindings(name: &str) -> String {
 
 /// Largest |simulated − reference| per output.
 fn run(name: &str, schedule: Schedule) -> BTreeMap<String, f64> {
+    let opts = LowerDefaults {
+        schedule,
+        ..LowerDefaults::default()
+    };
+    run_with(name, &opts).0
+}
+
+/// [`run`] lowered with `opts`; and the program.
+fn run_with(name: &str, opts: &LowerDefaults) -> (BTreeMap<String, f64>, Program) {
+    let schedule = opts.schedule;
     let inputs = inputs(name);
     let want = sofa_runtime::interp::run_function(&import(name), &inputs)
         .unwrap_or_else(|e| panic!("{name}: reference failed: {e}"));
@@ -101,11 +115,7 @@ fn run(name: &str, schedule: Schedule) -> BTreeMap<String, f64> {
         ),
     );
     let hw = HwConfig::default();
-    let opts = LowerDefaults {
-        schedule,
-        ..LowerDefaults::default()
-    };
-    let p = lower_model(&m, &hw, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let p = lower_model(&m, &hw, opts).unwrap_or_else(|e| panic!("{name}: {e}"));
     if let Err(errs) = p.check(&hw) {
         panic!("{name}: {}", errs[0]);
     }
@@ -115,7 +125,8 @@ fn run(name: &str, schedule: Schedule) -> BTreeMap<String, f64> {
         .collect();
     let got = simulate(&p, &hw, &raw, &SimOptions::default())
         .unwrap_or_else(|e| panic!("{name} {schedule:?}: simulation failed: {e}"));
-    want.iter()
+    let errors = want
+        .iter()
         .map(|(k, w)| {
             let g = Tensor::from_bytes(&w.tensor_type(), &got.outputs[k]).unwrap();
             let worst = g
@@ -129,7 +140,8 @@ fn run(name: &str, schedule: Schedule) -> BTreeMap<String, f64> {
                 );
             (k.clone(), worst)
         })
-        .collect()
+        .collect();
+    (errors, p)
 }
 
 fn check(name: &str) {
@@ -179,4 +191,33 @@ fn vit_sdpa_at_batch_4() {
 #[test]
 fn vit_eager_at_batch_4() {
     check("vit_eager_ts_op17");
+}
+
+/// With K and V gathered (not generated on demand), ViT's multi-head, unmasked attention packs
+/// the rows of its (batch, head)s into full blocks under `cct` and `dense`: a SUFA.T spans more
+/// rows than one head has (17), and the outputs still agree.
+#[test]
+fn vit_with_gathered_kv_packs_heads_into_blocks() {
+    let name = "vit_sdpa_ts_op17";
+    for schedule in [Schedule::Cct, Schedule::Dense] {
+        let opts = LowerDefaults {
+            schedule,
+            kv: Some(KvSource::Gathered),
+            ..LowerDefaults::default()
+        };
+        let (errors, p) = run_with(name, &opts);
+        let widest = p
+            .instrs
+            .iter()
+            .filter_map(|i| match i {
+                Instr::SufaT { rows, .. } => Some(*rows),
+                _ => None,
+            })
+            .max();
+        assert_eq!(widest, Some(128), "{schedule:?}");
+        for (k, e) in errors {
+            eprintln!("{name} {schedule:?} gathered '{k}': max error {e:e}");
+            assert!(e <= TOLERANCE, "{name} {schedule:?}: '{k}' max error {e:e}");
+        }
+    }
 }

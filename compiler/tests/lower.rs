@@ -1,6 +1,6 @@
 //! `lower-to-isa` for attention-only workloads (one segment per layer): validity, round trips,
-//! exact instruction counts per schedule, causal tile skipping, deadlock freedom and
-//! determinism.
+//! exact instruction counts per schedule, causal tile skipping, packed blocks, deadlock freedom
+//! and determinism.
 //!
 //! The shape: 2 layers, 2 heads of 32, S = 300 (not a multiple of the 128-row query block).
 //! Default plan: Tc = ⌈300/128⌉ = 3 key tiles of Bc = 100 (widths 100, 100, 100); query
@@ -27,6 +27,11 @@ const TILES_CAUSAL: u64 = 2 + 3 + 3;
 const DIAGONAL: u64 = 2 + 2 + 1;
 /// Staged runs with 64-row blocks (its whole-row Â must fit): 64, 64, 64, 64, 44.
 const STAGED_BLOCKS: u64 = 5;
+/// Non-causal `cct` and `dense` pack a layer's 2 × 300 rows into blocks of 128, 128, 128 (head 0's
+/// last 44 rows, then head 1's first 84), 128, 88: 5 blocks holding 6 runs of one head.
+const LAYERS: u64 = 2;
+const PACKED_BLOCKS: u64 = 5;
+const PACKED_RUNS: u64 = 6;
 
 fn spec(causal: bool) -> WorkloadSpec {
     WorkloadSpec {
@@ -107,47 +112,87 @@ fn every_program_checks_round_trips_and_replays() {
 #[test]
 fn dense_counts() {
     // Per block: LD Q, VEC.AFFINE, SUFA.SYNC, ST; per tile: LD K, V and the slot table, SUFA.T.
-    for (causal, tiles) in [(false, TILES), (true, TILES_CAUSAL)] {
-        let p = lower(causal, 0.25, Schedule::Dense);
-        let want = expect(&[
-            ("LD", BLOCKS + 3 * tiles),
-            ("VEC.AFFINE", BLOCKS),
-            ("SUFA.T", tiles),
-            ("SUFA.SYNC", BLOCKS),
-            ("ST", BLOCKS),
-        ]);
-        assert_eq!(counts(&p), want, "causal={causal}");
-    }
+    // (Non-causal blocks pack: `packed_dense_counts`.)
+    let p = lower(true, 0.25, Schedule::Dense);
+    let tiles = TILES_CAUSAL;
+    let want = expect(&[
+        ("LD", BLOCKS + 3 * tiles),
+        ("VEC.AFFINE", BLOCKS),
+        ("SUFA.T", tiles),
+        ("SUFA.SYNC", BLOCKS),
+        ("ST", BLOCKS),
+    ]);
+    assert_eq!(counts(&p), want);
+}
+
+/// Per-layer counts (both layers), and the program's HALT.
+fn per_layer(pairs: &[(&'static str, u64)]) -> BTreeMap<&'static str, u64> {
+    let pairs = pairs.iter().map(|&(k, v)| (k, v * LAYERS));
+    pairs.chain([("HALT", 1)]).collect()
 }
 
 #[test]
-fn cct_counts() {
+fn packed_dense_counts() {
+    // Per run: LD Q, ST; per run and tile: LD K, V and the slot table; per block and tile:
+    // SUFA.T; per block: VEC.AFFINE, SUFA.SYNC.
+    let p = lower(false, 0.25, Schedule::Dense);
+    let (runs, blocks, tiles) = (PACKED_RUNS, PACKED_BLOCKS, TILES / BLOCKS);
+    let want = per_layer(&[
+        ("LD", runs + 3 * runs * tiles),
+        ("VEC.AFFINE", blocks),
+        ("SUFA.T", blocks * tiles),
+        ("SUFA.SYNC", blocks),
+        ("ST", runs),
+    ]);
+    assert_eq!(counts(&p), want);
+}
+
+#[test]
+fn packed_cct_counts() {
+    // Per run: LD Q, ST; per run and tile: LD K̂, DLZS.S, SADS; per block and tile: RASS,
+    // 2 GATHER, SUFA.T; per block: VEC.AFFINE, SUFA.SYNC.
+    let p = lower(false, 0.25, Schedule::Cct);
+    let (runs, blocks, tiles) = (PACKED_RUNS, PACKED_BLOCKS, TILES / BLOCKS);
+    let want = per_layer(&[
+        ("LD", runs + runs * tiles),
+        ("VEC.AFFINE", blocks),
+        ("DLZS.S", runs * tiles),
+        ("SADS", runs * tiles),
+        ("RASS", blocks * tiles),
+        ("GATHER", 2 * blocks * tiles),
+        ("SUFA.T", blocks * tiles),
+        ("SUFA.SYNC", blocks),
+        ("ST", runs),
+    ]);
+    assert_eq!(counts(&p), want);
+}
+
+#[test]
+fn causal_cct_counts() {
     // Per tile: LD K̂, DLZS.S, SADS, RASS, 2 GATHER, SUFA.T; diagonal tiles add LD mask + VEC.ADD.
-    for (causal, tiles, diag) in [(false, TILES, 0), (true, TILES_CAUSAL, DIAGONAL)] {
-        let p = lower(causal, 0.25, Schedule::Cct);
-        let mut want = expect(&[
-            ("LD", BLOCKS + tiles + diag),
-            ("VEC.AFFINE", BLOCKS),
-            ("DLZS.S", tiles),
-            ("SADS", tiles),
-            ("RASS", tiles),
-            ("GATHER", 2 * tiles),
-            ("SUFA.T", tiles),
-            ("SUFA.SYNC", BLOCKS),
-            ("ST", BLOCKS),
-        ]);
-        if diag > 0 {
-            want.insert("VEC.ADD", diag * HEADS_TIMES_LAYERS);
+    // (Non-causal blocks pack: `packed_cct_counts`.)
+    let p = lower(true, 0.25, Schedule::Cct);
+    let (tiles, diag) = (TILES_CAUSAL, DIAGONAL);
+    let mut want = expect(&[
+        ("LD", BLOCKS + tiles + diag),
+        ("VEC.AFFINE", BLOCKS),
+        ("DLZS.S", tiles),
+        ("SADS", tiles),
+        ("RASS", tiles),
+        ("GATHER", 2 * tiles),
+        ("SUFA.T", tiles),
+        ("SUFA.SYNC", BLOCKS),
+        ("ST", BLOCKS),
+    ]);
+    want.insert("VEC.ADD", diag * HEADS_TIMES_LAYERS);
+    assert_eq!(counts(&p), want);
+    assert!(p.instrs.iter().all(|i| !matches!(
+        i,
+        Instr::SufaT {
+            mode: SufaMode::Fa2,
+            ..
         }
-        assert_eq!(counts(&p), want, "causal={causal}");
-        assert!(p.instrs.iter().all(|i| !matches!(
-            i,
-            Instr::SufaT {
-                mode: SufaMode::Fa2,
-                ..
-            }
-        )));
-    }
+    )));
 }
 
 #[test]
@@ -183,11 +228,11 @@ fn causal_skips_exactly_the_future_tiles() {
                 .filter(|i| matches!(i, Instr::SufaT { .. }))
                 .count() as u64
         };
-        let skipped = n(&lower(false, 0.5, s)) - n(&lower(true, 0.5, s));
-        // Block 0 (128 queries) never sees the third tile (keys 200..300).
+        // Block 0 (128 queries) never sees the third tile (keys 200..300). (Non-causal `cct`
+        // packs its blocks, so the count is compared with the tiles, not the other program.)
         assert_eq!(
-            skipped,
-            HEADS_TIMES_LAYERS * (TILES - TILES_CAUSAL),
+            n(&lower(true, 0.5, s)),
+            HEADS_TIMES_LAYERS * TILES_CAUSAL,
             "{s:?}"
         );
     }

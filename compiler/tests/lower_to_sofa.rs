@@ -76,10 +76,11 @@ fn cct_kernels_carry_the_plan_figures() {
         assert_eq!(int(&m, tiles, "step"), layer.bc() as i64);
         assert_eq!(int(&m, tiles, "upper"), 300);
         assert!(!m.op(tiles).attrs.contains_key("causal"));
-        let blocks = loop_of(&m, k, "q_block");
+        // Non-causal multi-head blocks pack: one loop over both heads' 300 rows.
+        assert!(fit.runs > 1);
+        let blocks = loop_of(&m, k, "row_block");
         assert_eq!(int(&m, blocks, "step") as u64, fit.rows_cap);
-        assert_eq!(int(&m, blocks, "upper"), 300);
-        assert_eq!(int(&m, loop_of(&m, k, "head"), "upper"), 2);
+        assert_eq!(int(&m, blocks, "upper"), 2 * 300);
         assert_eq!(layer.bc(), 300u64.div_ceil(int(&m, k, "sofa.tc") as u64));
         check_kernel(&m, k, &hw, &LowerDefaults::default()).unwrap();
     }

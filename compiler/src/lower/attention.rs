@@ -106,12 +106,18 @@ pub fn emit_segment(
         pending_st: Vec::new(),
         kv_head: None,
         bias_rows: super::buffers::listed_cap(layer, f.rows_cap),
+        prefetched: None,
     };
     segment_begin(limit, &engines, e.out);
     e.sems.prime(e.out);
-    let blocks = e.blocks(f.rows_cap, f.stack);
-    for (i, g) in blocks.iter().enumerate() {
-        e.block(g, i + 1 == blocks.len())?;
+    let blocks = if f.runs > 1 {
+        e.packed_blocks(f.rows_cap)
+    } else {
+        let stacked = e.blocks(f.rows_cap, f.stack).into_iter();
+        stacked.map(|g| vec![g]).collect()
+    };
+    for (i, runs) in blocks.iter().enumerate() {
+        e.block(runs, blocks.get(i + 1).map(Vec::as_slice))?;
     }
     e.flush_st();
     e.sems.drain(Some(Chan::Out), e.out);
@@ -278,6 +284,20 @@ struct Emitter<'a> {
     kv_head: Option<u64>,
     /// On-demand K/V: rows of the bias buffers (the most keys one tile lists).
     bias_rows: u64,
+    /// `cct`: the next block's scaled Q and first K̂ tile, loaded during this block's last
+    /// tile ([`Emitter::prefetch`]).
+    prefetched: Option<Prefetched>,
+}
+
+/// A loaded K̂ tile: its KTile ring entry, and the XTile ring entry on demand.
+type KhatTile = (SramRef, Option<u64>);
+
+/// What [`Emitter::prefetch`] loaded for the next block: its scaled Q ring entry and its first
+/// K̂ tile.
+#[derive(Clone, Copy)]
+struct Prefetched {
+    qs: u64,
+    tile: Option<KhatTile>,
 }
 
 impl Emitter<'_> {
@@ -331,6 +351,48 @@ impl Emitter<'_> {
         out
     }
 
+    /// The layer's rows — every (batch, head)'s query positions, one head after the other —
+    /// cut into blocks of `rows` rows ([`super::buffers::packed_runs`]): each block a list of
+    /// runs, one per head it covers, its rows after the previous run's.
+    fn packed_blocks(&self, rows: u64) -> Vec<Vec<BlockGeo>> {
+        let l = self.l;
+        let rb = self.row_bytes();
+        let head_stride = l.shape.seq_q * rb;
+        let kv_stride = l.shape.seq_k * rb;
+        let (mut out, mut block, mut filled) = (Vec::new(), Vec::new(), 0);
+        for u in 0..l.shape.batch * l.shape.heads {
+            let mut q0 = 0;
+            while q0 < l.shape.seq_q {
+                let pos = (l.shape.seq_q - q0).min(rows - filled);
+                // `packs`: MHA (KV head = query head) and every query sees every key.
+                block.push(BlockGeo {
+                    b: u / l.shape.heads,
+                    h: u % l.shape.heads,
+                    heads: 1,
+                    q0,
+                    pos,
+                    rows: pos,
+                    n: l.shape.seq_k,
+                    first: 0,
+                    q: l.dram.q + u * head_stride + q0 * rb,
+                    o: l.dram.o + u * head_stride + q0 * rb,
+                    k: l.dram.k + u * kv_stride,
+                    v: l.dram.v + u * kv_stride,
+                    head_stride,
+                });
+                (q0, filled) = (q0 + pos, filled + pos);
+                if filled == rows {
+                    out.push(std::mem::take(&mut block));
+                    filled = 0;
+                }
+            }
+        }
+        if !block.is_empty() {
+            out.push(block);
+        }
+        out
+    }
+
     /// `r` moved `bytes` further, or the error naming the layer.
     fn at_offset(&self, r: SramRef, bytes: u64) -> Result<SramRef, LowerError> {
         sram_plus(r, bytes).ok_or_else(|| op_err(self.l, "SRAM offset overflows".into()))
@@ -375,22 +437,31 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    fn block(&mut self, g: &BlockGeo, last: bool) -> Result<(), LowerError> {
+    /// One block: its runs of rows (one unless packed; `staged` does not pack); `next` is the
+    /// following block's, `None` for the segment's last.
+    fn block(&mut self, runs: &[BlockGeo], next: Option<&[BlockGeo]>) -> Result<(), LowerError> {
         let predicts = self.l.plan.schedule != Schedule::Dense;
-        self.load_head_weights(g)?;
-        let qs = self.load_q(g, predicts)?;
+        let last = next.is_none();
+        let g = &runs[0];
+        let (qs, tile) = match self.prefetched.take() {
+            Some(p) => (p.qs, p.tile),
+            None => {
+                self.load_head_weights(g)?;
+                (self.load_q(runs, predicts)?, None)
+            }
+        };
         match self.l.plan.schedule {
-            Schedule::Dense => self.dense_tiles(g, qs)?,
-            Schedule::Cct => self.cct_tiles(g, qs)?,
+            Schedule::Dense => self.dense_tiles(runs, qs)?,
+            Schedule::Cct => self.cct_tiles(runs, qs, (tile, next))?,
             // Staged merges and stores per row chunk.
             Schedule::Staged => return self.staged(g, qs, last),
         }
-        self.finish(g, last)
+        self.finish(runs, last)
     }
 
-    /// LD Q, scale it; returns the ring entry of the scaled Q.
-    fn load_q(&mut self, g: &BlockGeo, predicts: bool) -> Result<u64, LowerError> {
-        let rows: u32 = self.n(g.rows, "rows")?;
+    /// LD Q of every run, scale it; returns the ring entry of the scaled Q.
+    fn load_q(&mut self, runs: &[BlockGeo], predicts: bool) -> Result<u64, LowerError> {
+        let rows: u32 = self.n(runs.iter().map(|g| g.rows).sum(), "rows")?;
         let cr = self.next(Chan::QRaw);
         let cs = self.next(Chan::QSufa);
         if predicts {
@@ -401,7 +472,12 @@ impl Emitter<'_> {
         let raw = self.sram.at(Buf::QScaled, cr);
         self.sems.acquire(Chan::QRaw, self.out);
         let rb = self.row_bytes();
-        self.load_per_head(g, raw, |i| g.q + i * g.head_stride, (rb, rb))?;
+        let mut off = 0;
+        for g in runs {
+            let dst = self.at_offset(raw, off * rb)?;
+            self.load_per_head(g, dst, |i| g.q + i * g.head_stride, (rb, rb))?;
+            off += g.rows;
+        }
         self.sems.publish(Chan::QRaw, self.out);
         self.sems.take(Chan::QRaw, self.out);
         self.sems.acquire(Chan::QSufa, self.out);

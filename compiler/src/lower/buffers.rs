@@ -176,6 +176,9 @@ pub struct Fit {
     pub rows_cap: u64,
     /// Query heads a block stacks ([`group_stack`], or 1 when a stacked block does not fit).
     pub stack: u64,
+    /// The most heads whose rows one block packs one after the other ([`packed_runs`]; 1
+    /// when blocks hold one head's positions).
+    pub runs: u64,
     /// The deepest ring.
     pub depth: u32,
     pub sram: SramLayout,
@@ -255,7 +258,12 @@ pub fn channels(l: &Layer, rings: Rings) -> BTreeMap<Chan, u32> {
     chans
 }
 
-fn requests(l: &Layer, rows: u64, rings: Rings, plan: Option<StagedPlan>) -> Vec<Request> {
+fn requests(
+    l: &Layer,
+    (rows, runs): (u64, u64),
+    rings: Rings,
+    plan: Option<StagedPlan>,
+) -> Vec<Request> {
     let mut size: BTreeMap<Buf, u64> = BTreeMap::new();
     let mut need = |b: Buf, bytes: u64| {
         size.insert(b, bytes);
@@ -275,8 +283,8 @@ fn requests(l: &Layer, rows: u64, rings: Rings, plan: Option<StagedPlan>) -> Vec
     need(Buf::Out, r * d * act);
     match l.plan.schedule {
         Schedule::Dense => {
-            need(Buf::DenseK, bc * d * act);
-            need(Buf::VTile, bc * d * act);
+            need(Buf::DenseK, runs * bc * d * act);
+            need(Buf::VTile, runs * bc * d * act);
             if l.dram.mask.is_some() {
                 need(Buf::UMask, r * bc * F32);
                 need(Buf::AHat, r * bc * F32);
@@ -297,8 +305,9 @@ fn requests(l: &Layer, rows: u64, rings: Rings, plan: Option<StagedPlan>) -> Vec
         Schedule::Cct => {
             let width = bc;
             let sel = max_sel(l);
-            let listed = gathered(l, width, r, sel);
-            need(Buf::KTile, width * d * act);
+            // A packed block's heads each have their own key tile and gathered rows.
+            let listed = gathered(l, runs * width, r, sel);
+            need(Buf::KTile, runs * width * d * act);
             need(Buf::AHat, r * width * sc);
             if l.shape.causal {
                 need(Buf::Mask, r * width * sc);
@@ -359,14 +368,15 @@ fn requests(l: &Layer, rows: u64, rings: Rings, plan: Option<StagedPlan>) -> Vec
         .collect()
 }
 
-/// Place the requests of `rows`-row blocks stacking `stack` heads, largest first.
+/// Place the requests of `rows`-row blocks stacking `stack` heads (or packing up to `runs`
+/// heads), largest first.
 fn place(
     hw: &HwConfig,
     l: &Layer,
-    (rows, stack): (u64, u64),
+    (rows, stack, runs): (u64, u64, u64),
     rings: Rings,
 ) -> Result<Fit, ResourceError> {
-    let mut f = place_with(hw, l, rows, rings, None)?;
+    let mut f = place_with(hw, l, (rows, runs), rings, None)?;
     f.stack = stack;
     Ok(f)
 }
@@ -375,16 +385,17 @@ fn place(
 fn place_with(
     hw: &HwConfig,
     l: &Layer,
-    rows: u64,
+    (rows, runs): (u64, u64),
     rings: Rings,
     plan: Option<StagedPlan>,
 ) -> Result<Fit, ResourceError> {
-    let mut reqs = requests(l, rows, rings, plan);
+    let mut reqs = requests(l, (rows, runs), rings, plan);
     reqs.sort_by_key(|r| std::cmp::Reverse(r.bytes * u64::from(r.depth)));
     let sram = SramLayout::allocate(hw, &reqs)?;
     Ok(Fit {
         rows_cap: rows,
         stack: 1,
+        runs,
         depth: rings.depth,
         sram,
         chans: channels(l, rings),
@@ -392,12 +403,17 @@ fn place_with(
     })
 }
 
-/// The layout of blocks of `rows` rows stacking `stack` heads with the deepest rings that fit
-/// ([`Rings::SEARCH`]).
-fn fit_rows(hw: &HwConfig, l: &Layer, rows: u64, stack: u64) -> Result<Fit, ResourceError> {
+/// The layout of blocks of `rows` rows stacking `stack` heads (packing up to `runs`) with the
+/// deepest rings that fit ([`Rings::SEARCH`]).
+fn fit_rows(
+    hw: &HwConfig,
+    l: &Layer,
+    rows: u64,
+    (stack, runs): (u64, u64),
+) -> Result<Fit, ResourceError> {
     let mut last = None;
     for rings in Rings::SEARCH {
-        match place(hw, l, (rows, stack), rings) {
+        match place(hw, l, (rows, stack, runs), rings) {
             Ok(f) => return Ok(f),
             Err(e) => last = Some(e),
         }
@@ -452,8 +468,55 @@ pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
     // Fewer, larger blocks read K̂ and K/V fewer times.
     Ok(match stacked {
         Some(f) if f.rows_cap >= single.rows_cap => f,
-        _ => single,
+        _ => packed(hw, l, single),
     })
+}
+
+/// Heads a block of `rows` rows packs at most, when [`packs`]: its rows run on from one
+/// head's last query position to the next head's first, so that a sequence which is not a
+/// multiple of the block (ViT's 197 tokens) leaves no SU-FA lanes idle in its last block.
+/// 1 when every block is full anyway.
+pub fn packed_runs(l: &Layer, rows: u64) -> u64 {
+    let s = &l.shape;
+    let units = s.batch.saturating_mul(s.heads);
+    if !packs(l) || rows == 0 || s.seq_q.is_multiple_of(rows) || units < 2 {
+        return 1;
+    }
+    // A block starts inside one head and may cover whole heads after it.
+    (rows.div_ceil(s.seq_q) + 1).min(units)
+}
+
+/// Whether a layer's blocks may pack several heads: `cct` or `dense` over multi-head attention
+/// (one query head per KV head) whose every query sees the same keys (no causal band, window
+/// or mask), K and V gathered from DRAM. Each head's K̂ tile is predicted against its own rows
+/// and its selections (dense: its slot table) index its own K/V rows, so the heads share only
+/// the block's SU-FA lanes.
+pub fn packs(l: &Layer) -> bool {
+    let s = &l.shape;
+    l.plan.schedule != Schedule::Staged
+        && s.heads == s.kv_heads
+        && !s.causal
+        && s.window.is_none()
+        && !s.masked
+        && l.dram.mask.is_none()
+        && l.plan.kv_gen.is_none()
+}
+
+/// `single` (one head per block), packing heads ([`packed_runs`]) when that layout fits too:
+/// blocks of the SU-FA lanes' rows (`block.query_rows`), once a whole query block fits.
+fn packed(hw: &HwConfig, l: &Layer, single: Fit) -> Fit {
+    if single.rows_cap < l.plan.q_block.min(l.shape.seq_q) {
+        return single;
+    }
+    let rows = single.rows_cap.max(hw.block.query_rows.into());
+    match packed_runs(l, rows) {
+        1 => single,
+        runs => match fit_rows(hw, l, rows, (1, runs)) {
+            // Not at the price of single-entry rings between selection and SU-FA.
+            Ok(f) if f.depth >= single.depth => f,
+            _ => single,
+        },
+    }
 }
 
 /// Query positions of a full block stacking `stack` heads: the query block, and at most
@@ -471,7 +534,7 @@ fn full_positions(hw: &HwConfig, l: &Layer, stack: u64) -> u64 {
 fn fit_positions(hw: &HwConfig, l: &Layer, stack: u64) -> Result<Fit, ResourceError> {
     let mut positions = full_positions(hw, l, stack);
     loop {
-        match fit_rows(hw, l, positions.saturating_mul(stack), stack) {
+        match fit_rows(hw, l, positions.saturating_mul(stack), (stack, 1)) {
             Ok(f) => return Ok(f),
             Err(e) if positions == 1 => return Err(e),
             Err(_) => positions = positions.div_ceil(2),

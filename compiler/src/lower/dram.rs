@@ -134,14 +134,16 @@ impl DramLayout {
         self.constant(name, dt, vec![rows, width], data)
     }
 
-    /// The dense schedule's slot table of a `rows × width` tile: `c` where key `c` is visible
-    /// to row `r` (see [`DramLayout::causal_mask`]), `NO_INDEX` elsewhere.
+    /// The dense schedule's slot table of a `rows × width` tile: `first + c` where key `c` is
+    /// visible to row `r` (see [`DramLayout::causal_mask`]), `NO_INDEX` elsewhere. `first` is
+    /// where the tile's K/V rows start in the block's K/V buffers (a packed block's later
+    /// heads).
     pub fn slot_table(
         &mut self,
-        rows: u64,
-        width: u64,
+        (rows, width): (u64, u64),
         delta: i64,
         window: Option<u64>,
+        first: u64,
     ) -> Option<u64> {
         let data = || {
             let mut data =
@@ -149,7 +151,7 @@ impl DramLayout {
             for r in 0..rows {
                 for c in 0..width {
                     let v = if visible(r, c, delta, window) {
-                        u32::try_from(c).ok()?
+                        u32::try_from(first.checked_add(c)?).ok()?
                     } else {
                         NO_INDEX
                     };
@@ -158,10 +160,13 @@ impl DramLayout {
             }
             Some(data)
         };
-        let name = match window {
+        let mut name = match window {
             None => format!("const.slots.r{rows}.w{width}.d{delta}"),
             Some(win) => format!("const.slots.r{rows}.w{width}.d{delta}.win{win}"),
         };
+        if first > 0 {
+            name.push_str(&format!(".s{first}"));
+        }
         self.constant(name, DType::U32, vec![rows, width], data)
     }
 }

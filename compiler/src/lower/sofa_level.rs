@@ -435,7 +435,11 @@ pub fn kernel_body(layer: &Layer, fit: &Fit) -> Result<Vec<Step>, LowerError> {
         f: fit,
         rows: fit
             .rows_cap
-            .min(layer.shape.seq_q.saturating_mul(fit.stack))
+            .min(layer.shape.seq_q.saturating_mul(match fit.runs {
+                // Packed: the block's rows run on across heads.
+                1 => fit.stack,
+                _ => layer.shape.batch.saturating_mul(layer.shape.heads),
+            }))
             .max(1),
         rb: layer.shape.head_dim * elem(layer.shape.dt),
         sc: elem(score_dt(layer)),
@@ -447,6 +451,14 @@ pub fn kernel_body(layer: &Layer, fit: &Fit) -> Result<Vec<Step>, LowerError> {
         }
         _ => cx.tiled_block(),
     };
+    if fit.runs > 1 {
+        // Packed blocks run on from one head's rows into the next's.
+        let s = &layer.shape;
+        let rows = s.batch.saturating_mul(s.heads).saturating_mul(s.seq_q);
+        let mut body = cx.buffers();
+        body.push(Step::looped("row_block", rows, cx.rows, false, block));
+        return Ok(body);
+    }
     let nest = Step::looped(
         "batch",
         layer.shape.batch,

@@ -232,6 +232,11 @@ impl Sems {
         (swap(p), swap(q), credits)
     }
 
+    /// The ring depth `c` was assigned (0: an event, or not in use).
+    pub fn depth(&self, c: Chan) -> u32 {
+        self.depth.get(&c).copied().unwrap_or(0)
+    }
+
     /// How many semaphores are used.
     pub fn count(&self) -> usize {
         self.ids

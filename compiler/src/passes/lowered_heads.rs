@@ -103,6 +103,10 @@ impl HeadLowering for LoweredHeads {
         fit(hw, &some_heads(h, 1)).is_ok()
     }
 
+    fn packs(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> bool {
+        fit(hw, &some_heads(h, 2)).is_ok_and(|f| f.runs > 1)
+    }
+
     fn default_tc(&self, hw: &HwConfig, s: &LayerShape, q_block: u64) -> u64 {
         let rows = u64::from(hw.block.query_rows).max(1);
         let h = HeadPlan {

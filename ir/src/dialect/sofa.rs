@@ -24,7 +24,9 @@
 //!   well the lower bound is `q0 + 1 − W` rounded down to a step (tiles behind every query's
 //!   window are skipped):
 //!   `"sofa.for"() ({ ... }) {dim = "k_tile", lower = 0 : i64, upper = 300 : i64,
-//!   step = 100 : i64, causal = true} : () -> ()`
+//!   step = 100 : i64, causal = true} : () -> ()`. `dim = "row_block"` runs over the query
+//!   rows of every (batch, head), one head's after the other, so that a block may hold the
+//!   last positions of one head and the first of the next (packed blocks).
 //! - `sofa.dma_load` — DRAM → SRAM, `rows` rows of `bytes` bytes (a full step's):
 //!   `"sofa.dma_load"() {dst = "k_tile", from = "k", rows = 100 : i64, bytes = 64 : i64}`
 //! - `sofa.dma_store` — SRAM → DRAM: `{src = "out", to = "out", rows = ..., bytes = ...}`
@@ -89,7 +91,15 @@ pub const SUFA_BIAS: &str = "sofa.sufa_bias";
 /// SRAM spaces a buffer may live in.
 pub const SPACES: &[&str] = &["token", "weight", "temp"];
 /// Loop dimensions.
-pub const DIMS: &[&str] = &["batch", "head", "q_block", "k_tile", "row_chunk", "list"];
+pub const DIMS: &[&str] = &[
+    "batch",
+    "head",
+    "q_block",
+    "row_block",
+    "k_tile",
+    "row_chunk",
+    "list",
+];
 /// DRAM sources of `sofa.dma_load` (`slot_table`: the dense schedule's constant slot lists).
 pub const LOAD_FROM: &[&str] = &[
     "q",

@@ -18,8 +18,11 @@ use crate::lower::sync::Chan;
 use crate::lower::LowerError;
 
 impl Emitter<'_> {
-    /// The dense key tiles of a block.
-    pub(super) fn dense_tiles(&mut self, g: &BlockGeo, qs: u64) -> Result<(), LowerError> {
+    /// The dense key tiles of a block; a packed block (several `runs`, unmasked) loads each
+    /// run's K and V tile one after the other and its slot table numbers them so.
+    pub(super) fn dense_tiles(&mut self, runs: &[BlockGeo], qs: u64) -> Result<(), LowerError> {
+        let g = &runs[0];
+        let rows: u64 = runs.iter().map(|r| r.rows).sum();
         let tiles = self.tiles(g);
         let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
         self.sems.take(Chan::QSufa, self.out);
@@ -29,17 +32,20 @@ impl Emitter<'_> {
             let (kb, vb) = (self.sram.at(Buf::DenseK, c), self.sram.at(Buf::VTile, c));
             let w32: u32 = self.n(w, "tile width")?;
             self.sems.acquire(Chan::DenseKv, self.out);
-            for (dst, base) in [(kb, g.k), (vb, g.v)] {
-                self.out.push(Instr::Ld {
-                    dst,
-                    src: DramAddr(base + k0 * self.row_bytes()),
-                    rows: w32,
-                    row_bytes: rb,
-                    stride: rb,
-                });
+            for (buf, v) in [(kb, false), (vb, true)] {
+                for (i, run) in runs.iter().enumerate() {
+                    let base = if v { run.v } else { run.k };
+                    self.out.push(Instr::Ld {
+                        dst: self.at_offset(buf, i as u64 * w * self.row_bytes())?,
+                        src: DramAddr(base + k0 * self.row_bytes()),
+                        rows: w32,
+                        row_bytes: rb,
+                        stride: rb,
+                    });
+                }
             }
             let table_slots = if self.l.dram.mask.is_none() {
-                Some(self.load_slot_table(g, c, w, diag.unwrap_or(w as i64 - 1))?)
+                Some(self.load_slot_table(runs, c, w, diag.unwrap_or(w as i64 - 1))?)
             } else {
                 None
             };
@@ -66,10 +72,10 @@ impl Emitter<'_> {
                 k: kb,
                 v: vb,
                 slot,
-                rows: self.n(g.rows, "rows")?,
+                rows: self.n(rows, "rows")?,
                 sel: w16,
                 d: self.n(self.l.shape.head_dim, "d")?,
-                slots: w16,
+                slots: self.n(runs.len() as u64 * w, "tile rows")?,
                 mode: SufaMode::Fa2,
                 acc,
                 dt: self.l.shape.dt,
@@ -82,22 +88,28 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    /// DMA (inside the DenseKv item): LD the constant slot table of the tile.
+    /// DMA (inside the DenseKv item): LD the constant slot table of the tile, each run's
+    /// numbering its own K/V rows.
     fn load_slot_table(
         &mut self,
-        g: &BlockGeo,
+        runs: &[BlockGeo],
         c: u64,
         w: u64,
         delta: i64,
     ) -> Result<SramRef, LowerError> {
-        let table = self
-            .dram
-            .slot_table(g.pos, w, delta, self.l.shape.window)
-            .ok_or_else(|| op_err(self.l, "DRAM addresses overflow".into()))?;
         let sb = self.sram.at(Buf::DenseSlot, c);
         let srb = w * U32;
-        // The stacked heads see the same positions: the table once per head.
-        self.load_per_head(g, sb, |_| table, (srb, srb))?;
+        let mut off = 0;
+        for (i, g) in runs.iter().enumerate() {
+            let table = self
+                .dram
+                .slot_table((g.pos, w), delta, self.l.shape.window, i as u64 * w)
+                .ok_or_else(|| op_err(self.l, "DRAM addresses overflow".into()))?;
+            // The stacked heads see the same positions: the table once per head.
+            let dst = self.at_offset(sb, off * srb)?;
+            self.load_per_head(g, dst, |_| table, (srb, srb))?;
+            off += g.rows;
+        }
         Ok(sb)
     }
 

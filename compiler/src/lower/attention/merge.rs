@@ -22,19 +22,20 @@ impl Emitter<'_> {
 
     /// SUFA.SYNC of the block's running partials and ST of the output (the segment's last ST
     /// is kept for after the closing handshakes).
-    pub(super) fn finish(&mut self, g: &BlockGeo, last: bool) -> Result<(), LowerError> {
+    pub(super) fn finish(&mut self, runs: &[BlockGeo], last: bool) -> Result<(), LowerError> {
         self.flush_st();
         self.sems.release(Chan::QSufa, self.out);
         self.sems.release(Chan::QRaw, self.out);
         let part = self.sram.at(Buf::Part, 0);
-        self.sync_rows(g, part, 0, g.rows, 1, last)
+        let rows = runs.iter().map(|g| g.rows).sum();
+        self.sync_rows(runs, part, 0, rows, 1, last)
     }
 
     /// SUFA.SYNC of `c` rows from `part` (`tiles` blocks of `c` rows), then ST of output rows
-    /// `[r0, r0+c)`; `last`: the segment's final ST, deferred.
+    /// `[r0, r0+c)` of the block's `runs`; `last`: the segment's final ST, deferred.
     pub(super) fn sync_rows(
         &mut self,
-        g: &BlockGeo,
+        runs: &[BlockGeo],
         part: SramRef,
         r0: u64,
         c: u64,
@@ -56,15 +57,20 @@ impl Emitter<'_> {
         let rb = self.row_bytes();
         let rb32: u32 = self.n(rb, "row bytes")?;
         let mut sts = Vec::new();
-        // One ST per stacked head whose rows the span covers.
-        for (i, lo, rows) in g.head_spans(r0, c) {
-            sts.push(Instr::St {
-                dst: DramAddr(g.o + i * g.head_stride + (lo - i * g.pos) * rb),
-                src: self.at_offset(dst, (lo - r0) * rb)?,
-                rows: self.n(rows, "rows")?,
-                row_bytes: rb32,
-                stride: rb32,
-            });
+        // One ST per stacked head of each run whose rows the span covers.
+        let mut off = 0;
+        for g in runs {
+            let (lo, hi) = (r0.max(off), (r0 + c).min(off + g.rows));
+            for (i, lo, rows) in g.head_spans(lo.saturating_sub(off), hi.saturating_sub(lo)) {
+                sts.push(Instr::St {
+                    dst: DramAddr(g.o + i * g.head_stride + (lo - i * g.pos) * rb),
+                    src: self.at_offset(dst, (off + lo - r0) * rb)?,
+                    rows: self.n(rows, "rows")?,
+                    row_bytes: rb32,
+                    stride: rb32,
+                });
+            }
+            off += g.rows;
         }
         if last {
             self.final_st = sts;

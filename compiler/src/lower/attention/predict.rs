@@ -3,8 +3,8 @@
 
 use sofa_ir::isa::{DramAddr, Instr, SramRef, SufaMode};
 
-use super::{BlockGeo, Emitter};
-use crate::lower::buffers::{exact, gathered, score_dt};
+use super::{BlockGeo, Emitter, KhatTile, Prefetched};
+use crate::lower::buffers::{elem, exact, gathered, score_dt, U32};
 use crate::lower::sram::Buf;
 use crate::lower::sync::Chan;
 use crate::lower::LowerError;
@@ -41,23 +41,44 @@ impl Emitter<'_> {
     /// The `cct` key tiles of a block. DMA loads the next tile's K̂ (or X rows) before it
     /// gathers this tile's K/V, so the next prediction overlaps this tile's selection and
     /// SU-FA instead of waiting behind its gathers in the DMA queue.
-    pub(super) fn cct_tiles(&mut self, g: &BlockGeo, qs: u64) -> Result<(), LowerError> {
+    ///
+    /// A packed block (several `runs`) predicts and selects each run against its own head's
+    /// keys; the runs share the tile loop (every query sees every key, see
+    /// [`crate::lower::buffers::packs`]), RASS, the gathers and SU-FA.
+    ///
+    /// `first` is the block's first K̂ tile when the previous block prefetched it; with a
+    /// `next` block, its Q and first K̂ tile are loaded during this block's last tile
+    /// ([`Self::prefetch`]).
+    pub(super) fn cct_tiles(
+        &mut self,
+        runs: &[BlockGeo],
+        qs: u64,
+        (first, next_block): (Option<KhatTile>, Option<&[BlockGeo]>),
+    ) -> Result<(), LowerError> {
+        let g = &runs[0];
         let tiles = self.tiles(g);
         let per_tile = self.l.budget(g.keys()).div_ceil(tiles.len().max(1) as u64);
         self.sems.take(Chan::QDlzs, self.out);
         self.sems.take(Chan::QSufa, self.out);
         let last = tiles.len().saturating_sub(1);
-        let mut next = match tiles.first() {
-            Some(&(k0, w)) => Some(self.load_khat_tile(g, k0, w)?),
-            None => None,
+        let mut next = match (first, tiles.first()) {
+            (Some(t), _) => Some(t),
+            (None, Some(&(k0, w))) => Some(self.load_khat_tile(runs, k0, w)?),
+            (None, None) => None,
         };
         for (j, &(k0, w)) in tiles.iter().enumerate() {
             let Some(loaded) = next.take() else {
                 break;
             };
-            let scores = self.predict(g, qs, loaded, k0, w, j == last)?;
+            let scores = self.predict(runs, qs, loaded, k0, w, j == last)?;
+            // The next block's loads go ahead of the last tile's gathers when SU-FA has an
+            // earlier tile of this block to work on meanwhile; a block of one tile waits for
+            // its only gathers, so they go first.
+            let ahead = j == last && tiles.len() > 1;
             if let Some(&(k1, w1)) = tiles.get(j + 1) {
-                next = Some(self.load_khat_tile(g, k1, w1)?);
+                next = Some(self.load_khat_tile(runs, k1, w1)?);
+            } else if ahead {
+                self.prefetch(next_block)?;
             }
             // Keep 1: every visible key of the tile (exact attention).
             let sel = if exact(self.l) { w } else { per_tile.min(w) };
@@ -74,34 +95,61 @@ impl Emitter<'_> {
                 tile: j as u64,
                 bias: scores.mask.filter(|_| self.l.biased()),
             };
-            self.select_and_attend(g, qs, scores, pick)?;
+            self.select_and_attend(runs, qs, scores, pick)?;
+            if j == last && !ahead {
+                self.prefetch(next_block)?;
+            }
         }
         Ok(())
     }
 
-    /// DMA: the K̂ tile of keys `[k0, k0 + w)` into the next KTile ring entry (on demand: the
-    /// tile's X rows, which DLZS.K turns into K̂). Returns the entry and the X ring entry.
+    /// The next block's Q (LD, scale) and first K̂ tile, issued during this block's last tile
+    /// so that the next block's prediction overlaps this block's last SU-FA work instead of
+    /// starting after its SUFA.SYNC. Only with two scaled-Q entries (the next block's takes
+    /// the one SU-FA freed) and K/V from DRAM (on-demand K/V loads head weights between
+    /// blocks).
+    fn prefetch(&mut self, next: Option<&[BlockGeo]>) -> Result<(), LowerError> {
+        let Some(next) = next else {
+            return Ok(());
+        };
+        if self.sems.depth(Chan::QRaw) < 2 || self.l.plan.kv_gen.is_some() {
+            return Ok(());
+        }
+        let qs = self.load_q(next, true)?;
+        let tile = match self.tiles(&next[0]).first() {
+            Some(&(k0, w)) => Some(self.load_khat_tile(next, k0, w)?),
+            None => None,
+        };
+        self.prefetched = Some(Prefetched { qs, tile });
+        Ok(())
+    }
+
+    /// DMA: the K̂ tile of keys `[k0, k0 + w)` into the next KTile ring entry, one after the
+    /// other for the runs of a packed block (on demand: the tile's X rows, which DLZS.K turns
+    /// into K̂). Returns the entry and the X ring entry.
     fn load_khat_tile(
         &mut self,
-        g: &BlockGeo,
+        runs: &[BlockGeo],
         k0: u64,
         w: u64,
-    ) -> Result<(SramRef, Option<u64>), LowerError> {
+    ) -> Result<KhatTile, LowerError> {
         let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
         let c = self.next(Chan::KHat);
         let kt = self.sram.at(Buf::KTile, c);
         self.sems.acquire(Chan::KHat, self.out);
         let x_tile = self.l.plan.kv_gen.is_some().then_some(c);
         if x_tile.is_some() {
-            self.load_x_tile(g, k0, w, c)?;
+            self.load_x_tile(&runs[0], k0, w, c)?;
         } else {
-            self.out.push(Instr::Ld {
-                dst: kt,
-                src: DramAddr(g.k + k0 * self.row_bytes()),
-                rows: self.n(w, "tile width")?,
-                row_bytes: rb,
-                stride: rb,
-            });
+            for (i, g) in runs.iter().enumerate() {
+                self.out.push(Instr::Ld {
+                    dst: self.at_offset(kt, i as u64 * w * self.row_bytes())?,
+                    src: DramAddr(g.k + k0 * self.row_bytes()),
+                    rows: self.n(w, "tile width")?,
+                    row_bytes: rb,
+                    stride: rb,
+                });
+            }
         }
         self.sems.publish(Chan::KHat, self.out);
         Ok((kt, x_tile))
@@ -113,13 +161,15 @@ impl Emitter<'_> {
     /// the mask ring entry added onto it.
     pub(super) fn predict(
         &mut self,
-        g: &BlockGeo,
+        runs: &[BlockGeo],
         qs: u64,
-        (kt, x): (SramRef, Option<u64>),
+        (kt, x): KhatTile,
         k0: u64,
         w: u64,
         last: bool,
     ) -> Result<Predicted, LowerError> {
+        // Only unmasked layers pack, so the masks are the first (only) run's.
+        let g = &runs[0];
         let diag = self.diagonal(g, k0, w);
         let masked = diag.is_some() || self.l.dram.mask.is_some();
         let ca = self.next(Chan::AHat);
@@ -129,9 +179,42 @@ impl Emitter<'_> {
             self.predict_khat(kt, c, w)?;
         }
         self.sems.acquire(Chan::AHat, self.out);
-        let q = self.sram.at(Buf::QScaled, qs);
+        let mut off = 0;
+        for (i, run) in runs.iter().enumerate() {
+            let at = |r: SramRef, bytes: u64| self.at_offset(r, bytes);
+            let q = at(self.sram.at(Buf::QScaled, qs), off * self.row_bytes())?;
+            let kt = at(kt, i as u64 * w * self.row_bytes())?;
+            let ahat = at(ahat, off * w * elem(score_dt(self.l)))?;
+            self.predict_rows((ahat, q, kt), run.rows, w)?;
+            off += run.rows;
+        }
+        self.sems.release(Chan::KHat, self.out);
+        if last {
+            self.sems.release(Chan::QDlzs, self.out);
+        }
+        let mut mask = None;
+        if masked {
+            self.sems.publish(Chan::AMask, self.out);
+            let cm = self.load_masks(g, k0, w, diag)?;
+            self.sems.take(Chan::AMask, self.out);
+            self.add_masks(g, ahat, cm, w, diag.is_some())?;
+            mask = Some(cm);
+        } else if self.l.plan.schedule == Schedule::Cct {
+            self.sems.publish(Chan::AHat, self.out);
+        }
+        Ok(Predicted { ahat: ca, mask })
+    }
+
+    /// DLZS.S (the dlzs ablation: GEMM) of `rows` scaled query rows at `q` against the `w`
+    /// keys of the K̂ tile at `kt`, into Â at `ahat`.
+    fn predict_rows(
+        &mut self,
+        (ahat, q, kt): (SramRef, SramRef, SramRef),
+        rows: u64,
+        w: u64,
+    ) -> Result<(), LowerError> {
         let (rows, k, n): (u32, u32, u32) = (
-            self.n(g.rows, "rows")?,
+            self.n(rows, "rows")?,
             self.n(self.l.shape.head_dim, "d")?,
             self.n(w, "tile width")?,
         );
@@ -164,28 +247,14 @@ impl Emitter<'_> {
                 ot: score_dt(self.l),
             }
         });
-        self.sems.release(Chan::KHat, self.out);
-        if last {
-            self.sems.release(Chan::QDlzs, self.out);
-        }
-        let mut mask = None;
-        if masked {
-            self.sems.publish(Chan::AMask, self.out);
-            let cm = self.load_masks(g, k0, w, diag)?;
-            self.sems.take(Chan::AMask, self.out);
-            self.add_masks(g, ahat, cm, w, diag.is_some())?;
-            mask = Some(cm);
-        } else if self.l.plan.schedule == Schedule::Cct {
-            self.sems.publish(Chan::AHat, self.out);
-        }
-        Ok(Predicted { ahat: ca, mask })
+        Ok(())
     }
 
     /// SADS → RASS → GATHER K, V → (SUFA.BIAS) → SUFA.T into the tile's partials. Â must be
     /// ready for the selection engine (staged: reloaded; masked: published by VEC here).
     pub(super) fn select_and_attend(
         &mut self,
-        g: &BlockGeo,
+        runs: &[BlockGeo],
         qs: u64,
         scores: Predicted,
         p: Pick,
@@ -199,29 +268,29 @@ impl Emitter<'_> {
         if ready == Chan::AMasked {
             self.sems.publish(Chan::AMasked, self.out);
         }
-        let (rows16, sel16): (u16, u16) = (self.n(g.rows, "rows")?, self.n(p.sel, "sel")?);
-        let w32: u32 = self.n(p.w, "tile width")?;
+        let g = &runs[0];
+        let rows = runs.iter().map(|r| r.rows).sum();
+        let (rows16, sel16): (u16, u16) = (self.n(rows, "rows")?, self.n(p.sel, "sel")?);
+        // A packed block lists the keys of all its runs' heads: run i's key j is row
+        // `j + (its K − the first run's K) / row bytes` from the first run's K and V.
+        let width = runs.len() as u64 * p.w;
         let ci = self.next(Chan::Idx);
         let idx = self.sram.at(Buf::Idx, ci);
         self.sems.take(ready, self.out);
         self.sems.acquire(Chan::Idx, self.out);
-        self.out.push(Instr::Sads {
-            idx,
-            top: self.sram.at(Buf::Top, 0),
-            src: self.sram.at(Buf::AHat, ca),
-            rows: rows16,
-            n: w32,
-            sel: sel16,
-            base: self.n(p.k0, "tile base")?,
-            radius: self.l.plan.radius,
-            dt: score_dt(self.l),
-        });
+        let mut off = 0;
+        for run in runs {
+            let base = p.k0 + (run.k - g.k) / self.row_bytes();
+            self.sads_rows((ca, ci), (off, run.rows), base, p)?;
+            off += run.rows;
+        }
         self.sems.release(Chan::AHat, self.out);
         self.sems.publish(Chan::Idx, self.out);
         self.sems.take(Chan::Idx, self.out);
         let held = Some(Chan::Idx).filter(|&c| !self.held_for_bias(c));
-        let (order, slot) = self.issue_rass(idx, (rows16, sel16, w32), held)?;
-        let listed = gathered(self.l, p.w, g.rows, p.sel);
+        let n: u32 = self.n(width, "tile width")?;
+        let (order, slot) = self.issue_rass(idx, (rows16, sel16, n), held)?;
+        let listed = gathered(self.l, width, rows, p.sel);
         let ck = self.next(Chan::Kv);
         self.sems.take(Chan::Order, self.out);
         self.sems.acquire(Chan::Kv, self.out);
@@ -257,6 +326,31 @@ impl Emitter<'_> {
         });
         self.sems.release(Chan::Kv, self.out);
         self.sems.release(Chan::Slot, self.out);
+        Ok(())
+    }
+
+    /// SADS of block rows `[r0, r0 + rows)`: Â ring entry `ca` into Idx ring entry `ci`, the
+    /// columns numbered from `base`.
+    fn sads_rows(
+        &mut self,
+        (ca, ci): (u64, u64),
+        (r0, rows): (u64, u64),
+        base: u64,
+        p: Pick,
+    ) -> Result<(), LowerError> {
+        let sc = elem(score_dt(self.l));
+        let instr = Instr::Sads {
+            idx: self.at_offset(self.sram.at(Buf::Idx, ci), r0 * p.sel * U32)?,
+            top: self.at_offset(self.sram.at(Buf::Top, 0), r0 * 2 * sc)?,
+            src: self.at_offset(self.sram.at(Buf::AHat, ca), r0 * p.w * sc)?,
+            rows: self.n(rows, "rows")?,
+            n: self.n(p.w, "tile width")?,
+            sel: self.n(p.sel, "sel")?,
+            base: self.n(base, "tile base")?,
+            radius: self.l.plan.radius,
+            dt: score_dt(self.l),
+        };
+        self.out.push(instr);
         Ok(())
     }
 

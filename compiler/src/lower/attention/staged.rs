@@ -119,7 +119,14 @@ impl Emitter<'_> {
                 stride: self.n(rb, "row bytes")?,
             });
             self.sems.publish(Chan::KHat, self.out);
-            let scores = self.predict(g, qs, (kt, None), k0, w, j + 1 == tiles)?;
+            let scores = self.predict(
+                std::slice::from_ref(g),
+                qs,
+                (kt, None),
+                k0,
+                w,
+                j + 1 == tiles,
+            )?;
             // Â to DRAM: the classic flow's stage boundary.
             let spill = if scores.masked() {
                 Chan::SpillAMasked
@@ -216,7 +223,7 @@ impl Emitter<'_> {
         });
         self.sems.publish(Chan::ReloadP, self.out);
         self.sems.take(Chan::ReloadP, self.out);
-        self.sync_rows(g, part, r0, rows, tiles, last)
+        self.sync_rows(std::slice::from_ref(g), part, r0, rows, tiles, last)
     }
 
     /// DMA: LD the op's mask for block rows `[r0, r0 + rows)` over the block's visible keys

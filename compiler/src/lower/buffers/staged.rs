@@ -186,7 +186,7 @@ pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
                             depth,
                             ..Rings::SINGLE
                         };
-                        place_with(hw, l, block_rows, rings, Some(plan))
+                        place_with(hw, l, (block_rows, 1), rings, Some(plan))
                     })
                     .find_map(|r| r.map_err(|e| last = e.to_string()).ok());
                 if let Some(f) = placed {

@@ -47,7 +47,7 @@ fn running_partials_do_not_grow_with_the_tile_count() {
                 depth: f.depth,
                 ..Rings::SINGLE
             };
-            let part = requests(&l, f.rows_cap, rings, None)
+            let part = requests(&l, (f.rows_cap, 1), rings, None)
                 .into_iter()
                 .find(|r| r.buf == Buf::Part)
                 .unwrap();

@@ -19,6 +19,8 @@
 //! instructions are `batch · kv_heads` times one KV head's, and its latency is one KV head's
 //! plus `batch · kv_heads − 1` times what a second adds (a head starts while the previous one
 //! finishes: the next block's loads, prediction and gathers overlap SU-FA's last tiles).
+//! Where the lowering packs the rows of several heads into one block, the unit is up to 16
+//! heads emitted together instead of one (exact for a layer of at most 16).
 //!
 //! Traffic classes: `q`, `k_x` (K rows: tiles and gathers), `v`, `o`, `tables` (causal and
 //! slot tables), `spills` (SU-FA partials spilled by long rows), `ahat` and `a` (staged),
@@ -71,6 +73,9 @@ pub trait HeadLowering {
     ) -> Result<EmittedHead, ScheduleError>;
     /// Whether the lowering lays `h` out (its buffer search finds a row block that fits).
     fn lays_out(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> bool;
+    /// Whether the lowering's blocks pack the rows of several heads (so that heads are not
+    /// priced one at a time).
+    fn packs(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> bool;
     /// The `Tc` the lowering picks for `s` when the op carries none.
     fn default_tc(&self, hw: &HwConfig, s: &LayerShape, q_block: u64) -> u64;
 }
@@ -112,6 +117,10 @@ fn time_head(hw: &HwConfig, head: &EmittedHead) -> Result<Timed, ScheduleError> 
     timeline::time(hw, &head.instrs, &class_of)
 }
 
+/// Heads priced together when the lowering packs them (a layer with more is extrapolated
+/// from `PACKED` and `2 · PACKED` of them).
+const PACKED: u64 = 16;
+
 /// The cost of `h` with K/V gathered from DRAM (see the module doc): one KV head (with its
 /// group of query heads) emitted by `lowering` and timed, scaled to the layer's
 /// `batch · kv_heads`.
@@ -122,22 +131,33 @@ pub fn layer_cost(
 ) -> Result<LayerCost, ScheduleError> {
     let s = h.shape;
     let units = s.batch.saturating_mul(s.kv_heads);
+    // Packed blocks run on from one head into the next: price up to PACKED heads together.
+    let per = if lowering.packs(hw, h) {
+        units.clamp(1, PACKED)
+    } else {
+        1
+    };
     let timed = |n: u64| lowering.emit(hw, h, n).and_then(|e| time_head(hw, &e));
-    let one = match timed(1) {
+    let one = match timed(per) {
         Ok(t) => t,
         Err(_) if h.schedule == Schedule::Staged && !lowering.lays_out(hw, h) => {
             return staged_estimate(hw, s, h.ablate, h.q_block);
         }
         Err(e) => return Err(e),
     };
-    let latency = if units > 1 {
-        let next = timed(2)?.latency.saturating_sub(one.latency);
-        one.latency.saturating_add(next.saturating_mul(units - 1))
+    // `v · units / per`: the figures of `per` heads for all of them.
+    let times = |v: u64| {
+        let scaled = u128::from(v) * u128::from(units) / u128::from(per);
+        u64::try_from(scaled).unwrap_or(u64::MAX)
+    };
+    let latency = if units > per {
+        let next = timed(2 * per)?.latency.saturating_sub(one.latency);
+        one.latency.saturating_add(times(next).saturating_sub(next))
     } else {
         one.latency
     };
     let scale = |m: &mut BTreeMap<&'static str, u64>| {
-        m.values_mut().for_each(|v| *v = v.saturating_mul(units));
+        m.values_mut().for_each(|v| *v = times(*v));
     };
     let mut cost = LayerCost {
         cycles: one.busy,
@@ -148,8 +168,8 @@ pub fn layer_cost(
             .into_iter()
             .map(|(k, t)| {
                 let t = Traffic {
-                    read: t.read.saturating_mul(units),
-                    written: t.written.saturating_mul(units),
+                    read: times(t.read),
+                    written: times(t.written),
                 };
                 (k, t)
             })
