@@ -88,8 +88,14 @@ pub fn emit_segment(
     if layer.plan.ablate.dlzs && layer.plan.schedule != Schedule::Dense {
         sems.predict_on(Engine::Kvpe);
     }
-    // SU-FA is the scaled Q's last reader (see `buffers::channels`).
-    sems.credits_from(Chan::QRaw, Engine::Sufa);
+    // SU-FA is the scaled Q's last reader (see `buffers::channels`), or, when the output rows
+    // overwrite it, DMA's ST of them.
+    let q_freed_by = if f.out_in_q {
+        Engine::Dma
+    } else {
+        Engine::Sufa
+    };
+    sems.credits_from(Chan::QRaw, q_freed_by);
     hold_for_bias(layer, &mut sems);
     let spills = Spills::allocate(layer, &f, dram)?;
     let engines = sems.engines();
@@ -107,6 +113,7 @@ pub fn emit_segment(
         kv_head: None,
         bias_rows: super::buffers::listed_cap(layer, f.rows_cap),
         prefetched: None,
+        out_in_q: f.out_in_q,
     };
     segment_begin(limit, &engines, e.out);
     e.sems.prime(e.out);
@@ -120,7 +127,14 @@ pub fn emit_segment(
         e.block(runs, blocks.get(i + 1).map(Vec::as_slice))?;
     }
     e.flush_st();
-    e.sems.drain(Some(Chan::Out), e.out);
+    // The final ST is DMA's last instruction: its output item, and with the output over Q
+    // that Q entry, are never released, so one credit fewer of each comes back.
+    let held: &[Chan] = if f.out_in_q {
+        &[Chan::Out, Chan::QRaw]
+    } else {
+        &[Chan::Out]
+    };
+    e.sems.drain(held, e.out);
     segment_end(limit, &engines, e.out);
     e.sems.take(Chan::Out, e.out);
     if e.final_st.is_empty() {
@@ -287,6 +301,8 @@ struct Emitter<'a> {
     /// `cct`: the next block's scaled Q and first K̂ tile, loaded during this block's last
     /// tile ([`Emitter::prefetch`]).
     prefetched: Option<Prefetched>,
+    /// SUFA.SYNC writes a block's output over its scaled Q ([`super::buffers::Rings`]).
+    out_in_q: bool,
 }
 
 /// A loaded K̂ tile: its KTile ring entry, and the XTile ring entry on demand.
@@ -456,7 +472,7 @@ impl Emitter<'_> {
             // Staged merges and stores per row chunk.
             Schedule::Staged => return self.staged(g, qs, last),
         }
-        self.finish(runs, last)
+        self.finish(runs, qs, last)
     }
 
     /// LD Q of every run, scale it; returns the ring entry of the scaled Q.

@@ -92,50 +92,41 @@ pub fn max_sel(l: &Layer) -> u64 {
 /// gathered K/V) can stay double-buffered when the score tiles do not fit twice. Those decouple SU-FA from the next
 /// tile's RASS and gathers, which is where a single-buffered chain stalls it. `q` entries of
 /// the scaled Q let the next block's Q load, prediction and first gathers run while SU-FA
-/// finishes this block.
+/// finishes this block. `out_in_q` (`cct`, `dense`, two Q entries): SUFA.SYNC writes the
+/// block's output rows over its scaled Q, which SU-FA no longer reads, instead of into an
+/// output buffer, so that the second Q entry fits where the output buffer would not leave room
+/// for it (heads of 128); the entry is then free once DMA has stored the rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rings {
     pub depth: u32,
     pub lean: bool,
     pub q: u32,
+    pub out_in_q: bool,
 }
 
 impl Rings {
+    const fn of(depth: u32, lean: bool, q: u32, out_in_q: bool) -> Rings {
+        Rings {
+            depth,
+            lean,
+            q,
+            out_in_q,
+        }
+    }
+
     /// The candidates, most overlap first.
-    const SEARCH: [Rings; 5] = [
-        Rings {
-            depth: 2,
-            lean: false,
-            q: 2,
-        },
-        Rings {
-            depth: 2,
-            lean: true,
-            q: 2,
-        },
-        Rings {
-            depth: 2,
-            lean: false,
-            q: 1,
-        },
-        Rings {
-            depth: 2,
-            lean: true,
-            q: 1,
-        },
-        Rings {
-            depth: 1,
-            lean: false,
-            q: 1,
-        },
+    const SEARCH: [Rings; 7] = [
+        Rings::of(2, false, 2, false),
+        Rings::of(2, true, 2, false),
+        Rings::of(2, false, 2, true),
+        Rings::of(2, true, 2, true),
+        Rings::of(2, false, 1, false),
+        Rings::of(2, true, 1, false),
+        Rings::of(1, false, 1, false),
     ];
 
     /// Single entries everywhere (the staged flow's outer buffers, tests).
-    pub const SINGLE: Rings = Rings {
-        depth: 1,
-        lean: false,
-        q: 1,
-    };
+    pub const SINGLE: Rings = Rings::of(1, false, 1, false);
 
     fn buf(self, b: Buf) -> u32 {
         let score = matches!(
@@ -181,6 +172,8 @@ pub struct Fit {
     pub runs: u64,
     /// The deepest ring.
     pub depth: u32,
+    /// The block's output rows overwrite its scaled Q ([`Rings::out_in_q`]).
+    pub out_in_q: bool,
     pub sram: SramLayout,
     pub chans: BTreeMap<Chan, u32>,
     /// The `staged` schedule's geometry (`None` for the others).
@@ -280,7 +273,9 @@ fn requests(
         // The block's running partials (staged sizes its lists' partials itself).
         need(Buf::Part, r * (d + 2) * F32);
     }
-    need(Buf::Out, r * d * act);
+    if !(rings.out_in_q && l.plan.schedule != Schedule::Staged) {
+        need(Buf::Out, r * d * act);
+    }
     match l.plan.schedule {
         Schedule::Dense => {
             need(Buf::DenseK, runs * bc * d * act);
@@ -397,6 +392,7 @@ fn place_with(
         stack: 1,
         runs,
         depth: rings.depth,
+        out_in_q: rings.out_in_q && l.plan.schedule != Schedule::Staged,
         sram,
         chans: channels(l, rings),
         staged: plan,

@@ -354,9 +354,15 @@ impl Ctx<'_> {
     }
 
     fn sync_store(&self, part: Buf, rows: u64) -> Vec<Step> {
+        // The output rows overwrite the block's scaled Q where the layout has no output buffer.
+        let out = if self.f.out_in_q {
+            Buf::QScaled
+        } else {
+            Buf::Out
+        };
         vec![
-            Step::new(d::SUFA_SYNC, vec![("dst", b(Buf::Out)), ("part", b(part))]),
-            store(Buf::Out, "out", rows, self.rb),
+            Step::new(d::SUFA_SYNC, vec![("dst", b(out)), ("part", b(part))]),
+            store(out, "out", rows, self.rb),
         ]
     }
 

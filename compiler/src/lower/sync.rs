@@ -277,12 +277,12 @@ impl Sems {
     }
 
     /// The end of the segment: each producer takes its whole ring back, so the free
-    /// semaphores return to 0. `held` is a channel whose last item the consumer does not
-    /// release (the final `ST` must be DMA's last instruction), so one credit fewer returns.
-    pub fn drain(&self, held: Option<Chan>, out: &mut Vec<Instr>) {
+    /// semaphores return to 0. `held` are channels whose last item is never released (the
+    /// final `ST` must be DMA's last instruction), so one credit fewer of each returns.
+    pub fn drain(&self, held: &[Chan], out: &mut Vec<Instr>) {
         for (&c, &(_, free)) in &self.ids {
             if let Some(sem) = free {
-                let back = self.depth[&c] - u32::from(held == Some(c));
+                let back = self.depth[&c] - u32::from(held.contains(&c));
                 for _ in 0..back {
                     out.push(Instr::Wait {
                         engine: self.route(c).0,
@@ -475,7 +475,7 @@ mod tests {
         s.acquire(Chan::QRaw, &mut out);
         s.release(Chan::QRaw, &mut out);
         assert!(out.is_empty());
-        s.drain(Some(Chan::Out), &mut out);
+        s.drain(&[Chan::Out], &mut out);
         let dma_wait = |sem| Instr::Wait {
             engine: Engine::Dma,
             sem,
@@ -502,7 +502,7 @@ mod tests {
         s.publish(Chan::Mask, &mut out);
         s.take(Chan::Mask, &mut out);
         s.release(Chan::Mask, &mut out);
-        s.drain(None, &mut out);
+        s.drain(&[], &mut out);
         let signal = |engine, sem| Instr::Signal { engine, sem };
         let wait = |engine, sem| Instr::Wait { engine, sem };
         assert_eq!(

@@ -22,28 +22,37 @@ impl Emitter<'_> {
 
     /// SUFA.SYNC of the block's running partials and ST of the output (the segment's last ST
     /// is kept for after the closing handshakes).
-    pub(super) fn finish(&mut self, runs: &[BlockGeo], last: bool) -> Result<(), LowerError> {
+    pub(super) fn finish(
+        &mut self,
+        runs: &[BlockGeo],
+        qs: u64,
+        last: bool,
+    ) -> Result<(), LowerError> {
         self.flush_st();
         self.sems.release(Chan::QSufa, self.out);
-        self.sems.release(Chan::QRaw, self.out);
+        if !self.out_in_q {
+            self.sems.release(Chan::QRaw, self.out);
+        }
         let part = self.sram.at(Buf::Part, 0);
         let rows = runs.iter().map(|g| g.rows).sum();
-        self.sync_rows(runs, part, 0, rows, 1, last)
+        let over_q = self.out_in_q.then(|| self.sram.at(Buf::QScaled, qs));
+        self.sync_rows(runs, (part, over_q), 0, rows, 1, last)
     }
 
-    /// SUFA.SYNC of `c` rows from `part` (`tiles` blocks of `c` rows), then ST of output rows
-    /// `[r0, r0+c)` of the block's `runs`; `last`: the segment's final ST, deferred.
+    /// SUFA.SYNC of `c` rows from `part` (`tiles` blocks of `c` rows) into the next Out ring
+    /// entry (or over the block's scaled Q at `over_q`), then ST of output rows `[r0, r0+c)` of
+    /// the block's `runs`; `last`: the segment's final ST, deferred.
     pub(super) fn sync_rows(
         &mut self,
         runs: &[BlockGeo],
-        part: SramRef,
+        (part, over_q): (SramRef, Option<SramRef>),
         r0: u64,
         c: u64,
         tiles: u64,
         last: bool,
     ) -> Result<(), LowerError> {
         let co = self.next(Chan::Out);
-        let dst = self.sram.at(Buf::Out, co);
+        let dst = over_q.unwrap_or_else(|| self.sram.at(Buf::Out, co));
         self.sems.acquire(Chan::Out, self.out);
         self.out.push(Instr::SufaSync {
             dst,
@@ -94,5 +103,9 @@ impl Emitter<'_> {
         self.sems.take(Chan::Out, self.out);
         self.out.extend(sts);
         self.sems.release(Chan::Out, self.out);
+        if self.out_in_q {
+            // The rows were the block's scaled Q: its entry is free again.
+            self.sems.release(Chan::QRaw, self.out);
+        }
     }
 }

@@ -115,6 +115,11 @@ impl Emitter<'_> {
         if self.sems.depth(Chan::QRaw) < 2 || self.l.plan.kv_gen.is_some() {
             return Ok(());
         }
+        // With the output over Q, the entry the next block takes is freed by the previous
+        // block's output ST, which must go first.
+        if self.out_in_q {
+            self.flush_st();
+        }
         let qs = self.load_q(next, true)?;
         let tile = match self.tiles(&next[0]).first() {
             Some(&(k0, w)) => Some(self.load_khat_tile(next, k0, w)?),

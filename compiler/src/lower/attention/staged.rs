@@ -223,7 +223,7 @@ impl Emitter<'_> {
         });
         self.sems.publish(Chan::ReloadP, self.out);
         self.sems.take(Chan::ReloadP, self.out);
-        self.sync_rows(std::slice::from_ref(g), part, r0, rows, tiles, last)
+        self.sync_rows(std::slice::from_ref(g), (part, None), r0, rows, tiles, last)
     }
 
     /// DMA: LD the op's mask for block rows `[r0, r0 + rows)` over the block's visible keys
