@@ -20,6 +20,11 @@
 //! reloads the mask's rows per row chunk. Masks of exclusions only (0 / −inf) need nothing
 //! more: SADS never selects an excluded key.
 //!
+//! A block is one head's query positions, or, where every query sees every key
+//! ([`super::buffers::packs`]), the rows of consecutive heads packed one after the other
+//! (`Emitter::packed_blocks`): each head's run is predicted against its own K̂ tile and its
+//! selections index its own K/V rows, and the runs share RASS, the gathers and SU-FA.
+//!
 //! Every block first loads Q and multiplies it by the op's scale (VEC.AFFINE). Causal
 //! attention is top-left aligned (key j is visible to query i when j ≤ i): blocks skip the key
 //! tiles entirely in their future; the last tile of a row may be partial. At keep ratio 1

@@ -1,9 +1,11 @@
 //! A block's SU-FA state: one running partial `(m, l, o)` per row in the Part buffer. The
 //! block's first SUFA.T writes it, every later tile merges into it (`acc`), and one
 //! `SUFA.SYNC tiles=1` divides it into the output rows, which are stored (the segment's last
-//! ST is kept for after the closing handshakes). The state does not grow with `Tc`, so no tile
-//! count forces partials off chip. SUFA.T and SUFA.SYNC run in order on the SU-FA engine, so
-//! the next block's first SUFA.T overwrites the buffer only after this block's SYNC read it.
+//! ST is kept for after the closing handshakes; with [`crate::lower::buffers::Rings::out_in_q`]
+//! SYNC writes over the block's scaled Q instead, freed by the ST). The state does not grow
+//! with `Tc`, so no tile count forces partials off chip. SUFA.T and SUFA.SYNC run in order on
+//! the SU-FA engine, so the next block's first SUFA.T overwrites the buffer only after this
+//! block's SYNC read it.
 
 use sofa_ir::dialect::attn::Schedule;
 use sofa_ir::isa::{DramAddr, Instr, SramRef};

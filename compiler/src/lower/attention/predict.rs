@@ -106,8 +106,8 @@ impl Emitter<'_> {
     /// The next block's Q (LD, scale) and first K̂ tile, issued during this block's last tile
     /// so that the next block's prediction overlaps this block's last SU-FA work instead of
     /// starting after its SUFA.SYNC. Only with two scaled-Q entries (the next block's takes
-    /// the one SU-FA freed) and K/V from DRAM (on-demand K/V loads head weights between
-    /// blocks).
+    /// the one the block before freed) and K/V from DRAM (on-demand K/V loads head weights
+    /// between blocks).
     fn prefetch(&mut self, next: Option<&[BlockGeo]>) -> Result<(), LowerError> {
         let Some(next) = next else {
             return Ok(());
