@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use sofa_compiler::lower::sync::replay_final;
 use sofa_compiler::lower::{lower_attention, LowerDefaults};
 use sofa_compiler::passes::registry;
 use sofa_compiler::workload::{build_module, parse_spec};
@@ -54,10 +55,13 @@ fn inputs(p: &Program) -> BTreeMap<String, Tensor> {
         .collect()
 }
 
-/// Simulates the lowered `m` and returns the largest |simulated − reference| and the program.
+/// Simulates the lowered `m` and returns the largest |simulated − reference| and the program,
+/// whose engines must drain with every semaphore back at 0.
 fn worst_error(m: &Module) -> (f64, Program) {
     let hw = HwConfig::default();
     let p = lower_attention(m, &hw, &LowerDefaults::default()).unwrap();
+    let sems = replay_final(&p).unwrap_or_else(|stuck| panic!("deadlock at {stuck:?}"));
+    assert!(sems.values().all(|&c| c == 0), "{sems:?}");
     let inputs = inputs(&p);
     // `@main`'s arguments are q, k, v in that order; the program names them `layer0.q`, ...
     let args = ["q", "k", "v"].iter().enumerate().map(|(i, x)| {
