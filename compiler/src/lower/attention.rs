@@ -44,6 +44,7 @@
 //! The segment follows the protocol of [`super::sync`]: `go` handshakes, primed credits,
 //! drained credits, `done` handshakes, and the output's final `ST` as DMA's last instruction.
 
+mod blocks;
 mod check;
 mod dense;
 mod merge;
@@ -62,6 +63,8 @@ use super::sram::{Buf, SramLayout};
 use super::sync::{segment_begin, segment_end, Chan, Sems, RESERVED};
 use super::{Layer, LowerError};
 use sofa_ir::dialect::attn::Schedule;
+
+use blocks::{at_rows, block_rows, BlockGeo};
 
 /// Emits one self-contained attention segment for `layer` (q, k, v, o and the mask already in
 /// `dram`): allocates its SRAM, spill and constant tensors, leaves every semaphore at 0 and ends
@@ -230,51 +233,6 @@ impl Spills {
     }
 }
 
-/// One query block's geometry: the same query positions of `heads` consecutive query heads
-/// of one KV group (see [`super::buffers::group_stack`]), their rows one head after the other.
-#[derive(Clone, Copy)]
-struct BlockGeo {
-    b: u64,
-    /// The first query head, and how many the block stacks.
-    h: u64,
-    heads: u64,
-    /// First query position of the block, positions per head, and the block's rows
-    /// (`heads · pos`).
-    q0: u64,
-    pos: u64,
-    rows: u64,
-    /// One past the last visible key (all keys, or up to the block's last query when
-    /// causal).
-    n: u64,
-    /// The first key visible to some query of the block (0 unless windowed).
-    first: u64,
-    /// Base of the first head's q/o rows of the block, and of the KV head's k rows, v rows
-    /// in DRAM; q/o bytes from one head to the next.
-    q: u64,
-    o: u64,
-    k: u64,
-    v: u64,
-    head_stride: u64,
-}
-
-impl BlockGeo {
-    /// Keys visible to some query of the block: `[first, n)`.
-    fn keys(&self) -> u64 {
-        self.n - self.first
-    }
-
-    /// The stacked heads' row spans `(head offset i, first block row, rows)` within the
-    /// block's rows `[r0, r0 + c)`.
-    fn head_spans(&self, r0: u64, c: u64) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
-        let end = r0 + c;
-        let pos = self.pos.max(1);
-        (0..self.heads).filter_map(move |i| {
-            let (lo, hi) = ((i * pos).max(r0), ((i + 1) * pos).min(end));
-            (lo < hi).then_some((i, lo, hi - lo))
-        })
-    }
-}
-
 /// `r` moved `bytes` further into its SRAM space.
 fn sram_plus(r: SramRef, bytes: u64) -> Option<SramRef> {
     let offset = u32::try_from(u64::from(r.offset).checked_add(bytes)?).ok()?;
@@ -335,83 +293,6 @@ impl Emitter<'_> {
     /// Bytes of one activation row (`d` elements).
     fn row_bytes(&self) -> u64 {
         self.l.shape.head_dim * elem(self.l.shape.dt)
-    }
-
-    /// Every (batch, stack of `stack` heads, query block) of the layer, in order; a block
-    /// holds `rows_cap / stack` positions of each head.
-    fn blocks(&self, rows_cap: u64, stack: u64) -> Vec<BlockGeo> {
-        let l = self.l;
-        let group = l.shape.heads / l.shape.kv_heads;
-        let stack = stack.clamp(1, group);
-        let rb = self.row_bytes();
-        let head_stride = l.shape.seq_q * rb;
-        let mut out = Vec::new();
-        for b in 0..l.shape.batch {
-            for h in (0..l.shape.heads).step_by(stack as usize) {
-                let qh = (b * l.shape.heads + h) * head_stride;
-                let kh = (b * l.shape.kv_heads + h / group) * l.shape.seq_k * rb;
-                for qb in l.shape.query_blocks((rows_cap / stack).max(1)) {
-                    out.push(BlockGeo {
-                        b,
-                        h,
-                        heads: stack,
-                        q0: qb.q0,
-                        pos: qb.rows,
-                        rows: qb.rows * stack,
-                        n: qb.visible,
-                        first: qb.first,
-                        q: l.dram.q + qh + qb.q0 * rb,
-                        o: l.dram.o + qh + qb.q0 * rb,
-                        k: l.dram.k + kh,
-                        v: l.dram.v + kh,
-                        head_stride,
-                    });
-                }
-            }
-        }
-        out
-    }
-
-    /// The layer's rows — every (batch, head)'s query positions, one head after the other —
-    /// cut into blocks of `rows` rows ([`super::buffers::packed_runs`]): each block a list of
-    /// runs, one per head it covers, its rows after the previous run's.
-    fn packed_blocks(&self, rows: u64) -> Vec<Vec<BlockGeo>> {
-        let l = self.l;
-        let rb = self.row_bytes();
-        let head_stride = l.shape.seq_q * rb;
-        let kv_stride = l.shape.seq_k * rb;
-        let (mut out, mut block, mut filled) = (Vec::new(), Vec::new(), 0);
-        for u in 0..l.shape.batch * l.shape.heads {
-            let mut q0 = 0;
-            while q0 < l.shape.seq_q {
-                let pos = (l.shape.seq_q - q0).min(rows - filled);
-                // `packs`: MHA (KV head = query head) and every query sees every key.
-                block.push(BlockGeo {
-                    b: u / l.shape.heads,
-                    h: u % l.shape.heads,
-                    heads: 1,
-                    q0,
-                    pos,
-                    rows: pos,
-                    n: l.shape.seq_k,
-                    first: 0,
-                    q: l.dram.q + u * head_stride + q0 * rb,
-                    o: l.dram.o + u * head_stride + q0 * rb,
-                    k: l.dram.k + u * kv_stride,
-                    v: l.dram.v + u * kv_stride,
-                    head_stride,
-                });
-                (q0, filled) = (q0 + pos, filled + pos);
-                if filled == rows {
-                    out.push(std::mem::take(&mut block));
-                    filled = 0;
-                }
-            }
-        }
-        if !block.is_empty() {
-            out.push(block);
-        }
-        out
     }
 
     /// `r` moved `bytes` further, or the error naming the layer.
@@ -482,7 +363,7 @@ impl Emitter<'_> {
 
     /// LD Q of every run, scale it; returns the ring entry of the scaled Q.
     fn load_q(&mut self, runs: &[BlockGeo], predicts: bool) -> Result<u64, LowerError> {
-        let rows: u32 = self.n(runs.iter().map(|g| g.rows).sum(), "rows")?;
+        let rows: u32 = self.n(block_rows(runs), "rows")?;
         let cr = self.next(Chan::QRaw);
         let cs = self.next(Chan::QSufa);
         if predicts {
@@ -493,11 +374,9 @@ impl Emitter<'_> {
         let raw = self.sram.at(Buf::QScaled, cr);
         self.sems.acquire(Chan::QRaw, self.out);
         let rb = self.row_bytes();
-        let mut off = 0;
-        for g in runs {
-            let dst = self.at_offset(raw, off * rb)?;
+        for (row, g) in at_rows(runs) {
+            let dst = self.at_offset(raw, row * rb)?;
             self.load_per_head(g, dst, |i| g.q + i * g.head_stride, (rb, rb))?;
-            off += g.rows;
         }
         self.sems.publish(Chan::QRaw, self.out);
         self.sems.take(Chan::QRaw, self.out);

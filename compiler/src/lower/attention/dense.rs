@@ -11,7 +11,7 @@
 
 use sofa_ir::isa::{Bcast, DType, DramAddr, Instr, SramRef, SufaMode};
 
-use super::{op_err, BlockGeo, Emitter};
+use super::{at_rows, block_rows, op_err, BlockGeo, Emitter};
 use crate::lower::buffers::U32;
 use crate::lower::sram::Buf;
 use crate::lower::sync::Chan;
@@ -22,7 +22,7 @@ impl Emitter<'_> {
     /// run's K and V tile one after the other and its slot table numbers them so.
     pub(super) fn dense_tiles(&mut self, runs: &[BlockGeo], qs: u64) -> Result<(), LowerError> {
         let g = &runs[0];
-        let rows: u64 = runs.iter().map(|r| r.rows).sum();
+        let rows = block_rows(runs);
         let tiles = self.tiles(g);
         let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
         self.sems.take(Chan::QSufa, self.out);
@@ -99,16 +99,14 @@ impl Emitter<'_> {
     ) -> Result<SramRef, LowerError> {
         let sb = self.sram.at(Buf::DenseSlot, c);
         let srb = w * U32;
-        let mut off = 0;
-        for (i, g) in runs.iter().enumerate() {
+        for (i, (row, g)) in at_rows(runs).enumerate() {
             let table = self
                 .dram
                 .slot_table((g.pos, w), delta, self.l.shape.window, i as u64 * w)
                 .ok_or_else(|| op_err(self.l, "DRAM addresses overflow".into()))?;
             // The stacked heads see the same positions: the table once per head.
-            let dst = self.at_offset(sb, off * srb)?;
+            let dst = self.at_offset(sb, row * srb)?;
             self.load_per_head(g, dst, |_| table, (srb, srb))?;
-            off += g.rows;
         }
         Ok(sb)
     }

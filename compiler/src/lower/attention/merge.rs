@@ -10,7 +10,7 @@
 use sofa_ir::dialect::attn::Schedule;
 use sofa_ir::isa::{DramAddr, Instr, SramRef};
 
-use super::{BlockGeo, Emitter};
+use super::{at_rows, block_rows, BlockGeo, Emitter};
 use crate::lower::sram::Buf;
 use crate::lower::sync::Chan;
 use crate::lower::LowerError;
@@ -36,7 +36,7 @@ impl Emitter<'_> {
             self.sems.release(Chan::QRaw, self.out);
         }
         let part = self.sram.at(Buf::Part, 0);
-        let rows = runs.iter().map(|g| g.rows).sum();
+        let rows = block_rows(runs);
         let over_q = self.out_in_q.then(|| self.sram.at(Buf::QScaled, qs));
         self.sync_rows(runs, (part, over_q), 0, rows, 1, last)
     }
@@ -69,8 +69,7 @@ impl Emitter<'_> {
         let rb32: u32 = self.n(rb, "row bytes")?;
         let mut sts = Vec::new();
         // One ST per stacked head of each run whose rows the span covers.
-        let mut off = 0;
-        for g in runs {
+        for (off, g) in at_rows(runs) {
             let (lo, hi) = (r0.max(off), (r0 + c).min(off + g.rows));
             for (i, lo, rows) in g.head_spans(lo.saturating_sub(off), hi.saturating_sub(lo)) {
                 sts.push(Instr::St {
@@ -81,7 +80,6 @@ impl Emitter<'_> {
                     stride: rb32,
                 });
             }
-            off += g.rows;
         }
         if last {
             self.final_st = sts;

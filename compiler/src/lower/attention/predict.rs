@@ -3,7 +3,7 @@
 
 use sofa_ir::isa::{DramAddr, Instr, SramRef, SufaMode};
 
-use super::{BlockGeo, Emitter, KhatTile, Prefetched};
+use super::{at_rows, block_rows, BlockGeo, Emitter, KhatTile, Prefetched};
 use crate::lower::buffers::{elem, exact, gathered, score_dt, U32};
 use crate::lower::sram::Buf;
 use crate::lower::sync::Chan;
@@ -184,14 +184,12 @@ impl Emitter<'_> {
             self.predict_khat(kt, c, w)?;
         }
         self.sems.acquire(Chan::AHat, self.out);
-        let mut off = 0;
-        for (i, run) in runs.iter().enumerate() {
+        for (i, (row, run)) in at_rows(runs).enumerate() {
             let at = |r: SramRef, bytes: u64| self.at_offset(r, bytes);
-            let q = at(self.sram.at(Buf::QScaled, qs), off * self.row_bytes())?;
+            let q = at(self.sram.at(Buf::QScaled, qs), row * self.row_bytes())?;
             let kt = at(kt, i as u64 * w * self.row_bytes())?;
-            let ahat = at(ahat, off * w * elem(score_dt(self.l)))?;
+            let ahat = at(ahat, row * w * elem(score_dt(self.l)))?;
             self.predict_rows((ahat, q, kt), run.rows, w)?;
-            off += run.rows;
         }
         self.sems.release(Chan::KHat, self.out);
         if last {
@@ -274,7 +272,7 @@ impl Emitter<'_> {
             self.sems.publish(Chan::AMasked, self.out);
         }
         let g = &runs[0];
-        let rows = runs.iter().map(|r| r.rows).sum();
+        let rows = block_rows(runs);
         let (rows16, sel16): (u16, u16) = (self.n(rows, "rows")?, self.n(p.sel, "sel")?);
         // A packed block lists the keys of all its runs' heads: run i's key j is row
         // `j + (its K − the first run's K) / row bytes` from the first run's K and V.
@@ -283,11 +281,9 @@ impl Emitter<'_> {
         let idx = self.sram.at(Buf::Idx, ci);
         self.sems.take(ready, self.out);
         self.sems.acquire(Chan::Idx, self.out);
-        let mut off = 0;
-        for run in runs {
+        for (row, run) in at_rows(runs) {
             let base = p.k0 + (run.k - g.k) / self.row_bytes();
-            self.sads_rows((ca, ci), (off, run.rows), base, p)?;
-            off += run.rows;
+            self.sads_rows((ca, ci), (row, run.rows), base, p)?;
         }
         self.sems.release(Chan::AHat, self.out);
         self.sems.publish(Chan::Idx, self.out);
