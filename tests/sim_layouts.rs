@@ -4,6 +4,8 @@
 //! written over its Q (`buffers::Rings::out_in_q`), causal and not, and non-causal heads whose
 //! blocks pack the rows of several heads. Keep 1, so every schedule computes exact attention.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use sofa_compiler::lower::sync::replay_final;
@@ -33,22 +35,14 @@ fn planned(spec: &str, schedule: &str) -> Module {
     m
 }
 
-/// Deterministic f16 inputs in [-1, 1) for every argument of `@main`.
+/// Deterministic f16 inputs in [-1, 1) for every input tensor of the program.
 fn inputs(p: &Program) -> BTreeMap<String, Tensor> {
-    let mut s: u64 = 0x9e37_79b9_7f4a_7c15;
-    p.tensors
-        .iter()
-        .filter(|t| t.kind == TensorKind::Input)
-        .map(|t| {
+    let inputs = p.tensors.iter().filter(|t| t.kind == TensorKind::Input);
+    inputs
+        .enumerate()
+        .map(|(seed, t)| {
             let shape: Vec<usize> = t.shape.iter().map(|&d| d as usize).collect();
-            let data = (0..shape.iter().product::<usize>())
-                .map(|_| {
-                    s = s
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-                })
-                .collect();
+            let data = common::random_values(shape.iter().product(), seed as u64);
             let t32 = Tensor::from_f32(shape, data).unwrap();
             (t.name.clone(), t32.with_elem(ElemType::F16).unwrap())
         })

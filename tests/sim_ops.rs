@@ -11,19 +11,8 @@ use sofa_ir::eval::Tensor;
 
 /// A deterministic pseudo-random tensor in [-1, 1).
 fn random(shape: &[usize], seed: u64) -> Tensor {
-    let n: usize = shape.iter().product();
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    let data = (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect();
-    Tensor::from_f32(shape.to_vec(), data).unwrap()
+    let n = shape.iter().product();
+    Tensor::from_f32(shape.to_vec(), common::random_values(n, seed)).unwrap()
 }
 
 /// `@main(args) -> results` around `body` at opset 17.

@@ -11,30 +11,15 @@ use std::collections::BTreeMap;
 
 use sofa_ir::eval::Tensor;
 
-/// Deterministic pseudo-random values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
 fn random(shape: &[usize], seed: u64) -> Tensor {
     let n = shape.iter().product();
-    Tensor::from_f32(shape.to_vec(), values(n, seed)).unwrap()
+    Tensor::from_f32(shape.to_vec(), common::random_values(n, seed)).unwrap()
 }
 
 /// Integers in `0..bound`.
 fn random_ints(shape: &[usize], bound: i64, seed: u64) -> Tensor {
     let n = shape.iter().product();
-    let v = values(n, seed)
+    let v = common::random_values(n, seed)
         .into_iter()
         .map(|x| (((x + 1.0) / 2.0) * bound as f32) as i64 % bound)
         .collect();
@@ -237,7 +222,7 @@ fn comparisons_build_masks_at_several_lengths() {
             ],
         );
         let pos: Vec<i64> = (0..s as i64).collect();
-        let mut b = values(s * s, 300 + seed as u64);
+        let mut b = common::random_values(s * s, 300 + seed as u64);
         b[s + 1] = f32::NAN;
         let c = agree(
             &src,
@@ -331,7 +316,7 @@ fn gather_nd_and_scatter_nd_with_constant_indices() {
                 ("scattered", "%4", x),
             ],
         );
-        let bools: Vec<bool> = values(b * s, 500 + seed as u64)
+        let bools: Vec<bool> = common::random_values(b * s, 500 + seed as u64)
             .iter()
             .map(|&v| v > 0.0)
             .collect();

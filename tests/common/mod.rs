@@ -111,3 +111,17 @@ pub fn asm_with_hashed_data(p: &sofa_ir::isa::Program) -> String {
     }
     out
 }
+
+/// Deterministic pseudo-random values in [-1, 1): a linear congruential sequence, `seed`
+/// picking where it starts.
+pub fn random_values(n: usize, seed: u64) -> Vec<f32> {
+    const A: u64 = 6364136223846793005;
+    const C: u64 = 1442695040888963407;
+    let mut s = seed.wrapping_mul(A).wrapping_add(C);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(A).wrapping_add(C);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
