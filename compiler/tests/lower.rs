@@ -168,6 +168,32 @@ fn packed_cct_counts() {
 }
 
 #[test]
+fn packed_cct_frees_each_runs_khat_tile_on_its_own() {
+    // Each run's K̂ tile has its own ring entry: DLZS frees it (SIGNAL) right after that run's
+    // DLZS.S, so DMA can refill it while DLZS predicts the block's next run.
+    let p = lower(false, 0.25, Schedule::Cct);
+    let dlzs: Vec<&Instr> = p
+        .instrs
+        .iter()
+        .filter(|i| i.engine() == sofa_ir::isa::Engine::Dlzs)
+        .collect();
+    let predictions = dlzs
+        .iter()
+        .filter(|i| matches!(i, Instr::DlzsS { .. }))
+        .count() as u64;
+    assert_eq!(predictions, PACKED_RUNS * (TILES / BLOCKS) * LAYERS);
+    for (at, pair) in dlzs.windows(2).enumerate() {
+        if matches!(pair[0], Instr::DlzsS { .. }) {
+            assert!(
+                matches!(pair[1], Instr::Signal { .. }),
+                "DLZS instruction {at}: a DLZS.S followed by {:?}, not the SIGNAL freeing its K̂ entry",
+                pair[1]
+            );
+        }
+    }
+}
+
+#[test]
 fn causal_cct_counts() {
     // Per tile: LD K̂, DLZS.S, SADS, RASS, 2 GATHER, SUFA.T; diagonal tiles add LD mask + VEC.ADD.
     // (Non-causal blocks pack: `packed_cct_counts`.)

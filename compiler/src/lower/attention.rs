@@ -22,7 +22,8 @@
 //!
 //! A block is one head's query positions, or, where every query sees every key
 //! ([`super::buffers::packs`]), the rows of consecutive heads packed one after the other
-//! (`Emitter::packed_blocks`): each head's run is predicted against its own K̂ tile and its
+//! (`Emitter::packed_blocks`): each head's run is predicted against its own K̂ tile (its own
+//! `KHat` ring entry, so DMA refills it as soon as DLZS is done with that run) and its
 //! selections index its own K/V rows, and the runs share RASS, the gathers and SU-FA.
 //!
 //! Every block first loads Q and multiplies it by the op's scale (VEC.AFFINE). Causal
@@ -268,12 +269,15 @@ struct Emitter<'a> {
     out_in_q: bool,
 }
 
-/// A loaded K̂ tile: its KTile ring entry, and the XTile ring entry on demand.
-type KhatTile = (SramRef, Option<u64>);
+/// A loaded K̂ tile: one KTile ring entry per run of the block, and the XTile ring entry on
+/// demand.
+struct KhatTile {
+    runs: Vec<SramRef>,
+    x: Option<u64>,
+}
 
 /// What [`Emitter::prefetch`] loaded for the next block: its scaled Q ring entry and its first
 /// K̂ tile.
-#[derive(Clone, Copy)]
 struct Prefetched {
     qs: u64,
     tile: Option<KhatTile>,

@@ -195,7 +195,9 @@ fn masked(l: &Layer) -> bool {
 /// - the `staged` flow, which passes every stage through DMA in program order — except the
 ///   sub-lists of one row chunk (RASS → GATHER → SUFA.T per list), whose order, slots and
 ///   gathered rows are rings with credits.
-pub fn channels(l: &Layer, rings: Rings) -> BTreeMap<Chan, u32> {
+///
+/// `KHat` has `runs` times the ring's entries: one K̂ tile per run of a packed block.
+pub fn channels(l: &Layer, rings: Rings, runs: u64) -> BTreeMap<Chan, u32> {
     let mut list = vec![Chan::Out];
     match l.plan.schedule {
         Schedule::Dense => {
@@ -230,9 +232,13 @@ pub fn channels(l: &Layer, rings: Rings) -> BTreeMap<Chan, u32> {
         // The Kv ring (GX, GK, GV) is filled by DMA and KVGEN, freed by SU-FA.
         list.extend([Chan::KvX, Chan::KvDone]);
     }
+    // Too many runs saturates: no layout fits such a ring.
+    let runs = u32::try_from(runs).unwrap_or(u32::MAX);
     let ring = |c: Chan| {
         if matches!(c, Chan::KvX | Chan::KvDone) {
             0
+        } else if c == Chan::KHat && l.plan.schedule == Schedule::Cct {
+            rings.chan(c).saturating_mul(runs)
         } else if l.plan.schedule != Schedule::Staged
             || matches!(c, Chan::Order | Chan::Slot | Chan::Kv)
         {
@@ -300,9 +306,10 @@ fn requests(
         Schedule::Cct => {
             let width = bc;
             let sel = max_sel(l);
-            // A packed block's heads each have their own key tile and gathered rows.
+            // A packed block's heads each have their own gathered rows, and their own key
+            // tile: one K̂ ring entry per run (the depths below).
             let listed = gathered(l, runs * width, r, sel);
-            need(Buf::KTile, runs * width * d * act);
+            need(Buf::KTile, width * d * act);
             need(Buf::AHat, r * width * sc);
             if l.shape.causal {
                 need(Buf::Mask, r * width * sc);
@@ -333,6 +340,7 @@ fn requests(
         }
     }
     let staged = l.plan.schedule == Schedule::Staged;
+    let runs_u32 = u32::try_from(runs).unwrap_or(u32::MAX);
     size.into_iter()
         .map(|(buf, bytes)| {
             // Staged rings only the per-list buffers (see `channels`).
@@ -350,7 +358,10 @@ fn requests(
                 Buf::Wk | Buf::Wv => (1, WEIGHT_FIRST),
                 Buf::XTile | Buf::GX => (ring, TOKEN_FIRST),
                 Buf::GList => (ring, TEMP_FIRST),
-                Buf::KTile | Buf::DenseK | Buf::VTile | Buf::GK | Buf::GV => (ring, WEIGHT_FIRST),
+                // One entry per run: a run's next K̂ tile loads as soon as DLZS is done with
+                // its previous one, not when every run of the block is.
+                Buf::KTile => (ring.saturating_mul(runs_u32), WEIGHT_FIRST),
+                Buf::DenseK | Buf::VTile | Buf::GK | Buf::GV => (ring, WEIGHT_FIRST),
                 _ => (ring, TEMP_FIRST),
             };
             Request {
@@ -394,7 +405,7 @@ fn place_with(
         depth: rings.depth,
         out_in_q: rings.out_in_q && l.plan.schedule != Schedule::Staged,
         sram,
-        chans: channels(l, rings),
+        chans: channels(l, rings, runs),
         staged: plan,
     })
 }

@@ -129,9 +129,9 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    /// DMA: the K̂ tile of keys `[k0, k0 + w)` into the next KTile ring entry, one after the
-    /// other for the runs of a packed block (on demand: the tile's X rows, which DLZS.K turns
-    /// into K̂). Returns the entry and the X ring entry.
+    /// DMA: the K̂ tile of keys `[k0, k0 + w)`, each run's into the next KTile ring entry (on
+    /// demand: the tile's X rows, which DLZS.K turns into K̂). Each run's entry is published
+    /// on its own, so DLZS can start on a run while DMA loads the next.
     fn load_khat_tile(
         &mut self,
         runs: &[BlockGeo],
@@ -139,25 +139,29 @@ impl Emitter<'_> {
         w: u64,
     ) -> Result<KhatTile, LowerError> {
         let rb: u32 = self.n(self.row_bytes(), "row bytes")?;
-        let c = self.next(Chan::KHat);
-        let kt = self.sram.at(Buf::KTile, c);
-        self.sems.acquire(Chan::KHat, self.out);
-        let x_tile = self.l.plan.kv_gen.is_some().then_some(c);
-        if x_tile.is_some() {
-            self.load_x_tile(&runs[0], k0, w, c)?;
-        } else {
-            for (i, g) in runs.iter().enumerate() {
+        let mut entries = Vec::with_capacity(runs.len());
+        let mut x = None;
+        for g in runs {
+            let c = self.next(Chan::KHat);
+            let kt = self.sram.at(Buf::KTile, c);
+            self.sems.acquire(Chan::KHat, self.out);
+            if self.l.plan.kv_gen.is_some() {
+                // On demand, a block is one head's (`buffers::packs`): one run.
+                self.load_x_tile(g, k0, w, c)?;
+                x = Some(c);
+            } else {
                 self.out.push(Instr::Ld {
-                    dst: self.at_offset(kt, i as u64 * w * self.row_bytes())?,
+                    dst: kt,
                     src: DramAddr(g.k + k0 * self.row_bytes()),
                     rows: self.n(w, "tile width")?,
                     row_bytes: rb,
                     stride: rb,
                 });
             }
+            self.sems.publish(Chan::KHat, self.out);
+            entries.push(kt);
         }
-        self.sems.publish(Chan::KHat, self.out);
-        Ok((kt, x_tile))
+        Ok(KhatTile { runs: entries, x })
     }
 
     /// DLZS.S of `w` keys (K̂ at `kt`, first predicted from XTile entry `x` when K/V are
@@ -168,7 +172,7 @@ impl Emitter<'_> {
         &mut self,
         runs: &[BlockGeo],
         qs: u64,
-        (kt, x): KhatTile,
+        khat: KhatTile,
         k0: u64,
         w: u64,
         last: bool,
@@ -179,19 +183,20 @@ impl Emitter<'_> {
         let masked = diag.is_some() || self.l.dram.mask.is_some();
         let ca = self.next(Chan::AHat);
         let ahat = self.sram.at(Buf::AHat, ca);
-        self.sems.take(Chan::KHat, self.out);
-        if let Some(c) = x {
-            self.predict_khat(kt, c, w)?;
-        }
-        self.sems.acquire(Chan::AHat, self.out);
         for (i, (row, run)) in at_rows(runs).enumerate() {
+            self.sems.take(Chan::KHat, self.out);
+            if let Some(c) = khat.x {
+                self.predict_khat(khat.runs[i], c, w)?;
+            }
+            if i == 0 {
+                self.sems.acquire(Chan::AHat, self.out);
+            }
             let at = |r: SramRef, bytes: u64| self.at_offset(r, bytes);
             let q = at(self.sram.at(Buf::QScaled, qs), row * self.row_bytes())?;
-            let kt = at(kt, i as u64 * w * self.row_bytes())?;
             let ahat = at(ahat, row * w * elem(score_dt(self.l)))?;
-            self.predict_rows((ahat, q, kt), run.rows, w)?;
+            self.predict_rows((ahat, q, khat.runs[i]), run.rows, w)?;
+            self.sems.release(Chan::KHat, self.out);
         }
-        self.sems.release(Chan::KHat, self.out);
         if last {
             self.sems.release(Chan::QDlzs, self.out);
         }

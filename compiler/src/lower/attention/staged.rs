@@ -17,7 +17,7 @@
 
 use sofa_ir::isa::{DramAddr, Instr, SramRef, SufaMode};
 
-use super::{op_err, BlockGeo, Emitter};
+use super::{op_err, BlockGeo, Emitter, KhatTile};
 use crate::lower::buffers::{elem, gathered, score_dt, F32, U32};
 use crate::lower::sram::Buf;
 use crate::lower::sync::Chan;
@@ -122,7 +122,10 @@ impl Emitter<'_> {
             let scores = self.predict(
                 std::slice::from_ref(g),
                 qs,
-                (kt, None),
+                KhatTile {
+                    runs: vec![kt],
+                    x: None,
+                },
                 k0,
                 w,
                 j + 1 == tiles,
