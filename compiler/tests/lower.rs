@@ -15,7 +15,7 @@ use sofa_compiler::lower::{lower_attention, sync::replay, LowerDefaults, LowerEr
 use sofa_compiler::workload::{build_module, load_spec, WorkloadSpec};
 use sofa_ir::dialect::attn::{Plan, Schedule};
 use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::{parse_asm, print_asm, Instr, Program, SufaMode};
+use sofa_ir::isa::{parse_asm, print_asm, Engine, Instr, Program, SufaMode};
 
 const HEADS_TIMES_LAYERS: u64 = 4;
 /// Query blocks per head (128-row blocks) and key tiles per head, non-causal and causal.
@@ -168,27 +168,27 @@ fn packed_cct_counts() {
 }
 
 #[test]
-fn packed_cct_frees_each_runs_khat_tile_on_its_own() {
-    // Each run's K̂ tile has its own ring entry: DLZS frees it (SIGNAL) right after that run's
-    // DLZS.S, so DMA can refill it while DLZS predicts the block's next run.
+fn packed_cct_hands_over_each_run_on_its_own() {
+    // Each run's K̂ tile has its own ring entry, and each run's Â rows their own credits: DLZS
+    // frees the K̂ entry and publishes the Â rows (SIGNALs) right after that run's DLZS.S, and
+    // SADS frees the Â rows right after that run's SADS, so DMA, DLZS and SADS each work on
+    // one run while the next engine handles the one before.
     let p = lower(false, 0.25, Schedule::Cct);
-    let dlzs: Vec<&Instr> = p
-        .instrs
-        .iter()
-        .filter(|i| i.engine() == sofa_ir::isa::Engine::Dlzs)
-        .collect();
-    let predictions = dlzs
-        .iter()
-        .filter(|i| matches!(i, Instr::DlzsS { .. }))
-        .count() as u64;
-    assert_eq!(predictions, PACKED_RUNS * (TILES / BLOCKS) * LAYERS);
-    for (at, pair) in dlzs.windows(2).enumerate() {
-        if matches!(pair[0], Instr::DlzsS { .. }) {
-            assert!(
-                matches!(pair[1], Instr::Signal { .. }),
-                "DLZS instruction {at}: a DLZS.S followed by {:?}, not the SIGNAL freeing its K̂ entry",
-                pair[1]
-            );
+    for (engine, op) in [(Engine::Dlzs, "DLZS.S"), (Engine::Sads, "SADS")] {
+        let stream: Vec<&Instr> = p.instrs.iter().filter(|i| i.engine() == engine).collect();
+        let ops = stream
+            .iter()
+            .filter(|i| i.opcode().mnemonic() == op)
+            .count() as u64;
+        assert_eq!(ops, PACKED_RUNS * (TILES / BLOCKS) * LAYERS, "{op}");
+        for (at, pair) in stream.windows(2).enumerate() {
+            if pair[0].opcode().mnemonic() == op {
+                assert!(
+                    matches!(pair[1], Instr::Signal { .. }),
+                    "{engine:?} instruction {at}: {op} followed by {:?}, not a SIGNAL",
+                    pair[1]
+                );
+            }
         }
     }
 }

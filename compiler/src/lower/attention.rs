@@ -24,7 +24,8 @@
 //! ([`super::buffers::packs`]), the rows of consecutive heads packed one after the other
 //! (`Emitter::packed_blocks`): each head's run is predicted against its own K̂ tile (its own
 //! `KHat` ring entry, so DMA refills it as soon as DLZS is done with that run) and its
-//! selections index its own K/V rows, and the runs share RASS, the gathers and SU-FA.
+//! selections index its own K/V rows, and the runs share RASS, the gathers and SU-FA. Â is
+//! handed from DLZS to SADS run by run (`AHat` carries one credit per run).
 //!
 //! Every block first loads Q and multiplies it by the op's scale (VEC.AFFINE). Causal
 //! attention is top-left aligned (key j is visible to query i when j ≤ i): blocks skip the key
@@ -123,6 +124,8 @@ pub fn emit_segment(
         bias_rows: super::buffers::listed_cap(layer, f.rows_cap),
         prefetched: None,
         out_in_q: f.out_in_q,
+        runs_cap: f.runs,
+        ahat_users: BTreeMap::new(),
     };
     segment_begin(limit, &engines, e.out);
     e.sems.prime(e.out);
@@ -267,6 +270,11 @@ struct Emitter<'a> {
     prefetched: Option<Prefetched>,
     /// SUFA.SYNC writes a block's output over its scaled Q ([`super::buffers::Rings`]).
     out_in_q: bool,
+    /// The most runs a block packs ([`super::buffers::Fit::runs`]); each Â tile passes that
+    /// many `AHat` credits ([`Emitter::ahat_credits`]).
+    runs_cap: u64,
+    /// Per Â ring entry, the rows of each run of the tile that last used it.
+    ahat_users: BTreeMap<SramRef, Vec<u64>>,
 }
 
 /// A loaded K̂ tile: one KTile ring entry per run of the block, and the XTile ring entry on

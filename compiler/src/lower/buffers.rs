@@ -196,7 +196,9 @@ fn masked(l: &Layer) -> bool {
 ///   sub-lists of one row chunk (RASS → GATHER → SUFA.T per list), whose order, slots and
 ///   gathered rows are rings with credits.
 ///
-/// `KHat` has `runs` times the ring's entries: one K̂ tile per run of a packed block.
+/// `KHat` has `runs` times the ring's entries: one K̂ tile per run of a packed block. `AHat`
+/// has `runs` times the ring's credits, so that a packed block hands Â to SADS run by run
+/// (`Emitter::ahat_credits`).
 pub fn channels(l: &Layer, rings: Rings, runs: u64) -> BTreeMap<Chan, u32> {
     let mut list = vec![Chan::Out];
     match l.plan.schedule {
@@ -237,7 +239,7 @@ pub fn channels(l: &Layer, rings: Rings, runs: u64) -> BTreeMap<Chan, u32> {
     let ring = |c: Chan| {
         if matches!(c, Chan::KvX | Chan::KvDone) {
             0
-        } else if c == Chan::KHat && l.plan.schedule == Schedule::Cct {
+        } else if matches!(c, Chan::KHat | Chan::AHat) && l.plan.schedule == Schedule::Cct {
             rings.chan(c).saturating_mul(runs)
         } else if l.plan.schedule != Schedule::Staged
             || matches!(c, Chan::Order | Chan::Slot | Chan::Kv)

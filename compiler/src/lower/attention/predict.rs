@@ -6,7 +6,7 @@ use sofa_ir::isa::{DramAddr, Instr, SramRef, SufaMode};
 use super::{at_rows, block_rows, BlockGeo, Emitter, KhatTile, Prefetched};
 use crate::lower::buffers::{elem, exact, gathered, score_dt, U32};
 use crate::lower::sram::Buf;
-use crate::lower::sync::Chan;
+use crate::lower::sync::{Chan, Sems};
 use crate::lower::LowerError;
 use sofa_ir::dialect::attn::Schedule;
 
@@ -183,19 +183,24 @@ impl Emitter<'_> {
         let masked = diag.is_some() || self.l.dram.mask.is_some();
         let ca = self.next(Chan::AHat);
         let ahat = self.sram.at(Buf::AHat, ca);
+        let handed = self.ahat_credits(runs.len());
+        let taken = self.ahat_taken(ahat, runs, &handed);
+        let by_run = !masked && self.l.plan.schedule == Schedule::Cct;
         for (i, (row, run)) in at_rows(runs).enumerate() {
             self.sems.take(Chan::KHat, self.out);
             if let Some(c) = khat.x {
                 self.predict_khat(khat.runs[i], c, w)?;
             }
-            if i == 0 {
-                self.sems.acquire(Chan::AHat, self.out);
-            }
+            self.repeat(Sems::acquire, Chan::AHat, taken[i]);
             let at = |r: SramRef, bytes: u64| self.at_offset(r, bytes);
             let q = at(self.sram.at(Buf::QScaled, qs), row * self.row_bytes())?;
             let ahat = at(ahat, row * w * elem(score_dt(self.l)))?;
             self.predict_rows((ahat, q, khat.runs[i]), run.rows, w)?;
             self.sems.release(Chan::KHat, self.out);
+            // SADS may start on this run while DLZS predicts the next.
+            if by_run && i + 1 < runs.len() {
+                self.repeat(Sems::publish, Chan::AHat, handed[i]);
+            }
         }
         if last {
             self.sems.release(Chan::QDlzs, self.out);
@@ -207,10 +212,44 @@ impl Emitter<'_> {
             self.sems.take(Chan::AMask, self.out);
             self.add_masks(g, ahat, cm, w, diag.is_some())?;
             mask = Some(cm);
-        } else if self.l.plan.schedule == Schedule::Cct {
-            self.sems.publish(Chan::AHat, self.out);
+        } else if by_run {
+            let rest = handed.last().copied().unwrap_or(1);
+            self.repeat(Sems::publish, Chan::AHat, rest);
         }
         Ok(Predicted { ahat: ca, mask })
+    }
+
+    /// The `AHat` credits each run of a tile of `runs` runs passes: one per run, the rest of
+    /// [`Emitter::runs_cap`] with the last, so every tile passes the same number and SADS can
+    /// start on a run while DLZS predicts the next.
+    fn ahat_credits(&self, runs: usize) -> Vec<u64> {
+        let mut credits = vec![1; runs.max(1)];
+        if let Some(last) = credits.last_mut() {
+            *last = self.runs_cap.saturating_sub(runs as u64 - 1).max(1);
+        }
+        credits
+    }
+
+    /// The free `AHat` credits DLZS waits for before each run of a tile into Â entry `ahat`:
+    /// run by run (`handed`) where the entry's last tile had the same runs, so each run
+    /// waits only for SADS to be done with the same rows; otherwise every credit before the
+    /// first run, as a run could overlap rows of the last tile SADS has yet to read.
+    fn ahat_taken(&mut self, ahat: SramRef, runs: &[BlockGeo], handed: &[u64]) -> Vec<u64> {
+        let rows: Vec<u64> = runs.iter().map(|r| r.rows).collect();
+        let same = self.ahat_users.insert(ahat, rows.clone()) == Some(rows);
+        if same {
+            return handed.to_vec();
+        }
+        let mut taken = vec![0; handed.len()];
+        taken[0] = handed.iter().sum();
+        taken
+    }
+
+    /// `n` times the semaphore step `op` on channel `c`.
+    fn repeat(&mut self, op: fn(&Sems, Chan, &mut Vec<Instr>), c: Chan, n: u64) {
+        for _ in 0..n {
+            op(&self.sems, c, self.out);
+        }
     }
 
     /// DLZS.S (the dlzs ablation: GEMM) of `rows` scaled query rows at `q` against the `w`
@@ -284,13 +323,28 @@ impl Emitter<'_> {
         let width = runs.len() as u64 * p.w;
         let ci = self.next(Chan::Idx);
         let idx = self.sram.at(Buf::Idx, ci);
-        self.sems.take(ready, self.out);
-        self.sems.acquire(Chan::Idx, self.out);
-        for (row, run) in at_rows(runs) {
+        // Unmasked `cct` hands Â over run by run (`predict`).
+        let by_run = ready == Chan::AHat;
+        let handed = self.ahat_credits(runs.len());
+        if !by_run {
+            self.sems.take(ready, self.out);
+        }
+        for (i, (row, run)) in at_rows(runs).enumerate() {
+            if by_run {
+                self.repeat(Sems::take, ready, handed[i]);
+            }
+            if i == 0 {
+                self.sems.acquire(Chan::Idx, self.out);
+            }
             let base = p.k0 + (run.k - g.k) / self.row_bytes();
             self.sads_rows((ca, ci), (row, run.rows), base, p)?;
+            if by_run {
+                self.repeat(Sems::release, Chan::AHat, handed[i]);
+            }
         }
-        self.sems.release(Chan::AHat, self.out);
+        if !by_run {
+            self.sems.release(Chan::AHat, self.out);
+        }
         self.sems.publish(Chan::Idx, self.out);
         self.sems.take(Chan::Idx, self.out);
         let held = Some(Chan::Idx).filter(|&c| !self.held_for_bias(c));
