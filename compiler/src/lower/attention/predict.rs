@@ -223,7 +223,8 @@ impl Emitter<'_> {
     /// [`Emitter::runs_cap`] with the last, so every tile passes the same number and SADS can
     /// start on a run while DLZS predicts the next.
     fn ahat_credits(&self, runs: usize) -> Vec<u64> {
-        let mut credits = vec![1; runs.max(1)];
+        let runs = runs.max(1);
+        let mut credits = vec![1; runs];
         if let Some(last) = credits.last_mut() {
             *last = self.runs_cap.saturating_sub(runs as u64 - 1).max(1);
         }
