@@ -36,8 +36,9 @@ use sofa_ir::hw::timing::expected_distinct;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Instr, TensorDecl, TensorKind};
 
+use super::tally::{finish_with, Tally};
 use super::timeline::{self, Timed};
-use super::{finish_with, LayerCost, Tally};
+use super::LayerCost;
 use crate::schedule::shape::LayerShape;
 use crate::schedule::{Ablation, Schedule, ScheduleError, TensorClass, Traffic};
 
