@@ -11,7 +11,7 @@
 //!   without rescale; a later key above the reference (the prediction misordered it) is a
 //!   max-assurance event, handled exactly by one rescale.
 //!
-//! SU-FA keeps per-tile partials `(m_j, l_j, o_j)` merged at the end ([`sync`], SUFA.SYNC).
+//! SU-FA keeps per-tile partials `(m_j, l_j, o_j)` merged at the end (`sync`, SUFA.SYNC).
 //! Every variant computes the same softmax-weighted sum exactly (in f64); only the work differs.
 //! An `exp(a − b)` counts one exp and one add; each key's exact score `q·k` (d multiplies and
 //! d adds) is counted in every variant. Counts are split into *scalar* bookkeeping (max,

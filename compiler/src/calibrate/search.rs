@@ -4,7 +4,7 @@
 //!    *best uniform* keep is the one of least predicted latency among those that meet the goal
 //!    (ties: the larger keep). Dense (keep 1) must meet it, or there is nothing to search.
 //! 2. **Greedy descent** from a starting choice: each layer's candidate steps
-//!    ([`cheaper_steps`]) are, for each way of choosing its tiles (the cost model's, or a
+//!    (`cheaper_steps`) are, for each way of choosing its tiles (the cost model's, or a
 //!    pinned count of the tile grid), the next keep down the grid that its predicted latency
 //!    drops at (a keep that costs the same or more is stepped over), and, at its current keep,
 //!    every other way of choosing the tiles that is cheaper. Every candidate is measured; among

@@ -4,7 +4,7 @@
 //! Element sizes follow the layer's activation type (`Layer::dt`) and its score type
 //! ([`score_dt`]). A block keeps one running partial `rows × (d+2)` f32 whatever its `Tc`
 //! (`SUFA.T acc`). The search halves the rows until something fits, trying ring depth 2 then
-//! 1. The `staged` schedule sizes its own buffers ([`staged`]).
+//! 1. The `staged` schedule sizes its own buffers (`buffers/staged.rs`).
 
 mod staged;
 
@@ -455,7 +455,7 @@ pub fn estimate(l: &Layer, f: &Fit) -> u64 {
 /// The largest block (query positions halving from the layer's query block) whose buffers
 /// fit, with the deepest rings that fit it: blocks stacking the KV head's group
 /// ([`group_stack`]) when one position of each head fits, else one head per block. `staged`
-/// searches its own plans ([`staged::fit`]).
+/// searches its own plans (`staged::fit`).
 pub fn fit(hw: &HwConfig, l: &Layer) -> Result<Fit, LowerError> {
     if l.plan.schedule == Schedule::Staged {
         return staged::fit(hw, l);

@@ -3,7 +3,7 @@
 //!
 //! Candidates: `Tc` in 2..=32 step 2 while `Tc ≤ Sk` (a single tile when `Sk < 2`), the query
 //! block `min(block.query_rows, Sq)`, K̂ recomputed or spilled, K/V on demand or preloaded. A
-//! candidate is feasible when its tile buffers fit the SRAMs of the [`HwConfig`]:
+//! candidate is feasible when its tile buffers fit the SRAMs of the [`sofa_ir::hw::HwConfig`]:
 //! - temp SRAM: the predicted tile Â (`rows × Bc` bytes) plus the selected indices (`rows × sel`
 //!   16-bit tile-relative entries); not needed by `dense` or `staged` (no on-chip Â tile);
 //! - token SRAM: the Q block (`rows × D`, 16 bit), one tile of K and V (`2 × Bc × D`, 16 bit,

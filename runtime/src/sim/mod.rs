@@ -12,7 +12,7 @@
 //!   `sofa_ir::hw::timing::model` and traffic from [`exec::static_outcome`].
 //!
 //! The result is a versioned [`Report`] (JSON and a readable table, see [`report`]) and, on
-//! request, a Chrome trace-event JSON with one track per engine ([`trace`]). Nothing here
+//! request, a Chrome trace-event JSON with one track per engine (`trace`). Nothing here
 //! panics on a program that passed [`Program::check`]: run-time problems (bad gather rows,
 //! deadlocks, arithmetic overflow) are [`SimError`]s naming the instruction.
 

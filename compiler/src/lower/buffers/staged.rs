@@ -118,7 +118,7 @@ impl StagedPlan {
     }
 
     /// Instructions of the layer under the plan (per item: its instructions and semaphores;
-    /// masks left out): what [`fit`] minimises.
+    /// masks left out): what `fit` minimises.
     pub fn estimate(&self, l: &Layer) -> u64 {
         const BLOCK: u64 = 12;
         const TILE: u64 = 7;

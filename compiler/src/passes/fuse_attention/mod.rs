@@ -4,11 +4,11 @@
 //! scale split over Q and Kᵀ and a NaN guard, GQA through Unsqueeze/Expand/Reshape, T5 without a
 //! scale but with a position bias, opset-23 `Attention`). For each candidate — an
 //! `onnx.Softmax` anchor and the MatMul with V it feeds — the chain around it becomes an e-graph
-//! term ([`build`]), canonicalising rewrites ([`rules`], guarded by [`analysis`]) run under
-//! bounds, and one pattern ([`extract`]) yields Q, K, V, the mask and the scale; the mask's
-//! construction decides `causal` ([`causal`], evaluating position functions with [`probe`]),
-//! and [`rewrite`] materialises the op. `onnx.Attention` is mapped directly
-//! ([`attention23`]).
+//! term (`build`), canonicalising rewrites (`rules`, guarded by `analysis`) run under
+//! bounds, and one pattern (`extract`) yields Q, K, V, the mask and the scale; the mask's
+//! construction decides `causal` (`causal`, evaluating position functions with `probe`),
+//! and `rewrite` materialises the op. `onnx.Attention` is mapped directly
+//! (`attention23`).
 //!
 //! Nothing is fused on faith: a candidate that cannot be proven equivalent is left untouched and
 //! reported with its anchor location and reason ([`FuseReport::unfused`], and a counter per
@@ -101,7 +101,7 @@ pub struct Unfused {
 /// What one run of the pass did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FuseReport {
-    /// `Concat`s of copies rewritten as `Expand` ([`copies`]).
+    /// `Concat`s of copies rewritten as `Expand` (`copies`).
     pub concat_copies: u64,
     pub found: u64,
     pub fused: u64,

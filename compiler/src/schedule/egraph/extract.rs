@@ -1,6 +1,6 @@
 //! Extraction: the cheapest alternative of the root class that the pin admits.
 //!
-//! The cost of an alternative is [`layer_cost_kv`] of its plan, ranked by latency, then DRAM
+//! The cost of an alternative is [`crate::schedule::Pricer::cost`] of its plan, ranked by latency, then DRAM
 //! bytes, then energy, then the plan itself ([`Alternative`]'s order: smaller `Tc`, K̂
 //! recomputed before spilled, K/V on demand before preloaded, …). That is a total order over
 //! distinct alternatives, so the winner does not depend on e-graph iteration order, and under

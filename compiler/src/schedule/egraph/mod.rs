@@ -5,9 +5,9 @@
 //! ([`rules`]) add to its class each way the chip can run it — dense FlashAttention-2, staged
 //! sparse, CCT sparse for every `Tc` whose buffers fit the SRAMs; K̂ recomputed or spilled;
 //! K/V generated on demand or preloaded; and each SOFA mechanism or its ablation baseline —
-//! until saturation. [`extract`] then picks the cheapest alternative a [`Pin`] admits
+//! until saturation. [`mod@extract`] then picks the cheapest alternative a [`Pin`] admits
 //! (`--schedule`, K/V placement, `--ablate`) with an `egg::CostFunction` whose cost is
-//! [`crate::schedule::layer_cost_kv`], and ranks the runner-up for the pass statistics.
+//! [`crate::schedule::Pricer::cost`], and ranks the runner-up for the pass statistics.
 //!
 //! Why an e-graph when a loop would do: the alternatives are *rewrites of one term*, so new
 //! dataflows are new rules, feasibility is a rule guard, pins are extraction filters, and the

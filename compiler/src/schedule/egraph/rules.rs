@@ -1,7 +1,7 @@
 //! The rewrites that grow one layer's root class into every equivalent dataflow.
 //!
 //! Rules are built per layer shape and hardware, so feasibility is a guard on the rule: a
-//! dataflow whose tile buffers do not fit the SRAMs ([`choose::fits`]) is never introduced.
+//! dataflow whose tile buffers do not fit the SRAMs ([`crate::schedule::shape::fits`]) is never introduced.
 //! - `fa2-dense`: `(attn q k v)` → `(fa2-dense tc=T kv=on-demand q k v)` per feasible `T`;
 //! - `staged` (sparse layers, when its buffers fit): → `(staged kv=on-demand abl=none q k v)`;
 //! - `cct-tiles` (sparse layers): → `(cct tc=T khat=recompute kv=on-demand abl=none q k v)`
@@ -17,7 +17,7 @@
 //!   (`staged` already sorts whole rows and runs FA-2, so only `dlzs` and `rass` apply).
 //!
 //! Keep 1 has nothing to predict: only the dense forms and the gathered ones are introduced
-//! (as `effective` in [`choose`] says for the analytical placements). The rules only add
+//! (as `effective` in [`crate::schedule::shape`] says for the analytical placements). The rules only add
 //! finitely many nodes, so every run saturates.
 
 use egg::{Applier, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};

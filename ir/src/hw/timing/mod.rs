@@ -1,5 +1,5 @@
 //! The SOFA execution model without data, in one place: the event loop that replays an
-//! instruction sequence on the engines' in-order queues and counting semaphores ([`replay`]),
+//! instruction sequence on the engines' in-order queues and counting semaphores ([`mod@replay`]),
 //! and the statistical model of the data-dependent counts ([`model`]: distinct keys of a RASS
 //! list and the GATHER/KVGEN/VEC.ROPE that read it).
 //!
