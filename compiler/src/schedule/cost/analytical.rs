@@ -43,10 +43,7 @@ pub fn analytical_cost(
     c: Candidate,
     kv: KvSource,
 ) -> Result<LayerCost, ScheduleError> {
-    let mut t = Tally {
-        hw,
-        cost: LayerCost::default(),
-    };
+    let mut t = Tally::new(hw);
     let heads = shape.batch * shape.heads;
     let (d, hidden) = (shape.head_dim, shape.hidden);
     let tc = if sched == Schedule::Staged { 1 } else { c.tc };

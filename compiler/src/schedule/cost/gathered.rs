@@ -201,10 +201,7 @@ pub fn staged_estimate(
     abl: Ablation,
     q_block: u64,
 ) -> Result<LayerCost, ScheduleError> {
-    let mut t = Tally {
-        hw,
-        cost: LayerCost::default(),
-    };
+    let mut t = Tally::new(hw);
     let heads = s.batch.saturating_mul(s.heads);
     let (d, act) = (s.head_dim, 2);
     let part_row = (d + 2) * 4;

@@ -23,7 +23,15 @@ fn narrow<T: TryFrom<u64>>(v: u64, what: &'static str) -> Result<T, ScheduleErro
     T::try_from(v).map_err(|_| ScheduleError::Field { what, value: v })
 }
 
-impl Tally<'_> {
+impl<'a> Tally<'a> {
+    /// An empty tally on chip `hw`.
+    pub(super) fn new(hw: &'a HwConfig) -> Tally<'a> {
+        Tally {
+            hw,
+            cost: LayerCost::default(),
+        }
+    }
+
     pub(super) fn issue(&mut self, i: &Instr, times: u64) -> Result<(), ScheduleError> {
         if times == 0 {
             return Ok(());
