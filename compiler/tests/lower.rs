@@ -194,6 +194,50 @@ fn packed_cct_hands_over_each_run_on_its_own() {
 }
 
 #[test]
+fn packed_cct_replays_under_smaller_srams() {
+    // Where the SRAMs shrink, packed layouts fall back from full to lean K̂ and Â rings; the
+    // per-run credits must drain in every one of them (a deadlock fails the replay).
+    let mut m = build_module(&spec(false)).unwrap();
+    sparsify(&mut m, 0.25);
+    let plan = Plan {
+        schedule: Some(Schedule::Cct),
+        tc: Some(3),
+        ..Plan::default()
+    };
+    plan_all(&mut m, &plan);
+    let mut khat_entries = std::collections::BTreeSet::new();
+    for token in [196_608, 65_536, 49_152] {
+        for weight in [98_304, 32_768, 24_576] {
+            let mut hw = HwConfig::default();
+            (hw.sram.token_bytes, hw.sram.weight_bytes) = (token, weight);
+            let what = format!("token {token} B, weight {weight} B");
+            let p = lower_attention(&m, &hw, &LowerDefaults::default())
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(p.check(&hw).map_err(|e| e.len()), Ok(()), "{what}");
+            assert_eq!(replay(&p), Ok(()), "{what}");
+            let khat: std::collections::BTreeSet<_> = p
+                .instrs
+                .iter()
+                .filter_map(|i| match i {
+                    Instr::DlzsS { khat, .. } => Some(*khat),
+                    _ => None,
+                })
+                .collect();
+            let count = |op: &str| {
+                let n = p.instrs.iter().filter(|i| i.opcode().mnemonic() == op);
+                n.count()
+            };
+            let packed = count("DLZS.S") > count("SUFA.T");
+            khat_entries.insert((packed, khat.len()));
+        }
+    }
+    // Packed (two runs a block): 4 K̂ entries with double-buffered rings, 2 with lean ones.
+    // Where not even the lean packed layout fits, blocks hold one head with one entry.
+    let want = [(true, 4), (true, 2), (false, 1)].into();
+    assert_eq!(khat_entries, want, "(packed, K̂ entries) seen");
+}
+
+#[test]
 fn causal_cct_counts() {
     // Per tile: LD K̂, DLZS.S, SADS, RASS, 2 GATHER, SUFA.T; diagonal tiles add LD mask + VEC.ADD.
     // (Non-causal blocks pack: `packed_cct_counts`.)
