@@ -10,13 +10,10 @@ use std::collections::BTreeMap;
 
 use sofa_compiler::lower::sync::replay_final;
 use sofa_compiler::lower::{lower_attention, LowerDefaults};
-use sofa_compiler::passes::registry;
 use sofa_compiler::workload::{build_module, parse_spec};
-use sofa_ir::dialect::DialectRegistry;
 use sofa_ir::eval::Tensor;
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{Instr, Program, TensorKind};
-use sofa_ir::pass::{NoInstrumentation, PassManager};
 use sofa_ir::types::ElemType;
 use sofa_ir::Module;
 use sofa_runtime::sim::{simulate, SimOptions};
@@ -29,9 +26,7 @@ const TOLERANCE: f64 = 1e-3;
 fn planned(spec: &str, schedule: &str) -> Module {
     let mut m = build_module(&parse_spec(spec).unwrap()).unwrap();
     let pipeline = format!("sparsify{{keep=1}},cct-tile{{schedule={schedule}}}");
-    let dialects = DialectRegistry::with_core_dialects();
-    let mut pm = PassManager::from_pipeline(dialects, &registry(), &pipeline).unwrap();
-    pm.run(&mut m, &mut NoInstrumentation).unwrap();
+    common::run_pipeline(schedule, &mut m, &pipeline);
     m
 }
 

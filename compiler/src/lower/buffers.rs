@@ -234,8 +234,7 @@ pub fn channels(l: &Layer, rings: Rings, runs: u64) -> BTreeMap<Chan, u32> {
         // The Kv ring (GX, GK, GV) is filled by DMA and KVGEN, freed by SU-FA.
         list.extend([Chan::KvX, Chan::KvDone]);
     }
-    // Too many runs saturates: no layout fits such a ring.
-    let runs = u32::try_from(runs).unwrap_or(u32::MAX);
+    let runs = ring_runs(runs);
     let ring = |c: Chan| {
         if matches!(c, Chan::KvX | Chan::KvDone) {
             0
@@ -257,6 +256,11 @@ pub fn channels(l: &Layer, rings: Rings, runs: u64) -> BTreeMap<Chan, u32> {
     }
     chans.extend(events.into_iter().map(|c| (c, 0)));
     chans
+}
+
+/// `runs` as a ring-depth multiplier; too many saturate, and no layout fits such a ring.
+fn ring_runs(runs: u64) -> u32 {
+    u32::try_from(runs).unwrap_or(u32::MAX)
 }
 
 fn requests(
@@ -281,7 +285,7 @@ fn requests(
         // The block's running partials (staged sizes its lists' partials itself).
         need(Buf::Part, r * (d + 2) * F32);
     }
-    if !(rings.out_in_q && l.plan.schedule != Schedule::Staged) {
+    if !rings.out_in_q {
         need(Buf::Out, r * d * act);
     }
     match l.plan.schedule {
@@ -342,7 +346,6 @@ fn requests(
         }
     }
     let staged = l.plan.schedule == Schedule::Staged;
-    let runs_u32 = u32::try_from(runs).unwrap_or(u32::MAX);
     size.into_iter()
         .map(|(buf, bytes)| {
             // Staged rings only the per-list buffers (see `channels`).
@@ -362,7 +365,7 @@ fn requests(
                 Buf::GList => (ring, TEMP_FIRST),
                 // One entry per run: a run's next K̂ tile loads as soon as DLZS is done with
                 // its previous one, not when every run of the block is.
-                Buf::KTile => (ring.saturating_mul(runs_u32), WEIGHT_FIRST),
+                Buf::KTile => (ring.saturating_mul(ring_runs(runs)), WEIGHT_FIRST),
                 Buf::DenseK | Buf::VTile | Buf::GK | Buf::GV => (ring, WEIGHT_FIRST),
                 _ => (ring, TEMP_FIRST),
             };
@@ -397,6 +400,11 @@ fn place_with(
     rings: Rings,
     plan: Option<StagedPlan>,
 ) -> Result<Fit, ResourceError> {
+    // Staged keeps its output buffers (it stores per row chunk).
+    let rings = Rings {
+        out_in_q: rings.out_in_q && l.plan.schedule != Schedule::Staged,
+        ..rings
+    };
     let mut reqs = requests(l, (rows, runs), rings, plan);
     reqs.sort_by_key(|r| std::cmp::Reverse(r.bytes * u64::from(r.depth)));
     let sram = SramLayout::allocate(hw, &reqs)?;
@@ -405,7 +413,7 @@ fn place_with(
         stack: 1,
         runs,
         depth: rings.depth,
-        out_in_q: rings.out_in_q && l.plan.schedule != Schedule::Staged,
+        out_in_q: rings.out_in_q,
         sram,
         chans: channels(l, rings, runs),
         staged: plan,
