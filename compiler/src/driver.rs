@@ -39,6 +39,7 @@ use crate::passes::registry;
 use crate::passes::shape_infer::ShapeInfer;
 use crate::passes::sparsify::{LayerOverride, Sparsify, SparsifyConfig};
 use crate::roofline::{self, RooflineError};
+pub use crate::schedule::egraph::extract::DEFAULT_LATENCY_SLACK_PCT;
 use crate::schedule::price::{price_module, PricedLayer};
 use crate::schedule::{Pin, PriceCache, Pricer, ScheduleError};
 use crate::workload::{build_module, check_program_size, WorkloadError, WorkloadSpec};
@@ -61,6 +62,9 @@ pub struct Target {
     /// Key tiles `cct-tile` must plan every attention layer with (`sofa dse`'s `tiles` axis);
     /// `None`: the cost model chooses.
     pub tiles: Option<u64>,
+    /// `cct-tile`'s objective: the fewest DRAM bytes among plans at most this many percent
+    /// slower than the fastest ([`Pin::latency_slack_pct`]).
+    pub latency_slack_pct: u64,
     /// Where model attention ops take K and V from; `None` = auto. Workload specs gather.
     pub kv: Option<KvSource>,
     /// Run ops without a chip lowering on the host (`HOST`) instead of failing; on by default,
@@ -83,6 +87,7 @@ impl Default for Target {
             schedule: Schedule::Cct,
             ablate: Ablation::default(),
             tiles: None,
+            latency_slack_pct: DEFAULT_LATENCY_SLACK_PCT,
             kv: None,
             host_fallback: true,
             weights_by_reference: false,
@@ -380,6 +385,7 @@ pub fn schedule_json(module: &Module, target: &Target, name: &str) -> Result<Str
 pub fn pin(target: &Target) -> Pin {
     Pin {
         tc: target.tiles,
+        latency_slack_pct: target.latency_slack_pct,
         ..Pin::new(target.schedule, target.ablate)
     }
 }

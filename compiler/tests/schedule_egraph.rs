@@ -1,19 +1,21 @@
 //! E-graph extraction against a brute-force minimum over the same candidates, for every
 //! workload in `workloads/` (keep 0.25 and 1) and several pins.
 //!
-//! The brute force enumerates what the former direct search did — `Tc` candidates, K̂
-//! placements per schedule, K/V placements, the pin's ablations — keeps the candidates whose
-//! buffers fit, costs each with `Pricer::cost` and takes the minimum of (latency, DRAM bytes,
-//! energy, Tc, K̂, K/V, schedule). Extraction must return that plan with the same figures.
+//! The brute force enumerates what the former direct search did — `Tc` candidates, query
+//! blocks, K̂ placements per schedule, K/V placements, the pin's ablations — keeps the
+//! candidates whose buffers fit and costs each with `Pricer::cost`. Of those at most the pin's
+//! latency slack slower than the fastest it takes the minimum of (DRAM bytes, latency, energy,
+//! the larger query block, Tc, K̂, K/V, schedule). Extraction must return that plan with the same figures.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sofa_compiler::driver::{self, Target};
 use sofa_compiler::passes::lowered_heads::LoweredHeads;
 use sofa_compiler::passes::sparsify::{Sparsify, SparsifyConfig};
-use sofa_compiler::schedule::egraph::rules::gathered_tiles;
-use sofa_compiler::schedule::shape::{effective, fits, q_block, tc_candidates};
+use sofa_compiler::schedule::egraph::rules::gathered_plans;
+use sofa_compiler::schedule::shape::{effective, fits, q_block, q_block_candidates, tc_candidates};
 use sofa_compiler::schedule::{
     plan_module, Ablation, Candidate, KhatPlacement, KvSource, LayerCost, LayerPlan, LayerShape,
     Pin, PlannedLayer, Pricer, Schedule,
@@ -46,17 +48,31 @@ fn module(path: &Path, keep: f64) -> sofa_ir::Module {
     m
 }
 
-type Key = (u64, u64, u64, u64, KhatPlacement, KvSource, Schedule);
+/// DRAM bytes, latency, energy, the larger query block, then the plan: `Tc`, K̂, K/V,
+/// schedule.
+type Key = (
+    u64,
+    u64,
+    u64,
+    Reverse<u64>,
+    u64,
+    KhatPlacement,
+    KvSource,
+    Schedule,
+);
 
-/// The schedules, `Tc` and K̂ placements enumerated for `sched` under K/V placement `kv`:
-/// gathered K/V run the pinned schedule at every keep ratio, over the `Tc` the lowering can
-/// lay out, K̂ being the K tile read per block (`spill`).
+/// `(Tc, query block)`.
+type Plan = (u64, u64);
+
+/// The schedules, plans and K̂ placements enumerated for `sched` under K/V
+/// placement `kv`: gathered K/V run the pinned schedule at every keep ratio, over the plans the
+/// lowering can lay out, K̂ being the K tile read per block (`spill`).
 fn space(
     pricer: &Pricer<'_>,
     s: &LayerShape,
     pin: &Pin,
     kv: KvSource,
-) -> Vec<(Schedule, Vec<u64>, Vec<KhatPlacement>)> {
+) -> Vec<(Schedule, Vec<Plan>, Vec<KhatPlacement>)> {
     let gathered = kv == KvSource::Gathered;
     let schedules: Vec<Schedule> = match pin.schedule {
         Some(p) if gathered => vec![p],
@@ -67,10 +83,16 @@ fn space(
     schedules
         .into_iter()
         .map(|sched| {
-            let tcs = match sched {
-                Schedule::Staged => vec![1],
-                _ if gathered => gathered_tiles(pricer, s, sched),
-                _ => tc_candidates(s.seq_k),
+            let tcs: Vec<Plan> = match sched {
+                Schedule::Staged => vec![(1, q_block(pricer.hw, s))],
+                _ if gathered => gathered_plans(pricer, s, sched)
+                    .into_iter()
+                    .map(|t| (t.tc, t.q_block))
+                    .collect(),
+                _ => q_block_candidates(pricer.hw, s)
+                    .into_iter()
+                    .flat_map(|q| tc_candidates(s.seq_k).into_iter().map(move |tc| (tc, q)))
+                    .collect(),
             };
             let khats = match sched {
                 Schedule::Dense => vec![KhatPlacement::None],
@@ -83,21 +105,21 @@ fn space(
         .collect()
 }
 
-/// The cheapest candidate under `pin`, by enumeration (`None`: no plan lowers).
+/// The winning candidate under `pin`, by enumeration (`None`: no plan lowers).
 fn brute_force(pricer: &Pricer<'_>, s: &LayerShape, pin: &Pin) -> Option<(Key, LayerCost)> {
     let hw = pricer.hw;
     let kvs: Vec<KvSource> = match pin.kv {
         Some(k) => vec![k],
         None => vec![KvSource::OnDemand, KvSource::Preload, KvSource::Gathered],
     };
-    let mut best: Option<(Key, LayerCost)> = None;
+    let mut all: Vec<(Key, LayerCost)> = Vec::new();
     for &kv in &kvs {
         for (sched, tcs, khats) in space(pricer, s, pin, kv) {
-            for &tc in &tcs {
+            for &(tc, q) in &tcs {
                 for &khat in &khats {
                     let c = Candidate {
                         tc,
-                        q_block: q_block(hw, s),
+                        q_block: q,
                         khat,
                     };
                     let gathered = kv == KvSource::Gathered;
@@ -110,22 +132,25 @@ fn brute_force(pricer: &Pricer<'_>, s: &LayerShape, pin: &Pin) -> Option<(Key, L
                         continue;
                     };
                     let key = (
-                        cost.latency,
                         cost.dram_bytes(),
+                        cost.latency,
                         cost.energy_total(),
+                        Reverse(q),
                         tc,
                         khat,
                         kv,
                         sched,
                     );
-                    if best.as_ref().is_none_or(|(b, _)| key < *b) {
-                        best = Some((key, cost));
-                    }
+                    all.push((key, cost));
                 }
             }
         }
     }
-    best
+    let fastest = all.iter().map(|(k, _)| k.1).min()?;
+    let within = fastest + fastest * pin.latency_slack_pct / 100;
+    all.into_iter()
+        .filter(|(k, _)| k.1 <= within)
+        .min_by(|a, b| a.0.cmp(&b.0))
 }
 
 fn pins() -> Vec<(&'static str, Pin)> {
@@ -138,8 +163,14 @@ fn pins() -> Vec<(&'static str, Pin)> {
         kv: None,
         ..Pin::new(Schedule::Cct, none)
     };
+    let latency_only = Pin {
+        kv: None,
+        latency_slack_pct: 0,
+        ..Pin::new(Schedule::Cct, none)
+    };
     vec![
         ("default", Pin::new(Schedule::Cct, none)),
+        ("latency only", latency_only),
         ("staged", Pin::new(Schedule::Staged, none)),
         ("dense", Pin::new(Schedule::Dense, none)),
         ("cct preload", preload),
@@ -158,10 +189,10 @@ fn pins() -> Vec<(&'static str, Pin)> {
 
 fn check(what: &str, l: &PlannedLayer, key: &Key, cost: &LayerCost) {
     let p: &LayerPlan = &l.plan;
-    let (.., tc, khat, kv, sched) = *key;
+    let (.., Reverse(q), tc, khat, kv, sched) = *key;
     assert_eq!(
-        (p.schedule, p.tc, p.khat, p.kv),
-        (sched, tc, khat, kv),
+        (p.schedule, p.tc, p.q_block, p.khat, p.kv),
+        (sched, tc, q, khat, kv),
         "{what} layer {}",
         l.index
     );

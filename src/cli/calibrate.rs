@@ -146,6 +146,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
         layers: None,
         schedule: args.schedule.clone(),
         ablate: String::new(),
+        latency_slack: sofa_compiler::driver::DEFAULT_LATENCY_SLACK_PCT,
         kv: "auto".into(),
         no_host_fallback: false,
     }

@@ -49,6 +49,12 @@ pub struct TargetArgs {
     #[arg(long, default_value = "", value_name = "M,...")]
     pub ablate: String,
 
+    /// The planner's objective: of the plans at most PCT percent slower than the fastest,
+    /// the one with the fewest DRAM bytes. The default, 3, is the cost model's accuracy
+    /// against the simulator; 0 plans for latency alone.
+    #[arg(long, default_value_t = 3, value_name = "PCT")]
+    pub latency_slack: u64,
+
     /// Where attention ops of ONNX models take K and V from: auto (generate the selected
     /// rows on demand with KVGEN where K and V are projections X·W + b of the layer input and
     /// the layer runs cct, otherwise compute them as tensors), gathered (always compute K and
@@ -92,6 +98,7 @@ impl TargetArgs {
             schedule,
             ablate,
             tiles: None,
+            latency_slack_pct: self.latency_slack,
             kv,
             host_fallback: !self.no_host_fallback,
             weights_by_reference: false,

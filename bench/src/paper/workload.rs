@@ -47,7 +47,7 @@ impl Workload {
         let x = g
             .extract(&pin, 0)
             .map_err(|e| PaperError::Model(e.to_string()))?;
-        Ok(plan_of(&pricer, &self.shape, &x))
+        Ok(plan_of(&self.shape, &x))
     }
 }
 

@@ -24,6 +24,9 @@
 //!   picks); a layer on which no plan has that many (not an even count up to 32 within `Sk`,
 //!   the lowering's default, or one whose buffers fit the SRAMs) fails, naming the counts it
 //!   could take. `staged` has no key tiles and ignores it.
+//! - `latency-slack`: the objective (default 3, [`crate::schedule::egraph::extract`]'s module
+//!   doc): the plan with the fewest DRAM bytes among those at most this many percent slower
+//!   than the fastest; 0 plans for latency alone;
 //! - `layers`: the per-layer TOML of `sparsify{layers=FILE}`; a layer's `tiles` there pins that
 //!   layer's `Tc` (over `tiles`), so a tile count chosen per layer (by hand or by
 //!   `sofa calibrate`) survives planning. Its other keys are `sparsify`'s.
@@ -92,6 +95,13 @@ pub static INFO: PassInfo = PassInfo {
             help: "key tiles Tc every layer is planned with; 0 = the cost model picks",
         },
         PassOption {
+            name: "latency-slack",
+            kind: OptionKind::Int,
+            default: "3",
+            help: "percent a plan may be slower than the fastest and still win by fewer DRAM \
+                   bytes (3 = the cost model's accuracy); 0 = latency alone",
+        },
+        PassOption {
             name: "layers",
             kind: OptionKind::String,
             default: "",
@@ -155,11 +165,15 @@ impl CctTile {
                 PassBuildError::pass(format!("tiles = {t}: give a count ≥ 1, or 0 for automatic"))
             })?),
         };
+        let latency_slack_pct = u64::try_from(opts.int("latency-slack")?).map_err(|_| {
+            PassBuildError::pass("latency-slack: give a percentage ≥ 0".to_string())
+        })?;
         let pin = Pin {
             schedule,
             kv,
             ablate,
             tc,
+            latency_slack_pct,
         };
         let layers = match opts.string("layers")? {
             "" => BTreeMap::new(),

@@ -99,8 +99,10 @@ impl HeadLowering for LoweredHeads {
         })
     }
 
-    fn lays_out(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> bool {
-        fit(hw, &some_heads(h, 1)).is_ok()
+    fn block_positions(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> Option<u64> {
+        fit(hw, &some_heads(h, 1))
+            .ok()
+            .map(|f| f.rows_cap / f.stack.max(1))
     }
 
     fn packs(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> bool {
@@ -194,6 +196,7 @@ mod tests {
             tc: 1,
             q_block: 128,
         };
-        assert!(LoweredHeads.lays_out(&hw, &staged));
+        // Staged takes its rows in chunks of 64 positions here.
+        assert_eq!(LoweredHeads.block_positions(&hw, &staged), Some(64));
     }
 }

@@ -2,17 +2,19 @@
 //! shape's e-graph ([`super::egraph`]).
 //!
 //! Candidates: `Tc` in 2..=32 step 2 while `Tc ≤ Sk` (a single tile when `Sk < 2`), the query
-//! block `min(block.query_rows, Sq)`, K̂ recomputed or spilled, K/V on demand or preloaded. A
-//! candidate is feasible when its tile buffers fit the SRAMs of the [`sofa_ir::hw::HwConfig`]:
+//! block `min(block.query_rows, Sq)` or half of it (`staged`: the first only), K̂ recomputed or
+//! spilled, K/V on demand or preloaded. A candidate is feasible when its tile buffers fit the
+//! SRAMs of the [`sofa_ir::hw::HwConfig`]:
 //! - temp SRAM: the predicted tile Â (`rows × Bc` bytes) plus the selected indices (`rows × sel`
 //!   16-bit tile-relative entries); not needed by `dense` or `staged` (no on-chip Â tile);
 //! - token SRAM: the Q block (`rows × D`, 16 bit), one tile of K and V (`2 × Bc × D`, 16 bit,
 //!   generated or preloaded; `staged` streams them in chunks of the query block) and the
 //!   partial outputs (`rows × D`, 32 bit).
 //!
-//! The objective is the layer latency, then DRAM bytes, then energy, then the smaller `Tc`,
-//! then recompute before spill (then on demand before preload): a total order, so the choice
-//! is deterministic. Layers of equal shape share one e-graph, and its two extractions (the
+//! The objective ([`super::egraph::extract`]): the fewest DRAM bytes among the plans at most
+//! the pin's latency slack (3% by default) slower than the fastest, then latency, energy, the
+//! larger query block, the smaller `Tc`, recompute before spill (then on demand before
+//! preload): a total order, so the choice is deterministic. Layers of equal shape share one e-graph, and its two extractions (the
 //! plan and the `staged` comparison).
 
 use std::collections::btree_map::Entry;
@@ -23,7 +25,7 @@ use sofa_ir::{Module, Op};
 
 use super::cost::{LayerCost, Pricer};
 use super::egraph::{self, Choice, Extraction, Pin, ScheduleGraph};
-use super::shape::{q_block, LayerShape};
+use super::shape::LayerShape;
 use super::{LayerPlan, Schedule, ScheduleError};
 
 /// One layer's plan with its position in the module.
@@ -42,9 +44,9 @@ pub struct PlannedLayer {
 }
 
 /// The plan of an extraction's winner.
-pub fn plan_of(pricer: &Pricer<'_>, s: &LayerShape, x: &Extraction) -> LayerPlan {
+pub fn plan_of(s: &LayerShape, x: &Extraction) -> LayerPlan {
     let a = &x.winner.alt;
-    let q_block = q_block(pricer.hw, s);
+    let q_block = a.q_block.max(1);
     LayerPlan {
         schedule: a.schedule,
         tc: a.tc,
@@ -88,7 +90,7 @@ fn plan_shape(
     };
     Ok(Shared {
         first: index,
-        plan: plan_of(pricer, shape, &x),
+        plan: plan_of(shape, &x),
         staged,
         choice,
     })

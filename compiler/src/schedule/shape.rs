@@ -131,9 +131,24 @@ pub fn tc_candidates(seq_k: u64) -> Vec<u64> {
     }
 }
 
-/// Query rows per block: `block.query_rows`, or `Sq` when smaller.
+/// The largest query block: `block.query_rows` (the queries SU-FA, SADS and RASS take at
+/// once), or `Sq` when smaller.
 pub fn q_block(hw: &HwConfig, s: &LayerShape) -> u64 {
     u64::from(hw.block.query_rows).min(s.seq_q).max(1)
+}
+
+/// How many times the query block is halved at most ([`q_block_candidates`]).
+const Q_BLOCK_HALVINGS: u32 = 1;
+
+/// The query blocks searched, largest first: [`q_block`] and its half.
+/// A smaller block leaves lanes idle but needs smaller buffers, so its key tiles can be
+/// larger or its rings deeper; which wins is the cost model's to say.
+pub fn q_block_candidates(hw: &HwConfig, s: &LayerShape) -> Vec<u64> {
+    let mut out: Vec<u64> = (0..=Q_BLOCK_HALVINGS)
+        .map(|h| (q_block(hw, s) >> h).max(1))
+        .collect();
+    out.dedup();
+    out
 }
 
 /// Whether candidate `c` of `sched` fits the SRAMs (see [`super::choose`]'s module doc).

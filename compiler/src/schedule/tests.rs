@@ -48,7 +48,7 @@ fn on_demand_plan(shape: &LayerShape, schedule: Schedule) -> LayerPlan {
     let x = egraph::build(&p, shape)
         .extract(&pin(schedule, KvSource::OnDemand), 0)
         .unwrap();
-    choose::plan_of(&p, shape, &x)
+    choose::plan_of(shape, &x)
 }
 
 fn sparse_module(spec: &crate::workload::WorkloadSpec) -> sofa_ir::Module {
@@ -269,39 +269,55 @@ fn llama_shape() -> LayerShape {
 
 #[test]
 fn llama_7b_egraph_holds_every_feasible_alternative() {
-    use egraph::rules::{feasible_tiles, gathered_tiles};
+    use egraph::rules::{feasible_plans, gathered_plans, Tiling};
     let hw = HwConfig::default();
     let shape = llama_shape();
+    let at = |plans: &[Tiling], q: u64| -> Vec<u64> {
+        plans
+            .iter()
+            .filter(|t| t.q_block == q)
+            .map(|t| t.tc)
+            .collect()
+    };
     // Token SRAM: 32 KiB Q + 64 KiB partials + 512·Bc (K and V tiles) <= 192 KiB: Bc <= 192,
     // so Tc >= 22. Temp SRAM (cct only): 128·Bc + 256·⌈1024/Tc⌉ <= 28 KiB from Tc = 28 on.
+    let dense = feasible_plans(&hw, &shape, Schedule::Dense);
+    let cct = feasible_plans(&hw, &shape, Schedule::Cct);
+    assert_eq!(at(&dense, 128), [22, 24, 26, 28, 30, 32]);
+    assert_eq!(at(&cct, 128), [28, 30, 32]);
+    // Half the rows: 16 KiB Q + 32 KiB partials + 512·Bc <= 192 KiB: Bc <= 288, Tc >= 16.
+    assert_eq!(at(&dense, 64), [16, 18, 20, 22, 24, 26, 28, 30, 32]);
+    let staged = feasible_plans(&hw, &shape, Schedule::Staged);
     assert_eq!(
-        feasible_tiles(&hw, &shape, Schedule::Dense),
-        [22, 24, 26, 28, 30, 32]
+        staged,
+        [Tiling {
+            tc: 1,
+            q_block: 128
+        }]
     );
-    assert_eq!(feasible_tiles(&hw, &shape, Schedule::Cct), [28, 30, 32]);
-    assert_eq!(feasible_tiles(&hw, &shape, Schedule::Staged), [1]);
     // Gathered K/V: the Tc the lowering can lay out (it shrinks the row block or spills the
     // partials rather than fail), from the searched even counts plus its own default (32).
     let p = pricer(&hw);
-    let gd = gathered_tiles(&p, &shape, Schedule::Dense);
-    let gc = gathered_tiles(&p, &shape, Schedule::Cct);
-    assert_eq!(gd, GATHERED_DENSE);
-    assert_eq!(gc, GATHERED_CCT);
+    let gd = gathered_plans(&p, &shape, Schedule::Dense);
+    let gc = gathered_plans(&p, &shape, Schedule::Cct);
+    assert_eq!(at(&gd, 128), GATHERED_DENSE);
+    assert_eq!(at(&gc, 128), GATHERED_CCT);
     let g = egraph::build(&p, &shape);
     let alts = g.alternatives();
     let count = |s: Schedule| alts.iter().filter(|a| a.schedule == s).count();
-    // dense: 6 Tc × 2 K/V + gathered Tc; staged: 3 K/V × 4 ablation sets of {dlzs, rass};
-    // cct: 3 Tc × 2 K̂ × 2 K/V × 16 ablation sets + gathered Tc × 16 ablation sets.
-    let (dense, cct) = (12 + gd.len(), 192 + 16 * gc.len());
+    // dense: feasible plans × 2 K/V + gathered plans; staged: 3 K/V × 4 ablation sets of
+    // {dlzs, rass}; cct: feasible plans × 2 K̂ × 2 K/V × 16 ablation sets + gathered plans ×
+    // 16 ablation sets.
+    let (n_dense, n_cct) = (2 * dense.len() + gd.len(), 64 * cct.len() + 16 * gc.len());
     assert_eq!(
         (
             count(Schedule::Dense),
             count(Schedule::Staged),
             count(Schedule::Cct)
         ),
-        (dense, 12, cct)
+        (n_dense, 12, n_cct)
     );
-    assert_eq!(alts.len(), dense + 12 + cct);
+    assert_eq!(alts.len(), n_dense + 12 + n_cct);
     assert_eq!(g.size.stop, "saturated");
     let x = g
         .extract(&Pin::new(Schedule::Cct, Ablation::default()), 0)
@@ -310,7 +326,7 @@ fn llama_7b_egraph_holds_every_feasible_alternative() {
     let x = g
         .extract(&pin(Schedule::Cct, KvSource::OnDemand), 0)
         .unwrap();
-    assert_eq!(x.eligible, 6);
+    assert_eq!(x.eligible, 2 * cct.len());
 }
 
 const GATHERED_DENSE: [u64; 12] = [12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 64];
@@ -325,7 +341,7 @@ fn pins_filter_the_extraction() {
     let x = g
         .extract(&Pin::new(Schedule::Staged, Ablation::default()), 0)
         .unwrap();
-    let staged = choose::plan_of(&p, &shape, &x);
+    let staged = choose::plan_of(&shape, &x);
     assert_eq!(
         (staged.schedule, staged.tc, staged.khat, staged.kv),
         (
@@ -364,7 +380,9 @@ fn pins_filter_the_extraction() {
         (x.winner.alt.schedule, x.winner.alt.kv),
         (Schedule::Dense, KvSource::Preload)
     );
-    assert_eq!(x.eligible, 6);
+    // One per dense plan that fits: 6 Tc at 128 rows, 9 at 64.
+    let plans = egraph::rules::feasible_plans(&hw, &shape, Schedule::Dense);
+    assert_eq!((x.eligible, plans.len()), (15, 15));
 }
 
 #[test]
@@ -411,4 +429,46 @@ fn preload_reads_kv_in_order_instead_of_kvgen_per_block() {
     assert_eq!((c.dram["v"].read, c.dram["v"].written), (32 * 2, 32 * 2));
     assert_eq!(c.dram["k_x"].read, 2 * 16 + 2 * 16 + 2 * 32);
     assert_eq!(c.dram["k_x"].written, 2 * 32);
+}
+
+#[test]
+fn the_objective_takes_the_fewest_dram_bytes_within_the_latency_slack() {
+    use egraph::extract::Objective;
+    let cost = |latency: u64, bytes: u64| LayerCost {
+        latency,
+        dram: [(
+            "q",
+            Traffic {
+                read: bytes,
+                written: 0,
+            },
+        )]
+        .into(),
+        ..LayerCost::default()
+    };
+    let alt = |tc: u64| Alternative {
+        tc,
+        q_block: 128,
+        khat: KhatPlacement::Spill,
+        kv: KvSource::Gathered,
+        schedule: Schedule::Cct,
+        ablate: Ablation::default(),
+    };
+    // (latency, DRAM bytes) of Tc 2, 4, 8.
+    let plans = [
+        (2, cost(1000, 900)),
+        (4, cost(1030, 500)),
+        (8, cost(1031, 100)),
+    ];
+    let winner = |slack_pct: u64| {
+        let o = Objective::new(1000, slack_pct);
+        plans
+            .iter()
+            .min_by_key(|(tc, c)| o.key(c, alt(*tc)))
+            .unwrap()
+            .0
+    };
+    // 0 %: the fastest; 3 %: up to 1030 cycles, so Tc 4's 500 bytes; 4 %: Tc 8's 100 bytes.
+    assert_eq!((winner(0), winner(3), winner(4)), (2, 4, 8));
+    assert_eq!(Objective::new(u64::MAX, 3).within, u64::MAX);
 }

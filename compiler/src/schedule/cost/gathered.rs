@@ -72,8 +72,10 @@ pub trait HeadLowering {
         h: &HeadPlan<'_>,
         kv_heads: u64,
     ) -> Result<EmittedHead, ScheduleError>;
-    /// Whether the lowering lays `h` out (its buffer search finds a row block that fits).
-    fn lays_out(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> bool;
+    /// The query positions of the lowering's blocks for `h` (fewer than `h.q_block` where the
+    /// SRAMs or stacked heads demand); `None` when it cannot lay `h` out (its buffer search
+    /// finds no row block that fits).
+    fn block_positions(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> Option<u64>;
     /// Whether the lowering's blocks pack the rows of several heads (so that heads are not
     /// priced one at a time).
     fn packs(&self, hw: &HwConfig, h: &HeadPlan<'_>) -> bool;
@@ -141,7 +143,7 @@ pub fn layer_cost(
     let timed = |n: u64| lowering.emit(hw, h, n).and_then(|e| time_head(hw, &e));
     let one = match timed(per) {
         Ok(t) => t,
-        Err(_) if h.schedule == Schedule::Staged && !lowering.lays_out(hw, h) => {
+        Err(_) if h.schedule == Schedule::Staged && lowering.block_positions(hw, h).is_none() => {
             return staged_estimate(hw, s, h.ablate, h.q_block);
         }
         Err(e) => return Err(e),

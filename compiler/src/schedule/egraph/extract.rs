@@ -1,12 +1,19 @@
 //! Extraction: the cheapest alternative of the root class that the pin admits.
 //!
-//! The cost of an alternative is [`crate::schedule::Pricer::cost`] of its plan, ranked by latency, then DRAM
-//! bytes, then energy, then the plan itself ([`Alternative`]'s order: smaller `Tc`, K̂
-//! recomputed before spilled, K/V on demand before preloaded, …). That is a total order over
-//! distinct alternatives, so the winner does not depend on e-graph iteration order, and under
-//! the default pin it is the plan the former direct search chose. Alternatives the pin
-//! excludes rank above every plan and are never costed; each admitted one is costed once.
+//! The cost of an alternative is [`crate::schedule::Pricer::cost`] of its plan. egg's extractor
+//! finds the fastest, ranking by latency, then DRAM bytes, then energy, then the plan itself
+//! ([`Alternative`]'s order: smaller `Tc`, smaller query block, K̂ recomputed before spilled,
+//! K/V on demand before preloaded, …). Alternatives the pin excludes rank above every plan and
+//! are never costed; each admitted one is costed once.
+//!
+//! The winner is then the plan with the fewest DRAM bytes (then latency, energy, the larger
+//! query block, the plan) among those at most [`Pin::latency_slack_pct`] percent slower than
+//! the fastest ([`Objective`]). The default slack, [`DEFAULT_LATENCY_SLACK_PCT`], is the accuracy the cost
+//! model is held to against the simulator (`tests/cost_vs_sim.rs`): latencies closer than that
+//! are not told apart, DRAM bytes are exact. Both orders are total over distinct alternatives,
+//! so the winner does not depend on e-graph iteration order.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 use egg::{CostFunction, Extractor, Id};
@@ -14,7 +21,7 @@ use egg::{CostFunction, Extractor, Id};
 use super::lang::{Abl, SchedLang};
 use super::rules::{applicable, SchedGraph};
 use super::{Alternative, ScheduleGraph};
-use crate::schedule::shape::{effective, q_block, Candidate, LayerShape};
+use crate::schedule::shape::{effective, Candidate, LayerShape};
 use crate::schedule::{Ablation, KvSource, LayerCost, Schedule, ScheduleError};
 
 /// Which alternatives extraction may pick (`None` = any).
@@ -28,7 +35,14 @@ pub struct Pin {
     /// Key tiles `Tc` forced (`sofa dse`'s `tiles` axis); `None`: the cost model picks.
     /// `staged` has no key tiles and is not constrained.
     pub tc: Option<u64>,
+    /// How much slower than the fastest admitted plan (in percent of its latency) a plan may
+    /// be and still win by fewer DRAM bytes; 0 ranks by latency alone.
+    pub latency_slack_pct: u64,
 }
+
+/// The latency slack of [`Pin::new`] and [`Pin::any`]: the cost model's accuracy against the
+/// simulator (see the module doc).
+pub const DEFAULT_LATENCY_SLACK_PCT: u64 = 3;
 
 impl Pin {
     /// `--schedule sched --ablate abl` with K/V gathered from DRAM: what `sofa compile` asks
@@ -39,6 +53,7 @@ impl Pin {
             kv: Some(KvSource::Gathered),
             ablate,
             tc: None,
+            latency_slack_pct: DEFAULT_LATENCY_SLACK_PCT,
         }
     }
 
@@ -49,6 +64,7 @@ impl Pin {
             kv: None,
             ablate,
             tc: None,
+            latency_slack_pct: DEFAULT_LATENCY_SLACK_PCT,
         }
     }
 
@@ -111,14 +127,14 @@ struct PinnedCost<'a> {
     memo: &'a mut Memo,
 }
 
-/// The layer cost of `alt` (the plan's query block is fixed by the hardware and shape).
+/// The layer cost of `alt`.
 pub fn alternative_cost(
     graph: &ScheduleGraph<'_>,
     alt: &Alternative,
 ) -> Result<LayerCost, ScheduleError> {
     let c = Candidate {
         tc: alt.tc,
-        q_block: q_block(graph.pricer.hw, &graph.shape),
+        q_block: alt.q_block,
         khat: alt.khat,
     };
     graph
@@ -158,13 +174,48 @@ fn rank_of(c: &LayerCost, alt: Alternative) -> Rank {
     Rank::Plan(c.latency, c.dram_bytes(), c.energy_total(), alt)
 }
 
+/// [`Objective::key`]: outside the slack, the figures, the query block (larger first), the plan.
+pub type ObjectiveKey = (bool, [u64; 3], Reverse<u64>, Alternative);
+
+/// The winner's order over costed alternatives, given the fastest latency: plans within the
+/// slack first, by DRAM bytes, latency, energy, the larger query block and the plan; the rest
+/// after them, by latency, DRAM bytes, energy, the larger query block and the plan.
+#[derive(Copy, Clone, Debug)]
+pub struct Objective {
+    /// Latencies up to this many cycles are within the slack.
+    pub within: u64,
+}
+
+impl Objective {
+    pub fn new(fastest: u64, slack_pct: u64) -> Objective {
+        let slack = u128::from(fastest) * u128::from(slack_pct) / 100;
+        let within = u128::from(fastest).saturating_add(slack);
+        Objective {
+            within: u64::try_from(within).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// The sort key of `alt` costing `c`. Between equal figures the larger query block wins:
+    /// a smaller one leaves lanes idle unless it buys something.
+    pub fn key(&self, c: &LayerCost, alt: Alternative) -> ObjectiveKey {
+        let (lat, dram, energy) = (c.latency, c.dram_bytes(), c.energy_total());
+        let rows = Reverse(alt.q_block);
+        match lat <= self.within {
+            true => (false, [dram, lat, energy], rows, alt),
+            false => (true, [lat, dram, energy], rows, alt),
+        }
+    }
+}
+
 impl CostFunction<SchedLang> for PinnedCost<'_> {
     type Cost = Rank;
 
     fn cost<C: FnMut(Id) -> Rank>(&mut self, enode: &SchedLang, _children: C) -> Rank {
         use SchedLang as L;
         match enode {
-            L::Q | L::K | L::V | L::Tiles(_) | L::Khat(_) | L::Kv(_) | L::Abl(_) => Rank::Leaf,
+            L::Q | L::K | L::V | L::Tiles(_) | L::Rows(_) | L::Khat(_) | L::Kv(_) | L::Abl(_) => {
+                Rank::Leaf
+            }
             L::Attn(_) => Rank::Excluded,
             node => match decode(&self.graph.egraph, node) {
                 Some(alt) if self.pin.admits(&alt, &self.graph.shape) => self.rank(alt),
@@ -189,6 +240,13 @@ pub fn decode(eg: &SchedGraph, node: &SchedLang) -> Option<Alternative> {
             |n| if let L::Tiles(t) = n { Some(t.0) } else { None },
         )
     };
+    let rows = |id| {
+        leaf(
+            eg,
+            id,
+            |n| if let L::Rows(r) = n { Some(r.0) } else { None },
+        )
+    };
     let khat = |id| {
         leaf(
             eg,
@@ -198,31 +256,32 @@ pub fn decode(eg: &SchedGraph, node: &SchedLang) -> Option<Alternative> {
     };
     let kv = |id| leaf(eg, id, |n| if let L::Kv(k) = n { Some(k.0) } else { None });
     let abl = |id| leaf(eg, id, |n| if let L::Abl(a) = n { Some(*a) } else { None });
-    let alt = |schedule, tc, khat, kv, ablate| Alternative {
+    let alt = |schedule, (tc, q_block), khat, kv, ablate| Alternative {
         tc,
+        q_block,
         khat,
         kv,
         schedule,
         ablate,
     };
     match *node {
-        L::Dense([t, k, ..]) => Some(alt(
+        L::Dense([t, r, k, ..]) => Some(alt(
             Schedule::Dense,
-            tiles(t)?,
+            (tiles(t)?, rows(r)?),
             H::None,
             kv(k)?,
             Ablation::default(),
         )),
-        L::Staged([k, a, ..]) => Some(alt(
+        L::Staged([r, k, a, ..]) => Some(alt(
             Schedule::Staged,
-            1,
+            (1, rows(r)?),
             H::Spill,
             kv(k)?,
             abl(a)?.to_ablation(),
         )),
-        L::Cct([t, h, k, a, ..]) => Some(alt(
+        L::Cct([t, r, h, k, a, ..]) => Some(alt(
             Schedule::Cct,
-            tiles(t)?,
+            (tiles(t)?, rows(r)?),
             khat(h)?,
             kv(k)?,
             abl(a)?.to_ablation(),
@@ -249,34 +308,29 @@ pub fn extract(
     if let Some(e) = memo.error {
         return Err(e);
     }
-    let Rank::Plan(.., winner) = best else {
+    let Rank::Plan(fastest, ..) = best else {
         if let Some(tiles) = pin.tc {
             return Err(no_such_tiles(g, pin, layer, tiles));
         }
         return Err(memo.overflow.unwrap_or_else(|| no_fit(g, layer)));
     };
     let all = g.alternatives();
-    let mut ranked: Vec<(Rank, Alternative)> = all
+    let objective = Objective::new(fastest, pin.latency_slack_pct);
+    let mut ranked: Vec<Ranked> = all
         .iter()
-        .filter_map(|alt| memo.costs.get(alt).map(|c| (rank_of(c, *alt), *alt)))
-        .collect();
-    ranked.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    let take = |alt: Alternative| {
-        memo.costs.get(&alt).map(|c| Ranked {
-            alt,
-            cost: c.clone(),
+        .filter_map(|&alt| {
+            let cost = memo.costs.get(&alt)?.clone();
+            Some(Ranked { alt, cost })
         })
-    };
-    let winner = take(winner).ok_or_else(|| no_fit(g, layer))?;
-    let runner_up = ranked
-        .iter()
-        .map(|(_, a)| *a)
-        .find(|a| *a != winner.alt)
-        .and_then(take);
+        .collect();
+    ranked.sort_by_key(|r| objective.key(&r.cost, r.alt));
+    let eligible = ranked.len();
+    let mut order = ranked.into_iter();
+    let winner = order.next().ok_or_else(|| no_fit(g, layer))?;
     Ok(Extraction {
         winner,
-        runner_up,
-        eligible: ranked.len(),
+        runner_up: order.next(),
+        eligible,
         alternatives: all.len(),
     })
 }

@@ -2,11 +2,13 @@
 //!
 //! `(attn q k v)` is the block as the IR states it: what is computed, not how. Every other
 //! operator is one way of running it on the chip, with its plan dimensions as leaf children:
-//! - `(fa2-dense tc kv q k v)`: FlashAttention-2 over every visible key in `tc` key tiles;
-//! - `(staged kv abl q k v)`: Â and A through DRAM, one whole-row top-k (K̂ always spilled);
-//! - `(cct tc khat kv abl q k v)`: SOFA's cross-stage coordinated tiling with `tc` key tiles.
+//! - `(fa2-dense tc qb kv q k v)`: FlashAttention-2 over every visible key in `tc` key tiles;
+//! - `(staged qb kv abl q k v)`: Â and A through DRAM, one whole-row top-k (K̂ always spilled);
+//! - `(cct tc qb khat kv abl q k v)`: SOFA's cross-stage coordinated tiling with `tc` key tiles.
 //!
-//! Leaves print as `key=value` so they never parse as one another: `tc=32`,
+//! `qb` is the query block: the rows that make one pass over the keys together.
+//!
+//! Leaves print as `key=value` so they never parse as one another: `tc=32`, `qb=128`,
 //! `khat=recompute|spill`, `kv=on-demand|preload`, `abl=none|dlzs+sads+sufa+rass`.
 
 use std::fmt;
@@ -33,6 +35,26 @@ impl FromStr for Tiles {
             .and_then(|n| n.parse().ok())
             .map(Tiles)
             .ok_or_else(|| format!("'{s}' is not a tile count"))
+    }
+}
+
+/// Query rows per block, printed `qb=256`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Rows(pub u64);
+
+impl fmt::Display for Rows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "qb={}", self.0)
+    }
+}
+
+impl FromStr for Rows {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.strip_prefix("qb=")
+            .and_then(|n| n.parse().ok())
+            .map(Rows)
+            .ok_or_else(|| format!("'{s}' is not a query block"))
     }
 }
 
@@ -155,13 +177,14 @@ define_language! {
     /// Attention-block dataflows (see the module doc for each node's meaning).
     pub enum SchedLang {
         "attn" = Attn([Id; 3]),
-        "fa2-dense" = Dense([Id; 5]),
-        "staged" = Staged([Id; 5]),
-        "cct" = Cct([Id; 7]),
+        "fa2-dense" = Dense([Id; 6]),
+        "staged" = Staged([Id; 6]),
+        "cct" = Cct([Id; 8]),
         "q" = Q,
         "k" = K,
         "v" = V,
         Tiles(Tiles),
+        Rows(Rows),
         Khat(Khat),
         Kv(Kv),
         Abl(Abl),
@@ -175,17 +198,19 @@ mod tests {
 
     #[test]
     fn leaves_print_and_parse_back() {
-        let text = "(cct tc=32 khat=spill kv=preload abl=dlzs+rass q k v)";
+        let text = "(cct tc=32 qb=256 khat=spill kv=preload abl=dlzs+rass q k v)";
         let e: RecExpr<SchedLang> = text.parse().unwrap();
         assert_eq!(e.to_string(), text);
         let nodes = e.as_ref();
         assert!(nodes.contains(&SchedLang::Tiles(Tiles(32))));
+        assert!(nodes.contains(&SchedLang::Rows(Rows(256))));
         let abl = Abl::from(Ablation::parse("rass,dlzs").unwrap());
         assert!(nodes.contains(&SchedLang::Abl(abl)));
         assert_eq!("abl=none".parse::<Abl>().unwrap(), Abl::NONE);
         assert!("abl=dlzs+nope".parse::<Abl>().is_err());
         assert!("kv=later".parse::<Kv>().is_err());
         assert!("tc=x".parse::<Tiles>().is_err());
+        assert!("qb=".parse::<Rows>().is_err());
     }
 
     #[test]

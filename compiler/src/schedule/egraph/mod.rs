@@ -36,6 +36,8 @@ use super::{Ablation, KhatPlacement, KvSource, Schedule};
 pub struct Alternative {
     /// Key tiles (`staged`: 1).
     pub tc: u64,
+    /// Query rows per block.
+    pub q_block: u64,
     pub khat: KhatPlacement,
     pub kv: KvSource,
     pub schedule: Schedule,
@@ -44,17 +46,13 @@ pub struct Alternative {
 }
 
 impl Alternative {
-    /// `cct Tc 32 khat spill kv on-demand`, plus ` ablate sads,rass` when any.
+    /// `cct Tc 32 Bq 128 khat spill kv on-demand`, plus ` ablate sads,rass` when any.
     pub fn describe(&self) -> String {
+        let (tc, bq, kv) = (self.tc, self.q_block, self.kv.name());
         let mut text = match self.schedule {
-            Schedule::Staged => format!("staged kv {}", self.kv.name()),
-            Schedule::Dense => format!("dense Tc {} kv {}", self.tc, self.kv.name()),
-            Schedule::Cct => format!(
-                "cct Tc {} khat {} kv {}",
-                self.tc,
-                self.khat.name(),
-                self.kv.name()
-            ),
+            Schedule::Staged => format!("staged Bq {bq} kv {kv}"),
+            Schedule::Dense => format!("dense Tc {tc} Bq {bq} kv {kv}"),
+            Schedule::Cct => format!("cct Tc {tc} Bq {bq} khat {} kv {kv}", self.khat.name()),
         };
         let abl = self.ablate.to_list();
         if !abl.is_empty() {
