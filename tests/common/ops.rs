@@ -52,6 +52,8 @@ pub struct Ran {
     pub outputs: BTreeMap<String, (Tensor, Tensor)>,
     /// The program's instruction count per mnemonic.
     pub counts: BTreeMap<&'static str, usize>,
+    /// The program itself.
+    pub program: sofa_ir::isa::Program,
 }
 
 /// Interpret `src` on `inputs`, lower it (dense schedule, checked) and simulate it.
@@ -87,5 +89,9 @@ pub fn run_both(src: &str, inputs: &[(&str, Tensor)]) -> Ran {
     for i in &p.instrs {
         *counts.entry(i.opcode().mnemonic()).or_default() += 1;
     }
-    Ran { outputs, counts }
+    Ran {
+        outputs,
+        counts,
+        program: p,
+    }
 }

@@ -24,7 +24,7 @@
 //!   picks); a layer on which no plan has that many (not an even count up to 32 within `Sk`,
 //!   the lowering's default, or one whose buffers fit the SRAMs) fails, naming the counts it
 //!   could take. `staged` has no key tiles and ignores it.
-//! - `latency-slack`: the objective (default 3, [`crate::schedule::egraph::extract`]'s module
+//! - `latency-slack`: the objective (default 3, [`mod@crate::schedule::egraph::extract`]'s module
 //!   doc): the plan with the fewest DRAM bytes among those at most this many percent slower
 //!   than the fastest; 0 plans for latency alone;
 //! - `layers`: the per-layer TOML of `sparsify{layers=FILE}`; a layer's `tiles` there pins that

@@ -6,7 +6,7 @@
 //! `trans_b` operand, so the GEMM writes `Y[n]` in its NCHW layout directly; the bias is a
 //! per-row `VEC.ADD bcast=col`. Any other convolution is rejected.
 
-use super::matmul::{emit, Product};
+use super::product::{emit, Product};
 use super::vector::Mode;
 use super::view::View;
 use super::{Ctx, OpRef};

@@ -35,6 +35,7 @@ mod kvfuse;
 mod matmul;
 mod movement;
 mod norm;
+mod product;
 mod quant;
 mod reduce;
 mod rope;

@@ -3,7 +3,9 @@
 //!
 //! Every segment follows the program convention (lower-contract): DMA loads, `SIGNAL dma` →
 //! `WAIT <engine>`, compute, `SIGNAL <engine>` → `WAIT dma`, DMA stores; so all semaphores are
-//! back at 0 and all SRAM is free when it ends. Hand-offs use the segment-boundary semaphores
+//! back at 0 and all SRAM is free when it ends. Within a segment the steps may overlap (a
+//! product's DMA loads the next step while the PE array works, `super::product`): the
+//! semaphores count, so every signal is still matched by one wait of its engine. Hand-offs use the segment-boundary semaphores
 //! of the attention segments ([`super::super::sync`]): `go[E]` when `E` is the consumer,
 //! `done` when DMA is. Each of them is only ever waited on by one engine, so an engine that is
 //! idle in one segment and runs ahead to the first `WAIT` of the next can never take a signal
@@ -85,9 +87,20 @@ impl<'a> Seg<'a> {
         if from == to {
             return;
         }
+        self.signal(from, to);
+        self.wait(to);
+    }
+
+    /// `from` tells `to` (on the semaphore only `to` waits on) that a step is ready.
+    pub fn signal(&mut self, from: Engine, to: Engine) {
         let sem = sem_for(self.hw, to);
         self.out.push(Instr::Signal { engine: from, sem });
-        self.out.push(Instr::Wait { engine: to, sem });
+    }
+
+    /// `engine` waits for the next step signalled to it.
+    pub fn wait(&mut self, engine: Engine) {
+        let sem = sem_for(self.hw, engine);
+        self.out.push(Instr::Wait { engine, sem });
     }
 
     pub fn push(&mut self, i: Instr) {
