@@ -31,15 +31,6 @@ fn cmp_op(kind: &str) -> Option<CmpOp> {
     })
 }
 
-fn bcast_of(mode: Mode) -> Bcast {
-    match mode {
-        Mode::Full => Bcast::None,
-        Mode::Row => Bcast::Row,
-        Mode::Col => Bcast::Col,
-        Mode::Scalar => Bcast::Scalar,
-    }
-}
-
 /// `Equal`, `Less`, `LessOrEqual`, `Greater`, `GreaterOrEqual`.
 pub fn compare(ctx: &mut Ctx<'_>, o: &OpRef, kind: &str) -> Result<(), LowerError> {
     let mut op = cmp_op(kind).ok_or_else(|| o.err("not a comparison"))?;
@@ -67,7 +58,7 @@ pub fn compare(ctx: &mut Ctx<'_>, o: &OpRef, kind: &str) -> Result<(), LowerErro
         op = op.swapped();
     }
     let mode = mode_of(&y);
-    let (bcast, dt) = (bcast_of(mode), x.dt);
+    let (bcast, dt) = (mode.bcast(), x.dt);
     let out = ctx.new_result(o, 0, DType::I1, shape)?;
     let inputs = [Input::full(x), Input { view: y, mode }];
     map_tiles(ctx, o, &inputs, &out, CMP, &mut |s| {

@@ -367,7 +367,7 @@ where
 
 /// The timing-only simulator's cycles for a self-contained segment (the shared execution
 /// model, `sofa_ir::hw::timing`).
-fn segment_cycles(hw: &HwConfig, instrs: &[Instr]) -> Result<u64, SegmentTimeError> {
+pub(super) fn segment_cycles(hw: &HwConfig, instrs: &[Instr]) -> Result<u64, SegmentTimeError> {
     struct Timing<'a> {
         hw: &'a HwConfig,
         model: ListModel,
@@ -387,7 +387,7 @@ fn segment_cycles(hw: &HwConfig, instrs: &[Instr]) -> Result<u64, SegmentTimeErr
 
 /// Why a segment could not be timed.
 #[derive(Debug, thiserror::Error)]
-enum SegmentTimeError {
+pub(super) enum SegmentTimeError {
     #[error(transparent)]
     Cost(#[from] sofa_ir::hw::CostError),
     #[error(transparent)]

@@ -30,7 +30,7 @@
 mod layout;
 
 use sofa_ir::hw::HwConfig;
-use sofa_ir::isa::{Bcast, DType, Engine, Instr, SramRef, SramSpace};
+use sofa_ir::isa::{DType, Engine, Instr, SramRef, SramSpace};
 
 use super::dma::{load, matrix_dims, store, Tile};
 use super::seg::Seg;
@@ -378,19 +378,13 @@ fn epilogue(
         });
     }
     if let (Some((_, mode)), Some(b)) = (&p.c, c) {
-        let bcast = match mode {
-            Mode::Full => Bcast::None,
-            Mode::Row => Bcast::Row,
-            Mode::Col => Bcast::Col,
-            Mode::Scalar => Bcast::Scalar,
-        };
         seg.push(Instr::VecAdd {
             dst,
             a: dst,
             b,
             rows,
             cols,
-            bcast,
+            bcast: mode.bcast(),
             dt,
         });
     }

@@ -30,15 +30,6 @@ use crate::lower::{LowerError, ResourceError};
 /// Largest `m`, `n`, `k` of one `GEMM.Q` (16-bit fields).
 const GEMM_Q_MAX: u64 = u16::MAX as u64;
 
-fn bcast_of(mode: Mode) -> Bcast {
-    match mode {
-        Mode::Full => Bcast::None,
-        Mode::Row => Bcast::Row,
-        Mode::Col => Bcast::Col,
-        Mode::Scalar => Bcast::Scalar,
-    }
-}
-
 /// A one-element view as a `[1]` vector (so DMA windows address it).
 fn as_vector(o: &OpRef, v: &View) -> Result<View, LowerError> {
     v.reshape(&[1])
@@ -230,7 +221,7 @@ pub fn linear(ctx: &mut Ctx<'_>, o: &OpRef, quant: bool) -> Result<(), LowerErro
         inputs.push(Input { view: zp, mode });
     }
     let out = ctx.new_result(o, 0, to, shape)?;
-    let bcast = bcast_of(mode);
+    let bcast = mode.bcast();
     let shape = Shape {
         inner: 1,
         extra: 0,
@@ -680,7 +671,7 @@ fn epilogue(
             zp: None,
             rows,
             cols,
-            bcast: bcast_of(*mode),
+            bcast: mode.bcast(),
             from: DType::I32,
             to: dt,
         },
@@ -706,7 +697,7 @@ fn epilogue(
         seg.push(add(b, Bcast::Row));
     }
     if let (Some((_, mode)), Some(b)) = (&p.epi.c, c_buf) {
-        seg.push(add(b, bcast_of(*mode)));
+        seg.push(add(b, mode.bcast()));
     }
     Ok(Engine::Vec)
 }

@@ -7,7 +7,7 @@
 //! that are the same for every row (`Row`) or a single element (`Scalar`) are loaded once
 //! before the loop when the columns are not split.
 
-use sofa_ir::isa::{DType, Engine, Instr, SramRef, SramSpace};
+use sofa_ir::isa::{Bcast, DType, Engine, Instr, SramRef, SramSpace};
 
 use super::dma::{load, matrix_dims, store, Tile};
 use super::seg::Seg;
@@ -27,6 +27,18 @@ pub enum Mode {
     Col,
     /// One element: `bcast=scalar`.
     Scalar,
+}
+
+impl Mode {
+    /// The vector instructions' broadcast of an operand read this way.
+    pub fn bcast(self) -> Bcast {
+        match self {
+            Mode::Full => Bcast::None,
+            Mode::Row => Bcast::Row,
+            Mode::Col => Bcast::Col,
+            Mode::Scalar => Bcast::Scalar,
+        }
+    }
 }
 
 /// One input of a vector op.

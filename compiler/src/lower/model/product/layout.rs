@@ -3,11 +3,11 @@
 //! the simulator's timing model (see [`super`]'s module doc).
 
 use sofa_ir::hw::cost::{array_cycles, dma_cycles};
-use sofa_ir::hw::timing::{replay, Executor, ListModel, ReplayError};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Instr, SramSpace};
 
 use super::{emit_tiled, steps, Product};
+use crate::lower::model::kvfuse::segment_cycles;
 use crate::lower::model::tiling::{fit, Need};
 use crate::lower::model::vector::Mode;
 use crate::lower::model::{Ctx, OpRef};
@@ -180,7 +180,7 @@ pub(super) fn pick(
             let v = u128::from(v) * total as u128 / probed.max(1);
             u64::try_from(v).unwrap_or(u64::MAX)
         };
-        let cycles = latency(hw, &out).map_or(u64::MAX, scale);
+        let cycles = segment_cycles(hw, &out).map_or(u64::MAX, scale);
         figures.push((cycles, scale(dram_bytes(&out)), i));
     }
     let fastest = figures.iter().map(|f| f.0).min().unwrap_or(u64::MAX);
@@ -211,33 +211,4 @@ fn dram_bytes(instrs: &[Instr]) -> u64 {
             _ => 0,
         })
         .sum()
-}
-
-/// The cycles `instrs` take on `hw` (the simulator's event loop and cycle formulas); `None`
-/// when a formula overflows.
-fn latency(hw: &HwConfig, instrs: &[Instr]) -> Option<u64> {
-    struct Cycles<'a> {
-        hw: &'a HwConfig,
-        model: ListModel,
-    }
-    impl Executor for Cycles<'_> {
-        type Error = ReplayError;
-        fn start(&mut self, index: usize, instr: &Instr) -> Result<u64, ReplayError> {
-            let overflow = ReplayError::Overflow {
-                index,
-                opcode: instr.opcode(),
-                what: "a cycle formula",
-            };
-            self.model
-                .cycles(self.hw, instr)
-                .map(|(_, c)| c)
-                .map_err(|_| overflow)
-        }
-    }
-    let mut exec = Cycles {
-        hw,
-        model: ListModel::default(),
-    };
-    let timeline = replay(instrs, hw.control.semaphores, &mut exec, false).ok()?;
-    Some(timeline.total_cycles)
 }
