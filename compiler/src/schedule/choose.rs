@@ -11,11 +11,11 @@
 //!   generated or preloaded; `staged` streams them in chunks of the query block) and the
 //!   partial outputs (`rows × D`, 32 bit).
 //!
-//! The objective ([`mod@super::egraph::extract`]): the fewest DRAM bytes among the plans at most
-//! the pin's latency slack (3% by default) slower than the fastest, then latency, energy, the
-//! larger query block, the smaller `Tc`, recompute before spill (then on demand before
-//! preload): a total order, so the choice is deterministic. Layers of equal shape share one e-graph, and its two extractions (the
-//! plan and the `staged` comparison).
+//! The objective ([`mod@super::egraph::extract`]): the fewest DRAM bytes among the plans at
+//! most the pin's latency slack (3% by default) slower than the fastest, then latency, energy,
+//! the larger query block, the smaller `Tc`, recompute before spill (then on demand before
+//! preload): a total order, so the choice is deterministic. Layers of equal shape share one
+//! e-graph, and its two extractions (the plan and the `staged` comparison).
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;

@@ -8,10 +8,10 @@
 //!
 //! The winner is then the plan with the fewest DRAM bytes (then latency, energy, the larger
 //! query block, the plan) among those at most [`Pin::latency_slack_pct`] percent slower than
-//! the fastest ([`Objective`]). The default slack, [`DEFAULT_LATENCY_SLACK_PCT`], is the accuracy the cost
-//! model is held to against the simulator (`tests/cost_vs_sim.rs`): latencies closer than that
-//! are not told apart, DRAM bytes are exact. Both orders are total over distinct alternatives,
-//! so the winner does not depend on e-graph iteration order.
+//! the fastest ([`Objective`]). The default slack, [`DEFAULT_LATENCY_SLACK_PCT`], is the
+//! accuracy the cost model is held to against the simulator (`tests/cost_vs_sim.rs`):
+//! latencies closer than that are not told apart, DRAM bytes are exact. Both orders are total
+//! over distinct alternatives, so the winner does not depend on e-graph iteration order.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;

@@ -6,7 +6,8 @@
 //! ([`crate::schedule::shape::q_block_candidates`]); `staged` has no key tiles and keeps the
 //! largest block.
 //! - `fa2-dense`: `(attn q k v)` → `(fa2-dense tc=T qb=B kv=on-demand q k v)` per feasible plan;
-//! - `staged` (sparse layers, when its buffers fit): → `(staged qb=B kv=on-demand abl=none q k v)`;
+//! - `staged` (sparse layers, when its buffers fit): → `(staged qb=B kv=on-demand abl=none q k
+//!   v)`;
 //! - `cct-tiles` (sparse layers): → `(cct tc=T qb=B khat=recompute kv=on-demand abl=none q k v)`
 //!   per feasible plan;
 //! - `khat-spill`: K̂ recomputed per query block ⇔ computed once and spilled;
@@ -207,7 +208,8 @@ impl Applier<SchedLang, ()> for Tiled {
     }
 }
 
-/// `(staged ?r ?kv ?a …)` / `(cct ?t ?r ?h ?kv ?a …)` → the same with mechanism `mech` ablated.
+/// `(staged ?r ?kv ?a …)` / `(cct ?t ?r ?h ?kv ?a …)` → the same with mechanism `mech`
+/// ablated.
 struct Ablate {
     mech: Abl,
     /// The matched node's children, in order; `?a` among them.
