@@ -133,14 +133,22 @@ impl Step {
     }
 }
 
-/// Every step in program order: column chunks, row tiles, `K` steps.
-fn steps((r, k, n): Tiles, (mt, kt, nt): Tiles) -> Vec<Step> {
+/// How many `GEMM` steps `tiles` make of an `(r, k, n)` product.
+fn step_count((r, k, n): Tiles, (mt, kt, nt): Tiles) -> u64 {
+    r.div_ceil(mt) * k.div_ceil(kt) * n.div_ceil(nt)
+}
+
+/// The first `max` steps in program order: column chunks, row tiles, `K` steps.
+fn steps((r, k, n): Tiles, (mt, kt, nt): Tiles, max: usize) -> Vec<Step> {
     let k_steps: Vec<(u64, u64)> = chunks(k, kt).collect();
     let mut out = Vec::new();
     let mut tile = 0;
     for (chunk, n_range) in chunks(n, nt).enumerate() {
         for (row, m_range) in chunks(r, mt).enumerate() {
             for (i, &k_range) in k_steps.iter().enumerate() {
+                if out.len() == max {
+                    return out;
+                }
                 out.push(Step {
                     m: m_range,
                     n: n_range,
@@ -204,7 +212,7 @@ pub(super) fn emit(ctx: &mut Ctx<'_>, o: &OpRef, dt: DType, p: Product) -> Resul
     let hw = ctx.hw;
     let layouts: Vec<Layout> = Copies::ALL
         .into_iter()
-        .filter_map(|c| Some((dims, choose_tiles(ctx, &p, es, dims, c)?, c)))
+        .filter_map(|c| Some((dims, choose_tiles(hw, &p, es, dims, c)?, c)))
         .collect();
     let chosen = match layouts.as_slice() {
         [] => return Err(o.err("no GEMM tile fits the SRAMs")),
@@ -237,10 +245,9 @@ fn emit_tiled(
         .map(|_| seg.alloc(SramSpace::Temp, mt * nt * es))
         .collect::<Result<Vec<SramRef>, _>>()
         .map_err(err)?;
-    let mut steps = steps(dims, tiles);
-    steps.truncate(max_steps);
+    let steps = steps(dims, tiles, max_steps);
     // With one K step a B tile serves every row tile of its column chunk.
-    let b_per_chunk = steps.iter().all(|s| s.first && s.last);
+    let b_per_chunk = tiles.1 >= dims.1;
     let input = |i: usize| &inputs[i % inputs.len()];
     let result = |s: &Step| results[s.tile % results.len()];
     // Two result copies: the next GEMM may start before the last tile is stored.

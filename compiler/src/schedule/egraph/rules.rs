@@ -189,11 +189,14 @@ impl Applier<SchedLang, ()> for Tiled {
         for plan in &self.plans {
             let t = egraph.add(SchedLang::Tiles(Tiles(plan.tc)));
             let r = egraph.add(SchedLang::Rows(Rows(plan.q_block)));
-            let a = egraph.add(SchedLang::Abl(Abl::NONE));
             let node = match self.sched {
                 Schedule::Dense => SchedLang::Dense([t, r, kv, q, k, v]),
-                Schedule::Staged => SchedLang::Staged([r, kv, a, q, k, v]),
+                Schedule::Staged => {
+                    let a = egraph.add(SchedLang::Abl(Abl::NONE));
+                    SchedLang::Staged([r, kv, a, q, k, v])
+                }
                 Schedule::Cct => {
+                    let a = egraph.add(SchedLang::Abl(Abl::NONE));
                     let h = egraph.add(SchedLang::Khat(Khat(khat)));
                     SchedLang::Cct([t, r, h, kv, a, q, k, v])
                 }

@@ -6,11 +6,11 @@ use sofa_ir::hw::cost::{array_cycles, dma_cycles};
 use sofa_ir::hw::HwConfig;
 use sofa_ir::isa::{DType, Instr, SramSpace};
 
-use super::{emit_tiled, steps, Product};
+use super::{emit_tiled, step_count, Product};
 use crate::lower::model::kvfuse::segment_cycles;
 use crate::lower::model::tiling::{fit, Need};
 use crate::lower::model::vector::Mode;
-use crate::lower::model::{Ctx, OpRef};
+use crate::lower::model::OpRef;
 use crate::lower::LowerError;
 
 /// Tile sizes `(rows, k, n)`.
@@ -44,7 +44,7 @@ impl Copies {
 /// those whose estimated cycles ([`estimate`]) are within [`LATENCY_SLACK_PCT`] of the
 /// fewest; `None` when nothing fits.
 pub(super) fn choose_tiles(
-    ctx: &Ctx<'_>,
+    hw: &HwConfig,
     p: &Product,
     es: u64,
     (r, k, n): Tiles,
@@ -80,13 +80,13 @@ pub(super) fn choose_tiles(
                 .flat_map(|_| inputs.iter().copied())
                 .collect();
             needs.extend((0..copies.results).map(|_| result));
-            let mt = fit(ctx.hw, &needs, r);
+            let mt = fit(hw, &needs, r);
             if mt == 0 {
                 continue;
             }
             let tiles = (mt, kt, nt);
-            let gemms = r.div_ceil(mt) * k.div_ceil(kt) * n.div_ceil(nt);
-            let cycles = estimate(ctx.hw, (r, k, n), tiles, es, copies);
+            let gemms = step_count((r, k, n), tiles);
+            let cycles = estimate(hw, (r, k, n), tiles, es, copies);
             candidates.push((cycles, gemms, n.div_ceil(nt), tiles));
         }
     }
@@ -174,7 +174,7 @@ pub(super) fn pick(
     for (i, &layout) in layouts.iter().enumerate() {
         let mut out = Vec::new();
         emit_tiled(hw, o, dt, p, layout, PROBE_STEPS, &mut out)?;
-        let total = steps(layout.0, layout.1).len();
+        let total = usize::try_from(step_count(layout.0, layout.1)).unwrap_or(usize::MAX);
         let scale = |v: u64| {
             let probed = total.min(PROBE_STEPS) as u128;
             let v = u128::from(v) * total as u128 / probed.max(1);
